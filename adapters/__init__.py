@@ -1,0 +1,1 @@
+"""Platform adapters: all I/O with commerce platforms happens here."""

@@ -1,0 +1,101 @@
+"""The adapter interface: what every platform module implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic_settings import BaseSettings
+
+from adapters.errors import NotFound, NotSupported
+from mappings.models import Customer, Order, OrderItem
+
+Resume = Mapping[str, Any]
+
+
+class Capability(StrEnum):
+    """A route an adapter can serve. Routes it does not declare answer 501."""
+
+    CUSTOMER = "customer"
+    ORDERS = "orders"
+    ORDER = "order"
+    ITEMS = "items"
+    MOST_RECENT_ORDER = "most_recent_order"
+
+
+ALL_CAPABILITIES = frozenset(Capability)
+
+
+@dataclass(frozen=True)
+class OrderSort:
+    field: Literal["purchase_datetime", "order_number"] = "purchase_datetime"
+    descending: bool = True
+
+
+@dataclass(frozen=True)
+class OrderListRequest:
+    """One page of a customer's orders.
+
+    `resume` is None for the first page, else exactly what the adapter returned as
+    `OrderPage.resume` for the previous one (the bridge signs it into the ERC cursor).
+    """
+
+    customer_id: str
+    limit: int
+    sort: OrderSort = field(default_factory=OrderSort)
+    search: str | None = None
+    resume: Resume | None = None
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    orders: Sequence[Order]
+    resume: Resume | None = None
+    """Where the next page starts (JSON-serializable); None when this page is the last."""
+
+
+class Adapter:
+    """Base class for platform adapters.
+
+    Subclasses set `name`, `capabilities` and, when they need configuration, a
+    `settings_class` (a pydantic-settings class with its own env prefix). The bridge
+    builds the adapter with `cls(settings)`, calls `open()` at startup and `close()` at
+    shutdown. Every method raises only `adapters.errors` exceptions.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]] = ALL_CAPABILITIES
+    settings_class: ClassVar[type[BaseSettings] | None] = None
+
+    def __init__(self, settings: BaseSettings | None = None) -> None:
+        self.settings = settings
+
+    async def open(self) -> None:
+        """Create clients and load what the adapter needs; called once at startup."""
+
+    async def close(self) -> None:
+        """Release clients; called once at shutdown."""
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        raise NotSupported(f"{self.name} cannot look up customers")
+
+    async def list_orders(self, request: OrderListRequest) -> OrderPage:
+        raise NotSupported(f"{self.name} cannot list orders")
+
+    async def get_order(self, customer_id: str, order_id: str) -> Order:
+        """The order with its items loaded; NotFound when it belongs to someone else."""
+        raise NotSupported(f"{self.name} cannot look up orders")
+
+    async def list_items(self, customer_id: str, order_id: str) -> list[OrderItem]:
+        """Every product line of the order, in the platform's order."""
+        order = await self.get_order(customer_id, order_id)
+        return list(order.items or [])
+
+    async def most_recent_order(self, customer_id: str) -> Order:
+        """The newest order with its items; NotFound when the customer has none."""
+        page = await self.list_orders(OrderListRequest(customer_id=customer_id, limit=1))
+        if not page.orders:
+            raise NotFound(f"customer {customer_id} has no orders")
+        return await self.get_order(customer_id, page.orders[0].id)

@@ -1,0 +1,41 @@
+"""The one exception tree adapters raise; the bridge turns each class into an ERC error."""
+
+from __future__ import annotations
+
+
+class AdapterError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(AdapterError):
+    """The customer or order does not exist, or the order belongs to someone else."""
+
+
+class NotSupported(AdapterError):
+    """This adapter cannot serve the route (501)."""
+
+
+class UnservableRequest(AdapterError):
+    """A well-formed request the platform cannot answer, e.g. a page past its offset cap (400)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UpstreamError(AdapterError):
+    """The platform answered with an error or a body we cannot use (502)."""
+
+
+class UpstreamUnavailable(AdapterError):
+    """The platform is unreachable, refuses our credentials, or its circuit is open (503)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UpstreamTimeout(AdapterError):
+    """The platform did not answer in time (504)."""

@@ -1,0 +1,57 @@
+"""Platform access tokens: fetched once, shared by concurrent requests, refreshed early."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+TokenFetch = Callable[[], Awaitable[tuple[str, float]]]
+"""Returns the token and its lifetime in seconds."""
+
+
+class CachedToken:
+    """Holds one bearer token for a platform.
+
+    `get()` returns the current token, fetching a new one (once, however many callers are
+    waiting) when there is none or it expires within `margin` seconds. `invalidate(token)`
+    drops a token the platform rejected, unless another caller already replaced it.
+    """
+
+    def __init__(
+        self,
+        fetch: TokenFetch,
+        *,
+        margin: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._margin = margin
+        self._clock = clock
+        self._token: str | None = None
+        self._refresh_at = 0.0
+        self._lock = asyncio.Lock()
+        self.refreshes = 0
+
+    def _fresh(self) -> str | None:
+        if self._token is not None and self._clock() < self._refresh_at:
+            return self._token
+        return None
+
+    async def get(self) -> str:
+        token = self._fresh()
+        if token is not None:
+            return token
+        async with self._lock:
+            token = self._fresh()
+            if token is not None:
+                return token
+            token, lifetime = await self._fetch()
+            self._token = token
+            self._refresh_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
+            self.refreshes += 1
+            return token
+
+    def invalidate(self, token: str) -> None:
+        if self._token == token:
+            self._token = None

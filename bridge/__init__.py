@@ -1,0 +1,1 @@
+"""The ASGI service: routes, inbound auth, cursors, error bodies, settings, logging, CLI."""

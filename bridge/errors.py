@@ -1,0 +1,94 @@
+"""ERC error responses: one exception type, one renderer, one table for adapter errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.responses import Response
+
+from adapters import errors as upstream
+from mappings.bodies import ErrorBody, ErrorField
+from mappings.wire import render
+
+
+class ERCError(Exception):
+    """An error the bridge answers with an ERC error body (SPEC §2 Errors)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        description: str | None = None,
+        fields: list[ErrorField] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.description = description
+        self.fields = fields
+        self.headers = dict(headers or {})
+
+    def response(self) -> Response:
+        return error_response(
+            self.status,
+            ErrorBody(
+                code=self.code,
+                message=self.message,
+                description=self.description,
+                fields=self.fields or None,
+            ),
+            self.headers,
+        )
+
+
+def error_response(
+    status: int, body: ErrorBody, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        render(body), status_code=status, headers=headers, media_type="application/json"
+    )
+
+
+def invalid_request(fields: list[ErrorField]) -> ERCError:
+    names = ", ".join(f.name for f in fields)
+    return ERCError(400, "invalid_request", f"Invalid request parameters: {names}", fields=fields)
+
+
+def invalid_cursor(reason: str) -> ERCError:
+    return ERCError(
+        400,
+        "invalid_cursor",
+        "The cursor is not valid for this request",
+        description=reason,
+        fields=[ErrorField(name="cursor", description=reason)],
+    )
+
+
+def not_found(what: str = "The requested resource was not found") -> ERCError:
+    return ERCError(404, "not_found", what)
+
+
+def _retry_after(seconds: float | None) -> dict[str, str]:
+    return {"Retry-After": str(max(1, round(seconds)))} if seconds is not None else {}
+
+
+def from_adapter_error(exc: upstream.AdapterError) -> ERCError:
+    """Each adapter error class has exactly one ERC answer."""
+    if isinstance(exc, upstream.NotFound):
+        return not_found(exc.message)
+    if isinstance(exc, upstream.NotSupported):
+        return ERCError(501, "not_supported", exc.message)
+    if isinstance(exc, upstream.UnservableRequest):
+        fields = [ErrorField(name=exc.field, description=exc.message)] if exc.field else None
+        return ERCError(400, "invalid_request", exc.message, fields=fields)
+    if isinstance(exc, upstream.UpstreamUnavailable):
+        return ERCError(
+            503, "upstream_unavailable", exc.message, headers=_retry_after(exc.retry_after)
+        )
+    if isinstance(exc, upstream.UpstreamTimeout):
+        return ERCError(504, "upstream_timeout", exc.message)
+    return ERCError(502, "upstream_error", exc.message)

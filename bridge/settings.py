@@ -1,0 +1,99 @@
+"""Service settings from the environment (and a `.env` file in the working directory)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+SecretList = Annotated[tuple[SecretStr, ...], NoDecode]
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class BridgeSettings(BaseSettings):
+    """Every `ERC_BRIDGE_*` variable, with its default (SPEC §4)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ERC_BRIDGE_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
+
+    adapter: str = "demo"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str | None = None
+    brand: str | None = None
+    cursor_secret: SecretList = ()
+    token_secret: SecretList = ()
+    api_keys: SecretList = ()
+    basic_users: SecretList = ()
+    oauth_clients: SecretList = ()
+    deadline_s: float = Field(default=8.0, gt=0, le=300)
+    cache_ttl_s: float = Field(default=30.0, ge=0)
+    cache_max_entries: int = Field(default=10_000, ge=1)
+    stale_s: float = Field(default=600.0, ge=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    metrics_key: SecretStr | None = None
+
+    _split_lists = field_validator(
+        "cursor_secret", "token_secret", "api_keys", "basic_users", "oauth_clients", mode="before"
+    )(_split)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError("must be an absolute http(s) URL without query or fragment")
+        return value
+
+    @field_validator("brand")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("basic_users")
+    @classmethod
+    def _user_password_pairs(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for entry in value:
+            user, sep, password = entry.get_secret_value().partition(":")
+            if not (user and sep and password):
+                raise ValueError("each entry must be user:password")
+        return value
+
+    @field_validator("oauth_clients")
+    @classmethod
+    def _client_entries(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for entry in value:
+            parts = entry.get_secret_value().split(":", 2)
+            if len(parts) != 3 or not all(parts):
+                raise ValueError("each entry must be client_id:secret:scope+scope")
+        return value
+
+    @property
+    def has_inbound_credentials(self) -> bool:
+        return bool(self.api_keys or self.basic_users or self.oauth_clients)
+
+
+def describe_validation_error(exc: ValidationError, env_prefix: str) -> str:
+    """One line naming each offending variable; input values are never echoed."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        variable = f"{env_prefix}{field}".upper()
+        reason = "is missing" if error["type"] == "missing" else f"is invalid: {error['msg']}"
+        problems.append(f"{variable} {reason}")
+    return "; ".join(problems)

@@ -1,0 +1,1 @@
+"""Pure ERC models and normalization: no I/O happens in this package."""

@@ -1,0 +1,89 @@
+"""Address normalization: one line of street, ISO 3166 codes, anonymized values dropped."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import pycountry
+
+from mappings.models import Address
+
+_SUBDIVISION_CODE = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+_SUBDIVISION_SUFFIX = re.compile(r"^[A-Z0-9]{1,3}$")
+
+
+def _clean(value: object) -> str | None:
+    """Text worth showing to an agent: not empty and not anonymized (`*`)."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    if not text or "*" in text:
+        return None
+    return text
+
+
+@lru_cache(maxsize=512)
+def country_code(raw: str) -> str | None:
+    """ISO 3166-1 alpha-2 from an alpha-2, alpha-3 or English country name."""
+    text = raw.strip()
+    if len(text) == 2 and text.isalpha():
+        return text.upper()
+    found = pycountry.countries.get(alpha_3=text.upper()) if len(text) == 3 else None
+    if found is None:
+        try:
+            found = pycountry.countries.lookup(text)
+        except LookupError:
+            return None
+    return str(found.alpha_2)
+
+
+@lru_cache(maxsize=2048)
+def region_code(raw: str, country: str | None) -> str | None:
+    """ISO 3166-2 from a full code (`US-OR`), a bare subdivision (`OR`) or a name (`Oregon`)."""
+    text = raw.strip().upper()
+    if _SUBDIVISION_CODE.match(text):
+        return text
+    if country is None:
+        return None
+    if _SUBDIVISION_SUFFIX.match(text):
+        return f"{country}-{text}"
+    subdivisions = pycountry.subdivisions.get(country_code=country)  # type: ignore[no-untyped-call]
+    for subdivision in subdivisions or ():
+        if str(subdivision.name).upper() == text:
+            return str(subdivision.code)
+    return None
+
+
+def normalize_address(
+    *,
+    line1: object = None,
+    line2: object = None,
+    zip_code: object = None,
+    city: object = None,
+    region: object = None,
+    country: object = None,
+    first_name: object = None,
+    last_name: object = None,
+    phone_number: object = None,
+    address_id: object = None,
+    default: bool | None = None,
+) -> Address | None:
+    """Build an ERC address; None when nothing usable is left (all empty or anonymized)."""
+    street = ", ".join(part for part in (_clean(line1), _clean(line2)) if part) or None
+    country_text = _clean(country)
+    alpha2 = country_code(country_text) if country_text else None
+    region_text = _clean(region)
+    fields = {
+        "first_name": _clean(first_name),
+        "last_name": _clean(last_name),
+        "phone_number": _clean(phone_number),
+        "address": street,
+        "zip_code": _clean(zip_code),
+        "city": _clean(city),
+        "region_code": region_code(region_text, alpha2) if region_text else None,
+        "country_code": alpha2,
+    }
+    if not any(fields.values()):
+        return None
+    return Address(id=_clean(address_id), default=default, **fields)

@@ -1,0 +1,135 @@
+"""The bodies of the five ERC read routes and of every error (SPEC §1, §2)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mappings.models import (
+    Address,
+    Customer,
+    CustomFields,
+    ERCModel,
+    OrderItem,
+    PaymentDetails,
+    Timestamp,
+    TrackingInfo,
+)
+from mappings.money import PriceSummary
+from mappings.status import CancellationStatus, DeliveryType, DetailedStatus, GenericStatus
+
+
+class Link(ERCModel):
+    href: str
+
+
+class Links(ERCModel):
+    self_link: Link = Field(alias="self")
+    next: Link | None = None
+
+
+class StatusStep(ERCModel):
+    generic_type: GenericStatus
+    detailed_type: DetailedStatus | None = None
+    status_date_time: Timestamp | None = None
+
+
+class OrderExtraInfo(ERCModel):
+    highlighted_item_image_url: str | None = None
+    latest_status_info: StatusStep | None = None
+
+
+class CustomerBody(Customer):
+    """R1."""
+
+    brand: str | None = None
+    links: Links = Field(alias="_links")
+
+
+class OrderSummary(ERCModel):
+    """One element of R2 (connections flavour: `shipping_addresses`)."""
+
+    id: str
+    order_number: str
+    customer_id: str | None = None
+    brand: str | None = None
+    purchase_datetime: Timestamp | None = None
+    delivery_type: DeliveryType | None = None
+    shipping_addresses: list[Address] | None = None
+    items_number: int | None = None
+    price_summary: PriceSummary | None = None
+    order_extra_info: OrderExtraInfo | None = None
+    status: str | None = None
+    cancellation_status: CancellationStatus | None = None
+    custom_fields: CustomFields | None = None
+
+
+class OrdersEmbedded(ERCModel):
+    orders: list[OrderSummary]
+
+
+class OrdersPageBody(ERCModel):
+    """R2."""
+
+    embedded: OrdersEmbedded = Field(alias="_embedded")
+    links: Links = Field(alias="_links")
+
+
+class OrderDetailBody(ERCModel):
+    """R3 (seed 001)."""
+
+    id: str
+    order_number: str
+    customer_id: str | None = None
+    brand: str | None = None
+    purchase_datetime: Timestamp | None = None
+    delivery_type: DeliveryType | None = None
+    shipping_address: Address | None = None
+    billing_address: Address | None = None
+    items_number: int | None = None
+    price_summary: PriceSummary | None = None
+    payment_details: PaymentDetails | None = None
+    order_extra_info: OrderExtraInfo | None = None
+    cancellation_status: CancellationStatus | None = None
+    custom_fields: CustomFields | None = None
+    links: Links = Field(alias="_links")
+
+
+class ItemsEmbedded(ERCModel):
+    items: list[OrderItem]
+
+
+class ItemsPageBody(ERCModel):
+    """R4 (seed 000)."""
+
+    embedded: ItemsEmbedded = Field(alias="_embedded")
+    links: Links = Field(alias="_links")
+
+
+class MostRecentOrderBody(ERCModel):
+    """R5 (seed 002)."""
+
+    id: str
+    order_number: str
+    customer_id: str | None = None
+    brand: str | None = None
+    status_info: list[StatusStep] | None = None
+    status_info_current_index: int | None = None
+    purchase_datetime: Timestamp | None = None
+    tracking_info: TrackingInfo | None = None
+    delivery_type: DeliveryType | None = None
+    shipping_addresses: list[Address] | None = None
+    highlighted_item: OrderItem | None = None
+    custom_fields: CustomFields | None = None
+    links: Links = Field(alias="_links")
+
+
+class ErrorField(ERCModel):
+    name: str
+    description: str
+
+
+class ErrorBody(ERCModel):
+    code: str
+    message: str
+    description: str | None = None
+    fields: list[ErrorField] | None = None

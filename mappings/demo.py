@@ -1,0 +1,269 @@
+"""The built-in demo store's own format → ERC models.
+
+The demo store mimics a small platform: amounts are decimal strings in major units,
+statuses are ERC detailed values, and shipments list how many of each item they carry.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mappings.addresses import normalize_address
+from mappings.errors import MappingError
+from mappings.models import (
+    Address,
+    Customer,
+    Delivery,
+    DeliveryStatusInfo,
+    Order,
+    OrderItem,
+    PaymentDetails,
+    StatusEvent,
+    Timestamp,
+    TrackingInfo,
+)
+from mappings.money import Money, PriceSummary
+from mappings.status import (
+    CancellationStatus,
+    DeliveryType,
+    DetailedStatus,
+    least_advanced,
+    parse_enum,
+)
+
+FULFILMENT_TYPES: dict[str, DeliveryType] = {
+    "shipping": DeliveryType.SHIPPING,
+    "local_delivery": DeliveryType.LOCAL_DELIVERY,
+    "pickup": DeliveryType.LOCAL_PICKUP,
+    "digital": DeliveryType.UNKNOWN,
+}
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class DemoAddress(_Record):
+    id: str | None = None
+    line1: str | None = None
+    line2: str | None = None
+    zip: str | None = None
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    phone: str | None = None
+    default: bool | None = None
+
+
+class DemoCustomer(_Record):
+    id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    since: Timestamp | None = None
+    loyalty_tier: str | None = None
+    addresses: list[DemoAddress] = Field(default_factory=list)
+
+
+class DemoItem(_Record):
+    id: str
+    sku: str | None = None
+    name: str
+    description: str | None = None
+    brand: str | None = None
+    unit_price: str
+    quantity: int
+    image_url: str | None = None
+    shipments: dict[str, int] = Field(default_factory=dict)
+
+
+class DemoShipment(_Record):
+    id: str
+    carrier: str | None = None
+    service: str | None = None
+    description: str | None = None
+    tracking: str | None = None
+    tracking_url: str | None = None
+    status: str = "UNKNOWN"
+    status_at: Timestamp | None = None
+    shipped_at: Timestamp | None = None
+    eta_start: Timestamp | None = None
+    eta_end: Timestamp | None = None
+
+
+class DemoStatus(_Record):
+    status: str
+    at: Timestamp | None = None
+
+
+class DemoCard(_Record):
+    brand: str
+    last4: str
+
+
+class DemoOrder(_Record):
+    id: str
+    number: str
+    customer_id: str
+    placed_at: Timestamp
+    currency: str
+    fulfilment: Literal["shipping", "local_delivery", "pickup", "digital"]
+    items: list[DemoItem]
+    shipments: list[DemoShipment] = Field(default_factory=list)
+    status: str | None = None
+    status_at: Timestamp | None = None
+    history: list[DemoStatus] = Field(default_factory=list)
+    cancelled: bool = False
+    cancel_reason: str | None = None
+    shipping_address: DemoAddress | None = None
+    billing_address: DemoAddress | None = None
+    card: DemoCard | None = None
+    discount: str = "0"
+    shipping: str = "0"
+    tax: str = "0"
+    tax_included: bool = False
+    channel: str | None = None
+
+
+class DemoStore(_Record):
+    customers: list[DemoCustomer]
+    orders: list[DemoOrder]
+
+
+def parse_store(raw: Any) -> DemoStore:
+    try:
+        return DemoStore.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(part) for part in first["loc"])
+        raise MappingError(first["msg"], path) from None
+
+
+def _address(raw: DemoAddress | None) -> Address | None:
+    if raw is None:
+        return None
+    return normalize_address(
+        line1=raw.line1,
+        line2=raw.line2,
+        zip_code=raw.zip,
+        city=raw.city,
+        region=raw.region,
+        country=raw.country,
+        phone_number=raw.phone,
+        address_id=raw.id,
+        default=raw.default,
+    )
+
+
+def customer(raw: DemoCustomer) -> Customer:
+    addresses = [a for a in (_address(address) for address in raw.addresses) if a]
+    return Customer(
+        id=raw.id,
+        first_name=raw.first_name,
+        last_name=raw.last_name,
+        customer_since=raw.since,
+        shipping_addresses=addresses or None,
+        custom_fields={"loyalty_tier": raw.loyalty_tier} if raw.loyalty_tier else None,
+    )
+
+
+def _detailed(raw: str) -> DetailedStatus:
+    return parse_enum(DetailedStatus, raw, DetailedStatus.UNKNOWN)
+
+
+def _delivery(shipment: DemoShipment, quantity: int) -> Delivery:
+    return Delivery(
+        id=shipment.id,
+        delivery_quantity=quantity,
+        carrier=shipment.carrier,
+        service_level=shipment.service,
+        description=shipment.description,
+        shipping_date=shipment.shipped_at,
+        delivery_date_start=shipment.eta_start,
+        delivery_date_end=shipment.eta_end,
+        latest_status_info=DeliveryStatusInfo(
+            type=_detailed(shipment.status), status_date_time=shipment.status_at
+        ),
+        tracking_info=(
+            TrackingInfo(tracking_number=shipment.tracking, external_url=shipment.tracking_url)
+            if shipment.tracking
+            else None
+        ),
+        last_update=shipment.status_at,
+    )
+
+
+def _item(raw: DemoItem, currency: str, shipments: dict[str, DemoShipment]) -> OrderItem:
+    deliveries = [_delivery(shipments[sid], qty) for sid, qty in raw.shipments.items()]
+    handed_over = sum(
+        d.delivery_quantity or 0
+        for d in deliveries
+        if d.latest_status_info
+        and d.latest_status_info.type in (DetailedStatus.DELIVERED, DetailedStatus.PICKED_UP)
+    )
+    outstanding = raw.quantity - handed_over
+    return OrderItem(
+        id=raw.id,
+        name=raw.name,
+        description=raw.description,
+        brand=raw.brand,
+        price=Money.of(raw.unit_price, currency, path=f"items.{raw.id}.unit_price"),
+        image_url=raw.image_url,
+        quantity=raw.quantity,
+        sku=raw.sku,
+        deliverable_quantity=outstanding if outstanding > 0 else None,
+        deliveries=deliveries or None,
+    )
+
+
+def _current_status(raw: DemoOrder) -> StatusEvent:
+    if raw.status is not None or not raw.shipments:
+        return StatusEvent(detailed=_detailed(raw.status or "UNKNOWN"), at=raw.status_at)
+    behind = least_advanced(_detailed(s.status) for s in raw.shipments)
+    dates = [s.status_at for s in raw.shipments if _detailed(s.status) is behind and s.status_at]
+    return StatusEvent(detailed=behind, at=max(dates) if dates else None)
+
+
+def order(raw: DemoOrder) -> Order:
+    shipments = {s.id: s for s in raw.shipments}
+    unknown = {sid for item in raw.items for sid in item.shipments} - shipments.keys()
+    if unknown:
+        raise MappingError(f"items name unknown shipments {sorted(unknown)}", f"orders.{raw.id}")
+    items = [_item(item, raw.currency, shipments) for item in raw.items]
+    subtotal = Money.zero(raw.currency)
+    for item in items:
+        assert item.price is not None and item.quantity is not None
+        subtotal = subtotal + item.price * item.quantity
+    summary = PriceSummary.from_original(
+        original=subtotal,
+        discounts=Money.of(raw.discount, raw.currency),
+        shipping=Money.of(raw.shipping, raw.currency),
+        taxes=Money.of(raw.tax, raw.currency),
+        tax_inclusive=raw.tax_included,
+    )
+    custom: dict[str, Any] = {"channel": raw.channel, "fulfilment": raw.fulfilment}
+    if raw.cancel_reason:
+        custom["cancel_reason"] = raw.cancel_reason
+    return Order(
+        id=raw.id,
+        order_number=raw.number,
+        customer_id=raw.customer_id,
+        purchase_datetime=raw.placed_at,
+        delivery_type=FULFILMENT_TYPES[raw.fulfilment],
+        shipping_address=_address(raw.shipping_address),
+        billing_address=_address(raw.billing_address),
+        items=items,
+        price_summary=summary,
+        payment_details=(
+            PaymentDetails(
+                card_brand=raw.card.brand, card_number=f"**** **** **** {raw.card.last4}"
+            )
+            if raw.card
+            else None
+        ),
+        status=_current_status(raw),
+        status_history=[StatusEvent(detailed=_detailed(h.status), at=h.at) for h in raw.history],
+        cancellation_status=CancellationStatus.CANCELED if raw.cancelled else None,
+        custom_fields={key: value for key, value in custom.items() if value is not None},
+    )

@@ -1,0 +1,153 @@
+"""Money in Decimal, with ISO 4217 minor-unit exponents."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, WithJsonSchema, field_validator
+
+from mappings.errors import MappingError
+
+_ZERO_DECIMALS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_THREE_DECIMALS = "BHD IQD JOD KWD LYD OMR TND"
+_FOUR_DECIMALS = "CLF UYW"
+_TWO_DECIMALS = (
+    "AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP BYN"
+    " BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP"
+    " GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT"
+    " LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN"
+    " NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE"
+    " SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED"
+    " VES WST XCD XCG YER ZAR ZMW ZWG ZWL"
+)
+
+CURRENCY_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(_TWO_DECIMALS.split(), 2),
+    **dict.fromkeys(_ZERO_DECIMALS.split(), 0),
+    **dict.fromkeys(_THREE_DECIMALS.split(), 3),
+    **dict.fromkeys(_FOUR_DECIMALS.split(), 4),
+}
+
+# The JSON schema says "number": the renderer writes Decimal as an exact JSON number.
+MoneyValue = Annotated[Decimal, WithJsonSchema({"type": "number"})]
+
+
+def currency_exponent(currency: str) -> int:
+    try:
+        return CURRENCY_EXPONENTS[currency.upper()]
+    except KeyError:
+        raise MappingError(f"unknown ISO 4217 currency {currency!r}") from None
+
+
+def to_decimal(raw: object, path: str = "") -> Decimal:
+    """Read a platform amount (string, int or JSON number) without passing through float."""
+    if isinstance(raw, bool) or raw is None:
+        raise MappingError(f"expected an amount, got {raw!r}", path)
+    if isinstance(raw, float):
+        raw = repr(raw)
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise MappingError(f"expected an amount, got {raw!r}", path) from None
+    if not value.is_finite():
+        raise MappingError(f"expected a finite amount, got {raw!r}", path)
+    return value
+
+
+class Money(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: MoneyValue
+    currency: str
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, currency: str) -> str:
+        currency_exponent(currency)
+        return currency.upper()
+
+    @classmethod
+    def of(cls, value: object, currency: str, path: str = "") -> Money:
+        return cls(value=to_decimal(value, path), currency=currency)
+
+    @classmethod
+    def from_minor(cls, amount: object, currency: str, path: str = "") -> Money:
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise MappingError(f"expected integer minor units, got {amount!r}", path)
+        return cls(value=Decimal(amount).scaleb(-currency_exponent(currency)), currency=currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(value=Decimal(0), currency=currency)
+
+    def _same_currency(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise MappingError(f"cannot combine {self.currency} with {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(value=self.value + other.value, currency=self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(value=self.value - other.value, currency=self.currency)
+
+    def __mul__(self, factor: int) -> Money:
+        return Money(value=self.value * factor, currency=self.currency)
+
+    def __abs__(self) -> Money:
+        return Money(value=abs(self.value), currency=self.currency)
+
+
+class PriceSummary(BaseModel):
+    """`final = original - discounts + shipping + taxes`; taxes are not added again when
+    the platform's prices include them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    original_total_amount: Money
+    discounts_amount: Money
+    shipping_amount: Money
+    taxes_amount: Money
+    final_total_amount: Money
+
+    @classmethod
+    def from_final(
+        cls,
+        *,
+        final: Money,
+        discounts: Money,
+        shipping: Money,
+        taxes: Money,
+        tax_inclusive: bool = False,
+    ) -> PriceSummary:
+        added_taxes = Money.zero(final.currency) if tax_inclusive else taxes
+        original = final + abs(discounts) - shipping - added_taxes
+        return cls(
+            original_total_amount=original,
+            discounts_amount=abs(discounts),
+            shipping_amount=shipping,
+            taxes_amount=taxes,
+            final_total_amount=final,
+        )
+
+    @classmethod
+    def from_original(
+        cls,
+        *,
+        original: Money,
+        discounts: Money,
+        shipping: Money,
+        taxes: Money,
+        tax_inclusive: bool = False,
+    ) -> PriceSummary:
+        added_taxes = Money.zero(original.currency) if tax_inclusive else taxes
+        final = original - abs(discounts) + shipping + added_taxes
+        return cls(
+            original_total_amount=original,
+            discounts_amount=abs(discounts),
+            shipping_amount=shipping,
+            taxes_amount=taxes,
+            final_total_amount=final,
+        )

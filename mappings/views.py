@@ -1,0 +1,168 @@
+"""Domain models → route bodies. Every rule that shapes a body lives here."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from mappings.bodies import (
+    CustomerBody,
+    ItemsEmbedded,
+    ItemsPageBody,
+    Link,
+    Links,
+    MostRecentOrderBody,
+    OrderDetailBody,
+    OrderExtraInfo,
+    OrdersEmbedded,
+    OrdersPageBody,
+    OrderSummary,
+    StatusStep,
+)
+from mappings.models import Address, Customer, Order, OrderItem, StatusEvent, TrackingInfo
+from mappings.status import TYPICAL_DETAIL, GenericStatus, current_step_index, status_steps
+
+
+def links(self_href: str, next_href: str | None = None) -> Links:
+    return Links(self_link=Link(href=self_href), next=Link(href=next_href) if next_href else None)
+
+
+def highlighted_item(items: list[OrderItem] | None) -> OrderItem | None:
+    """The item with the highest unit price; the first one on ties (unpriced items rank last)."""
+    if not items:
+        return None
+    best = items[0]
+    for item in items[1:]:
+        if _unit_price(item) > _unit_price(best):
+            best = item
+    return best
+
+
+def _unit_price(item: OrderItem) -> Decimal:
+    return item.price.value if item.price is not None else Decimal("-Infinity")
+
+
+def tracking_of(order: Order) -> TrackingInfo | None:
+    if order.tracking_info is not None:
+        return order.tracking_info
+    for item in order.items or ():
+        for delivery in item.deliveries or ():
+            if delivery.tracking_info is not None:
+                return delivery.tracking_info
+    return None
+
+
+def latest_status(order: Order) -> StatusStep:
+    return StatusStep(
+        generic_type=order.status.generic,
+        detailed_type=order.status.detailed,
+        status_date_time=order.status.at,
+    )
+
+
+def status_info(order: Order) -> tuple[list[StatusStep], int | None]:
+    """The ordered generic steps for the delivery type, and the index of the current one."""
+    steps = status_steps(order.delivery_type)
+    current = current_step_index(order.delivery_type, order.status.generic)
+    known: dict[GenericStatus, StatusEvent] = {}
+    for event in [*order.status_history, order.status]:
+        known[event.generic] = event
+    info: list[StatusStep] = []
+    for index, step in enumerate(steps):
+        if current is None or index > current:
+            info.append(StatusStep(generic_type=step))
+        elif index == current:
+            info.append(latest_status(order).model_copy(update={"generic_type": step}))
+        else:
+            reached = known.get(step)
+            info.append(
+                StatusStep(
+                    generic_type=step,
+                    detailed_type=reached.detailed if reached else TYPICAL_DETAIL[step],
+                    status_date_time=reached.at if reached else None,
+                )
+            )
+    return info, current
+
+
+def _addresses(order: Order) -> list[Address]:
+    return [order.shipping_address] if order.shipping_address else []
+
+
+def customer_body(customer: Customer, *, brand: str | None, self_href: str) -> CustomerBody:
+    return CustomerBody(**dict(customer), brand=brand, links=links(self_href))
+
+
+def order_summary(order: Order, *, brand: str | None) -> OrderSummary:
+    highlighted = highlighted_item(order.items)
+    image = highlighted.image_url if highlighted else None
+    return OrderSummary(
+        id=order.id,
+        order_number=order.order_number,
+        customer_id=order.customer_id,
+        brand=brand,
+        purchase_datetime=order.purchase_datetime,
+        delivery_type=order.delivery_type,
+        shipping_addresses=_addresses(order) or None,
+        items_number=len(order.items) if order.items is not None else None,
+        price_summary=order.price_summary,
+        order_extra_info=OrderExtraInfo(highlighted_item_image_url=image) if image else None,
+        status=order.status.generic.value,
+        cancellation_status=order.cancellation_status,
+        custom_fields=order.custom_fields or None,
+    )
+
+
+def orders_page(
+    orders: list[Order], *, brand: str | None, self_href: str, next_href: str | None
+) -> OrdersPageBody:
+    return OrdersPageBody(
+        embedded=OrdersEmbedded(orders=[order_summary(o, brand=brand) for o in orders]),
+        links=links(self_href, next_href),
+    )
+
+
+def order_detail(order: Order, *, brand: str | None, self_href: str) -> OrderDetailBody:
+    highlighted = highlighted_item(order.items)
+    return OrderDetailBody(
+        id=order.id,
+        order_number=order.order_number,
+        customer_id=order.customer_id,
+        brand=brand,
+        purchase_datetime=order.purchase_datetime,
+        delivery_type=order.delivery_type,
+        shipping_address=order.shipping_address,
+        billing_address=order.billing_address,
+        items_number=len(order.items) if order.items is not None else None,
+        price_summary=order.price_summary,
+        payment_details=order.payment_details,
+        order_extra_info=OrderExtraInfo(
+            highlighted_item_image_url=highlighted.image_url if highlighted else None,
+            latest_status_info=latest_status(order),
+        ),
+        cancellation_status=order.cancellation_status,
+        custom_fields=order.custom_fields or None,
+        links=links(self_href),
+    )
+
+
+def items_page(items: list[OrderItem], *, self_href: str, next_href: str | None) -> ItemsPageBody:
+    return ItemsPageBody(embedded=ItemsEmbedded(items=items), links=links(self_href, next_href))
+
+
+def most_recent_order(order: Order, *, brand: str | None, self_href: str) -> MostRecentOrderBody:
+    steps, current = status_info(order)
+    return MostRecentOrderBody(
+        id=order.id,
+        order_number=order.order_number,
+        customer_id=order.customer_id,
+        brand=brand,
+        status_info=steps,
+        status_info_current_index=current,
+        purchase_datetime=order.purchase_datetime,
+        tracking_info=tracking_of(order),
+        delivery_type=order.delivery_type,
+        shipping_addresses=_addresses(order) or None,
+        highlighted_item=highlighted_item(order.items),
+        custom_fields=order.custom_fields or None,
+        links=links(self_href),
+    )

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from adapters.demo import DemoAdapter
+from bridge.app import create_app
+from bridge.settings import BridgeSettings
+
+API_KEY = "test-key-3f9a"
+AUTH = {"X-API-Key": API_KEY}
+R = "/erc/ecommerce/connections"
+
+
+class RecordingDemoAdapter(DemoAdapter):
+    """The demo store, noting every call the bridge makes into it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def get_customer(self, customer_id: str) -> Any:
+        self.calls.append(("get_customer", (customer_id,)))
+        return await super().get_customer(customer_id)
+
+    async def list_orders(self, request: Any) -> Any:
+        self.calls.append(("list_orders", (request,)))
+        return await super().list_orders(request)
+
+    async def get_order(self, customer_id: str, order_id: str) -> Any:
+        self.calls.append(("get_order", (customer_id, order_id)))
+        return await super().get_order(customer_id, order_id)
+
+    async def list_items(self, customer_id: str, order_id: str) -> Any:
+        self.calls.append(("list_items", (customer_id, order_id)))
+        return await super().list_items(customer_id, order_id)
+
+    async def most_recent_order(self, customer_id: str) -> Any:
+        self.calls.append(("most_recent_order", (customer_id,)))
+        return await super().most_recent_order(customer_id)
+
+
+def settings(**overrides: Any) -> BridgeSettings:
+    values: dict[str, Any] = {"api_keys": API_KEY, "cursor_secret": "cursor-secret-for-tests"}
+    values.update(overrides)
+    return BridgeSettings(_env_file=None, **values)
+
+
+def decode(response: Any) -> Any:
+    """The JSON body with numbers as Decimal, so money is compared exactly."""
+    return json.loads(response.text, parse_float=Decimal)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., TestClient]]:
+    clients: list[TestClient] = []
+
+    def factory(adapter: Any = None, **overrides: Any) -> TestClient:
+        app = create_app(settings(**overrides), adapter=adapter or DemoAdapter())
+        client = TestClient(app, headers=AUTH)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def recorder() -> RecordingDemoAdapter:
+    return RecordingDemoAdapter()
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient], recorder: RecordingDemoAdapter) -> TestClient:
+    return make_client(recorder)

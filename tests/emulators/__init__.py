@@ -1,0 +1,1 @@
+"""Platform emulators: Starlette apps that behave like the real platform APIs."""

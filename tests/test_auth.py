@@ -1,0 +1,79 @@
+"""Inbound authentication: X-API-Key and Basic, constant-time, with WWW-Authenticate."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from starlette.datastructures import Headers
+
+from bridge.auth import CUSTOMERS_READ, ORDERS_READ, Authenticator, Principal
+from bridge.errors import ERCError
+from tests.conftest import R, RecordingDemoAdapter, decode
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-API-Key": "wrong"},
+        {"X-API-Key": ""},
+        {"X-API-Key": "test-key-3f9"},
+        basic("agent", "wrong"),
+        basic("nobody", "pw"),
+        {"Authorization": "Basic !!!notbase64"},
+        {"Authorization": "Bearer abc"},
+        {"Authorization": "Digest x"},
+    ],
+)
+def test_missing_or_wrong_credentials_are_401(
+    make_client: Any, recorder: RecordingDemoAdapter, headers: dict[str, str]
+) -> None:
+    client = make_client(recorder, basic_users="agent:s3cret")
+    client.headers.clear()
+    response = client.get(f"{R}/customers/cus_ana", headers=headers)
+    assert response.status_code == 401
+    assert decode(response)["code"] == "unauthorized"
+    challenge = response.headers["www-authenticate"]
+    assert 'Basic realm="erc-bridge"' in challenge and "X-API-Key" in challenge
+    assert recorder.calls == []
+
+
+def test_api_key_and_basic_users_are_accepted(make_client: Any) -> None:
+    client = make_client(api_keys="key-one, key-two", basic_users="agent:s3cret,other:pa:ss")
+    client.headers.clear()
+    for headers in ({"X-API-Key": "key-two"}, basic("agent", "s3cret"), basic("other", "pa:ss")):
+        assert client.get(f"{R}/customers/cus_ana", headers=headers).status_code == 200
+
+
+def test_demo_without_credentials_is_open(make_client: Any) -> None:
+    client = make_client(api_keys="")
+    client.headers.clear()
+    assert client.get(f"{R}/customers/cus_ana").status_code == 200
+
+
+def test_demo_with_credentials_is_closed(make_client: Any) -> None:
+    client = make_client()
+    client.headers.clear()
+    assert client.get(f"{R}/customers/cus_ana").status_code == 401
+
+
+def test_scopes_limit_routes() -> None:
+    reader = Principal("client", frozenset({CUSTOMERS_READ}))
+    Authenticator.require(reader, CUSTOMERS_READ)
+    with pytest.raises(ERCError) as refused:
+        Authenticator.require(reader, ORDERS_READ)
+    assert refused.value.status == 403
+    assert ORDERS_READ in (refused.value.description or "")
+
+
+def test_every_key_is_compared_even_after_a_match() -> None:
+    auth = Authenticator(api_keys=["a", "b", "c"])
+    assert auth.authenticate(Headers({"x-api-key": "a"})).name == "api-key"
+    assert auth.authenticate(Headers({"x-api-key": "c"})).name == "api-key"
