@@ -1,0 +1,464 @@
+"""Elastic Path Composable Commerce: customers and their orders over the REST API (SPEC §5).
+
+Every call goes through one `UpstreamClient` with a `client_credentials` token shared by
+all requests. Platform errors are translated in `_raise_for_status`, unreadable bodies in
+`adapters.http.readable`; nothing else decides what an upstream failure means.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+import structlog
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.base import Adapter, OrderListRequest, OrderPage
+from adapters.errors import (
+    NotFound,
+    UnservableRequest,
+    UpstreamError,
+    UpstreamUnavailable,
+)
+from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
+from adapters.paging import page_in_memory, resume_offset
+from adapters.tokens import CachedToken
+from mappings import elasticpath as ep
+from mappings.models import Customer, Order
+
+PLATFORM = "elasticpath"
+PAGE_LIMIT = 100
+"""EP's largest page."""
+MAX_OFFSET = 10_000
+"""EP refuses a `page[offset]` beyond this on `/v2/orders`."""
+GRANT_PATH = "/oauth/access_token"
+
+# No EP id is empty or a dot segment, and some HTTP stacks resolve `.`/`..` even when
+# percent-encoded: such ids are answered as unknown without calling the platform.
+_NOT_AN_ID = frozenset({"", ".", ".."})
+
+# Customer ids go into `filter=eq(customer_id,…)`, whose syntax has no escaping: anything
+# beyond these characters could change the filter. EP's own ids are UUIDs.
+_FILTER_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~@+-]*")
+
+log = structlog.get_logger("erc_bridge.elasticpath")
+
+P = TypeVar("P", bound=ep.EPList[Any])
+
+
+class ElasticPathSettings(BaseSettings):
+    """`ELASTICPATH_*`: the store's API host and an application key (client_credentials)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ELASTICPATH_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
+
+    base_url: str
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError(
+                "must be an absolute http(s) URL, e.g. https://useast.api.elasticpath.com"
+            )
+        return value
+
+    @field_validator("client_secret")
+    @classmethod
+    def _not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+class ElasticPathAdapter(Adapter):
+    name = "elasticpath"
+    settings_class = ElasticPathSettings
+
+    def __init__(
+        self,
+        settings: ElasticPathSettings | None = None,
+        *,
+        http: HTTPConfig | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings if settings is not None else ElasticPathSettings()
+        super().__init__(self._settings)
+        self._http_config = http
+        self._transport = transport
+        self._token = CachedToken(self._fetch_token, clock=clock)
+        self._upstream: UpstreamClient | None = None
+
+    async def open(self) -> None:
+        self._upstream = UpstreamClient(
+            self._settings.base_url,
+            platform=PLATFORM,
+            config=self._http_config,
+            headers={"Accept": "application/json"},
+            transport=self._transport,
+        )
+
+    async def close(self) -> None:
+        if self._upstream is not None:
+            await self._upstream.close()
+            self._upstream = None
+
+    @property
+    def _http(self) -> UpstreamClient:
+        if self._upstream is None:
+            raise RuntimeError("ElasticPathAdapter.open() was not awaited")
+        return self._upstream
+
+    # Routes
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        found = await self._customer(customer_id)
+        pages = await self._all_pages(
+            f"{_customer_path(customer_id)}/addresses",
+            endpoint="/v2/customers/{id}/addresses",
+            parse=lambda raw: ep.parse(ep.EPList[ep.EPAddress], raw),
+            missing=_no_customer(customer_id),
+        )
+        with readable(PLATFORM, "/v2/customers/{id}"):
+            return ep.customer(found, [address for page in pages for address in page.data])
+
+    async def list_orders(self, request: OrderListRequest) -> OrderPage:
+        customer_filter = await self._customer_filter(request.customer_id)
+        if request.search or request.sort.field == "order_number":
+            # EP can neither sort by order number nor search inside it: page over all of them.
+            every = await self._every_order(request.customer_id, customer_filter, request)
+            return page_in_memory(every, request)
+        offset = resume_offset(request)
+        if offset > MAX_OFFSET:
+            raise UnservableRequest(
+                f"Elastic Path cannot page past {MAX_OFFSET:,} orders", field="cursor"
+            )
+        limit = min(max(request.limit, 1), PAGE_LIMIT)
+        page = await self._orders_page(
+            customer_filter,
+            limit=limit,
+            offset=offset,
+            newest_first=request.sort.descending,
+        )
+        if not page.data and offset == 0:
+            await self._customer(request.customer_id)
+        orders = self._listed_orders(page, request.customer_id)
+        after = offset + len(page.data)
+        return OrderPage(
+            orders=orders,
+            resume={"offset": after} if _has_more(page, after=after, limit=limit) else None,
+        )
+
+    async def get_order(self, customer_id: str, order_id: str) -> Order:
+        raw = await self._order(order_id)
+        if ep.customer_id_of(raw) != customer_id:
+            # Someone else's order is answered exactly like a missing one.
+            raise NotFound(_no_order(order_id))
+        return await self._complete(raw)
+
+    async def most_recent_order(self, customer_id: str) -> Order:
+        customer_filter = await self._customer_filter(customer_id)
+        page = await self._orders_page(
+            customer_filter, limit=1, offset=0, newest_first=True, with_items=False
+        )
+        if not page.data:
+            await self._customer(customer_id)
+            raise NotFound(f"Customer {customer_id} has no orders")
+        newest = page.data[0]
+        self._check_owner(newest, customer_id)
+        return await self._complete(newest)
+
+    # Platform resources
+
+    async def _customer(self, customer_id: str) -> ep.EPCustomer:
+        raw = await self._get(
+            _customer_path(customer_id),
+            endpoint="/v2/customers/{id}",
+            missing=_no_customer(customer_id),
+        )
+        with readable(PLATFORM, "/v2/customers/{id}"):
+            return ep.parse(ep.EPDocument[ep.EPCustomer], raw).data
+
+    async def _order(self, order_id: str) -> ep.EPOrder:
+        raw = await self._get(
+            _order_path(order_id),
+            endpoint="/v2/orders/{id}",
+            missing=_no_order(order_id),
+        )
+        with readable(PLATFORM, "/v2/orders/{id}"):
+            return ep.parse(ep.EPDocument[ep.EPOrder], raw).data
+
+    async def _customer_filter(self, customer_id: str) -> str:
+        if _FILTER_VALUE.fullmatch(customer_id):
+            return f"eq(customer_id,{customer_id})"
+        # No EP customer has such an id, so the lookup answers 404; should one exist,
+        # its orders still cannot be asked for safely.
+        await self._customer(customer_id)
+        raise UnservableRequest(
+            "This customer id cannot be used in an Elastic Path filter", field="customer_id"
+        )
+
+    async def _orders_page(
+        self,
+        customer_filter: str,
+        *,
+        limit: int,
+        offset: int,
+        newest_first: bool,
+        with_items: bool = True,
+    ) -> ep.EPOrderList:
+        query = _orders_query(customer_filter, newest_first=newest_first, with_items=with_items)
+        raw = await self._get(
+            "/v2/orders",
+            endpoint="/v2/orders",
+            params={**query, "page[limit]": limit, "page[offset]": offset},
+        )
+        with readable(PLATFORM, "/v2/orders"):
+            return ep.parse(ep.EPOrderList, raw)
+
+    async def _every_order(
+        self, customer_id: str, customer_filter: str, request: OrderListRequest
+    ) -> list[Order]:
+        pages = await self._all_pages(
+            "/v2/orders",
+            endpoint="/v2/orders",
+            params=_orders_query(customer_filter, newest_first=True),
+            parse=lambda raw: ep.parse(ep.EPOrderList, raw),
+            too_many=UnservableRequest(
+                f"This customer has more orders than Elastic Path can page through "
+                f"({MAX_OFFSET + PAGE_LIMIT:,}); list them by purchase_datetime without a search",
+                field="search" if request.search else "order_by",
+            ),
+        )
+        if not pages[0].data:
+            await self._customer(customer_id)
+        return [order for page in pages for order in self._listed_orders(page, customer_id)]
+
+    def _listed_orders(self, page: ep.EPOrderList, customer_id: str) -> list[Order]:
+        included = {item.id: item for item in page.included.items}
+        for raw in page.data:
+            self._check_owner(raw, customer_id)
+        with readable(PLATFORM, "/v2/orders"):
+            return [ep.order(raw, items=ep.included_items(raw, included)) for raw in page.data]
+
+    def _check_owner(self, raw: ep.EPOrder, customer_id: str) -> None:
+        """A listed order of anyone else means EP ignored our filter: never show it."""
+        if ep.customer_id_of(raw) != customer_id:
+            log.error(
+                "platform_filter_ignored",
+                platform=PLATFORM,
+                endpoint="/v2/orders",
+                detail="an order of another customer came back for a customer_id filter",
+            )
+            raise UpstreamError("Elastic Path returned an order of another customer")
+
+    async def _complete(self, raw: ep.EPOrder) -> Order:
+        """The order with every product line and, when the store uses them, its shipping groups."""
+        order_path = _order_path(raw.id)
+        pages = await self._all_pages(
+            f"{order_path}/items",
+            endpoint="/v2/orders/{id}/items",
+            parse=lambda body: ep.parse(ep.EPList[ep.EPItem], body),
+            missing=_no_order(raw.id),
+        )
+        items = [item for page in pages for item in page.data]
+        groups: list[ep.EPShippingGroup] = []
+        if any(item.shipping_group_id for item in items):
+            groups = await self._shipping_groups(order_path)
+        with readable(PLATFORM, "/v2/orders/{id}"):
+            return ep.order(raw, items=items, shipping_groups=groups)
+
+    async def _shipping_groups(self, order_path: str) -> list[ep.EPShippingGroup]:
+        """The order's shipping groups; none where the store does not use that EP feature."""
+        try:
+            raw = await self._get(
+                f"{order_path}/shipping-groups",
+                endpoint="/v2/orders/{id}/shipping-groups",
+                missing="The order has no shipping groups",
+            )
+        except NotFound:
+            return []
+        with readable(PLATFORM, "/v2/orders/{id}/shipping-groups"):
+            return ep.parse(ep.EPList[ep.EPShippingGroup], raw).data
+
+    # HTTP
+
+    async def _all_pages(
+        self,
+        path: str,
+        *,
+        endpoint: str,
+        parse: Callable[[Any], P],
+        params: Mapping[str, str | int] | None = None,
+        missing: str | None = None,
+        too_many: UnservableRequest | None = None,
+    ) -> list[P]:
+        """Every page of an EP list, `PAGE_LIMIT` records at a time (at least one page)."""
+        pages: list[P] = []
+        offset = 0
+        while True:
+            raw = await self._get(
+                path,
+                endpoint=endpoint,
+                missing=missing,
+                params={**(params or {}), "page[limit]": PAGE_LIMIT, "page[offset]": offset},
+            )
+            with readable(PLATFORM, endpoint):
+                page = parse(raw)
+            pages.append(page)
+            offset += len(page.data)
+            if not _has_more(page, after=offset, limit=PAGE_LIMIT):
+                return pages
+            if offset > MAX_OFFSET or (page.total or 0) > MAX_OFFSET + PAGE_LIMIT:
+                raise too_many or UnservableRequest(
+                    f"Elastic Path cannot page past {MAX_OFFSET:,} records"
+                )
+
+    async def _get(
+        self,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int] | None = None,
+        missing: str | None = None,
+    ) -> Any:
+        """GET one EP resource as JSON. A 404 is NotFound(`missing`) when `missing` is given."""
+        token = await self._token.get()
+        response = await self._send(path, token, endpoint=endpoint, params=params)
+        if response.status_code == 401:
+            # Revoked or expired before its time: one new token, one more try.
+            self._token.invalidate(token)
+            token = await self._token.get()
+            response = await self._send(path, token, endpoint=endpoint, params=params)
+        _raise_for_status(response, endpoint, missing=missing)
+        return json_body(response, PLATFORM)
+
+    async def _send(
+        self,
+        path: str,
+        token: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int] | None,
+    ) -> httpx.Response:
+        return await self._http.send(
+            "GET",
+            path,
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
+            endpoint=endpoint,
+        )
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        response = await self._http.send(
+            "POST",
+            GRANT_PATH,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self._settings.client_id,
+                "client_secret": self._settings.client_secret.get_secret_value(),
+            },
+            endpoint=GRANT_PATH,
+        )
+        _raise_for_status(response, GRANT_PATH, authenticating=True)
+        with readable(PLATFORM, GRANT_PATH):
+            grant = ep.parse_token_grant(json_body(response, PLATFORM))
+            return grant.access_token, grant.lifetime(now=time.time())
+
+
+def _no_customer(customer_id: str) -> str:
+    return f"Customer {customer_id} not found"
+
+
+def _no_order(order_id: str) -> str:
+    return f"Order {order_id} not found"
+
+
+def _customer_path(customer_id: str) -> str:
+    return _id_path("/v2/customers", customer_id, missing=_no_customer(customer_id))
+
+
+def _order_path(order_id: str) -> str:
+    return _id_path("/v2/orders", order_id, missing=_no_order(order_id))
+
+
+def _id_path(collection: str, resource_id: str, *, missing: str) -> str:
+    """The path of one resource, its id quoted so that it stays exactly one segment."""
+    if resource_id in _NOT_AN_ID:
+        raise NotFound(missing)
+    return f"{collection}/{path_segment(resource_id)}"
+
+
+def _orders_query(
+    customer_filter: str, *, newest_first: bool, with_items: bool = True
+) -> dict[str, str]:
+    """One customer's orders by purchase time; `include=items` spares a call per order."""
+    query = {"filter": customer_filter, "sort": "-created_at" if newest_first else "created_at"}
+    if with_items:
+        query["include"] = "items"
+    return query
+
+
+def _has_more(page: ep.EPList[Any], *, after: int, limit: int) -> bool:
+    """Whether records follow the first `after` ones (EP's total when given, else a full page)."""
+    if not page.data:
+        return False
+    if page.total is not None:
+        return after < page.total
+    return len(page.data) >= limit
+
+
+def _raise_for_status(
+    response: httpx.Response,
+    endpoint: str,
+    *,
+    missing: str | None = None,
+    authenticating: bool = False,
+) -> None:
+    """The one place an EP error answer becomes an adapter error."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    said = _problem(response)
+    context = {
+        "platform": PLATFORM,
+        "endpoint": endpoint,
+        "status": status,
+        "platform_status": said.status,
+        "title": said.title,
+        "detail": said.detail,
+    }
+    if status == 404 and missing is not None:
+        raise NotFound(missing)
+    if status in (401, 403) or (authenticating and status == 400):
+        log.error("platform_credentials_rejected", **context)
+        raise UpstreamUnavailable(
+            "Elastic Path rejected the bridge's credentials "
+            "(check ELASTICPATH_CLIENT_ID and ELASTICPATH_CLIENT_SECRET)"
+        )
+    if 400 <= status < 500 and status != 429:
+        log.error(
+            "platform_rejected_request",
+            hint="a request the bridge should not have sent, or a change in the Elastic Path API",
+            **context,
+        )
+        raise UpstreamError(f"Elastic Path rejected the request ({status})")
+    log.warning("platform_error", **context)
+    raise UpstreamError(f"Elastic Path answered {status}")
+
+
+def _problem(response: httpx.Response) -> ep.EPProblem:
+    try:
+        return ep.problem(orjson.loads(response.content))
+    except orjson.JSONDecodeError:
+        return ep.EPProblem()

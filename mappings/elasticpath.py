@@ -1,0 +1,462 @@
+"""Elastic Path Composable Commerce JSON → ERC models (SPEC §5, Elastic Path).
+
+Platform bodies are first validated into the small `EP*` records below, so that a body we
+cannot read fails with a `MappingError` naming the field; the functions after them turn
+those records into ERC models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+
+from mappings.addresses import normalize_address
+from mappings.errors import MappingError
+from mappings.models import (
+    Address,
+    Customer,
+    Delivery,
+    DeliveryStatusInfo,
+    Order,
+    OrderItem,
+    StatusEvent,
+    Timestamp,
+    TrackingInfo,
+)
+from mappings.money import Money, PriceSummary, currency_exponent
+from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
+
+CANCELLED_STATUSES = frozenset({"cancelled", "canceled"})
+CONFIRMED_STATUSES = frozenset({"processing", "complete"})
+CONFIRMED_PAYMENTS = frozenset({"authorized", "paid"})
+PROMOTION_ITEM_TYPES = frozenset({"promotion_item"})
+
+
+class _EP(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class EPAmount(_EP):
+    """An amount in integer minor units (FormattedPrice, `unit_price`, `value`)."""
+
+    amount: StrictInt
+    currency: str
+    includes_tax: bool | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, currency: str) -> str:
+        currency_exponent(currency)
+        return currency.upper()
+
+    def money(self) -> Money:
+        return Money.from_minor(self.amount, self.currency)
+
+
+class EPTimestamps(_EP):
+    created_at: Timestamp | None = None
+    updated_at: Timestamp | None = None
+
+
+class EPRef(_EP):
+    type: str | None = None
+    id: str
+
+
+class EPToOne(_EP):
+    data: EPRef | None = None
+
+
+class EPToMany(_EP):
+    data: list[EPRef] = Field(default_factory=list)
+
+
+class EPAddress(_EP):
+    id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone_number: str | None = None
+    line_1: str | None = None
+    line_2: str | None = None
+    city: str | None = None
+    postcode: str | None = None
+    county: str | None = None
+    region: str | None = None
+    country: str | None = None
+
+
+class EPCustomerMeta(_EP):
+    timestamps: EPTimestamps = Field(default_factory=EPTimestamps)
+
+
+class EPCustomer(_EP):
+    id: str
+    name: str | None = None
+    email: str | None = None
+    meta: EPCustomerMeta = Field(default_factory=EPCustomerMeta)
+
+
+class EPDisplayPrice(_EP):
+    with_tax: EPAmount
+    without_tax: EPAmount | None = None
+    tax: EPAmount | None = None
+    discount: EPAmount | None = None
+    shipping: EPAmount | None = None
+
+
+class EPOrderMeta(_EP):
+    display_price: EPDisplayPrice
+    timestamps: EPTimestamps = Field(default_factory=EPTimestamps)
+
+
+class EPOrderRelationships(_EP):
+    items: EPToMany = Field(default_factory=EPToMany)
+    customer: EPToOne = Field(default_factory=EPToOne)
+
+
+class EPOrder(_EP):
+    id: str
+    order_number: str | None = None
+    external_ref: str | None = None
+    status: str | None = None
+    payment: str | None = None
+    shipping: str | None = None
+    anonymized: bool = False
+    shipping_address: EPAddress | None = None
+    billing_address: EPAddress | None = None
+    meta: EPOrderMeta
+    relationships: EPOrderRelationships = Field(default_factory=EPOrderRelationships)
+
+
+class EPItem(_EP):
+    type: str | None = None
+    id: str
+    product_id: str | None = None
+    name: str
+    sku: str | None = None
+    quantity: int
+    unit_price: EPAmount
+    shipping_group_id: str | None = None
+
+
+class EPDeliveryEstimate(_EP):
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+
+
+class EPShippingGroup(_EP):
+    id: str
+    shipping_type: str | None = None
+    tracking_reference: str | None = None
+    delivery_estimate: EPDeliveryEstimate | None = None
+    updated_at: Timestamp | None = None
+
+
+class EPPageInfo(_EP):
+    limit: int | None = None
+    offset: int | None = None
+
+
+class EPResults(_EP):
+    total: int | None = None
+
+
+class EPListMeta(_EP):
+    page: EPPageInfo | None = None
+    results: EPResults | None = None
+
+
+class EPIncluded(_EP):
+    items: list[EPItem] = Field(default_factory=list)
+
+
+T = TypeVar("T")
+
+
+class EPList(_EP, Generic[T]):
+    data: list[T]
+    meta: EPListMeta | None = None
+
+    @property
+    def total(self) -> int | None:
+        """How many records match in all pages, when the platform says."""
+        return self.meta.results.total if self.meta and self.meta.results else None
+
+
+class EPOrderList(EPList[EPOrder]):
+    included: EPIncluded = Field(default_factory=EPIncluded)
+
+
+class EPDocument(_EP, Generic[T]):
+    data: T
+
+
+class EPTokenGrant(_EP):
+    access_token: str = Field(min_length=1)
+    expires_in: float | None = None
+    expires: float | None = None
+
+    def lifetime(self, *, now: float) -> float:
+        """Seconds the token stays valid; the shorter reading when both fields are given."""
+        readings = [self.expires_in] if self.expires_in is not None else []
+        if self.expires is not None:
+            readings.append(self.expires - now)
+        if not readings:
+            raise MappingError("the token response gives neither expires_in nor expires", "expires")
+        return min(readings)
+
+
+class EPProblem(_EP):
+    """What an EP error body says, for the log: `status` may be a number or a string."""
+
+    status: int | None = None
+    title: str | None = None
+    detail: str | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], raw: object) -> M:
+    """Validate a platform body; a MappingError names the first field we could not read."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        path = ".".join(str(part) for part in first["loc"])
+        raise MappingError(first["msg"], path) from None
+
+
+def parse_token_grant(raw: object) -> EPTokenGrant:
+    """The token response; accepted at the top level (as EP sends it) or under `data`."""
+    if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
+        raw = raw["data"]
+    return parse(EPTokenGrant, raw)
+
+
+def problem(raw: object) -> EPProblem:
+    """The first error of an EP error body (`errors` as a list or as one object); never raises."""
+    errors = raw.get("errors") if isinstance(raw, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else errors
+    if not isinstance(first, dict):
+        return EPProblem()
+    status = first.get("status")
+    if isinstance(status, str) and status.strip().isdigit():
+        status = int(status)
+    return EPProblem(
+        status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+        title=_text(first.get("title")),
+        detail=_text(first.get("detail")),
+    )
+
+
+def _text(value: object) -> str | None:
+    """A usable string: present, not blank."""
+    if not isinstance(value, str):
+        return None
+    return value.strip() or None
+
+
+def split_name(name: str | None) -> tuple[str | None, str | None]:
+    """EP keeps one `name`: the first name is the text before the first space."""
+    text = _text(name)
+    if text is None or "*" in text:
+        return None, None
+    first, _, rest = text.partition(" ")
+    return first, rest.strip() or None
+
+
+def address(raw: EPAddress | None) -> Address | None:
+    if raw is None:
+        return None
+    return normalize_address(
+        line1=raw.line_1,
+        line2=raw.line_2,
+        zip_code=raw.postcode,
+        city=raw.city,
+        region=raw.region,
+        country=raw.country,
+        first_name=raw.first_name,
+        last_name=raw.last_name,
+        phone_number=raw.phone_number,
+        address_id=raw.id,
+    )
+
+
+def customer(raw: EPCustomer, addresses: Sequence[EPAddress]) -> Customer:
+    first_name, last_name = split_name(raw.name)
+    shipping_addresses = [found for found in map(address, addresses) if found is not None]
+    email = _text(raw.email)
+    return Customer(
+        id=raw.id,
+        first_name=first_name,
+        last_name=last_name,
+        customer_since=raw.meta.timestamps.created_at,
+        shipping_addresses=shipping_addresses or None,
+        custom_fields={"email": email} if email and "*" not in email else None,
+    )
+
+
+def customer_id_of(raw: EPOrder) -> str | None:
+    """The customer the order was checked out for; None for guest and account orders."""
+    ref = raw.relationships.customer.data
+    return ref.id if ref is not None else None
+
+
+def _word(value: str | None) -> str:
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+def order_status(raw: EPOrder) -> tuple[DetailedStatus, CancellationStatus | None]:
+    """SPEC §5 Elastic Path status table: the first matching row wins."""
+    status, payment, shipping = _word(raw.status), _word(raw.payment), _word(raw.shipping)
+    if status in CANCELLED_STATUSES:
+        return DetailedStatus.UNKNOWN, CancellationStatus.CANCELED
+    if shipping == "fulfilled":
+        return DetailedStatus.IN_TRANSIT, None
+    if (
+        status in CONFIRMED_STATUSES
+        or payment in CONFIRMED_PAYMENTS
+        or payment.startswith("partially_")
+    ):
+        return DetailedStatus.CONFIRMED, None
+    return DetailedStatus.UNKNOWN, None
+
+
+def is_promotion_line(raw: EPItem) -> bool:
+    """Legacy promotions arrive as order lines of negative value; they are not products.
+
+    A line of zero value (a free gift) is a product, whatever promotion put it there.
+    """
+    return _word(raw.type) in PROMOTION_ITEM_TYPES or raw.unit_price.amount < 0
+
+
+def included_items(raw: EPOrder, included: Mapping[str, EPItem]) -> list[EPItem] | None:
+    """The order's lines from an `include=items` list; None unless every one of them is there."""
+    ids = [ref.id for ref in raw.relationships.items.data]
+    if not ids or any(item_id not in included for item_id in ids):
+        return None
+    return [included[item_id] for item_id in ids]
+
+
+def tax_inclusive(items: Sequence[EPItem] | None) -> bool:
+    """Whether the store's prices include tax: EP says so on each line's unit price."""
+    return any(item.unit_price.includes_tax for item in items or ())
+
+
+def price_summary(prices: EPDisplayPrice, *, includes_tax: bool) -> PriceSummary:
+    """`final` = with_tax, `taxes` = tax, `discounts` = |discount|, `original` by the invariant."""
+    final = prices.with_tax.money()
+
+    def amount(raw: EPAmount | None) -> Money:
+        return raw.money() if raw is not None else Money.zero(final.currency)
+
+    try:
+        return PriceSummary.from_final(
+            final=final,
+            discounts=abs(amount(prices.discount)),
+            shipping=amount(prices.shipping),
+            taxes=amount(prices.tax),
+            tax_inclusive=includes_tax,
+        )
+    except MappingError as exc:
+        raise MappingError(exc.reason, "meta.display_price") from None
+
+
+def delivery(group: EPShippingGroup, *, quantity: int, status: DetailedStatus) -> Delivery:
+    """One shipping group as an ERC delivery of one order line."""
+    estimate = group.delivery_estimate or EPDeliveryEstimate()
+    tracking_number = _text(group.tracking_reference)
+    return Delivery(
+        id=group.id,
+        delivery_quantity=quantity,
+        carrier=_text(group.shipping_type),
+        delivery_date_start=estimate.start,
+        delivery_date_end=estimate.end,
+        latest_status_info=DeliveryStatusInfo(type=status),
+        tracking_info=TrackingInfo(tracking_number=tracking_number) if tracking_number else None,
+        last_update=group.updated_at,
+    )
+
+
+def order_item(
+    raw: EPItem,
+    *,
+    shipping_groups: Mapping[str, EPShippingGroup] | None = None,
+    status: DetailedStatus = DetailedStatus.UNKNOWN,
+) -> OrderItem:
+    group = (shipping_groups or {}).get(raw.shipping_group_id or "")
+    product_id = _text(raw.product_id)
+    return OrderItem(
+        id=raw.id,
+        name=raw.name,
+        price=raw.unit_price.money(),
+        quantity=raw.quantity,
+        sku=_text(raw.sku),
+        deliveries=[delivery(group, quantity=raw.quantity, status=status)] if group else None,
+        custom_fields={"product_id": product_id} if product_id else None,
+    )
+
+
+def order_items(
+    items: Sequence[EPItem],
+    *,
+    shipping_groups: Sequence[EPShippingGroup] = (),
+    status: DetailedStatus = DetailedStatus.UNKNOWN,
+) -> list[OrderItem]:
+    """The product lines, in platform order; promotion lines are left out."""
+    groups = {group.id: group for group in shipping_groups}
+    return [
+        order_item(item, shipping_groups=groups, status=status)
+        for item in items
+        if not is_promotion_line(item)
+    ]
+
+
+def custom_fields(raw: EPOrder) -> dict[str, Any]:
+    """EP's own order values that ERC has no field for (empty ones left out)."""
+    values: dict[str, Any] = {
+        "status": raw.status,
+        "payment": raw.payment,
+        "shipping": raw.shipping,
+        "order_number": raw.order_number,
+        "external_ref": raw.external_ref,
+    }
+    kept = {key: value for key, value in values.items() if _text(value) is not None}
+    if raw.anonymized:
+        kept["anonymized"] = True
+    return kept
+
+
+def order(
+    raw: EPOrder,
+    *,
+    items: Sequence[EPItem] | None,
+    shipping_groups: Sequence[EPShippingGroup] = (),
+) -> Order:
+    """An EP order as an ERC order; `items` None when the caller did not load them."""
+    owner = customer_id_of(raw)
+    if owner is None:
+        raise MappingError("the order has no customer", "relationships.customer.data.id")
+    detailed, cancellation = order_status(raw)
+    shipping_address = address(raw.shipping_address)
+    return Order(
+        id=raw.id,
+        order_number=_text(raw.order_number) or raw.id,
+        customer_id=owner,
+        purchase_datetime=raw.meta.timestamps.created_at,
+        delivery_type=DeliveryType.SHIPPING if shipping_address else DeliveryType.UNKNOWN,
+        shipping_address=shipping_address,
+        billing_address=address(raw.billing_address),
+        items=(
+            order_items(items, shipping_groups=shipping_groups, status=detailed)
+            if items is not None
+            else None
+        ),
+        price_summary=price_summary(raw.meta.display_price, includes_tax=tax_inclusive(items)),
+        status=StatusEvent(detailed=detailed),
+        cancellation_status=cancellation,
+        custom_fields=custom_fields(raw) or None,
+    )
