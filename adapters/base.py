@@ -72,6 +72,12 @@ class Adapter:
     def __init__(self, settings: BaseSettings | None = None) -> None:
         self.settings = settings
 
+    def check(self) -> None:
+        """Read and check local configuration (files the settings name) before serving.
+
+        Raise ValueError with one line naming the problem; startup stops with it.
+        """
+
     async def open(self) -> None:
         """Create clients and load what the adapter needs; called once at startup."""
 

@@ -54,7 +54,12 @@ def build_adapter(settings: BridgeSettings) -> Adapter:
         )
     if problems:
         raise StartupError("; ".join(problems))
-    return cls(adapter_settings)
+    adapter = cls(adapter_settings)
+    try:
+        adapter.check()
+    except ValueError as exc:
+        raise StartupError(f"{cls.name}: {exc}") from None
+    return adapter
 
 
 def load_configuration(**overrides: object) -> Configuration:

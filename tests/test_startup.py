@@ -155,3 +155,28 @@ def test_serve_answers_over_real_http_and_logs_json(
     assert [line["status"] for line in access] == [200, 200, 401]
     assert access[0]["request_id"] == "cli-req-1"
     assert "cli-key" not in output
+
+
+def test_bad_offer_catalog_stops_startup_naming_file_and_line(tmp_path: Path) -> None:
+    catalog = tmp_path / "offers.csv"
+    catalog.write_text(
+        "offer_id,name,price,currency,image_url\n"
+        "65304479CA01A12,Acrobat Pro,239.88,USD,https://img.example/acrobat.png\n"
+        "65304520CA01A12,Photoshop,lots,USD,\n"
+    )
+    result = run_cli(
+        tmp_path,
+        "serve",
+        ERC_BRIDGE_ADAPTER="adobe_cpapi",
+        ERC_BRIDGE_API_KEYS="k",
+        ADOBE_CPAPI_BASE_URL="http://127.0.0.1:9",
+        ADOBE_IMS_URL="http://127.0.0.1:9/ims/token/v3",
+        ADOBE_CLIENT_ID="client",
+        ADOBE_CLIENT_SECRET="adobe-secret-value",
+        ADOBE_IMS_SCOPES="openid",
+        ADOBE_OFFER_CATALOG=str(catalog),
+    )
+    error = failure_line(result)
+    assert error.startswith("adobe_cpapi: ")
+    assert "offers.csv" in error and "line 3" in error
+    assert "adobe-secret-value" not in result.stdout + result.stderr

@@ -1,0 +1,486 @@
+"""Adobe Commerce Partner API (VIP Marketplace) adapter.
+
+Reads a reseller's customers and orders from CPAPI with an Adobe IMS token. CPAPI is
+strict about headers and idempotency: every HTTP request carries a fresh `X-Request-Id`,
+and every attempt a new `X-Correlation-Id`, except the retry of an attempt that timed out
+without an answer (the platform replays whatever it stored under a known id).
+
+The shared `UpstreamClient` retries 429, 5xx and lost connections; this module adds the
+one timeout retry, the token renewal after a 401, and the translation of CPAPI's error
+codes (`platform_error`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from datetime import date
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.base import Adapter, OrderListRequest, OrderPage, OrderSort, Resume
+from adapters.errors import (
+    AdapterError,
+    NotFound,
+    UnservableRequest,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
+from adapters.paging import matches_search, page_in_memory
+from adapters.tokens import CachedToken
+from mappings import adobe_cpapi as mapping
+from mappings.adobe_catalog import CatalogError, OfferCatalog, parse_catalog
+from mappings.adobe_cpapi import CPAPIOrder
+from mappings.models import Customer, Order, OrderItem
+
+log = structlog.get_logger("erc_bridge.adobe_cpapi")
+
+PLATFORM = "adobe_cpapi"
+IMS = "adobe_ims"
+PAGE_MAX = 100
+"""CPAPI's largest history page."""
+MOST_RECENT_CHUNK = 25
+MAX_ID_LENGTH = 40
+"""CPAPI customer and order ids are at most 40 characters."""
+TOKEN_MARGIN_S = 3600.0
+"""IMS tokens live 24 h; Adobe advises taking a new one after about 23 h."""
+HTTP = HTTPConfig(connect_timeout=2.0, read_timeout=3.5)
+"""Short enough that one timeout retry still fits in the bridge's request deadline."""
+NEWEST_FIRST = OrderSort()
+
+NOT_FOUND_CODES = frozenset({"1116", "2115"})
+CREDENTIAL_CODES = frozenset({"4115", "4116", "4117"})
+REJECTED_REQUEST_CODES = frozenset({"4119", "4120"})
+OFFSET_OUT_OF_RANGE = "1133"
+RATE_LIMITED = "4118"
+SERVER_ERROR = "1124"
+
+
+class AdobeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ADOBE_", env_file=".env", extra="ignore")
+
+    cpapi_base_url: str
+    ims_url: str
+    client_id: str
+    client_secret: SecretStr
+    ims_scopes: str
+    offer_catalog: Path | None = None
+    history_start: date = date(2000, 1, 1)
+
+    @field_validator("cpapi_base_url", "ims_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        return value.strip()
+
+    @field_validator("client_id", "ims_scopes")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator("client_secret")
+    @classmethod
+    def _secret_not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+class _OffsetOutOfRange(UpstreamError):
+    """CPAPI 1133: the history is shorter than the offset asked for."""
+
+
+async def load_catalog(path: Path | None) -> OfferCatalog:
+    """Read and check the offer catalog off the event loop; see `read_catalog`."""
+    return await asyncio.to_thread(read_catalog, path)
+
+
+def read_catalog(path: Path | None) -> OfferCatalog:
+    """Read and check the offer catalog; CatalogError names the file and line."""
+    if path is None:
+        return OfferCatalog()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CatalogError(str(path), f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CatalogError(str(path), "is not UTF-8 text", line) from None
+    return parse_catalog(text, str(path))
+
+
+def platform_error(response: httpx.Response, *, endpoint: str, correlation_id: str) -> AdapterError:
+    """Every CPAPI error answer becomes the adapter error the bridge expects."""
+    code = _error_code(response)
+    status = response.status_code
+    context = {
+        "platform": PLATFORM,
+        "endpoint": endpoint,
+        "status": status,
+        "code": code,
+        "correlation_id": correlation_id,
+    }
+    if code in NOT_FOUND_CODES:
+        return NotFound(f"{PLATFORM} does not know this customer or order (code {code})")
+    if code == OFFSET_OUT_OF_RANGE:
+        return _OffsetOutOfRange(f"{PLATFORM} history offset out of range")
+    if code in CREDENTIAL_CODES or status == 401:
+        log.error("platform_rejected_credentials", **context)
+        return UpstreamUnavailable(f"{PLATFORM} rejected the partner credentials (code {code})")
+    if code in REJECTED_REQUEST_CODES:
+        log.error("platform_rejected_request", **context)
+        return UpstreamError(f"{PLATFORM} rejected the bridge's request headers (code {code})")
+    log.warning("platform_error", **context)
+    if status == 429 or code == RATE_LIMITED:
+        return UpstreamError(f"{PLATFORM} is rate limiting the bridge")
+    if status >= 500 or code == SERVER_ERROR:
+        return UpstreamError(f"{PLATFORM} had an internal error (status {status})")
+    return UpstreamError(f"{PLATFORM} answered status {status} (code {code})")
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return str(code) if isinstance(code, str | int) else None
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Correlation:
+    """The `X-Correlation-Id` of one logical call's attempts.
+
+    CPAPI stores its answer under the id and replays it for any later request with the
+    same id. So every attempt is a new intent with a new id, except after a timeout: that
+    request may have been processed, and repeating its id fetches the stored answer.
+    """
+
+    def __init__(self) -> None:
+        self.current = _new_id()
+        self._reuse = True
+
+    def for_attempt(self) -> str:
+        if not self._reuse:
+            self.current = _new_id()
+        self._reuse = False
+        return self.current
+
+    def repeat(self) -> None:
+        """The last attempt got no answer: the next one carries the same id."""
+        self._reuse = True
+
+
+def _check_ids(*ids: str) -> None:
+    for value in ids:
+        if not value or len(value) > MAX_ID_LENGTH:
+            raise NotFound(f"{value[:MAX_ID_LENGTH]!r} is not a CPAPI id")
+
+
+def _resume_offset(resume: Resume | None) -> int:
+    if resume is None:
+        return 0
+    offset = resume.get("platform_offset")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise UnservableRequest("the cursor does not belong to this order list", field="cursor")
+    return offset
+
+
+class AdobeCPAPIAdapter(Adapter):
+    name = "adobe_cpapi"
+    settings_class = AdobeSettings
+
+    def __init__(
+        self,
+        settings: AdobeSettings | None = None,
+        *,
+        http: HTTPConfig = HTTP,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.config = settings if settings is not None else AdobeSettings()
+        super().__init__(self.config)
+        self._http = http
+        self._transport = transport
+        self._token = CachedToken(self._fetch_token, margin=TOKEN_MARGIN_S, clock=clock)
+        self._catalog: OfferCatalog | None = None
+        self._ims: UpstreamClient | None = None
+        self._cpapi: UpstreamClient | None = None
+
+    def check(self) -> None:
+        self._catalog = read_catalog(self.config.offer_catalog)
+
+    async def open(self) -> None:
+        if self._catalog is None:
+            self._catalog = await load_catalog(self.config.offer_catalog)
+        self._ims = self._connect(_origin_of(self.config.ims_url), IMS)
+        self._cpapi = self._connect(self.config.cpapi_base_url, PLATFORM)
+
+    async def close(self) -> None:
+        for client in (self._ims, self._cpapi):
+            if client is not None:
+                await client.close()
+        self._ims = self._cpapi = None
+
+    # Routes
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        _check_ids(customer_id)
+        raw = await self._get(f"/v3/customers/{path_segment(customer_id)}", endpoint="get_customer")
+        with readable(PLATFORM, "get_customer"):
+            customer = mapping.customer(mapping.parse_customer(raw))
+        if customer.id != customer_id:
+            raise NotFound(f"customer {customer_id} not found")
+        return customer
+
+    async def list_orders(self, request: OrderListRequest) -> OrderPage:
+        _check_ids(request.customer_id)
+        if request.sort == NEWEST_FIRST:
+            return await self._newest_first(request)
+        # CPAPI sorts newest first only: any other order needs the whole history.
+        async with aclosing(self._history(request.customer_id)) as history:
+            orders = [self._order(entry) async for entry in history if entry.is_listable]
+        return page_in_memory(orders, request)
+
+    async def get_order(self, customer_id: str, order_id: str) -> Order:
+        found = await self._fetch_order(customer_id, order_id)
+        async with aclosing(self._history(customer_id, reference_order_id=order_id)) as history:
+            return_ids = mapping.returns_of(order_id, [entry async for entry in history])
+        return self._order(found, return_ids)
+
+    async def list_items(self, customer_id: str, order_id: str) -> list[OrderItem]:
+        return list(self._order(await self._fetch_order(customer_id, order_id)).items or [])
+
+    async def most_recent_order(self, customer_id: str) -> Order:
+        _check_ids(customer_id)
+        async with aclosing(self._history(customer_id, chunk=MOST_RECENT_CHUNK)) as history:
+            async for entry in history:
+                if entry.is_listable:
+                    return await self.get_order(customer_id, entry.order_id)
+        raise NotFound(f"customer {customer_id} has no orders")
+
+    # Orders
+
+    async def _newest_first(self, request: OrderListRequest) -> OrderPage:
+        """CPAPI's own order: resume at the platform offset of the next order to show.
+
+        Returns and previews are skipped wherever they fall, and the page only promises a
+        next one after it has seen an order that will be on it.
+        """
+        orders: list[Order] = []
+        history = self._history_with_offsets(
+            request.customer_id,
+            start=_resume_offset(request.resume),
+            chunk=min(PAGE_MAX, request.limit + 1),
+        )
+        async with aclosing(history) as entries:
+            async for offset, entry in entries:
+                if not entry.is_listable:
+                    continue
+                order = self._order(entry)
+                if not matches_search(order, request.search):
+                    continue
+                if len(orders) == request.limit:
+                    return OrderPage(orders=orders, resume={"platform_offset": offset})
+                orders.append(order)
+        return OrderPage(orders=orders)
+
+    async def _fetch_order(self, customer_id: str, order_id: str) -> CPAPIOrder:
+        _check_ids(customer_id, order_id)
+        path = f"/v3/customers/{path_segment(customer_id)}/orders/{path_segment(order_id)}"
+        raw = await self._get(path, {"fetch-price": "true"}, endpoint="get_order")
+        with readable(PLATFORM, "get_order"):
+            found = mapping.parse_order(raw)
+        if found.customer_id != customer_id or not found.is_listable:
+            raise NotFound(f"order {order_id} not found for customer {customer_id}")
+        return found
+
+    def _order(self, entry: CPAPIOrder, return_ids: list[str] | None = None) -> Order:
+        with readable(PLATFORM, "order"):
+            return mapping.order(
+                entry,
+                catalog=self._catalog or OfferCatalog(),
+                return_ids=return_ids or (),
+                path=f"orders.{entry.order_id}",
+            )
+
+    async def _history(
+        self,
+        customer_id: str,
+        *,
+        chunk: int = PAGE_MAX,
+        reference_order_id: str | None = None,
+    ) -> AsyncGenerator[CPAPIOrder, None]:
+        history = self._history_with_offsets(
+            customer_id, start=0, chunk=chunk, reference_order_id=reference_order_id
+        )
+        async with aclosing(history) as entries:
+            async for _, entry in entries:
+                yield entry
+
+    async def _history_with_offsets(
+        self,
+        customer_id: str,
+        *,
+        start: int,
+        chunk: int,
+        reference_order_id: str | None = None,
+    ) -> AsyncGenerator[tuple[int, CPAPIOrder], None]:
+        """The customer's order history from `start`, newest first, with platform offsets.
+
+        The explicit `start-date` matters: without it CPAPI hides orders older than the
+        current term.
+        """
+        params = {
+            "start-date": self.config.history_start.isoformat(),
+            "limit": str(chunk),
+            "fetch-price": "true",
+        }
+        if reference_order_id is not None:
+            params["reference-order-id"] = reference_order_id
+        path = f"/v3/customers/{path_segment(customer_id)}/orders"
+        offset = start
+        while True:
+            try:
+                raw = await self._get(path, {**params, "offset": str(offset)}, endpoint="history")
+            except _OffsetOutOfRange:
+                return  # the history shrank below our offset: nothing more to show
+            with readable(PLATFORM, "history"):
+                page = mapping.parse_history(raw)
+            for index, entry in enumerate(page.items):
+                yield offset + index, entry
+            offset += len(page.items)
+            if not page.items or offset >= page.total_count:
+                return
+
+    # HTTP
+
+    def _headers(self, token: str, correlation: Correlation) -> dict[str, str]:
+        """The headers of one HTTP attempt: CPAPI refuses a call without any of them."""
+        return {
+            "Authorization": f"Bearer {token}",
+            "X-Api-Key": self.config.client_id,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "X-Request-Id": _new_id(),
+            "X-Correlation-Id": correlation.for_attempt(),
+        }
+
+    async def _get(self, path: str, params: dict[str, str] | None = None, *, endpoint: str) -> Any:
+        """One logical CPAPI read.
+
+        The shared client retries 429, 5xx and lost connections, each attempt a new intent.
+        A timeout is retried here, once, as the same intent; a 401 renews the token once.
+        """
+        client = self._client(self._cpapi)
+        correlation = Correlation()
+        renewed = retried = False
+        while True:
+            token = await self._token.get()
+            try:
+                response = await client.send(
+                    "GET",
+                    path,
+                    params=params,
+                    endpoint=endpoint,
+                    prepare_headers=partial(self._headers, token, correlation),
+                )
+            except UpstreamTimeout:
+                if retried:
+                    raise
+                retried = True
+                correlation.repeat()
+                continue
+            if response.status_code == 401 and not renewed:
+                self._token.invalidate(token)
+                renewed = True
+                continue
+            if response.is_success:
+                return json_body(response, PLATFORM)
+            raise platform_error(response, endpoint=endpoint, correlation_id=correlation.current)
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        """A client_credentials token from Adobe IMS, and its lifetime in seconds."""
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.config.client_id,
+            "client_secret": self.config.client_secret.get_secret_value(),
+            "scope": self.config.ims_scopes,
+        }
+        response = await self._client(self._ims).send(
+            "POST",
+            _path_of(self.config.ims_url),
+            data=form,
+            headers={"Accept": "application/json"},
+            endpoint="token",
+        )
+        if response.status_code in (400, 401, 403):
+            log.error(
+                "ims_rejected_credentials",
+                platform=IMS,
+                status=response.status_code,
+                error=_ims_error(response),
+            )
+            raise UpstreamUnavailable(f"{IMS} rejected the partner credentials")
+        if not response.is_success:
+            log.warning("ims_error", platform=IMS, status=response.status_code)
+            raise UpstreamError(f"{IMS} answered status {response.status_code}")
+        body = json_body(response, IMS)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        lifetime = body.get("expires_in") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise UpstreamError(f"{IMS} sent a token response without access_token")
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
+            raise UpstreamError(f"{IMS} sent a token response without a usable expires_in")
+        return token, float(lifetime)
+
+    def _connect(self, base_url: str, platform: str) -> UpstreamClient:
+        return UpstreamClient(
+            base_url, platform=platform, config=self._http, transport=self._transport
+        )
+
+    def _client(self, client: UpstreamClient | None) -> UpstreamClient:
+        if client is None:
+            raise RuntimeError("AdobeCPAPIAdapter.open() must be awaited before use")
+        return client
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
+
+
+def _ims_error(response: httpx.Response) -> str | None:
+    """IMS's short error name (`invalid_client`); never the description or the request."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) else None

@@ -1,0 +1,292 @@
+"""Adobe Commerce Partner API payloads → ERC models (SPEC §5, Adobe).
+
+CPAPI orders buy or return software licences: nothing ships, so every order has delivery
+type UNKNOWN and no deliveries. Orders carry offer ids only; names, images and prices come
+from the partner's offer catalog, else from the platform's partner pricing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mappings.addresses import normalize_address
+from mappings.adobe_catalog import OfferCatalog
+from mappings.errors import MappingError
+from mappings.models import Address, Customer, Order, OrderItem, StatusEvent, Timestamp
+from mappings.money import Money, PriceSummary
+from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
+
+CANCELLED = "1008"
+STATUS_DETAIL: dict[str, DetailedStatus] = {
+    "1000": DetailedStatus.DELIVERED,
+    "1002": DetailedStatus.CONFIRMED,
+    "1004": DetailedStatus.FAILURE,
+    "1020": DetailedStatus.FAILURE,
+    "1022": DetailedStatus.FAILURE,
+    "1024": DetailedStatus.FAILURE,
+    "1026": DetailedStatus.FAILURE,
+}
+"""CPAPI order status → ERC detailed status; `1008` and unknown codes are UNKNOWN."""
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class CPAPIPricing(_Record):
+    partner_price: Any = Field(default=None, alias="partnerPrice")
+
+
+class CPAPILineItem(_Record):
+    ext_line_item_number: str = Field(alias="extLineItemNumber")
+    offer_id: str = Field(alias="offerId")
+    quantity: int
+    subscription_id: str | None = Field(default=None, alias="subscriptionId")
+    status: str | None = None
+    currency_code: str | None = Field(default=None, alias="currencyCode")
+    remaining_quantity: int | None = Field(default=None, alias="remainingQuantity")
+    pricing: CPAPIPricing | None = None
+
+
+class CPAPIOrder(_Record):
+    order_id: str = Field(alias="orderId")
+    customer_id: str = Field(alias="customerId")
+    order_type: str = Field(alias="orderType")
+    status: str = ""
+    currency_code: str | None = Field(default=None, alias="currencyCode")
+    creation_date: Timestamp | None = Field(default=None, alias="creationDate")
+    external_reference_id: str | None = Field(default=None, alias="externalReferenceId")
+    reference_order_id: str | None = Field(default=None, alias="referenceOrderId")
+    line_items: list[CPAPILineItem] = Field(default_factory=list, alias="lineItems")
+
+    @property
+    def is_return(self) -> bool:
+        return self.order_type.strip().upper() == "RETURN"
+
+    @property
+    def is_listable(self) -> bool:
+        """Returns and previews are events or quotes, never orders a customer placed."""
+        kind = self.order_type.strip().upper()
+        return kind != "RETURN" and not kind.startswith("PREVIEW")
+
+
+class CPAPIHistory(_Record):
+    total_count: int = Field(alias="totalCount")
+    items: list[CPAPIOrder] = Field(default_factory=list)
+
+
+class CPAPIAddress(_Record):
+    address_line1: str | None = Field(default=None, alias="addressLine1")
+    address_line2: str | None = Field(default=None, alias="addressLine2")
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = Field(default=None, alias="postalCode")
+    country: str | None = None
+    phone_number: str | None = Field(default=None, alias="phoneNumber")
+
+
+class CPAPIContact(_Record):
+    first_name: str | None = Field(default=None, alias="firstName")
+    last_name: str | None = Field(default=None, alias="lastName")
+
+
+class CPAPICompanyProfile(_Record):
+    company_name: str | None = Field(default=None, alias="companyName")
+    market_segment: str | None = Field(default=None, alias="marketSegment")
+    address: CPAPIAddress | None = None
+    contacts: list[CPAPIContact] = Field(default_factory=list)
+
+
+class CPAPICustomer(_Record):
+    customer_id: str = Field(alias="customerId")
+    external_reference_id: str | None = Field(default=None, alias="externalReferenceId")
+    status: str | None = None
+    creation_date: Timestamp | None = Field(default=None, alias="creationDate")
+    coterm_date: str | None = Field(default=None, alias="cotermDate")
+    company_profile: CPAPICompanyProfile = Field(
+        default_factory=CPAPICompanyProfile, alias="companyProfile"
+    )
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def _parse(model: type[R], raw: Any, path: str) -> R:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in (path, *first["loc"]) if part != "")
+        raise MappingError(first["msg"], where) from None
+
+
+def parse_order(raw: Any, path: str = "") -> CPAPIOrder:
+    return _parse(CPAPIOrder, raw, path)
+
+
+def parse_history(raw: Any) -> CPAPIHistory:
+    return _parse(CPAPIHistory, raw, "")
+
+
+def parse_customer(raw: Any) -> CPAPICustomer:
+    return _parse(CPAPICustomer, raw, "")
+
+
+def _text(value: str | None) -> str | None:
+    """Non-blank text, trimmed; CPAPI sends empty strings for absent values."""
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+def customer(raw: CPAPICustomer) -> Customer:
+    """R1: the company address is the one shipping address; the name is the first contact's."""
+    profile = raw.company_profile
+    contact = profile.contacts[0] if profile.contacts else CPAPIContact()
+    shipping = _company_address(profile.address or CPAPIAddress(), contact)
+    custom = {
+        "company_name": _text(profile.company_name),
+        "market_segment": _text(profile.market_segment),
+        "external_reference_id": _text(raw.external_reference_id),
+        "cpapi_status": _text(raw.status),
+        "coterm_date": _text(raw.coterm_date),
+    }
+    return Customer(
+        id=raw.customer_id,
+        first_name=_text(contact.first_name),
+        last_name=_text(contact.last_name),
+        customer_since=raw.creation_date,
+        shipping_addresses=[shipping] if shipping else None,
+        custom_fields={key: value for key, value in custom.items() if value} or None,
+    )
+
+
+def _company_address(address: CPAPIAddress, contact: CPAPIContact) -> Address | None:
+    company_address = partial(
+        normalize_address,
+        line1=address.address_line1,
+        line2=address.address_line2,
+        zip_code=address.postal_code,
+        city=address.city,
+        region=address.region,
+        country=address.country,
+        phone_number=address.phone_number,
+        default=True,
+    )
+    if company_address() is None:
+        return None  # a contact's name alone is not an address
+    return company_address(first_name=contact.first_name, last_name=contact.last_name)
+
+
+def status(code: str) -> tuple[StatusEvent, CancellationStatus | None]:
+    """The SPEC table: `1008` is cancelled, failures are FAILURE, unknown codes UNKNOWN."""
+    code = code.strip()
+    cancellation = CancellationStatus.CANCELED if code == CANCELLED else None
+    return StatusEvent(detailed=STATUS_DETAIL.get(code, DetailedStatus.UNKNOWN)), cancellation
+
+
+def _unit_price(
+    line: CPAPILineItem, order_currency: str | None, catalog_price: Money | None, path: str
+) -> Money | None:
+    """Catalog price in the order's currency, else the partner price, else none."""
+    currency = _text(order_currency) or _text(line.currency_code)
+    if catalog_price is not None and currency and catalog_price.currency == currency.upper():
+        return catalog_price
+    partner_price = line.pricing.partner_price if line.pricing else None
+    line_currency = _text(line.currency_code) or currency
+    if partner_price is None or line_currency is None:
+        return None
+    try:
+        return Money.of(partner_price, line_currency, path=f"{path}.pricing.partnerPrice")
+    except ValidationError:  # the amount was fine: the currency is not ISO 4217
+        raise MappingError(f"unknown currency {line_currency!r}", f"{path}.currencyCode") from None
+
+
+def item(line: CPAPILineItem, currency: str | None, catalog: OfferCatalog, path: str) -> OrderItem:
+    offer = catalog.get(line.offer_id)
+    custom = {
+        "subscription_id": _text(line.subscription_id),
+        "cpapi_status": _text(line.status),
+        "remaining_quantity": line.remaining_quantity,
+    }
+    return OrderItem(
+        id=line.ext_line_item_number,
+        name=(offer.name if offer else None) or line.offer_id,
+        price=_unit_price(line, currency, offer.price if offer else None, path),
+        image_url=offer.image_url if offer else None,
+        quantity=line.quantity,
+        sku=line.offer_id,
+        custom_fields={key: value for key, value in custom.items() if value is not None} or None,
+    )
+
+
+def price_summary(items: list[OrderItem]) -> PriceSummary | None:
+    """The items' total, only when every item has a price in one currency.
+
+    CPAPI reports no tax, shipping or end-customer discount, so those are zero.
+    """
+    prices = [(entry.price, entry.quantity or 0) for entry in items]
+    if not prices or any(price is None for price, _ in prices):
+        return None
+    currencies = {price.currency for price, _ in prices if price is not None}
+    if len(currencies) != 1:
+        return None
+    zero = Money.zero(currencies.pop())
+    total = zero
+    for price, quantity in prices:
+        assert price is not None
+        total = total + price * quantity
+    return PriceSummary.from_original(original=total, discounts=zero, shipping=zero, taxes=zero)
+
+
+def order(
+    raw: CPAPIOrder,
+    *,
+    catalog: OfferCatalog,
+    return_ids: Iterable[str] = (),
+    path: str = "",
+) -> Order:
+    """One CPAPI order; `return_ids` are the RETURN orders that reference it, when known."""
+    prefix = f"{path}." if path else ""
+    items = [
+        item(line, raw.currency_code, catalog, f"{prefix}lineItems.{index}")
+        for index, line in enumerate(raw.line_items)
+    ]
+    current, cancellation = status(raw.status)
+    subscriptions = {
+        line.ext_line_item_number: line.subscription_id.strip()
+        for line in raw.line_items
+        if line.subscription_id and line.subscription_id.strip()
+    }
+    custom: dict[str, Any] = {
+        "order_type": raw.order_type,
+        "external_reference_id": _text(raw.external_reference_id),
+        "cpapi_status": _text(raw.status),
+        "subscription_ids": subscriptions or None,
+        "return_order_ids": list(return_ids) or None,
+    }
+    return Order(
+        id=raw.order_id,
+        order_number=raw.order_id,
+        customer_id=raw.customer_id,
+        purchase_datetime=raw.creation_date,
+        delivery_type=DeliveryType.UNKNOWN,
+        items=items,
+        price_summary=price_summary(items),
+        status=current,
+        cancellation_status=cancellation,
+        custom_fields={key: value for key, value in custom.items() if value is not None},
+    )
+
+
+def returns_of(order_id: str, candidates: Iterable[CPAPIOrder]) -> list[str]:
+    """Ids of the RETURN orders among `candidates` that reference `order_id`."""
+    return [
+        candidate.order_id
+        for candidate in candidates
+        if candidate.is_return and (candidate.reference_order_id or "").strip() == order_id
+    ]
