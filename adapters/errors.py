@@ -39,3 +39,7 @@ class UpstreamUnavailable(AdapterError):
 
 class UpstreamTimeout(AdapterError):
     """The platform did not answer in time (504)."""
+
+
+class CircuitOpen(UpstreamUnavailable):
+    """The platform kept failing; the bridge answers at once without calling it (503)."""

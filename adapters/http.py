@@ -1,44 +1,203 @@
 """The upstream HTTP client every platform adapter uses.
 
-All transport-level failures are translated here, once, into `adapters.errors`.
+One long-lived connection pool per platform, with the resilience every read shares: the
+request deadline, bounded retries with backoff, a cap on calls in flight and a circuit
+breaker. Transport failures are translated here, once, into `adapters.errors`.
+
+Requests travel over aiohttp's connection pool: plain httpx's pool collapses with many
+requests in flight, and even on aiohttp's transport the httpx layer halves throughput
+(`bench/transport.py`). Adapters still get an `httpx.Response`, and tests can inject any
+httpx transport (MockTransport, ASGITransport), which is then used instead.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
+import aiohttp
 import httpx
 import orjson
 import structlog
+from yarl import URL
 
-from adapters.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from adapters.breaker import CircuitBreaker
+from adapters.deadline import remaining
+from adapters.errors import (
+    CircuitOpen,
+    NotFound,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from mappings.errors import MappingError
 
 log = structlog.get_logger("erc_bridge.upstream")
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Past retries, these mean "not now" rather than "broken": answer 503 with Retry-After.
+BUSY_STATUSES = frozenset({429, 503})
 
 
 @dataclass(frozen=True)
 class HTTPConfig:
-    """Timeouts in seconds and pool size for one platform."""
+    """How one platform is called. Times are in seconds."""
 
     connect_timeout: float = 3.0
     read_timeout: float = 8.0
     pool_timeout: float = 5.0
-    max_connections: int = 100
+    max_connections: int = 128
+    max_in_flight: int = 128
+    attempts: int = 3
+    backoff_base: float = 0.1
+    backoff_cap: float = 2.0
+    breaker_threshold: int = 5
+    breaker_cooldown: float = 30.0
 
 
 def path_segment(value: str) -> str:
-    """Quote a path id so that it can never address another platform path."""
-    quoted = quote(value, safe="")
-    if quoted in {".", ".."}:
-        return quoted.replace(".", "%2E")
-    return quoted
+    """Quote a path id so that it can never address another platform path.
+
+    "", "." and ".." cannot be sent at all: URL normalization (aiohttp's included) turns
+    them, even percent-encoded, into a step up or across the platform's path tree.
+    """
+    if value in {"", ".", ".."}:
+        raise NotFound(f"{value!r} is not an id")
+    return quote(value, safe="")
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """`Retry-After` as seconds from now: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max((moment - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
+def _retry_after(response: httpx.Response | None) -> float | None:
+    return retry_after_seconds(response.headers.get("retry-after")) if response else None
+
+
+def _fits_deadline(delay: float) -> bool:
+    left = remaining()
+    return left is None or delay < left - 0.05
+
+
+class _AiohttpWire:
+    """Requests over one aiohttp session, sent exactly as given (no URL re-normalization)."""
+
+    def __init__(self, base_url: str, headers: Mapping[str, str], config: HTTPConfig) -> None:
+        self._base = base_url
+        self._headers = dict(headers)
+        self._config = config
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._config.max_connections),
+                headers=self._headers,
+                auto_decompress=False,  # httpx.Response decodes the body itself
+            )
+        return self._session
+
+    async def exchange(
+        self,
+        method: str,
+        path: str,
+        params: Any,
+        headers: dict[str, str],
+        data: dict[str, str] | None,
+        read_timeout: float,
+    ) -> httpx.Response:
+        query = f"?{urlencode(params, doseq=True)}" if params else ""
+        url = f"{self._base}{path}{query}"
+        timeout = aiohttp.ClientTimeout(
+            connect=min(self._config.pool_timeout + self._config.connect_timeout, read_timeout),
+            sock_connect=min(self._config.connect_timeout, read_timeout),
+            sock_read=read_timeout,
+        )
+        try:
+            async with self._open_session().request(
+                method,
+                URL(url, encoded=True),
+                headers=headers,
+                data=data,
+                timeout=timeout,
+                allow_redirects=False,
+            ) as reply:
+                body = await reply.read()
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise TimeoutError from exc
+        except aiohttp.ClientError as exc:
+            raise ConnectionError(str(exc)) from exc
+        # No httpx.Request: parsing the URL again would cost more than the response itself.
+        return httpx.Response(reply.status, headers=reply.raw_headers, content=body)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class _HttpxWire:
+    """Requests through an httpx transport a test injected."""
+
+    def __init__(
+        self, base_url: str, headers: Mapping[str, str], transport: httpx.AsyncBaseTransport
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url, headers=dict(headers), transport=transport, follow_redirects=False
+        )
+
+    async def exchange(
+        self,
+        method: str,
+        path: str,
+        params: Any,
+        headers: dict[str, str],
+        data: dict[str, str] | None,
+        read_timeout: float,
+    ) -> httpx.Response:
+        try:
+            response = await self._client.request(
+                method,
+                path,
+                params=params,
+                headers=headers,
+                data=data,
+                timeout=httpx.Timeout(read_timeout),
+            )
+            await response.aread()
+        except httpx.TimeoutException as exc:
+            raise TimeoutError from exc
+        except httpx.TransportError as exc:
+            raise ConnectionError(str(exc)) from exc
+        return response
+
+    async def close(self) -> None:
+        await self._client.aclose()
 
 
 class UpstreamClient:
-    """One long-lived connection pool to one platform."""
+    """One platform's connection pool and the resilience around every call to it."""
 
     def __init__(
         self,
@@ -48,28 +207,27 @@ class UpstreamClient:
         config: HTTPConfig | None = None,
         headers: dict[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        breaker: CircuitBreaker | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        config = config or HTTPConfig()
+        self.config = config = config or HTTPConfig()
         self.platform = platform
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers=headers,
-            timeout=httpx.Timeout(
-                connect=config.connect_timeout,
-                read=config.read_timeout,
-                write=config.read_timeout,
-                pool=config.pool_timeout,
-            ),
-            limits=httpx.Limits(
-                max_connections=config.max_connections,
-                max_keepalive_connections=config.max_connections,
-            ),
-            transport=transport,
-            follow_redirects=False,
+        base_url = base_url.rstrip("/")
+        self._wire: _AiohttpWire | _HttpxWire = (
+            _AiohttpWire(base_url, headers or {}, config)
+            if transport is None
+            else _HttpxWire(base_url, headers or {}, transport)
         )
+        self.breaker = breaker or CircuitBreaker(
+            platform, threshold=config.breaker_threshold, cooldown=config.breaker_cooldown
+        )
+        self._in_flight = asyncio.Semaphore(config.max_in_flight)
+        self._sleep = sleep
+        self.calls = 0
+        self.retries = 0
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._wire.close()
 
     async def send(
         self,
@@ -77,23 +235,97 @@ class UpstreamClient:
         path: str,
         *,
         params: Any = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         data: dict[str, str] | None = None,
         endpoint: str | None = None,
+        prepare_headers: Callable[[], Mapping[str, str]] | None = None,
+        retry: bool = True,
     ) -> httpx.Response:
-        """Send one request; transport failures become UpstreamTimeout/UpstreamUnavailable."""
-        started = time.perf_counter()
-        try:
-            response = await self._client.request(
-                method, path, params=params, headers=headers, data=data
+        """Send a read, retrying connection failures, 429 and 5xx within the deadline.
+
+        `prepare_headers`, when given, is called before every attempt (for headers that
+        must be fresh per HTTP request). The returned response may still be an error
+        status for the adapter to translate, except 429/503 after the last attempt,
+        which raise UpstreamUnavailable with the platform's Retry-After.
+        """
+        endpoint = endpoint or path
+        attempts = self.config.attempts if retry else 1
+        for attempt in range(1, attempts + 1):
+            fresh = prepare_headers() if prepare_headers else {}
+            failure: UpstreamUnavailable | None = None
+            response: httpx.Response | None = None
+            try:
+                response = await self._attempt(
+                    method, path, params, {**(headers or {}), **fresh}, data, endpoint
+                )
+            except CircuitOpen:
+                raise
+            except UpstreamUnavailable as exc:
+                failure = exc
+            if response is not None and response.status_code not in RETRYABLE_STATUSES:
+                return response
+            retry_after = _retry_after(response)
+            delay = self._backoff(attempt) if retry_after is None else retry_after
+            if attempt == attempts or not _fits_deadline(delay):
+                break
+            self.retries += 1
+            log.info("platform_retry", platform=self.platform, endpoint=endpoint, attempt=attempt)
+            await self._sleep(delay)
+        if failure is not None:
+            raise failure
+        assert response is not None
+        if response.status_code in BUSY_STATUSES:
+            raise UpstreamUnavailable(
+                f"{self.platform} is busy (status {response.status_code})",
+                retry_after=_retry_after(response),
             )
-        except httpx.TimeoutException as exc:
-            self._log(method, endpoint or path, started, outcome="timeout")
+        return response
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter."""
+        ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2**attempt)
+        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not security
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: Any,
+        headers: dict[str, str],
+        data: dict[str, str] | None,
+        endpoint: str,
+    ) -> httpx.Response:
+        self.breaker.before_call()
+        left = remaining()
+        if left is not None and left <= 0:
+            raise UpstreamTimeout(f"no time left to call {self.platform}")
+        read_timeout = (
+            self.config.read_timeout if left is None else min(self.config.read_timeout, left)
+        )
+        try:
+            async with asyncio.timeout(left):
+                await self._in_flight.acquire()
+        except TimeoutError:
+            raise UpstreamTimeout(f"{self.platform} calls are queued past the deadline") from None
+        started = time.perf_counter()
+        self.calls += 1
+        try:
+            response = await self._wire.exchange(method, path, params, headers, data, read_timeout)
+        except TimeoutError as exc:
+            self.breaker.record_failure()
+            self._log(method, endpoint, started, outcome="timeout")
             raise UpstreamTimeout(f"{self.platform} did not answer in time") from exc
-        except httpx.TransportError as exc:
-            self._log(method, endpoint or path, started, outcome="unreachable")
+        except ConnectionError as exc:
+            self.breaker.record_failure()
+            self._log(method, endpoint, started, outcome="unreachable")
             raise UpstreamUnavailable(f"{self.platform} is unreachable") from exc
-        self._log(method, endpoint or path, started, outcome=str(response.status_code))
+        finally:
+            self._in_flight.release()
+        if response.status_code >= 500:
+            self.breaker.record_failure()
+        else:
+            self.breaker.record_success()
+        self._log(method, endpoint, started, outcome=str(response.status_code))
         return response
 
     def _log(self, method: str, endpoint: str, started: float, *, outcome: str) -> None:
@@ -105,6 +337,22 @@ class UpstreamClient:
             outcome=outcome,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
+
+
+@contextmanager
+def readable(platform: str, endpoint: str) -> Iterator[None]:
+    """A platform body we cannot map is the platform's fault: log the field, answer 502."""
+    try:
+        yield
+    except MappingError as exc:
+        log.error(
+            "platform_body_unusable",
+            platform=platform,
+            endpoint=endpoint,
+            field=exc.path,
+            reason=exc.reason,
+        )
+        raise UpstreamError(f"{platform} sent a {endpoint} body the bridge cannot read") from None
 
 
 def json_body(response: httpx.Response, platform: str) -> Any:

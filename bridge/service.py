@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from adapters.base import Adapter
 from bridge.auth import Authenticator
+from bridge.cache import ResponseCache
 from bridge.cursors import CursorCodec
 from bridge.settings import BridgeSettings
 
@@ -16,3 +17,4 @@ class Bridge:
     adapter: Adapter
     auth: Authenticator
     cursors: CursorCodec
+    cache: ResponseCache

@@ -1,0 +1,198 @@
+"""The bridge benchmark: `make bench` (or `python -m bench`).
+
+Starts the platform (Elastic Path emulator with a fixed latency), the bridge and two
+anchors on 127.0.0.1, drives each with the same load, and prints req/s, p50 and p99 with
+every bridge figure as a ratio of its anchor measured in this same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform as host
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench import load
+from bench.platform import CUSTOMER, SMALL, order_id
+from bench.processes import free_port, running
+from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET
+
+KEY = "bench-key"
+R = "/erc/ecommerce/connections"
+R3 = f"{R}/customers/{CUSTOMER}/orders/{order_id(0)}"
+R2 = f"{R}/customers/{SMALL}/orders"
+
+
+@contextlib.contextmanager
+def platform(latency_ms: float, orders: int) -> Iterator[str]:
+    port = free_port()
+    env = {"BENCH_LATENCY_MS": str(latency_ms), "BENCH_ORDERS": str(orders)}
+    with running(["uvicorn", "bench.platform:app", "--port", str(port)], port, env=env):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def bridge(platform_url: str, *, cache_ttl: float, log_level: str) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    env = {
+        "ERC_BRIDGE_ADAPTER": "elasticpath",
+        "ELASTICPATH_BASE_URL": platform_url,
+        "ELASTICPATH_CLIENT_ID": CLIENT_ID,
+        "ELASTICPATH_CLIENT_SECRET": CLIENT_SECRET,
+        "ERC_BRIDGE_API_KEYS": KEY,
+        "ERC_BRIDGE_CURSOR_SECRET": "bench-cursor-secret",
+        "ERC_BRIDGE_CACHE_TTL_S": str(cache_ttl),
+        "ERC_BRIDGE_LOG_LEVEL": log_level,
+    }
+    with running(["bridge.cli", "serve", "--port", str(port)], port, env=env) as process:
+        yield f"http://127.0.0.1:{port}", process.pid
+
+
+@contextlib.contextmanager
+def bare_anchor(body: bytes) -> Iterator[str]:
+    port = free_port()
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        handle.write(body)
+    try:
+        env = {"BENCH_BODY_FILE": handle.name}
+        with running(["uvicorn", "bench.anchors:bare", "--port", str(port)], port, env=env):
+            yield f"http://127.0.0.1:{port}"
+    finally:
+        Path(handle.name).unlink()
+
+
+@contextlib.contextmanager
+def proxy_anchor(platform_url: str) -> Iterator[str]:
+    port = free_port()
+    env = {
+        "BENCH_PLATFORM": platform_url,
+        "BENCH_CLIENT_ID": CLIENT_ID,
+        "BENCH_CLIENT_SECRET": CLIENT_SECRET,
+        "BENCH_PORT": str(port),
+    }
+    with running(["bench.anchors"], port, env=env):
+        yield f"http://127.0.0.1:{port}"
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    result: load.Load
+    anchor: load.Load | None = None
+    target: str = ""
+    passed: bool | None = None
+
+
+def print_table(rows: list[Row]) -> None:
+    print(
+        f"{'scenario':<52}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}  {'ratio':>6}  target"
+    )
+    for row in rows:
+        ratio = f"{row.result.rps / row.anchor.rps:5.2f}x" if row.anchor else ""
+        verdict = "" if row.passed is None else ("PASS" if row.passed else "FAIL")
+        print(
+            f"{row.name:<52}{row.result.rps:>9.0f}{row.result.p50_ms:>9.2f}"
+            f"{row.result.p99_ms:>9.2f}{row.result.errors:>8}  {ratio:>6}  {row.target} {verdict}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10, help="length of each load run")
+    parser.add_argument("--orders", type=int, default=10_000, help="distinct orders (memory run)")
+    parser.add_argument("--memory-requests", type=int, default=100_000)
+    parser.add_argument("--log-level", default="info", help="the bridge's ERC_BRIDGE_LOG_LEVEL")
+    args = parser.parse_args()
+    run = dict(key=KEY, seconds=args.seconds)
+    print(
+        f"load generator: {'wrk' if load.WRK else 'python (aiohttp)'}; "
+        f"{os.cpu_count()} cores; Python {host.python_version()}; bridge log level {args.log_level}"
+    )
+    rows: list[Row] = []
+    with platform(0, args.orders) as fast, platform(100, 1) as slow:
+        with bridge(fast, cache_ttl=30, log_level=args.log_level) as (cached, _):
+            body = httpx.get(cached + R3, headers={"X-API-Key": KEY}).content
+            with bare_anchor(body) as bare:
+                a = load.generate(bare, [R3], connections=64, **run)
+                hit = load.generate(cached, [R3], connections=64, **run)
+        rows += [
+            Row("anchor (a): bare Starlette, pre-rendered R3, 64 conn", a),
+            Row("R3 cache hit, 64 conn", hit, a, ">= 0.80x (a)", hit.rps >= 0.8 * a.rps),
+        ]
+        with (
+            proxy_anchor(fast) as proxy,
+            bridge(fast, cache_ttl=0, log_level=args.log_level) as (
+                uncached,
+                _,
+            ),
+        ):
+            b = load.generate(proxy, [R2], connections=64, **run)
+            miss64 = load.generate(uncached, [R2], connections=64, **run)
+            miss1 = load.generate(uncached, [R2], connections=1, **run)
+        rows += [
+            Row("anchor (b): raw aiohttp proxy, R2 payload, 0 ms, 64 conn", b),
+            Row(
+                "R2 cache miss, platform 0 ms, 64 conn",
+                miss64,
+                b,
+                ">= 0.50x (b)",
+                miss64.rps >= 0.5 * b.rps,
+            ),
+            Row(
+                "R2 cache miss, platform 0 ms, 1 conn",
+                miss1,
+                b,
+                "64 conn >= 1 conn",
+                miss64.rps >= miss1.rps,
+            ),
+        ]
+        with (
+            proxy_anchor(slow) as proxy,
+            bridge(slow, cache_ttl=0, log_level=args.log_level) as (
+                uncached,
+                _,
+            ),
+        ):
+            b100 = load.generate(proxy, [R2], connections=100, **run)
+            miss100 = load.generate(uncached, [R2], connections=100, **run)
+        rows += [
+            Row("anchor (b): raw aiohttp proxy, platform 100 ms, 100 conn", b100),
+            Row(
+                "R2 cache miss, platform 100 ms, 100 conn",
+                miss100,
+                b100,
+                ">= 900 req/s",
+                miss100.rps >= 900,
+            ),
+        ]
+        paths = [f"{R}/customers/{CUSTOMER}/orders/{order_id(i)}" for i in range(args.orders)]
+        with bridge(fast, cache_ttl=30, log_level=args.log_level) as (cached, pid):
+            idle = rss_mb(pid)
+            spread = load.generate(
+                cached, paths, key=KEY, connections=64, seconds=900, limit=args.memory_requests
+            )
+            after = rss_mb(pid)
+        rows.append(Row(f"R3 over {args.orders:,} orders, {spread.requests:,} requests", spread))
+    print_table(rows)
+    verdict = "PASS" if after <= 150 else "FAIL"
+    print(
+        f"\nbridge resident memory: {idle:.0f} MB idle, {after:.0f} MB after "
+        f"{spread.requests:,} requests over {args.orders:,} orders (target <= 150 MB) {verdict}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The platform under the benchmark: Elastic Path payloads replayed after a fixed latency.
+
+The payloads come from the Elastic Path test emulator and its fixtures, recorded once at
+startup, then served as stored bytes so that the platform costs next to no CPU on the
+machine that also runs the bridge and the load. `CUSTOMER` has `BENCH_ORDERS` copies
+(default 1) of the order of platforms.md §2.11, each with its own id: an ERC order detail
+costs the bridge three platform calls (order, items, shipping groups). `SMALL` has one
+order: its ERC order list costs one call (`/v2/orders?...&include=items`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+
+import httpx
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from tests.emulators import elasticpath_fixtures as fx
+from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+
+CUSTOMER = fx.MARIA
+SMALL = fx.HANS
+_ID_PREFIX = fx.ORDER_COMPLETE[:24]
+_ORDER_PATH = re.compile(rf"^/v2/orders/{_ID_PREFIX}(\d{{12}})(/items|/shipping-groups)?$")
+_NOT_FOUND = orjson.dumps({"errors": [{"status": 404, "title": "Not Found"}]})
+
+
+def order_id(index: int) -> str:
+    return f"{_ID_PREFIX}{index:012d}"
+
+
+async def _record() -> dict[str, bytes]:
+    """Ask the emulator once for every payload the benchmark replays."""
+    emulator = ElasticPathEmulator(fx.default_store(), token_lifetime=86_400)
+    transport = httpx.ASGITransport(emulator.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://platform") as http:
+        grant = {
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        }
+        token = await http.post("/oauth/access_token", data=grant)
+        http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        query = {
+            "filter": f"eq(customer_id,{SMALL})",
+            "sort": "-created_at",
+            "include": "items",
+            "page[limit]": 20,
+            "page[offset]": 0,
+        }
+        listing = await http.get("/v2/orders", params=query)
+        recorded = {"token": token.content, "list": listing.content}
+        for suffix in ("", "/items", "/shipping-groups"):
+            response = await http.get(f"/v2/orders/{fx.ORDER_COMPLETE}{suffix}")
+            recorded[suffix] = response.content
+    return recorded
+
+
+class ReplayPlatform:
+    def __init__(self, orders: int, latency: float) -> None:
+        self.orders = orders
+        self.latency = latency
+        self.payloads = asyncio.run(_record())
+
+    def _payload(self, path: str) -> tuple[int, bytes]:
+        if path == "/oauth/access_token":
+            return 200, self.payloads["token"]
+        if path == "/v2/orders":
+            return 200, self.payloads["list"]
+        match = _ORDER_PATH.match(path)
+        if match is None or int(match.group(1)) >= self.orders:
+            return 404, _NOT_FOUND
+        body = self.payloads[match.group(2) or ""]
+        return 200, body.replace(fx.ORDER_COMPLETE.encode(), order_id(int(match.group(1))).encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        status, body = self._payload(scope["path"])
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+app = ReplayPlatform(
+    int(os.environ.get("BENCH_ORDERS", "1")), float(os.environ.get("BENCH_LATENCY_MS", "0")) / 1000
+)

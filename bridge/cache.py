@@ -1,0 +1,92 @@
+"""The response cache: rendered bodies, per-resource TTL, shared misses, stale-if-error."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cachetools import TLRUCache
+
+from adapters.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+
+# A platform failure, not an answer: a recent body is better than an error.
+STALE_WORTHY = (UpstreamError, UpstreamUnavailable, UpstreamTimeout, TimeoutError)
+
+
+class CacheStatus(StrEnum):
+    HIT = "HIT"
+    MISS = "MISS"
+    STALE = "STALE"
+
+
+@dataclass(frozen=True)
+class Entry:
+    body: bytes
+    fresh_until: float
+    stale_until: float
+
+
+class ResponseCache:
+    """Keeps rendered bodies for `ttl` seconds and, while the platform fails, up to
+    `stale` seconds longer. Concurrent misses for one key share a single fetch."""
+
+    def __init__(
+        self,
+        *,
+        max_entries: int,
+        stale: float,
+        enabled: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.enabled = enabled
+        self._stale = stale
+        self._clock = clock
+        self._entries: TLRUCache[Hashable, Entry] = TLRUCache(
+            maxsize=max_entries, ttu=lambda _key, entry, _now: entry.stale_until, timer=clock
+        )
+        self._fetches: dict[Hashable, asyncio.Task[bytes]] = {}
+        self.hits = self.misses = self.stale_served = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def fetch(
+        self, key: Hashable, ttl: float, produce: Callable[[], Awaitable[bytes]]
+    ) -> tuple[bytes, CacheStatus]:
+        if not self.enabled or ttl <= 0:
+            return await produce(), CacheStatus.MISS
+        entry = self._entries.get(key)
+        if entry is not None and self._clock() < entry.fresh_until:
+            self.hits += 1
+            return entry.body, CacheStatus.HIT
+        try:
+            body = await asyncio.shield(self._shared_fetch(key, ttl, produce))
+        except STALE_WORTHY:
+            entry = self._entries.get(key)
+            if entry is None:
+                raise
+            self.stale_served += 1
+            return entry.body, CacheStatus.STALE
+        self.misses += 1
+        return body, CacheStatus.MISS
+
+    def _shared_fetch(
+        self, key: Hashable, ttl: float, produce: Callable[[], Awaitable[bytes]]
+    ) -> asyncio.Task[bytes]:
+        task = self._fetches.get(key)
+        if task is None:
+            task = asyncio.create_task(self._store(key, ttl, produce))
+            self._fetches[key] = task
+            task.add_done_callback(lambda _: self._fetches.pop(key, None))
+        return task
+
+    async def _store(
+        self, key: Hashable, ttl: float, produce: Callable[[], Awaitable[bytes]]
+    ) -> bytes:
+        body = await produce()
+        now = self._clock()
+        self._entries[key] = Entry(body, now + ttl, now + ttl + self._stale)
+        return body

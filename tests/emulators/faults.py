@@ -1,0 +1,88 @@
+"""A scripted platform for fault tests: each request takes the next scripted behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+OK_BODY = b'{"data":{"id":"x"}}'
+
+
+@dataclass
+class Step:
+    status: int = 200
+    body: bytes = OK_BODY
+    headers: dict[str, str] = field(default_factory=dict)
+    hang: float = 0.0
+
+
+@dataclass
+class FaultPlatform:
+    """Answers from `script` first, then with 200 OK; records every request it sees."""
+
+    script: deque[Step] = field(default_factory=deque)
+    requests: list[dict[str, str]] = field(default_factory=list)
+
+    def then(self, *steps: Step) -> FaultPlatform:
+        self.script.extend(steps)
+        return self
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+    async def handle(self, request: Request) -> Response:
+        self.requests.append({"path": request.scope["path"], **dict(request.headers)})
+        step = self.script.popleft() if self.script else Step()
+        if step.hang:
+            await asyncio.sleep(step.hang)
+        return Response(
+            step.body, status_code=step.status, headers=step.headers, media_type="application/json"
+        )
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/{path:path}", self.handle)])
+
+
+@contextlib.contextmanager
+def resetting_server() -> Iterator[tuple[str, list[int]]]:
+    """A TCP server that resets every connection; yields its URL and a connection count."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.1)
+    accepted: list[int] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            accepted.append(1)
+            with contextlib.suppress(OSError):
+                connection.recv(65536)
+            # Linger 0: close() sends RST instead of FIN, like a crashed peer.
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()

@@ -1,0 +1,157 @@
+"""Faults end to end: the bridge with the Elastic Path adapter against its emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.http import HTTPConfig
+from tests.conftest import R, decode
+from tests.emulators import elasticpath_fixtures as fx
+from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.servers import serve
+
+FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05)
+ORDER = f"{R}/customers/{fx.MARIA}/orders/{fx.ORDER_COMPLETE}"
+ORDER_PATH = f"/v2/orders/{fx.ORDER_COMPLETE}"
+
+
+class Hang:
+    """Holds requests for `seconds` while `on` is set, like a platform that stopped answering."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.on = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.on and scope["type"] == "http" and scope["path"] != "/oauth/access_token":
+            await asyncio.sleep(5)
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[ElasticPathEmulator, Hang, str]]:
+    emulator = ElasticPathEmulator(fx.default_store())
+    hang = Hang(emulator.app)
+    with serve(hang) as url:
+        yield emulator, hang, url
+
+
+@pytest.fixture
+def emulator(served: tuple[ElasticPathEmulator, Hang, str]) -> Iterator[ElasticPathEmulator]:
+    served[0].reset()
+    served[1].on = False
+    yield served[0]
+    served[1].on = False
+
+
+def adapter_for(url: str) -> ElasticPathAdapter:
+    settings = ElasticPathSettings(
+        _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    )
+    return ElasticPathAdapter(settings, http=FAST)
+
+
+@pytest.fixture
+def bridge(
+    make_client: Callable[..., TestClient], served: tuple[Any, Hang, str], emulator: Any
+) -> TestClient:
+    return make_client(adapter_for(served[2]), cache_ttl_s=0, deadline_s=1.5)
+
+
+def order_calls(emulator: ElasticPathEmulator) -> int:
+    return sum(1 for path in emulator.api_paths if path == ORDER_PATH)
+
+
+def test_a_500_then_ok_is_200_after_two_platform_calls(
+    bridge: TestClient, emulator: ElasticPathEmulator
+) -> None:
+    emulator.fail_next(500, path=ORDER_PATH)
+    response = bridge.get(ORDER)
+    assert response.status_code == 200
+    assert order_calls(emulator) == 2
+
+
+def test_persistent_500_is_502_after_three_attempts(
+    bridge: TestClient, emulator: ElasticPathEmulator
+) -> None:
+    emulator.fail_next(500, times=10, path=ORDER_PATH)
+    response = bridge.get(ORDER)
+    assert response.status_code == 502
+    assert decode(response)["code"] == "upstream_error"
+    assert order_calls(emulator) == 3
+
+
+def test_429_is_retried_to_200(bridge: TestClient, emulator: ElasticPathEmulator) -> None:
+    emulator.fail_next(429, path=ORDER_PATH)
+    response = bridge.get(ORDER)
+    assert response.status_code == 200
+    assert order_calls(emulator) == 2
+
+
+def test_hanging_platform_is_504_within_the_deadline(
+    bridge: TestClient, served: tuple[Any, Hang, str], emulator: ElasticPathEmulator
+) -> None:
+    bridge.get(ORDER)  # a token first, so that only the order call hangs
+    served[1].on = True
+    started = time.monotonic()
+    response = bridge.get(ORDER)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504
+    assert decode(response)["code"] == "upstream_timeout"
+    assert elapsed < 1.5 + 0.5
+
+
+def test_malformed_body_is_502(bridge: TestClient, emulator: ElasticPathEmulator) -> None:
+    emulator.send_malformed_next(path=ORDER_PATH)
+    response = bridge.get(ORDER)
+    assert response.status_code == 502
+    assert decode(response)["code"] == "upstream_error"
+
+
+def test_connection_reset_is_503(make_client: Callable[..., TestClient]) -> None:
+    from tests.emulators.faults import resetting_server
+
+    with resetting_server() as (url, accepted):
+        bridge = make_client(adapter_for(url), cache_ttl_s=0)
+        response = bridge.get(ORDER)
+    assert response.status_code == 503
+    assert decode(response)["code"] == "upstream_unavailable"
+    assert len(accepted) == 3
+
+
+def test_breaker_opens_and_then_answers_without_calling_the_platform(
+    bridge: TestClient, emulator: ElasticPathEmulator
+) -> None:
+    emulator.fail_next(500, times=10, path=ORDER_PATH)
+    assert bridge.get(ORDER).status_code == 502  # three failed attempts
+    opened = bridge.get(ORDER)  # two more: the fifth consecutive failure opens the breaker
+    assert opened.status_code == 503
+    assert order_calls(emulator) == 5
+    calls = len(emulator.requests)
+    refused = bridge.get(ORDER)
+    assert refused.status_code == 503
+    assert int(refused.headers["retry-after"]) > 0
+    assert len(emulator.requests) == calls
+
+
+def test_stale_is_served_during_an_outage(
+    make_client: Callable[..., TestClient], served: tuple[Any, Hang, str], emulator: Any
+) -> None:
+    bridge = make_client(adapter_for(served[2]), cache_ttl_s=0.2, deadline_s=1.5)
+    fresh = bridge.get(ORDER)
+    assert fresh.headers["x-cache"] == "MISS"
+    time.sleep(0.3)
+    emulator.fail_next(503, times=10)
+    stale = bridge.get(ORDER)
+    assert (stale.status_code, stale.headers["x-cache"]) == (200, "STALE")
+    assert stale.content == fresh.content
+    emulator.reset()
+    assert bridge.get(ORDER).headers["x-cache"] == "MISS"

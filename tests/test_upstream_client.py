@@ -1,0 +1,284 @@
+"""Retries, deadline, in-flight cap and circuit breaker of the shared upstream client,
+against a scripted platform over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from adapters.breaker import BreakerState, CircuitBreaker
+from adapters.deadline import deadline_after
+from adapters.errors import (
+    CircuitOpen,
+    NotFound,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from adapters.http import (
+    HTTPConfig,
+    UpstreamClient,
+    json_body,
+    path_segment,
+    retry_after_seconds,
+)
+from tests.emulators.faults import FaultPlatform, Step, resetting_server
+from tests.servers import serve
+
+pytestmark = pytest.mark.anyio
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def platform() -> FaultPlatform:
+    return FaultPlatform()
+
+
+@pytest.fixture
+def base_url(platform: FaultPlatform) -> Iterator[str]:
+    with serve(platform.app()) as url:
+        yield url
+
+
+class Sleeps(list[float]):
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+async def client(base_url: str, sleeps: Sleeps) -> AsyncIterator[UpstreamClient]:
+    upstream = UpstreamClient(base_url, platform="test", sleep=sleeps)
+    yield upstream
+    await upstream.close()
+
+
+async def test_a_500_then_ok_succeeds_after_two_calls(
+    client: UpstreamClient, platform: FaultPlatform
+) -> None:
+    platform.then(Step(status=500))
+    response = await client.send("GET", "/v2/orders/1")
+    assert response.status_code == 200
+    assert platform.calls == 2
+
+
+async def test_persistent_500_stops_after_three_attempts(
+    client: UpstreamClient, platform: FaultPlatform, sleeps: Sleeps
+) -> None:
+    platform.then(*[Step(status=500)] * 5)
+    response = await client.send("GET", "/v2/orders/1")
+    assert response.status_code == 500
+    assert platform.calls == 3
+    assert len(sleeps) == 2
+    assert all(0 <= delay <= client.config.backoff_cap for delay in sleeps)
+
+
+@pytest.mark.parametrize("status", [502, 503, 504, 429])
+async def test_gateway_and_rate_limit_statuses_are_retried(
+    client: UpstreamClient, platform: FaultPlatform, status: int
+) -> None:
+    platform.then(Step(status=status))
+    assert (await client.send("GET", "/x")).status_code == 200
+    assert platform.calls == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+async def test_other_client_errors_are_not_retried(
+    client: UpstreamClient, platform: FaultPlatform, status: int
+) -> None:
+    platform.then(Step(status=status))
+    assert (await client.send("GET", "/x")).status_code == status
+    assert platform.calls == 1
+
+
+async def test_retry_after_seconds_is_honoured(
+    client: UpstreamClient, platform: FaultPlatform, sleeps: Sleeps
+) -> None:
+    platform.then(Step(status=429, headers={"Retry-After": "1"}))
+    assert (await client.send("GET", "/x")).status_code == 200
+    assert sleeps == [1.0]
+
+
+async def test_persistent_429_is_unavailable_with_the_platforms_retry_after(
+    client: UpstreamClient, platform: FaultPlatform
+) -> None:
+    platform.then(*[Step(status=429, headers={"Retry-After": "2"})] * 3)
+    with pytest.raises(UpstreamUnavailable) as caught:
+        await client.send("GET", "/x")
+    assert caught.value.retry_after == 2.0
+    assert platform.calls == 3
+
+
+async def test_retry_after_past_the_deadline_gives_up_at_once(
+    client: UpstreamClient, platform: FaultPlatform, sleeps: Sleeps
+) -> None:
+    platform.then(Step(status=503, headers={"Retry-After": "30"}))
+    with deadline_after(5), pytest.raises(UpstreamUnavailable):
+        await client.send("GET", "/x")
+    assert platform.calls == 1
+    assert sleeps == []
+
+
+def test_retry_after_accepts_seconds_and_http_dates() -> None:
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    assert retry_after_seconds("120") == 120
+    assert retry_after_seconds(format_datetime(now + timedelta(seconds=90), usegmt=True), now) == 90
+    assert retry_after_seconds(format_datetime(now - timedelta(seconds=90), usegmt=True), now) == 0
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds(None) is None
+
+
+async def test_fresh_headers_are_prepared_for_every_attempt(
+    client: UpstreamClient, platform: FaultPlatform
+) -> None:
+    platform.then(Step(status=502), Step(status=502))
+    counter = iter(range(100))
+    await client.send("GET", "/x", prepare_headers=lambda: {"X-Request-Id": f"r{next(counter)}"})
+    assert [r["x-request-id"] for r in platform.requests] == ["r0", "r1", "r2"]
+
+
+async def test_a_hanging_platform_times_out_within_the_deadline(
+    client: UpstreamClient, platform: FaultPlatform
+) -> None:
+    platform.then(Step(hang=5))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with deadline_after(0.5), pytest.raises(UpstreamTimeout):
+        await client.send("GET", "/x")
+    assert loop.time() - started < 1.0
+    assert platform.calls == 1
+
+
+async def test_malformed_body_is_an_upstream_error(
+    client: UpstreamClient, platform: FaultPlatform
+) -> None:
+    platform.then(Step(body=b"<html>oops</html>"))
+    response = await client.send("GET", "/x")
+    with pytest.raises(UpstreamError):
+        json_body(response, "test")
+
+
+async def test_connection_resets_are_retried_then_unavailable(sleeps: Sleeps) -> None:
+    with resetting_server() as (url, accepted):
+        upstream = UpstreamClient(url, platform="test", sleep=sleeps)
+        try:
+            with pytest.raises(UpstreamUnavailable) as caught:
+                await upstream.send("GET", "/x")
+        finally:
+            await upstream.close()
+    assert not isinstance(caught.value, CircuitOpen)
+    assert len(accepted) >= 3
+    assert len(sleeps) == 2
+
+
+async def test_refused_connection_is_unavailable(sleeps: Sleeps) -> None:
+    upstream = UpstreamClient("http://127.0.0.1:9", platform="test", sleep=sleeps)
+    try:
+        with pytest.raises(UpstreamUnavailable):
+            await upstream.send("GET", "/x")
+    finally:
+        await upstream.close()
+
+
+async def test_breaker_opens_after_failures_and_closes_after_recovery(
+    base_url: str, platform: FaultPlatform, sleeps: Sleeps
+) -> None:
+    clock = Clock()
+    breaker = CircuitBreaker("test", threshold=3, cooldown=30, clock=clock)
+    upstream = UpstreamClient(base_url, platform="test", breaker=breaker, sleep=sleeps)
+    try:
+        platform.then(*[Step(status=500)] * 3)
+        assert (await upstream.send("GET", "/x")).status_code == 500
+        assert breaker.state is BreakerState.OPEN
+        calls = platform.calls
+        for _ in range(5):
+            with pytest.raises(CircuitOpen) as caught:
+                await upstream.send("GET", "/x")
+        assert platform.calls == calls
+        assert caught.value.retry_after == 30
+        clock.now += 31
+        assert breaker.state is BreakerState.HALF_OPEN
+        assert (await upstream.send("GET", "/x")).status_code == 200
+        assert breaker.state is BreakerState.CLOSED
+        assert platform.calls == calls + 1
+    finally:
+        await upstream.close()
+
+
+async def test_a_failed_probe_reopens_the_breaker(
+    base_url: str, platform: FaultPlatform, sleeps: Sleeps
+) -> None:
+    clock = Clock()
+    breaker = CircuitBreaker("test", threshold=1, cooldown=10, clock=clock)
+    upstream = UpstreamClient(
+        base_url, platform="test", breaker=breaker, sleep=sleeps, config=HTTPConfig(attempts=1)
+    )
+    try:
+        platform.then(Step(status=503), Step(status=500))
+        with pytest.raises(UpstreamUnavailable):
+            await upstream.send("GET", "/x")
+        clock.now += 11
+        assert (await upstream.send("GET", "/x")).status_code == 500
+        assert breaker.state is BreakerState.OPEN
+    finally:
+        await upstream.close()
+
+
+async def test_calls_beyond_the_in_flight_cap_queue_within_the_deadline(
+    base_url: str, platform: FaultPlatform
+) -> None:
+    upstream = UpstreamClient(
+        base_url, platform="test", config=HTTPConfig(max_in_flight=2, attempts=1)
+    )
+    platform.then(Step(hang=0.3), Step(hang=0.3))
+    try:
+        with deadline_after(2):
+            results = await asyncio.gather(*(upstream.send("GET", "/x") for _ in range(6)))
+        assert [r.status_code for r in results] == [200] * 6
+        platform.then(Step(hang=3), Step(hang=3))
+        with deadline_after(0.5):
+            outcomes = await asyncio.gather(
+                *(upstream.send("GET", "/x") for _ in range(3)), return_exceptions=True
+            )
+        assert all(isinstance(o, UpstreamTimeout) for o in outcomes)
+        assert platform.calls == 8
+    finally:
+        await upstream.close()
+
+
+@pytest.mark.parametrize("value", ["", ".", ".."])
+def test_dot_segments_are_never_sent(value: str) -> None:
+    with pytest.raises(NotFound):
+        path_segment(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "sent"),
+    [
+        ("a/b", "a%2Fb"),
+        ("..x", "..x"),
+        ("a?b#c", "a%3Fb%23c"),
+        ("100%", "100%25"),
+        ("a b", "a%20b"),
+    ],
+)
+async def test_quoted_ids_stay_inside_one_segment(
+    client: UpstreamClient, platform: FaultPlatform, value: str, sent: str
+) -> None:
+    await client.send("GET", f"/v2/orders/{path_segment(value)}/items")
+    assert platform.requests[-1]["path"] == f"/v2/orders/{value}/items"
