@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import structlog
@@ -15,11 +16,17 @@ from starlette.responses import Response
 
 from adapters.base import Adapter
 from bridge.auth import Authenticator
+from bridge.cache import ResponseCache
 from bridge.config import build_adapter
 from bridge.cursors import CursorCodec
 from bridge.errors import ERCError
 from bridge.health import health_routes
+from bridge.limits import InputLimitsMiddleware
 from bridge.middleware import RequestContextMiddleware
+from bridge.oauth import AccessTokens, ClientRegistry, TokenEndpoint
+from bridge.openapi import build_document, openapi_route
+from bridge.ratelimit import FailedAuthLimiter
+from bridge.redaction import register_secrets, secret_values
 from bridge.routes import erc_routes
 from bridge.service import Bridge
 from bridge.settings import BridgeSettings
@@ -53,18 +60,59 @@ def _signing_secrets(configured: tuple[object, ...], variable: str) -> list[byte
     return [os.urandom(32)]
 
 
-def create_app(settings: BridgeSettings, adapter: Adapter | None = None) -> Starlette:
+def _secrets_to_redact(settings: BridgeSettings, adapter: Adapter) -> list[str]:
+    """Every configured credential, whole and in parts, for the log redaction."""
+    values = secret_values(settings) + secret_values(adapter.settings)
+    for entry in settings.basic_users:
+        values.append(entry.get_secret_value().partition(":")[2])
+    for entry in settings.oauth_clients:
+        values.append(entry.get_secret_value().split(":", 2)[1])
+    return values
+
+
+def create_app(
+    settings: BridgeSettings,
+    adapter: Adapter | None = None,
+    *,
+    clock: Callable[[], float] | None = None,
+) -> Starlette:
+    """The service; `clock` replaces wall and monotonic time for tokens and rate limits."""
     adapter = adapter if adapter is not None else build_adapter(settings)
+    register_secrets(_secrets_to_redact(settings, adapter))
     open_access = adapter.name == "demo" and not settings.has_inbound_credentials
+    limiter = FailedAuthLimiter(
+        limit=settings.auth_failure_limit,
+        window_s=settings.auth_failure_window_s,
+        clock=clock or time.monotonic,
+    )
+    clients = ClientRegistry(c.get_secret_value() for c in settings.oauth_clients)
+    token_secrets = (
+        _signing_secrets(settings.token_secret, "ERC_BRIDGE_TOKEN_SECRET")
+        if clients
+        else [os.urandom(32)]  # no client can obtain a token: nothing to warn about
+    )
+    tokens = AccessTokens(
+        token_secrets,
+        clients,
+        ttl_s=settings.token_ttl_s,
+        clock=clock or time.time,
+    )
     bridge = Bridge(
         settings=settings,
         adapter=adapter,
         auth=Authenticator(
             api_keys=[k.get_secret_value() for k in settings.api_keys],
             basic_users=[u.get_secret_value() for u in settings.basic_users],
+            tokens=tokens if clients else None,
+            limiter=limiter,
             open_access=open_access,
         ),
         cursors=CursorCodec(_signing_secrets(settings.cursor_secret, "ERC_BRIDGE_CURSOR_SECRET")),
+        cache=ResponseCache(
+            max_entries=settings.cache_max_entries,
+            stale=settings.stale_s,
+            enabled=settings.cache_ttl_s > 0,
+        ),
     )
 
     @asynccontextmanager
@@ -83,8 +131,13 @@ def create_app(settings: BridgeSettings, adapter: Adapter | None = None) -> Star
             log.info("bridge_stopped", adapter=adapter.name)
 
     app = Starlette(
-        routes=[*health_routes, *erc_routes()],
-        middleware=[Middleware(RequestContextMiddleware)],
+        routes=[
+            *health_routes,
+            *erc_routes(),
+            TokenEndpoint(clients, tokens, limiter).route(),
+            openapi_route(build_document(settings, open_access=open_access)),
+        ],
+        middleware=[Middleware(RequestContextMiddleware), Middleware(InputLimitsMiddleware)],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )

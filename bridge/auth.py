@@ -1,4 +1,5 @@
-"""Inbound authentication (SPEC §3): X-API-Key and HTTP Basic, compared in constant time."""
+"""Inbound authentication (SPEC §3): X-API-Key, HTTP Basic and the bridge's own bearer
+tokens, compared in constant time, with failed attempts rate limited per client address."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from bridge.errors import ERCError
+from bridge.ratelimit import FailedAuthLimiter
 
 CUSTOMERS_READ = "erc-ecommerce-connections-customers:read"
 ORDERS_READ = "erc-ecommerce-connections-orders:read"
+SCOPES = (CUSTOMERS_READ, ORDERS_READ)
 REALM = "erc-bridge"
 
 
@@ -32,17 +37,52 @@ class Principal:
 ANONYMOUS = Principal("anonymous")
 
 
-def _digest(value: str) -> bytes:
+class InvalidToken(Exception):
+    """A bearer token that is malformed, forged or no longer valid."""
+
+    guessed = True
+    """Whether the failure counts against the client address (a forged token does,
+    an honest token that merely expired does not)."""
+
+
+class ExpiredToken(InvalidToken):
+    guessed = False
+
+
+class TokenVerifier(Protocol):
+    def verify(self, token: str) -> Principal:
+        """The token's principal, or InvalidToken."""
+        ...
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str, *, guessed: bool = True, token_error: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.guessed = guessed
+        self.token_error = token_error
+
+
+def secret_digest(value: str) -> bytes:
     # Equal-length digests keep compare_digest's timing independent of the secret's length.
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).digest()
 
 
 def _matches_any(candidate: str, secrets: Iterable[bytes]) -> bool:
-    offered = _digest(candidate)
+    offered = secret_digest(candidate)
     found = False
     for secret in secrets:
         found |= hmac.compare_digest(offered, secret)
     return found
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 class Authenticator:
@@ -51,67 +91,113 @@ class Authenticator:
         *,
         api_keys: Iterable[str] = (),
         basic_users: Iterable[str] = (),
+        tokens: TokenVerifier | None = None,
+        limiter: FailedAuthLimiter | None = None,
         open_access: bool = False,
     ) -> None:
-        self._api_keys = [_digest(key) for key in api_keys]
+        self._api_keys = [secret_digest(key) for key in api_keys]
         self._passwords: dict[str, bytes] = {}
         for entry in basic_users:
             user, _, password = entry.partition(":")
-            self._passwords[user] = _digest(password)
-        self._unknown_user = _digest("\x00no such user\x00")
+            self._passwords[user] = secret_digest(password)
+        self._unknown_user = secret_digest("\x00no such user\x00")
+        self._tokens = tokens
+        self.limiter = limiter if limiter is not None else FailedAuthLimiter()
         self.open_access = open_access
 
-    @property
-    def challenge(self) -> str:
+    def challenge(self, token_error: str | None = None) -> str:
         schemes = []
         if self._api_keys:
             schemes.append(f'ApiKey realm="{REALM}", header="X-API-Key"')
-        if self._passwords or not schemes:
+        if self._passwords or not (schemes or self._tokens):
             schemes.append(f'Basic realm="{REALM}", charset="UTF-8"')
+        if self._tokens is not None:
+            bearer = f'Bearer realm="{REALM}"'
+            if token_error is not None:
+                bearer += f', error="invalid_token", error_description="{_quoted(token_error)}"'
+            schemes.append(bearer)
         return ", ".join(schemes)
 
-    def unauthorized(self, reason: str) -> ERCError:
+    def unauthorized(self, reason: str, *, token_error: bool = False) -> ERCError:
         return ERCError(
             401,
             "unauthorized",
             "Missing or invalid credentials",
             description=reason,
-            headers={"WWW-Authenticate": self.challenge},
+            headers={"WWW-Authenticate": self.challenge(reason if token_error else None)},
         )
 
-    def authenticate(self, headers: Headers) -> Principal:
+    def authenticate(self, headers: Headers, client: str | None = None) -> Principal:
+        """The caller, or a 401 (429 while `client` is locked out after failures)."""
+        if client is not None:
+            retry_after = self.limiter.retry_after(client)
+            if retry_after is not None:
+                raise ERCError(
+                    429,
+                    "too_many_requests",
+                    "Too many failed authentications from this address",
+                    headers={"Retry-After": str(retry_after)},
+                )
+        try:
+            return self._identify(headers)
+        except _Refused as refused:
+            if refused.guessed and client is not None:
+                self.limiter.failed(client)
+            raise self.unauthorized(refused.reason, token_error=refused.token_error) from None
+
+    def _identify(self, headers: Headers) -> Principal:
         api_key = headers.get("x-api-key")
         authorization = headers.get("authorization")
         if api_key is not None:
             if self._api_keys and _matches_any(api_key, self._api_keys):
                 return Principal("api-key")
-            raise self.unauthorized("The X-API-Key is not valid")
+            raise _Refused("The X-API-Key is not valid")
         if authorization is not None:
             scheme, _, credentials = authorization.partition(" ")
             if scheme.lower() == "basic":
                 return self._basic(credentials.strip())
-            raise self.unauthorized(f"Unsupported authorization scheme {scheme[:20]!r}")
+            if scheme.lower() == "bearer" and self._tokens is not None:
+                return self._bearer(credentials.strip())
+            raise _Refused("Unsupported authorization scheme")
         if self.open_access:
             return ANONYMOUS
-        raise self.unauthorized("No credentials were given")
+        raise _Refused("No credentials were given", guessed=False)
 
     def _basic(self, credentials: str) -> Principal:
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            raise self.unauthorized("Malformed Basic credentials") from None
+            raise _Refused("Malformed Basic credentials") from None
         user, sep, password = decoded.partition(":")
         expected = self._passwords.get(user, self._unknown_user)
-        if sep and hmac.compare_digest(_digest(password), expected) and user in self._passwords:
+        if (
+            sep
+            and hmac.compare_digest(secret_digest(password), expected)
+            and user in self._passwords
+        ):
             return Principal(f"basic:{user}")
-        raise self.unauthorized("Wrong user or password")
+        raise _Refused("Wrong user or password")
+
+    def _bearer(self, token: str) -> Principal:
+        assert self._tokens is not None
+        try:
+            return self._tokens.verify(token)
+        except InvalidToken as exc:
+            raise _Refused(str(exc), guessed=exc.guessed, token_error=True) from None
 
     @staticmethod
     def require(principal: Principal, scope: str) -> None:
-        if not principal.allows(scope):
-            raise ERCError(
-                403,
-                "forbidden",
-                "The credentials do not grant access to this route",
-                description=f"Required scope: {scope}",
+        if principal.allows(scope):
+            return
+        headers = {}
+        if principal.scopes is not None:  # a bearer token: RFC 6750 §3.1
+            headers["WWW-Authenticate"] = (
+                f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scope}"'
             )
+        raise ERCError(
+            403,
+            "forbidden",
+            "The credentials do not grant access to this route",
+            description=f"Required scope: {scope}",
+            headers=headers,
+        )

@@ -11,7 +11,7 @@ def _base(request: Request, public_url: str | None) -> str:
     if public_url:
         return public_url
     host = request.headers.get("host") or "localhost"
-    return f"{request.url.scheme}://{host}"
+    return f"{request.scope.get('scheme', 'http')}://{host}"
 
 
 def _path(request: Request) -> str:

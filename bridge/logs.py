@@ -6,7 +6,10 @@ import logging
 import sys
 from typing import Any
 
+import orjson
 import structlog
+
+from bridge.redaction import redact
 
 LEVELS = {
     "debug": logging.DEBUG,
@@ -26,6 +29,16 @@ class _CurrentStdout:
         sys.stdout.flush()
 
 
+# Frame locals would put request headers and credentials into every logged traceback.
+_tracebacks = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
+
+
+def _json_line(event: Any, **_: Any) -> str:
+    return orjson.dumps(event, default=repr).decode()
+
+
 def _shared_processors() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -36,11 +49,12 @@ def _shared_processors() -> list[Any]:
 
 def configure_logging(level: str = "info") -> None:
     numeric = LEVELS.get(level, logging.INFO)
-    renderer = structlog.processors.JSONRenderer(sort_keys=False)
+    renderer = structlog.processors.JSONRenderer(serializer=_json_line)
     structlog.configure(
         processors=[
             *_shared_processors(),
-            structlog.processors.dict_tracebacks,
+            _tracebacks,
+            redact,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
@@ -53,7 +67,8 @@ def configure_logging(level: str = "info") -> None:
             foreign_pre_chain=[*_shared_processors(), structlog.stdlib.add_logger_name],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.dict_tracebacks,
+                _tracebacks,
+                redact,
                 renderer,
             ],
         )
@@ -71,8 +86,6 @@ def configure_logging(level: str = "info") -> None:
 
 def emit_startup_failure(message: str) -> None:
     """A startup failure is exactly one JSON line on stderr."""
-    import orjson
-
     sys.stderr.write(
         orjson.dumps({"event": "startup_failed", "level": "error", "error": message}).decode()
         + "\n"

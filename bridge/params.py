@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.datastructures import QueryParams
 
@@ -13,6 +15,12 @@ from mappings.bodies import ErrorField
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_TEXT = 200
+MAX_ID_LENGTH = 128
+ID_CHARACTERS = "A-Z a-z 0-9 . _ ~ - : @ + ="
+# Opaque platform ids (UUIDs, numbers, `ord_123`, e-mail-like ids...), with at least one
+# letter or digit so that `.` and `..` never reach a platform URL.
+PATH_ID_PATTERN = r"^[A-Za-z0-9._~:@+=-]*[A-Za-z0-9][A-Za-z0-9._~:@+=-]*$"
+_PATH_ID = re.compile(PATH_ID_PATTERN)
 SINGLE = ("brand",)
 ORDER_LIST = ("brand", "limit", "cursor", "order_by", "search")
 ITEM_LIST = ("brand", "limit", "cursor", "order_by")
@@ -53,11 +61,29 @@ def _order_by(raw: str, allowed: Sequence[str], problems: list[ErrorField]) -> S
     return None
 
 
+def _path_ids(path: Mapping[str, Any], problems: list[ErrorField]) -> None:
+    for name, value in path.items():
+        text = value if isinstance(value, str) else ""
+        if not (len(text) <= MAX_ID_LENGTH and _PATH_ID.fullmatch(text)):
+            problems.append(
+                ErrorField(
+                    name=name,
+                    description=f"must be 1 to {MAX_ID_LENGTH} characters of {ID_CHARACTERS}",
+                )
+            )
+
+
 def parse_query(
-    params: QueryParams, *, accepts: Sequence[str] = SINGLE, sort_fields: Sequence[str] = ()
+    params: QueryParams,
+    *,
+    path: Mapping[str, Any] | None = None,
+    accepts: Sequence[str] = SINGLE,
+    sort_fields: Sequence[str] = (),
 ) -> Query:
-    """Validate the parameters this route knows (`accepts`); unknown ones are ignored."""
+    """Validate the path ids and the query parameters this route knows (`accepts`);
+    unknown query parameters are ignored."""
     problems: list[ErrorField] = []
+    _path_ids(path or {}, problems)
     values: dict[str, str] = {}
     for name in accepts:
         given = params.getlist(name)

@@ -13,10 +13,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.base import Capability, OrderListRequest, OrderSort
+from adapters.deadline import deadline_after
 from adapters.errors import AdapterError
 from adapters.paging import sort_items
 from bridge import links
-from bridge.auth import CUSTOMERS_READ, ORDERS_READ
+from bridge.auth import CUSTOMERS_READ, ORDERS_READ, client_address
+from bridge.cache import CacheStatus
 from bridge.cursors import CursorError
 from bridge.errors import ERCError, from_adapter_error, invalid_cursor, not_found
 from bridge.params import ITEM_LIST, ORDER_LIST, SINGLE, Query, SortField, parse_query
@@ -28,6 +30,7 @@ PREFIXES = ("/erc/ecommerce/connections", "/erc/ecommerce")
 ORDER_SORT_FIELDS = ("purchase_datetime", "order_number")
 ITEM_SORT_FIELDS = ("price", "name", "quantity", "sku")
 DEFAULT_ORDER_SORT = SortField("purchase_datetime", descending=True)
+CUSTOMER_TTL_S = 300.0  # customer profiles change rarely; orders and their status do
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,9 @@ class ERCRoute:
     async def endpoint(self, request: Request) -> Response:
         bridge: Bridge = request.app.state.bridge
         try:
-            principal = bridge.auth.authenticate(request.headers)
+            principal = bridge.auth.authenticate(
+                request.headers, client=client_address(request.scope)
+            )
             bridge.auth.require(principal, self.scope)
             if self.capability not in bridge.adapter.capabilities:
                 raise ERCError(
@@ -95,20 +100,54 @@ class ERCRoute:
                     f"The {bridge.adapter.name} adapter cannot serve this route",
                 )
             query = parse_query(
-                request.query_params, accepts=self.accepts, sort_fields=self.sort_fields
+                request.query_params,
+                path=request.path_params,
+                accepts=self.accepts,
+                sort_fields=self.sort_fields,
             )
             _check_brand(query.brand, bridge.settings.brand)
-            async with asyncio.timeout(bridge.settings.deadline_s):
-                body = await self.handler(Call(request, bridge, query))
+            call = Call(request, bridge, query)
+            body, status = await bridge.cache.fetch(
+                self.cache_key(call), self.cache_ttl(bridge), lambda: self.produce(call)
+            )
         except AdapterError as exc:
-            return from_adapter_error(exc).response()
+            return _uncached(from_adapter_error(exc).response())
         except TimeoutError:
-            return ERCError(
-                504, "upstream_timeout", "The platform did not answer in time"
-            ).response()
+            timeout = ERCError(504, "upstream_timeout", "The platform did not answer in time")
+            return _uncached(timeout.response())
         except ERCError as exc:
-            return exc.response()
-        return Response(render(body), media_type="application/json")
+            return _uncached(exc.response())
+        return Response(body, media_type="application/json", headers={"X-Cache": status})
+
+    async def produce(self, call: Call) -> bytes:
+        """The rendered body, fetched within the request deadline."""
+        seconds = call.bridge.settings.deadline_s
+        with deadline_after(seconds):
+            async with asyncio.timeout(seconds):
+                body = await self.handler(call)
+        return render(body)
+
+    def cache_key(self, call: Call) -> tuple[str, ...]:
+        """Everything the body depends on: adapter, route, ids and the request as sent."""
+        params = call.request.path_params
+        return (
+            call.bridge.adapter.name,
+            self.path,
+            str(params.get("customer_id", "")),
+            str(params.get("order_id", "")),
+            call.self_href,
+        )
+
+    def cache_ttl(self, bridge: Bridge) -> float:
+        settings = bridge.settings
+        if self.capability is Capability.CUSTOMER and settings.cache_ttl_s > 0:
+            return CUSTOMER_TTL_S
+        return settings.cache_ttl_s
+
+
+def _uncached(response: Response) -> Response:
+    response.headers["X-Cache"] = CacheStatus.MISS
+    return response
 
 
 def _check_brand(requested: str | None, configured: str | None) -> None:

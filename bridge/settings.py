@@ -7,6 +7,10 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bridge.auth import SCOPES
+
+MIN_TOKEN_SECRET_BYTES = 32
+
 CommaList = Annotated[tuple[str, ...], NoDecode]
 SecretList = Annotated[tuple[SecretStr, ...], NoDecode]
 
@@ -34,6 +38,9 @@ class BridgeSettings(BaseSettings):
     api_keys: SecretList = ()
     basic_users: SecretList = ()
     oauth_clients: SecretList = ()
+    token_ttl_s: int = Field(default=600, ge=1, le=3600)
+    auth_failure_limit: int = Field(default=10, ge=1)
+    auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
     deadline_s: float = Field(default=8.0, gt=0, le=300)
     cache_ttl_s: float = Field(default=30.0, ge=0)
     cache_max_entries: int = Field(default=10_000, ge=1)
@@ -77,10 +84,26 @@ class BridgeSettings(BaseSettings):
     @field_validator("oauth_clients")
     @classmethod
     def _client_entries(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        seen: set[str] = set()
         for entry in value:
             parts = entry.get_secret_value().split(":", 2)
             if len(parts) != 3 or not all(parts):
                 raise ValueError("each entry must be client_id:secret:scope+scope")
+            client_id, _, scopes = parts
+            if not set(scopes.split("+")) <= set(SCOPES):
+                valid = ", ".join(SCOPES)
+                raise ValueError(f"unknown scope for client {client_id!r}; valid: {valid}")
+            if client_id in seen:
+                raise ValueError(f"client {client_id!r} is listed twice")
+            seen.add(client_id)
+        return value
+
+    @field_validator("token_secret")
+    @classmethod
+    def _long_enough(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        # RFC 7518 §3.2: an HS256 key is at least as long as the hash output.
+        if any(len(entry.get_secret_value().encode()) < MIN_TOKEN_SECRET_BYTES for entry in value):
+            raise ValueError(f"each secret must be at least {MIN_TOKEN_SECRET_BYTES} bytes long")
         return value
 
     @property

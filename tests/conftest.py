@@ -85,3 +85,55 @@ def recorder() -> RecordingDemoAdapter:
 @pytest.fixture
 def client(make_client: Callable[..., TestClient], recorder: RecordingDemoAdapter) -> TestClient:
     return make_client(recorder)
+
+
+TOKEN_SECRET = "token-secret-for-tests-0123456789abcdef"
+CLIENT_ID = "talkdesk-connections"
+CLIENT_SECRET = "client-secret-7d41c9a2"
+BOTH_SCOPES = "erc-ecommerce-connections-customers:read+erc-ecommerce-connections-orders:read"
+OAUTH_CLIENT = f"{CLIENT_ID}:{CLIENT_SECRET}:{BOTH_SCOPES}"
+
+
+class ManualClock:
+    """A clock that moves only when told to, for tokens and rate limits."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def make_app_client() -> Iterator[Callable[..., TestClient]]:
+    """Like `make_client`, with an injected clock, a client address and default headers."""
+    clients: list[TestClient] = []
+
+    def factory(
+        adapter: Any = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        address: str = "testclient",
+        headers: dict[str, str] | None = None,
+        **overrides: Any,
+    ) -> TestClient:
+        values = {"oauth_clients": OAUTH_CLIENT, "token_secret": TOKEN_SECRET, **overrides}
+        app = create_app(settings(**values), adapter=adapter or DemoAdapter(), clock=clock)
+        client = TestClient(
+            app, headers=AUTH if headers is None else headers, client=(address, 50000)
+        )
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.__exit__(None, None, None)

@@ -1,0 +1,331 @@
+"""The OpenAPI 3.1 document, generated from the route table and the pydantic body models,
+served at `/openapi.json`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from importlib import metadata
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bridge.auth import CUSTOMERS_READ, ORDERS_READ
+from bridge.cursors import MAX_CURSOR_LENGTH
+from bridge.limits import MAX_PATH_BYTES, MAX_QUERY_BYTES
+from bridge.oauth import TOKEN_PATH, OAuthErrorBody, TokenForm, TokenResponse
+from bridge.params import MAX_ID_LENGTH, MAX_TEXT, PATH_ID_PATTERN
+from bridge.routes import ERC_ROUTES, PREFIXES, ERCRoute
+from bridge.settings import BridgeSettings
+from mappings.bodies import (
+    CustomerBody,
+    ErrorBody,
+    ItemsPageBody,
+    MostRecentOrderBody,
+    OrderDetailBody,
+    OrdersPageBody,
+)
+
+OPENAPI_PATH = "/openapi.json"
+REF = "#/components/schemas/{model}"
+
+
+class HealthBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["ok"]
+
+
+BODIES: dict[str, tuple[type[BaseModel], str]] = {
+    "/customers/{customer_id}": (CustomerBody, "The customer (R1)"),
+    "/customers/{customer_id}/orders": (OrdersPageBody, "One page of the customer's orders (R2)"),
+    "/customers/{customer_id}/orders/{order_id}": (OrderDetailBody, "One order (R3)"),
+    "/customers/{customer_id}/orders/{order_id}/items": (
+        ItemsPageBody,
+        "One page of the order's items (R4)",
+    ),
+    "/customers/{customer_id}/most-recent-order": (
+        MostRecentOrderBody,
+        "The customer's most recent order (R5)",
+    ),
+}
+
+ERRORS = {
+    "400": "A parameter (each one listed in `fields`) or the cursor is invalid",
+    "401": "Missing or invalid credentials",
+    "403": "The credentials do not grant the route's scope",
+    "404": "No such customer or order (an order of another customer included)",
+    "414": f"The path exceeds {MAX_PATH_BYTES} or the query string {MAX_QUERY_BYTES} bytes",
+    "429": "Too many failed authentications from this address",
+    "431": "The request headers are too large",
+    "500": "A bug, logged with the request id",
+    "501": "The platform adapter cannot serve this route",
+    "502": "The platform answered with an error or an unusable body",
+    "503": "The platform is unavailable",
+    "504": "The platform did not answer in time",
+}
+
+QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
+    "brand": {
+        "description": "This store's brand; another brand is 404",
+        "schema": {"type": "string", "maxLength": MAX_TEXT},
+    },
+    "limit": {
+        "description": "Page size (default 20; above 100 is served as 100)",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "cursor": {
+        "description": "Opaque cursor from `_links.next.href`",
+        "schema": {
+            "type": "string",
+            "maxLength": MAX_CURSOR_LENGTH,
+            "pattern": "^[A-Za-z0-9_.-]+$",
+        },
+    },
+    "order_by": {"description": "`field:asc` or `field:desc`"},
+    "search": {
+        "description": "Case-insensitive substring of the order number",
+        "schema": {"type": "string", "maxLength": MAX_TEXT},
+    },
+}
+
+
+def _version() -> str:
+    try:
+        return metadata.version("erc-bridge")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def _without_nulls(schema: Any) -> Any:
+    """Bodies never carry `null` (absent optional fields are omitted): say so."""
+    if isinstance(schema, list):
+        return [_without_nulls(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    cleaned = {key: _without_nulls(value) for key, value in schema.items()}
+    if "anyOf" in cleaned:
+        branches = [b for b in cleaned["anyOf"] if b != {"type": "null"}]
+        if len(branches) == 1:
+            del cleaned["anyOf"]
+            cleaned = {**branches[0], **cleaned}
+        else:
+            cleaned["anyOf"] = branches
+    if cleaned.get("default", ...) is None:
+        del cleaned["default"]
+    return cleaned
+
+
+def component_schemas(
+    models: Iterable[tuple[type[BaseModel], JsonSchemaMode]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`$ref`s for `models`, and every schema they need."""
+    refs, definitions = models_json_schema(list(models), by_alias=True, ref_template=REF)
+    return (
+        {model.__name__: ref for (model, _), ref in refs.items()},
+        {name: _without_nulls(schema) for name, schema in definitions["$defs"].items()},
+    )
+
+
+def _json_content(ref: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": ref}}
+
+
+def _header(description: str, schema_type: str = "string") -> dict[str, Any]:
+    return {"description": description, "schema": {"type": schema_type}}
+
+
+def _error_responses(error_ref: dict[str, Any]) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, description in ERRORS.items():
+        headers = {"X-Request-Id": _header("The request id, as logged")}
+        if status == "401":
+            headers["WWW-Authenticate"] = _header("The accepted authentication schemes")
+        if status in ("429", "503"):
+            headers["Retry-After"] = _header("Seconds to wait before retrying", "integer")
+        if status == "429":
+            headers["Retry-After"]["required"] = True
+        responses[status] = {
+            "description": description,
+            "headers": headers,
+            "content": _json_content(error_ref),
+        }
+    return responses
+
+
+def _parameters(route: ERCRoute) -> list[dict[str, Any]]:
+    parameters: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": "An opaque platform id",
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_ID_LENGTH,
+                "pattern": PATH_ID_PATTERN,
+            },
+        }
+        for name in re.findall(r"{(\w+)}", route.path)
+    ]
+    for name in route.accepts:
+        parameter = {"name": name, "in": "query", "required": False, **QUERY_PARAMETERS[name]}
+        if name == "order_by":
+            values = [f"{field}:{d}" for field in route.sort_fields for d in ("asc", "desc")]
+            parameter["schema"] = {"type": "string", "enum": values}
+        parameters.append(parameter)
+    return parameters
+
+
+def _erc_paths(
+    refs: dict[str, dict[str, Any]], security: list[dict[str, list[str]]]
+) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    errors = _error_responses(refs["ErrorBody"])
+    for prefix in PREFIXES:
+        tag = prefix.rsplit("/", 1)[-1]
+        for route in ERC_ROUTES:
+            model, summary = BODIES[route.path]
+            scoped = [
+                {name: [route.scope] if name == "OAuth2" else [] for name in requirement}
+                for requirement in security
+            ]
+            paths[prefix + route.path] = {
+                "get": {
+                    "operationId": f"{tag}_{route.handler.__name__}",
+                    "summary": summary,
+                    "tags": [tag],
+                    "parameters": _parameters(route),
+                    "security": scoped,
+                    "responses": {
+                        "200": {
+                            "description": summary,
+                            "headers": {"X-Request-Id": _header("The request id, as logged")},
+                            "content": _json_content(refs[model.__name__]),
+                        },
+                        **errors,
+                    },
+                }
+            }
+    return paths
+
+
+def _token_path(refs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    no_store = {"Cache-Control": _header("no-store")}
+    error = {"content": _json_content(refs["OAuthErrorBody"]), "headers": no_store}
+    return {
+        "post": {
+            "operationId": "issue_token",
+            "summary": "Issue an access token (OAuth2 client credentials, RFC 6749 §4.4)",
+            "description": "The client authenticates with HTTP Basic or with `client_id` and "
+            "`client_secret` form fields; `scope` must be a subset of the client's scopes.",
+            "tags": ["oauth"],
+            "security": [],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {"schema": refs["TokenForm"]},
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "The access token",
+                    "headers": no_store,
+                    "content": _json_content(refs["TokenResponse"]),
+                },
+                "400": {
+                    "description": "invalid_request, invalid_scope, or unsupported_grant_type",
+                    **error,
+                },
+                "401": {"description": "invalid_client", **error},
+                "429": {
+                    "description": "Too many failed authentications from this address",
+                    **error,
+                    "headers": {
+                        **no_store,
+                        "Retry-After": {**_header("Seconds to wait", "integer"), "required": True},
+                    },
+                },
+            },
+        }
+    }
+
+
+def _plain_get(operation_id: str, summary: str, ref: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "tags": ["service"],
+            "security": [],
+            "responses": {"200": {"description": summary, "content": _json_content(ref)}},
+        }
+    }
+
+
+def build_document(settings: BridgeSettings, *, open_access: bool = False) -> dict[str, Any]:
+    refs, schemas = component_schemas(
+        [
+            *((model, "serialization") for model, _ in BODIES.values()),
+            (ErrorBody, "serialization"),
+            (TokenForm, "validation"),
+            (TokenResponse, "serialization"),
+            (OAuthErrorBody, "serialization"),
+            (HealthBody, "serialization"),
+        ]
+    )
+    base = settings.public_url or ""
+    security: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Basic": []}, {"OAuth2": []}]
+    if open_access:  # the demo store without credentials answers anyone
+        security.append({})
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "erc-bridge",
+            "version": _version(),
+            "description": "Talkdesk Retail Experience Cloud e-commerce connection routes.",
+        },
+        "paths": {
+            **_erc_paths(refs, security),
+            TOKEN_PATH: _token_path(refs),
+            "/healthz": _plain_get("health", "Liveness", refs["HealthBody"]),
+            OPENAPI_PATH: _plain_get("openapi", "This document", {"type": "object"}),
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "Basic": {"type": "http", "scheme": "basic"},
+                "OAuth2": {
+                    "type": "oauth2",
+                    "flows": {
+                        "clientCredentials": {
+                            "tokenUrl": base + TOKEN_PATH,
+                            "scopes": {
+                                CUSTOMERS_READ: "Read customers (R1)",
+                                ORDERS_READ: "Read orders and their items (R2-R5)",
+                            },
+                        }
+                    },
+                },
+            },
+        },
+    }
+    if settings.public_url:
+        document["servers"] = [{"url": settings.public_url}]
+    return document
+
+
+def openapi_route(document: dict[str, Any]) -> Route:
+    body = orjson.dumps(document)
+
+    async def openapi(request: Request) -> Response:
+        return Response(body, media_type="application/json")
+
+    return Route(OPENAPI_PATH, openapi, methods=["GET"])

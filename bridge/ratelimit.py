@@ -1,0 +1,67 @@
+"""Failed-authentication limiter, keyed by client address.
+
+An address that fails to authenticate `limit` times within `window_s` seconds is refused
+for the next `window_s` seconds. Only failures are counted, nothing waits and nothing is
+shared between addresses, so other clients are never slowed down. At most `max_clients`
+addresses are remembered; the least recently used ones are forgotten first.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+
+DEFAULT_LIMIT = 10
+DEFAULT_WINDOW_S = 60.0
+DEFAULT_MAX_CLIENTS = 65_536
+
+
+@dataclass
+class _Failures:
+    count: int = 0
+    blocked_until: float | None = None
+
+
+class FailedAuthLimiter:
+    def __init__(
+        self,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        window_s: float = DEFAULT_WINDOW_S,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._clock = clock
+        # An entry lives `window_s` from its last write: the first failure opens the
+        # window, the failure that blocks the address rewrites it to outlive the block.
+        self._failures: TTLCache[str, _Failures] = TTLCache(
+            maxsize=max_clients, ttl=window_s, timer=clock
+        )
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds until `client` may try again, or None when it is not blocked."""
+        failures = self._failures.get(client)
+        if failures is None or failures.blocked_until is None:
+            return None
+        remaining = failures.blocked_until - self._clock()
+        return max(1, math.ceil(remaining)) if remaining > 0 else None
+
+    def failed(self, client: str) -> None:
+        failures = self._failures.get(client)
+        if failures is None:
+            failures = self._failures[client] = _Failures()
+        if failures.blocked_until is not None:
+            return
+        failures.count += 1
+        if failures.count >= self.limit:
+            failures.blocked_until = self._clock() + self.window_s
+            self._failures[client] = failures
+
+    def __len__(self) -> int:
+        return len(self._failures)

@@ -1,0 +1,219 @@
+"""The OpenAPI 3.1 document: generated from the models, complete, and true. Schemathesis
+runs at least 500 generated cases against every operation of the demo store and finds no
+5xx and no response that the document does not describe."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter, defaultdict
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from adapters.demo import DemoAdapter
+from bridge.app import create_app
+from bridge.auth import CUSTOMERS_READ, ORDERS_READ
+from bridge.openapi import BODIES
+from bridge.routes import ERC_ROUTES, PREFIXES
+from tests.conftest import AUTH, CLIENT_ID, CLIENT_SECRET, OAUTH_CLIENT, TOKEN_SECRET, decode
+from tests.conftest import settings as bridge_settings
+
+CASES_PER_OPERATION = 500
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+def demo_app(**overrides: Any) -> Any:
+    values = {
+        "oauth_clients": OAUTH_CLIENT,
+        "token_secret": TOKEN_SECRET,
+        "basic_users": "agent:agent-password",
+        # Generated token requests fail often; the lockout has its own tests.
+        "auth_failure_limit": 1_000_000,
+        **overrides,
+    }
+    return create_app(bridge_settings(**values), adapter=DemoAdapter())
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    with TestClient(demo_app()) as client:
+        response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    return dict(response.json())
+
+
+def test_document_is_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"] == "3.1.0"
+    schemathesis.openapi.from_dict(document)  # validates the document while loading it
+
+
+def test_every_route_of_the_app_is_documented(document: dict[str, Any]) -> None:
+    app = demo_app()
+    served = {
+        (route.path, method)
+        for route in app.routes
+        if isinstance(route, Route)
+        for method in (route.methods or set()) - {"HEAD"}
+    }
+    documented = {
+        (path, method.upper()) for path, item in document["paths"].items() for method in item
+    }
+    assert served == documented
+    assert len([p for p in document["paths"] if p.startswith("/erc/")]) == 10
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+@pytest.mark.parametrize("route", ERC_ROUTES, ids=lambda r: r.path)
+def test_erc_operations_carry_parameters_scopes_and_errors(
+    document: dict[str, Any], prefix: str, route: Any
+) -> None:
+    operation = document["paths"][prefix + route.path]["get"]
+    parameters = {(p["name"], p["in"]) for p in operation["parameters"]}
+    path_ids = {(name, "path") for name in re.findall(r"{(\w+)}", route.path)}
+    assert parameters == path_ids | {(name, "query") for name in route.accepts}
+    assert {"ApiKey": []} in operation["security"]
+    assert {"Basic": []} in operation["security"]
+    assert {"OAuth2": [route.scope]} in operation["security"]
+    model = BODIES[route.path][0]
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": f"#/components/schemas/{model.__name__}"
+    }
+    for status in ("400", "401", "403", "404", "429", "500", "501", "502", "503", "504"):
+        schema = operation["responses"][status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def test_body_schemas_come_from_the_models(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for model, _ in BODIES.values():
+        generated = model.model_json_schema(by_alias=True, mode="serialization")
+        assert set(schemas[model.__name__]["properties"]) == set(generated["properties"])
+        assert schemas[model.__name__]["required"] == generated["required"]
+        assert schemas[model.__name__]["additionalProperties"] is False
+    assert "null" not in str(schemas)  # bodies omit absent fields, never send null
+
+
+def test_security_schemes(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["ApiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    assert schemes["Basic"] == {"type": "http", "scheme": "basic"}
+    flow = schemes["OAuth2"]["flows"]["clientCredentials"]
+    assert flow["tokenUrl"] == "/oauth/token"
+    assert set(flow["scopes"]) == {CUSTOMERS_READ, ORDERS_READ}
+
+
+def test_open_demo_says_credentials_are_optional() -> None:
+    with TestClient(demo_app(api_keys="", basic_users="", oauth_clients="")) as client:
+        document = client.get("/openapi.json").json()
+    operation = document["paths"]["/erc/ecommerce/connections/customers/{customer_id}"]["get"]
+    assert {} in operation["security"]
+
+
+def test_public_url_names_the_server(document: dict[str, Any]) -> None:
+    app = demo_app(public_url="https://erc.example.com/shop")
+    with TestClient(app) as client:
+        served = client.get("/openapi.json", headers=AUTH).json()
+    assert served["servers"] == [{"url": "https://erc.example.com/shop"}]
+    flow = served["components"]["securitySchemes"]["OAuth2"]["flows"]["clientCredentials"]
+    assert flow["tokenUrl"] == "https://erc.example.com/shop/oauth/token"
+    assert "servers" not in document
+
+
+# Schemathesis against the demo store.
+
+APP = demo_app()
+SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
+asyncio.run(DemoAdapter().open())  # fail early here if the demo data cannot load
+
+DEMO_CUSTOMERS = ["cus_ana", "cus_john", "cus_yuki", "cus_fatima", "cus_new"]
+DEMO_ORDERS = [
+    ("cus_ana", "ord_1001"),
+    ("cus_ana", "ord_1005"),
+    ("cus_john", "ord_us_001"),
+    ("cus_yuki", "ord_2001"),
+    ("cus_fatima", "ord_3001"),
+    ("cus_john", "ord_1001"),  # another customer's order
+]
+CASES: Counter[str] = Counter()
+STATUSES: defaultdict[str, set[int]] = defaultdict(set)
+
+
+@SCHEMA.hook
+def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> Any:
+    """Half the cases use ids the demo store knows, so 200 bodies are checked too."""
+    names = set(path_parameters or {})
+    if names == {"customer_id"}:
+        known = [{"customer_id": c} for c in DEMO_CUSTOMERS]
+    elif names == {"customer_id", "order_id"}:
+        known = [{"customer_id": c, "order_id": o} for c, o in DEMO_ORDERS]
+    else:
+        return st.just(path_parameters)
+    return st.one_of(st.just(path_parameters), st.sampled_from(known))
+
+
+@SCHEMA.hook
+def flatmap_body(context: Any, body: Any) -> Any:
+    """Some token requests carry the real client's credentials, so tokens are issued too."""
+    if context.operation is None or context.operation.path != "/oauth/token":
+        return st.just(body)
+    client = {"grant_type": "client_credentials", "client_id": CLIENT_ID}
+    real = [
+        {**client, "client_secret": CLIENT_SECRET},
+        {**client, "client_secret": CLIENT_SECRET, "scope": ORDERS_READ},
+        {**client, "client_secret": CLIENT_SECRET, "scope": f"{CUSTOMERS_READ} {ORDERS_READ}"},
+    ]
+    return st.one_of(st.just(body), st.sampled_from(real))
+
+
+@SCHEMA.parametrize()
+@settings(
+    max_examples=CASES_PER_OPERATION,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_the_document_holds_for_generated_requests(case: Any) -> None:
+    headers = {} if case.path == "/oauth/token" else AUTH
+    response = case.call_and_validate(headers=headers, checks=CHECKS)
+    CASES[f"{case.method} {case.path}"] += 1
+    STATUSES[f"{case.method} {case.path}"].add(response.status_code)
+
+
+def test_every_erc_route_got_enough_cases() -> None:
+    if not CASES:
+        pytest.skip("the generated cases did not run in this test run")
+    for prefix in PREFIXES:
+        for route in ERC_ROUTES:
+            operation = f"GET {prefix}{route.path}"
+            assert CASES[operation] >= CASES_PER_OPERATION, operation
+            # Known ids, unknown ids and invalid parameters were all among the cases.
+            assert {200, 400, 404} <= STATUSES[operation], (operation, STATUSES[operation])
+    assert CASES["POST /oauth/token"] >= CASES_PER_OPERATION
+    assert {200, 400, 401} <= STATUSES["POST /oauth/token"], STATUSES["POST /oauth/token"]
+
+
+def test_a_known_customer_answers_200_through_the_same_app() -> None:
+    with TestClient(APP, headers=AUTH) as client:
+        response = client.get("/erc/ecommerce/connections/customers/cus_ana")
+    assert response.status_code == 200
+    assert decode(response)["id"] == "cus_ana"
