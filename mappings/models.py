@@ -32,7 +32,16 @@ Timestamp = Annotated[
     AfterValidator(_as_utc),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
-CustomFields = dict[str, Any]
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value if item is not None]
+    return value
+
+
+# Platform extras may hold nulls; ERC bodies never do. Cleaned once, when built.
+CustomFields = Annotated[dict[str, Any], AfterValidator(_without_nulls)]
 
 
 class ERCModel(BaseModel):

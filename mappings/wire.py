@@ -38,10 +38,11 @@ def _without_nulls(value: Any) -> Any:
 
 
 def to_plain(model: BaseModel) -> dict[str, Any]:
-    """The body as plain Python data, before encoding (absent fields dropped)."""
-    dumped: dict[str, Any] = _without_nulls(
-        model.model_dump(mode="python", by_alias=True, exclude_none=True)
-    )
+    """The body as plain Python data, before encoding (absent fields dropped).
+
+    Nulls can only hide in `custom_fields`, which the models clean when built.
+    """
+    dumped: dict[str, Any] = model.model_dump(mode="python", by_alias=True, exclude_none=True)
     return dumped
 
 
