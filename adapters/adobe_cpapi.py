@@ -66,6 +66,8 @@ REJECTED_REQUEST_CODES = frozenset({"4119", "4120"})
 OFFSET_OUT_OF_RANGE = "1133"
 RATE_LIMITED = "4118"
 SERVER_ERROR = "1124"
+PING_PATH = "/partnerservice/ping"
+"""CPAPI's health check; with a token it also checks the API key and the token."""
 
 
 class AdobeSettings(BaseSettings):
@@ -144,7 +146,9 @@ def platform_error(response: httpx.Response, *, endpoint: str, correlation_id: s
         return _OffsetOutOfRange(f"{PLATFORM} history offset out of range")
     if code in CREDENTIAL_CODES or status == 401:
         log.error("platform_rejected_credentials", **context)
-        return UpstreamUnavailable(f"{PLATFORM} rejected the partner credentials (code {code})")
+        return UpstreamUnavailable(
+            f"{PLATFORM} rejected the partner credentials (code {code})", credentials_rejected=True
+        )
     if code in REJECTED_REQUEST_CODES:
         log.error("platform_rejected_request", **context)
         return UpstreamError(f"{PLATFORM} rejected the bridge's request headers (code {code})")
@@ -223,7 +227,12 @@ class AdobeCPAPIAdapter(Adapter):
         super().__init__(self.config)
         self._http = http
         self._transport = transport
-        self._token = CachedToken(self._fetch_token, margin=TOKEN_MARGIN_S, clock=clock)
+        self._token = CachedToken(
+            self._fetch_token,
+            margin=TOKEN_MARGIN_S,
+            clock=clock,
+            on_refresh=lambda: self.observer.token_refreshed(PLATFORM),
+        )
         self._catalog: OfferCatalog | None = None
         self._ims: UpstreamClient | None = None
         self._cpapi: UpstreamClient | None = None
@@ -242,6 +251,13 @@ class AdobeCPAPIAdapter(Adapter):
             if client is not None:
                 await client.close()
         self._ims = self._cpapi = None
+
+    async def authenticate(self) -> None:
+        await self._token.get()
+
+    async def probe(self) -> None:
+        """An IMS token, then CPAPI's authenticated ping."""
+        await self._exchange(PING_PATH, endpoint="ping")
 
     # Routes
 
@@ -388,7 +404,13 @@ class AdobeCPAPIAdapter(Adapter):
         }
 
     async def _get(self, path: str, params: dict[str, str] | None = None, *, endpoint: str) -> Any:
-        """One logical CPAPI read.
+        """One logical CPAPI read, as JSON."""
+        return json_body(await self._exchange(path, params, endpoint=endpoint), PLATFORM)
+
+    async def _exchange(
+        self, path: str, params: dict[str, str] | None = None, *, endpoint: str
+    ) -> httpx.Response:
+        """One logical CPAPI read: its successful response.
 
         The shared client retries 429, 5xx and lost connections, each attempt a new intent.
         A timeout is retried here, once, as the same intent; a 401 renews the token once.
@@ -417,7 +439,7 @@ class AdobeCPAPIAdapter(Adapter):
                 renewed = True
                 continue
             if response.is_success:
-                return json_body(response, PLATFORM)
+                return response
             raise platform_error(response, endpoint=endpoint, correlation_id=correlation.current)
 
     async def _fetch_token(self) -> tuple[str, float]:
@@ -442,7 +464,9 @@ class AdobeCPAPIAdapter(Adapter):
                 status=response.status_code,
                 error=_ims_error(response),
             )
-            raise UpstreamUnavailable(f"{IMS} rejected the partner credentials")
+            raise UpstreamUnavailable(
+                f"{IMS} rejected the partner credentials", credentials_rejected=True
+            )
         if not response.is_success:
             log.warning("ims_error", platform=IMS, status=response.status_code)
             raise UpstreamError(f"{IMS} answered status {response.status_code}")
@@ -457,7 +481,11 @@ class AdobeCPAPIAdapter(Adapter):
 
     def _connect(self, base_url: str, platform: str) -> UpstreamClient:
         return UpstreamClient(
-            base_url, platform=platform, config=self._http, transport=self._transport
+            base_url,
+            platform=platform,
+            config=self._http,
+            transport=self._transport,
+            observer=self.observer,
         )
 
     def _client(self, client: UpstreamClient | None) -> UpstreamClient:

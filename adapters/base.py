@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal
 from pydantic_settings import BaseSettings
 
 from adapters.errors import NotFound, NotSupported
+from adapters.http import NO_OBSERVER, UpstreamObserver
 from mappings.models import Customer, Order, OrderItem
 
 Resume = Mapping[str, Any]
@@ -61,13 +62,16 @@ class Adapter:
 
     Subclasses set `name`, `capabilities` and, when they need configuration, a
     `settings_class` (a pydantic-settings class with its own env prefix). The bridge
-    builds the adapter with `cls(settings)`, calls `open()` at startup and `close()` at
-    shutdown. Every method raises only `adapters.errors` exceptions.
+    builds the adapter with `cls(settings)`, sets `observer`, calls `open()` at startup
+    and `close()` at shutdown. Every method raises only `adapters.errors` exceptions.
     """
 
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]] = ALL_CAPABILITIES
     settings_class: ClassVar[type[BaseSettings] | None] = None
+    observer: UpstreamObserver = NO_OBSERVER
+    """Told about platform calls, retries and token refreshes. The bridge sets it before
+    `open()`; adapters hand it to their `UpstreamClient`s and report new tokens to it."""
 
     def __init__(self, settings: BaseSettings | None = None) -> None:
         self.settings = settings
@@ -83,6 +87,18 @@ class Adapter:
 
     async def close(self) -> None:
         """Release clients; called once at shutdown."""
+
+    async def authenticate(self) -> None:
+        """Obtain a platform access token, proving the platform accepts the credentials.
+
+        Nothing to do for an adapter without platform credentials.
+        """
+
+    async def probe(self) -> None:
+        """Prove the platform serves this bridge now: credentials accepted and one cheap
+        call answered. Backs `/readyz` and `erc-bridge check`; nothing to check by default.
+        A refusal of the credentials is UpstreamUnavailable with `credentials_rejected`.
+        """
 
     async def get_customer(self, customer_id: str) -> Customer:
         raise NotSupported(f"{self.name} cannot look up customers")

@@ -96,7 +96,11 @@ class ElasticPathAdapter(Adapter):
         super().__init__(self._settings)
         self._http_config = http
         self._transport = transport
-        self._token = CachedToken(self._fetch_token, clock=clock)
+        self._token = CachedToken(
+            self._fetch_token,
+            clock=clock,
+            on_refresh=lambda: self.observer.token_refreshed(PLATFORM),
+        )
         self._upstream: UpstreamClient | None = None
 
     async def open(self) -> None:
@@ -106,12 +110,20 @@ class ElasticPathAdapter(Adapter):
             config=self._http_config,
             headers={"Accept": "application/json"},
             transport=self._transport,
+            observer=self.observer,
         )
 
     async def close(self) -> None:
         if self._upstream is not None:
             await self._upstream.close()
             self._upstream = None
+
+    async def authenticate(self) -> None:
+        await self._token.get()
+
+    async def probe(self) -> None:
+        """A token, then the smallest read of the resource the bridge needs most."""
+        await self._get("/v2/orders", endpoint="/v2/orders", params={"page[limit]": 1})
 
     @property
     def _http(self) -> UpstreamClient:
@@ -444,7 +456,8 @@ def _raise_for_status(
         log.error("platform_credentials_rejected", **context)
         raise UpstreamUnavailable(
             "Elastic Path rejected the bridge's credentials "
-            "(check ELASTICPATH_CLIENT_ID and ELASTICPATH_CLIENT_SECRET)"
+            "(check ELASTICPATH_CLIENT_ID and ELASTICPATH_CLIENT_SECRET)",
+            credentials_rejected=True,
         )
     if 400 <= status < 500 and status != 429:
         log.error(

@@ -32,9 +32,17 @@ class UpstreamError(AdapterError):
 class UpstreamUnavailable(AdapterError):
     """The platform is unreachable, refuses our credentials, or its circuit is open (503)."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        credentials_rejected: bool = False,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.credentials_rejected = credentials_rejected
+        """The platform refuses the bridge's own credentials: an operator must fix them."""
 
 
 class UpstreamTimeout(AdapterError):

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 import aiohttp
@@ -45,6 +45,44 @@ log = structlog.get_logger("erc_bridge.upstream")
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Past retries, these mean "not now" rather than "broken": answer 503 with Retry-After.
 BUSY_STATUSES = frozenset({429, 503})
+
+
+class UpstreamObserver(Protocol):
+    """What the bridge wants to know about platform traffic (its metrics, for one).
+
+    Called on the hot path: implementations must be quick and must not raise.
+    """
+
+    def platform_call(self, platform: str, endpoint: str, outcome: str, seconds: float) -> None:
+        """One HTTP exchange ended; `outcome` is the status code, `timeout` or `unreachable`."""
+
+    def platform_retry(self, platform: str, endpoint: str) -> None:
+        """A failed attempt is about to be tried again."""
+
+    def token_refreshed(self, platform: str) -> None:
+        """A new platform access token was obtained."""
+
+    def breaker_created(self, breaker: CircuitBreaker) -> None:
+        """A circuit breaker exists whose state is worth reporting."""
+
+
+class NoObserver:
+    """The default observer: nobody is watching."""
+
+    def platform_call(self, platform: str, endpoint: str, outcome: str, seconds: float) -> None:
+        pass
+
+    def platform_retry(self, platform: str, endpoint: str) -> None:
+        pass
+
+    def token_refreshed(self, platform: str) -> None:
+        pass
+
+    def breaker_created(self, breaker: CircuitBreaker) -> None:
+        pass
+
+
+NO_OBSERVER: UpstreamObserver = NoObserver()
 
 
 @dataclass(frozen=True)
@@ -209,6 +247,8 @@ class UpstreamClient:
         transport: httpx.AsyncBaseTransport | None = None,
         breaker: CircuitBreaker | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        observer: UpstreamObserver = NO_OBSERVER,
+        retry_after: Callable[[httpx.Response | None], float | None] = _retry_after,
     ) -> None:
         self.config = config = config or HTTPConfig()
         self.platform = platform
@@ -223,6 +263,11 @@ class UpstreamClient:
         )
         self._in_flight = asyncio.Semaphore(config.max_in_flight)
         self._sleep = sleep
+        self._observer = observer
+        # How long the platform asks to wait after a 429/5xx: `Retry-After`, unless the
+        # platform says it another way (BigCommerce: X-Rate-Limit-Time-Reset-Ms).
+        self._retry_after = retry_after
+        observer.breaker_created(self.breaker)
         self.calls = 0
         self.retries = 0
 
@@ -264,11 +309,12 @@ class UpstreamClient:
                 failure = exc
             if response is not None and response.status_code not in RETRYABLE_STATUSES:
                 return response
-            retry_after = _retry_after(response)
+            retry_after = self._retry_after(response)
             delay = self._backoff(attempt) if retry_after is None else retry_after
             if attempt == attempts or not _fits_deadline(delay):
                 break
             self.retries += 1
+            self._observer.platform_retry(self.platform, endpoint)
             log.info("platform_retry", platform=self.platform, endpoint=endpoint, attempt=attempt)
             await self._sleep(delay)
         if failure is not None:
@@ -277,7 +323,7 @@ class UpstreamClient:
         if response.status_code in BUSY_STATUSES:
             raise UpstreamUnavailable(
                 f"{self.platform} is busy (status {response.status_code})",
-                retry_after=_retry_after(response),
+                retry_after=self._retry_after(response),
             )
         return response
 
@@ -313,11 +359,11 @@ class UpstreamClient:
             response = await self._wire.exchange(method, path, params, headers, data, read_timeout)
         except TimeoutError as exc:
             self.breaker.record_failure()
-            self._log(method, endpoint, started, outcome="timeout")
+            self._record(method, endpoint, started, outcome="timeout")
             raise UpstreamTimeout(f"{self.platform} did not answer in time") from exc
         except ConnectionError as exc:
             self.breaker.record_failure()
-            self._log(method, endpoint, started, outcome="unreachable")
+            self._record(method, endpoint, started, outcome="unreachable")
             raise UpstreamUnavailable(f"{self.platform} is unreachable") from exc
         finally:
             self._in_flight.release()
@@ -325,17 +371,19 @@ class UpstreamClient:
             self.breaker.record_failure()
         else:
             self.breaker.record_success()
-        self._log(method, endpoint, started, outcome=str(response.status_code))
+        self._record(method, endpoint, started, outcome=str(response.status_code))
         return response
 
-    def _log(self, method: str, endpoint: str, started: float, *, outcome: str) -> None:
+    def _record(self, method: str, endpoint: str, started: float, *, outcome: str) -> None:
+        seconds = time.perf_counter() - started
+        self._observer.platform_call(self.platform, endpoint, outcome, seconds)
         log.debug(
             "platform_call",
             platform=self.platform,
             method=method,
             endpoint=endpoint,
             outcome=outcome,
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            duration_ms=round(seconds * 1000, 1),
         )
 
 

@@ -16,6 +16,7 @@ class CachedToken:
     `get()` returns the current token, fetching a new one (once, however many callers are
     waiting) when there is none or it expires within `margin` seconds. `invalidate(token)`
     drops a token the platform rejected, unless another caller already replaced it.
+    `on_refresh`, when given, is called after every new token.
     """
 
     def __init__(
@@ -24,8 +25,10 @@ class CachedToken:
         *,
         margin: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        on_refresh: Callable[[], None] | None = None,
     ) -> None:
         self._fetch = fetch
+        self._on_refresh = on_refresh
         self._margin = margin
         self._clock = clock
         self._token: str | None = None
@@ -50,6 +53,8 @@ class CachedToken:
             self._token = token
             self._refresh_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
             self.refreshes += 1
+            if self._on_refresh is not None:
+                self._on_refresh()
             return token
 
     def invalidate(self, token: str) -> None:

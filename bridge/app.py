@@ -22,10 +22,12 @@ from bridge.cursors import CursorCodec
 from bridge.errors import ERCError
 from bridge.health import health_routes
 from bridge.limits import InputLimitsMiddleware
+from bridge.metrics import Metrics, metrics_routes
 from bridge.middleware import RequestContextMiddleware
 from bridge.oauth import AccessTokens, ClientRegistry, TokenEndpoint
 from bridge.openapi import build_document, openapi_route
 from bridge.ratelimit import FailedAuthLimiter
+from bridge.readiness import Readiness
 from bridge.redaction import register_secrets, secret_values
 from bridge.routes import erc_routes
 from bridge.service import Bridge
@@ -60,7 +62,7 @@ def _signing_secrets(configured: tuple[object, ...], variable: str) -> list[byte
     return [os.urandom(32)]
 
 
-def _secrets_to_redact(settings: BridgeSettings, adapter: Adapter) -> list[str]:
+def secrets_to_redact(settings: BridgeSettings, adapter: Adapter) -> list[str]:
     """Every configured credential, whole and in parts, for the log redaction."""
     values = secret_values(settings) + secret_values(adapter.settings)
     for entry in settings.basic_users:
@@ -76,9 +78,10 @@ def create_app(
     *,
     clock: Callable[[], float] | None = None,
 ) -> Starlette:
-    """The service; `clock` replaces wall and monotonic time for tokens and rate limits."""
+    """The service; `clock` replaces wall and monotonic time for tokens, rate limits and
+    readiness checks."""
     adapter = adapter if adapter is not None else build_adapter(settings)
-    register_secrets(_secrets_to_redact(settings, adapter))
+    register_secrets(secrets_to_redact(settings, adapter))
     open_access = adapter.name == "demo" and not settings.has_inbound_credentials
     limiter = FailedAuthLimiter(
         limit=settings.auth_failure_limit,
@@ -115,6 +118,9 @@ def create_app(
         ),
     )
 
+    metrics = Metrics(bridge.cache, adapter=adapter.name)
+    adapter.observer = metrics
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if open_access:
@@ -133,13 +139,21 @@ def create_app(
     app = Starlette(
         routes=[
             *health_routes,
+            *metrics_routes,
             *erc_routes(),
             TokenEndpoint(clients, tokens, limiter).route(),
             openapi_route(build_document(settings, open_access=open_access)),
         ],
-        middleware=[Middleware(RequestContextMiddleware), Middleware(InputLimitsMiddleware)],
+        middleware=[
+            Middleware(RequestContextMiddleware, metrics=metrics),
+            Middleware(InputLimitsMiddleware),
+        ],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )
     app.state.bridge = bridge
+    app.state.metrics = metrics
+    app.state.readiness = Readiness(
+        adapter, deadline_s=settings.deadline_s, clock=clock or time.monotonic
+    )
     return app

@@ -11,6 +11,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bridge.errors import ERCError
+from bridge.metrics import Metrics
 
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -27,10 +28,12 @@ def _request_id(scope: Scope) -> str:
 
 class RequestContextMiddleware:
     """Gives every request an id (accepted from `X-Request-Id` or generated), echoes it,
-    writes one access line, and turns any unexpected exception into a 500 ERC body."""
+    writes one access line, counts it in `metrics`, and turns any unexpected exception
+    into a 500 ERC body."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,11 +67,14 @@ class RequestContextMiddleware:
                     )
                     await error.response()(scope, receive, send_with_id)
             finally:
-                route = scope.get("route")
+                seconds = time.perf_counter() - started
+                template = getattr(scope.get("route"), "path", None) or "unmatched"
+                if self.metrics is not None:
+                    self.metrics.observe_request(template, status, seconds)
                 log.info(
                     "request",
                     method=scope["method"],
-                    route=getattr(route, "path", None) or "unmatched",
+                    route=template,
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(seconds * 1000, 2),
                 )

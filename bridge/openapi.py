@@ -41,6 +41,14 @@ class HealthBody(BaseModel):
     status: Literal["ok"]
 
 
+class ReadinessBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["ready", "not_ready"]
+    reason: str | None = None
+    """Which part failed, when not ready."""
+
+
 BODIES: dict[str, tuple[type[BaseModel], str]] = {
     "/customers/{customer_id}": (CustomerBody, "The customer (R1)"),
     "/customers/{customer_id}/orders": (OrdersPageBody, "One page of the customer's orders (R2)"),
@@ -269,6 +277,41 @@ def _plain_get(operation_id: str, summary: str, ref: dict[str, Any]) -> dict[str
     }
 
 
+def _readiness_path(refs: dict[str, Any]) -> dict[str, Any]:
+    operation = _plain_get("ready", "Readiness", refs["ReadinessBody"])
+    operation["get"]["responses"]["503"] = {
+        "description": "Not ready: the platform does not serve this bridge now; "
+        "`reason` names the failing part",
+        "content": _json_content(refs["ReadinessBody"]),
+    }
+    return operation
+
+
+def _metrics_path(refs: dict[str, Any]) -> dict[str, Any]:
+    text = {"schema": {"type": "string"}}
+    return {
+        "get": {
+            "operationId": "metrics",
+            "summary": "Prometheus metrics",
+            "description": "When `ERC_BRIDGE_METRICS_KEY` is set, send it as a bearer token "
+            "or in `X-API-Key`.",
+            "tags": ["service"],
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "The Prometheus text exposition (OpenMetrics on request)",
+                    "content": {"text/plain": text, "application/openmetrics-text": text},
+                },
+                "401": {
+                    "description": "The metrics key is set and was not sent",
+                    "headers": {"WWW-Authenticate": _header("The accepted scheme")},
+                    "content": _json_content(refs["ErrorBody"]),
+                },
+            },
+        }
+    }
+
+
 def build_document(settings: BridgeSettings, *, open_access: bool = False) -> dict[str, Any]:
     refs, schemas = component_schemas(
         [
@@ -278,6 +321,7 @@ def build_document(settings: BridgeSettings, *, open_access: bool = False) -> di
             (TokenResponse, "serialization"),
             (OAuthErrorBody, "serialization"),
             (HealthBody, "serialization"),
+            (ReadinessBody, "serialization"),
         ]
     )
     base = settings.public_url or ""
@@ -295,6 +339,8 @@ def build_document(settings: BridgeSettings, *, open_access: bool = False) -> di
             **_erc_paths(refs, security),
             TOKEN_PATH: _token_path(refs),
             "/healthz": _plain_get("health", "Liveness", refs["HealthBody"]),
+            "/readyz": _readiness_path(refs),
+            "/metrics": _metrics_path(refs),
             OPENAPI_PATH: _plain_get("openapi", "This document", {"type": "object"}),
         },
         "components": {

@@ -1,0 +1,228 @@
+"""`erc-bridge check` and `erc-bridge get`, run as a user runs them, against the Elastic Path
+emulator over loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from bridge.app import create_app
+from tests.conftest import R, settings
+from tests.emulators import elasticpath_fixtures as fx
+from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.servers import serve
+
+CLI_KEY = "cli-key-0b6e1f"
+PUBLIC_URL = "https://erc-bridge.example.com/shop"
+WRONG_SECRET = "not-the-platform-secret-93c1"
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[ElasticPathEmulator, str]]:
+    emulator = ElasticPathEmulator(fx.default_store())
+    with serve(emulator.app) as url:
+        yield emulator, url
+
+
+@pytest.fixture
+def emulator(served: tuple[ElasticPathEmulator, str]) -> ElasticPathEmulator:
+    served[0].reset()
+    return served[0]
+
+
+def store_env(base_url: str, **overrides: str) -> dict[str, str]:
+    """One Elastic Path store's environment, as the container would have it."""
+    return {
+        "ERC_BRIDGE_ADAPTER": "elasticpath",
+        "ERC_BRIDGE_API_KEYS": CLI_KEY,
+        "ERC_BRIDGE_PUBLIC_URL": PUBLIC_URL,
+        "ELASTICPATH_BASE_URL": base_url,
+        "ELASTICPATH_CLIENT_ID": CLIENT_ID,
+        "ELASTICPATH_CLIENT_SECRET": CLIENT_SECRET,
+        **overrides,
+    }
+
+
+def run_cli(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ERC_BRIDGE_", "ELASTICPATH_", "ADOBE_", "BIGCOMMERCE_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli", *args],
+        cwd=tmp_path,
+        env={**inherited, **env},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def report(result: subprocess.CompletedProcess[bytes]) -> dict[str, str]:
+    """The check's lines by step: {"platform token": "PASS  platform token  ..."}."""
+    lines = result.stdout.decode().splitlines()
+    steps = ("configuration", "inbound credentials", "platform token", "platform call")
+    found = {step: line for line in lines for step in steps if line[6:].startswith(step)}
+    assert list(found) == list(steps), lines
+    return found
+
+
+def output(result: subprocess.CompletedProcess[bytes]) -> str:
+    return (result.stdout + result.stderr).decode()
+
+
+# check
+
+
+def test_check_passes_against_the_platform(
+    tmp_path: Path, served: tuple[ElasticPathEmulator, str], emulator: ElasticPathEmulator
+) -> None:
+    result = run_cli(tmp_path, "check", env=store_env(served[1]))
+
+    assert result.returncode == 0, output(result)
+    lines = report(result)
+    assert all(line.startswith("PASS") for line in lines.values()), lines
+    assert "elasticpath" in lines["configuration"]
+    assert "1 API key" in lines["inbound credentials"]
+    assert result.stdout.decode().splitlines()[-1] == "check passed"
+    assert emulator.grants == 1
+    assert [r.path for r in emulator.api_calls] == ["/v2/orders"]
+    for secret in (CLIENT_SECRET, CLI_KEY):
+        assert secret not in output(result)
+
+
+def test_check_fails_naming_the_credentials_the_platform_rejects(
+    tmp_path: Path, served: tuple[ElasticPathEmulator, str], emulator: ElasticPathEmulator
+) -> None:
+    env = store_env(served[1], ELASTICPATH_CLIENT_SECRET=WRONG_SECRET)
+    result = run_cli(tmp_path, "check", env=env)
+
+    assert result.returncode == 1
+    lines = report(result)
+    assert lines["configuration"].startswith("PASS")
+    assert lines["platform token"].startswith("FAIL")
+    assert "ELASTICPATH_CLIENT_SECRET" in lines["platform token"]
+    assert lines["platform call"].startswith("SKIP")
+    assert result.stdout.decode().splitlines()[-1] == "check failed: platform token"
+    assert WRONG_SECRET not in output(result)
+    # The log lines went to stderr, as JSON, and say what the platform answered.
+    events = [json.loads(line)["event"] for line in result.stderr.decode().splitlines()]
+    assert "platform_credentials_rejected" in events
+
+
+def test_check_fails_when_the_key_cannot_read_orders(
+    tmp_path: Path, served: tuple[ElasticPathEmulator, str], emulator: ElasticPathEmulator
+) -> None:
+    emulator.fail_next(403, path="/v2/orders")
+    result = run_cli(tmp_path, "check", env=store_env(served[1]))
+
+    assert result.returncode == 1
+    lines = report(result)
+    assert lines["platform token"].startswith("PASS")
+    assert lines["platform call"].startswith("FAIL")
+    assert "rejected the bridge's credentials" in lines["platform call"]
+
+
+def test_check_fails_when_the_platform_is_unreachable(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    result = run_cli(tmp_path, "check", env=store_env(closed))
+
+    assert result.returncode == 1
+    assert "unreachable" in report(result)["platform token"]
+
+
+def test_check_fails_on_the_configuration_naming_the_variable(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "check", env=store_env("useast.api.elasticpath.com"))
+
+    assert result.returncode == 1
+    lines = report(result)
+    assert lines["configuration"].startswith("FAIL")
+    assert "ELASTICPATH_BASE_URL" in lines["configuration"]
+    assert all(lines[step].startswith("SKIP") for step in list(lines)[1:])
+    assert CLIENT_SECRET not in output(result)
+
+
+# get
+
+
+@pytest.fixture(scope="module")
+def bridge_url(served: tuple[ElasticPathEmulator, str]) -> Iterator[str]:
+    """The same store served over loopback: what Talkdesk would receive."""
+    adapter = ElasticPathAdapter(
+        ElasticPathSettings(
+            _env_file=None,
+            base_url=served[1],
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+        )
+    )
+    app = create_app(settings(api_keys=CLI_KEY, public_url=PUBLIC_URL), adapter)
+    with serve(app) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{R}/customers/{fx.MARIA}",
+        f"{R}/customers/{fx.MARIA}/orders/{fx.ORDER_COMPLETE}?brand=&unknown=1",
+        f"/erc/ecommerce/customers/{fx.MARIA}/orders/{fx.ORDER_FULFILLED}/items?order_by=price:desc",
+    ],
+)
+def test_get_prints_exactly_the_served_body(
+    tmp_path: Path,
+    served: tuple[ElasticPathEmulator, str],
+    emulator: ElasticPathEmulator,
+    bridge_url: str,
+    path: str,
+) -> None:
+    served_body = httpx.get(bridge_url + path, headers={"X-API-Key": CLI_KEY}, timeout=10)
+    assert served_body.status_code == 200
+
+    result = run_cli(tmp_path, "get", path, env=store_env(served[1]))
+
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == served_body.content
+    events = [json.loads(line)["event"] for line in result.stderr.decode().splitlines()]
+    assert {"bridge_started", "request", "bridge_stopped"} <= set(events)
+    assert CLI_KEY not in output(result)
+
+
+def test_get_prints_the_error_body_and_fails(
+    tmp_path: Path,
+    served: tuple[ElasticPathEmulator, str],
+    emulator: ElasticPathEmulator,
+    bridge_url: str,
+) -> None:
+    path = f"{R}/customers/nobody-here"
+    served_body = httpx.get(bridge_url + path, headers={"X-API-Key": CLI_KEY}, timeout=10)
+    assert served_body.status_code == 404
+
+    result = run_cli(tmp_path, "get", path, env=store_env(served[1]))
+
+    assert result.returncode == 1
+    assert result.stdout == served_body.content
+
+
+def test_get_authenticates_with_an_oauth_client(tmp_path: Path) -> None:
+    client = "talkdesk:client-secret-5e2a:erc-ecommerce-connections-customers:read"
+    env = {"ERC_BRIDGE_OAUTH_CLIENTS": client, "ERC_BRIDGE_TOKEN_SECRET": "t" * 32}
+    result = run_cli(tmp_path, "get", "erc/ecommerce/customers/cus_ana", env=env)
+
+    assert result.returncode == 0, result.stderr.decode()
+    body = json.loads(result.stdout)
+    assert body["id"] == "cus_ana"
+    assert body["_links"]["self"]["href"] == "http://127.0.0.1:8080/erc/ecommerce/customers/cus_ana"
+    assert "client-secret-5e2a" not in output(result)
