@@ -1,0 +1,473 @@
+"""BigCommerce: customers (V3) and their orders (V2) over the store's REST API (platforms.md §5).
+
+Every call goes through one `UpstreamClient` with the store's API account token in
+`X-Auth-Token`. BigCommerce answers an empty list with 204 and no body. Platform errors are
+translated in `_raise_for_status`, unreadable bodies in `adapters.http.readable`; nothing
+else decides what an upstream failure means. The store's request quota, which BigCommerce
+reports on every answer, is respected before each call (`RateWindow`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+import structlog
+from pydantic import BaseModel, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.base import Adapter, OrderListRequest, OrderPage
+from adapters.deadline import remaining
+from adapters.errors import NotFound, UpstreamError, UpstreamUnavailable
+from adapters.http import (
+    HTTPConfig,
+    UpstreamClient,
+    json_body,
+    path_segment,
+    readable,
+    retry_after_seconds,
+)
+from adapters.paging import page_in_memory, resume_offset
+from mappings import bigcommerce as bc
+from mappings.models import Customer, Order, OrderItem
+
+PLATFORM = "bigcommerce"
+PUBLIC_API = "https://api.bigcommerce.com"
+PAGE_MAX = 250
+"""BigCommerce's largest V2 page."""
+QUOTA_MARGIN_S = 0.05
+
+# BigCommerce ids are positive integers. Anything else names nothing there, and `0` is
+# the guest "customer": its orders belong to nobody.
+_ID = re.compile(r"[1-9][0-9]{0,18}")
+_STORE_HASH = re.compile(r"[A-Za-z0-9]+")
+_SORT_FIELDS = {"purchase_datetime": "date_created", "order_number": "id"}
+
+log = structlog.get_logger("erc_bridge.bigcommerce")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class BigCommerceSettings(BaseSettings):
+    """`BIGCOMMERCE_*`: the store and an API account token with read-only scopes."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BIGCOMMERCE_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
+
+    store_hash: str
+    access_token: SecretStr
+    base_url: str = PUBLIC_API
+
+    @field_validator("store_hash")
+    @classmethod
+    def _store_hash(cls, value: str) -> str:
+        value = value.strip()
+        if not _STORE_HASH.fullmatch(value):
+            raise ValueError("must be the store hash from the API path, e.g. abc123")
+        return value
+
+    @field_validator("access_token")
+    @classmethod
+    def _not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError(f"must be an absolute http(s) URL, e.g. {PUBLIC_API}")
+        return value
+
+    @property
+    def api_root(self) -> str:
+        return f"{self.base_url}/stores/{self.store_hash}"
+
+
+class RateWindow:
+    """The store's request quota as BigCommerce last reported it.
+
+    All apps on a store share one quota per time window (`X-Rate-Limit-*` on every answer).
+    Once it is used up, a call before the window resets only earns a 429.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._blocked_until = 0.0
+
+    def observe(self, headers: httpx.Headers) -> None:
+        left = _header_int(headers, "x-rate-limit-requests-left")
+        reset_ms = _header_int(headers, "x-rate-limit-time-reset-ms")
+        if left is None or reset_ms is None:
+            return
+        self._blocked_until = self._clock() + reset_ms / 1000 if left <= 0 else 0.0
+
+    def wait(self) -> float:
+        """Seconds until the quota allows another call; 0 when it does now."""
+        return max(self._blocked_until - self._clock(), 0.0)
+
+
+class BigCommerceAdapter(Adapter):
+    name = "bigcommerce"
+    settings_class = BigCommerceSettings
+
+    def __init__(
+        self,
+        settings: BigCommerceSettings | None = None,
+        *,
+        http: HTTPConfig | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._settings = settings if settings is not None else BigCommerceSettings()
+        super().__init__(self._settings)
+        self._http_config = http
+        self._transport = transport
+        self._sleep = sleep
+        self.quota = RateWindow(clock)
+        self._upstream: UpstreamClient | None = None
+
+    async def open(self) -> None:
+        self._upstream = UpstreamClient(
+            self._settings.api_root,
+            platform=PLATFORM,
+            config=self._http_config,
+            headers={
+                "Accept": "application/json",
+                "X-Auth-Token": self._settings.access_token.get_secret_value(),
+            },
+            transport=self._transport,
+            sleep=self._sleep,
+            observer=self.observer,
+            retry_after=_quota_reset,
+        )
+
+    async def close(self) -> None:
+        if self._upstream is not None:
+            await self._upstream.close()
+            self._upstream = None
+
+    @property
+    def _http(self) -> UpstreamClient:
+        if self._upstream is None:
+            raise RuntimeError("BigCommerceAdapter.open() was not awaited")
+        return self._upstream
+
+    async def probe(self) -> None:
+        """The smallest read of the resource the bridge needs most (204 for a new store)."""
+        await self._get("/v2/orders", endpoint="/v2/orders", params={"limit": 1})
+
+    # Routes
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        found = await self._customer(customer_id)
+        with readable(PLATFORM, "/v3/customers"):
+            return bc.customer(found)
+
+    async def list_orders(self, request: OrderListRequest) -> OrderPage:
+        customer = _number(request.customer_id, missing=_no_customer(request.customer_id))
+        if request.search:
+            # BigCommerce cannot search inside order numbers: page over all of them.
+            every = await self._every_order(customer)
+            if not every:
+                await self._customer(request.customer_id)
+            return page_in_memory(self._orders(every), request)
+        field = _SORT_FIELDS[request.sort.field]
+        sort = f"{field}:{'desc' if request.sort.descending else 'asc'}"
+        limit = min(max(request.limit, 1), PAGE_MAX)
+        offset = resume_offset(request)
+        page = await self._orders_slice(customer, sort, start=offset, count=limit)
+        if not page and offset == 0:
+            await self._customer(request.customer_id)
+        # A next page is promised only when an order is known to be on it.
+        more = len(page) == limit and bool(
+            await self._orders_slice(customer, sort, start=offset + limit, count=1)
+        )
+        return OrderPage(
+            orders=self._orders(page),
+            resume={"offset": offset + limit} if more else None,
+        )
+
+    async def get_order(self, customer_id: str, order_id: str) -> Order:
+        raw = await self._owned_order(customer_id, order_id)
+        return await self._complete(raw)
+
+    async def list_items(self, customer_id: str, order_id: str) -> list[OrderItem]:
+        raw = await self._owned_order(customer_id, order_id)
+        return list((await self._complete(raw, with_addresses=False)).items or [])
+
+    async def most_recent_order(self, customer_id: str) -> Order:
+        customer = _number(customer_id, missing=_no_customer(customer_id))
+        newest = await self._orders_page(customer, "date_created:desc", page=1, limit=1)
+        if not newest:
+            await self._customer(customer_id)
+            raise NotFound(f"Customer {customer_id} has no orders")
+        return await self._complete(newest[0])
+
+    # Platform resources
+
+    async def _customer(self, customer_id: str) -> bc.BCCustomer:
+        """The V3 customer with its addresses; NotFound when the store has no such customer."""
+        number = _number(customer_id, missing=_no_customer(customer_id))
+        raw = await self._get(
+            "/v3/customers",
+            endpoint="/v3/customers",
+            params={"id:in": number, "include": "addresses"},
+        )
+        with readable(PLATFORM, "/v3/customers"):
+            found = bc.parse(bc.BCCustomerList, raw or {"data": []}).data
+        for candidate in found:
+            if candidate.id == int(number):
+                return candidate
+        raise NotFound(_no_customer(customer_id))
+
+    async def _owned_order(self, customer_id: str, order_id: str) -> bc.BCOrder:
+        """The order, when it belongs to the customer; someone else's is answered as missing."""
+        order_number = _number(order_id, missing=_no_order(order_id))
+        customer = _number(customer_id, missing=_no_order(order_id))
+        raw = await self._get(
+            f"/v2/orders/{path_segment(order_number)}",
+            endpoint="/v2/orders/{id}",
+            missing=_no_order(order_id),
+        )
+        with readable(PLATFORM, "/v2/orders/{id}"):
+            found = bc.parse(bc.BCOrder, raw)
+        if found.customer_id != int(customer):
+            raise NotFound(_no_order(order_id))
+        return found
+
+    async def _orders_slice(
+        self, customer: str, sort: str, *, start: int, count: int
+    ) -> list[bc.BCOrder]:
+        """Orders `start` to `start + count` of the customer's list, in pages of `count`."""
+        first = start // count
+        skip = start - first * count
+        found: list[bc.BCOrder] = []
+        page = first + 1
+        while len(found) < skip + count:
+            batch = await self._orders_page(customer, sort, page=page, limit=count)
+            found.extend(batch)
+            if len(batch) < count:
+                break
+            page += 1
+        return found[skip : skip + count]
+
+    async def _every_order(self, customer: str) -> list[bc.BCOrder]:
+        found: list[bc.BCOrder] = []
+        page = 1
+        while True:
+            batch = await self._orders_page(customer, "id:desc", page=page, limit=PAGE_MAX)
+            found.extend(batch)
+            if len(batch) < PAGE_MAX:
+                return found
+            page += 1
+
+    async def _orders_page(
+        self, customer: str, sort: str, *, page: int, limit: int
+    ) -> list[bc.BCOrder]:
+        raw = await self._get(
+            "/v2/orders",
+            endpoint="/v2/orders",
+            params={"customer_id": customer, "sort": sort, "page": page, "limit": limit},
+        )
+        with readable(PLATFORM, "/v2/orders"):
+            orders = bc.parse_list(bc.BCOrder, raw or [])
+        for order in orders:
+            if order.customer_id != int(customer):
+                log.error(
+                    "platform_filter_ignored",
+                    platform=PLATFORM,
+                    endpoint="/v2/orders",
+                    detail="an order of another customer came back for a customer_id filter",
+                )
+                raise UpstreamError("BigCommerce returned an order of another customer")
+        return orders
+
+    def _orders(self, raw: list[bc.BCOrder]) -> list[Order]:
+        with readable(PLATFORM, "/v2/orders"):
+            return [bc.order(order) for order in raw]
+
+    async def _complete(self, raw: bc.BCOrder, *, with_addresses: bool = True) -> Order:
+        """The order with its product lines, shipping destinations and shipments.
+
+        Destinations and shipments are asked for only when the order says it has some.
+        """
+        path = f"/v2/orders/{path_segment(str(raw.id))}"
+        missing = _no_order(str(raw.id))
+
+        async def nothing() -> list[Any]:
+            return []
+
+        products = asyncio.ensure_future(
+            self._every(f"{path}/products", bc.BCProduct, missing=missing)
+        )
+        addresses = asyncio.ensure_future(
+            self._every(f"{path}/shipping_addresses", bc.BCAddress, missing=missing)
+            if with_addresses and raw.shipping_address_count > 0
+            else nothing()
+        )
+        shipments = asyncio.ensure_future(
+            self._every(f"{path}/shipments", bc.BCShipment, missing=missing)
+            if raw.items_shipped > 0
+            else nothing()
+        )
+        with _cancelled_on_exit(products, addresses, shipments):
+            await asyncio.gather(products, addresses, shipments)
+        with readable(PLATFORM, "/v2/orders/{id}"):
+            return bc.order(
+                raw,
+                products=products.result(),
+                shipping_addresses=addresses.result(),
+                shipments=shipments.result(),
+            )
+
+    async def _every(self, path: str, model: type[M], *, missing: str) -> list[M]:
+        """Every record of an order's sub-resource list, `PAGE_MAX` at a time."""
+        endpoint = "/v2/orders/{id}/" + path.rsplit("/", 1)[-1]
+        found: list[M] = []
+        page = 1
+        while True:
+            raw = await self._get(
+                path, endpoint=endpoint, params={"page": page, "limit": PAGE_MAX}, missing=missing
+            )
+            with readable(PLATFORM, endpoint):
+                batch = bc.parse_list(model, raw or [])
+            found.extend(batch)
+            if len(batch) < PAGE_MAX:
+                return found
+            page += 1
+
+    # HTTP
+
+    async def _get(
+        self,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int] | None = None,
+        missing: str | None = None,
+    ) -> Any:
+        """GET one resource as JSON; None for a 204 (an empty list).
+
+        A 404 is NotFound(`missing`) when `missing` is given.
+        """
+        await self._respect_quota(endpoint)
+        response = await self._http.send("GET", path, params=params, endpoint=endpoint)
+        self.quota.observe(response.headers)
+        _raise_for_status(response, endpoint, missing=missing)
+        if response.status_code == 204:
+            return None
+        return json_body(response, PLATFORM)
+
+    async def _respect_quota(self, endpoint: str) -> None:
+        """Wait for the quota window to reset when it fits the request's deadline."""
+        wait = self.quota.wait()
+        if wait <= 0:
+            return
+        left = remaining()
+        if left is not None and wait >= left - QUOTA_MARGIN_S:
+            log.warning("platform_quota_exhausted", platform=PLATFORM, endpoint=endpoint)
+            raise UpstreamUnavailable(
+                "BigCommerce's request quota for this store is used up", retry_after=wait
+            )
+        log.info("platform_quota_wait", platform=PLATFORM, wait_ms=round(wait * 1000))
+        await self._sleep(wait)
+
+
+def _quota_reset(response: httpx.Response | None) -> float | None:
+    """After a 429, BigCommerce says when its quota window resets; else honour Retry-After."""
+    if response is None:
+        return None
+    reset_ms = response.headers.get("x-rate-limit-time-reset-ms")
+    if response.status_code == 429 and reset_ms and reset_ms.isdigit():
+        return int(reset_ms) / 1000
+    return retry_after_seconds(response.headers.get("retry-after"))
+
+
+@contextmanager
+def _cancelled_on_exit(*tasks: asyncio.Future[Any]) -> Iterator[None]:
+    """Calls made together: when one fails, the others are not left running."""
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def _number(value: str, *, missing: str) -> str:
+    if not _ID.fullmatch(value):
+        raise NotFound(missing)
+    return value
+
+
+def _no_customer(customer_id: str) -> str:
+    return f"Customer {customer_id} not found"
+
+
+def _no_order(order_id: str) -> str:
+    return f"Order {order_id} not found"
+
+
+def _header_int(headers: httpx.Headers, name: str) -> int | None:
+    value = headers.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _raise_for_status(
+    response: httpx.Response, endpoint: str, *, missing: str | None = None
+) -> None:
+    """The one place a BigCommerce error answer becomes an adapter error."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    said = _problem(response)
+    context = {
+        "platform": PLATFORM,
+        "endpoint": endpoint,
+        "status": status,
+        "platform_status": said.status,
+        "detail": said.message,
+    }
+    if status == 404 and missing is not None:
+        raise NotFound(missing)
+    if status in (401, 403):
+        log.error("platform_credentials_rejected", **context)
+        raise UpstreamUnavailable(
+            "BigCommerce rejected the bridge's API token (check BIGCOMMERCE_ACCESS_TOKEN "
+            "and its read-only Orders and Customers scopes)",
+            credentials_rejected=True,
+        )
+    if status == 404:
+        # A collection cannot be missing: the store hash (or the API base URL) is wrong.
+        log.error("platform_store_not_found", **context)
+        raise UpstreamUnavailable(
+            "BigCommerce does not know this store (check BIGCOMMERCE_STORE_HASH "
+            "and BIGCOMMERCE_BASE_URL)",
+            credentials_rejected=True,
+        )
+    if 400 <= status < 500 and status != 429:
+        log.error(
+            "platform_rejected_request",
+            hint="a request the bridge should not have sent, or a change in the BigCommerce API",
+            **context,
+        )
+        raise UpstreamError(f"BigCommerce rejected the request ({status})")
+    log.warning("platform_error", **context)
+    raise UpstreamError(f"BigCommerce answered {status}")
+
+
+def _problem(response: httpx.Response) -> bc.BCProblem:
+    try:
+        return bc.problem(orjson.loads(response.content))
+    except orjson.JSONDecodeError:
+        return bc.BCProblem()

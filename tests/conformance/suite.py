@@ -1,0 +1,584 @@
+"""The adapter conformance suite: R1 to R5 through the real app, against a platform emulator.
+
+An adapter's test module subclasses `AdapterConformance`, names the emulator's fixtures in
+a `Manifest`, and says how to start the platform and how to build the adapter for it:
+
+    class TestAcmeConformance(AdapterConformance):
+        manifest = Manifest(customer="c-1", orders=3, order="o-1", items=2, ...)
+
+        @contextmanager
+        def serve_platform(self) -> Iterator[Platform]:
+            emulator = AcmeEmulator()
+            with serve(emulator.app) as url:
+                yield Platform(url=url, faults=emulator)
+
+        def build_adapter(self, platform: Platform) -> Adapter:
+            return AcmeAdapter(AcmeSettings(_env_file=None, base_url=platform.url, ...))
+
+Pytest then runs every `test_*` method below for that adapter: bodies against the ERC
+field tables, paging walks without skips or repeats, isolation between customers, not
+found, and the translation of the platform faults the emulator can inject.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from starlette.testclient import TestClient
+
+from adapters.base import Adapter, Capability, OrderListRequest, OrderPage
+from adapters.errors import AdapterError
+from bridge.app import create_app
+from mappings.models import Customer, Order, OrderItem
+from tests.conftest import AUTH, decode, settings
+from tests.erc_contract import check
+
+PREFIX = "/erc/ecommerce/connections"
+
+
+class Fault(StrEnum):
+    """A standard platform failure, and what the bridge must answer for it."""
+
+    NOT_FOUND = "not_found"
+    """404 for the order the route names."""
+    UNAUTHORIZED = "unauthorized"
+    """401 on every call: the platform refuses the bridge's credentials."""
+    RATE_LIMITED = "rate_limited"
+    """429 on every call."""
+    SERVER_ERROR = "server_error"
+    """500 on every call."""
+    MALFORMED = "malformed"
+    """200 with a body that is not JSON."""
+
+
+EXPECTED: dict[Fault, tuple[int, str]] = {
+    Fault.NOT_FOUND: (404, "not_found"),
+    Fault.UNAUTHORIZED: (503, "upstream_unavailable"),
+    Fault.RATE_LIMITED: (503, "upstream_unavailable"),
+    Fault.SERVER_ERROR: (502, "upstream_error"),
+    Fault.MALFORMED: (502, "upstream_error"),
+}
+ALL_FAULTS = frozenset(Fault)
+
+
+class FaultInjector(Protocol):
+    """What an emulator implements so that the suite can make its platform fail."""
+
+    def inject(self, fault: Fault) -> None:
+        """Answer every API call (not token grants) with `fault` until `clear()`."""
+
+    def clear(self) -> None:
+        """Answer normally again."""
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A running platform emulator: where it listens and how to make it fail."""
+
+    url: str = ""
+    faults: FaultInjector | None = None
+    emulator: Any = None
+    """The emulator itself, for adapter settings that need more than the URL."""
+
+
+@contextmanager
+def no_platform() -> Iterator[Platform]:
+    """For adapters that read no platform (the demo store)."""
+    yield Platform()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The emulator's fixtures the suite relies on."""
+
+    customer: str
+    """A customer with orders (at least two, so that a walk has two pages)."""
+    orders: int
+    """How many orders R2 lists for `customer`."""
+    order: str
+    """One of `customer`'s orders."""
+    items: int
+    """How many product lines `order` has."""
+    empty_customer: str
+    """A customer without orders."""
+    other_customer: str
+    """Another customer with orders."""
+    other_order: str
+    """One of `other_customer`'s orders."""
+    faults: frozenset[Fault] = field(default_factory=frozenset)
+    """The faults the emulator can inject."""
+    missing_customer: str = "987654321"
+    """An id of the platform's kind that names no customer."""
+    missing_order: str = "987654320"
+    """An id of the platform's kind that names no order."""
+
+
+# Ids the bridge lets through to the adapter, which no platform knows as these.
+FOREIGN_IDS = ("0", "id=1", "a..b", "x:y@z", "1+1", "~1", "9" * 128)
+ROUTES = {
+    "R1": "/customers/{customer}",
+    "R2": "/customers/{customer}/orders",
+    "R3": "/customers/{customer}/orders/{order}",
+    "R4": "/customers/{customer}/orders/{order}/items",
+    "R5": "/customers/{customer}/most-recent-order",
+}
+CAPABILITY_ROUTES = {
+    Capability.CUSTOMER: "R1",
+    Capability.ORDERS: "R2",
+    Capability.ORDER: "R3",
+    Capability.ITEMS: "R4",
+    Capability.MOST_RECENT_ORDER: "R5",
+}
+TABLES = {
+    "R1": "customer",
+    "R2": "orders_page",
+    "R3": "order_detail",
+    "R4": "items_page",
+    "R5": "most_recent_order",
+}
+# A 404 injected into a lookup by id means "no such order"; R1, R2 and R5 may start with
+# a search, where a 404 means something else on some platforms.
+FAULT_ROUTES = {Fault.NOT_FOUND: ("R3", "R4")}
+DEFAULT_FAULT_ROUTES = ("R1", "R2", "R3", "R5")
+ORDER_SORTS = ("purchase_datetime:asc", "order_number:asc", "order_number:desc")
+_DIGITS = re.compile(r"(\d+)")
+
+T = TypeVar("T")
+
+
+def natural_key(text: str) -> tuple[Any, ...]:
+    """`#A9` before `#A10`: how the bridge promises to order order numbers."""
+    return tuple(int(part) if part.isdigit() else part.casefold() for part in _DIGITS.split(text))
+
+
+def page_limit(count: int) -> int:
+    """A page size that makes a walk over `count` elements take at least two pages."""
+    return max(1, (count + 1) // 2) if count > 2 else 1
+
+
+class AdapterBug(AdapterError):
+    """Stands in for an adapter's unexpected exception while the bridge answers."""
+
+
+class Watched(Adapter):
+    """Passes every call to the adapter under test, keeping the exception of a bug.
+
+    The bridge would answer a bug with a bare 500; the suite raises the bug itself in the
+    test instead, traceback and all, so that a failing test points at the line to fix
+    (for a new adapter: a TODO).
+    """
+
+    def __init__(self, inner: Adapter) -> None:
+        super().__init__(inner.settings)
+        self.inner = inner
+        self.bug: Exception | None = None
+
+    async def _call(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except (AdapterError, TimeoutError):
+            raise
+        except Exception as exc:
+            self.bug = exc
+            raise AdapterBug(f"{type(exc).__name__} in the adapter") from None
+
+    @property  # type: ignore[override]
+    def observer(self) -> Any:
+        return self.inner.observer
+
+    @observer.setter
+    def observer(self, observer: Any) -> None:
+        self.inner.observer = observer
+
+    def check(self) -> None:
+        self.inner.check()
+
+    async def open(self) -> None:
+        await self._call(self.inner.open())
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def authenticate(self) -> None:
+        await self._call(self.inner.authenticate())
+
+    async def probe(self) -> None:
+        await self._call(self.inner.probe())
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        return await self._call(self.inner.get_customer(customer_id))
+
+    async def list_orders(self, request: OrderListRequest) -> OrderPage:
+        return await self._call(self.inner.list_orders(request))
+
+    async def get_order(self, customer_id: str, order_id: str) -> Order:
+        return await self._call(self.inner.get_order(customer_id, order_id))
+
+    async def list_items(self, customer_id: str, order_id: str) -> list[OrderItem]:
+        return await self._call(self.inner.list_items(customer_id, order_id))
+
+    async def most_recent_order(self, customer_id: str) -> Order:
+        return await self._call(self.inner.most_recent_order(customer_id))
+
+
+def watched(adapter: Adapter) -> Watched:
+    cls = type(
+        f"Watched{type(adapter).__name__}",
+        (Watched,),
+        {"name": adapter.name, "capabilities": adapter.capabilities},
+    )
+    return cls(adapter)  # type: ignore[no-any-return]
+
+
+def secrets_of(adapter: Adapter) -> list[str]:
+    values = dict(adapter.settings) if adapter.settings is not None else {}
+    return [v.get_secret_value() for v in values.values() if isinstance(v, SecretStr)]
+
+
+class ERC:
+    """The bridge serving one adapter, as Talkdesk calls it."""
+
+    def __init__(self, client: TestClient, adapter: Watched) -> None:
+        self.client = client
+        self.adapter = adapter
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        """GET a route; a test that needs a route the adapter does not declare is skipped."""
+        if capability_of(path) not in self.adapter.capabilities:
+            pytest.skip(f"the {self.adapter.name} adapter does not serve {capability_of(path)}")
+        return self.get_undeclared(path, **params)
+
+    def get_undeclared(self, path: str, **params: Any) -> httpx.Response:
+        response = self.client.get(f"{PREFIX}{path}", params=params)
+        bug, self.adapter.bug = self.adapter.bug, None
+        if bug is not None:
+            raise bug
+        return response
+
+    def ok(self, path: str, table: str, **params: Any) -> dict[str, Any]:
+        response = self.get(path, **params)
+        assert response.status_code == 200, f"GET {path} {params}: {response.text}"
+        body: dict[str, Any] = decode(response)
+        check(body, table)
+        return body
+
+    def error(self, path: str, status: int, code: str, **params: Any) -> dict[str, Any]:
+        return self.expect_error(self.get(path, **params), status, code)
+
+    def expect_error(self, response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+        """The ERC error body, after checking it is exactly the error expected."""
+        where = f"{response.request.method} {response.request.url}"
+        assert (response.status_code, response.json().get("code")) == (status, code), (
+            f"{where}: expected {status} {code}, got {response.status_code} {response.text}"
+        )
+        assert response.headers["content-type"] == "application/json"
+        body: dict[str, Any] = decode(response)
+        check(body, "error")
+        for secret in secrets_of(self.adapter.inner):
+            assert secret not in response.text
+        return body
+
+    def walk(self, path: str, table: str, key: str, **params: Any) -> list[list[dict[str, Any]]]:
+        """Every page of a list route, following `_links.next`; the pages' elements."""
+        pages: list[list[dict[str, Any]]] = []
+        cursor: str | None = None
+        while True:
+            body = self.ok(path, table, **params, **({"cursor": cursor} if cursor else {}))
+            pages.append(body["_embedded"][key])
+            link = body["_links"].get("next")
+            if link is None:
+                return pages
+            cursor = parse_qs(urlsplit(link["href"]).query)["cursor"][0]
+            assert len(pages) <= 1000, "the walk does not end"
+
+
+def route(name: str, *, customer: str, order: str = "") -> str:
+    return ROUTES[name].format(customer=customer, order=order)
+
+
+def capability_of(path: str) -> Capability:
+    """The capability an ERC path needs (`/customers/c1/orders` needs ORDERS)."""
+    parts = path.strip("/").split("/")
+    name = "R5" if parts[-1] == "most-recent-order" else f"R{len(parts) - 1}"
+    return next(c for c, route_name in CAPABILITY_ROUTES.items() if route_name == name)
+
+
+def _flatten(pages: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [element for page in pages for element in page]
+
+
+def _ids(elements: list[dict[str, Any]]) -> list[str]:
+    return [element["id"] for element in elements]
+
+
+def assert_whole_pages(pages: list[list[Any]], limit: int, total: int) -> None:
+    """Full pages, then one last non-empty page: nothing skipped, no empty page promised."""
+    assert sum(map(len, pages)) == total, [len(page) for page in pages]
+    if total == 0:
+        assert pages == [[]]
+        return
+    assert all(len(page) == limit for page in pages[:-1]), [len(page) for page in pages]
+    assert 1 <= len(pages[-1]) <= limit, [len(page) for page in pages]
+
+
+class AdapterConformance:
+    """Every adapter, against its emulator, through the real app. Subclass it as `Test...`."""
+
+    manifest: ClassVar[Manifest]
+
+    def serve_platform(self) -> AbstractContextManager[Platform]:
+        """Start the platform emulator; `no_platform()` for an adapter that reads none."""
+        raise NotImplementedError
+
+    def build_adapter(self, platform: Platform) -> Adapter:
+        """A new adapter pointed at the running platform."""
+        raise NotImplementedError
+
+    # Fixtures
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "fault_case" not in metafunc.fixturenames:
+            return
+        cases = [
+            pytest.param((fault, name), id=f"{fault}-{name}")
+            for fault in sorted(self.manifest.faults)
+            for name in FAULT_ROUTES.get(fault, DEFAULT_FAULT_ROUTES)
+        ]
+        skipped = pytest.param(
+            None, marks=pytest.mark.skip(reason="the manifest names no injectable faults")
+        )
+        metafunc.parametrize("fault_case", cases or [skipped])
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def platform(cls) -> Iterator[Platform]:
+        with cls().serve_platform() as platform:
+            yield platform
+
+    @pytest.fixture
+    def erc(self, platform: Platform) -> Iterator[ERC]:
+        if platform.faults is not None:
+            platform.faults.clear()
+        adapter = watched(self.build_adapter(platform))
+        # The response cache is off so that every request reaches the platform.
+        app = create_app(settings(cache_ttl_s=0), adapter=adapter)
+        with TestClient(app, headers=AUTH) as client:
+            yield ERC(client, adapter)
+        if platform.faults is not None:
+            platform.faults.clear()
+
+    @property
+    def m(self) -> Manifest:
+        return self.manifest
+
+    # R1
+
+    def test_customer(self, erc: ERC) -> None:
+        path = route("R1", customer=self.m.customer)
+        body = erc.ok(path, "customer")
+        assert body["id"] == self.m.customer
+        assert body["_links"]["self"]["href"] == f"http://testserver{PREFIX}{path}"
+
+    def test_customer_without_orders_is_still_a_customer(self, erc: ERC) -> None:
+        body = erc.ok(route("R1", customer=self.m.empty_customer), "customer")
+        assert body["id"] == self.m.empty_customer
+
+    # R2
+
+    def test_order_list_walk_newest_first(self, erc: ERC) -> None:
+        path = route("R2", customer=self.m.customer)
+        limit = page_limit(self.m.orders)
+        pages = erc.walk(path, "orders_page", "orders", limit=limit)
+        orders = _flatten(pages)
+        ids = _ids(orders)
+        assert len(ids) == len(set(ids)), "an order was listed twice"
+        assert_whole_pages(pages, limit, self.m.orders)
+        assert self.m.order in ids
+        assert self.m.other_order not in ids
+        assert {o.get("customer_id", self.m.customer) for o in orders} == {self.m.customer}
+        times = [o["purchase_datetime"] for o in orders if "purchase_datetime" in o]
+        assert times == sorted(times, reverse=True)
+        # Nothing skipped: one big page holds exactly what the walk found.
+        whole = erc.ok(path, "orders_page", limit=100)
+        assert _ids(whole["_embedded"]["orders"]) == ids[:100]
+        assert ("next" in whole["_links"]) == (self.m.orders > 100)
+
+    @pytest.mark.parametrize("order_by", ORDER_SORTS)
+    def test_order_list_walk_in_every_order(self, erc: ERC, order_by: str) -> None:
+        path = route("R2", customer=self.m.customer)
+        newest_first = _ids(_flatten(erc.walk(path, "orders_page", "orders", limit=100)))
+        limit = page_limit(self.m.orders)
+        pages = erc.walk(path, "orders_page", "orders", limit=limit, order_by=order_by)
+        orders = _flatten(pages)
+        assert_whole_pages(pages, limit, self.m.orders)
+        assert sorted(_ids(orders)) == sorted(newest_first)
+        field, _, direction = order_by.partition(":")
+        if field == "order_number":
+            keys: list[Any] = [natural_key(o["order_number"]) for o in orders]
+        else:
+            keys = [o["purchase_datetime"] for o in orders if "purchase_datetime" in o]
+        assert keys == sorted(keys, reverse=direction == "desc")
+
+    def test_search_finds_a_part_of_the_order_number(self, erc: ERC) -> None:
+        path = route("R2", customer=self.m.customer)
+        every = _flatten(erc.walk(path, "orders_page", "orders", limit=100))
+        number = next(o["order_number"] for o in every if o["id"] == self.m.order)
+        part = number[len(number) // 3 : len(number) // 3 + max(2, len(number) // 3)]
+        expected = [o["id"] for o in every if part.casefold() in o["order_number"].casefold()]
+        pages = erc.walk(path, "orders_page", "orders", limit=1, search=part.swapcase())
+        assert _ids(_flatten(pages)) == expected
+        assert self.m.order in expected
+
+    def test_search_without_match_is_an_empty_page(self, erc: ERC) -> None:
+        path = route("R2", customer=self.m.customer)
+        body = erc.ok(path, "orders_page", search="zz-no-such-order-zz")
+        assert body["_embedded"]["orders"] == []
+        assert "next" not in body["_links"]
+
+    def test_customer_without_orders_has_an_empty_list(self, erc: ERC) -> None:
+        body = erc.ok(route("R2", customer=self.m.empty_customer), "orders_page")
+        assert body["_embedded"]["orders"] == []
+        assert "next" not in body["_links"]
+
+    # R3
+
+    def test_order_detail(self, erc: ERC) -> None:
+        body = erc.ok(route("R3", customer=self.m.customer, order=self.m.order), "order_detail")
+        assert body["id"] == self.m.order
+        assert body.get("customer_id", self.m.customer) == self.m.customer
+        assert body["items_number"] == self.m.items
+
+    def test_order_detail_agrees_with_its_list_entry(self, erc: ERC) -> None:
+        listed = _flatten(
+            erc.walk(route("R2", customer=self.m.customer), "orders_page", "orders", limit=100)
+        )
+        summary = next(o for o in listed if o["id"] == self.m.order)
+        detail = erc.ok(route("R3", customer=self.m.customer, order=self.m.order), "order_detail")
+        for name in (
+            "order_number",
+            "customer_id",
+            "purchase_datetime",
+            "delivery_type",
+            "price_summary",
+            "cancellation_status",
+        ):
+            assert summary.get(name) == detail.get(name), name
+        latest = detail.get("order_extra_info", {}).get("latest_status_info", {})
+        assert summary.get("status") == latest.get("generic_type")
+        if "items_number" in summary:
+            assert summary["items_number"] == detail["items_number"]
+
+    # R4
+
+    def test_items_walk(self, erc: ERC) -> None:
+        path = route("R4", customer=self.m.customer, order=self.m.order)
+        limit = page_limit(self.m.items)
+        pages = erc.walk(path, "items_page", "items", limit=limit)
+        ids = _ids(_flatten(pages))
+        assert len(ids) == len(set(ids)), "an item was listed twice"
+        assert_whole_pages(pages, limit, self.m.items)
+
+    # R5
+
+    def test_most_recent_order_is_the_first_listed(self, erc: ERC) -> None:
+        first = erc.ok(route("R2", customer=self.m.customer), "orders_page", limit=1)
+        body = erc.ok(route("R5", customer=self.m.customer), "most_recent_order")
+        assert body["id"] == first["_embedded"]["orders"][0]["id"]
+        assert body.get("customer_id", self.m.customer) == self.m.customer
+        if "highlighted_item" in body:
+            items = erc.walk(
+                route("R4", customer=self.m.customer, order=body["id"]),
+                "items_page",
+                "items",
+                limit=100,
+            )
+            assert body["highlighted_item"]["id"] in _ids(_flatten(items))
+
+    def test_most_recent_order_of_customer_without_orders_is_404(self, erc: ERC) -> None:
+        erc.error(route("R5", customer=self.m.empty_customer), 404, "not_found")
+
+    # Not found and isolation
+
+    @pytest.mark.parametrize("name", list(ROUTES))
+    def test_unknown_customer_is_404(self, erc: ERC, name: str) -> None:
+        path = route(name, customer=self.m.missing_customer, order=self.m.order)
+        erc.error(path, 404, "not_found")
+
+    @pytest.mark.parametrize("name", ["R3", "R4"])
+    def test_unknown_order_is_404(self, erc: ERC, name: str) -> None:
+        path = route(name, customer=self.m.customer, order=self.m.missing_order)
+        erc.error(path, 404, "not_found")
+
+    @pytest.mark.parametrize("foreign", FOREIGN_IDS)
+    def test_ids_the_platform_cannot_know_are_404(self, erc: ERC, foreign: str) -> None:
+        erc.error(route("R1", customer=foreign), 404, "not_found")
+        erc.error(route("R3", customer=self.m.customer, order=foreign), 404, "not_found")
+        erc.error(route("R3", customer=foreign, order=self.m.order), 404, "not_found")
+
+    @pytest.mark.parametrize("name", ["R3", "R4"])
+    def test_another_customers_order_is_404_like_a_missing_one(self, erc: ERC, name: str) -> None:
+        erc.ok(route(name, customer=self.m.other_customer, order=self.m.other_order), TABLES[name])
+        foreign = erc.error(
+            route(name, customer=self.m.customer, order=self.m.other_order), 404, "not_found"
+        )
+        missing = erc.error(
+            route(name, customer=self.m.customer, order=self.m.missing_order), 404, "not_found"
+        )
+        assert foreign.keys() == missing.keys()
+        assert self.m.other_customer not in str(foreign)
+
+    def test_lists_and_most_recent_orders_stay_with_their_customer(self, erc: ERC) -> None:
+        mine = _ids(
+            _flatten(erc.walk(route("R2", customer=self.m.customer), "orders_page", "orders"))
+        )
+        theirs_pages = erc.walk(
+            route("R2", customer=self.m.other_customer), "orders_page", "orders"
+        )
+        theirs = _flatten(theirs_pages)
+        assert self.m.other_order in _ids(theirs)
+        assert not set(mine) & set(_ids(theirs))
+        assert {o.get("customer_id", self.m.other_customer) for o in theirs} == {
+            self.m.other_customer
+        }
+        newest = erc.ok(route("R5", customer=self.m.other_customer), "most_recent_order")
+        assert newest["id"] in _ids(theirs)
+
+    def test_a_cursor_does_not_cross_customers(self, erc: ERC) -> None:
+        first = erc.ok(route("R2", customer=self.m.customer), "orders_page", limit=1)
+        cursor = parse_qs(urlsplit(first["_links"]["next"]["href"]).query)["cursor"][0]
+        erc.error(route("R2", customer=self.m.other_customer), 400, "invalid_cursor", cursor=cursor)
+
+    def test_routes_the_adapter_does_not_declare_are_501(self, erc: ERC) -> None:
+        for capability, name in CAPABILITY_ROUTES.items():
+            path = route(name, customer=self.m.customer, order=self.m.order)
+            response = erc.get_undeclared(path)
+            if capability in erc.adapter.capabilities:
+                assert response.status_code != 501, name
+            else:
+                erc.expect_error(response, 501, "not_supported")
+
+    # Platform faults
+
+    def test_platform_fault(
+        self, erc: ERC, platform: Platform, fault_case: tuple[Fault, str]
+    ) -> None:
+        fault, name = fault_case
+        assert platform.faults is not None, "the manifest names faults but no injector"
+        path = route(name, customer=self.m.customer, order=self.m.order)
+        status, code = EXPECTED[fault]
+        platform.faults.inject(fault)
+        response = erc.get(path)
+        erc.expect_error(response, status, code)
+        if "retry-after" in response.headers:
+            assert int(response.headers["retry-after"]) >= 1
+        platform.faults.clear()
+        erc.ok(path, TABLES[name])  # the adapter recovers once the platform does

@@ -1,0 +1,368 @@
+"""A BigCommerce emulator for the adapter tests: V2 orders and V3 customers of one store.
+
+Strict where the real API is (platforms.md §5): the `X-Auth-Token` of the store's API
+account, JSON `Accept`, `page`/`limit` bounds (at most 250), the V2 sort fields, `204 No
+Content` for an empty list, V2 errors as a JSON array, and a request quota per time window
+reported in `X-Rate-Limit-*` headers on every answer (429 once it is used up).
+
+Tests steer it with `inject`/`clear` (the conformance suite's faults), `fail_next`,
+`limit_rate` and `advance`, and read `requests` to see exactly which calls the adapter made.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.conformance import Fault
+from tests.emulators.bigcommerce_fixtures import ACCESS_TOKEN, STORE_HASH, Json, Store
+
+MAX_LIMIT = 250
+DEFAULT_LIMIT = 50
+QUOTA = 10_000
+WINDOW_MS = 30_000
+BUSY_RESET_MS = 15_000
+"""How long an injected 429 says to wait: longer than any request deadline."""
+SORT_FIELDS = frozenset(
+    {"id", "customer_id", "date_created", "date_modified", "status_id", "channel_id", "external_id"}
+)
+CUSTOMER_INCLUDES = frozenset(
+    {"addresses", "storecredit", "attributes", "formfields", "shopper_profile_id", "segment_ids"}
+)
+ORDER_LISTS = ("products", "shipping_addresses", "shipments")
+MALFORMED_BODY = b'[{"id": 2174, "customer_id": '
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    method: str
+    path: str
+    """The raw path as it arrived, percent-encoding kept."""
+    query: tuple[tuple[str, str], ...]
+    status: int
+    token: str | None
+    accept: str | None
+
+    def param(self, name: str) -> str | None:
+        return next((value for key, value in self.query if key == name), None)
+
+    @property
+    def resource(self) -> str:
+        """The path after `/stores/{hash}`."""
+        return self.path.split(f"/stores/{STORE_HASH}", 1)[-1]
+
+
+@dataclass
+class _Fault:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    path: str | None
+    remaining: int
+
+
+def v2_error(status: int, message: str) -> bytes:
+    return orjson.dumps([{"status": status, "message": message}])
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(v2_error(status, message), status_code=status, media_type="application/json")
+
+
+class _BadParameter(Exception):
+    pass
+
+
+def _count(raw: str | None, *, name: str, default: int, low: int, high: int | None = None) -> int:
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+        raise _BadParameter(name)
+    return int(raw)
+
+
+class BigCommerceEmulator:
+    """One BigCommerce store; `app` is what a test serves."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        store_hash: str = STORE_HASH,
+        token: str = ACCESS_TOKEN,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.store_hash = store_hash
+        self.token = token
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST"])])
+        self.reset()
+
+    # Test controls
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests: list[LoggedRequest] = []
+            self._faults: list[_Fault] = []
+            self._offset = 0.0
+            self._quota = QUOTA
+            self._window_ms = WINDOW_MS
+            self._window_start: float | None = None
+            self._used = 0
+
+    def clear(self) -> None:
+        """FaultInjector: answer normally again."""
+        self.reset()
+
+    def inject(self, fault: Fault) -> None:
+        """FaultInjector: answer every API call with `fault` until `clear()`."""
+        status, body = {
+            Fault.NOT_FOUND: (404, v2_error(404, "The requested resource was not found.")),
+            Fault.UNAUTHORIZED: (401, v2_error(401, "Invalid credentials.")),
+            Fault.RATE_LIMITED: (429, v2_error(429, "Too many requests.")),
+            Fault.SERVER_ERROR: (500, v2_error(500, "Internal server error.")),
+            Fault.MALFORMED: (200, MALFORMED_BODY),
+        }[fault]
+        busy = {
+            "X-Rate-Limit-Time-Reset-Ms": str(BUSY_RESET_MS),
+            "X-Rate-Limit-Requests-Left": "0",
+        }
+        self.fail_next(
+            status, body, times=1_000_000, headers=busy if fault is Fault.RATE_LIMITED else None
+        )
+
+    def fail_next(
+        self,
+        status: int,
+        body: bytes | list[Any] | Json | None = None,
+        *,
+        times: int = 1,
+        path: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next `times` calls (those under `path` only, when given) with this.
+
+        `path` is matched against the start of the path after `/stores/{hash}`.
+        """
+        if body is None:
+            raw = v2_error(status, "Injected failure") if status >= 400 else b""
+        else:
+            raw = body if isinstance(body, bytes) else orjson.dumps(body)
+        with self._lock:
+            self._faults.append(_Fault(status, raw, dict(headers or {}), path, times))
+
+    def limit_rate(self, quota: int, window_ms: int = WINDOW_MS) -> None:
+        """A new quota window starting now: `quota` calls, then 429 until it resets."""
+        with self._lock:
+            self._quota = quota
+            self._window_ms = window_ms
+            self._window_start = self._now()
+            self._used = 0
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's clock: quota windows reset when their time is up."""
+        with self._lock:
+            self._offset += seconds
+
+    # Inspection
+
+    @property
+    def resources(self) -> list[str]:
+        """The path after `/stores/{hash}` of every call, in order."""
+        return [r.resource for r in self.requests]
+
+    # HTTP
+
+    def _now(self) -> float:
+        return self._clock() + self._offset
+
+    async def _handle(self, request: Request) -> Response:
+        raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+        response = self._respond(request, raw_path)
+        with self._lock:
+            self.requests.append(
+                LoggedRequest(
+                    method=request.method,
+                    path=raw_path,
+                    query=tuple(request.query_params.multi_items()),
+                    status=response.status_code,
+                    token=request.headers.get("x-auth-token"),
+                    accept=request.headers.get("accept"),
+                )
+            )
+        return response
+
+    def _respond(self, request: Request, raw_path: str) -> Response:
+        segments = [unquote(segment) for segment in raw_path.strip("/").split("/")]
+        if segments[:2] != ["stores", self.store_hash]:
+            return _error(404, "The requested resource was not found.")
+        resource = "/" + "/".join(raw_path.strip("/").split("/")[2:])
+        fault = self._take_fault(resource)
+        if fault is not None:
+            return Response(
+                fault.body,
+                status_code=fault.status,
+                headers={**self._quota_headers(), **fault.headers},
+                media_type="application/json",
+            )
+        if not self._count_call():
+            return self._with(_error(429, "Too many requests."), self._quota_headers())
+        quota = self._quota_headers()
+        if request.headers.get("x-auth-token") != self.token:
+            return self._with(_error(401, "Invalid credentials."), quota)
+        if request.method != "GET":
+            return self._with(_error(405, "Method not allowed."), quota)
+        if "application/json" not in request.headers.get("accept", ""):
+            return self._with(_error(406, "Only application/json is served here."), quota)
+        try:
+            response = self._route(request, segments[2:])
+        except _BadParameter as exc:
+            response = _error(400, f"The field '{exc}' is invalid.")
+        return self._with(response, quota)
+
+    @staticmethod
+    def _with(response: Response, headers: dict[str, str]) -> Response:
+        response.headers.update(headers)
+        return response
+
+    def _take_fault(self, resource: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.path is None or resource.startswith(fault.path):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _window(self) -> float:
+        """The start of the current quota window (a new one once the last is over)."""
+        now = self._now()
+        if self._window_start is None or now >= self._window_start + self._window_ms / 1000:
+            self._window_start, self._used = now, 0
+        return self._window_start
+
+    def _count_call(self) -> bool:
+        """Count one call against the quota; False when none is left."""
+        with self._lock:
+            self._window()
+            if self._used >= self._quota:
+                return False
+            self._used += 1
+            return True
+
+    def _quota_headers(self) -> dict[str, str]:
+        with self._lock:
+            start = self._window()
+            reset_ms = math.ceil((start + self._window_ms / 1000 - self._now()) * 1000)
+            return {
+                "X-Rate-Limit-Time-Window-Ms": str(self._window_ms),
+                "X-Rate-Limit-Time-Reset-Ms": str(reset_ms),
+                "X-Rate-Limit-Requests-Quota": str(self._quota),
+                "X-Rate-Limit-Requests-Left": str(self._quota - self._used),
+            }
+
+    def _route(self, request: Request, segments: list[str]) -> Response:
+        query = request.query_params
+        match segments:
+            case ["v2", "orders"]:
+                return self._orders(query)
+            case ["v2", "orders", order_id]:
+                found = self.store.order(order_id)
+                if found is None:
+                    return _error(404, "The requested resource was not found.")
+                return _json(found)
+            case ["v2", "orders", order_id, name] if name in ORDER_LISTS:
+                if self.store.order(order_id) is None:
+                    return _error(404, "The requested resource was not found.")
+                records: dict[str, list[Json]] = getattr(self.store, name)
+                return self._page(query, records[order_id])
+            case ["v3", "customers"]:
+                return self._customers(query)
+        return _error(404, "The requested resource was not found.")
+
+    def _orders(self, query: Any) -> Response:
+        orders = list(self.store.orders)
+        customer = query.get("customer_id")
+        if customer is not None:
+            if not customer.isdigit():
+                raise _BadParameter("customer_id")
+            orders = [o for o in orders if o["customer_id"] == int(customer)]
+        field, _, direction = query.get("sort", "id:asc").partition(":")
+        if field not in SORT_FIELDS or direction not in ("asc", "desc"):
+            raise _BadParameter("sort")
+
+        def key(order: Json) -> tuple[Any, int]:
+            value = order[field]
+            if field.startswith("date_"):
+                value = parsedate_to_datetime(value)
+            return (value if value is not None else "", order["id"])
+
+        orders.sort(key=key, reverse=direction == "desc")
+        return self._page(query, orders)
+
+    def _page(self, query: Any, records: list[Json]) -> Response:
+        page = _count(query.get("page"), name="page", default=1, low=1)
+        limit = _count(
+            query.get("limit"), name="limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT
+        )
+        chosen = records[(page - 1) * limit : page * limit]
+        if not chosen:
+            return Response(status_code=204)
+        return _json(chosen)
+
+    def _customers(self, query: Any) -> Response:
+        wanted = query.get("id:in")
+        ids = wanted.split(",") if wanted else list(self.store.customers)
+        if not all(value.isdigit() for value in ids):
+            return _json({"status": 422, "title": "The filter id:in is invalid"}, 422)
+        includes = set(filter(None, query.get("include", "").split(",")))
+        if includes - CUSTOMER_INCLUDES:
+            return _json({"status": 422, "title": "The include is invalid"}, 422)
+        page = _count(query.get("page"), name="page", default=1, low=1)
+        limit = _count(
+            query.get("limit"), name="limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT
+        )
+        found = [
+            self.store.customers[str(int(value))]
+            for value in ids
+            if str(int(value)) in self.store.customers
+        ]
+        chosen = found[(page - 1) * limit : page * limit]
+        data = [
+            customer if "addresses" in includes else {**customer, "addresses": None}
+            for customer in chosen
+        ]
+        data = [{k: v for k, v in customer.items() if v is not None} for customer in data]
+        return _json(
+            {
+                "data": data,
+                "meta": {
+                    "pagination": {
+                        "total": len(found),
+                        "count": len(chosen),
+                        "per_page": limit,
+                        "current_page": page,
+                        "total_pages": max(1, math.ceil(len(found) / limit)),
+                    }
+                },
+            }
+        )

@@ -1,0 +1,79 @@
+"""Adobe CPAPI against the adapter conformance suite, through its emulator's fault hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
+from adapters.base import Adapter
+from adapters.http import HTTPConfig
+from tests.conformance import ALL_FAULTS, AdapterConformance, Fault, Manifest, Platform
+from tests.emulators.adobe_cpapi import TOKEN_PATH, CPAPIEmulator
+from tests.emulators.adobe_fixtures import EURO, LARKSPUR, QUIET
+from tests.servers import serve
+
+FAST = HTTPConfig(connect_timeout=2.0, read_timeout=2.0, backoff_base=0.01)
+UNTIL_CLEARED = 1_000
+ERRORS = {
+    Fault.NOT_FOUND: (404, "2115"),
+    Fault.UNAUTHORIZED: (401, "4116"),
+    Fault.RATE_LIMITED: (429, "4118"),
+    Fault.SERVER_ERROR: (500, "1124"),
+}
+
+
+class AdobeFaults:
+    """CPAPI error answers through the emulator's `fail_next`; bodies that are not JSON,
+    which the emulator cannot send, from this thin ASGI layer in front of it."""
+
+    def __init__(self, emulator: CPAPIEmulator) -> None:
+        self.emulator = emulator
+        self.malformed = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.malformed and scope["type"] == "http" and scope["path"] != TOKEN_PATH:
+            await Response(b'{"totalCount": 3, "items": [', media_type="application/json")(
+                scope, receive, send
+            )
+            return
+        await self.emulator.app(scope, receive, send)
+
+    def inject(self, fault: Fault) -> None:
+        if fault is Fault.MALFORMED:
+            self.malformed = True
+            return
+        status, code = ERRORS[fault]
+        self.emulator.fail_next(status, code, times=UNTIL_CLEARED)
+
+    def clear(self) -> None:
+        self.malformed = False
+        self.emulator.reset()
+
+
+class TestAdobeConformance(AdapterConformance):
+    manifest = Manifest(
+        customer=LARKSPUR,
+        orders=5,
+        order="5120008217",
+        items=2,
+        empty_customer=QUIET,
+        other_customer=EURO,
+        other_order="5150000101",
+        faults=ALL_FAULTS,
+    )
+
+    @contextmanager
+    def serve_platform(self) -> Iterator[Platform]:
+        emulator = CPAPIEmulator()
+        faults = AdobeFaults(emulator)
+        with serve(faults) as url:
+            yield Platform(url=url, faults=faults, emulator=emulator)
+
+    def build_adapter(self, platform: Platform) -> Adapter:
+        emulator: CPAPIEmulator = platform.emulator
+        settings = AdobeSettings(_env_file=None, **emulator.adapter_settings(platform.url))
+        return AdobeCPAPIAdapter(settings, http=FAST)

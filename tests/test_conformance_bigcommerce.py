@@ -1,0 +1,44 @@
+"""BigCommerce against the adapter conformance suite; its emulator injects every fault."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from adapters.base import Adapter
+from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
+from adapters.http import HTTPConfig
+from tests.conformance import ALL_FAULTS, AdapterConformance, Manifest, Platform
+from tests.emulators import bigcommerce_fixtures as fx
+from tests.emulators.bigcommerce import BigCommerceEmulator
+from tests.servers import serve
+
+FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
+
+
+class TestBigCommerceConformance(AdapterConformance):
+    manifest = Manifest(
+        customer=fx.ANA,
+        orders=11,
+        order=fx.ORDER_PARTIAL,
+        items=3,
+        empty_customer=fx.PRIYA,
+        other_customer=fx.LUKAS,
+        other_order=fx.ORDER_EUR,
+        faults=ALL_FAULTS,
+    )
+
+    @contextmanager
+    def serve_platform(self) -> Iterator[Platform]:
+        emulator = BigCommerceEmulator(fx.default_store())
+        with serve(emulator.app) as url:
+            yield Platform(url=url, faults=emulator, emulator=emulator)
+
+    def build_adapter(self, platform: Platform) -> Adapter:
+        settings = BigCommerceSettings(
+            _env_file=None,
+            store_hash=fx.STORE_HASH,
+            access_token=fx.ACCESS_TOKEN,
+            base_url=platform.url,
+        )
+        return BigCommerceAdapter(settings, http=FAST)
