@@ -32,6 +32,7 @@ from adapters.http import (
     path_segment,
     readable,
     retry_after_seconds,
+    unexpected_answer,
 )
 from adapters.paging import page_in_memory, resume_offset
 from mappings import bigcommerce as bc
@@ -455,15 +456,7 @@ def _raise_for_status(
             "and BIGCOMMERCE_BASE_URL)",
             credentials_rejected=True,
         )
-    if 400 <= status < 500 and status != 429:
-        log.error(
-            "platform_rejected_request",
-            hint="a request the bridge should not have sent, or a change in the BigCommerce API",
-            **context,
-        )
-        raise UpstreamError(f"BigCommerce rejected the request ({status})")
-    log.warning("platform_error", **context)
-    raise UpstreamError(f"BigCommerce answered {status}")
+    raise unexpected_answer("BigCommerce", status, context)
 
 
 def _problem(response: httpx.Response) -> bc.BCProblem:

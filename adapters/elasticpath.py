@@ -25,7 +25,14 @@ from adapters.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
+from adapters.http import (
+    HTTPConfig,
+    UpstreamClient,
+    json_body,
+    path_segment,
+    readable,
+    unexpected_answer,
+)
 from adapters.paging import page_in_memory, resume_offset
 from adapters.tokens import CachedToken
 from mappings import elasticpath as ep
@@ -459,15 +466,7 @@ def _raise_for_status(
             "(check ELASTICPATH_CLIENT_ID and ELASTICPATH_CLIENT_SECRET)",
             credentials_rejected=True,
         )
-    if 400 <= status < 500 and status != 429:
-        log.error(
-            "platform_rejected_request",
-            hint="a request the bridge should not have sent, or a change in the Elastic Path API",
-            **context,
-        )
-        raise UpstreamError(f"Elastic Path rejected the request ({status})")
-    log.warning("platform_error", **context)
-    raise UpstreamError(f"Elastic Path answered {status}")
+    raise unexpected_answer("Elastic Path", status, context)
 
 
 def _problem(response: httpx.Response) -> ep.EPProblem:

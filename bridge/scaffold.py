@@ -117,7 +117,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.base import Adapter, OrderListRequest, OrderPage
 from adapters.errors import NotFound, UpstreamError, UpstreamUnavailable
-from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
+from adapters.http import (
+    HTTPConfig,
+    UpstreamClient,
+    json_body,
+    path_segment,
+    readable,
+    unexpected_answer,
+)
 from adapters.paging import page_in_memory
 from mappings import $name as mapping
 from mappings.models import Customer, Order
@@ -278,11 +285,7 @@ def _raise_for_status(
         raise UpstreamUnavailable(
             f"$Title rejected the bridge's credentials (check {CREDENTIALS})",
         )
-    if 400 <= status < 500 and status != 429:
-        log.error("platform_rejected_request", **context)
-        raise UpstreamError(f"$Title rejected the request ({status})")
-    log.warning("platform_error", **context)
-    raise UpstreamError(f"$Title answered {status}")
+    raise unexpected_answer("$Title", status, context)
 '''
 
 MAPPING = '''\
