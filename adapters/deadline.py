@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
 
 _deadline: ContextVar[float | None] = ContextVar("erc_bridge_deadline", default=None)
@@ -18,6 +19,15 @@ def deadline_after(seconds: float) -> Iterator[None]:
         yield
     finally:
         _deadline.reset(token)
+
+
+@contextlib.asynccontextmanager
+async def within(seconds: float) -> AsyncIterator[None]:
+    """Share a deadline `seconds` from now with every platform call inside the block, and
+    cancel the block (TimeoutError) if it is still running then."""
+    with deadline_after(seconds):
+        async with asyncio.timeout(seconds):
+            yield
 
 
 def remaining() -> float | None:

@@ -21,7 +21,7 @@ import httpx
 from starlette.applications import Starlette
 
 from adapters.base import Adapter
-from adapters.deadline import deadline_after
+from adapters.deadline import within
 from adapters.errors import AdapterError
 from bridge.app import create_app, secrets_to_redact
 from bridge.config import StartupError, load_configuration
@@ -108,9 +108,8 @@ async def _platform_step(
         return Outcome(step, "PASS", f"nothing to check: {adapter.name} has no platform")
     seconds = settings.deadline_s
     try:
-        with deadline_after(seconds):
-            async with asyncio.timeout(seconds):
-                await getattr(adapter, method)()
+        async with within(seconds):
+            await getattr(adapter, method)()
     except AdapterError as exc:
         return Outcome(step, "FAIL", exc.message)
     except TimeoutError:

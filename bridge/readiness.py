@@ -13,7 +13,7 @@ from collections.abc import Callable
 import structlog
 
 from adapters.base import Adapter
-from adapters.deadline import deadline_after
+from adapters.deadline import within
 from adapters.errors import AdapterError, CircuitOpen, UpstreamTimeout, UpstreamUnavailable
 
 CHECK_EVERY_S = 5.0
@@ -74,9 +74,8 @@ class Readiness:
     async def _probe(self) -> tuple[str | None, str | None]:
         """The reason the probe failed, if it did, and the adapter's own words about it."""
         try:
-            with deadline_after(self._deadline_s):
-                async with asyncio.timeout(self._deadline_s):
-                    await self._adapter.probe()
+            async with within(self._deadline_s):
+                await self._adapter.probe()
         except AdapterError as exc:
             return reason_for(exc), exc.message
         except TimeoutError:

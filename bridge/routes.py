@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.base import Capability, OrderListRequest, OrderSort
-from adapters.deadline import deadline_after
+from adapters.deadline import within
 from adapters.errors import AdapterError
 from adapters.paging import sort_items
 from bridge import links
@@ -122,9 +121,8 @@ class ERCRoute:
     async def produce(self, call: Call) -> bytes:
         """The rendered body, fetched within the request deadline."""
         seconds = call.bridge.settings.deadline_s
-        with deadline_after(seconds):
-            async with asyncio.timeout(seconds):
-                body = await self.handler(call)
+        async with within(seconds):
+            body = await self.handler(call)
         return render(body)
 
     def cache_key(self, call: Call) -> tuple[str, ...]:
