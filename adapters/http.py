@@ -268,8 +268,6 @@ class UpstreamClient:
         # platform says it another way (BigCommerce: X-Rate-Limit-Time-Reset-Ms).
         self._retry_after = retry_after
         observer.breaker_created(self.breaker)
-        self.calls = 0
-        self.retries = 0
 
     async def close(self) -> None:
         await self._wire.close()
@@ -313,7 +311,6 @@ class UpstreamClient:
             delay = self._backoff(attempt) if retry_after is None else retry_after
             if attempt == attempts or not _fits_deadline(delay):
                 break
-            self.retries += 1
             self._observer.platform_retry(self.platform, endpoint)
             log.info("platform_retry", platform=self.platform, endpoint=endpoint, attempt=attempt)
             await self._sleep(delay)
@@ -354,7 +351,6 @@ class UpstreamClient:
         except TimeoutError:
             raise UpstreamTimeout(f"{self.platform} calls are queued past the deadline") from None
         started = time.perf_counter()
-        self.calls += 1
         try:
             response = await self._wire.exchange(method, path, params, headers, data, read_timeout)
         except TimeoutError as exc:

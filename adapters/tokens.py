@@ -34,7 +34,6 @@ class CachedToken:
         self._token: str | None = None
         self._refresh_at = 0.0
         self._lock = asyncio.Lock()
-        self.refreshes = 0
 
     def _fresh(self) -> str | None:
         if self._token is not None and self._clock() < self._refresh_at:
@@ -52,7 +51,6 @@ class CachedToken:
             token, lifetime = await self._fetch()
             self._token = token
             self._refresh_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
-            self.refreshes += 1
             if self._on_refresh is not None:
                 self._on_refresh()
             return token
