@@ -11,8 +11,10 @@ import structlog
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from adapters.base import Adapter
 from bridge.auth import Authenticator
@@ -21,9 +23,9 @@ from bridge.config import build_adapter
 from bridge.cursors import CursorCodec
 from bridge.errors import ERCError
 from bridge.health import health_routes
-from bridge.limits import InputLimitsMiddleware
+from bridge.logs import access_log
 from bridge.metrics import Metrics, metrics_routes
-from bridge.middleware import RequestContextMiddleware
+from bridge.middleware import FrontDoor
 from bridge.oauth import AccessTokens, ClientRegistry, TokenEndpoint
 from bridge.openapi import build_document, openapi_route
 from bridge.ratelimit import FailedAuthLimiter
@@ -72,14 +74,31 @@ def secrets_to_redact(settings: BridgeSettings, adapter: Adapter) -> list[str]:
     return values
 
 
+class BridgeApp(Starlette):
+    """Starlette with the front door outermost. The front door already answers any
+    unexpected error with a 500 ERC body and logs it, so Starlette's own error page
+    layer is not stacked around it."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        handlers = {
+            key: handler
+            for key, handler in self.exception_handlers.items()
+            if key not in (500, Exception)
+        }
+        app: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self.debug)
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
+
+
 def create_app(
     settings: BridgeSettings,
     adapter: Adapter | None = None,
     *,
     clock: Callable[[], float] | None = None,
-) -> Starlette:
-    """The service; `clock` replaces wall and monotonic time for tokens, rate limits and
-    readiness checks."""
+) -> BridgeApp:
+    """The service; `clock` replaces wall and monotonic time for tokens, rate limits,
+    readiness checks and the response cache."""
     adapter = adapter if adapter is not None else build_adapter(settings)
     register_secrets(secrets_to_redact(settings, adapter))
     open_access = adapter.name == "demo" and not settings.has_inbound_credentials
@@ -115,6 +134,7 @@ def create_app(
             max_entries=settings.cache_max_entries,
             stale=settings.stale_s,
             enabled=settings.cache_ttl_s > 0,
+            clock=clock or time.monotonic,
         ),
     )
 
@@ -134,19 +154,20 @@ def create_app(
             yield
         finally:
             await adapter.close()
+            access_log.flush()
             log.info("bridge_stopped", adapter=adapter.name)
 
-    app = Starlette(
+    erc_routes_of_bridge = erc_routes(bridge)
+    app = BridgeApp(
         routes=[
             *health_routes,
             *metrics_routes,
-            *erc_routes(),
+            *erc_routes_of_bridge,
             TokenEndpoint(clients, tokens, limiter).route(),
             openapi_route(build_document(settings, open_access=open_access)),
         ],
         middleware=[
-            Middleware(RequestContextMiddleware, metrics=metrics),
-            Middleware(InputLimitsMiddleware),
+            Middleware(FrontDoor, erc_routes=erc_routes_of_bridge, metrics=metrics),
         ],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,

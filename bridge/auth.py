@@ -7,11 +7,10 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from bridge.errors import ERCError
@@ -127,7 +126,7 @@ class Authenticator:
             headers={"WWW-Authenticate": self.challenge(reason if token_error else None)},
         )
 
-    def authenticate(self, headers: Headers, client: str | None = None) -> Principal:
+    def authenticate(self, headers: Mapping[str, str], client: str | None = None) -> Principal:
         """The caller, or a 401 (429 while `client` is locked out after failures)."""
         if client is not None:
             retry_after = self.limiter.retry_after(client)
@@ -145,7 +144,7 @@ class Authenticator:
                 self.limiter.failed(client)
             raise self.unauthorized(refused.reason, token_error=refused.token_error) from None
 
-    def _identify(self, headers: Headers) -> Principal:
+    def _identify(self, headers: Mapping[str, str]) -> Principal:
         api_key = headers.get("x-api-key")
         authorization = headers.get("authorization")
         if api_key is not None:

@@ -58,20 +58,33 @@ class ResponseCache:
     ) -> tuple[bytes, CacheStatus]:
         if not self.enabled or ttl <= 0:
             return await produce(), CacheStatus.MISS
-        entry = self._entries.get(key)
-        if entry is not None and self._clock() < entry.fresh_until:
-            self.hits += 1
-            return entry.body, CacheStatus.HIT
+        body = self.fresh(key)
+        if body is not None:
+            return body, CacheStatus.HIT
         try:
             body = await asyncio.shield(self._shared_fetch(key, ttl, produce))
         except STALE_WORTHY:
-            entry = self._entries.get(key)
+            entry = self._held(key)
             if entry is None:
                 raise
             self.stale_served += 1
             return entry.body, CacheStatus.STALE
         self.misses += 1
         return body, CacheStatus.MISS
+
+    def fresh(self, key: Hashable) -> bytes | None:
+        """The body kept for `key` if it is still fresh (counted as a hit), else None."""
+        entry = self._held(key)
+        if entry is not None and self._clock() < entry.fresh_until:
+            self.hits += 1
+            return entry.body
+        return None
+
+    def _held(self, key: Hashable) -> Entry | None:
+        try:
+            return self._entries[key]  # one lookup; `get` would take two
+        except KeyError:
+            return None
 
     def _shared_fetch(
         self, key: Hashable, ttl: float, produce: Callable[[], Awaitable[bytes]]

@@ -19,6 +19,9 @@ from bridge.config import StartupError, load_configuration
 from bridge.logs import configure_logging, emit_startup_failure
 from bridge.scaffold import ScaffoldError, next_steps, scaffold
 
+ACCESS_LOG_FLUSH_S = 0.2
+"""How long a served request's access line may wait to be written with others."""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="erc-bridge", description=__doc__)
@@ -46,7 +49,7 @@ def serve(host: str | None, port: int | None) -> int:
         emit_startup_failure(str(exc))
         return 2
     settings = configuration.settings
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, access_flush_s=ACCESS_LOG_FLUSH_S)
     app = create_app(settings, configuration.adapter)
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _stopped)

@@ -1,9 +1,9 @@
 """Input limits, checked before any route runs: path, query string and header sizes, and
-no bodies on GET or HEAD (every ERC route is a read)."""
+no bodies on GET or HEAD (every ERC route is a read). Nothing is read from the body."""
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from bridge.errors import ERCError
 
@@ -14,7 +14,8 @@ MAX_HEADER_COUNT = 64
 BODYLESS_METHODS = frozenset({"GET", "HEAD"})
 
 
-def _refusal(scope: Scope) -> ERCError | None:
+def refusal(scope: Scope) -> ERCError | None:
+    """The error a request gets for exceeding a limit, or None when it is within them."""
     path = scope.get("raw_path") or scope["path"].encode()
     if len(path) > MAX_PATH_BYTES or len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
         return ERCError(
@@ -25,10 +26,13 @@ def _refusal(scope: Scope) -> ERCError | None:
             f"and query strings to {MAX_QUERY_BYTES} bytes",
         )
     headers: list[tuple[bytes, bytes]] = scope["headers"]
-    if (
-        len(headers) > MAX_HEADER_COUNT
-        or sum(len(name) + len(value) for name, value in headers) > MAX_HEADER_BYTES
-    ):
+    size = 0
+    has_body = False
+    for name, value in headers:
+        size += len(name) + len(value)
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            has_body = True
+    if len(headers) > MAX_HEADER_COUNT or size > MAX_HEADER_BYTES:
         return ERCError(
             431,
             "headers_too_large",
@@ -36,36 +40,10 @@ def _refusal(scope: Scope) -> ERCError | None:
             description=f"At most {MAX_HEADER_COUNT} headers "
             f"and {MAX_HEADER_BYTES} bytes in all are accepted",
         )
-    if scope["method"] in BODYLESS_METHODS and _has_body(headers):
+    if has_body and scope["method"] in BODYLESS_METHODS:
         return ERCError(
             400,
             "invalid_request",
             f"A {scope['method']} request must not carry a body",
         )
     return None
-
-
-def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
-    for name, value in headers:
-        if name == b"transfer-encoding":
-            return True
-        if name == b"content-length" and value.strip() != b"0":
-            return True
-    return False
-
-
-class InputLimitsMiddleware:
-    """Pure ASGI: refuses oversized or malformed requests without reading their bodies."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            refusal = _refusal(scope)
-            if refusal is not None:
-                response = refusal.response()
-                response.headers["Connection"] = "close"
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)

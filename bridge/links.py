@@ -4,34 +4,34 @@ from __future__ import annotations
 
 from urllib.parse import unquote_plus
 
-from starlette.requests import Request
+from starlette.types import Scope
 
 
-def _base(request: Request, public_url: str | None) -> str:
+def base_url(scope: Scope, host: str | None, public_url: str | None) -> str:
+    """Where the caller reached us: the public URL when configured, else scheme and Host."""
     if public_url:
         return public_url
-    host = request.headers.get("host") or "localhost"
-    return f"{request.scope.get('scheme', 'http')}://{host}"
+    return f"{scope.get('scheme', 'http')}://{host or 'localhost'}"
 
 
-def _path(request: Request) -> str:
-    raw = request.scope.get("raw_path")
-    return raw.decode("latin-1") if raw else request.url.path
+def _path(scope: Scope) -> str:
+    raw: bytes | None = scope.get("raw_path")
+    return raw.decode("latin-1") if raw else str(scope["path"])
 
 
-def self_href(request: Request, public_url: str | None) -> str:
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    href = _base(request, public_url) + _path(request)
+def self_href(scope: Scope, base: str) -> str:
+    query = scope.get("query_string", b"").decode("latin-1")
+    href = base + _path(scope)
     return f"{href}?{query}" if query else href
 
 
-def next_href(request: Request, public_url: str | None, cursor: str) -> str:
+def next_href(scope: Scope, base: str, cursor: str) -> str:
     """The same request with `cursor` replaced; every other parameter kept as sent."""
-    query = request.scope.get("query_string", b"").decode("latin-1")
+    query = scope.get("query_string", b"").decode("latin-1")
     kept = [
         part
         for part in query.split("&")
         if part and unquote_plus(part.partition("=")[0]) != "cursor"
     ]
     kept.append(f"cursor={cursor}")
-    return f"{_base(request, public_url)}{_path(request)}?{'&'.join(kept)}"
+    return f"{base}{_path(scope)}?{'&'.join(kept)}"

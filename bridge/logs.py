@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -35,20 +38,88 @@ _tracebacks = structlog.processors.ExceptionRenderer(
 )
 
 
+REQUEST_ID: ContextVar[str | None] = ContextVar("erc_bridge_request_id", default=None)
+"""The id of the request being answered, added to every line logged while answering it."""
+
+
+def _add_request_id(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    return event
+
+
+class AccessLog:
+    """The one line per request. It is written directly rather than through structlog's
+    chain: it comes on every request, and its only caller-given values (method, offered
+    request id) are scrubbed here like any other.
+
+    With `flush_after_s` set, lines are gathered and written together at most that long
+    after the first of them (or once `MAX_PENDING` wait), as a web server's buffered
+    access log is: one write for many requests instead of one each. `flush` writes
+    whatever waits; the service calls it when it stops."""
+
+    MAX_PENDING = 512
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self.flush_after_s = 0.0
+        self._pending: list[str] = []
+        self._flush_scheduled = False
+
+    def write(
+        self, *, request_id: str, offered: bool, method: str, route: str, status: int, ms: float
+    ) -> None:
+        if not self.enabled:
+            return
+        line = {
+            "event": "request",
+            "request_id": redact.text(request_id) if offered else request_id,
+            "method": redact.text(method),
+            "route": route,
+            "status": status,
+            "duration_ms": round(ms, 2),
+            "level": "info",
+            "timestamp": datetime.now(UTC),
+        }
+        self._pending.append(orjson.dumps(line, option=_LINE).decode())
+        if self.flush_after_s <= 0 or len(self._pending) >= self.MAX_PENDING:
+            self.flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(self.flush_after_s, self.flush)
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        if self._pending:
+            out = sys.stdout
+            out.write("".join(self._pending))
+            self._pending.clear()
+            out.flush()
+
+
+_LINE = orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE
+access_log = AccessLog()
+"""The process's access log (logging is process-wide)."""
+
+
 def _json_line(event: Any, **_: Any) -> str:
     return orjson.dumps(event, default=repr).decode()
 
 
 def _shared_processors() -> list[Any]:
     return [
-        structlog.contextvars.merge_contextvars,
+        _add_request_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
 
 
-def configure_logging(level: str = "info") -> None:
+def configure_logging(level: str = "info", *, access_flush_s: float = 0.0) -> None:
+    """JSON lines on stdout at `level`; access lines gathered for up to `access_flush_s`."""
     numeric = LEVELS.get(level, logging.INFO)
+    access_log.enabled = numeric <= logging.INFO
+    access_log.flush_after_s = access_flush_s
     renderer = structlog.processors.JSONRenderer(serializer=_json_line)
     structlog.configure(
         processors=[

@@ -1,80 +1,158 @@
-"""Pure ASGI middleware: request id, access log, and the last line of defence for errors."""
+"""The front door, outermost of the application: every HTTP request gets an id (accepted
+from `X-Request-Id` or generated, always echoed), is checked against the input limits,
+is counted and logged once, and any unexpected exception becomes a 500 ERC body.
+
+A GET on an ERC route goes from here straight to its endpoint, which answers with its
+own two messages; everything else (other methods, health, metrics, tokens, unknown
+paths) goes on to the router, which knows the ERC routes too.
+"""
 
 from __future__ import annotations
 
+import random
 import re
 import time
-import uuid
+from collections.abc import Sequence
+from typing import Protocol, cast
 
 import structlog
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bridge.errors import ERCError
+from bridge.limits import refusal
+from bridge.logs import REQUEST_ID, access_log
 from bridge.metrics import Metrics
+from bridge.request import RESPONSE_STARTED_KEY, read_headers
 
-REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Ids only need to be unique, not secret: no system call for each one.
+_ids = random.Random()  # noqa: S311
 
 log = structlog.get_logger("erc_bridge.access")
 
 
-def _request_id(scope: Scope) -> str:
-    offered = Headers(scope=scope).get(REQUEST_ID_HEADER)
-    if offered and _SAFE_REQUEST_ID.match(offered):
-        return offered
-    return uuid.uuid4().hex
+class Responder(Protocol):
+    """An endpoint that sends its own answer, adding `extra` headers, and says its status."""
+
+    async def respond(
+        self, scope: Scope, receive: Receive, send: Send, *extra: tuple[bytes, bytes]
+    ) -> int: ...
 
 
-class RequestContextMiddleware:
-    """Gives every request an id (accepted from `X-Request-Id` or generated), echoes it,
-    writes one access line, counts it in `metrics`, and turns any unexpected exception
-    into a 500 ERC body."""
+def route_path(scope: Scope) -> str:
+    """The path the routes see: without the `root_path` the server is mounted under."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :]
+    return path
 
-    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
+
+class FrontDoor:
+    """Pure ASGI. `erc_routes` are matched with their own patterns, and the scope is
+    filled as the router would (`route`, `endpoint`, `path_params`), so both ways in
+    behave alike."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        erc_routes: Sequence[Route] = (),
+        erc_prefix: str = "/erc/",
+        metrics: Metrics | None = None,
+    ) -> None:
         self.app = app
+        self.erc_routes = tuple(erc_routes)
+        self.erc_prefix = erc_prefix
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
+        headers = read_headers(scope)
+        offered = headers.get("x-request-id")
+        if offered is not None and not _SAFE_REQUEST_ID.match(offered):
+            offered = None
+        request_id = offered or f"{_ids.getrandbits(128):032x}"
+        scope.setdefault("state", {})["request_id"] = request_id
+        id_header = (b"x-request-id", request_id.encode())
         status = 500
-        response_started = False
+        context = REQUEST_ID.set(request_id)
+        try:
+            status = await self._answer(scope, receive, send, id_header)
+        except Exception:
+            log.exception("unhandled_error", method=scope["method"], path=scope["path"])
+            if not scope.get(RESPONSE_STARTED_KEY):
+                error = ERCError(
+                    500,
+                    "internal_error",
+                    "Internal error",
+                    description=f"The error was logged with request id {request_id}",
+                )
+                response = error.response()
+                response.raw_headers.append(id_header)
+                await response(scope, receive, send)
+        finally:
+            REQUEST_ID.reset(context)
+            seconds = time.perf_counter() - started
+            template = getattr(scope.get("route"), "path", None) or "unmatched"
+            if self.metrics is not None:
+                self.metrics.observe_request(template, status, seconds)
+            access_log.write(
+                request_id=request_id,
+                offered=offered is not None,
+                method=scope["method"],
+                route=template,
+                status=status,
+                ms=seconds * 1000,
+            )
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, id_header: tuple[bytes, bytes]
+    ) -> int:
+        """Answer the request; the status it got."""
+        refused = refusal(scope)
+        if refused is not None:
+            response = refused.response()
+            response.raw_headers += [(b"connection", b"close"), id_header]
+            await response(scope, receive, send)
+            return refused.status
+        route = self._erc_route(scope)
+        if route is not None:
+            endpoint = cast(Responder, route.endpoint)
+            return await endpoint.respond(scope, receive, send, id_header)
+        return await self._forward(scope, receive, send, id_header)
+
+    def _erc_route(self, scope: Scope) -> Route | None:
+        if scope["method"] != "GET":
+            return None
+        path = route_path(scope)
+        if not path.startswith(self.erc_prefix):
+            return None
+        for route in self.erc_routes:
+            match = route.path_regex.match(path)
+            if match is not None:
+                scope["route"] = route
+                scope["endpoint"] = route.endpoint
+                scope["path_params"] = match.groupdict()
+                return route
+        return None
+
+    async def _forward(
+        self, scope: Scope, receive: Receive, send: Send, id_header: tuple[bytes, bytes]
+    ) -> int:
+        status = 500
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status
             if message["type"] == "http.response.start":
-                response_started = True
+                scope[RESPONSE_STARTED_KEY] = True
                 status = message["status"]
-                MutableHeaders(scope=message).append("X-Request-Id", request_id)
+                message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            except Exception:
-                log.exception("unhandled_error", method=scope["method"], path=scope["path"])
-                if not response_started:
-                    error = ERCError(
-                        500,
-                        "internal_error",
-                        "Internal error",
-                        description=f"The error was logged with request id {request_id}",
-                    )
-                    await error.response()(scope, receive, send_with_id)
-            finally:
-                seconds = time.perf_counter() - started
-                template = getattr(scope.get("route"), "path", None) or "unmatched"
-                if self.metrics is not None:
-                    self.metrics.observe_request(template, status, seconds)
-                log.info(
-                    "request",
-                    method=scope["method"],
-                    route=template,
-                    status=status,
-                    duration_ms=round(seconds * 1000, 2),
-                )
+        await self.app(scope, receive, send_with_id)
+        return status

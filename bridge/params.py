@@ -45,6 +45,9 @@ class Query:
     brand: str | None = None
 
 
+_DEFAULTS = Query()
+
+
 def _limit(raw: str, problems: list[ErrorField]) -> int:
     if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
         problems.append(ErrorField(name="limit", description="must be an integer of at least 1"))
@@ -84,6 +87,8 @@ def parse_query(
     unknown query parameters are ignored."""
     problems: list[ErrorField] = []
     _path_ids(path or {}, problems)
+    if not params and not problems:
+        return _DEFAULTS
     values: dict[str, str] = {}
     for name in accepts:
         given = params.getlist(name)

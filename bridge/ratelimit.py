@@ -43,9 +43,12 @@ class FailedAuthLimiter:
         self._failures: TTLCache[str, _Failures] = TTLCache(
             maxsize=max_clients, ttl=window_s, timer=clock
         )
+        self._blocks_end = -math.inf
 
     def retry_after(self, client: str) -> int | None:
         """Seconds until `client` may try again, or None when it is not blocked."""
+        if self._clock() >= self._blocks_end:  # nobody is blocked: the usual case
+            return None
         failures = self._failures.get(client)
         if failures is None or failures.blocked_until is None:
             return None
@@ -61,6 +64,7 @@ class FailedAuthLimiter:
         failures.count += 1
         if failures.count >= self.limit:
             failures.blocked_until = self._clock() + self.window_s
+            self._blocks_end = max(self._blocks_end, failures.blocked_until)
             self._failures[client] = failures
 
     def __len__(self) -> int:

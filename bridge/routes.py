@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.datastructures import QueryParams
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from adapters.base import Capability, OrderListRequest, OrderSort
 from adapters.deadline import within
@@ -21,6 +21,7 @@ from bridge.cache import CacheStatus
 from bridge.cursors import CursorError
 from bridge.errors import ERCError, from_adapter_error, invalid_cursor, not_found
 from bridge.params import ITEM_LIST, ORDER_LIST, SINGLE, Query, SortField, parse_query
+from bridge.request import RESPONSE_STARTED_KEY, request_headers
 from bridge.service import Bridge
 from mappings import views
 from mappings.wire import render
@@ -36,17 +37,18 @@ CUSTOMER_TTL_S = 300.0  # customer profiles change rarely; orders and their stat
 class Call:
     """One authorized request to an ERC route, with its validated parameters."""
 
-    request: Request
+    scope: Scope
     bridge: Bridge
     query: Query
+    base_url: str
 
     @property
     def customer_id(self) -> str:
-        return str(self.request.path_params["customer_id"])
+        return str(self.scope["path_params"]["customer_id"])
 
     @property
     def order_id(self) -> str:
-        return str(self.request.path_params["order_id"])
+        return str(self.scope["path_params"]["order_id"])
 
     @property
     def brand(self) -> str | None:
@@ -54,7 +56,7 @@ class Call:
 
     @property
     def self_href(self) -> str:
-        return links.self_href(self.request, self.bridge.settings.public_url)
+        return links.self_href(self.scope, self.base_url)
 
     def resume(self, binding: Mapping[str, str | None]) -> dict[str, Any] | None:
         if self.query.cursor is None:
@@ -70,7 +72,7 @@ class Call:
         if state is None:
             return None
         cursor = self.bridge.cursors.encode(binding, state)
-        return links.next_href(self.request, self.bridge.settings.public_url, cursor)
+        return links.next_href(self.scope, self.base_url, cursor)
 
 
 Handler = Callable[[Call], Awaitable[BaseModel]]
@@ -78,6 +80,8 @@ Handler = Callable[[Call], Awaitable[BaseModel]]
 
 @dataclass(frozen=True)
 class ERCRoute:
+    """What one ERC route is: its path under each prefix, what it needs and accepts."""
+
     path: str
     handler: Handler
     scope: str
@@ -85,67 +89,92 @@ class ERCRoute:
     accepts: Sequence[str] = SINGLE
     sort_fields: Sequence[str] = ()
 
-    async def endpoint(self, request: Request) -> Response:
-        bridge: Bridge = request.app.state.bridge
+
+class ERCEndpoint:
+    """One route served by one bridge, as a pure ASGI app: the rendered body with its
+    `X-Cache` status, or the ERC error."""
+
+    def __init__(self, route: ERCRoute, bridge: Bridge) -> None:
+        self.route = route
+        self.bridge = bridge
+        settings = bridge.settings
+        customer_ttl = CUSTOMER_TTL_S if settings.cache_ttl_s > 0 else settings.cache_ttl_s
+        self.ttl = customer_ttl if route.capability is Capability.CUSTOMER else settings.cache_ttl_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.respond(scope, receive, send)
+
+    async def respond(
+        self, scope: Scope, receive: Receive, send: Send, *extra: tuple[bytes, bytes]
+    ) -> int:
+        """Send the answer, with `extra` headers; its status."""
         try:
-            principal = bridge.auth.authenticate(
-                request.headers, client=client_address(request.scope)
-            )
-            bridge.auth.require(principal, self.scope)
-            if self.capability not in bridge.adapter.capabilities:
-                raise ERCError(
-                    501,
-                    "not_supported",
-                    f"The {bridge.adapter.name} adapter cannot serve this route",
-                )
-            query = parse_query(
-                request.query_params,
-                path=request.path_params,
-                accepts=self.accepts,
-                sort_fields=self.sort_fields,
-            )
-            _check_brand(query.brand, bridge.settings.brand)
-            call = Call(request, bridge, query)
-            body, status = await bridge.cache.fetch(
-                self.cache_key(call), self.cache_ttl(bridge), lambda: self.produce(call)
-            )
+            body, status = await self.answer(scope)
         except AdapterError as exc:
-            return _uncached(from_adapter_error(exc).response())
+            error = from_adapter_error(exc)
         except TimeoutError:
-            timeout = ERCError(504, "upstream_timeout", "The platform did not answer in time")
-            return _uncached(timeout.response())
+            error = ERCError(504, "upstream_timeout", "The platform did not answer in time")
         except ERCError as exc:
-            return _uncached(exc.response())
-        return Response(body, media_type="application/json", headers={"X-Cache": status})
+            error = exc
+        else:
+            headers = [(b"content-length", b"%d" % len(body)), _JSON, _X_CACHE[status], *extra]
+            scope[RESPONSE_STARTED_KEY] = True
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return 200
+        response = error.response()
+        response.raw_headers += [_X_CACHE[CacheStatus.MISS], *extra]
+        await response(scope, receive, send)
+        return error.status
+
+    async def answer(self, scope: Scope) -> tuple[bytes, CacheStatus]:
+        route, bridge = self.route, self.bridge
+        headers = request_headers(scope)
+        principal = bridge.auth.authenticate(headers, client=client_address(scope))
+        bridge.auth.require(principal, route.scope)
+        if route.capability not in bridge.adapter.capabilities:
+            raise ERCError(
+                501,
+                "not_supported",
+                f"The {bridge.adapter.name} adapter cannot serve this route",
+            )
+        query_string: bytes = scope["query_string"]
+        query = parse_query(
+            QueryParams(query_string) if query_string else _NO_PARAMS,
+            path=scope["path_params"],
+            accepts=route.accepts,
+            sort_fields=route.sort_fields,
+        )
+        _check_brand(query.brand, bridge.settings.brand)
+        base = links.base_url(scope, headers.get("host"), bridge.settings.public_url)
+        key = self.cache_key(scope, base)
+        body = bridge.cache.fresh(key)
+        if body is not None:
+            return body, CacheStatus.HIT
+        call = Call(scope, bridge, query, base)
+        return await bridge.cache.fetch(key, self.ttl, lambda: self.produce(call))
 
     async def produce(self, call: Call) -> bytes:
         """The rendered body, fetched within the request deadline."""
-        seconds = call.bridge.settings.deadline_s
-        async with within(seconds):
-            body = await self.handler(call)
+        async with within(call.bridge.settings.deadline_s):
+            body = await self.route.handler(call)
         return render(body)
 
-    def cache_key(self, call: Call) -> tuple[str, ...]:
+    def cache_key(self, scope: Scope, base: str) -> tuple[str, ...]:
         """Everything the body depends on: adapter, route, ids and the request as sent."""
-        params = call.request.path_params
+        params = scope["path_params"]
         return (
-            call.bridge.adapter.name,
-            self.path,
-            str(params.get("customer_id", "")),
-            str(params.get("order_id", "")),
-            call.self_href,
+            self.bridge.adapter.name,
+            self.route.path,
+            params.get("customer_id", ""),
+            params.get("order_id", ""),
+            links.self_href(scope, base),
         )
 
-    def cache_ttl(self, bridge: Bridge) -> float:
-        settings = bridge.settings
-        if self.capability is Capability.CUSTOMER and settings.cache_ttl_s > 0:
-            return CUSTOMER_TTL_S
-        return settings.cache_ttl_s
 
-
-def _uncached(response: Response) -> Response:
-    response.headers["X-Cache"] = CacheStatus.MISS
-    return response
+_NO_PARAMS = QueryParams()
+_X_CACHE = {status: (b"x-cache", status.value.encode()) for status in CacheStatus}
+_JSON = (b"content-type", b"application/json")
 
 
 def _check_brand(requested: str | None, configured: str | None) -> None:
@@ -248,9 +277,9 @@ ERC_ROUTES = (
 )
 
 
-def erc_routes() -> list[Route]:
+def erc_routes(bridge: Bridge) -> list[Route]:
     return [
-        Route(prefix + route.path, route.endpoint, methods=["GET"])
+        Route(prefix + route.path, ERCEndpoint(route, bridge), methods=["GET"])
         for prefix in PREFIXES
         for route in ERC_ROUTES
     ]

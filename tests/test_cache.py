@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Any
 
 import httpx
@@ -14,7 +13,6 @@ from adapters.base import Adapter
 from adapters.demo import DemoAdapter
 from adapters.errors import NotFound, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from bridge.app import create_app
-from bridge.cache import ResponseCache
 from mappings.models import Customer, Order
 from tests.conftest import AUTH, R, decode, settings
 from tests.servers import serve
@@ -54,18 +52,7 @@ class FlakyDemo(DemoAdapter):
 
 
 def cached_client(adapter: Adapter, clock: Clock, **overrides: Any) -> TestClient:
-    config = settings(**overrides)
-    app = create_app(config, adapter=adapter)
-    bridge = app.state.bridge
-    app.state.bridge = dataclasses.replace(
-        bridge,
-        cache=ResponseCache(
-            max_entries=config.cache_max_entries,
-            stale=config.stale_s,
-            enabled=config.cache_ttl_s > 0,
-            clock=clock,
-        ),
-    )
+    app = create_app(settings(**overrides), adapter=adapter, clock=clock)
     client = TestClient(app, headers=AUTH)
     client.__enter__()
     return client
