@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 import httpx
@@ -139,6 +140,22 @@ def _fits_deadline(delay: float) -> bool:
     return left is None or delay < left - 0.05
 
 
+@lru_cache(maxsize=4096)
+def _quoted(text: str) -> str:
+    return quote_plus(text)
+
+
+def encode_query(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
+    """`urlencode(params, doseq=True)`, with each name and value quoted once and then
+    remembered: parameter names and most values repeat from one call to the next."""
+    pairs = params.items() if isinstance(params, Mapping) else params
+    encoded = []
+    for name, value in pairs:
+        for item in value if isinstance(value, list | tuple) else (value,):
+            encoded.append(f"{_quoted(str(name))}={_quoted(str(item))}")
+    return "&".join(encoded)
+
+
 class _AiohttpWire:
     """Requests over one aiohttp session, sent exactly as given (no URL re-normalization)."""
 
@@ -166,7 +183,7 @@ class _AiohttpWire:
         data: dict[str, str] | None,
         read_timeout: float,
     ) -> httpx.Response:
-        query = f"?{urlencode(params, doseq=True)}" if params else ""
+        query = f"?{encode_query(params)}" if params else ""
         url = f"{self._base}{path}{query}"
         timeout = aiohttp.ClientTimeout(
             connect=min(self._config.pool_timeout + self._config.connect_timeout, read_timeout),
@@ -345,11 +362,16 @@ class UpstreamClient:
         read_timeout = (
             self.config.read_timeout if left is None else min(self.config.read_timeout, left)
         )
-        try:
-            async with asyncio.timeout(left):
-                await self._in_flight.acquire()
-        except TimeoutError:
-            raise UpstreamTimeout(f"{self.platform} calls are queued past the deadline") from None
+        if self._in_flight.locked():
+            try:
+                async with asyncio.timeout(left):
+                    await self._in_flight.acquire()
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    f"{self.platform} calls are queued past the deadline"
+                ) from None
+        else:
+            await self._in_flight.acquire()  # a free slot: taken at once, no timer to set
         started = time.perf_counter()
         try:
             response = await self._wire.exchange(method, path, params, headers, data, read_timeout)

@@ -2,6 +2,8 @@
 
 (a) `bare`: a bare Starlette route returning the bridge's own pre-rendered body — what
     serving a cached answer costs at the least.
+(a') `bare` served with the bridge's one-write protocol (`bridge/server.py`), for
+    reading the cache-hit ratio without what that protocol saves.
 (b) `proxy`: a minimal raw-aiohttp proxy making the same platform call as the bridge
     for a customer's order list and returning the platform's payload as it came — what
     fetching costs at the least, with no mapping, validation or auth.
@@ -68,7 +70,21 @@ def proxy_app(platform: str, client_id: str, client_secret: str) -> web.Applicat
     return app
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and os.environ.get("BENCH_ANCHOR") == "bare-one-write":
+    import uvicorn
+
+    from bridge.server import OneWriteHttpProtocol
+
+    uvicorn.run(
+        bare,
+        host="127.0.0.1",
+        port=int(os.environ["BENCH_PORT"]),
+        http=OneWriteHttpProtocol,
+        ws="none",
+        log_config=None,
+        access_log=False,
+    )
+elif __name__ == "__main__":
     web.run_app(
         proxy_app(
             os.environ["BENCH_PLATFORM"],

@@ -153,9 +153,11 @@ def create_app(
         try:
             yield
         finally:
-            await adapter.close()
-            access_log.flush()
-            log.info("bridge_stopped", adapter=adapter.name)
+            try:
+                await adapter.close()
+            finally:
+                access_log.flush()
+                log.info("bridge_stopped", adapter=adapter.name)
 
     erc_routes_of_bridge = erc_routes(bridge)
     app = BridgeApp(

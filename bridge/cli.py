@@ -18,6 +18,7 @@ from bridge.commands import run_check, run_get
 from bridge.config import StartupError, load_configuration
 from bridge.logs import configure_logging, emit_startup_failure
 from bridge.scaffold import ScaffoldError, next_steps, scaffold
+from bridge.server import OneWriteHttpProtocol
 
 ACCESS_LOG_FLUSH_S = 0.2
 """How long a served request's access line may wait to be written with others."""
@@ -60,6 +61,8 @@ def serve(host: str | None, port: int | None) -> int:
         log_config=None,
         access_log=False,
         server_header=False,
+        http=OneWriteHttpProtocol,
+        ws="none",
         timeout_graceful_shutdown=max(1, int(settings.deadline_s) + 2),
     )
     return 0

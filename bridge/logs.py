@@ -65,7 +65,8 @@ class AccessLog:
         self.enabled = True
         self.flush_after_s = 0.0
         self._pending: list[str] = []
-        self._flush_scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
 
     def write(
         self, *, request_id: str, offered: bool, method: str, route: str, status: int, ms: float
@@ -75,7 +76,7 @@ class AccessLog:
         line = {
             "event": "request",
             "request_id": redact.text(request_id) if offered else request_id,
-            "method": redact.text(method),
+            "method": method if method in _METHODS else redact.text(method),
             "route": route,
             "status": status,
             "duration_ms": round(ms, 2),
@@ -85,12 +86,17 @@ class AccessLog:
         self._pending.append(orjson.dumps(line, option=_LINE).decode())
         if self.flush_after_s <= 0 or len(self._pending) >= self.MAX_PENDING:
             self.flush()
-        elif not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_later(self.flush_after_s, self.flush)
+            return
+        loop = asyncio.get_running_loop()
+        # A timer set on another loop (one that has ended, say) will not fire here.
+        if self._timer is None or self._timer_loop is not loop:
+            self._timer = loop.call_later(self.flush_after_s, self.flush)
+            self._timer_loop = loop
 
     def flush(self) -> None:
-        self._flush_scheduled = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_loop = None
         if self._pending:
             out = sys.stdout
             out.write("".join(self._pending))
@@ -98,6 +104,7 @@ class AccessLog:
             out.flush()
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LINE = orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE
 access_log = AccessLog()
 """The process's access log (logging is process-wide)."""

@@ -9,6 +9,7 @@ paths) goes on to the router, which knows the ERC routes too.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import time
@@ -25,9 +26,11 @@ from bridge.logs import REQUEST_ID, access_log
 from bridge.metrics import Metrics
 from bridge.request import RESPONSE_STARTED_KEY, read_headers
 
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# Ids only need to be unique, not secret: no system call for each one.
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Ids only need to be unique, not secret: no system call for each one. A forked worker
+# draws its own sequence.
 _ids = random.Random()  # noqa: S311
+os.register_at_fork(after_in_child=_ids.seed)
 
 log = structlog.get_logger("erc_bridge.access")
 
@@ -74,18 +77,28 @@ class FrontDoor:
         started = time.perf_counter()
         headers = read_headers(scope)
         offered = headers.get("x-request-id")
-        if offered is not None and not _SAFE_REQUEST_ID.match(offered):
+        if offered is not None and not _SAFE_REQUEST_ID.fullmatch(offered):
             offered = None
         request_id = offered or f"{_ids.getrandbits(128):032x}"
-        scope.setdefault("state", {})["request_id"] = request_id
         id_header = (b"x-request-id", request_id.encode())
         status = 500
         context = REQUEST_ID.set(request_id)
         try:
-            status = await self._answer(scope, receive, send, id_header)
+            refused = refusal(scope)
+            route = None if refused is not None else self._erc_route(scope)
+            if refused is not None:
+                status = await self._refuse(refused, scope, receive, send, id_header)
+            elif route is not None:
+                endpoint = cast(Responder, route.endpoint)
+                status = await endpoint.respond(scope, receive, send, id_header)
+            else:
+                status = await self._forward(scope, receive, send, id_header)
         except Exception:
             log.exception("unhandled_error", method=scope["method"], path=scope["path"])
-            if not scope.get(RESPONSE_STARTED_KEY):
+            answered: int | None = scope.get(RESPONSE_STARTED_KEY)
+            if answered is not None:
+                status = answered  # what the client was told; nothing more can be sent
+            else:
                 error = ERCError(
                     500,
                     "internal_error",
@@ -110,21 +123,18 @@ class FrontDoor:
                 ms=seconds * 1000,
             )
 
-    async def _answer(
-        self, scope: Scope, receive: Receive, send: Send, id_header: tuple[bytes, bytes]
+    async def _refuse(
+        self,
+        refused: ERCError,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        id_header: tuple[bytes, bytes],
     ) -> int:
-        """Answer the request; the status it got."""
-        refused = refusal(scope)
-        if refused is not None:
-            response = refused.response()
-            response.raw_headers += [(b"connection", b"close"), id_header]
-            await response(scope, receive, send)
-            return refused.status
-        route = self._erc_route(scope)
-        if route is not None:
-            endpoint = cast(Responder, route.endpoint)
-            return await endpoint.respond(scope, receive, send, id_header)
-        return await self._forward(scope, receive, send, id_header)
+        response = refused.response()
+        response.raw_headers += [(b"connection", b"close"), id_header]
+        await response(scope, receive, send)
+        return refused.status
 
     def _erc_route(self, scope: Scope) -> Route | None:
         if scope["method"] != "GET":
@@ -149,8 +159,7 @@ class FrontDoor:
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
-                scope[RESPONSE_STARTED_KEY] = True
-                status = message["status"]
+                status = scope[RESPONSE_STARTED_KEY] = message["status"]
                 message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 

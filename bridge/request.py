@@ -7,6 +7,7 @@ from starlette.types import Scope
 
 HEADERS_KEY = "erc_bridge.headers"
 RESPONSE_STARTED_KEY = "erc_bridge.response_started"
+"""Set to the status once an answer has begun: after that, nothing else can be sent."""
 _READ = {name.encode(): name for name in ("host", "x-api-key", "authorization", "x-request-id")}
 
 

@@ -33,7 +33,7 @@ DEFAULT_ORDER_SORT = SortField("purchase_datetime", descending=True)
 CUSTOMER_TTL_S = 300.0  # customer profiles change rarely; orders and their status do
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Call:
     """One authorized request to an ERC route, with its validated parameters."""
 
@@ -109,7 +109,12 @@ class ERCEndpoint:
     ) -> int:
         """Send the answer, with `extra` headers; its status."""
         try:
-            body, status = await self.answer(scope)
+            key, call = self.prepare(scope)
+            body, status = self.bridge.cache.fresh(key), CacheStatus.HIT
+            if body is None:
+                body, status = await self.bridge.cache.fetch(
+                    key, self.ttl, lambda: self.produce(call)
+                )
         except AdapterError as exc:
             error = from_adapter_error(exc)
         except TimeoutError:
@@ -118,7 +123,7 @@ class ERCEndpoint:
             error = exc
         else:
             headers = [(b"content-length", b"%d" % len(body)), _JSON, _X_CACHE[status], *extra]
-            scope[RESPONSE_STARTED_KEY] = True
+            scope[RESPONSE_STARTED_KEY] = 200
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return 200
@@ -127,7 +132,9 @@ class ERCEndpoint:
         await response(scope, receive, send)
         return error.status
 
-    async def answer(self, scope: Scope) -> tuple[bytes, CacheStatus]:
+    def prepare(self, scope: Scope) -> tuple[tuple[str, ...], Call]:
+        """Everything settled before the platform: who calls, with what parameters, and
+        the cache key of the answer (an ERCError when the request cannot be answered)."""
         route, bridge = self.route, self.bridge
         headers = request_headers(scope)
         principal = bridge.auth.authenticate(headers, client=client_address(scope))
@@ -147,12 +154,7 @@ class ERCEndpoint:
         )
         _check_brand(query.brand, bridge.settings.brand)
         base = links.base_url(scope, headers.get("host"), bridge.settings.public_url)
-        key = self.cache_key(scope, base)
-        body = bridge.cache.fresh(key)
-        if body is not None:
-            return body, CacheStatus.HIT
-        call = Call(scope, bridge, query, base)
-        return await bridge.cache.fetch(key, self.ttl, lambda: self.produce(call))
+        return self.cache_key(scope, base), Call(scope, bridge, query, base)
 
     async def produce(self, call: Call) -> bytes:
         """The rendered body, fetched within the request deadline."""

@@ -32,6 +32,8 @@ Timestamp = Annotated[
     AfterValidator(_as_utc),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
+
+
 def _without_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _without_nulls(item) for key, item in value.items() if item is not None}

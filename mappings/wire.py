@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 def format_timestamp(moment: datetime) -> str:
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def format_decimal(value: Decimal) -> str:

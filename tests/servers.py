@@ -18,13 +18,14 @@ class _QuietServer(uvicorn.Server):
 
 
 @contextlib.contextmanager
-def serve(app: Any, *, timeout: float = 10.0) -> Iterator[str]:
-    """Serve `app` over loopback; yields its base URL and stops it on exit."""
+def serve(app: Any, *, timeout: float = 10.0, **options: Any) -> Iterator[str]:
+    """Serve `app` over loopback (`options` go to uvicorn's Config); yields its base URL
+    and stops it on exit."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", **options)
     server = _QuietServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

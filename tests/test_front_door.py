@@ -1,0 +1,1051 @@
+"""The front door: ERC reads served straight from it answer like the router would, every
+request gets an id, one access line and its metrics, and failed authentications are
+limited per address."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import structlog
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.middleware import Middleware
+from starlette.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
+
+from bridge.app import create_app
+from bridge.logs import AccessLog, access_log, configure_logging
+from bridge.metrics import _Durations
+from bridge.middleware import FrontDoor, route_path
+from bridge.ratelimit import FailedAuthLimiter
+from bridge.redaction import REDACTED
+from tests.conftest import API_KEY, AUTH, ManualClock, R, RecordingDemoAdapter, decode, settings
+from tests.erc_contract import check
+
+SHORT = "/erc/ecommerce"
+ROUTES = [
+    "/customers/cus_ana",
+    "/customers/cus_ana/orders",
+    "/customers/cus_ana/orders/ord_1001",
+    "/customers/cus_ana/orders/ord_1001/items",
+    "/customers/cus_ana/most-recent-order",
+]
+PATHS = [prefix + route for prefix in (R, SHORT) for route in ROUTES]
+CUSTOMER = f"{R}/customers/cus_ana"
+CUSTOMER_ROUTE = f"{R}/customers/{{customer_id}}"
+ORDERS_ROUTE = f"{R}/customers/{{customer_id}}/orders"
+GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
+ACCESS_FIELDS = {
+    "event",
+    "request_id",
+    "method",
+    "route",
+    "status",
+    "duration_ms",
+    "level",
+    "timestamp",
+}
+
+
+class ExplodingAdapter(RecordingDemoAdapter):
+    """The demo store with a bug: looking a customer up raises."""
+
+    async def get_customer(self, customer_id: str) -> Any:
+        self.calls.append(("get_customer", (customer_id,)))
+        raise RuntimeError("kaboom: internal detail 7f3e")
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Logging and the process's access log as they were before the test."""
+    was_configured = structlog.is_configured()
+    config = structlog.get_config()
+    root = logging.getLogger()
+    root_state = (root.handlers[:], root.level)
+    named = {
+        name: (logging.getLogger(name).handlers[:], logging.getLogger(name).propagate)
+        for name in ("uvicorn", "uvicorn.error")
+    }
+    uvicorn_access_disabled = logging.getLogger("uvicorn.access").disabled
+    access_state = (access_log.enabled, access_log.flush_after_s)
+    yield
+    access_log.flush()
+    access_log.enabled, access_log.flush_after_s = access_state
+    if was_configured:
+        structlog.configure(**config)
+    else:
+        structlog.reset_defaults()
+    root.handlers[:], level = root_state
+    root.setLevel(level)
+    for name, (handlers, propagate) in named.items():
+        logging.getLogger(name).handlers[:] = handlers
+        logging.getLogger(name).propagate = propagate
+    logging.getLogger("uvicorn.access").disabled = uvicorn_access_disabled
+
+
+@pytest.fixture
+def info_logging(restore_logging: None) -> None:
+    configure_logging("info")
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def access_lines(text: str) -> list[dict[str, Any]]:
+    return [line for line in json_lines(text) if line.get("event") == "request"]
+
+
+def router_only_client(**overrides: Any) -> TestClient:
+    """The bridge with a front door that knows no ERC routes: every request, GETs on ERC
+    routes included, goes through the router."""
+    app = create_app(settings(**overrides), adapter=RecordingDemoAdapter())
+    app.user_middleware[:] = [Middleware(FrontDoor, metrics=app.state.metrics)]
+    return TestClient(app, headers=AUTH)
+
+
+def headers_without_id(response: Any) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in response.headers.multi_items() if k != "x-request-id"]
+
+
+def watch_router(app: Any) -> list[tuple[str, str]]:
+    """The (method, path) of every HTTP request that reaches the app's router from now on."""
+    routed: list[tuple[str, str]] = []
+    inner = app.router.middleware_stack
+
+    async def watching(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            routed.append((scope["method"], scope["path"]))
+        await inner(scope, receive, send)
+
+    app.router.middleware_stack = watching
+    return routed
+
+
+# ERC reads: straight from the front door, or through the router, alike.
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_get_and_head_answer_alike(make_client: Callable[..., TestClient], path: str) -> None:
+    getter, header = make_client(), make_client()
+    got = getter.get(path)
+    head = header.head(path)
+    assert got.status_code == head.status_code == 200
+    assert got.content
+    assert head.content == b""
+    assert got.headers["content-type"] == head.headers["content-type"] == "application/json"
+    assert int(head.headers["content-length"]) == len(got.content)
+    assert got.headers["x-cache"] == head.headers["x-cache"] == "MISS"
+    assert headers_without_id(got) == headers_without_id(head)
+    # Both ways in fill and read the same cache entry.
+    head_hit = getter.head(path)
+    get_hit = header.get(path)
+    assert head_hit.headers["x-cache"] == get_hit.headers["x-cache"] == "HIT"
+    assert get_hit.content == got.content
+    assert headers_without_id(head_hit) == headers_without_id(get_hit)
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        *[(path, AUTH) for path in PATHS],
+        (f"{R}/customers/cus_ana/orders?limit=2&order_by=order_number:asc", AUTH),
+        (f"{R}/customers/cus_ana/orders/ord_1001/items?order_by=price:desc", AUTH),
+        (f"{R}/customers/nobody", AUTH),
+        (f"{R}/customers/CUS_ANA", AUTH),
+        (f"{R}/customers/cus%5Fana/orders/ord_1001", AUTH),
+        (f"{R}/customers/a%20b/orders", AUTH),
+        (f"{R}/customers/cus_ana/orders?limit=0", AUTH),
+        (f"{R}/customers/cus_ana/orders?cursor=forged", AUTH),
+        (f"{R}/customers/cus_ana?brand=Other", AUTH),
+        (CUSTOMER, {"X-API-Key": "wrong-key"}),
+        (CUSTOMER, {"X-API-Key": ""}),
+    ],
+)
+def test_fast_path_answers_byte_for_byte_like_the_router(
+    make_client: Callable[..., TestClient], path: str, headers: dict[str, str]
+) -> None:
+    fast = make_client(brand="Demo Outfitters")
+    with router_only_client(brand="Demo Outfitters") as routed:
+        via_router = routed.get(path, headers=headers)
+    direct = fast.get(path, headers=headers)
+    assert direct.status_code == via_router.status_code
+    assert direct.content == via_router.content
+    assert headers_without_id(direct) == headers_without_id(via_router)
+    assert GENERATED_ID.match(direct.headers["x-request-id"])
+    assert GENERATED_ID.match(via_router.headers["x-request-id"])
+
+
+def test_erc_gets_skip_the_router_and_everything_else_goes_through_it(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client()
+    routed = watch_router(client.app)
+    for path in PATHS:
+        assert client.get(path).status_code == 200
+    assert client.get(f"{R}/customers/nobody").status_code == 404
+    assert client.get(CUSTOMER, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert routed == []
+    assert client.head(CUSTOMER).status_code == 200
+    assert client.post(CUSTOMER).status_code == 405
+    assert client.get("/healthz").status_code == 200
+    assert client.get(f"{R}/customers/").status_code == 404
+    assert routed == [
+        ("HEAD", CUSTOMER),
+        ("POST", CUSTOMER),
+        ("GET", "/healthz"),
+        ("GET", f"{R}/customers/"),
+    ]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        (CUSTOMER, {"X-API-Key": "wrong"}, 401),
+        (f"{R}/customers/nobody", AUTH, 404),
+        (f"{R}/customers/cus_ana/orders?limit=0", AUTH, 400),
+        (f"{R}/customers/cus_ana?brand=Other", AUTH, 404),
+    ],
+)
+def test_erc_route_errors_say_they_were_not_cached(
+    make_client: Callable[..., TestClient],
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    response = make_client(brand="Demo Outfitters").request(method, path, headers=headers)
+    assert response.status_code == status
+    assert response.headers["x-cache"] == "MISS"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [*[("POST", path) for path in PATHS], *[(m, CUSTOMER) for m in ("PUT", "PATCH", "DELETE")]],
+)
+def test_other_methods_on_erc_routes_are_405_with_allow(
+    make_client: Callable[..., TestClient], path: str, method: str
+) -> None:
+    response = make_client().request(method, path, headers={"X-Request-Id": "wrong-method-1"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+    assert response.headers["x-request-id"] == "wrong-method-1"
+    body = decode(response)
+    check(body, "error")
+    assert body["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{R}/customers/",
+        f"{SHORT}/customers/",
+        f"{R}/",
+        "/erc/",
+        f"{R}/customers",
+        f"{R}/customers/cus_ana/carts",
+        f"{R}/customers/cus_ana/orders/ord_1001/items/extra",
+        "/erc/ecommerce/connections2/customers/cus_ana",
+        "/ERC/ecommerce/connections/customers/cus_ana",
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_unknown_erc_looking_paths_are_the_404_erc_body(
+    make_client: Callable[..., TestClient], path: str, method: str
+) -> None:
+    response = make_client().request(method, path, headers={"X-Request-Id": "lost-1"})
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["x-request-id"] == "lost-1"
+    assert "x-cache" not in response.headers
+    if method == "GET":
+        body = decode(response)
+        check(body, "error")
+        assert body == {"code": "not_found", "message": "No such route"}
+
+
+def test_a_trailing_slash_on_a_route_is_redirected_to_it(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client()
+    response = client.get(f"{CUSTOMER}/", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"] == f"http://testserver{CUSTOMER}"
+    assert GENERATED_ID.match(response.headers["x-request-id"])
+    followed = client.get(f"{CUSTOMER}/")
+    assert followed.status_code == 200
+    assert decode(followed)["id"] == "cus_ana"
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_routes_match_under_a_root_path(path: str) -> None:
+    app = create_app(settings(), adapter=RecordingDemoAdapter())
+    with TestClient(app, headers=AUTH, root_path="/bridge") as client:
+        routed = watch_router(app)
+        got = client.get(f"/bridge{path}")
+        assert routed == []  # the front door matched the route itself
+        head = client.head(f"/bridge{path}")
+        assert got.status_code == head.status_code == 200
+        assert int(head.headers["content-length"]) == len(got.content)
+        assert decode(got)["_links"]["self"]["href"].startswith(f"http://testserver/bridge{path}")
+        # A server that leaves the root out of `path` is matched on the path as given.
+        assert client.get(path).status_code == 200
+        # A root that is only a prefix of the first segment is not stripped.
+        assert client.get(f"/bridgeX{path}").status_code == 404
+
+
+def test_an_explicit_asgi_scope_with_a_root_path_is_served() -> None:
+    app = create_app(settings(), adapter=RecordingDemoAdapter())
+    path = f"/shop-1{R}/customers/cus_ana/orders/ord_1001"
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "https",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "/shop-1",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"bridge.example.com"),
+            (b"x-api-key", API_KEY.encode()),
+            (b"x-request-id", b"scoped-1"),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("bridge.example.com", 443),
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    with TestClient(app) as client:  # runs the lifespan: the demo store is opened
+        assert client.portal is not None
+        client.portal.call(app, scope, receive, send)
+
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[0]["status"] == 200
+    headers = dict(sent[0]["headers"])
+    assert headers[b"x-request-id"] == b"scoped-1"
+    assert headers[b"x-cache"] == b"MISS"
+    assert headers[b"content-type"] == b"application/json"
+    assert int(headers[b"content-length"]) == len(sent[1]["body"])
+    assert not sent[1].get("more_body", False)
+    body = json.loads(sent[1]["body"])
+    assert body["id"] == "ord_1001"
+    assert body["_links"]["self"]["href"] == f"https://bridge.example.com{path}"
+
+
+@pytest.mark.parametrize(
+    ("path", "root", "expected"),
+    [
+        ("/erc/x", "", "/erc/x"),
+        ("/bridge/erc/x", "/bridge", "/erc/x"),
+        ("/bridge", "/bridge", ""),
+        ("/bridgeX/erc/x", "/bridge", "/bridgeX/erc/x"),
+        ("/erc/x", "/bridge", "/erc/x"),
+        ("/a/b/erc/x", "/a/b", "/erc/x"),
+    ],
+)
+def test_route_path_strips_only_a_whole_root(path: str, root: str, expected: str) -> None:
+    assert route_path({"path": path, "root_path": root}) == expected
+
+
+# Request ids.
+
+
+@pytest.mark.parametrize("offered", ["abc-123", "A.b_c:d-9", "x" * 128, "0"])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_safe_request_id_is_echoed(
+    make_client: Callable[..., TestClient], offered: str, method: str
+) -> None:
+    response = make_client().request(method, CUSTOMER, headers={"X-Request-Id": offered})
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] == offered
+
+
+@pytest.mark.parametrize(
+    "offered", ["a b", "x" * 129, "", "a/b", "a;b", "<script>", "id,other", "tab\tid"]
+)
+def test_an_unsafe_request_id_is_replaced_by_a_generated_one(
+    make_client: Callable[..., TestClient], offered: str
+) -> None:
+    response = make_client().get(CUSTOMER, headers={"X-Request-Id": offered})
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] != offered
+    assert GENERATED_ID.match(response.headers["x-request-id"])
+
+
+def test_a_request_id_ending_in_a_newline_is_not_echoed() -> None:
+    async def ok(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/other",
+        "raw_path": b"/other",
+        "query_string": b"",
+        "headers": [(b"x-request-id", b"abc\n")],
+    }
+    asyncio.run(FrontDoor(ok)(scope, receive, send))
+    echoed = dict(sent[0]["headers"])[b"x-request-id"].decode()
+    assert GENERATED_ID.match(echoed)
+
+
+def test_generated_request_ids_differ(make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
+    ids = {client.get(CUSTOMER).headers["x-request-id"] for _ in range(20)}
+    assert len(ids) == 20
+    assert all(GENERATED_ID.match(i) for i in ids)
+
+
+def test_the_first_of_repeated_headers_is_the_one_read(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client()
+    twice = [("X-Request-Id", "first-id"), ("X-Request-Id", "second-id")]
+    assert client.get(CUSTOMER, headers=twice).headers["x-request-id"] == "first-id"
+    good_first = [("X-API-Key", API_KEY), ("X-API-Key", "wrong")]
+    bad_first = [("X-API-Key", "wrong"), ("X-API-Key", API_KEY)]
+    assert client.get(CUSTOMER, headers=good_first).status_code == 200
+    assert client.get(CUSTOMER, headers=bad_first).status_code == 401
+
+
+MANY_HEADERS = {f"X-H{n}": "1" for n in range(70)}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "content", "status", "code"),
+    [
+        ("GET", f"{R}/customers/cus_ana/orders?search={'x' * 9000}", {}, None, 414, "uri_too_long"),
+        ("GET", f"{R}/customers/{'a' * 1100}", {}, None, 414, "uri_too_long"),
+        ("GET", CUSTOMER, MANY_HEADERS, None, 431, "headers_too_large"),
+        ("GET", CUSTOMER, {"X-Padding": "x" * 9000}, None, 431, "headers_too_large"),
+        ("GET", CUSTOMER, {}, b'{"id": "x"}', 400, "invalid_request"),
+        ("HEAD", CUSTOMER, {}, b"x", 400, None),
+        ("POST", "/healthz", MANY_HEADERS, None, 431, None),
+    ],
+)
+def test_refusals_echo_the_request_id_and_close(
+    make_client: Callable[..., TestClient],
+    recorder: RecordingDemoAdapter,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    content: bytes | None,
+    status: int,
+    code: str | None,
+) -> None:
+    client = make_client(recorder)
+    offered = client.request(
+        method, path, headers={**headers, "X-Request-Id": "refused-1"}, content=content
+    )
+    assert offered.status_code == status
+    assert offered.headers["x-request-id"] == "refused-1"
+    assert offered.headers["connection"] == "close"
+    if code is not None:
+        body = decode(offered)
+        check(body, "error")
+        assert body["code"] == code
+    generated = client.request(method, path, headers=headers, content=content)
+    assert generated.status_code == status
+    assert GENERATED_ID.match(generated.headers["x-request-id"])
+    assert recorder.calls == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("GET", CUSTOMER, {"X-API-Key": "wrong"}, 401),
+        ("HEAD", CUSTOMER, {"X-API-Key": "wrong"}, 401),
+        ("GET", CUSTOMER, {"X-API-Key": ""}, 401),
+        ("GET", f"{R}/customers/nobody", {}, 404),
+        ("HEAD", f"{R}/customers/nobody", {}, 404),
+        ("GET", "/nowhere", {}, 404),
+        ("GET", f"{R}/customers/cus_ana/orders?limit=x", {}, 400),
+        ("GET", "/healthz", {}, 200),
+        ("GET", "/metrics", {}, 200),
+    ],
+)
+def test_every_answer_carries_the_request_id(
+    make_client: Callable[..., TestClient],
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    response = make_client().request(method, path, headers={**headers, "X-Request-Id": "every-1"})
+    assert response.status_code == status
+    assert response.headers["x-request-id"] == "every-1"
+    assert response.headers.get_list("x-request-id") == ["every-1"]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.usefixtures("info_logging")
+def test_an_unexpected_exception_is_a_500_quoting_the_request_id(
+    make_client: Callable[..., TestClient],
+    capsys: pytest.CaptureFixture[str],
+    method: str,
+) -> None:
+    adapter = ExplodingAdapter()
+    client = make_client(adapter)
+    capsys.readouterr()
+    response = client.request(method, CUSTOMER, headers={"X-Request-Id": "bug-42"})
+    out = capsys.readouterr().out
+    assert adapter.calls == [("get_customer", ("cus_ana",))]
+
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "bug-42"
+    assert response.headers["content-type"] == "application/json"
+    if method == "GET":
+        body = decode(response)
+        check(body, "error")
+        assert body["code"] == "internal_error"
+        assert "bug-42" in body["description"]
+        for leak in ("Traceback", "RuntimeError", "kaboom", "7f3e", "File "):
+            assert leak not in response.text
+    lines = json_lines(out)
+    errors = [line for line in lines if line.get("event") == "unhandled_error"]
+    assert len(errors) == 1
+    assert errors[0]["request_id"] == "bug-42"
+    assert "RuntimeError" in json.dumps(errors[0])
+    (access,) = access_lines(out)
+    assert (access["status"], access["request_id"], access["route"]) == (
+        500,
+        "bug-42",
+        CUSTOMER_ROUTE,
+    )
+
+
+@pytest.mark.usefixtures("info_logging")
+def test_a_500_quotes_a_generated_request_id(make_client: Callable[..., TestClient]) -> None:
+    response = make_client(ExplodingAdapter()).get(CUSTOMER)
+    assert response.status_code == 500
+    request_id = response.headers["x-request-id"]
+    assert GENERATED_ID.match(request_id)
+    assert request_id in decode(response)["description"]
+
+
+@pytest.mark.usefixtures("info_logging")
+def test_an_exception_after_the_answer_began_sends_nothing_more() -> None:
+    async def half_answer(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise RuntimeError("after the start")
+
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/other",
+        "raw_path": b"/other",
+        "query_string": b"",
+        "headers": [(b"x-request-id", b"half-1")],
+    }
+    asyncio.run(FrontDoor(half_answer)(scope, receive, send))
+    assert len(sent) == 1
+    assert sent[0]["status"] == 200
+    assert (b"x-request-id", b"half-1") in sent[0]["headers"]
+
+
+def test_an_exception_after_the_answer_began_is_logged_with_the_status_sent(
+    capsys: pytest.CaptureFixture[str], info_logging: None
+) -> None:
+    async def half_answer(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 202, "headers": []})
+        raise RuntimeError("after the start")
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        pass
+
+    scope: Scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/other",
+        "raw_path": b"/other",
+        "query_string": b"",
+        "headers": [],
+    }
+    asyncio.run(FrontDoor(half_answer)(scope, receive, send))
+    assert [line["status"] for line in access_lines(capsys.readouterr().out)] == [202]
+
+
+# The access log.
+
+
+@pytest.mark.usefixtures("info_logging")
+def test_each_request_writes_exactly_one_access_line(
+    make_client: Callable[..., TestClient], capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = make_client()
+    requests: list[tuple[str, str, dict[str, Any], int, str]] = [
+        ("GET", CUSTOMER, {}, 200, CUSTOMER_ROUTE),
+        ("GET", CUSTOMER, {}, 200, CUSTOMER_ROUTE),
+        ("HEAD", f"{R}/customers/cus_ana/orders", {}, 200, ORDERS_ROUTE),
+        ("GET", f"{SHORT}/customers/cus_ana", {}, 200, f"{SHORT}/customers/{{customer_id}}"),
+        ("POST", CUSTOMER, {}, 405, CUSTOMER_ROUTE),
+        ("GET", CUSTOMER, {"headers": {"X-API-Key": "wrong"}}, 401, CUSTOMER_ROUTE),
+        ("GET", "/nowhere", {}, 404, "unmatched"),
+        ("GET", f"{R}/customers/", {}, 404, "unmatched"),
+        ("GET", CUSTOMER, {"content": b"x"}, 400, "unmatched"),
+        ("GET", "/healthz", {}, 200, "/healthz"),
+    ]
+    for method, path, options, status, route in requests:
+        capsys.readouterr()
+        response = client.request(method, path, **options)
+        assert response.status_code == status
+        lines = access_lines(capsys.readouterr().out)
+        assert len(lines) == 1, (method, path, lines)
+        (line,) = lines
+        assert set(line) == ACCESS_FIELDS
+        assert line["event"] == "request"
+        assert line["level"] == "info"
+        assert line["method"] == method
+        assert line["route"] == route
+        assert line["status"] == status
+        assert line["request_id"] == response.headers["x-request-id"]
+        assert isinstance(line["duration_ms"], int | float)
+        assert line["duration_ms"] >= 0
+        assert line["timestamp"].endswith("Z")
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", line["timestamp"])
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_no_access_lines_at_warning_level(
+    make_client: Callable[..., TestClient], capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("warning")
+    client = make_client()
+    capsys.readouterr()
+    assert client.get(CUSTOMER).status_code == 200
+    assert client.get("/nowhere").status_code == 404
+    assert client.get(CUSTOMER, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert access_lines(capsys.readouterr().out) == []
+    configure_logging("info")
+    assert client.get(CUSTOMER).status_code == 200
+    assert len(access_lines(capsys.readouterr().out)) == 1
+
+
+def write_line(log: AccessLog, n: int) -> None:
+    log.write(request_id=f"id-{n}", offered=True, method="GET", route="/r", status=200, ms=1.0)
+
+
+def test_buffered_lines_wait_for_flush_and_keep_their_order(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    log = AccessLog()
+    log.flush_after_s = 60
+
+    async def scenario() -> tuple[str, str, str]:
+        for n in range(5):
+            write_line(log, n)
+        before = capsys.readouterr().out
+        log.flush()
+        flushed = capsys.readouterr().out
+        log.flush()  # nothing waits: nothing is written
+        return before, flushed, capsys.readouterr().out
+
+    before, flushed, again = asyncio.run(scenario())
+    assert before == ""
+    assert [line["request_id"] for line in access_lines(flushed)] == [f"id-{n}" for n in range(5)]
+    assert len(flushed.splitlines()) == 5
+    assert again == ""
+
+
+def test_max_pending_lines_are_written_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    log = AccessLog()
+    log.flush_after_s = 60
+
+    async def scenario() -> tuple[str, str, str]:
+        for n in range(AccessLog.MAX_PENDING - 1):
+            write_line(log, n)
+        before = capsys.readouterr().out
+        write_line(log, AccessLog.MAX_PENDING - 1)
+        full = capsys.readouterr().out
+        write_line(log, AccessLog.MAX_PENDING)
+        after = capsys.readouterr().out
+        log.flush()
+        return before, full, after + capsys.readouterr().out
+
+    before, full, rest = asyncio.run(scenario())
+    assert before == ""
+    ids = [line["request_id"] for line in access_lines(full)]
+    assert ids == [f"id-{n}" for n in range(AccessLog.MAX_PENDING)]
+    assert [line["request_id"] for line in access_lines(rest)] == [f"id-{AccessLog.MAX_PENDING}"]
+
+
+def test_buffered_lines_are_written_by_the_loop_after_the_delay(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    log = AccessLog()
+    log.flush_after_s = 0.01
+
+    async def scenario() -> tuple[str, str]:
+        write_line(log, 1)
+        write_line(log, 2)
+        before = out.getvalue()
+        for _ in range(50):  # at most half a second
+            if out.getvalue():
+                break
+            await asyncio.sleep(0.01)
+        written = out.getvalue()
+        write_line(log, 3)  # a new batch gets its own timer
+        for _ in range(50):
+            if out.getvalue() != written:
+                break
+            await asyncio.sleep(0.01)
+        return before, written
+
+    before, written = asyncio.run(scenario())
+    assert before == ""
+    assert [line["request_id"] for line in access_lines(written)] == ["id-1", "id-2"]
+    assert [line["request_id"] for line in access_lines(out.getvalue())] == [
+        "id-1",
+        "id-2",
+        "id-3",
+    ]
+
+
+def test_a_batch_left_by_an_ended_loop_is_written_by_the_next_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    log = AccessLog()
+    log.flush_after_s = 0.01
+
+    async def leave_a_line() -> None:
+        write_line(log, 1)  # its timer belongs to this loop, which ends before it fires
+
+    async def write_and_wait() -> None:
+        write_line(log, 2)
+        for _ in range(50):  # at most half a second
+            if out.getvalue():
+                return
+            await asyncio.sleep(0.01)
+
+    asyncio.run(leave_a_line())
+    assert out.getvalue() == ""
+    asyncio.run(write_and_wait())
+    assert [line["request_id"] for line in access_lines(out.getvalue())] == ["id-1", "id-2"]
+
+
+def test_unbuffered_and_disabled_access_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    log = AccessLog()
+    write_line(log, 1)  # no delay: written at once, no loop needed
+    assert [line["request_id"] for line in access_lines(capsys.readouterr().out)] == ["id-1"]
+    log.enabled = False
+    write_line(log, 2)
+    log.flush()
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_stopping_the_app_flushes_waiting_access_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    access_log.enabled = True
+    access_log.flush_after_s = 3600
+    app = create_app(settings(), adapter=RecordingDemoAdapter())
+    with TestClient(app, headers=AUTH) as client:
+        capsys.readouterr()
+        first = client.get(CUSTOMER, headers={"X-Request-Id": "wait-1"})
+        second = client.get("/nowhere", headers={"X-Request-Id": "wait-2"})
+        third = client.head(CUSTOMER, headers={"X-Request-Id": "wait-3"})
+        assert (first.status_code, second.status_code, third.status_code) == (200, 404, 200)
+        assert access_lines(capsys.readouterr().out) == []
+    lines = access_lines(capsys.readouterr().out)
+    assert [(line["request_id"], line["status"]) for line in lines] == [
+        ("wait-1", 200),
+        ("wait-2", 404),
+        ("wait-3", 200),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("offered", "logged"),
+    [
+        (API_KEY, REDACTED),
+        (f"req-{API_KEY}-7", f"req-{REDACTED}-7"),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl", REDACTED),
+        ("password:hunter2hunter2", f"password:{REDACTED}"),
+        ("plain-id-1", "plain-id-1"),
+    ],
+)
+@pytest.mark.usefixtures("info_logging")
+def test_a_secret_in_an_offered_request_id_is_redacted_in_the_log(
+    make_client: Callable[..., TestClient],
+    capsys: pytest.CaptureFixture[str],
+    offered: str,
+    logged: str,
+) -> None:
+    # The API key is a secret the app registers for redaction when it is created.
+    client = make_client()
+    capsys.readouterr()
+    response = client.get(CUSTOMER, headers={"X-Request-Id": offered})
+    assert response.headers["x-request-id"] == offered
+    out = capsys.readouterr().out
+    (line,) = access_lines(out)
+    assert line["request_id"] == logged
+    if logged != offered:
+        assert offered not in out
+
+
+# Metrics.
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(client: TestClient) -> Samples:
+    response = client.get("/metrics")
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def buckets(samples: Samples, name: str, **labels: str) -> list[tuple[float, float]]:
+    wanted = set(labels.items())
+    found = [
+        (float(dict(sample_labels)["le"]), value)
+        for (sample, sample_labels), value in samples.items()
+        if sample == f"{name}_bucket" and wanted <= set(sample_labels)
+    ]
+    return sorted(found)
+
+
+def test_requests_are_counted_by_route_template_and_status(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client()
+    assert client.get(CUSTOMER).status_code == 200
+    assert client.get(CUSTOMER).status_code == 200
+    assert client.head(CUSTOMER).status_code == 200
+    assert client.get(f"{R}/customers/nobody").status_code == 404
+    assert client.get(CUSTOMER, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert client.post(CUSTOMER).status_code == 405
+    assert client.get(f"{R}/customers/cus_ana/orders").status_code == 200
+    assert client.get("/nowhere").status_code == 404
+    assert client.get(f"{CUSTOMER}?q={'x' * 9000}").status_code == 414
+
+    samples = scrape(client)
+
+    def requests(route: str, status: str) -> float:
+        key = ("erc_bridge_requests_total", frozenset({"route": route, "status": status}.items()))
+        return samples.get(key, 0.0)
+
+    assert requests(CUSTOMER_ROUTE, "200") == 3
+    assert requests(CUSTOMER_ROUTE, "404") == 1
+    assert requests(CUSTOMER_ROUTE, "401") == 1
+    assert requests(CUSTOMER_ROUTE, "405") == 1
+    assert requests(ORDERS_ROUTE, "200") == 1
+    assert requests("unmatched", "404") == 1
+    assert requests("unmatched", "414") == 1
+    assert requests("/metrics", "200") == 0  # a scrape is counted once it is answered
+    total = sum(v for (name, _), v in samples.items() if name == "erc_bridge_requests_total")
+    assert total == 9
+
+    def count(route: str) -> float:
+        labels = frozenset({"route": route}.items())
+        return samples[("erc_bridge_request_duration_seconds_count", labels)]
+
+    assert count(CUSTOMER_ROUTE) == 6
+    assert count(ORDERS_ROUTE) == 1
+    assert count("unmatched") == 2
+
+    assert requests("/metrics", "200") == 0
+    again = scrape(client)
+    key = ("erc_bridge_requests_total", frozenset({"route": "/metrics", "status": "200"}.items()))
+    assert again[key] == 1
+
+
+def test_request_duration_buckets_are_cumulative(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client()
+    for _ in range(3):
+        client.get(CUSTOMER)
+    client.get(f"{R}/customers/cus_ana/orders")
+    client.get("/nowhere")
+
+    samples = scrape(client)
+    name = "erc_bridge_request_duration_seconds"
+    for route, expected in ((CUSTOMER_ROUTE, 3), (ORDERS_ROUTE, 1), ("unmatched", 1)):
+        series = buckets(samples, name, route=route)
+        bounds = [bound for bound, _ in series]
+        assert bounds == [*Histogram.DEFAULT_BUCKETS[:-1], float("inf")]
+        counts = [value for _, value in series]
+        assert counts == sorted(counts)
+        assert counts[-1] == expected
+        labels = frozenset({"route": route}.items())
+        assert samples[(f"{name}_count", labels)] == counts[-1]
+        assert samples[(f"{name}_sum", labels)] >= 0
+
+
+def test_durations_agree_with_a_prometheus_histogram() -> None:
+    name = "probe_duration_seconds"
+    ours = _Durations(name, "Probe", ["route"])
+    registry = CollectorRegistry()
+    theirs = Histogram(name, "Probe", ["route"], registry=registry)
+    just_above = 0.005 + 1e-9
+    observations = {
+        "/a": [0.005, just_above, 0.01, 0.0, 10.0, 10.5, 1e6],
+        "/b": [0.1, 0.1, 2.5, 7.4999],
+    }
+    for route, values in observations.items():
+        for seconds in values:
+            ours.observe((route,), seconds)
+            theirs.labels(route).observe(seconds)
+
+    def by_sample(samples: Any) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        return {
+            (s.name, frozenset(s.labels.items())): s.value
+            for s in samples
+            if not s.name.endswith("_created")
+        }
+
+    expected = by_sample(s for family in registry.collect() for s in family.samples)
+    got = by_sample(ours.family().samples)
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        if key[0].endswith("_sum"):
+            assert got[key] == pytest.approx(value)
+        else:
+            assert got[key] == value, key
+
+    def bucket(route: str, le: str) -> float:
+        return got[(f"{name}_bucket", frozenset({"route": route, "le": le}.items()))]
+
+    assert bucket("/a", "0.005") == 2  # 0.0 and 0.005: a bound counts in its own bucket
+    assert bucket("/a", "0.01") == 4
+    assert bucket("/a", "10.0") == 5
+    assert bucket("/a", "+Inf") == 7
+    assert bucket("/b", "0.1") == 2
+    assert bucket("/b", "7.5") == 4
+
+
+# The failed-authentication limiter.
+
+
+def test_nobody_blocked_means_no_retry_after(clock: ManualClock) -> None:
+    limiter = FailedAuthLimiter(limit=3, window_s=60, clock=clock)
+    assert limiter.retry_after("10.0.0.1") is None
+    limiter.failed("10.0.0.1")
+    limiter.failed("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") is None
+    assert limiter.retry_after("10.0.0.2") is None
+
+
+def test_limit_failures_block_that_address_only(clock: ManualClock) -> None:
+    limiter = FailedAuthLimiter(limit=3, window_s=60, clock=clock)
+    for _ in range(3):
+        limiter.failed("10.0.0.1")
+    limiter.failed("10.0.0.2")
+    assert limiter.retry_after("10.0.0.1") == 60
+    assert limiter.retry_after("10.0.0.2") is None
+    assert limiter.retry_after("10.0.0.3") is None
+    clock.advance(59.5)
+    assert limiter.retry_after("10.0.0.1") == 1
+
+
+def test_a_block_ends_after_the_window(clock: ManualClock) -> None:
+    limiter = FailedAuthLimiter(limit=3, window_s=60, clock=clock)
+    for _ in range(3):
+        limiter.failed("10.0.0.1")
+    clock.advance(60)
+    assert limiter.retry_after("10.0.0.1") is None
+    # Free again: one new failure does not block, a full new run does.
+    limiter.failed("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") is None
+    limiter.failed("10.0.0.1")
+    limiter.failed("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") == 60
+
+
+def test_failures_spread_beyond_the_window_do_not_block(clock: ManualClock) -> None:
+    limiter = FailedAuthLimiter(limit=3, window_s=60, clock=clock)
+    limiter.failed("10.0.0.1")
+    limiter.failed("10.0.0.1")
+    clock.advance(61)
+    limiter.failed("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") is None
+
+
+def test_blocks_end_each_at_their_own_time(clock: ManualClock) -> None:
+    limiter = FailedAuthLimiter(limit=2, window_s=60, clock=clock)
+    limiter.failed("10.0.0.1")
+    limiter.failed("10.0.0.1")
+    clock.advance(30)
+    limiter.failed("10.0.0.2")
+    limiter.failed("10.0.0.2")
+    assert limiter.retry_after("10.0.0.1") == 30
+    assert limiter.retry_after("10.0.0.2") == 60
+    assert limiter.retry_after("10.0.0.3") is None
+    clock.advance(30)
+    assert limiter.retry_after("10.0.0.1") is None
+    assert limiter.retry_after("10.0.0.2") == 30
+    # A third address blocked now outlasts the second one.
+    limiter.failed("10.0.0.3")
+    limiter.failed("10.0.0.3")
+    clock.advance(30)
+    assert limiter.retry_after("10.0.0.2") is None
+    assert limiter.retry_after("10.0.0.3") == 30
+    assert limiter.retry_after("10.0.0.1") is None
+    clock.advance(30)
+    assert [limiter.retry_after(f"10.0.0.{n}") for n in (1, 2, 3)] == [None, None, None]
+
+
+def test_the_app_locks_out_one_address_and_lets_it_back(
+    make_app_client: Callable[..., TestClient], clock: ManualClock
+) -> None:
+    adapter = RecordingDemoAdapter()
+    guesser = make_app_client(
+        adapter, clock=clock, address="203.0.113.7", auth_failure_limit=3, auth_failure_window_s=60
+    )
+    honest = TestClient(guesser.app, headers=AUTH, client=("198.51.100.9", 50000))
+    for _ in range(3):
+        assert guesser.get(CUSTOMER, headers={"X-API-Key": "guess"}).status_code == 401
+    locked = guesser.get(CUSTOMER, headers={"X-Request-Id": "locked-1"})
+    assert locked.status_code == 429
+    assert locked.headers["retry-after"] == "60"
+    assert locked.headers["x-request-id"] == "locked-1"
+    assert decode(locked)["code"] == "too_many_requests"
+    assert honest.get(CUSTOMER).status_code == 200
+    clock.advance(60)
+    assert guesser.get(CUSTOMER).status_code == 200
