@@ -6,8 +6,9 @@ breaker. Transport failures are translated here, once, into `adapters.errors`.
 
 Requests travel over aiohttp's connection pool: plain httpx's pool collapses with many
 requests in flight, and even on aiohttp's transport the httpx layer halves throughput
-(`bench/transport.py`). Adapters still get an `httpx.Response`, and tests can inject any
-httpx transport (MockTransport, ASGITransport), which is then used instead.
+(`bench/transport.py`). Adapters still get an `httpx.Response` (aiohttp decodes the
+body), and tests can inject any httpx transport (MockTransport, ASGITransport), which
+is then used instead.
 """
 
 from __future__ import annotations
@@ -140,6 +141,20 @@ def _fits_deadline(delay: float) -> bool:
     return left is None or delay < left - 0.05
 
 
+class WholeResponse(httpx.Response):
+    """An `httpx.Response` for a body aiohttp has already read and decoded in full.
+
+    Given the body as `content`, httpx would run it through its streaming decoders once
+    more, which costs several times what the rest of the response does; the body is set
+    as read instead. No `httpx.Request` is attached either: parsing the URL again would
+    cost more than the response itself.
+    """
+
+    def __init__(self, status_code: int, headers: Any, content: bytes) -> None:
+        super().__init__(status_code, headers=headers, stream=httpx.ByteStream(b""))
+        self._content = content
+
+
 @lru_cache(maxsize=4096)
 def _quoted(text: str) -> str:
     return quote_plus(text)
@@ -170,7 +185,6 @@ class _AiohttpWire:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._config.max_connections),
                 headers=self._headers,
-                auto_decompress=False,  # httpx.Response decodes the body itself
             )
         return self._session
 
@@ -204,8 +218,7 @@ class _AiohttpWire:
             raise TimeoutError from exc
         except aiohttp.ClientError as exc:
             raise ConnectionError(str(exc)) from exc
-        # No httpx.Request: parsing the URL again would cost more than the response itself.
-        return httpx.Response(reply.status, headers=reply.raw_headers, content=body)
+        return WholeResponse(reply.status, reply.raw_headers, body)
 
     async def close(self) -> None:
         if self._session is not None:

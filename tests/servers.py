@@ -25,7 +25,8 @@ def serve(app: Any, *, timeout: float = 10.0, **options: Any) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", **options)
+    options = {"lifespan": "on", **options}
+    config = uvicorn.Config(app, log_config=None, access_log=False, **options)
     server = _QuietServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from uvicorn.server import ServerState
 
-from bridge.server import OneWriteHttpProtocol, TurnWrites
+from bridge.server import HeadWithBody, OneWriteHttpProtocol
 from tests.conftest import API_KEY, AUTH, R, settings
 from tests.servers import serve
 
@@ -57,27 +57,30 @@ async def _next_turn() -> None:
     await asyncio.sleep(0)
 
 
-def test_writes_of_one_turn_reach_the_socket_as_one_write() -> None:
+def test_a_head_goes_out_with_the_body_that_follows_it() -> None:
     async def scenario() -> list[bytes]:
         inner = RecordingTransport()
-        held = TurnWrites(inner, asyncio.get_running_loop())
+        held = HeadWithBody(inner, asyncio.get_running_loop())
         held.write(b"HTTP/1.1 200 OK\r\n\r\n")
-        held.write(memoryview(b"body"))
         assert inner.writes == []
-        assert held.get_write_buffer_size() == len(b"HTTP/1.1 200 OK\r\n\r\nbody")
-        await _next_turn()
-        held.write(b"next")
+        assert held.get_write_buffer_size() == len(b"HTTP/1.1 200 OK\r\n\r\n")
+        held.write(memoryview(b"body"))  # at once: a waiting head must not delay an answer
+        assert inner.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
+        held.write(b"head of an answer with no body")
         await _next_turn()
         return inner.writes
 
-    assert asyncio.run(scenario()) == [b"HTTP/1.1 200 OK\r\n\r\nbody", b"next"]
+    assert asyncio.run(scenario()) == [
+        b"HTTP/1.1 200 OK\r\n\r\nbody",
+        b"head of an answer with no body",
+    ]
 
 
 def test_closing_passes_on_what_is_held_first_and_abort_drops_it() -> None:
     async def scenario() -> tuple[RecordingTransport, RecordingTransport]:
         loop = asyncio.get_running_loop()
         closed, aborted = RecordingTransport(), RecordingTransport()
-        first, second = TurnWrites(closed, loop), TurnWrites(aborted, loop)
+        first, second = HeadWithBody(closed, loop), HeadWithBody(aborted, loop)
         first.write(b"last words")
         first.close()
         second.write(b"never sent")
@@ -93,7 +96,7 @@ def test_closing_passes_on_what_is_held_first_and_abort_drops_it() -> None:
 def test_nothing_is_written_to_a_socket_already_closing() -> None:
     async def scenario() -> RecordingTransport:
         inner = RecordingTransport()
-        held = TurnWrites(inner, asyncio.get_running_loop())
+        held = HeadWithBody(inner, asyncio.get_running_loop())
         held.write(b"late")
         inner.closed = True  # the peer went away during the turn
         await _next_turn()
