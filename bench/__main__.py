@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -55,34 +56,34 @@ def bridge(platform_url: str, *, cache_ttl: float, log_level: str) -> Iterator[t
 
 
 @contextlib.contextmanager
-def bare_anchor(body: bytes) -> Iterator[str]:
+def bare_anchor(body: bytes) -> Iterator[tuple[str, int]]:
     port = free_port()
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         handle.write(body)
     try:
         env = {"BENCH_BODY_FILE": handle.name}
-        with running(["uvicorn", "bench.anchors:bare", "--port", str(port)], port, env=env):
-            yield f"http://127.0.0.1:{port}"
+        with running(["uvicorn", "bench.anchors:bare", "--port", str(port)], port, env=env) as p:
+            yield f"http://127.0.0.1:{port}", p.pid
     finally:
         Path(handle.name).unlink()
 
 
 @contextlib.contextmanager
-def bare_one_write_anchor(body: bytes) -> Iterator[str]:
+def bare_one_write_anchor(body: bytes) -> Iterator[tuple[str, int]]:
     port = free_port()
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         handle.write(body)
     try:
         env = {"BENCH_BODY_FILE": handle.name, "BENCH_ANCHOR": "bare-one-write"}
         env["BENCH_PORT"] = str(port)
-        with running(["bench.anchors"], port, env=env):
-            yield f"http://127.0.0.1:{port}"
+        with running(["bench.anchors"], port, env=env) as process:
+            yield f"http://127.0.0.1:{port}", process.pid
     finally:
         Path(handle.name).unlink()
 
 
 @contextlib.contextmanager
-def proxy_anchor(platform_url: str) -> Iterator[str]:
+def proxy_anchor(platform_url: str) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {
         "BENCH_PLATFORM": platform_url,
@@ -90,8 +91,8 @@ def proxy_anchor(platform_url: str) -> Iterator[str]:
         "BENCH_CLIENT_SECRET": CLIENT_SECRET,
         "BENCH_PORT": str(port),
     }
-    with running(["bench.anchors"], port, env=env):
-        yield f"http://127.0.0.1:{port}"
+    with running(["bench.anchors"], port, env=env) as process:
+        yield f"http://127.0.0.1:{port}", process.pid
 
 
 def rss_mb(pid: int) -> float:
@@ -101,25 +102,52 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A load run and the CPU its server spent on each request."""
+
+    load: load.Load
+    cpu_us: float
+
+    @property
+    def rps(self) -> float:
+        return self.load.rps
+
+
+def measure(pid: int, base: str, paths: list[str], **options: Any) -> Measured:
+    before = cpu_seconds(pid)
+    result = load.generate(base, paths, **options)
+    spent = cpu_seconds(pid) - before
+    return Measured(result, spent / max(result.requests, 1) * 1e6)
+
+
 @dataclass(frozen=True)
 class Row:
     name: str
-    result: load.Load
-    anchor: load.Load | None = None
+    measured: Measured
+    anchor: Measured | None = None
     target: str = ""
     passed: bool | None = None
 
 
 def print_table(rows: list[Row]) -> None:
     print(
-        f"{'scenario':<52}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}  {'ratio':>6}  target"
+        f"{'scenario':<52}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+        f"{'cpu us/req':>12}  {'ratio':>6}  target"
     )
     for row in rows:
-        ratio = f"{row.result.rps / row.anchor.rps:5.2f}x" if row.anchor else ""
+        result = row.measured.load
+        ratio = f"{result.rps / row.anchor.load.rps:5.2f}x" if row.anchor else ""
         verdict = "" if row.passed is None else ("PASS" if row.passed else "FAIL")
         print(
-            f"{row.name:<52}{row.result.rps:>9.0f}{row.result.p50_ms:>9.2f}"
-            f"{row.result.p99_ms:>9.2f}{row.result.errors:>8}  {ratio:>6}  {row.target} {verdict}"
+            f"{row.name:<52}{result.rps:>9.0f}{result.p50_ms:>9.2f}{result.p99_ms:>9.2f}"
+            f"{result.errors:>8}{row.measured.cpu_us:>12.0f}  {ratio:>6}  {row.target} {verdict}"
         )
 
 
@@ -137,13 +165,13 @@ def main() -> None:
     )
     rows: list[Row] = []
     with platform(0, args.orders) as fast, platform(100, 1) as slow:
-        with bridge(fast, cache_ttl=30, log_level=args.log_level) as (cached, _):
+        with bridge(fast, cache_ttl=30, log_level=args.log_level) as (cached, bridge_pid):
             body = httpx.get(cached + R3, headers={"X-API-Key": KEY}).content
-            with bare_anchor(body) as bare:
-                a = load.generate(bare, [R3], connections=64, **run)
-                hit = load.generate(cached, [R3], connections=64, **run)
-            with bare_one_write_anchor(body) as bare:
-                a1 = load.generate(bare, [R3], connections=64, **run)
+            with bare_anchor(body) as (bare, pid):
+                a = measure(pid, bare, [R3], connections=64, **run)
+                hit = measure(bridge_pid, cached, [R3], connections=64, **run)
+            with bare_one_write_anchor(body) as (bare, pid):
+                a1 = measure(pid, bare, [R3], connections=64, **run)
         rows += [
             Row("anchor (a): bare Starlette, pre-rendered R3, 64 conn", a),
             Row("R3 cache hit, 64 conn", hit, a, ">= 0.80x (a)", hit.rps >= 0.8 * a.rps),
@@ -151,15 +179,12 @@ def main() -> None:
             Row("R3 cache hit, against (a')", hit, a1, "(for reading only)"),
         ]
         with (
-            proxy_anchor(fast) as proxy,
-            bridge(fast, cache_ttl=0, log_level=args.log_level) as (
-                uncached,
-                _,
-            ),
+            proxy_anchor(fast) as (proxy, proxy_pid),
+            bridge(fast, cache_ttl=0, log_level=args.log_level) as (uncached, bridge_pid),
         ):
-            b = load.generate(proxy, [R2], connections=64, **run)
-            miss64 = load.generate(uncached, [R2], connections=64, **run)
-            miss1 = load.generate(uncached, [R2], connections=1, **run)
+            b = measure(proxy_pid, proxy, [R2], connections=64, **run)
+            miss64 = measure(bridge_pid, uncached, [R2], connections=64, **run)
+            miss1 = measure(bridge_pid, uncached, [R2], connections=1, **run)
         rows += [
             Row("anchor (b): raw aiohttp proxy, R2 payload, 0 ms, 64 conn", b),
             Row(
@@ -178,14 +203,11 @@ def main() -> None:
             ),
         ]
         with (
-            proxy_anchor(slow) as proxy,
-            bridge(slow, cache_ttl=0, log_level=args.log_level) as (
-                uncached,
-                _,
-            ),
+            proxy_anchor(slow) as (proxy, proxy_pid),
+            bridge(slow, cache_ttl=0, log_level=args.log_level) as (uncached, bridge_pid),
         ):
-            b100 = load.generate(proxy, [R2], connections=100, **run)
-            miss100 = load.generate(uncached, [R2], connections=100, **run)
+            b100 = measure(proxy_pid, proxy, [R2], connections=100, **run)
+            miss100 = measure(bridge_pid, uncached, [R2], connections=100, **run)
         rows += [
             Row("anchor (b): raw aiohttp proxy, platform 100 ms, 100 conn", b100),
             Row(
@@ -199,16 +221,17 @@ def main() -> None:
         paths = [f"{R}/customers/{CUSTOMER}/orders/{order_id(i)}" for i in range(args.orders)]
         with bridge(fast, cache_ttl=30, log_level=args.log_level) as (cached, pid):
             idle = rss_mb(pid)
-            spread = load.generate(
-                cached, paths, key=KEY, connections=64, seconds=900, limit=args.memory_requests
+            spread = measure(
+                pid, cached, paths, key=KEY, connections=64, seconds=900, limit=args.memory_requests
             )
             after = rss_mb(pid)
-        rows.append(Row(f"R3 over {args.orders:,} orders, {spread.requests:,} requests", spread))
+        requests = spread.load.requests
+        rows.append(Row(f"R3 over {args.orders:,} orders, {requests:,} requests", spread))
     print_table(rows)
     verdict = "PASS" if after <= 150 else "FAIL"
     print(
         f"\nbridge resident memory: {idle:.0f} MB idle, {after:.0f} MB after "
-        f"{spread.requests:,} requests over {args.orders:,} orders (target <= 150 MB) {verdict}"
+        f"{requests:,} requests over {args.orders:,} orders (target <= 150 MB) {verdict}"
     )
 
 

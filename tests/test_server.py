@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from uvicorn.server import ServerState
 
-from bridge.server import HeadWithBody, OneWriteHttpProtocol
+from bridge.server import OneWriteHttpProtocol, TurnWrites, WriteBatch
 from tests.conftest import API_KEY, AUTH, R, settings
 from tests.servers import serve
 
@@ -57,30 +57,63 @@ async def _next_turn() -> None:
     await asyncio.sleep(0)
 
 
-def test_a_head_goes_out_with_the_body_that_follows_it() -> None:
-    async def scenario() -> list[bytes]:
-        inner = RecordingTransport()
-        held = HeadWithBody(inner, asyncio.get_running_loop())
-        held.write(b"HTTP/1.1 200 OK\r\n\r\n")
-        assert inner.writes == []
-        assert held.get_write_buffer_size() == len(b"HTTP/1.1 200 OK\r\n\r\n")
-        held.write(memoryview(b"body"))  # at once: a waiting head must not delay an answer
-        assert inner.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
-        held.write(b"head of an answer with no body")
-        await _next_turn()
-        return inner.writes
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
 
-    assert asyncio.run(scenario()) == [
-        b"HTTP/1.1 200 OK\r\n\r\nbody",
-        b"head of an answer with no body",
-    ]
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_writes_of_one_turn_reach_each_socket_as_one_write_at_its_end() -> None:
+    async def scenario() -> tuple[RecordingTransport, RecordingTransport]:
+        batch = WriteBatch(asyncio.get_running_loop())
+        first, second = RecordingTransport(), RecordingTransport()
+        held_first, held_second = TurnWrites(first, batch), TurnWrites(second, batch)
+        held_first.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        held_second.write(b"HTTP/1.1 404 Not Found\r\n\r\n")
+        held_first.write(memoryview(b"body"))
+        held_second.write(bytearray(b"missing"))
+        assert first.writes == second.writes == []
+        assert held_first.get_write_buffer_size() == len(b"HTTP/1.1 200 OK\r\n\r\nbody")
+        await _next_turn()
+        held_first.write(b"next")
+        await _next_turn()
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    assert first.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody", b"next"]
+    assert second.writes == [b"HTTP/1.1 404 Not Found\r\n\r\nmissing"]
+
+
+def test_in_a_long_turn_what_has_waited_goes_out_at_the_next_write() -> None:
+    clock = Clock()
+
+    async def scenario() -> tuple[RecordingTransport, RecordingTransport, list[bytes]]:
+        batch = WriteBatch(asyncio.get_running_loop(), max_hold_s=0.001, clock=clock)
+        early, late = RecordingTransport(), RecordingTransport()
+        TurnWrites(early, batch).write(b"first answer")
+        clock.now += 0.0005
+        held_late = TurnWrites(late, batch)
+        held_late.write(b"second answer")
+        assert early.writes == []  # not held long enough yet
+        clock.now += 0.002  # the turn goes on rendering other answers
+        held_late.write(b", its body")  # same connection: still one write
+        TurnWrites(RecordingTransport(), batch).write(b"third answer")
+        written_before_the_turn_ended = early.writes + late.writes
+        await _next_turn()
+        return early, late, written_before_the_turn_ended
+
+    early, late, before_the_end = asyncio.run(scenario())
+    assert before_the_end == [b"first answer", b"second answer, its body"]
+    assert (early.writes, late.writes) == ([b"first answer"], [b"second answer, its body"])
 
 
 def test_closing_passes_on_what_is_held_first_and_abort_drops_it() -> None:
     async def scenario() -> tuple[RecordingTransport, RecordingTransport]:
-        loop = asyncio.get_running_loop()
+        batch = WriteBatch(asyncio.get_running_loop())
         closed, aborted = RecordingTransport(), RecordingTransport()
-        first, second = HeadWithBody(closed, loop), HeadWithBody(aborted, loop)
+        first, second = TurnWrites(closed, batch), TurnWrites(aborted, batch)
         first.write(b"last words")
         first.close()
         second.write(b"never sent")
@@ -96,7 +129,7 @@ def test_closing_passes_on_what_is_held_first_and_abort_drops_it() -> None:
 def test_nothing_is_written_to_a_socket_already_closing() -> None:
     async def scenario() -> RecordingTransport:
         inner = RecordingTransport()
-        held = HeadWithBody(inner, asyncio.get_running_loop())
+        held = TurnWrites(inner, WriteBatch(asyncio.get_running_loop()))
         held.write(b"late")
         inner.closed = True  # the peer went away during the turn
         await _next_turn()
