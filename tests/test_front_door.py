@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bridge.app import create_app
 from bridge.logs import AccessLog, access_log, configure_logging
@@ -389,11 +389,8 @@ def test_an_unsafe_request_id_is_replaced_by_a_generated_one(
     assert GENERATED_ID.match(response.headers["x-request-id"])
 
 
-def test_a_request_id_ending_in_a_newline_is_not_echoed() -> None:
-    async def ok(scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
+def through_front_door(app: ASGIApp, headers: list[tuple[bytes, bytes]]) -> list[Message]:
+    """Run one GET /other through a front door around `app`; the messages it sent."""
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -408,9 +405,23 @@ def test_a_request_id_ending_in_a_newline_is_not_echoed() -> None:
         "path": "/other",
         "raw_path": b"/other",
         "query_string": b"",
-        "headers": [(b"x-request-id", b"abc\n")],
+        "headers": headers,
     }
-    asyncio.run(FrontDoor(ok)(scope, receive, send))
+    asyncio.run(FrontDoor(app)(scope, receive, send))
+    return sent
+
+
+async def half_answer(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 202, "headers": []})
+    raise RuntimeError("after the start")
+
+
+def test_a_request_id_ending_in_a_newline_is_not_echoed() -> None:
+    async def ok(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent = through_front_door(ok, [(b"x-request-id", b"abc\n")])
     echoed = dict(sent[0]["headers"])[b"x-request-id"].decode()
     assert GENERATED_ID.match(echoed)
 
@@ -551,54 +562,16 @@ def test_a_500_quotes_a_generated_request_id(make_client: Callable[..., TestClie
 
 @pytest.mark.usefixtures("info_logging")
 def test_an_exception_after_the_answer_began_sends_nothing_more() -> None:
-    async def half_answer(scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        raise RuntimeError("after the start")
-
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope: Scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/other",
-        "raw_path": b"/other",
-        "query_string": b"",
-        "headers": [(b"x-request-id", b"half-1")],
-    }
-    asyncio.run(FrontDoor(half_answer)(scope, receive, send))
+    sent = through_front_door(half_answer, [(b"x-request-id", b"half-1")])
     assert len(sent) == 1
-    assert sent[0]["status"] == 200
+    assert sent[0]["status"] == 202
     assert (b"x-request-id", b"half-1") in sent[0]["headers"]
 
 
 def test_an_exception_after_the_answer_began_is_logged_with_the_status_sent(
     capsys: pytest.CaptureFixture[str], info_logging: None
 ) -> None:
-    async def half_answer(scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 202, "headers": []})
-        raise RuntimeError("after the start")
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        pass
-
-    scope: Scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/other",
-        "raw_path": b"/other",
-        "query_string": b"",
-        "headers": [],
-    }
-    asyncio.run(FrontDoor(half_answer)(scope, receive, send))
+    through_front_door(half_answer, [])
     assert [line["status"] for line in access_lines(capsys.readouterr().out)] == [202]
 
 
