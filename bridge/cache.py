@@ -53,14 +53,13 @@ class ResponseCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def fetch(
+    async def refresh(
         self, key: Hashable, ttl: float, produce: Callable[[], Awaitable[bytes]]
     ) -> tuple[bytes, CacheStatus]:
+        """A new body from `produce` (one call for concurrent misses of `key`), kept for
+        `ttl` seconds; a stale one while `produce` fails on the platform's account."""
         if not self.enabled or ttl <= 0:
             return await produce(), CacheStatus.MISS
-        body = self.fresh(key)
-        if body is not None:
-            return body, CacheStatus.HIT
         try:
             body = await asyncio.shield(self._shared_fetch(key, ttl, produce))
         except STALE_WORTHY:

@@ -112,7 +112,7 @@ class ERCEndpoint:
             key, call = self.prepare(scope)
             body, status = self.bridge.cache.fresh(key), CacheStatus.HIT
             if body is None:
-                body, status = await self.bridge.cache.fetch(
+                body, status = await self.bridge.cache.refresh(
                     key, self.ttl, lambda: self.produce(call)
                 )
         except AdapterError as exc:
