@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
+from types import TracebackType
 
 _deadline: ContextVar[float | None] = ContextVar("erc_bridge_deadline", default=None)
 
@@ -21,13 +22,31 @@ def deadline_after(seconds: float) -> Iterator[None]:
         _deadline.reset(token)
 
 
-@contextlib.asynccontextmanager
-async def within(seconds: float) -> AsyncIterator[None]:
+class within:
     """Share a deadline `seconds` from now with every platform call inside the block, and
-    cancel the block (TimeoutError) if it is still running then."""
-    with deadline_after(seconds):
-        async with asyncio.timeout(seconds):
-            yield
+    cancel the block (TimeoutError) if it is still running then.
+
+    A class rather than two stacked generator context managers: every request enters it.
+    """
+
+    __slots__ = ("_seconds", "_timeout", "_token")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+
+    async def __aenter__(self) -> None:
+        self._timeout = asyncio.timeout(self._seconds)
+        await self._timeout.__aenter__()
+        self._token = _deadline.set(time.monotonic() + self._seconds)
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        _deadline.reset(self._token)
+        await self._timeout.__aexit__(kind, error, traceback)
 
 
 def remaining() -> float | None:

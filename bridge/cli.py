@@ -16,6 +16,7 @@ from adapters.registry import adapter_sources, describe, shadowed_plugins
 from bridge.app import create_app
 from bridge.commands import run_check, run_get
 from bridge.config import StartupError, load_configuration
+from bridge.heap import settle_heap
 from bridge.logs import configure_logging, emit_startup_failure
 from bridge.scaffold import ScaffoldError, next_steps, scaffold
 from bridge.server import OneWriteHttpProtocol
@@ -50,10 +51,11 @@ def serve(host: str | None, port: int | None) -> int:
         emit_startup_failure(str(exc))
         return 2
     settings = configuration.settings
-    configure_logging(settings.log_level, access_flush_s=ACCESS_LOG_FLUSH_S)
+    configure_logging(settings.log_level, access_flush_s=ACCESS_LOG_FLUSH_S, final=True)
     app = create_app(settings, configuration.adapter)
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _stopped)
+    settle_heap()
     uvicorn.run(
         app,
         host=settings.host,

@@ -122,8 +122,15 @@ def _shared_processors() -> list[Any]:
     ]
 
 
-def configure_logging(level: str = "info", *, access_flush_s: float = 0.0) -> None:
-    """JSON lines on stdout at `level`; access lines gathered for up to `access_flush_s`."""
+def configure_logging(
+    level: str = "info", *, access_flush_s: float = 0.0, final: bool = False
+) -> None:
+    """JSON lines on stdout at `level`; access lines gathered for up to `access_flush_s`.
+
+    `final` is for a process that will not configure logging again (the server): each
+    module's logger is then built once, on first use, instead of on every call, and a
+    call below `level` costs nothing.
+    """
     numeric = LEVELS.get(level, logging.INFO)
     access_log.enabled = numeric <= logging.INFO
     access_log.flush_after_s = access_flush_s
@@ -137,7 +144,7 @@ def configure_logging(level: str = "info", *, access_flush_s: float = 0.0) -> No
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.WriteLoggerFactory(_CurrentStdout()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=final,
     )
     handler = logging.StreamHandler(_CurrentStdout())
     handler.setFormatter(
