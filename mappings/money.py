@@ -97,7 +97,7 @@ class Money(BaseModel):
         return Money(value=self.value * factor, currency=self.currency)
 
     def __abs__(self) -> Money:
-        return Money(value=abs(self.value), currency=self.currency)
+        return self if self.value >= 0 else Money(value=-self.value, currency=self.currency)
 
 
 class PriceSummary(BaseModel):
@@ -122,11 +122,11 @@ class PriceSummary(BaseModel):
         taxes: Money,
         tax_inclusive: bool = False,
     ) -> PriceSummary:
-        added_taxes = Money.zero(final.currency) if tax_inclusive else taxes
-        original = final + abs(discounts) - shipping - added_taxes
+        discount, added_taxes = _parts(final, discounts, shipping, taxes, tax_inclusive)
+        original = final.value + discount.value - shipping.value - added_taxes
         return cls(
-            original_total_amount=original,
-            discounts_amount=abs(discounts),
+            original_total_amount=Money(value=original, currency=final.currency),
+            discounts_amount=discount,
             shipping_amount=shipping,
             taxes_amount=taxes,
             final_total_amount=final,
@@ -142,12 +142,22 @@ class PriceSummary(BaseModel):
         taxes: Money,
         tax_inclusive: bool = False,
     ) -> PriceSummary:
-        added_taxes = Money.zero(original.currency) if tax_inclusive else taxes
-        final = original - abs(discounts) + shipping + added_taxes
+        discount, added_taxes = _parts(original, discounts, shipping, taxes, tax_inclusive)
+        final = original.value - discount.value + shipping.value + added_taxes
         return cls(
             original_total_amount=original,
-            discounts_amount=abs(discounts),
+            discounts_amount=discount,
             shipping_amount=shipping,
             taxes_amount=taxes,
-            final_total_amount=final,
+            final_total_amount=Money(value=final, currency=original.currency),
         )
+
+
+def _parts(
+    total: Money, discounts: Money, shipping: Money, taxes: Money, tax_inclusive: bool
+) -> tuple[Money, Decimal]:
+    """The discount as a positive amount and the taxes the total adds, all checked to be in
+    the total's currency. Sums are taken on the values: a summary builds each amount once."""
+    for part in (discounts, shipping, taxes):
+        total._same_currency(part)
+    return abs(discounts), Decimal(0) if tax_inclusive else taxes.value

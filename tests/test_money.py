@@ -1,4 +1,5 @@
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -100,3 +101,36 @@ def test_tax_inclusive_prices_do_not_add_tax_twice() -> None:
     )
     assert summary.final_total_amount.value == Decimal("105")
     assert summary.taxes_amount.value == Decimal("18.70")
+
+
+@pytest.mark.parametrize("part", ["discounts", "shipping", "taxes"])
+@pytest.mark.parametrize("tax_inclusive", [False, True])
+@pytest.mark.parametrize("build", [PriceSummary.from_final, PriceSummary.from_original])
+def test_a_summary_part_in_another_currency_is_refused(
+    part: str, tax_inclusive: bool, build: Any
+) -> None:
+    parts = {name: Money.of("1.00", "EUR") for name in ("discounts", "shipping", "taxes")}
+    parts[part] = Money.of("1.00", "USD")
+    total = "final" if build == PriceSummary.from_final else "original"
+    with pytest.raises(MappingError, match="cannot combine EUR with USD"):
+        build(**{total: Money.of("50.00", "EUR")}, **parts, tax_inclusive=tax_inclusive)
+
+
+@pytest.mark.parametrize("discount", ["-7.50", "7.50"])
+def test_summaries_hold_whichever_way_the_platform_signs_its_discount(discount: str) -> None:
+    parts = {
+        "discounts": Money.of(discount, "USD"),
+        "shipping": Money.of("4.99", "USD"),
+        "taxes": Money.of("3.10", "USD"),
+    }
+    from_final = PriceSummary.from_final(final=Money.of("60.59", "USD"), **parts)
+    from_original = PriceSummary.from_original(original=Money.of("60.00", "USD"), **parts)
+    assert from_final == from_original
+    assert from_final.discounts_amount == Money.of("7.50", "USD")
+    assert render(from_final) == (
+        b'{"original_total_amount":{"value":60,"currency":"USD"},'
+        b'"discounts_amount":{"value":7.5,"currency":"USD"},'
+        b'"shipping_amount":{"value":4.99,"currency":"USD"},'
+        b'"taxes_amount":{"value":3.1,"currency":"USD"},'
+        b'"final_total_amount":{"value":60.59,"currency":"USD"}}'
+    )
