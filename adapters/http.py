@@ -4,11 +4,12 @@ One long-lived connection pool per platform, with the resilience every read shar
 request deadline, bounded retries with backoff, a cap on calls in flight and a circuit
 breaker. Transport failures are translated here, once, into `adapters.errors`.
 
-Requests travel over aiohttp's connection pool: plain httpx's pool collapses with many
-requests in flight, and even on aiohttp's transport the httpx layer halves throughput
-(`bench/transport.py`). Adapters still get an `httpx.Response` (aiohttp decodes the
-body), and tests can inject any httpx transport (MockTransport, ASGITransport), which
-is then used instead.
+Requests travel over the bridge's own keep-alive HTTP/1.1 pool (`adapters/http1.py`):
+plain httpx's pool collapses with many requests in flight, and aiohttp's client costs
+several times more CPU per call than everything else a cache miss does around it
+(`bench/transport.py`). Adapters still get an `httpx.Response`, with its body decoded
+and read, and tests can inject any httpx transport (MockTransport, ASGITransport),
+which is then used instead.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,13 +25,11 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any, Protocol
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlencode
 
-import aiohttp
 import httpx
 import orjson
 import structlog
-from yarl import URL
 
 from adapters.breaker import CircuitBreaker
 from adapters.deadline import remaining
@@ -40,9 +40,16 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from adapters.http1 import HTTP1Pool, Origin
 from mappings.errors import MappingError
 
 log = structlog.get_logger("erc_bridge.upstream")
+
+DEFAULT_HEADERS = {
+    "User-Agent": "erc-bridge",
+    "Accept": "application/json",
+    "Accept-Encoding": "gzip, deflate",
+}
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Past retries, these mean "not now" rather than "broken": answer 503 with Retry-After.
@@ -106,7 +113,7 @@ class HTTPConfig:
 def path_segment(value: str) -> str:
     """Quote a path id so that it can never address another platform path.
 
-    "", "." and ".." cannot be sent at all: URL normalization (aiohttp's included) turns
+    "", "." and ".." cannot be sent at all: URL normalization (in servers and proxies alike) turns
     them, even percent-encoded, into a step up or across the platform's path tree.
     """
     if value in {"", ".", ".."}:
@@ -142,7 +149,7 @@ def _fits_deadline(delay: float) -> bool:
 
 
 class WholeResponse(httpx.Response):
-    """An `httpx.Response` for a body aiohttp has already read and decoded in full.
+    """An `httpx.Response` for a body already read and decoded in full.
 
     Given the body as `content`, httpx would run it through its streaming decoders once
     more, which costs several times what the rest of the response does; the body is set
@@ -171,22 +178,20 @@ def encode_query(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
     return "&".join(encoded)
 
 
-class _AiohttpWire:
-    """Requests over one aiohttp session, sent exactly as given (no URL re-normalization)."""
+class _HTTP1Wire:
+    """Requests over a keep-alive HTTP/1.1 pool, sent exactly as given (no URL
+    re-normalization); gzip and deflate answers are decoded here."""
 
     def __init__(self, base_url: str, headers: Mapping[str, str], config: HTTPConfig) -> None:
-        self._base = base_url
-        self._headers = dict(headers)
-        self._config = config
-        self._session: aiohttp.ClientSession | None = None
-
-    def _open_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._config.max_connections),
-                headers=self._headers,
-            )
-        return self._session
+        self._origin = origin = Origin.of(base_url)
+        self._pool = HTTP1Pool(
+            origin,
+            max_connections=config.max_connections,
+            connect_timeout=config.connect_timeout,
+            pool_timeout=config.pool_timeout,
+        )
+        defaults = {"Host": origin.host_header, **DEFAULT_HEADERS, **headers}
+        self._defaults = {name.lower(): (name, value) for name, value in defaults.items()}
 
     async def exchange(
         self,
@@ -197,32 +202,62 @@ class _AiohttpWire:
         data: dict[str, str] | None,
         read_timeout: float,
     ) -> httpx.Response:
-        query = f"?{encode_query(params)}" if params else ""
-        url = f"{self._base}{path}{query}"
-        timeout = aiohttp.ClientTimeout(
-            connect=min(self._config.pool_timeout + self._config.connect_timeout, read_timeout),
-            sock_connect=min(self._config.connect_timeout, read_timeout),
-            sock_read=read_timeout,
-        )
+        request = self._request(method, path, params, headers, data)
         try:
-            async with self._open_session().request(
-                method,
-                URL(url, encoded=True),
-                headers=headers,
-                data=data,
-                timeout=timeout,
-                allow_redirects=False,
-            ) as reply:
-                body = await reply.read()
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise TimeoutError from exc
-        except aiohttp.ClientError as exc:
-            raise ConnectionError(str(exc)) from exc
-        return WholeResponse(reply.status, reply.raw_headers, body)
+            raw = await self._pool.exchange(
+                request, within_s=read_timeout, idempotent=method in ("GET", "HEAD")
+            )
+        except TimeoutError:
+            raise
+        except OSError as exc:  # refused, reset, unresolvable, TLS: all "unreachable"
+            raise ConnectionError(str(exc) or type(exc).__name__) from exc
+        return WholeResponse(raw.status, raw.headers, _decoded(raw.headers, raw.body))
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: Any,
+        headers: Mapping[str, str],
+        data: dict[str, str] | None,
+    ) -> bytes:
+        target = f"{self._origin.base_path}{path}"
+        if params:
+            target = f"{target}?{encode_query(params)}"
+        lines = dict(self._defaults)
+        for name, value in headers.items():
+            lines[name.lower()] = (name, value)
+        body = b""
+        if data is not None:
+            body = urlencode(data).encode()  # not `encode_query`: no secret kept in its cache
+            lines["content-type"] = ("Content-Type", "application/x-www-form-urlencoded")
+        if data is not None or method in ("POST", "PUT", "PATCH"):
+            lines["content-length"] = ("Content-Length", str(len(body)))
+        head = [f"{method} {target} HTTP/1.1"]
+        head += [f"{name}: {value}" for name, value in lines.values()]
+        for line in head:
+            if "\r" in line or "\n" in line:
+                raise ValueError("a line break in a request line or header")
+        return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._pool.close()
+
+
+def _decoded(headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+    encoding = next((value for name, value in headers if name.lower() == b"content-encoding"), b"")
+    encoding = encoding.strip().lower()
+    try:
+        if encoding in (b"gzip", b"x-gzip"):
+            return zlib.decompress(body, wbits=zlib.MAX_WBITS | 16)
+        if encoding == b"deflate":
+            try:
+                return zlib.decompress(body)
+            except zlib.error:
+                return zlib.decompress(body, wbits=-zlib.MAX_WBITS)  # raw deflate, as some send
+    except zlib.error as exc:
+        raise ConnectionError(f"the {encoding.decode(errors='replace')} body is corrupt") from exc
+    return body
 
 
 class _HttpxWire:
@@ -283,8 +318,8 @@ class UpstreamClient:
         self.config = config = config or HTTPConfig()
         self.platform = platform
         base_url = base_url.rstrip("/")
-        self._wire: _AiohttpWire | _HttpxWire = (
-            _AiohttpWire(base_url, headers or {}, config)
+        self._wire: _HTTP1Wire | _HttpxWire = (
+            _HTTP1Wire(base_url, headers or {}, config)
             if transport is None
             else _HttpxWire(base_url, headers or {}, transport)
         )

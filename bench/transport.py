@@ -1,7 +1,8 @@
 """Which upstream client holds up when many requests are in flight?
 
 Runs a platform stand-in in its own process and drives it through each candidate client
-at rising concurrency. Usage: python -m bench.transport [--requests N] [--latency-ms MS]
+at rising concurrency, on uvloop as `erc-bridge serve` runs, and prints req/s with the
+ratio to raw aiohttp. Usage: python -m bench.transport [--requests N] [--latency-ms MS]
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from typing import Any
 import aiohttp
 import httpx
 import httpx2
+import uvloop
 from httpx_aiohttp import AiohttpTransport
 
+from adapters.http import HTTPConfig, _HTTP1Wire
+from bench.platform import order_id
 from bench.processes import free_port, running
 
 Fetch = Callable[[], Awaitable[Any]]
@@ -55,6 +59,15 @@ async def measure(url: str, total: int) -> dict[str, list[float]]:
             await drive(lambda: bridged.get(url), total, c) for c in CONCURRENCY
         ]
 
+    base, path = url.rsplit("/v2/", 1)
+    wire = _HTTP1Wire(base, {}, HTTPConfig(max_connections=128))
+
+    async def own() -> None:
+        await wire.exchange("GET", f"/v2/{path}", None, {}, None, 10.0)
+
+    results["bridge http1"] = [await drive(own, total, c) for c in CONCURRENCY]
+    await wire.close()
+
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=128)) as session:
 
         async def raw() -> None:
@@ -73,7 +86,8 @@ def main() -> None:
     port = free_port()
     env = {"BENCH_LATENCY_MS": str(args.latency_ms)}
     with running(["uvicorn", "bench.platform:app", "--port", str(port)], port, env=env):
-        results = asyncio.run(measure(f"http://127.0.0.1:{port}/v2/orders/1", args.requests))
+        url = f"http://127.0.0.1:{port}/v2/orders/{order_id(0)}"
+        results = uvloop.run(measure(url, args.requests))
     anchor = results["aiohttp (anchor)"]
     header = "client".ljust(18) + "".join(f"{c:>10} in flight" for c in CONCURRENCY)
     print(f"req/s over {args.requests} requests, platform latency {args.latency_ms} ms")

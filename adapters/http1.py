@@ -1,0 +1,258 @@
+"""Keep-alive HTTP/1.1 connections to one platform origin.
+
+An adapter's call is a GET or a form POST with a few headers, and a JSON answer read
+whole. aiohttp's client spent about 95 us of CPU on each (`bench/transport.py`), for
+cookies, redirects, proxies, tracing and streaming that the bridge does not use. This
+pool writes each request in one piece and reads the answer with httptools (llhttp, the
+parser uvicorn serves with); TLS is asyncio's. Connections are reused last-in first-out
+and dropped whenever an exchange does not end cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections import deque
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httptools
+
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    status: int
+    headers: Headers
+    body: bytes
+
+
+class ProtocolError(ConnectionError):
+    """What came back was not an HTTP/1.1 answer."""
+
+
+class _Stale(ConnectionError):
+    """A kept-alive connection closed before any byte of the answer: the platform never
+    saw the request, or dropped it unanswered."""
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    scheme: str
+    host: str
+    port: int
+    base_path: str
+    """The base URL's path ("" or "/stores/abc"), put before every request path."""
+
+    @classmethod
+    def of(cls, base_url: str) -> Origin:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) base URL: {base_url!r}")
+        default_port = 443 if parts.scheme == "https" else 80
+        return cls(parts.scheme, parts.hostname, parts.port or default_port, parts.path)
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = self.port == (443 if self.scheme == "https" else 80)
+        return host if default else f"{host}:{self.port}"
+
+
+class HTTP1Pool:
+    """At most `max_connections` connections to `origin`; a request waits up to
+    `pool_timeout` for one, and up to `connect_timeout` for a new one to open."""
+
+    def __init__(
+        self,
+        origin: Origin,
+        *,
+        max_connections: int,
+        connect_timeout: float,
+        pool_timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.origin = origin
+        self._connect_timeout = connect_timeout
+        self._pool_timeout = pool_timeout
+        tls = origin.scheme == "https"
+        self._ssl = (ssl_context or ssl.create_default_context()) if tls else None
+        self._slots = asyncio.Semaphore(max_connections)
+        self._idle: deque[_Connection] = deque()
+        self._open: set[_Connection] = set()
+
+    async def exchange(self, request: bytes, *, within_s: float, idempotent: bool) -> RawResponse:
+        """Send `request` (a whole HTTP/1.1 message) and read the answer within `within_s`
+        seconds. TimeoutError when it is late, ConnectionError when it cannot be had.
+
+        A kept-alive connection the platform has closed meanwhile is dropped and, for an
+        idempotent request, the next one tried."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        if self._slots.locked():
+            async with asyncio.timeout_at(min(deadline, loop.time() + self._pool_timeout)):
+                await self._slots.acquire()
+        else:
+            await self._slots.acquire()
+        try:
+            while self._idle:
+                connection = self._idle.pop()
+                if connection.lost:
+                    continue
+                try:
+                    return await connection.exchange(request, loop, deadline)
+                except _Stale:
+                    if not idempotent:
+                        raise
+            connection = await self._connect(loop, deadline)
+            try:
+                return await connection.exchange(request, loop, deadline)
+            except _Stale as exc:
+                raise ConnectionError("the platform closed the connection unanswered") from exc
+        finally:
+            self._slots.release()
+
+    async def close(self) -> None:
+        for connection in list(self._open):
+            connection.close()
+        self._idle.clear()
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop, deadline: float) -> _Connection:
+        origin = self.origin
+        async with asyncio.timeout_at(min(deadline, loop.time() + self._connect_timeout)):
+            _, connection = await loop.create_connection(
+                lambda: _Connection(self),
+                origin.host,
+                origin.port,
+                ssl=self._ssl,
+                server_hostname=origin.host if self._ssl else None,
+            )
+        return connection
+
+    def _opened(self, connection: _Connection) -> None:
+        self._open.add(connection)
+
+    def _closed(self, connection: _Connection) -> None:
+        self._open.discard(connection)
+        with contextlib.suppress(ValueError):
+            self._idle.remove(connection)
+
+    def _reusable(self, connection: _Connection) -> None:
+        self._idle.append(connection)
+
+
+class _Connection(asyncio.Protocol):
+    """One connection, one exchange at a time."""
+
+    def __init__(self, pool: HTTP1Pool) -> None:
+        self._pool = pool
+        self._parser = httptools.HttpResponseParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._answer: asyncio.Future[RawResponse] | None = None
+        self._headers: Headers = []
+        self._body: list[bytes] = []
+        self._heard = False
+        self._until_close = False
+        self._keep_alive = False
+        self._lost = False
+
+    async def exchange(
+        self, request: bytes, loop: asyncio.AbstractEventLoop, deadline: float
+    ) -> RawResponse:
+        assert self._transport is not None
+        answer: asyncio.Future[RawResponse] = loop.create_future()
+        self._answer = answer
+        self._headers, self._body, self._heard = [], [], False
+        timer = loop.call_at(deadline, self._time_out)
+        self._transport.write(request)
+        try:
+            response = await answer
+        except BaseException:
+            self.close()  # late, cancelled or broken: what is still on the wire is unknown
+            raise
+        finally:
+            timer.cancel()
+        if self._keep_alive and not self._lost:
+            self._pool._reusable(self)
+        else:
+            self.close()
+        return response
+
+    @property
+    def lost(self) -> bool:
+        return self._lost
+
+    def close(self) -> None:
+        self._lost = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        self._pool._opened(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self._answer is None or self._answer.done():
+            self.close()  # nothing was asked: whatever this is, the connection is spoiled
+            return
+        self._heard = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(ProtocolError(f"unreadable HTTP answer: {exc}"))
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._pool._closed(self)
+        if self._until_close and exc is None:
+            self._finish()
+        elif not self._heard:
+            self._fail(_Stale())
+        else:
+            self._fail(ConnectionError("the connection closed in the middle of the answer"))
+
+    # httptools callbacks
+
+    def on_message_begin(self) -> None:
+        if self._answer is None or self._answer.done():
+            self.close()  # an answer nobody asked for: the connection is spoiled
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        names = {name.lower() for name, _ in self._headers}
+        status = self._parser.get_status_code()
+        has_body = status >= 200 and status not in (204, 304)
+        self._until_close = has_body and not names & {b"content-length", b"transfer-encoding"}
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._parser.get_status_code() < 200:
+            self._headers, self._body = [], []  # informational: the answer follows
+            return
+        self._finish()
+
+    def _finish(self) -> None:
+        # Asked now: the parser forgets the message once this callback returns.
+        self._keep_alive = not self._until_close and self._parser.should_keep_alive()
+        self._until_close = False
+        answer = self._answer
+        if answer is not None and not answer.done():
+            body = b"".join(self._body)
+            answer.set_result(RawResponse(self._parser.get_status_code(), self._headers, body))
+
+    def _fail(self, error: Exception) -> None:
+        answer = self._answer
+        if answer is not None and not answer.done():
+            answer.set_exception(error)
+
+    def _time_out(self) -> None:
+        self._fail(TimeoutError())

@@ -1,0 +1,477 @@
+"""The keep-alive HTTP/1.1 pool, against servers on 127.0.0.1 that answer exactly as
+scripted (raw bytes), and against uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import gzip
+import ipaddress
+import ssl
+import zlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from adapters.http import HTTPConfig, UpstreamClient, _HTTP1Wire
+from adapters.http1 import HTTP1Pool, Origin, ProtocolError
+from tests.servers import serve
+
+pytestmark = pytest.mark.anyio
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+HANG = b""  # no answer at all
+DROP = b"<drop>"  # close the connection without answering
+Answer = bytes | Callable[[bytes], bytes]
+
+
+@dataclass
+class Scripted:
+    """Answers the n-th request with the n-th script entry (the last one repeats)."""
+
+    script: list[Answer]
+    close_after: set[int] = field(default_factory=set)
+    requests: list[bytes] = field(default_factory=list)
+    connections: int = 0
+    open_now: int = 0
+    most_open: int = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.open_now += 1
+        self.most_open = max(self.most_open, self.open_now)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                length = next(
+                    (
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                request = head + await reader.readexactly(length)
+                self.requests.append(request)
+                index = len(self.requests) - 1
+                answer = self.script[min(index, len(self.script) - 1)]
+                answer = answer(request) if callable(answer) else answer
+                if answer == HANG:
+                    await asyncio.sleep(30)
+                    return
+                if answer == DROP:
+                    return
+                writer.write(answer)
+                await writer.drain()
+                if index in self.close_after:
+                    return
+        finally:
+            self.open_now -= 1
+            writer.close()
+
+
+@asynccontextmanager
+async def scripted(*script: Answer, close_after: set[int] | None = None) -> AsyncIterator[
+    tuple[Scripted, Origin]
+]:
+    server = Scripted(list(script), close_after or set())
+    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    try:
+        yield server, Origin.of(f"http://127.0.0.1:{port}")
+    finally:
+        listening.close()
+
+
+def pool_for(origin: Origin, **options: float) -> HTTP1Pool:
+    defaults: dict[str, float] = {"max_connections": 8, "connect_timeout": 2, "pool_timeout": 2}
+    defaults.update(options)
+    return HTTP1Pool(
+        origin,
+        max_connections=int(defaults["max_connections"]),
+        connect_timeout=defaults["connect_timeout"],
+        pool_timeout=defaults["pool_timeout"],
+    )
+
+
+def get(path: str = "/") -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode()
+
+
+async def test_answers_come_back_whole_over_one_kept_alive_connection() -> None:
+    async with scripted(OK) as (server, origin):
+        pool = pool_for(origin)
+        for _ in range(5):
+            response = await pool.exchange(get(), within_s=2, idempotent=True)
+            assert (response.status, response.body) == (200, b"ok")
+        await pool.close()
+    assert server.connections == 1
+    assert len(server.requests) == 5
+
+
+async def test_headers_come_back_as_sent() -> None:
+    answer = b"HTTP/1.1 429 Too Many\r\nRetry-After: 3\r\nX-A: 1\r\nContent-Length: 0\r\n\r\n"
+    async with scripted(answer) as (_, origin):
+        pool = pool_for(origin)
+        response = await pool.exchange(get(), within_s=2, idempotent=True)
+        await pool.close()
+    assert response.status == 429
+    assert (b"Retry-After", b"3") in response.headers and (b"X-A", b"1") in response.headers
+
+
+async def test_connection_close_is_honoured() -> None:
+    closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+    async with scripted(closing) as (server, origin):  # says close, but leaves it open
+        pool = pool_for(origin)
+        for _ in range(3):
+            assert (await pool.exchange(get(), within_s=2, idempotent=True)).body == b"ok"
+        await pool.close()
+    assert server.connections == 3
+
+
+async def test_chunked_bodies_are_joined() -> None:
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\n\r\n"
+    )
+    async with scripted(chunked) as (server, origin):
+        pool = pool_for(origin)
+        first = await pool.exchange(get(), within_s=2, idempotent=True)
+        second = await pool.exchange(get(), within_s=2, idempotent=True)
+        await pool.close()
+    assert first.body == second.body == b"hello world"
+    assert server.connections == 1
+
+
+async def test_a_body_delimited_by_close_is_read_to_the_end() -> None:
+    async with scripted(b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * 70_000, close_after={0, 1}) as (
+        server,
+        origin,
+    ):
+        pool = pool_for(origin)
+        response = await pool.exchange(get(), within_s=2, idempotent=True)
+        again = await pool.exchange(get(), within_s=2, idempotent=True)
+        await pool.close()
+    assert response.body == again.body == b"x" * 70_000
+    assert server.connections == 2
+
+
+async def test_informational_answers_are_skipped() -> None:
+    async with scripted(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + OK) as (_, origin):
+        pool = pool_for(origin)
+        response = await pool.exchange(get(), within_s=2, idempotent=True)
+        await pool.close()
+    assert (response.status, response.body) == (200, b"ok")
+
+
+@pytest.mark.parametrize(
+    ("first_answer", "close_after"),
+    [
+        (OK, {0}),  # closed after the first answer, without saying so
+        (OK + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra", set()),  # unasked bytes
+    ],
+    ids=["closed-silently", "unasked-answer"],
+)
+async def test_a_connection_the_platform_spoiled_while_idle_is_replaced(
+    first_answer: bytes, close_after: set[int]
+) -> None:
+    async with scripted(first_answer, OK, close_after=close_after) as (server, origin):
+        pool = pool_for(origin)
+        assert (await pool.exchange(get(), within_s=2, idempotent=True)).body == b"ok"
+        await asyncio.sleep(0.05)
+        assert (await pool.exchange(get(), within_s=2, idempotent=True)).body == b"ok"
+        await pool.close()
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize("idempotent", [True, False])
+async def test_a_request_dropped_unanswered_is_sent_again_only_when_idempotent(
+    idempotent: bool,
+) -> None:
+    # The platform closes a kept-alive connection just as the second request arrives.
+    async with scripted(OK, DROP, OK) as (server, origin):
+        pool = pool_for(origin)
+        await pool.exchange(get("/first"), within_s=2, idempotent=True)
+        second = pool.exchange(get("/second"), within_s=2, idempotent=idempotent)
+        if idempotent:
+            assert (await second).body == b"ok"
+        else:
+            with pytest.raises(ConnectionError):
+                await second
+        await pool.close()
+    sent = [request.split(b" ")[1] for request in server.requests]
+    assert sent == ([b"/first", b"/second", b"/second"] if idempotent else [b"/first", b"/second"])
+    assert server.connections == (2 if idempotent else 1)
+
+
+async def test_a_late_answer_is_a_timeout_and_its_connection_is_dropped() -> None:
+    async with scripted(HANG, OK) as (server, origin):
+        pool = pool_for(origin)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TimeoutError):
+            await pool.exchange(get(), within_s=0.2, idempotent=True)
+        assert asyncio.get_running_loop().time() - started < 1
+        assert (await pool.exchange(get(), within_s=2, idempotent=True)).body == b"ok"
+        await pool.close()
+    assert server.connections == 2
+
+
+async def test_a_cancelled_exchange_drops_its_connection() -> None:
+    async with scripted(HANG, OK) as (server, origin):
+        pool = pool_for(origin)
+        pending = asyncio.ensure_future(pool.exchange(get(), within_s=5, idempotent=True))
+        await asyncio.sleep(0.1)
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+        assert (await pool.exchange(get(), within_s=2, idempotent=True)).body == b"ok"
+        await pool.close()
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"SMTP ready\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ],
+)
+async def test_an_answer_that_is_not_http_is_a_protocol_error(answer: bytes) -> None:
+    async with scripted(answer, OK) as (_, origin):
+        pool = pool_for(origin)
+        with pytest.raises(ProtocolError):
+            await pool.exchange(get(), within_s=2, idempotent=True)
+        assert (await pool.exchange(get(), within_s=2, idempotent=True)).body == b"ok"
+        await pool.close()
+
+
+async def test_an_answer_cut_short_is_a_connection_error() -> None:
+    cut = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"
+    async with scripted(cut, close_after={0}) as (_, origin):
+        pool = pool_for(origin)
+        with pytest.raises(ConnectionError, match="middle of the answer"):
+            await pool.exchange(get(), within_s=2, idempotent=True)
+        await pool.close()
+
+
+async def test_nothing_listening_is_a_connection_error() -> None:
+    async with scripted(OK) as (_, origin):
+        pass  # closed again: the port is free
+    pool = pool_for(origin)
+    with pytest.raises(ConnectionError):
+        await pool.exchange(get(), within_s=2, idempotent=True)
+
+
+async def test_connections_are_capped_and_a_long_wait_for_one_times_out() -> None:
+    async with scripted(OK) as (server, origin):
+        pool = pool_for(origin, max_connections=2)
+        answers = await asyncio.gather(
+            *(pool.exchange(get(), within_s=5, idempotent=True) for _ in range(10))
+        )
+        assert all(answer.body == b"ok" for answer in answers)
+        assert server.most_open <= 2
+        await pool.close()
+    async with scripted(HANG) as (_, origin):
+        pool = pool_for(origin, max_connections=1, pool_timeout=0.1)
+        first = asyncio.ensure_future(pool.exchange(get(), within_s=5, idempotent=True))
+        await asyncio.sleep(0.05)
+        with pytest.raises(TimeoutError):
+            await pool.exchange(get(), within_s=5, idempotent=True)
+        first.cancel()
+        await pool.close()
+
+
+# The wire: request framing and decoding
+
+
+def echo(request: bytes) -> bytes:
+    body = request
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+async def test_requests_carry_the_base_path_query_and_merged_headers() -> None:
+    async with scripted(echo) as (_, origin):
+        base = f"http://127.0.0.1:{origin.port}/stores/abc"
+        wire = _HTTP1Wire(base, {"X-Auth-Token": "t0", "Accept": "text/plain"}, HTTPConfig())
+        response = await wire.exchange(
+            "GET", "/v3/orders", {"a b": "c&d", "n": [1, 2]}, {"x-auth-token": "t1"}, None, 2
+        )
+        await wire.close()
+    head, _ = response.content.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "GET /stores/abc/v3/orders?a+b=c%26d&n=1&n=2 HTTP/1.1"
+    headers = [line.lower() for line in lines[1:]]
+    assert f"host: 127.0.0.1:{origin.port}" in headers
+    assert "x-auth-token: t1" in headers and "x-auth-token: t0" not in headers
+    assert "accept: text/plain" in headers
+    assert "accept-encoding: gzip, deflate" in headers
+
+
+async def test_form_posts_carry_their_length_and_type() -> None:
+    async with scripted(echo) as (_, origin):
+        wire = _HTTP1Wire(f"http://127.0.0.1:{origin.port}", {}, HTTPConfig())
+        form = {"grant_type": "client_credentials", "client_secret": "a/b+c"}
+        response = await wire.exchange("POST", "/oauth", None, {}, form, 2)
+        await wire.close()
+    head, body = response.content.split(b"\r\n\r\n", 1)
+    assert body == b"grant_type=client_credentials&client_secret=a%2Fb%2Bc"
+    assert f"content-length: {len(body)}".encode() in head.lower()
+    assert b"content-type: application/x-www-form-urlencoded" in head.lower()
+
+
+@pytest.mark.parametrize(
+    ("headers", "path"),
+    [({"Authorization": "Bearer x\r\nX-Injected: 1"}, "/a"), ({}, "/a\r\nX-Injected: 1")],
+)
+async def test_a_line_break_in_a_request_sends_nothing(headers: dict[str, str], path: str) -> None:
+    async with scripted(OK) as (server, origin):
+        wire = _HTTP1Wire(f"http://127.0.0.1:{origin.port}", {}, HTTPConfig())
+        with pytest.raises(ValueError, match="line break"):
+            await wire.exchange("GET", path, None, headers, None, 2)
+        await wire.close()
+    assert server.connections == 0
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        (b"gzip", gzip.compress),
+        (b"deflate", zlib.compress),
+        (b"deflate", lambda data: zlib.compress(data)[2:-4]),  # raw deflate, no zlib header
+    ],
+)
+async def test_compressed_answers_reach_adapters_decoded(
+    encoding: bytes, encode: Callable[[bytes], bytes]
+) -> None:
+    body = encode(b'{"data": []}')
+    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n%s" % (
+        encoding,
+        len(body),
+        body,
+    )
+    async with scripted(answer) as (_, origin):
+        wire = _HTTP1Wire(f"http://127.0.0.1:{origin.port}", {}, HTTPConfig())
+        response = await wire.exchange("GET", "/", None, {}, None, 2)
+        await wire.close()
+    assert response.json() == {"data": []}
+
+
+async def test_a_corrupt_compressed_answer_is_a_connection_error() -> None:
+    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope"
+    async with scripted(answer) as (_, origin):
+        wire = _HTTP1Wire(f"http://127.0.0.1:{origin.port}", {}, HTTPConfig())
+        with pytest.raises(ConnectionError, match="corrupt"):
+            await wire.exchange("GET", "/", None, {}, None, 2)
+        await wire.close()
+
+
+def test_origins_are_read_from_base_urls() -> None:
+    assert Origin.of("https://api.example.com/stores/x") == Origin(
+        "https", "api.example.com", 443, "/stores/x"
+    )
+    assert Origin.of("http://127.0.0.1:8080").host_header == "127.0.0.1:8080"
+    assert Origin.of("https://api.example.com:443").host_header == "api.example.com"
+    assert Origin.of("http://[::1]:9000").host_header == "[::1]:9000"
+    with pytest.raises(ValueError):
+        Origin.of("ftp://example.com")
+
+
+# Real servers
+
+
+async def test_against_uvicorn_many_requests_share_few_connections() -> None:
+    seen: set[tuple[str, int]] = set()
+
+    async def where(request: Request) -> JSONResponse:
+        assert request.client is not None
+        seen.add((request.client.host, request.client.port))
+        return JSONResponse({"path": request.url.path, "query": request.url.query})
+
+    app = Starlette(routes=[Route("/{rest:path}", where)])
+    with serve(app) as url:
+        client = UpstreamClient(url, platform="test", config=HTTPConfig(max_connections=4))
+        answers = await asyncio.gather(
+            *(client.send("GET", f"/items/{n}", params={"page": n}) for n in range(40))
+        )
+        await client.close()
+    assert [answer.json() for answer in answers] == [
+        {"path": f"/items/{n}", "query": f"page={n}"} for n in range(40)
+    ]
+    assert len(seen) <= 4
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, self-signed."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+async def test_https_is_spoken_and_certificates_are_checked(tls_files: tuple[Path, Path]) -> None:
+    cert_file, key_file = tls_files
+
+    async def hello(request: Request) -> JSONResponse:
+        return JSONResponse({"scheme": request.url.scheme})
+
+    app = Starlette(routes=[Route("/", hello)])
+    with serve(app, ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)) as url:
+        origin = Origin.of(url.replace("http://", "https://"))
+        trusting = HTTP1Pool(
+            origin,
+            max_connections=2,
+            connect_timeout=2,
+            pool_timeout=2,
+            ssl_context=ssl.create_default_context(cafile=str(cert_file)),
+        )
+        for _ in range(3):
+            response = await trusting.exchange(get(), within_s=5, idempotent=True)
+            assert response.status == 200 and response.body.endswith(b'{"scheme":"https"}')
+        await trusting.close()
+        default = pool_for(origin)  # the system's roots do not know this certificate
+        with pytest.raises(ssl.SSLError):
+            await default.exchange(get(), within_s=5, idempotent=True)
+        await default.close()
