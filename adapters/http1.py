@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httptools
 
 Headers = list[tuple[bytes, bytes]]
+_UNANSWERED = "the platform closed the connection without answering"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,14 +104,14 @@ class HTTP1Pool:
                     continue
                 try:
                     return await connection.exchange(request, loop, deadline)
-                except _Stale:
+                except _Stale as exc:
                     if not idempotent:
-                        raise
+                        raise ConnectionError(_UNANSWERED) from exc
             connection = await self._connect(loop, deadline)
             try:
                 return await connection.exchange(request, loop, deadline)
             except _Stale as exc:
-                raise ConnectionError("the platform closed the connection unanswered") from exc
+                raise ConnectionError(_UNANSWERED) from exc
         finally:
             self._slots.release()
 

@@ -210,7 +210,7 @@ async def test_a_request_dropped_unanswered_is_sent_again_only_when_idempotent(
         if idempotent:
             assert (await second).body == b"ok"
         else:
-            with pytest.raises(ConnectionError):
+            with pytest.raises(ConnectionError, match="without answering"):
                 await second
         await pool.close()
     sent = [request.split(b" ")[1] for request in server.requests]
