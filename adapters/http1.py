@@ -22,6 +22,9 @@ import httptools
 Headers = list[tuple[bytes, bytes]]
 _UNANSWERED = "the platform closed the connection without answering"
 
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+"""Headers and body of one answer, at most: a platform gone wrong must not exhaust memory."""
+
 
 @dataclass(frozen=True, slots=True)
 class RawResponse:
@@ -74,8 +77,10 @@ class HTTP1Pool:
         connect_timeout: float,
         pool_timeout: float,
         ssl_context: ssl.SSLContext | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.origin = origin
+        self.max_answer_bytes = max_answer_bytes
         self._connect_timeout = connect_timeout
         self._pool_timeout = pool_timeout
         tls = origin.scheme == "https"
@@ -154,6 +159,7 @@ class _Connection(asyncio.Protocol):
         self._answer: asyncio.Future[RawResponse] | None = None
         self._headers: Headers = []
         self._body: list[bytes] = []
+        self._size = 0
         self._heard = False
         self._until_close = False
         self._keep_alive = False
@@ -165,7 +171,7 @@ class _Connection(asyncio.Protocol):
         assert self._transport is not None
         answer: asyncio.Future[RawResponse] = loop.create_future()
         self._answer = answer
-        self._headers, self._body, self._heard = [], [], False
+        self._headers, self._body, self._size, self._heard = [], [], 0, False
         timer = loop.call_at(deadline, self._time_out)
         self._transport.write(request)
         try:
@@ -224,7 +230,8 @@ class _Connection(asyncio.Protocol):
             self.close()  # an answer nobody asked for: the connection is spoiled
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        if self._within_limit(len(name) + len(value)):
+            self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         names = {name.lower() for name, _ in self._headers}
@@ -233,7 +240,17 @@ class _Connection(asyncio.Protocol):
         self._until_close = has_body and not names & {b"content-length", b"transfer-encoding"}
 
     def on_body(self, body: bytes) -> None:
-        self._body.append(body)
+        if self._within_limit(len(body)):
+            self._body.append(body)
+
+    def _within_limit(self, size: int) -> bool:
+        self._size += size
+        if self._size <= self._pool.max_answer_bytes:
+            return True
+        if not self.lost:
+            self._fail(ProtocolError(f"an answer over {self._pool.max_answer_bytes} bytes"))
+            self.close()
+        return False
 
     def on_message_complete(self) -> None:
         if self._parser.get_status_code() < 200:

@@ -475,3 +475,22 @@ async def test_https_is_spoken_and_certificates_are_checked(tls_files: tuple[Pat
         with pytest.raises(ssl.SSLError):
             await default.exchange(get(), within_s=5, idempotent=True)
         await default.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000,
+        b"HTTP/1.1 200 OK\r\n" + b"X-Filler: yyyyyyyyyy\r\n" * 300 + b"Content-Length: 0\r\n\r\n",
+    ],
+    ids=["body", "headers"],
+)
+async def test_an_answer_over_the_size_limit_is_refused(answer: bytes) -> None:
+    async with scripted(answer) as (server, origin):
+        pool = HTTP1Pool(
+            origin, max_connections=2, connect_timeout=2, pool_timeout=2, max_answer_bytes=4096
+        )
+        with pytest.raises(ProtocolError, match="over 4096 bytes"):
+            await pool.exchange(get(), within_s=2, idempotent=True)
+        await pool.close()
+    assert server.connections == 1
