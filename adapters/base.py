@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 from pydantic_settings import BaseSettings
 
 from adapters.errors import NotFound, NotSupported
-from adapters.http import NO_OBSERVER, UpstreamObserver
+from adapters.http import NO_OBSERVER, UpstreamClient, UpstreamObserver
 from mappings.models import Customer, Order, OrderItem
 
 Resume = Mapping[str, Any]
@@ -121,3 +121,21 @@ class Adapter:
         if not page.orders:
             raise NotFound(f"customer {customer_id} has no orders")
         return await self.get_order(customer_id, page.orders[0].id)
+
+
+class HTTPAdapter(Adapter):
+    """An adapter that calls its platform through one `UpstreamClient`: `open()` sets
+    `_upstream`, `close()` releases it, and `_http` is it (an error before `open()`)."""
+
+    _upstream: UpstreamClient | None = None
+
+    async def close(self) -> None:
+        if self._upstream is not None:
+            await self._upstream.close()
+            self._upstream = None
+
+    @property
+    def _http(self) -> UpstreamClient:
+        if self._upstream is None:
+            raise RuntimeError(f"{type(self).__name__}.open() was not awaited")
+        return self._upstream

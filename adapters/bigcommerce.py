@@ -22,7 +22,7 @@ import structlog
 from pydantic import BaseModel, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.base import Adapter, OrderListRequest, OrderPage
+from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
 from adapters.deadline import remaining
 from adapters.errors import NotFound, UpstreamError, UpstreamUnavailable
 from adapters.http import (
@@ -117,7 +117,7 @@ class RateWindow:
         return max(self._blocked_until - self._clock(), 0.0)
 
 
-class BigCommerceAdapter(Adapter):
+class BigCommerceAdapter(HTTPAdapter):
     name = "bigcommerce"
     settings_class = BigCommerceSettings
 
@@ -136,7 +136,6 @@ class BigCommerceAdapter(Adapter):
         self._transport = transport
         self._sleep = sleep
         self.quota = RateWindow(clock)
-        self._upstream: UpstreamClient | None = None
 
     async def open(self) -> None:
         self._upstream = UpstreamClient(
@@ -152,17 +151,6 @@ class BigCommerceAdapter(Adapter):
             observer=self.observer,
             retry_after=_quota_reset,
         )
-
-    async def close(self) -> None:
-        if self._upstream is not None:
-            await self._upstream.close()
-            self._upstream = None
-
-    @property
-    def _http(self) -> UpstreamClient:
-        if self._upstream is None:
-            raise RuntimeError("BigCommerceAdapter.open() was not awaited")
-        return self._upstream
 
     async def probe(self) -> None:
         """The smallest read of the resource the bridge needs most (204 for a new store)."""

@@ -18,7 +18,7 @@ import structlog
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.base import Adapter, OrderListRequest, OrderPage
+from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
 from adapters.errors import (
     NotFound,
     UnservableRequest,
@@ -87,7 +87,7 @@ class ElasticPathSettings(BaseSettings):
         return value
 
 
-class ElasticPathAdapter(Adapter):
+class ElasticPathAdapter(HTTPAdapter):
     name = "elasticpath"
     settings_class = ElasticPathSettings
 
@@ -108,7 +108,6 @@ class ElasticPathAdapter(Adapter):
             clock=clock,
             on_refresh=lambda: self.observer.token_refreshed(PLATFORM),
         )
-        self._upstream: UpstreamClient | None = None
 
     async def open(self) -> None:
         self._upstream = UpstreamClient(
@@ -120,23 +119,12 @@ class ElasticPathAdapter(Adapter):
             observer=self.observer,
         )
 
-    async def close(self) -> None:
-        if self._upstream is not None:
-            await self._upstream.close()
-            self._upstream = None
-
     async def authenticate(self) -> None:
         await self._token.get()
 
     async def probe(self) -> None:
         """A token, then the smallest read of the resource the bridge needs most."""
         await self._get("/v2/orders", endpoint="/v2/orders", params={"page[limit]": 1})
-
-    @property
-    def _http(self) -> UpstreamClient:
-        if self._upstream is None:
-            raise RuntimeError("ElasticPathAdapter.open() was not awaited")
-        return self._upstream
 
     # Routes
 

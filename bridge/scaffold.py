@@ -115,7 +115,7 @@ import structlog
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.base import Adapter, OrderListRequest, OrderPage
+from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
 from adapters.errors import NotFound, UpstreamError, UpstreamUnavailable
 from adapters.http import (
     HTTPConfig,
@@ -157,7 +157,7 @@ class ${Camel}Settings(BaseSettings):
         return value
 
 
-class ${Camel}Adapter(Adapter):
+class ${Camel}Adapter(HTTPAdapter):
     name = "$name"
     settings_class = ${Camel}Settings
 
@@ -172,7 +172,6 @@ class ${Camel}Adapter(Adapter):
         super().__init__(self._settings)
         self._http_config = http
         self._transport = transport
-        self._upstream: UpstreamClient | None = None
 
     async def open(self) -> None:
         token = self._settings.api_token.get_secret_value()
@@ -186,17 +185,6 @@ class ${Camel}Adapter(Adapter):
             transport=self._transport,
             observer=self.observer,
         )
-
-    async def close(self) -> None:
-        if self._upstream is not None:
-            await self._upstream.close()
-            self._upstream = None
-
-    @property
-    def _http(self) -> UpstreamClient:
-        if self._upstream is None:
-            raise RuntimeError("${Camel}Adapter.open() was not awaited")
-        return self._upstream
 
     async def probe(self) -> None:
         """One cheap call that needs the credentials (readiness, `erc-bridge check`)."""

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from adapters import registry
+from adapters.base import HTTPAdapter
 from adapters.bigcommerce import BigCommerceAdapter
 from adapters.demo import DemoAdapter
+from adapters.http import UpstreamClient
 from adapters.registry import AdapterLoadError, UnknownAdapter, adapter_class, adapter_sources
 from bridge.cli import main
 from bridge.config import StartupError, build_adapter
@@ -165,3 +167,23 @@ def test_the_installed_command_lists_the_adapters(tmp_path: Path) -> None:
     assert [line.split()[0] for line in result.stdout.splitlines() if line[:1].isalpha()] == (
         BUILT_IN
     )
+
+
+class _OneClient(HTTPAdapter):
+    name = "one_client"
+
+    async def open(self) -> None:
+        self._upstream = UpstreamClient("http://127.0.0.1:9", platform="one_client")
+
+
+@pytest.mark.anyio
+async def test_an_http_adapter_offers_its_client_only_between_open_and_close() -> None:
+    adapter = _OneClient()
+    with pytest.raises(RuntimeError, match=r"^_OneClient.open\(\) was not awaited$"):
+        _ = adapter._http
+    await adapter.open()
+    assert isinstance(adapter._http, UpstreamClient)
+    await adapter.close()
+    await adapter.close()  # a second close is harmless
+    with pytest.raises(RuntimeError, match="was not awaited"):
+        _ = adapter._http

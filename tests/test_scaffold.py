@@ -66,7 +66,7 @@ def test_every_file_marks_where_platform_knowledge_goes() -> None:
     )
     for path, text in written.items():
         assert "TODO(my_shop)" in text, path
-    assert "class MyShopAdapter(Adapter):" in written[Path("adapters/my_shop.py")]
+    assert "class MyShopAdapter(HTTPAdapter):" in written[Path("adapters/my_shop.py")]
     assert 'env_prefix="MY_SHOP_"' in written[Path("adapters/my_shop.py")]
 
 
