@@ -486,6 +486,7 @@ class AdobeCPAPIAdapter(Adapter):
             config=self._http,
             transport=self._transport,
             observer=self.observer,
+            limits=self.platform_limits,
         )
 
     def _client(self, client: UpstreamClient | None) -> UpstreamClient:

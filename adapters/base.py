@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 from pydantic_settings import BaseSettings
 
 from adapters.errors import NotFound, NotSupported
-from adapters.http import NO_OBSERVER, UpstreamClient, UpstreamObserver
+from adapters.http import NO_OBSERVER, PlatformLimits, UpstreamClient, UpstreamObserver
 from mappings.models import Customer, Order, OrderItem
 
 Resume = Mapping[str, Any]
@@ -72,6 +72,9 @@ class Adapter:
     observer: UpstreamObserver = NO_OBSERVER
     """Told about platform calls, retries and token refreshes. The bridge sets it before
     `open()`; adapters hand it to their `UpstreamClient`s and report new tokens to it."""
+    platform_limits: PlatformLimits = PlatformLimits()
+    """Idle time and answer cap of platform connections; set by the bridge before `open()`
+    and handed, like `observer`, to every `UpstreamClient`."""
 
     def __init__(self, settings: BaseSettings | None = None) -> None:
         self.settings = settings

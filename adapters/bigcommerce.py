@@ -150,6 +150,7 @@ class BigCommerceAdapter(HTTPAdapter):
             sleep=self._sleep,
             observer=self.observer,
             retry_after=_quota_reset,
+            limits=self.platform_limits,
         )
 
     async def probe(self) -> None:

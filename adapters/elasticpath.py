@@ -117,6 +117,7 @@ class ElasticPathAdapter(HTTPAdapter):
             headers={"Accept": "application/json"},
             transport=self._transport,
             observer=self.observer,
+            limits=self.platform_limits,
         )
 
     async def authenticate(self) -> None:

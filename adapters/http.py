@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import zlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import structlog
 
 from adapters.breaker import CircuitBreaker
 from adapters.deadline import remaining
+from adapters.decoding import content_encoding, decoded
 from adapters.errors import (
     CircuitOpen,
     NotFound,
@@ -40,7 +40,8 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from adapters.http1 import HTTP1Pool, Origin
+from adapters.http1 import IDLE_TIMEOUT, MAX_ANSWER_BYTES, HTTP1Pool, Origin, ProtocolError
+from adapters.proxies import proxy_from_environment
 from mappings.errors import MappingError
 
 log = structlog.get_logger("erc_bridge.upstream")
@@ -63,7 +64,8 @@ class UpstreamObserver(Protocol):
     """
 
     def platform_call(self, platform: str, endpoint: str, outcome: str, seconds: float) -> None:
-        """One HTTP exchange ended; `outcome` is the status code, `timeout` or `unreachable`."""
+        """One HTTP exchange ended; `outcome` is the status code, `timeout`, `unreachable`
+        or `invalid_answer` (not HTTP, too large, or a body that does not decode)."""
 
     def platform_retry(self, platform: str, endpoint: str) -> None:
         """A failed attempt is about to be tried again."""
@@ -108,6 +110,16 @@ class HTTPConfig:
     backoff_cap: float = 2.0
     breaker_threshold: int = 5
     breaker_cooldown: float = 30.0
+
+
+@dataclass(frozen=True)
+class PlatformLimits:
+    """What the operator allows every platform connection pool (`ERC_BRIDGE_PLATFORM_*`)."""
+
+    idle_timeout: float = IDLE_TIMEOUT
+    """Seconds a kept-alive connection may sit unused before it is dropped, not reused."""
+    max_answer_bytes: int = MAX_ANSWER_BYTES
+    """One answer's size at most, on the wire (headers and body) and decoded alike."""
 
 
 def path_segment(value: str) -> str:
@@ -180,17 +192,34 @@ def encode_query(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
 
 class _HTTP1Wire:
     """Requests over a keep-alive HTTP/1.1 pool, sent exactly as given (no URL
-    re-normalization); gzip and deflate answers are decoded here."""
+    re-normalization), through the environment's egress proxy if it names one; gzip and
+    deflate answers are decoded here, within the answer cap."""
 
-    def __init__(self, base_url: str, headers: Mapping[str, str], config: HTTPConfig) -> None:
-        self._origin = origin = Origin.of(base_url)
-        self._pool = HTTP1Pool(
+    def __init__(
+        self,
+        base_url: str,
+        headers: Mapping[str, str],
+        config: HTTPConfig,
+        limits: PlatformLimits = PlatformLimits(),
+    ) -> None:
+        origin = Origin.of(base_url)
+        self._pool = pool = HTTP1Pool(
             origin,
             max_connections=config.max_connections,
             connect_timeout=config.connect_timeout,
             pool_timeout=config.pool_timeout,
+            max_answer_bytes=limits.max_answer_bytes,
+            idle_timeout=limits.idle_timeout,
+            proxy=proxy_from_environment(origin.scheme, origin.host, origin.port),
         )
+        self._max_bytes = limits.max_answer_bytes
+        self._target_base = origin.base_path
         defaults = {"Host": origin.host_header, **DEFAULT_HEADERS, **headers}
+        if pool.forwards:
+            self._target_base = f"http://{origin.host_header}{origin.base_path}"
+            assert pool.proxy is not None
+            if pool.proxy.authorization is not None:
+                defaults["Proxy-Authorization"] = pool.proxy.authorization
         self._defaults = {name.lower(): (name, value) for name, value in defaults.items()}
 
     async def exchange(
@@ -211,7 +240,11 @@ class _HTTP1Wire:
             raise
         except OSError as exc:  # refused, reset, unresolvable, TLS: all "unreachable"
             raise ConnectionError(str(exc) or type(exc).__name__) from exc
-        return WholeResponse(raw.status, raw.headers, _decoded(raw.headers, raw.body))
+        body = raw.body
+        encoding = content_encoding(raw.headers)
+        if encoding:
+            body = await decoded(encoding, body, max_bytes=self._max_bytes)
+        return WholeResponse(raw.status, raw.headers, body)
 
     def _request(
         self,
@@ -221,7 +254,7 @@ class _HTTP1Wire:
         headers: Mapping[str, str],
         data: dict[str, str] | None,
     ) -> bytes:
-        target = f"{self._origin.base_path}{path}"
+        target = f"{self._target_base}{path}"
         if params:
             target = f"{target}?{encode_query(params)}"
         lines = dict(self._defaults)
@@ -242,22 +275,6 @@ class _HTTP1Wire:
 
     async def close(self) -> None:
         await self._pool.close()
-
-
-def _decoded(headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
-    encoding = next((value for name, value in headers if name.lower() == b"content-encoding"), b"")
-    encoding = encoding.strip().lower()
-    try:
-        if encoding in (b"gzip", b"x-gzip"):
-            return zlib.decompress(body, wbits=zlib.MAX_WBITS | 16)
-        if encoding == b"deflate":
-            try:
-                return zlib.decompress(body)
-            except zlib.error:
-                return zlib.decompress(body, wbits=-zlib.MAX_WBITS)  # raw deflate, as some send
-    except zlib.error as exc:
-        raise ConnectionError(f"the {encoding.decode(errors='replace')} body is corrupt") from exc
-    return body
 
 
 class _HttpxWire:
@@ -291,6 +308,8 @@ class _HttpxWire:
             await response.aread()
         except httpx.TimeoutException as exc:
             raise TimeoutError from exc
+        except httpx.DecodingError as exc:
+            raise ProtocolError(str(exc)) from exc
         except httpx.TransportError as exc:
             raise ConnectionError(str(exc)) from exc
         return response
@@ -314,12 +333,13 @@ class UpstreamClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         observer: UpstreamObserver = NO_OBSERVER,
         retry_after: Callable[[httpx.Response | None], float | None] = _retry_after,
+        limits: PlatformLimits = PlatformLimits(),
     ) -> None:
         self.config = config = config or HTTPConfig()
         self.platform = platform
         base_url = base_url.rstrip("/")
         self._wire: _HTTP1Wire | _HttpxWire = (
-            _HTTP1Wire(base_url, headers or {}, config)
+            _HTTP1Wire(base_url, headers or {}, config, limits)
             if transport is None
             else _HttpxWire(base_url, headers or {}, transport)
         )
@@ -427,6 +447,11 @@ class UpstreamClient:
             self.breaker.record_failure()
             self._record(method, endpoint, started, outcome="timeout")
             raise UpstreamTimeout(f"{self.platform} did not answer in time") from exc
+        except ProtocolError as exc:
+            self.breaker.record_failure()
+            self._record(method, endpoint, started, outcome="invalid_answer")
+            log.warning("platform_answer_invalid", platform=self.platform, reason=str(exc))
+            raise UpstreamError(f"{self.platform} sent an answer the bridge cannot use") from exc
         except ConnectionError as exc:
             self.breaker.record_failure()
             self._record(method, endpoint, started, outcome="unreachable")

@@ -4,8 +4,14 @@ An adapter's call is a GET or a form POST with a few headers, and a JSON answer 
 whole. aiohttp's client spent about 95 us of CPU on each (`bench/transport.py`), for
 cookies, redirects, proxies, tracing and streaming that the bridge does not use. This
 pool writes each request in one piece and reads the answer with httptools (llhttp, the
-parser uvicorn serves with); TLS is asyncio's. Connections are reused last-in first-out
-and dropped whenever an exchange does not end cleanly.
+parser uvicorn serves with); TLS is asyncio's. Connections are reused last-in first-out,
+dropped whenever an exchange does not end cleanly, and dropped before reuse once idle
+longer than `idle_timeout` (a load balancer on the way may have forgotten them). An
+answer is refused past `max_answer_bytes` of headers and body.
+
+An egress proxy, when the environment names one (`adapters/proxies.py`), carries every
+connection: an `http` origin's requests go to it in absolute form, an `https` origin is
+reached through a `CONNECT` tunnel with TLS to the origin inside.
 """
 
 from __future__ import annotations
@@ -19,11 +25,16 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from adapters.proxies import Proxy
+
 Headers = list[tuple[bytes, bytes]]
 _UNANSWERED = "the platform closed the connection without answering"
 
-MAX_ANSWER_BYTES = 64 * 1024 * 1024
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
 """Headers and body of one answer, at most: a platform gone wrong must not exhaust memory."""
+
+IDLE_TIMEOUT = 15.0
+"""Seconds a kept-alive connection may sit unused before it is dropped rather than reused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +44,9 @@ class RawResponse:
     body: bytes
 
 
-class ProtocolError(ConnectionError):
-    """What came back was not an HTTP/1.1 answer."""
+class ProtocolError(Exception):
+    """What came back is not an answer the bridge can use: not HTTP/1.1, too large, or
+    a body that does not decode. The platform answered, wrongly; the network is fine."""
 
 
 class _Stale(ConnectionError):
@@ -60,9 +72,17 @@ class Origin:
 
     @property
     def host_header(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
         default = self.port == (443 if self.scheme == "https" else 80)
-        return host if default else f"{host}:{self.port}"
+        return self._bracketed_host if default else self.authority
+
+    @property
+    def authority(self) -> str:
+        """`host:port`, as a `CONNECT` request names the origin."""
+        return f"{self._bracketed_host}:{self.port}"
+
+    @property
+    def _bracketed_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
 
 
 class HTTP1Pool:
@@ -78,9 +98,13 @@ class HTTP1Pool:
         pool_timeout: float,
         ssl_context: ssl.SSLContext | None = None,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        idle_timeout: float = IDLE_TIMEOUT,
+        proxy: Proxy | None = None,
     ) -> None:
         self.origin = origin
+        self.proxy = proxy
         self.max_answer_bytes = max_answer_bytes
+        self._idle_timeout = idle_timeout
         self._connect_timeout = connect_timeout
         self._pool_timeout = pool_timeout
         tls = origin.scheme == "https"
@@ -89,20 +113,29 @@ class HTTP1Pool:
         self._idle: deque[_Connection] = deque()
         self._open: set[_Connection] = set()
 
+    @property
+    def forwards(self) -> bool:
+        """Requests go to a proxy that forwards them: they must name the origin in full
+        (absolute form) and carry the proxy's credentials."""
+        return self.proxy is not None and self._ssl is None
+
     async def exchange(self, request: bytes, *, within_s: float, idempotent: bool) -> RawResponse:
         """Send `request` (a whole HTTP/1.1 message) and read the answer within `within_s`
-        seconds. TimeoutError when it is late, ConnectionError when it cannot be had.
+        seconds. TimeoutError when it is late, ConnectionError when it cannot be had,
+        ProtocolError when what came back is unusable.
 
         A kept-alive connection the platform has closed meanwhile is dropped and, for an
         idempotent request, the next one tried."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + within_s
+        now = loop.time()
+        deadline = now + within_s
         if self._slots.locked():
-            async with asyncio.timeout_at(min(deadline, loop.time() + self._pool_timeout)):
+            async with asyncio.timeout_at(min(deadline, now + self._pool_timeout)):
                 await self._slots.acquire()
         else:
             await self._slots.acquire()
         try:
+            self._drop_expired(now)
             while self._idle:
                 connection = self._idle.pop()
                 if connection.lost:
@@ -125,16 +158,43 @@ class HTTP1Pool:
             connection.close()
         self._idle.clear()
 
+    def _drop_expired(self, now: float) -> None:
+        # Oldest first: idle connections sit in the order they were last used.
+        idle = self._idle
+        while idle and now - idle[0].idle_since > self._idle_timeout:
+            idle.popleft().close()
+
     async def _connect(self, loop: asyncio.AbstractEventLoop, deadline: float) -> _Connection:
-        origin = self.origin
+        origin, proxy = self.origin, self.proxy
         async with asyncio.timeout_at(min(deadline, loop.time() + self._connect_timeout)):
+            if proxy is not None and self._ssl is not None:
+                return await self._tunnel(loop, proxy, self._ssl)
+            host, port = (origin.host, origin.port) if proxy is None else (proxy.host, proxy.port)
             _, connection = await loop.create_connection(
                 lambda: _Connection(self),
-                origin.host,
-                origin.port,
+                host,
+                port,
                 ssl=self._ssl,
                 server_hostname=origin.host if self._ssl else None,
             )
+        return connection
+
+    async def _tunnel(
+        self, loop: asyncio.AbstractEventLoop, proxy: Proxy, tls: ssl.SSLContext
+    ) -> _Connection:
+        """A connection through a `CONNECT` tunnel, TLS to the origin inside it."""
+        transport, opening = await loop.create_connection(_TunnelOpening, proxy.host, proxy.port)
+        try:
+            await opening.open(transport, self.origin.authority, proxy.authorization)
+            connection = _Connection(self)
+            secured = await loop.start_tls(
+                transport, connection, tls, server_hostname=self.origin.host
+            )
+        except BaseException:
+            transport.abort()
+            raise
+        assert secured is not None
+        connection.connection_made(secured)
         return connection
 
     def _opened(self, connection: _Connection) -> None:
@@ -147,6 +207,39 @@ class HTTP1Pool:
 
     def _reusable(self, connection: _Connection) -> None:
         self._idle.append(connection)
+
+
+class _TunnelOpening(asyncio.Protocol):
+    """Asks a proxy for a `CONNECT` tunnel and waits for its yes."""
+
+    def __init__(self) -> None:
+        self._head = bytearray()
+        self._answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def open(
+        self, transport: asyncio.Transport, target: str, authorization: str | None
+    ) -> None:
+        lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
+        if authorization is not None:
+            lines.append(f"Proxy-Authorization: {authorization}")
+        transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("ascii"))
+        head = await self._answer
+        status_line = head.split(b"\r\n", 1)[0]
+        parts = status_line.split(b" ", 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or parts[1] != b"200":
+            reason = status_line[:100].decode("ascii", errors="replace")
+            raise ConnectionError(f"the proxy refused the tunnel: {reason}")
+
+    def data_received(self, data: bytes) -> None:
+        self._head += data
+        if b"\r\n\r\n" in self._head and not self._answer.done():
+            self._answer.set_result(bytes(self._head))
+        elif len(self._head) > 16_384 and not self._answer.done():
+            self._answer.set_exception(ConnectionError("the proxy's answer to CONNECT is too long"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._answer.done():
+            self._answer.set_exception(ConnectionError("the proxy closed the connection"))
 
 
 class _Connection(asyncio.Protocol):
@@ -164,6 +257,7 @@ class _Connection(asyncio.Protocol):
         self._until_close = False
         self._keep_alive = False
         self._lost = False
+        self.idle_since = 0.0
 
     async def exchange(
         self, request: bytes, loop: asyncio.AbstractEventLoop, deadline: float
@@ -182,6 +276,7 @@ class _Connection(asyncio.Protocol):
         finally:
             timer.cancel()
         if self._keep_alive and not self._lost:
+            self.idle_since = loop.time()
             self._pool._reusable(self)
         else:
             self.close()

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from adapters.base import Adapter
+from adapters.http import PlatformLimits
 from bridge.auth import Authenticator
 from bridge.cache import ResponseCache
 from bridge.config import build_adapter
@@ -140,6 +141,9 @@ def create_app(
 
     metrics = Metrics(bridge.cache, adapter=adapter.name)
     adapter.observer = metrics
+    adapter.platform_limits = PlatformLimits(
+        idle_timeout=settings.platform_idle_s, max_answer_bytes=settings.platform_max_answer_bytes
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -184,6 +184,7 @@ class ${Camel}Adapter(HTTPAdapter):
             headers={"Accept": "application/json", "Authorization": f"Bearer {token}"},
             transport=self._transport,
             observer=self.observer,
+            limits=self.platform_limits,
         )
 
     async def probe(self) -> None:

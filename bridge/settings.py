@@ -45,6 +45,8 @@ class BridgeSettings(BaseSettings):
     cache_ttl_s: float = Field(default=30.0, ge=0)
     cache_max_entries: int = Field(default=10_000, ge=1)
     stale_s: float = Field(default=600.0, ge=0)
+    platform_idle_s: float = Field(default=15.0, gt=0, le=3600)
+    platform_max_answer_bytes: int = Field(default=8 * 1024**2, ge=64 * 1024, le=64 * 1024**2)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_key: SecretStr | None = None
 

@@ -371,11 +371,11 @@ async def test_compressed_answers_reach_adapters_decoded(
     assert response.json() == {"data": []}
 
 
-async def test_a_corrupt_compressed_answer_is_a_connection_error() -> None:
+async def test_a_corrupt_compressed_answer_is_a_protocol_error() -> None:
     answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope"
     async with scripted(answer) as (_, origin):
         wire = _HTTP1Wire(f"http://127.0.0.1:{origin.port}", {}, HTTPConfig())
-        with pytest.raises(ConnectionError, match="corrupt"):
+        with pytest.raises(ProtocolError, match="corrupt"):
             await wire.exchange("GET", "/", None, {}, None, 2)
         await wire.close()
 
