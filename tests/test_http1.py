@@ -4,9 +4,7 @@ scripted (raw bytes), and against uvicorn."""
 from __future__ import annotations
 
 import asyncio
-import datetime
 import gzip
-import ipaddress
 import ssl
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -15,10 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -26,6 +20,7 @@ from starlette.routing import Route
 
 from adapters.http import HTTPConfig, UpstreamClient, _HTTP1Wire
 from adapters.http1 import HTTP1Pool, Origin, ProtocolError
+from tests.certificates import self_signed
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
@@ -85,9 +80,9 @@ class Scripted:
 
 
 @asynccontextmanager
-async def scripted(*script: Answer, close_after: set[int] | None = None) -> AsyncIterator[
-    tuple[Scripted, Origin]
-]:
+async def scripted(
+    *script: Answer, close_after: set[int] | None = None
+) -> AsyncIterator[tuple[Scripted, Origin]]:
     server = Scripted(list(script), close_after or set())
     listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
     port = listening.sockets[0].getsockname()[1]
@@ -296,6 +291,59 @@ async def test_connections_are_capped_and_a_long_wait_for_one_times_out() -> Non
         await pool.close()
 
 
+POOL_IDLE_S = 0.2
+BALANCER_IDLE_S = 0.5
+"""A load balancer on the way forgets a connection idle this long, without a word."""
+
+
+@dataclass
+class ForgetfulBalancer:
+    """Answers OK, except on a connection idle past `BALANCER_IDLE_S`: like a load
+    balancer that dropped its state, it swallows the request and never answers."""
+
+    connections: int = 0
+    swallowed: int = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        loop = asyncio.get_running_loop()
+        last_seen = loop.time()
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                if loop.time() - last_seen > BALANCER_IDLE_S:
+                    self.swallowed += 1
+                    await reader.read()  # until the client gives up
+                    return
+                writer.write(OK)
+                await writer.drain()
+                last_seen = loop.time()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            writer.close()
+
+
+async def test_a_connection_idle_past_the_idle_time_is_not_reused() -> None:
+    balancer = ForgetfulBalancer()
+    listening = await asyncio.start_server(balancer.handle, "127.0.0.1", 0)
+    origin = Origin.of(f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}")
+    pool = HTTP1Pool(
+        origin, max_connections=2, connect_timeout=2, pool_timeout=2, idle_timeout=POOL_IDLE_S
+    )
+    try:
+        for _ in range(3):  # used within the idle time: kept
+            assert (await pool.exchange(get(), within_s=2, idempotent=True)).body == b"ok"
+            await asyncio.sleep(POOL_IDLE_S / 4)
+        assert balancer.connections == 1
+        await asyncio.sleep(BALANCER_IDLE_S + 0.1)  # past both idle times
+        assert (await pool.exchange(get(), within_s=2, idempotent=True)).body == b"ok"
+        assert (balancer.connections, balancer.swallowed) == (2, 0)
+    finally:
+        await pool.close()
+        listening.close()
+
+
 # The wire: request framing and decoding
 
 
@@ -418,37 +466,7 @@ async def test_against_uvicorn_many_requests_share_few_connections() -> None:
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 and its key, self-signed."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 async def test_https_is_spoken_and_certificates_are_checked(tls_files: tuple[Path, Path]) -> None:
