@@ -1,0 +1,232 @@
+"""Egress proxies from the environment: calls reach an `http` platform through a proxy
+process on 127.0.0.1 (`tests/proxy.py`) and an `https` one through its CONNECT tunnel;
+`NO_PROXY` bypasses it. The proxy's log says what went through it."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.request import proxy_bypass_environment
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from adapters.errors import UpstreamUnavailable
+from adapters.http import HTTPConfig, UpstreamClient
+from adapters.proxies import Proxy, bypassed, parse_proxy_url, proxy_from_environment
+from tests.certificates import self_signed
+from tests.servers import serve
+
+pytestmark = pytest.mark.anyio
+
+USER = "bridge-egress"
+PASSWORD = "proxy-password-0123456789abcdef-0123456789"
+ONE_TRY = HTTPConfig(attempts=1, connect_timeout=5, read_timeout=5)
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "REQUEST_METHOD")
+
+
+@dataclass
+class ProxyProcess:
+    port: int
+    log_file: Path
+
+    def url(self, credentials: str = f"{USER}:{PASSWORD}") -> str:
+        return f"http://{credentials}@127.0.0.1:{self.port}"
+
+    def log(self) -> list[dict[str, object]]:
+        if not self.log_file.exists():
+            return []
+        return [json.loads(line) for line in self.log_file.read_text().splitlines()]
+
+
+@pytest.fixture
+def proxy(tmp_path: Path) -> Iterator[ProxyProcess]:
+    log_file = tmp_path / "proxy.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.proxy", str(log_file), f"{USER}:{PASSWORD}"],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).parent.parent,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield ProxyProcess(int(process.stdout.readline()), log_file)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return self_signed(tmp_path_factory.mktemp("tls"))
+
+
+async def where(request: Request) -> JSONResponse:
+    return JSONResponse(
+        {
+            "scheme": request.url.scheme,
+            "path": request.url.path,
+            "query": request.url.query,
+            "proxy_authorization": request.headers.get("proxy-authorization"),
+        }
+    )
+
+
+APP = Starlette(routes=[Route("/{rest:path}", where)])
+
+
+async def test_an_http_platform_is_called_through_the_proxy(
+    proxy: ProxyProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url())
+    with serve(APP) as url:
+        client = UpstreamClient(f"{url}/store", platform="test", config=ONE_TRY)
+        monkeypatch.delenv("HTTP_PROXY")  # read once, when the pool was built
+        answers = [await client.send("GET", "/items/1", params={"a": "b"}) for _ in range(2)]
+        await client.close()
+    assert [answer.json() for answer in answers] == [
+        {"scheme": "http", "path": "/store/items/1", "query": "a=b", "proxy_authorization": None}
+    ] * 2
+    expected = {"method": "GET", "target": f"{url}/store/items/1?a=b", "authorized": True}
+    assert proxy.log() == [expected] * 2
+
+
+async def test_an_https_platform_is_reached_through_a_connect_tunnel(
+    proxy: ProxyProcess, monkeypatch: pytest.MonkeyPatch, tls_files: tuple[Path, Path]
+) -> None:
+    cert_file, key_file = tls_files
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url())
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # the default context trusts it
+    with serve(APP, ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)) as url:
+        https_url = url.replace("http://", "https://")
+        client = UpstreamClient(https_url, platform="test", config=ONE_TRY)
+        answers = [(await client.send("GET", "/secure")).json() for _ in range(3)]
+        await client.close()
+    assert (
+        answers
+        == [{"scheme": "https", "path": "/secure", "query": "", "proxy_authorization": None}] * 3
+    )
+    authority = url.removeprefix("http://")
+    assert proxy.log() == [{"method": "CONNECT", "target": authority, "authorized": True}]
+
+
+@pytest.mark.parametrize("case", ["untrusted", "wrong-name"])
+async def test_the_platforms_certificate_is_checked_inside_the_tunnel(
+    proxy: ProxyProcess,
+    monkeypatch: pytest.MonkeyPatch,
+    tls_files: tuple[Path, Path],
+    case: str,
+) -> None:
+    cert_file, key_file = tls_files
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url())
+    if case == "wrong-name":  # trusted, but issued for 127.0.0.1, not localhost
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    with serve(APP, ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)) as url:
+        platform_url = url.replace("http://", "https://")
+        if case == "wrong-name":
+            platform_url = platform_url.replace("127.0.0.1", "localhost")
+        client = UpstreamClient(platform_url, platform="test", config=ONE_TRY)
+        with pytest.raises(UpstreamUnavailable) as failure:
+            await client.send("GET", "/secure")
+        await client.close()
+    assert isinstance(failure.value.__cause__, ConnectionError)
+    assert isinstance(failure.value.__cause__.__cause__, ssl.SSLCertVerificationError)
+    assert [entry["method"] for entry in proxy.log()] == ["CONNECT"]
+
+
+async def test_wrong_proxy_credentials_fail_without_showing_the_password(
+    proxy: ProxyProcess, monkeypatch: pytest.MonkeyPatch, tls_files: tuple[Path, Path]
+) -> None:
+    cert_file, key_file = tls_files
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url(f"{USER}:not-{PASSWORD}"))
+    with serve(APP, ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)) as url:
+        client = UpstreamClient(url.replace("http://", "https://"), platform="t", config=ONE_TRY)
+        with pytest.raises(UpstreamUnavailable) as failure:
+            await client.send("GET", "/secure")
+        await client.close()
+    chain: list[BaseException] = []
+    error: BaseException | None = failure.value
+    while error is not None:
+        chain.append(error)
+        error = error.__cause__
+    assert "407" in str(chain[-1])
+    assert not any(PASSWORD in f"{error!s} {error!r}" for error in chain)
+    assert proxy.log()[0]["authorized"] is False
+
+
+@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "{port}", "*", "example.com, 127.0.0.1"])
+async def test_no_proxy_bypasses_the_proxy(
+    proxy: ProxyProcess, monkeypatch: pytest.MonkeyPatch, no_proxy: str
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url())
+    with serve(APP) as url:
+        port = url.rpartition(":")[2]
+        monkeypatch.setenv("NO_PROXY", no_proxy.replace("{port}", f"127.0.0.1:{port}"))
+        client = UpstreamClient(url, platform="test", config=ONE_TRY)
+        assert (await client.send("GET", "/direct")).json()["path"] == "/direct"
+        await client.close()
+    assert proxy.log() == []
+
+
+async def test_no_proxy_for_another_port_still_uses_the_proxy(
+    proxy: ProxyProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url())
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1:1")
+    with serve(APP) as url:
+        client = UpstreamClient(url, platform="test", config=ONE_TRY)
+        assert (await client.send("GET", "/via")).status_code == 200
+        await client.close()
+    assert [entry["target"] for entry in proxy.log()] == [f"{url}/via"]
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "no_proxy"),
+    [
+        ("api.example.com", 443, "example.com"),
+        ("api.example.com", 443, ".example.com"),
+        ("example.com", 443, ".example.com"),
+        ("badexample.com", 443, "example.com"),
+        ("API.Example.com", 443, "api.example.com"),
+        ("api.example.com", 8443, "api.example.com:8443"),
+        ("api.example.com", 443, "api.example.com:8443"),
+        ("10.0.0.5", 80, "10.0.0.5, other.example"),
+        ("anything", 80, "*"),
+        ("anything", 80, ""),
+    ],
+)
+def test_no_proxy_follows_urllibs_rules(host: str, port: int, no_proxy: str) -> None:
+    expected = bool(proxy_bypass_environment(f"{host}:{port}", {"no": no_proxy}))  # type: ignore[attr-defined]
+    assert bypassed(host, port, no_proxy) is expected
+
+
+def test_the_lowercase_variable_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://upper.example:3128")
+    monkeypatch.setenv("https_proxy", "http://lower.example:3128")
+    assert proxy_from_environment("https", "api.example.com", 443) == Proxy("lower.example", 3128)
+    assert proxy_from_environment("http", "api.example.com", 80) is None
+
+
+def test_proxy_urls_are_read_without_echoing_them() -> None:
+    proxy = parse_proxy_url(f"http://{USER}:{PASSWORD}@egress.example", variable="HTTPS_PROXY")
+    assert (proxy.host, proxy.port) == ("egress.example", 80)
+    assert PASSWORD not in repr(proxy)
+    assert parse_proxy_url("egress.example:3128", variable="HTTPS_PROXY").port == 3128
+    with pytest.raises(ValueError, match="HTTPS_PROXY") as refused:
+        parse_proxy_url(f"socks5://{USER}:{PASSWORD}@egress.example", variable="HTTPS_PROXY")
+    assert PASSWORD not in str(refused.value)
