@@ -4,6 +4,7 @@ against a scripted platform over loopback."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,12 +26,14 @@ from adapters.errors import (
 )
 from adapters.http import (
     HTTPConfig,
+    PlatformLimits,
     UpstreamClient,
     encode_query,
     json_body,
     path_segment,
     retry_after_seconds,
 )
+from adapters.http1 import ProtocolError
 from tests.emulators.faults import FaultPlatform, Step, resetting_server
 from tests.servers import serve
 
@@ -328,3 +331,68 @@ async def test_compressed_answers_reach_adapters_decoded() -> None:
 def test_query_strings_are_encoded_as_urlencode_would(params: Any) -> None:
     assert encode_query(params) == urlencode(params, doseq=True)
     assert encode_query(params) == encode_query(params)  # and again, from what was kept
+
+
+class Calls(list[tuple[str, str]]):
+    """An observer noting each platform call's endpoint and outcome."""
+
+    def platform_call(self, platform: str, endpoint: str, outcome: str, seconds: float) -> None:
+        self.append((endpoint, outcome))
+
+    def platform_retry(self, platform: str, endpoint: str) -> None:
+        pass
+
+    def token_refreshed(self, platform: str) -> None:
+        pass
+
+    def breaker_created(self, breaker: CircuitBreaker) -> None:
+        pass
+
+
+SMALL_LIMITS = PlatformLimits(max_answer_bytes=64 * 1024)
+PACKED = gzip.compress(bytes(100_000))
+INVALID_ANSWERS = {
+    "garbage-chunks": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    "not-http": b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
+    "too-large": b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100_000,
+    "decodes-too-large": b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+    % len(PACKED)
+    + PACKED,
+}
+
+
+@pytest.mark.parametrize("answer", INVALID_ANSWERS.values(), ids=INVALID_ANSWERS.keys())
+async def test_an_invalid_answer_is_an_upstream_error_and_a_breaker_failure(
+    answer: bytes, sleeps: Sleeps
+) -> None:
+    requests: list[bytes] = []
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            requests.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(answer)
+            await writer.drain()
+            await reader.read()
+        writer.close()
+
+    listening = await asyncio.start_server(reply, "127.0.0.1", 0)
+    calls = Calls()
+    breaker = CircuitBreaker("test", threshold=1, cooldown=30)
+    upstream = UpstreamClient(
+        f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}",
+        platform="test",
+        sleep=sleeps,
+        observer=calls,
+        breaker=breaker,
+        limits=SMALL_LIMITS,
+    )
+    try:
+        with pytest.raises(UpstreamError) as caught:
+            await upstream.send("GET", "/x", endpoint="/x")
+    finally:
+        await upstream.close()
+        listening.close()
+    assert isinstance(caught.value.__cause__, ProtocolError)
+    assert calls == [("/x", "invalid_answer")]
+    assert len(requests) == 1 and sleeps == []  # not retried
+    assert breaker.state is BreakerState.OPEN
