@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from adapters.decoding import STEP_BYTES, decoded
 from adapters.http import HTTPConfig, UpstreamClient, _HTTP1Wire
 from adapters.http1 import HTTP1Pool, Origin, ProtocolError
 from tests.certificates import self_signed
@@ -426,6 +427,29 @@ async def test_a_corrupt_compressed_answer_is_a_protocol_error() -> None:
         with pytest.raises(ProtocolError, match="corrupt"):
             await wire.exchange("GET", "/", None, {}, None, 2)
         await wire.close()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "reason"),
+    [
+        (b"gzip", gzip.compress(b'{"data": []}')[:-6], "cut short"),
+        (b"br", b"\x0b\x02\x80{}\x03", "did not ask for"),
+        (b"gzip", gzip.compress(bytes(3 * STEP_BYTES)), "over"),
+    ],
+    ids=["truncated", "unasked-encoding", "over-the-cap"],
+)
+async def test_an_answer_that_does_not_decode_within_the_cap_is_a_protocol_error(
+    encoding: bytes, body: bytes, reason: str
+) -> None:
+    with pytest.raises(ProtocolError, match=reason):
+        await decoded(encoding, body, max_bytes=2 * STEP_BYTES)
+
+
+async def test_an_answer_decoding_to_the_cap_exactly_is_whole() -> None:
+    data = bytes(range(256)) * (2 * STEP_BYTES // 256)
+    for encode in (gzip.compress, zlib.compress):
+        encoding = b"gzip" if encode is gzip.compress else b"deflate"
+        assert await decoded(encoding, encode(data), max_bytes=len(data)) == data
 
 
 def test_origins_are_read_from_base_urls() -> None:

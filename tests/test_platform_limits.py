@@ -18,8 +18,9 @@ import httpx
 import orjson
 import pytest
 
+from adapters.demo import DemoAdapter
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
-from adapters.http import HTTPConfig
+from adapters.http import HTTPConfig, PlatformLimits
 from bridge.app import create_app
 from bridge.settings import BridgeSettings
 from tests.servers import serve
@@ -253,3 +254,16 @@ async def test_the_bridge_answers_others_while_bombs_are_refused(
         answers = await asyncio.gather(*bombs)
     assert [answer.status_code for answer in answers] == [502] * 4
     assert slowest < HEALTHZ_WITHIN_S, f"/healthz took {slowest:.2f} s"
+
+
+def test_the_settings_reach_every_platform_pool() -> None:
+    defaults = BridgeSettings(_env_file=None)
+    assert PlatformLimits(defaults.platform_idle_s, defaults.platform_max_answer_bytes) == (
+        PlatformLimits()
+    )
+    adapter = DemoAdapter()
+    create_app(
+        BridgeSettings(_env_file=None, platform_idle_s=3.5, platform_max_answer_bytes=2 * MIB),
+        adapter,
+    )
+    assert adapter.platform_limits == PlatformLimits(idle_timeout=3.5, max_answer_bytes=2 * MIB)
