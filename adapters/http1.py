@@ -2,7 +2,7 @@
 
 An adapter's call is a GET or a form POST with a few headers, and a JSON answer read
 whole. aiohttp's client spent about 95 us of CPU on each (`bench/transport.py`), for
-cookies, redirects, proxies, tracing and streaming that the bridge does not use. This
+cookies, redirects, tracing and streaming that the bridge does not use. This
 pool writes each request in one piece and reads the answer with httptools (llhttp, the
 parser uvicorn serves with); TLS is asyncio's. Connections are reused last-in first-out,
 dropped whenever an exchange does not end cleanly, and dropped before reuse once idle

@@ -149,7 +149,8 @@ class Metrics:
         )
         self._platform_calls = _Counts(
             "erc_bridge_platform_calls",
-            "HTTP calls to the platform, by endpoint and outcome (status, timeout, unreachable)",
+            "HTTP calls to the platform, by endpoint and outcome"
+            " (status, timeout, unreachable, invalid_answer)",
             ["platform", "endpoint", "outcome"],
         )
         self._platform_seconds = _Durations(
