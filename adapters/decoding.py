@@ -25,8 +25,9 @@ def content_encoding(headers: Headers) -> bytes:
 
 
 async def decoded(encoding: bytes, body: bytes, *, max_bytes: int) -> bytes:
-    """`body` decoded per its `Content-Encoding`; ProtocolError when it is corrupt or
-    would decode to more than `max_bytes`."""
+    """`body` decoded per its `Content-Encoding` (gzip or deflate; any other label is
+    left to the JSON parser to judge); ProtocolError when it is corrupt or would decode
+    to more than `max_bytes`."""
     if encoding in (b"gzip", b"x-gzip"):
         return await _inflate(body, zlib.MAX_WBITS | 16, max_bytes)
     if encoding == b"deflate":
@@ -34,10 +35,7 @@ async def decoded(encoding: bytes, body: bytes, *, max_bytes: int) -> bytes:
             return await _inflate(body, zlib.MAX_WBITS, max_bytes)
         except _Corrupt:
             return await _inflate(body, -zlib.MAX_WBITS, max_bytes)  # raw deflate, as some send
-    if encoding in (b"", b"identity"):
-        return body
-    name = encoding.decode(errors="replace")[:40]
-    raise ProtocolError(f"an answer in an encoding the bridge did not ask for: {name}")
+    return body  # identity, or a label some servers send for no encoding at all
 
 
 class _Corrupt(ProtocolError):
