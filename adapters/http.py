@@ -203,6 +203,7 @@ class _HTTP1Wire:
         limits: PlatformLimits = PlatformLimits(),
     ) -> None:
         origin = Origin.of(base_url)
+        proxy = proxy_from_environment(origin.scheme, origin.host, origin.port)
         self._pool = pool = HTTP1Pool(
             origin,
             max_connections=config.max_connections,
@@ -210,16 +211,15 @@ class _HTTP1Wire:
             pool_timeout=config.pool_timeout,
             max_answer_bytes=limits.max_answer_bytes,
             idle_timeout=limits.idle_timeout,
-            proxy=proxy_from_environment(origin.scheme, origin.host, origin.port),
+            proxy=proxy,
         )
         self._max_bytes = limits.max_answer_bytes
         self._target_base = origin.base_path
         defaults = {"Host": origin.host_header, **DEFAULT_HEADERS, **headers}
-        if pool.forwards:
+        if proxy is not None and pool.forwards:
             self._target_base = f"http://{origin.host_header}{origin.base_path}"
-            assert pool.proxy is not None
-            if pool.proxy.authorization is not None:
-                defaults["Proxy-Authorization"] = pool.proxy.authorization
+            if proxy.authorization is not None:
+                defaults["Proxy-Authorization"] = proxy.authorization
         self._defaults = {name.lower(): (name, value) for name, value in defaults.items()}
 
     async def exchange(
