@@ -80,10 +80,14 @@ async def send_huge_body(writer: asyncio.StreamWriter) -> None:
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
         % HUGE_BODY_BYTES
     )
-    chunk = b'{"data": {"first_name": "' + b"x" * (256 * 1024 - 26)
-    for _ in range(HUGE_BODY_BYTES // len(chunk)):
-        writer.write(chunk)
+    start = b'{"data": {"id": "cus_1", "first_name": "'
+    writer.write(start)
+    left = HUGE_BODY_BYTES - len(start) - len(b'"}}')
+    while left > 0:
+        writer.write(b"x" * min(left, 256 * 1024))
+        left -= 256 * 1024
         await writer.drain()
+    writer.write(b'"}}')
 
 
 async def send_garbage_chunks(writer: asyncio.StreamWriter) -> None:
