@@ -13,7 +13,7 @@ import zlib
 
 from adapters.http1 import Headers, ProtocolError
 
-STEP_BYTES = 1024 * 1024
+STEP_BYTES = 256 * 1024
 """Decoded bytes produced between two turns of the event loop."""
 
 

@@ -39,8 +39,8 @@ HUGE_BODY_BYTES = 50 * MIB
 PEAK_GROWTH_BOUND = 48 * MIB
 """How much one refused answer may raise the process's peak memory (cap: 8 MiB)."""
 ANSWER_WITHIN_S = 10.0
-HEALTHZ_WITHIN_S = 1.0
-"""A cheap request's bound while bombs are refused beside it (a bomb decodes in ~0.1 s)."""
+HEALTHZ_WITHIN_S = 3.0
+"""A cheap request's bound while bombs are refused beside it (before the cap: 17-45 s)."""
 
 Answer = Callable[[asyncio.StreamWriter], Awaitable[None]]
 
