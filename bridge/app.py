@@ -140,6 +140,7 @@ def create_app(
 
     metrics = Metrics(bridge.cache, adapter=adapter.name)
     adapter.observer = metrics
+    adapter.breaker_periods = (settings.breaker_open_s, settings.breaker_open_max_s)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
