@@ -483,7 +483,7 @@ class AdobeCPAPIAdapter(Adapter):
         return UpstreamClient(
             base_url,
             platform=platform,
-            config=self._http,
+            config=self.http_config(self._http),
             transport=self._transport,
             observer=self.observer,
             limits=self.platform_limits,

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 from pydantic_settings import BaseSettings
 
 from adapters.errors import NotFound, NotSupported
-from adapters.http import NO_OBSERVER, PlatformLimits, UpstreamClient, UpstreamObserver
+from adapters.http import (
+    NO_OBSERVER,
+    HTTPConfig,
+    PlatformLimits,
+    UpstreamClient,
+    UpstreamObserver,
+)
 from mappings.models import Customer, Order, OrderItem
 
 Resume = Mapping[str, Any]
@@ -75,9 +81,21 @@ class Adapter:
     platform_limits: PlatformLimits = PlatformLimits()
     """Idle time and answer cap of platform connections; set by the bridge before `open()`
     and handed, like `observer`, to every `UpstreamClient`."""
+    breaker_periods: tuple[float, float] | None = None
+    """The circuit breaker's first and longest open period in seconds, from the bridge's
+    settings; set before `open()` and applied by `http_config()`."""
 
     def __init__(self, settings: BaseSettings | None = None) -> None:
         self.settings = settings
+
+    def http_config(self, config: HTTPConfig | None = None) -> HTTPConfig:
+        """`config` (the defaults when None) with what the bridge's settings decide: give
+        it to every `UpstreamClient` the adapter opens."""
+        config = config or HTTPConfig()
+        if self.breaker_periods is None:
+            return config
+        open_s, open_max_s = self.breaker_periods
+        return replace(config, breaker_open_s=open_s, breaker_open_max_s=open_max_s)
 
     def check(self) -> None:
         """Read and check local configuration (files the settings name) before serving.

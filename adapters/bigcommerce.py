@@ -141,7 +141,7 @@ class BigCommerceAdapter(HTTPAdapter):
         self._upstream = UpstreamClient(
             self._settings.api_root,
             platform=PLATFORM,
-            config=self._http_config,
+            config=self.http_config(self._http_config),
             headers={
                 "Accept": "application/json",
                 "X-Auth-Token": self._settings.access_token.get_secret_value(),

@@ -113,7 +113,7 @@ class ElasticPathAdapter(HTTPAdapter):
         self._upstream = UpstreamClient(
             self._settings.base_url,
             platform=PLATFORM,
-            config=self._http_config,
+            config=self.http_config(self._http_config),
             headers={"Accept": "application/json"},
             transport=self._transport,
             observer=self.observer,

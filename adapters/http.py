@@ -109,7 +109,8 @@ class HTTPConfig:
     backoff_base: float = 0.1
     backoff_cap: float = 2.0
     breaker_threshold: int = 5
-    breaker_cooldown: float = 30.0
+    breaker_open_s: float = 5.0
+    breaker_open_max_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,12 @@ def _retry_after(response: httpx.Response | None) -> float | None:
 def _fits_deadline(delay: float) -> bool:
     left = remaining()
     return left is None or delay < left - 0.05
+
+
+def _deadline_passed() -> bool:
+    """Whether the request's deadline has come (its timer may fire a hair early)."""
+    left = remaining()
+    return left is not None and left < 0.01
 
 
 class WholeResponse(httpx.Response):
@@ -344,7 +351,10 @@ class UpstreamClient:
             else _HttpxWire(base_url, headers or {}, transport)
         )
         self.breaker = breaker or CircuitBreaker(
-            platform, threshold=config.breaker_threshold, cooldown=config.breaker_cooldown
+            platform,
+            threshold=config.breaker_threshold,
+            open_s=config.breaker_open_s,
+            open_max_s=config.breaker_open_max_s,
         )
         self._in_flight = asyncio.Semaphore(config.max_in_flight)
         self._sleep = sleep
@@ -423,47 +433,58 @@ class UpstreamClient:
         data: dict[str, str] | None,
         endpoint: str,
     ) -> httpx.Response:
-        self.breaker.before_call()
-        left = remaining()
-        if left is not None and left <= 0:
-            raise UpstreamTimeout(f"no time left to call {self.platform}")
-        read_timeout = (
-            self.config.read_timeout if left is None else min(self.config.read_timeout, left)
-        )
-        if self._in_flight.locked():
+        with self.breaker.call() as call:  # CircuitOpen while calls are paused
+            left = remaining()
+            if left is not None and left <= 0:
+                raise UpstreamTimeout(f"no time left to call {self.platform}")
+            read_timeout = (
+                self.config.read_timeout if left is None else min(self.config.read_timeout, left)
+            )
+            await self._take_slot(left)
+            call.sending()
+            started = time.perf_counter()
             try:
-                async with asyncio.timeout(left):
-                    await self._in_flight.acquire()
-            except TimeoutError:
-                raise UpstreamTimeout(
-                    f"{self.platform} calls are queued past the deadline"
-                ) from None
-        else:
-            await self._in_flight.acquire()  # a free slot: taken at once, no timer to set
-        started = time.perf_counter()
-        try:
-            response = await self._wire.exchange(method, path, params, headers, data, read_timeout)
-        except TimeoutError as exc:
-            self.breaker.record_failure()
-            self._record(method, endpoint, started, outcome="timeout")
-            raise UpstreamTimeout(f"{self.platform} did not answer in time") from exc
-        except ProtocolError as exc:
-            self.breaker.record_failure()
-            self._record(method, endpoint, started, outcome="invalid_answer")
-            log.warning("platform_answer_invalid", platform=self.platform, reason=str(exc))
-            raise UpstreamError(f"{self.platform} sent an answer the bridge cannot use") from exc
-        except ConnectionError as exc:
-            self.breaker.record_failure()
-            self._record(method, endpoint, started, outcome="unreachable")
-            raise UpstreamUnavailable(f"{self.platform} is unreachable") from exc
-        finally:
-            self._in_flight.release()
-        if response.status_code >= 500:
-            self.breaker.record_failure()
-        else:
-            self.breaker.record_success()
+                response = await self._wire.exchange(
+                    method, path, params, headers, data, read_timeout
+                )
+            except TimeoutError as exc:
+                call.failed()
+                self._record(method, endpoint, started, outcome="timeout")
+                raise UpstreamTimeout(f"{self.platform} did not answer in time") from exc
+            except ProtocolError as exc:
+                call.failed()
+                self._record(method, endpoint, started, outcome="invalid_answer")
+                log.warning("platform_answer_invalid", platform=self.platform, reason=str(exc))
+                unusable = f"{self.platform} sent an answer the bridge cannot use"
+                raise UpstreamError(unusable) from exc
+            except ConnectionError as exc:
+                call.failed()
+                self._record(method, endpoint, started, outcome="unreachable")
+                raise UpstreamUnavailable(f"{self.platform} is unreachable") from exc
+            except asyncio.CancelledError:
+                if _deadline_passed():  # the request's deadline cut the call: a timeout
+                    call.failed()
+                    self._record(method, endpoint, started, outcome="timeout")
+                raise  # else the call is abandoned: the breaker judges what that means
+            finally:
+                self._in_flight.release()
+            if response.status_code >= 500:
+                call.failed()
+            else:
+                call.succeeded()
         self._record(method, endpoint, started, outcome=str(response.status_code))
         return response
+
+    async def _take_slot(self, left: float | None) -> None:
+        """One of the `max_in_flight` slots, waiting no longer than the deadline allows."""
+        if not self._in_flight.locked():
+            await self._in_flight.acquire()  # a free slot: taken at once, no timer to set
+            return
+        try:
+            async with asyncio.timeout(left):
+                await self._in_flight.acquire()
+        except TimeoutError:
+            raise UpstreamTimeout(f"{self.platform} calls are queued past the deadline") from None
 
     def _record(self, method: str, endpoint: str, started: float, *, outcome: str) -> None:
         seconds = time.perf_counter() - started

@@ -144,6 +144,14 @@ def create_app(
     adapter.platform_limits = PlatformLimits(
         idle_timeout=settings.platform_idle_s, max_answer_bytes=settings.platform_max_answer_bytes
     )
+    adapter.breaker_periods = (settings.breaker_open_s, settings.breaker_open_max_s)
+    readiness = Readiness(
+        adapter,
+        deadline_s=settings.deadline_s,
+        breakers=metrics.breakers,
+        clock=clock or time.monotonic,
+    )
+    metrics.report_readiness(readiness)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -153,10 +161,12 @@ def create_app(
                 detail="no inbound credentials configured: the demo store answers anyone",
             )
         await adapter.open()
+        readiness.opened()
         log.info("bridge_started", adapter=adapter.name)
         try:
             yield
         finally:
+            readiness.closing()
             try:
                 await adapter.close()
             finally:
@@ -180,7 +190,5 @@ def create_app(
     )
     app.state.bridge = bridge
     app.state.metrics = metrics
-    app.state.readiness = Readiness(
-        adapter, deadline_s=settings.deadline_s, clock=clock or time.monotonic
-    )
+    app.state.readiness = readiness
     return app

@@ -1,7 +1,10 @@
 """Liveness (`/healthz`: the process is up and its event loop answers) and readiness
-(`/readyz`: the platform accepts this bridge). Neither needs credentials or tells more."""
+(`/readyz`: this process can serve, with how its platform is doing). Neither needs
+credentials or tells more."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -17,12 +20,15 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     readiness: Readiness = request.app.state.readiness
-    reason = await readiness.problem()
-    if reason is None:
-        return Response(b'{"status":"ready"}', media_type="application/json")
+    report = await readiness.report()
+    body: dict[str, Any] = {"status": "ready" if report.ready else "not_ready"}
+    if report.reason is not None:
+        body["reason"] = report.reason
+    body["platform"] = report.platform
+    body["breaker"] = readiness.breaker
     return Response(
-        orjson.dumps({"status": "not_ready", "reason": reason}),
-        status_code=503,
+        orjson.dumps(body),
+        status_code=200 if report.ready else 503,
         media_type="application/json",
     )
 

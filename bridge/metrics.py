@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info, disable_created_metrics
@@ -31,6 +31,7 @@ from starlette.routing import Route
 from adapters.breaker import BreakerState, CircuitBreaker
 from bridge.cache import ResponseCache
 from bridge.errors import ERCError
+from bridge.readiness import PlatformHealth, Readiness
 
 METRICS_PATH = "/metrics"
 
@@ -100,11 +101,13 @@ class _Traffic(Collector):
 
 
 class _ReadAtScrape(Collector):
-    """The response cache's counters and each platform's breaker state, as they are now."""
+    """The response cache's counters, each platform's breaker and the platform's health
+    found by the last readiness check, as they are now."""
 
     def __init__(self, cache: ResponseCache, breakers: dict[str, CircuitBreaker]) -> None:
         self._cache = cache
         self._breakers = breakers
+        self.readiness: Readiness | None = None
 
     def collect(self) -> Iterable[Metric]:
         cache = self._cache
@@ -130,6 +133,34 @@ class _ReadAtScrape(Collector):
             for state in BreakerState:
                 states.add_metric([platform, state.value], 1.0 if state is current else 0.0)
         yield states
+        periods = GaugeMetricFamily(
+            "erc_bridge_breaker_open_period_seconds",
+            "How long each platform's circuit breaker stays open when it opens (again)",
+            labels=["platform"],
+        )
+        for platform, breaker in sorted(self._breakers.items()):
+            periods.add_metric([platform], breaker.open_period)
+        yield periods
+        if self.readiness is not None:
+            yield from _readiness_families(self.readiness)
+
+
+def _readiness_families(readiness: Readiness) -> Iterable[Metric]:
+    last = readiness.last
+    yield GaugeMetricFamily(
+        "erc_bridge_ready",
+        "1 when the last readiness check found this process able to serve",
+        value=1.0 if last is not None and last.ready else 0.0,
+    )
+    health = GaugeMetricFamily(
+        "erc_bridge_platform_health",
+        "1 for what the last readiness check found of the platform, 0 for the others",
+        labels=["health"],
+    )
+    current = last.platform if last is not None else PlatformHealth.UNKNOWN
+    for value in PlatformHealth:
+        health.add_metric([value.value], 1.0 if value is current else 0.0)
+    yield health
 
 
 class Metrics:
@@ -182,7 +213,17 @@ class Metrics:
             {"version": _version(), "adapter": adapter}
         )
         self._breakers: dict[str, CircuitBreaker] = {}
-        registry.register(_ReadAtScrape(cache, self._breakers))
+        self._read_at_scrape = _ReadAtScrape(cache, self._breakers)
+        registry.register(self._read_at_scrape)
+
+    @property
+    def breakers(self) -> Mapping[str, CircuitBreaker]:
+        """Every platform's circuit breaker, as the adapter's clients create them."""
+        return self._breakers
+
+    def report_readiness(self, readiness: Readiness) -> None:
+        """Show what `readiness` last found (the bridge able to serve, the platform's health)."""
+        self._read_at_scrape.readiness = readiness
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         self._requests.inc((route, _STATUS.get(status) or str(status)))

@@ -15,11 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from adapters.breaker import BreakerState
 from bridge.auth import CUSTOMERS_READ, ORDERS_READ
 from bridge.cursors import MAX_CURSOR_LENGTH
 from bridge.limits import MAX_PATH_BYTES, MAX_QUERY_BYTES
 from bridge.oauth import TOKEN_PATH, OAuthErrorBody, TokenForm, TokenResponse
 from bridge.params import MAX_ID_LENGTH, MAX_TEXT, PATH_ID_PATTERN
+from bridge.readiness import PlatformHealth
 from bridge.routes import ERC_ROUTES, PREFIXES, ERCRoute
 from bridge.settings import BridgeSettings
 from mappings.bodies import (
@@ -46,7 +48,12 @@ class ReadinessBody(BaseModel):
 
     status: Literal["ready", "not_ready"]
     reason: str | None = None
-    """Which part failed, when not ready."""
+    """Why this process cannot serve, when not ready."""
+    platform: PlatformHealth
+    """What the last check found of the platform; it does not decide readiness, except
+    `credentials_rejected`."""
+    breaker: BreakerState
+    """The worst state of the platform's circuit breakers."""
 
 
 BODIES: dict[str, tuple[type[BaseModel], str]] = {
@@ -280,8 +287,8 @@ def _plain_get(operation_id: str, summary: str, ref: dict[str, Any]) -> dict[str
 def _readiness_path(refs: dict[str, Any]) -> dict[str, Any]:
     operation = _plain_get("ready", "Readiness", refs["ReadinessBody"])
     operation["get"]["responses"]["503"] = {
-        "description": "Not ready: the platform does not serve this bridge now; "
-        "`reason` names the failing part",
+        "description": "Not ready: the adapter is not open or the platform rejects the "
+        "bridge's credentials; `reason` says which",
         "content": _json_content(refs["ReadinessBody"]),
     }
     return operation

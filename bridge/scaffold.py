@@ -178,7 +178,7 @@ class ${Camel}Adapter(HTTPAdapter):
         self._upstream = UpstreamClient(
             self._settings.base_url,
             platform=PLATFORM,
-            config=self._http_config,
+            config=self.http_config(self._http_config),
             # TODO($name): the headers every call needs
             # (authentication, API version).
             headers={"Accept": "application/json", "Authorization": f"Bearer {token}"},

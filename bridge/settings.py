@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bridge.auth import SCOPES
@@ -42,6 +42,10 @@ class BridgeSettings(BaseSettings):
     auth_failure_limit: int = Field(default=10, ge=1)
     auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
     deadline_s: float = Field(default=8.0, gt=0, le=300)
+    breaker_open_s: float = Field(default=5.0, gt=0, le=3600)
+    """First pause of a failing platform's calls; each failed probe doubles it."""
+    breaker_open_max_s: float = Field(default=60.0, gt=0, le=3600)
+    """Longest pause of a failing platform's calls."""
     cache_ttl_s: float = Field(default=30.0, ge=0)
     cache_max_entries: int = Field(default=10_000, ge=1)
     stale_s: float = Field(default=600.0, ge=0)
@@ -106,6 +110,13 @@ class BridgeSettings(BaseSettings):
         # RFC 7518 §3.2: an HS256 key is at least as long as the hash output.
         if any(len(entry.get_secret_value().encode()) < MIN_TOKEN_SECRET_BYTES for entry in value):
             raise ValueError(f"each secret must be at least {MIN_TOKEN_SECRET_BYTES} bytes long")
+        return value
+
+    @field_validator("breaker_open_max_s")
+    @classmethod
+    def _not_below_first_pause(cls, value: float, info: ValidationInfo) -> float:
+        if value < info.data.get("breaker_open_s", 0):
+            raise ValueError("must not be below ERC_BRIDGE_BREAKER_OPEN_S")
         return value
 
     @property

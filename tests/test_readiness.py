@@ -1,16 +1,26 @@
-"""`/healthz` and `/readyz`, unauthenticated, against the platform emulators over loopback."""
+"""`/healthz` and `/readyz`, unauthenticated, against the platform emulators over loopback.
+
+Ready means this process can serve: its adapter is open and the platform has not rejected
+its credentials. A slow, failing or unreachable platform leaves every replica ready, and
+`/readyz`'s body and the metrics say how the platform is doing.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.adobe_cpapi import PING_PATH, AdobeCPAPIAdapter, AdobeSettings
+from adapters.demo import DemoAdapter
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
 from adapters.errors import (
     AdapterError,
@@ -21,7 +31,7 @@ from adapters.errors import (
     UpstreamUnavailable,
 )
 from adapters.http import HTTPConfig
-from bridge.readiness import CHECK_EVERY_S, reason_for
+from bridge.readiness import CHECK_EVERY_S, NOT_OPEN, PlatformHealth, Readiness, health_of
 from tests.conftest import ManualClock
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.adobe_cpapi import CPAPIEmulator
@@ -29,21 +39,62 @@ from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmu
 from tests.servers import serve
 
 FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05)
-REJECTED = {"status": "not_ready", "reason": "platform rejected the credentials"}
+READY = {"status": "ready", "platform": "ok", "breaker": "closed"}
+REJECTED = {
+    "status": "not_ready",
+    "reason": "platform rejected the credentials",
+    "platform": "credentials_rejected",
+    "breaker": "closed",
+}
+HANG_S = 2.0
+"""How long a hanging platform holds a request: far past the deadlines used here."""
+SHORT_DEADLINE_S = 0.3
+OPEN_S = 0.2
+"""The breaker's first open period where a test waits it out."""
+WAIT_S = 10.0
+"""Generous bound on waiting for the breaker to let a probe through."""
+
+
+class Hang:
+    """Holds API requests for HANG_S while `on` is set, like a platform that stopped answering."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.on = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.on and scope["type"] == "http" and scope["path"] != "/oauth/access_token":
+            await asyncio.sleep(HANG_S)
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class Platform:
+    emulator: ElasticPathEmulator
+    hang: Hang
+    url: str
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[tuple[ElasticPathEmulator, str]]:
+def served() -> Iterator[Platform]:
     emulator = ElasticPathEmulator(fx.default_store())
-    with serve(emulator.app) as url:
-        yield emulator, url
+    hang = Hang(emulator.app)
+    with serve(hang) as url:
+        yield Platform(emulator, hang, url)
 
 
 @pytest.fixture
-def emulator(served: tuple[ElasticPathEmulator, str]) -> Iterator[ElasticPathEmulator]:
-    served[0].reset()
-    yield served[0]
-    served[0].client_secret = CLIENT_SECRET
+def platform(served: Platform) -> Iterator[Platform]:
+    served.emulator.reset()
+    served.hang.on = False
+    yield served
+    served.emulator.client_secret = CLIENT_SECRET
+    served.hang.on = False
+
+
+@pytest.fixture
+def emulator(platform: Platform) -> ElasticPathEmulator:
+    return platform.emulator
 
 
 def adapter_for(url: str) -> ElasticPathAdapter:
@@ -54,18 +105,45 @@ def adapter_for(url: str) -> ElasticPathAdapter:
 
 
 @pytest.fixture
-def bridge(
-    make_app_client: Callable[..., TestClient],
-    served: tuple[ElasticPathEmulator, str],
-    emulator: ElasticPathEmulator,
-    clock: ManualClock,
-) -> TestClient:
+def make_bridge(
+    make_app_client: Callable[..., TestClient], platform: Platform, clock: ManualClock
+) -> Callable[..., TestClient]:
     """The bridge, asked without any credentials: the probes need none."""
-    return make_app_client(adapter_for(served[1]), clock=clock, headers={})
+
+    def factory(**overrides: object) -> TestClient:
+        return make_app_client(adapter_for(platform.url), clock=clock, headers={}, **overrides)
+
+    return factory
+
+
+@pytest.fixture
+def bridge(make_bridge: Callable[..., TestClient]) -> TestClient:
+    return make_bridge()
 
 
 def probes(emulator: ElasticPathEmulator) -> int:
     return sum(1 for request in emulator.api_calls if request.path == "/v2/orders")
+
+
+def gauges(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    text = client.get("/metrics").text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def health_gauge(client: TestClient) -> dict[str, float]:
+    """`erc_bridge_platform_health` by health, and `erc_bridge_ready` under "ready"."""
+    samples = gauges(client)
+    found = {
+        dict(labels)["health"]: value
+        for (name, labels), value in samples.items()
+        if name == "erc_bridge_platform_health"
+    }
+    found["ready"] = samples[("erc_bridge_ready", frozenset())]
+    return found
 
 
 def test_healthz_needs_no_credentials_and_says_nothing_else(bridge: TestClient) -> None:
@@ -79,21 +157,23 @@ def test_ready_when_the_platform_takes_the_credentials(
 ) -> None:
     response = bridge.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready"}
+    assert response.json() == READY
     assert emulator.grants == 1
     [probe] = [r for r in emulator.api_calls if r.path == "/v2/orders"]
     assert probe.query == {"page[limit]": "1"}
     assert probe.status == 200
+    assert health_gauge(bridge) == {
+        **dict.fromkeys(map(str, PlatformHealth), 0.0),
+        "ok": 1.0,
+        "ready": 1.0,
+    }
 
 
 def test_not_ready_while_the_platform_rejects_the_credentials_then_ready_again(
-    bridge: TestClient,
-    served: tuple[ElasticPathEmulator, str],
-    emulator: ElasticPathEmulator,
-    clock: ManualClock,
+    bridge: TestClient, platform: Platform, emulator: ElasticPathEmulator, clock: ManualClock
 ) -> None:
     assert bridge.get("/readyz").status_code == 200
-    emulator.client_secret = "rotated-in-the-commerce-manager"
+    emulator.client_secret = "rotated-in-the-commerce-manager-0123456789"
     emulator.expire_tokens()
     clock.advance(CHECK_EVERY_S)
 
@@ -101,13 +181,15 @@ def test_not_ready_while_the_platform_rejects_the_credentials_then_ready_again(
 
     assert refused.status_code == 503
     assert refused.json() == REJECTED
-    for revealing in (served[1], "127.0.0.1", CLIENT_ID, CLIENT_SECRET, "ELASTICPATH"):
+    for revealing in (platform.url, "127.0.0.1", CLIENT_ID, CLIENT_SECRET, "ELASTICPATH"):
         assert revealing not in refused.text
+    gauge = health_gauge(bridge)
+    assert (gauge["credentials_rejected"], gauge["ok"], gauge["ready"]) == (1, 0, 0)
 
     emulator.client_secret = CLIENT_SECRET
     assert bridge.get("/readyz").json() == REJECTED  # the outcome holds for a few seconds
     clock.advance(CHECK_EVERY_S)
-    assert bridge.get("/readyz").json() == {"status": "ready"}
+    assert bridge.get("/readyz").json() == READY
 
 
 def test_the_platform_is_asked_at_most_every_few_seconds(
@@ -123,35 +205,108 @@ def test_the_platform_is_asked_at_most_every_few_seconds(
     assert probes(emulator) == 2
 
 
-def test_not_ready_when_the_platform_is_unreachable(
-    make_app_client: Callable[..., TestClient],
+def test_ready_while_the_platform_answers_500s_until_its_breaker_opens(
+    make_bridge: Callable[..., TestClient], emulator: ElasticPathEmulator, clock: ManualClock
+) -> None:
+    bridge = make_bridge(breaker_open_s=60)
+    emulator.fail_next(500, times=100)
+    failing = bridge.get("/readyz")
+    assert failing.status_code == 200
+    assert failing.json() == {"status": "ready", "platform": "failing", "breaker": "closed"}
+    clock.advance(CHECK_EVERY_S)
+    paused = bridge.get("/readyz")  # two more failures open the breaker
+    assert paused.status_code == 200
+    assert paused.json() == {"status": "ready", "platform": "failing", "breaker": "open"}
+    gauge = health_gauge(bridge)
+    assert (gauge["failing"], gauge["ok"], gauge["ready"]) == (1, 0, 1)
+
+
+def test_ready_while_the_platform_is_unreachable(
+    make_app_client: Callable[..., TestClient], clock: ManualClock
 ) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    bridge = make_app_client(adapter_for(closed), headers={})
+    bridge = make_app_client(adapter_for(closed), clock=clock, headers={}, breaker_open_s=60)
+    for breaker in ("closed", "open"):  # the breaker opens on the second check
+        response = bridge.get("/readyz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ready", "platform": "unreachable", "breaker": breaker}
+        clock.advance(CHECK_EVERY_S)
+
+
+def test_ready_while_the_platform_is_slow(
+    make_bridge: Callable[..., TestClient], platform: Platform, clock: ManualClock
+) -> None:
+    bridge = make_bridge(deadline_s=SHORT_DEADLINE_S)
+    assert bridge.get("/readyz").status_code == 200  # a token first: only the probe hangs
+    platform.hang.on = True
+    clock.advance(CHECK_EVERY_S)
     response = bridge.get("/readyz")
-    assert response.status_code == 503
-    assert response.json() == {"status": "not_ready", "reason": "platform unreachable"}
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "platform": "slow", "breaker": "closed"}
+
+
+def test_readiness_checks_close_the_breaker_once_the_platform_is_back(
+    make_bridge: Callable[..., TestClient], emulator: ElasticPathEmulator, clock: ManualClock
+) -> None:
+    bridge = make_bridge(breaker_open_s=OPEN_S)
+    emulator.fail_next(500, times=5)
+    for _ in range(2):
+        bridge.get("/readyz")
+        clock.advance(CHECK_EVERY_S)
+    assert bridge.get("/readyz").json()["breaker"] == "open"
+    # With no ERC traffic at all, a readiness check is the breaker's probe.
+    deadline = time.monotonic() + WAIT_S
+    while (body := bridge.get("/readyz").json())["breaker"] != "closed":
+        assert time.monotonic() < deadline, body
+        time.sleep(OPEN_S / 4)
+        clock.advance(CHECK_EVERY_S)
+    assert body == READY
+
+
+def test_not_ready_until_the_adapter_is_open_nor_once_it_closes() -> None:
+    readiness = Readiness(DemoAdapter(), deadline_s=1.0)
+
+    async def report() -> tuple[bool, str | None]:
+        found = await readiness.report()
+        return found.ready, found.reason
+
+    assert asyncio.run(report()) == (False, NOT_OPEN)
+    readiness.opened()
+    assert asyncio.run(report()) == (True, None)
+    readiness.closing()
+    assert asyncio.run(report()) == (False, NOT_OPEN)
 
 
 def test_the_demo_store_is_ready(make_app_client: Callable[..., TestClient]) -> None:
-    assert make_app_client(headers={}).get("/readyz").json() == {"status": "ready"}
+    assert make_app_client(headers={}).get("/readyz").json() == READY
 
 
 @pytest.mark.parametrize(
-    ("error", "reason"),
+    ("error", "before", "health"),
     [
-        (UpstreamUnavailable("x", credentials_rejected=True), "platform rejected the credentials"),
-        (CircuitOpen("x"), "platform calls paused after repeated failures"),
-        (UpstreamUnavailable("x"), "platform busy or unavailable"),
-        (UpstreamTimeout("x"), "platform did not answer in time"),
-        (UpstreamError("x"), "platform answered with an error"),
-        (NotFound("x"), "platform answered with an error"),
+        (UpstreamUnavailable("x", credentials_rejected=True), "ok", "credentials_rejected"),
+        (UpstreamUnavailable("x"), "ok", "failing"),
+        (UpstreamTimeout("x"), "ok", "slow"),
+        (UpstreamError("x"), "ok", "failing"),
+        (NotFound("x"), "ok", "failing"),
+        (CircuitOpen("x"), "ok", "failing"),
+        (CircuitOpen("x"), "unknown", "failing"),
+        (CircuitOpen("x"), "unreachable", "unreachable"),
+        (CircuitOpen("x"), "slow", "slow"),
     ],
 )
-def test_each_failure_has_its_reason(error: AdapterError, reason: str) -> None:
-    assert reason_for(error) == reason
+def test_each_failure_says_how_the_platform_is(
+    error: AdapterError, before: str, health: str
+) -> None:
+    assert health_of(error, PlatformHealth(before)) is PlatformHealth(health)
+
+
+def test_a_lost_connection_is_unreachable() -> None:
+    error = UpstreamUnavailable("x")
+    error.__cause__ = ConnectionError("refused")
+    assert health_of(error, PlatformHealth.OK) is PlatformHealth.UNREACHABLE
 
 
 # Adobe
@@ -188,7 +343,7 @@ def test_adobe_is_ready_until_ims_rejects_the_credentials(
     with serve(WithPing(emulator)) as url:
         settings = AdobeSettings(_env_file=None, **emulator.adapter_settings(url))
         bridge = make_app_client(AdobeCPAPIAdapter(settings), clock=clock, headers={})
-        assert bridge.get("/readyz").json() == {"status": "ready"}
+        assert bridge.get("/readyz").json() == READY
         [ping] = [e for e in emulator.cpapi_exchanges if e.path == PING_PATH]
         assert ping.header("x-api-key") == emulator.client_id
         assert (ping.header("authorization") or "").startswith("Bearer ims-")

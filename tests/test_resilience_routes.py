@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -138,8 +139,81 @@ def test_breaker_opens_and_then_answers_without_calling_the_platform(
     calls = len(emulator.requests)
     refused = bridge.get(ORDER)
     assert refused.status_code == 503
-    assert int(refused.headers["retry-after"]) > 0
+    assert int(refused.headers["retry-after"]) in (4, 5)  # the 5 s first open period, left
     assert len(emulator.requests) == calls
+
+
+# The breaker recovers by itself. Open periods are short here (the default is 5 s); the
+# bridge must serve again within the open period plus one probe.
+
+OPEN_S = 0.3
+SLACK_S = 3.0
+"""Allowance for one probe on a loaded machine, on top of an open period."""
+POLL_S = 0.05
+
+
+@pytest.fixture
+def guarded(
+    make_client: Callable[..., TestClient], served: tuple[Any, Hang, str], emulator: Any
+) -> TestClient:
+    """The bridge with a short first open period, its token and connection already taken."""
+    bridge = make_client(
+        adapter_for(served[2]),
+        cache_ttl_s=0,
+        deadline_s=1.5,
+        breaker_open_s=OPEN_S,
+        breaker_open_max_s=8 * OPEN_S,
+    )
+    assert bridge.get(ORDER).status_code == 200
+    return bridge
+
+
+def open_with_500s(bridge: TestClient, emulator: ElasticPathEmulator) -> None:
+    emulator.fail_next(500, times=5, path=ORDER_PATH)
+    assert bridge.get(ORDER).status_code == 502  # three failed attempts
+    opened = bridge.get(ORDER)  # two more: the fifth consecutive failure opens the breaker
+    assert (opened.status_code, opened.json()["code"]) == (503, "upstream_unavailable")
+
+
+def until_served(bridge: TestClient, within_s: float) -> tuple[float, list[Any]]:
+    """Seconds until the first 200, asking every POLL_S, and the answers before it."""
+    started = time.monotonic()
+    refused = []
+    while (response := bridge.get(ORDER)).status_code != 200:
+        refused.append(response)
+        assert time.monotonic() - started < within_s, f"still {response.status_code}"
+        time.sleep(POLL_S)
+    return time.monotonic() - started, refused
+
+
+def test_a_probe_cut_by_the_deadline_then_a_healed_platform_is_served_again(
+    guarded: TestClient, served: tuple[Any, Hang, str], emulator: ElasticPathEmulator
+) -> None:
+    open_with_500s(guarded, emulator)
+    served[1].on = True
+    time.sleep(OPEN_S + POLL_S)
+    assert guarded.get(ORDER).status_code == 504  # the probe hung until the deadline
+    served[1].on = False  # healed
+
+    seconds, refused = until_served(guarded, 2 * OPEN_S + SLACK_S)
+
+    assert seconds < 2 * OPEN_S + SLACK_S  # the failed probe doubled the open period
+    for response in refused:
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == str(math.ceil(2 * OPEN_S))
+    assert guarded.get("/readyz").json()["breaker"] == "closed"
+
+
+def test_after_a_blip_of_five_failures_the_bridge_serves_within_the_short_period(
+    guarded: TestClient, emulator: ElasticPathEmulator
+) -> None:
+    open_with_500s(guarded, emulator)  # and the platform is healthy again at once
+
+    seconds, refused = until_served(guarded, OPEN_S + SLACK_S)
+
+    assert seconds < OPEN_S + SLACK_S
+    assert all(response.status_code == 503 for response in refused)
+    assert order_calls(emulator) == 1 + 5 + 1  # nothing while open; then one probe
 
 
 def test_stale_is_served_during_an_outage(

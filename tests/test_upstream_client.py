@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import math
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -16,7 +17,7 @@ import orjson
 import pytest
 
 from adapters.breaker import BreakerState, CircuitBreaker
-from adapters.deadline import deadline_after
+from adapters.deadline import deadline_after, within
 from adapters.errors import (
     CircuitOpen,
     NotFound,
@@ -207,7 +208,7 @@ async def test_breaker_opens_after_failures_and_closes_after_recovery(
     base_url: str, platform: FaultPlatform, sleeps: Sleeps
 ) -> None:
     clock = Clock()
-    breaker = CircuitBreaker("test", threshold=3, cooldown=30, clock=clock)
+    breaker = CircuitBreaker("test", threshold=3, open_s=30, clock=clock)
     upstream = UpstreamClient(base_url, platform="test", breaker=breaker, sleep=sleeps)
     try:
         platform.then(*[Step(status=500)] * 3)
@@ -219,7 +220,7 @@ async def test_breaker_opens_after_failures_and_closes_after_recovery(
                 await upstream.send("GET", "/x")
         assert platform.calls == calls
         assert caught.value.retry_after == 30
-        clock.now += 31
+        clock.now += 30
         assert breaker.state is BreakerState.HALF_OPEN
         assert (await upstream.send("GET", "/x")).status_code == 200
         assert breaker.state is BreakerState.CLOSED
@@ -228,23 +229,194 @@ async def test_breaker_opens_after_failures_and_closes_after_recovery(
         await upstream.close()
 
 
-async def test_a_failed_probe_reopens_the_breaker(
-    base_url: str, platform: FaultPlatform, sleeps: Sleeps
+# Every end of a half-open probe. The breaker opens for OPEN_S after one failure; a probe
+# that fails opens it for twice that. Healed, the platform is called again at the end of
+# that period, and not before.
+
+OPEN_S = 10.0
+HANG_S = 2.0
+"""How long a hanging platform holds a request; calls in these tests are cut far sooner."""
+DEADLINE_S = 0.3
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def guarded(base_url: str, clock: Clock) -> AsyncIterator[UpstreamClient]:
+    """A client whose breaker opens on one failure, with one attempt per call."""
+    breaker = CircuitBreaker("test", threshold=1, open_s=OPEN_S, open_max_s=60, clock=clock)
+    config = HTTPConfig(attempts=1, max_in_flight=1, read_timeout=5.0)
+    upstream = UpstreamClient(base_url, platform="test", breaker=breaker, config=config)
+    yield upstream
+    await upstream.close()
+
+
+async def open_then_wait_out(
+    upstream: UpstreamClient, platform: FaultPlatform, clock: Clock
 ) -> None:
-    clock = Clock()
-    breaker = CircuitBreaker("test", threshold=1, cooldown=10, clock=clock)
-    upstream = UpstreamClient(
-        base_url, platform="test", breaker=breaker, sleep=sleeps, config=HTTPConfig(attempts=1)
-    )
+    platform.then(Step(status=500))
+    assert (await upstream.send("GET", "/x")).status_code == 500
+    assert upstream.breaker.state is BreakerState.OPEN
+    clock.now += OPEN_S
+    assert upstream.breaker.state is BreakerState.HALF_OPEN
+
+
+async def serves_again_after(upstream: UpstreamClient, clock: Clock, period: float) -> None:
+    """Paused for exactly `period` more seconds, then one call closes the breaker."""
+    assert upstream.breaker.open_period == period
+    with pytest.raises(CircuitOpen) as caught:
+        await upstream.send("GET", "/x")
+    assert caught.value.retry_after == math.ceil(period)
+    clock.now += period - 0.5
+    with pytest.raises(CircuitOpen):
+        await upstream.send("GET", "/x")
+    clock.now += 0.5
+    assert (await upstream.send("GET", "/x")).status_code == 200
+    assert upstream.breaker.state is BreakerState.CLOSED
+
+
+async def until_received(platform: FaultPlatform, calls: int) -> None:
+    async with asyncio.timeout(WAIT_S):
+        while True:
+            if platform.calls >= calls:
+                return
+            await asyncio.sleep(0.01)
+
+
+WAIT_S = 5.0
+"""Generous bound on waiting for the platform to see a request."""
+
+
+async def test_a_probe_answered_500_reopens_it_for_twice_as_long(
+    guarded: UpstreamClient, platform: FaultPlatform, clock: Clock
+) -> None:
+    await open_then_wait_out(guarded, platform, clock)
+    platform.then(Step(status=500))
+    assert (await guarded.send("GET", "/x")).status_code == 500
+    await serves_again_after(guarded, clock, 2 * OPEN_S)
+
+
+async def test_a_probe_cut_by_the_request_deadline_reopens_it(
+    guarded: UpstreamClient, platform: FaultPlatform, clock: Clock
+) -> None:
+    await open_then_wait_out(guarded, platform, clock)
+    platform.then(Step(hang=HANG_S))
+    with pytest.raises((UpstreamTimeout, TimeoutError)):
+        async with within(DEADLINE_S):
+            await guarded.send("GET", "/x")
+    await serves_again_after(guarded, clock, 2 * OPEN_S)
+
+
+async def test_a_probe_cancelled_from_outside_reopens_it(
+    guarded: UpstreamClient, platform: FaultPlatform, clock: Clock
+) -> None:
+    await open_then_wait_out(guarded, platform, clock)
+    platform.then(Step(hang=HANG_S))
+    probe = asyncio.create_task(guarded.send("GET", "/x"))
+    await until_received(platform, 2)
+    probe.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await probe
+    await serves_again_after(guarded, clock, 2 * OPEN_S)
+
+
+async def test_a_probe_timing_out_on_its_own_reopens_it(
+    base_url: str, platform: FaultPlatform, clock: Clock
+) -> None:
+    breaker = CircuitBreaker("test", threshold=1, open_s=OPEN_S, clock=clock)
+    config = HTTPConfig(attempts=1, read_timeout=DEADLINE_S)
+    upstream = UpstreamClient(base_url, platform="test", breaker=breaker, config=config)
     try:
-        platform.then(Step(status=503), Step(status=500))
-        with pytest.raises(UpstreamUnavailable):
+        await open_then_wait_out(upstream, platform, clock)
+        platform.then(Step(hang=HANG_S))
+        with pytest.raises(UpstreamTimeout):
             await upstream.send("GET", "/x")
-        clock.now += 11
-        assert (await upstream.send("GET", "/x")).status_code == 500
-        assert breaker.state is BreakerState.OPEN
+        await serves_again_after(upstream, clock, 2 * OPEN_S)
     finally:
         await upstream.close()
+
+
+async def test_a_probe_that_cannot_connect_reopens_it(clock: Clock) -> None:
+    breaker = CircuitBreaker("test", threshold=1, open_s=OPEN_S, clock=clock)
+    config = HTTPConfig(attempts=1, connect_timeout=DEADLINE_S)
+    upstream = UpstreamClient("http://127.0.0.1:9", platform="test", breaker=breaker, config=config)
+    try:
+        with pytest.raises(UpstreamUnavailable):
+            await upstream.send("GET", "/x")
+        clock.now += OPEN_S
+        with pytest.raises(UpstreamUnavailable) as caught:
+            await upstream.send("GET", "/x")
+        assert not isinstance(caught.value, CircuitOpen)
+        assert breaker.state is BreakerState.OPEN
+        assert breaker.open_period == 2 * OPEN_S
+    finally:
+        await upstream.close()
+
+
+async def test_a_probe_refused_for_want_of_a_slot_hands_the_probe_on(
+    guarded: UpstreamClient, platform: FaultPlatform, clock: Clock
+) -> None:
+    platform.then(Step(hang=HANG_S))
+    holder = asyncio.create_task(guarded.send("GET", "/slow"))  # takes the only slot
+    await until_received(platform, 1)
+    try:
+        with guarded.breaker.call() as call:  # a failure elsewhere opens the breaker
+            call.sending()
+            call.failed()
+        clock.now += OPEN_S
+        with deadline_after(DEADLINE_S), pytest.raises(UpstreamTimeout, match="queued"):
+            await guarded.send("GET", "/x")
+        queued = asyncio.create_task(guarded.send("GET", "/x"))
+        await asyncio.sleep(0.05)
+        queued.cancel()  # its caller went away while it waited for the slot
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        assert guarded.breaker.state is BreakerState.HALF_OPEN
+        assert platform.calls == 1
+    finally:
+        holder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await holder
+    # Neither reached the platform: the very next call is the probe, without waiting.
+    assert (await guarded.send("GET", "/x")).status_code == 200
+    assert guarded.breaker.state is BreakerState.CLOSED
+
+
+async def test_a_probe_with_no_time_left_hands_the_probe_on(
+    guarded: UpstreamClient, platform: FaultPlatform, clock: Clock
+) -> None:
+    await open_then_wait_out(guarded, platform, clock)
+    with deadline_after(0), pytest.raises(UpstreamTimeout, match="no time left"):
+        await guarded.send("GET", "/x")
+    assert platform.calls == 1
+    assert (await guarded.send("GET", "/x")).status_code == 200
+    assert guarded.breaker.state is BreakerState.CLOSED
+
+
+async def test_a_call_cut_by_the_request_deadline_is_a_failure(
+    guarded: UpstreamClient, platform: FaultPlatform
+) -> None:
+    platform.then(Step(hang=HANG_S))
+    with pytest.raises((UpstreamTimeout, TimeoutError)):
+        async with within(DEADLINE_S):
+            await guarded.send("GET", "/x")
+    assert guarded.breaker.state is BreakerState.OPEN
+
+
+async def test_a_call_whose_caller_went_away_is_not_a_failure(
+    guarded: UpstreamClient, platform: FaultPlatform
+) -> None:
+    platform.then(Step(hang=HANG_S))
+    call = asyncio.create_task(guarded.send("GET", "/x"))
+    await until_received(platform, 1)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert guarded.breaker.state is BreakerState.CLOSED
+    assert (await guarded.send("GET", "/x")).status_code == 200  # and its slot is free
 
 
 async def test_calls_beyond_the_in_flight_cap_queue_within_the_deadline(
