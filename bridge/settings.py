@@ -45,6 +45,8 @@ class BridgeSettings(BaseSettings):
     cache_ttl_s: float = Field(default=30.0, ge=0)
     cache_max_entries: int = Field(default=10_000, ge=1)
     stale_s: float = Field(default=600.0, ge=0)
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    max_connections: int = Field(default=768, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_key: SecretStr | None = None
 
