@@ -248,13 +248,18 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         if self._head_since is None:
             self._await_head()
 
+    # uvicorn's own two callbacks (called for every request: no extra call), with a limit.
+
     def on_url(self, url: bytes) -> None:
-        super().on_url(url)
+        self.url += url
         if len(self.url) > MAX_TARGET_BYTES:
             raise _Refused(uri_too_long())
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        super().on_header(name, value)
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
         if len(self.headers) > MAX_HEADER_COUNT:
             raise _Refused(headers_too_large())
 
