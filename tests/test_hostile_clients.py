@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bridge.limits import MAX_HEAD_BYTES
 
@@ -31,6 +32,8 @@ IO_TIMEOUT_S = 10.0
 
 FLOOD_CONNECTIONS = 4
 FLOOD_CHUNK = b"a" * 65536
+FLOOD_SEND_BUFFER_BYTES = 256 * 1024
+"""Fixed, so that the kernel does not grow the flooding socket's buffer (to 4 MiB)."""
 FLOOD_BUDGET_BYTES = 16 * 1024 * 1024
 """What each flooding connection would send if nothing stopped it."""
 CUT_OFF_BYTES = 8 * 1024 * 1024
@@ -47,6 +50,8 @@ SILENT = 120
 TRICKLING = 120
 
 CAP = 100
+CAP_HEADER_TIMEOUT_S = 5.0
+"""Long enough for every attacker to connect before the first held one is let go."""
 ATTACKERS = 450
 DESCRIPTOR_LIMIT = 400
 """Fewer descriptors than attackers: without the cap the bridge runs out of them."""
@@ -152,7 +157,10 @@ def flood(address: tuple[str, int], outcome: Flood) -> None:
     head = (
         f"GET {CUSTOMER} HTTP/1.1\r\nHost: bridge\r\nX-API-Key: {API_KEY}\r\nX-Padding: "
     ).encode()
-    with socket.create_connection(address, timeout=IO_TIMEOUT_S) as sock:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, FLOOD_SEND_BUFFER_BYTES)
+        sock.settimeout(IO_TIMEOUT_S)
+        sock.connect(address)
         try:
             sock.sendall(head)
             while outcome.sent < FLOOD_BUDGET_BYTES:
@@ -165,22 +173,27 @@ def flood(address: tuple[str, int], outcome: Flood) -> None:
         outcome.answer = read_to_end(sock)
 
 
-def test_a_header_block_that_never_ends_is_cut_off_with_memory_bounded(tmp_path: Path) -> None:
-    with running_bridge(tmp_path) as bridge:
-        assert bridge.get().status_code == 200
-        peak_before = bridge.memory("VmHWM")
-        outcomes = [Flood() for _ in range(FLOOD_CONNECTIONS)]
-        threads = [
-            threading.Thread(target=flood, args=(bridge.address, outcome), daemon=True)
-            for outcome in outcomes
-        ]
-        for thread in threads:
-            thread.start()
-        during = bridge.get()
-        for thread in threads:
-            thread.join(timeout=120)
-        growth = bridge.memory("VmHWM") - peak_before
-        after = bridge.get()
+@pytest.fixture(scope="module")
+def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+    with running_bridge(tmp_path_factory.mktemp("bridge")) as running:
+        yield running
+
+
+def test_a_header_block_that_never_ends_is_cut_off_with_memory_bounded(bridge: Bridge) -> None:
+    assert bridge.get().status_code == 200
+    peak_before = bridge.memory("VmHWM")
+    outcomes = [Flood() for _ in range(FLOOD_CONNECTIONS)]
+    threads = [
+        threading.Thread(target=flood, args=(bridge.address, outcome), daemon=True)
+        for outcome in outcomes
+    ]
+    for thread in threads:
+        thread.start()
+    during = bridge.get()
+    for thread in threads:
+        thread.join(timeout=120)
+    growth = bridge.memory("VmHWM") - peak_before
+    after = bridge.get()
 
     assert not any(thread.is_alive() for thread in threads)
     assert [o.sent < CUT_OFF_BYTES for o in outcomes] == [True] * FLOOD_CONNECTIONS, [
@@ -194,20 +207,16 @@ def test_a_header_block_that_never_ends_is_cut_off_with_memory_bounded(tmp_path:
     assert (during.status_code, after.status_code) == (200, 200)
 
 
-def test_a_head_past_the_limit_is_431_and_one_within_reaches_the_front_door(
-    tmp_path: Path,
-) -> None:
-    """Over the wire the refusal is the front door's, with the same body."""
-    with running_bridge(tmp_path) as bridge:
-        answers = []
-        for padding in (9000, MAX_HEAD_BYTES + 1):
-            request = (
-                f"GET {CUSTOMER} HTTP/1.1\r\nHost: bridge\r\nX-API-Key: {API_KEY}\r\n"
-                f"X-Padding: {'p' * padding}\r\n\r\n"
-            ).encode()
-            with socket.create_connection(bridge.address, timeout=IO_TIMEOUT_S) as sock:
-                sock.sendall(request)
-                answers.append(read_to_end(sock))
+def test_a_head_past_the_limit_is_431_like_one_the_front_door_refuses(bridge: Bridge) -> None:
+    answers = []
+    for padding in (9000, MAX_HEAD_BYTES + 1):
+        request = (
+            f"GET {CUSTOMER} HTTP/1.1\r\nHost: bridge\r\nX-API-Key: {API_KEY}\r\n"
+            f"X-Padding: {'p' * padding}\r\n\r\n"
+        ).encode()
+        with socket.create_connection(bridge.address, timeout=IO_TIMEOUT_S) as sock:
+            sock.sendall(request)
+            answers.append(read_to_end(sock))
     front_door, cut_off = answers
     for answer in answers:
         assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
@@ -318,13 +327,13 @@ def test_connections_past_the_cap_are_turned_away_at_once(tmp_path: Path) -> Non
         tmp_path,
         descriptors=DESCRIPTOR_LIMIT,
         max_connections=str(CAP),
-        header_timeout_s=str(HEADER_TIMEOUT_S),
+        header_timeout_s=str(CAP_HEADER_TIMEOUT_S),
     ) as bridge:
         with attack() as ongoing:
             for _ in range(ATTACKERS):
                 ongoing.connect(bridge.address)
             past_the_cap = bridge.get()
-            ongoing.watch(HEADER_TIMEOUT_S + CLOSE_SLACK_S)
+            ongoing.watch(CAP_HEADER_TIMEOUT_S + CLOSE_SLACK_S)
             still_open = len(ongoing.open)
         afterwards = bridge.get()
         bridge.process.kill()
@@ -334,7 +343,7 @@ def test_connections_past_the_cap_are_turned_away_at_once(tmp_path: Path) -> Non
     turned_away = [(when, answer) for when, answer in ongoing.closed if answer]
     held = [when for when, answer in ongoing.closed if not answer]
     assert len(held) <= CAP and len(turned_away) >= ATTACKERS - CAP
-    assert all(when < HEADER_TIMEOUT_S * 0.9 for when, _ in turned_away)
+    assert all(when < CAP_HEADER_TIMEOUT_S * 0.9 for when, _ in turned_away)
     for _, answer in turned_away:
         assert answer.startswith(b"HTTP/1.1 503 "), answer[:200]
         assert b"\r\nretry-after: " in answer.lower()
