@@ -322,22 +322,25 @@ class _Refused(Exception):
 
 class TurnedAway:
     """Connections turned away past the cap, told in one warning line at most every
-    `AT_CAPACITY_LOG_EVERY_S` however many there are."""
+    `AT_CAPACITY_LOG_EVERY_S` however many there are: how many since the last line, and
+    since the start."""
 
     def __init__(self, max_connections: int) -> None:
         self.max_connections = max_connections
-        self._count = 0
+        self.total = 0
+        self._logged_total = 0
         self._logged_at = -math.inf
 
     def note(self, now: float) -> None:
-        self._count += 1
+        self.total += 1
         if now - self._logged_at >= AT_CAPACITY_LOG_EVERY_S:
             log.warning(
                 "connections_turned_away",
-                count=self._count,
+                count=self.total - self._logged_total,
+                total=self.total,
                 max_connections=self.max_connections,
             )
-            self._count = 0
+            self._logged_total = self.total
             self._logged_at = now
 
 

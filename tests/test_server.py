@@ -20,7 +20,13 @@ from starlette.routing import Route
 from uvicorn.server import ServerState
 
 from bridge.limits import MAX_HEAD_BYTES, MAX_TARGET_BYTES, headers_too_large, uri_too_long
-from bridge.server import OneWriteHttpProtocol, TurnWrites, WriteBatch, fit_descriptor_limit
+from bridge.server import (
+    OneWriteHttpProtocol,
+    TurnedAway,
+    TurnWrites,
+    WriteBatch,
+    fit_descriptor_limit,
+)
 from tests.conftest import API_KEY, AUTH, R, settings
 from tests.servers import serve
 
@@ -419,3 +425,12 @@ def test_the_descriptor_limit_is_raised_for_the_cap_or_a_warning_says_it_is_shor
     assert raised == ([] if raised_to is None else [(raised_to, limits[1])])
     events = [line["event"] for line in logs]
     assert ("descriptor_limit_low" in events) is warned
+
+
+def test_turned_away_connections_are_told_in_one_line_at_most_every_ten_seconds() -> None:
+    turned_away = TurnedAway(max_connections=5)
+    with structlog.testing.capture_logs() as logs:
+        for now in (100.0, 100.5, 101.0, 109.0, 110.0, 110.1):
+            turned_away.note(now)
+    assert [(line["count"], line["total"]) for line in logs] == [(1, 1), (4, 5)]
+    assert {line["event"] for line in logs} == {"connections_turned_away"}
