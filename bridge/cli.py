@@ -19,7 +19,7 @@ from bridge.config import StartupError, load_configuration
 from bridge.heap import settle_heap
 from bridge.logs import configure_logging, emit_startup_failure
 from bridge.scaffold import ScaffoldError, next_steps, scaffold
-from bridge.server import OneWriteHttpProtocol
+from bridge.server import OneWriteHttpProtocol, fit_descriptor_limit
 
 ACCESS_LOG_FLUSH_S = 0.2
 """How long a served request's access line may wait to be written with others."""
@@ -56,6 +56,10 @@ def serve(host: str | None, port: int | None) -> int:
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _stopped)
     settle_heap()
+    fit_descriptor_limit(settings.max_connections)
+    protocol = OneWriteHttpProtocol.limited(
+        header_timeout_s=settings.header_timeout_s, max_connections=settings.max_connections
+    )
     uvicorn.run(
         app,
         host=settings.host,
@@ -63,7 +67,7 @@ def serve(host: str | None, port: int | None) -> int:
         log_config=None,
         access_log=False,
         server_header=False,
-        http=OneWriteHttpProtocol,
+        http=protocol,
         ws="none",
         timeout_graceful_shutdown=max(1, int(settings.deadline_s) + 2),
     )

@@ -8,19 +8,51 @@ when the event loop's turn ends, so a whole answer goes out at once, and the ans
 one turn go out together, just before the loop looks for more requests. A long turn
 (many answers rendered back to back) must not hold the first of them back until the
 last is done: what has waited `MAX_HOLD_S` goes out at the next write.
+
+The protocol also guards what comes before a request reaches the app, where uvicorn
+itself bounds nothing: a request head is read only up to the input limits
+(`bridge/limits.py`), it must arrive whole within a header timeout counted from accept
+and from the first byte of each request, and past a cap on open connections a new one is
+answered 503 at once and closed, so that no caller can hold the memory or the file
+descriptors that the others need.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import resource
+import secrets
 import time
 import weakref
 from collections.abc import Callable
 from typing import Any, cast
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+import httptools
+import structlog
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from bridge.errors import ERCError
+from bridge.limits import (
+    MAX_HEAD_BYTES,
+    MAX_HEADER_COUNT,
+    MAX_TARGET_BYTES,
+    headers_too_large,
+    uri_too_long,
+)
 
 MAX_HOLD_S = 0.001
+HEADER_TIMEOUT_S = 10.0
+MAX_CONNECTIONS = 768
+RETRY_AFTER_S = 1
+DESCRIPTOR_HEADROOM = 256
+"""Descriptors the process needs besides its callers' connections: the platform pool
+(128 connections per platform client), Redis, the listening socket, the event loop's own."""
+AT_CAPACITY_LOG_EVERY_S = 10.0
+
+log = structlog.get_logger("erc_bridge.server")
 
 
 class WriteBatch:
@@ -135,8 +167,239 @@ def write_batch(loop: asyncio.AbstractEventLoop) -> WriteBatch:
 
 
 class OneWriteHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, writing each answer to the socket in one piece."""
+    """uvicorn's httptools protocol, writing each answer to the socket in one piece, and
+    guarding each connection until its request heads are read (see the module's text).
+    `limited` gives the class with the service's own limits."""
+
+    header_timeout_s = HEADER_TIMEOUT_S
+    max_connections = MAX_CONNECTIONS
+    turned_away: TurnedAway | None = None
+
+    @classmethod
+    def limited(
+        cls, *, header_timeout_s: float, max_connections: int
+    ) -> type[OneWriteHttpProtocol]:
+        return type(
+            cls.__name__,
+            (cls,),
+            {
+                "header_timeout_s": header_timeout_s,
+                "max_connections": max_connections,
+                "turned_away": TurnedAway(max_connections),
+            },
+        )
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._head_since: float | None = None  # while a request head is awaited
+        self._head_bytes = 0
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._at_capacity = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if len(self.connections) >= self.max_connections:
+            self._turn_away(cast(asyncio.Transport, transport))
+            return
         held = TurnWrites(cast(asyncio.Transport, transport), write_batch(self.loop))
         super().connection_made(held)
+        self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        if not self._at_capacity:
+            super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._unset_keepalive_if_required()
+        if self._head_since is None and (self.cycle is None or self.cycle.response_complete):
+            self._await_head()  # the first byte of the next request
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, _Refused):
+                self._refuse(exc.__context__.error)
+            else:
+                self.logger.warning("Invalid HTTP request received.")
+                self.send_400_response("Invalid HTTP request received.")
+            return
+        if self._head_since is not None:
+            # Whole reads are counted: one that also ends the previous request counts
+            # towards the next head too, which errs on the side of the limit.
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse(headers_too_large())
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._head_since is None:
+            self._await_head()
+
+    # uvicorn's own two callbacks (called for every request: no extra call), with a limit.
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        if len(self.url) > MAX_TARGET_BYTES:
+            raise _Refused(uri_too_long())
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
+        if len(self.headers) > MAX_HEADER_COUNT:
+            raise _Refused(headers_too_large())
+
+    def on_headers_complete(self) -> None:
+        self._head_since = None
+        super().on_headers_complete()
+
+    def _await_head(self) -> None:
+        """A request head is due: from now it has `header_timeout_s` to arrive whole. One
+        timer per connection at a time, moved on when it fires early."""
+        self._head_since = self.loop.time()
+        self._head_bytes = 0
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.header_timeout_s, self._head_due)
+
+    def _head_due(self) -> None:
+        self._head_timer = None
+        if self._head_since is None or self.transport.is_closing():
+            return
+        left = self._head_since + self.header_timeout_s - self.loop.time()
+        if left > 0:
+            self._head_timer = self.loop.call_later(left, self._head_due)
+        elif self._head_bytes:
+            self._refuse(request_timeout(self.header_timeout_s))
+        else:
+            self.transport.close()  # nothing was asked: nothing to answer
+
+    def _refuse(self, error: ERCError) -> None:
+        """Answers a request whose head is not read to its end, and closes."""
+        self._head_since = None
+        # What the parser holds of the head goes now, not when the connection is gone.
+        self.parser = httptools.HttpRequestParser(self)
+        self.url, self.headers = b"", []
+        request_id = secrets.token_hex(16)
+        log.info("request_refused", status=error.status, code=error.code, request_id=request_id)
+        if self.cycle is not None and not self.cycle.response_complete:
+            # An earlier request's answer is still on its way: it ends the connection.
+            self.cycle.keep_alive = False
+            self.flow.pause_reading()
+            return
+        headers = [*self.server_state.default_headers, (b"x-request-id", request_id.encode())]
+        self.transport.write(raw_answer(error, headers))
+        self.transport.close()
+
+    def _turn_away(self, transport: asyncio.Transport) -> None:
+        """Past the cap: answered at once, without reading, and closed. The descriptor is
+        what must not be held any longer."""
+        self._at_capacity = True
+        transport.write(raw_answer(at_capacity(self.max_connections)))
+        transport.close()
+        if self.turned_away is not None:
+            self.turned_away.note(self.loop.time())
+
+
+class _Refused(Exception):
+    def __init__(self, error: ERCError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class TurnedAway:
+    """Connections turned away past the cap, told in one warning line at most every
+    `AT_CAPACITY_LOG_EVERY_S` however many there are: how many since the last line, and
+    since the start."""
+
+    def __init__(self, max_connections: int) -> None:
+        self.max_connections = max_connections
+        self.total = 0
+        self._logged_total = 0
+        self._logged_at = -math.inf
+
+    def note(self, now: float) -> None:
+        self.total += 1
+        if now - self._logged_at >= AT_CAPACITY_LOG_EVERY_S:
+            log.warning(
+                "connections_turned_away",
+                count=self.total - self._logged_total,
+                total=self.total,
+                max_connections=self.max_connections,
+            )
+            self._logged_total = self.total
+            self._logged_at = now
+
+
+def request_timeout(seconds: float) -> ERCError:
+    return ERCError(
+        408,
+        "request_timeout",
+        "The request was not received in time",
+        description=f"A request's headers must arrive within {seconds:g} s",
+    )
+
+
+def at_capacity(max_connections: int) -> ERCError:
+    return ERCError(
+        503,
+        "unavailable",
+        "The bridge is serving as many connections as it takes",
+        description=f"At most {max_connections} connections are open at once",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+def raw_answer(error: ERCError, headers: list[tuple[bytes, bytes]] | None = None) -> bytes:
+    """The bytes the front door would write for `error`, for a connection no request of
+    which reaches it."""
+    response = error.response()
+    lines = [*(headers or ()), *response.raw_headers, (b"connection", b"close")]
+    return b"".join(
+        [
+            STATUS_LINE[error.status],
+            *(name + b": " + value + b"\r\n" for name, value in lines),
+            b"\r\n",
+            response.body,
+        ]
+    )
+
+
+def fit_descriptor_limit(max_connections: int) -> None:
+    """Raises the soft limit on open descriptors to the hard one when the connection cap
+    needs more than it allows, and warns when even the hard one is short."""
+    needed = max_connections + DESCRIPTOR_HEADROOM
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else hard
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError):
+            pass
+        else:
+            log.info("descriptor_limit_raised", previous=soft, limit=target)
+            soft = target
+    if soft < needed:
+        log.warning(
+            "descriptor_limit_low",
+            limit=soft,
+            needed=needed,
+            max_connections=max_connections,
+            hint="raise the container's open-file limit (ulimit -n) "
+            "or lower ERC_BRIDGE_MAX_CONNECTIONS",
+        )

@@ -51,6 +51,8 @@ class BridgeSettings(BaseSettings):
     stale_s: float = Field(default=600.0, ge=0)
     platform_idle_s: float = Field(default=15.0, gt=0, le=3600)
     platform_max_answer_bytes: int = Field(default=8 * 1024**2, ge=64 * 1024, le=64 * 1024**2)
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    max_connections: int = Field(default=768, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_key: SecretStr | None = None
 

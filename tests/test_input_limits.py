@@ -3,6 +3,7 @@ clear error before the platform is asked anything."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from typing import Any
 
@@ -11,6 +12,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from bridge.app import create_app
+from bridge.limits import MAX_HEAD_BYTES, MAX_TARGET_BYTES
+from bridge.server import OneWriteHttpProtocol
 from tests.conftest import AUTH, R, RecordingDemoAdapter, decode, settings
 from tests.erc_contract import check
 from tests.servers import serve
@@ -196,7 +199,8 @@ def test_empty_content_length_on_get_is_fine(client: TestClient) -> None:
 @pytest.fixture(scope="module")
 def served() -> Any:
     recorder = RecordingDemoAdapter()
-    with serve(create_app(settings(), adapter=recorder)) as base:
+    app = create_app(settings(), adapter=recorder)
+    with serve(app, http=OneWriteHttpProtocol, ws="none") as base:
         yield base, recorder
 
 
@@ -239,4 +243,44 @@ def test_over_http_raw_request_with_a_body_on_get(served: Any) -> None:
             answer += sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 400 ")
     assert b"connection: close" in answer.lower()
+    assert recorder.calls == []
+
+
+MANY_HEADERS = "".join(f"X-H{n}: 1\r\n" for n in range(65))
+
+
+@pytest.mark.parametrize(
+    ("target", "padding", "status", "code"),
+    [
+        (f"{R}/customers/cus_ana?q={'x' * 9000}", "", 414, "uri_too_long"),
+        (f"{R}/customers/cus_ana?q={'x' * MAX_TARGET_BYTES}", "", 414, "uri_too_long"),
+        (f"{R}/customers/cus_ana", f"X-Padding: {'p' * 9000}\r\n", 431, "headers_too_large"),
+        (
+            f"{R}/customers/cus_ana",
+            f"X-Padding: {'p' * MAX_HEAD_BYTES}\r\n",
+            431,
+            "headers_too_large",
+        ),
+        (f"{R}/customers/cus_ana", MANY_HEADERS, 431, "headers_too_large"),
+    ],
+)
+def test_over_http_the_server_and_the_front_door_refuse_alike(
+    served: Any, target: str, padding: str, status: int, code: str
+) -> None:
+    """Within the head limit the front door refuses; past it, the server, with the same
+    answer and without reading on."""
+    base, recorder = served
+    recorder.calls.clear()
+    host, port = base.removeprefix("http://").split(":")
+    request = f"GET {target} HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {AUTH['X-API-Key']}\r\n"
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(f"{request}{padding}\r\n".encode())
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):  # what was left unread
+            while chunk := sock.recv(65536):
+                answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode())
+    assert b"connection: close" in head.lower() and b"x-request-id: " in head.lower()
+    assert decode(httpx.Response(status, content=body))["code"] == code
     assert recorder.calls == []

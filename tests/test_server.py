@@ -1,13 +1,17 @@
-"""The served process writes each answer to the socket in one piece (bridge/server.py)."""
+"""The served process writes each answer to the socket in one piece, and bounds what a
+connection can hold before its request reaches the app (bridge/server.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import resource
 import socket
 from typing import Any
 
 import httpx
 import pytest
+import structlog
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -15,7 +19,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from uvicorn.server import ServerState
 
-from bridge.server import OneWriteHttpProtocol, TurnWrites, WriteBatch
+from bridge.limits import MAX_HEAD_BYTES, MAX_TARGET_BYTES, headers_too_large, uri_too_long
+from bridge.server import (
+    OneWriteHttpProtocol,
+    TurnedAway,
+    TurnWrites,
+    WriteBatch,
+    fit_descriptor_limit,
+)
 from tests.conftest import API_KEY, AUTH, R, settings
 from tests.servers import serve
 
@@ -225,3 +236,201 @@ def test_pipelined_requests_each_get_their_whole_answer(served_bridge: str) -> N
         )
         assert head.startswith(b"200 OK") and len(body) == length
         assert body.startswith(b'{"id":"cus_ana"')
+
+
+# Guards before a request reaches the app.
+
+SHORT_TIMEOUT_S = 0.05
+SETTLE_TURNS = 50
+
+
+async def _settle(transport: RecordingTransport) -> None:
+    for _ in range(SETTLE_TURNS):
+        await _next_turn()
+        if transport.closed and transport.writes:
+            return
+
+
+def _protocol(
+    state: ServerState | None = None, **limits: Any
+) -> tuple[OneWriteHttpProtocol, RecordingTransport]:
+    config = uvicorn.Config(TINY, log_config=None, access_log=False, lifespan="off")
+    cls = OneWriteHttpProtocol.limited(
+        header_timeout_s=limits.get("header_timeout_s", 10.0),
+        max_connections=limits.get("max_connections", 100),
+    )
+    protocol = cls(config, state or ServerState(), {})
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+def _answer(transport: RecordingTransport) -> tuple[bytes, dict[str, Any]]:
+    head, _, body = b"".join(transport.writes).partition(b"\r\n\r\n")
+    return head, json.loads(body)
+
+
+def test_a_head_past_the_limit_is_431_before_it_ends() -> None:
+    async def scenario() -> tuple[RecordingTransport, int]:
+        protocol, transport = _protocol()
+        protocol.data_received(b"GET / HTTP/1.1\r\nHost: test\r\nX-Padding: ")
+        fed = 0
+        while not transport.closed and fed < 4 * MAX_HEAD_BYTES:
+            protocol.data_received(b"p" * 1000)
+            fed += 1000
+        await _settle(transport)
+        protocol.connection_lost(None)
+        return transport, fed
+
+    transport, fed = asyncio.run(scenario())
+    assert MAX_HEAD_BYTES - 1000 < fed <= MAX_HEAD_BYTES + 1000
+    head, body = _answer(transport)
+    assert head.startswith(b"HTTP/1.1 431 ") and b"connection: close" in head
+    assert b"content-type: application/json" in head and b"x-request-id: " in head
+    assert body == json.loads(headers_too_large().response().body)
+    assert transport.closed
+
+
+def test_a_request_target_past_the_limit_is_414_and_too_many_headers_431() -> None:
+    async def scenario(request: bytes) -> RecordingTransport:
+        protocol, transport = _protocol()
+        protocol.data_received(request)
+        await _settle(transport)
+        protocol.connection_lost(None)
+        return transport
+
+    long_target = b"GET /?q=" + b"x" * MAX_TARGET_BYTES
+    _, body = _answer(asyncio.run(scenario(long_target)))
+    assert body == json.loads(uri_too_long().response().body)
+    many = b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: 1\r\n" % n for n in range(70))
+    _, body = _answer(asyncio.run(scenario(many)))
+    assert body["code"] == "headers_too_large"
+
+
+def test_a_head_arriving_a_byte_at_a_time_within_the_limits_is_served() -> None:
+    async def scenario() -> RecordingTransport:
+        protocol, transport = _protocol()
+        request = b"GET /?size=4 HTTP/1.1\r\nHost: test\r\nX-Padding: " + b"p" * 8000 + b"\r\n\r\n"
+        for n in range(len(request)):
+            protocol.data_received(request[n : n + 1])
+        for _ in range(SETTLE_TURNS):
+            await _next_turn()
+            if transport.writes:
+                break
+        protocol.connection_lost(None)
+        return transport
+
+    writes = asyncio.run(scenario()).writes
+    assert writes[0].startswith(b"HTTP/1.1 200 ") and writes[0].endswith(b"xxxx")
+
+
+def test_an_oversize_head_after_a_request_in_flight_ends_the_connection_after_its_answer() -> None:
+    async def scenario() -> RecordingTransport:
+        protocol, transport = _protocol()
+        protocol.data_received(
+            b"GET /?size=3 HTTP/1.1\r\nHost: test\r\n\r\nGET / HTTP/1.1\r\nX-Padding: "
+            + b"p" * MAX_HEAD_BYTES
+        )
+        await _settle(transport)
+        protocol.connection_lost(None)
+        return transport
+
+    transport = asyncio.run(scenario())
+    assert transport.writes[0].startswith(b"HTTP/1.1 200 ") and transport.closed
+    assert b"431" not in b"".join(transport.writes)
+
+
+def test_a_silent_connection_is_closed_at_the_header_timeout_without_an_answer() -> None:
+    async def scenario() -> RecordingTransport:
+        _, transport = _protocol(header_timeout_s=SHORT_TIMEOUT_S)
+        await asyncio.sleep(SHORT_TIMEOUT_S * 4)
+        return transport
+
+    transport = asyncio.run(scenario())
+    assert transport.closed and transport.writes == []
+
+
+def test_a_head_not_whole_at_the_timeout_is_408_counted_from_its_first_byte() -> None:
+    async def scenario() -> tuple[RecordingTransport, bool]:
+        protocol, transport = _protocol(header_timeout_s=SHORT_TIMEOUT_S * 4)
+        protocol.data_received(b"GET /?size=1 HTTP/1.1\r\nHost: test\r\n\r\n")
+        await asyncio.sleep(SHORT_TIMEOUT_S * 6)  # answered, then idle: no head is due
+        open_while_idle = not transport.closed
+        protocol.data_received(b"GET / HTTP/1.1\r\nHo")
+        await asyncio.sleep(SHORT_TIMEOUT_S * 8)
+        protocol.connection_lost(None)
+        return transport, open_while_idle
+
+    transport, open_while_idle = asyncio.run(scenario())
+    assert open_while_idle
+    assert transport.writes[0].startswith(b"HTTP/1.1 200 ")
+    answer = b"".join(transport.writes[1:])
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ") and b"connection: close" in head
+    assert json.loads(body)["code"] == "request_timeout"
+    assert transport.closed
+
+
+def test_past_the_cap_a_connection_gets_503_at_once_and_is_not_counted() -> None:
+    async def scenario() -> tuple[RecordingTransport, RecordingTransport, int]:
+        state = ServerState()
+        first, _ = _protocol(state, max_connections=1)
+        second, turned_away = _protocol(state, max_connections=1)
+        count = len(state.connections)
+        second.connection_lost(None)
+        first.connection_lost(None)
+        third, admitted = _protocol(state, max_connections=1)
+        third.data_received(b"GET /?size=2 HTTP/1.1\r\nHost: test\r\n\r\n")
+        for _ in range(SETTLE_TURNS):
+            await _next_turn()
+            if admitted.writes:
+                break
+        third.connection_lost(None)
+        return turned_away, admitted, count
+
+    turned_away, admitted, count = asyncio.run(scenario())
+    assert count == 1 and turned_away.closed
+    head, body = _answer(turned_away)
+    assert head.startswith(b"HTTP/1.1 503 ") and b"\r\nretry-after: 1" in head
+    assert b"connection: close" in head
+    assert body["code"] == "unavailable"
+    assert admitted.writes[0].startswith(b"HTTP/1.1 200 ")
+
+
+def test_the_service_defaults_are_the_protocol_defaults() -> None:
+    defaults = settings()
+    assert defaults.header_timeout_s == OneWriteHttpProtocol.header_timeout_s
+    assert defaults.max_connections == OneWriteHttpProtocol.max_connections
+
+
+@pytest.mark.parametrize(
+    ("limits", "raised_to", "warned"),
+    [
+        ((4096, 65536), None, False),
+        ((1024, 65536), 65536, False),
+        ((256, 512), 512, True),
+    ],
+)
+def test_the_descriptor_limit_is_raised_for_the_cap_or_a_warning_says_it_is_short(
+    monkeypatch: pytest.MonkeyPatch,
+    limits: tuple[int, int],
+    raised_to: int | None,
+    warned: bool,
+) -> None:
+    raised: list[tuple[int, int]] = []
+    monkeypatch.setattr(resource, "getrlimit", lambda _: limits)
+    monkeypatch.setattr(resource, "setrlimit", lambda _, value: raised.append(value))
+    with structlog.testing.capture_logs() as logs:
+        fit_descriptor_limit(1000)
+    assert raised == ([] if raised_to is None else [(raised_to, limits[1])])
+    events = [line["event"] for line in logs]
+    assert ("descriptor_limit_low" in events) is warned
+
+
+def test_turned_away_connections_are_told_in_one_line_at_most_every_ten_seconds() -> None:
+    turned_away = TurnedAway(max_connections=5)
+    with structlog.testing.capture_logs() as logs:
+        for now in (100.0, 100.5, 101.0, 109.0, 110.0, 110.1):
+            turned_away.note(now)
+    assert [(line["count"], line["total"]) for line in logs] == [(1, 1), (4, 5)]
+    assert {line["event"] for line in logs} == {"connections_turned_away"}
