@@ -15,6 +15,8 @@ from adapters.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 # A platform failure, not an answer: a recent body is better than an error.
 STALE_WORTHY = (UpstreamError, UpstreamUnavailable, UpstreamTimeout, TimeoutError)
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+"""A quarter of the 256 MiB the shipped pod may use: bodies, keys and bookkeeping."""
 ENTRY_OVERHEAD_BYTES = 320
 """What the cache's own bookkeeping costs per entry besides the key and the body (about
 260 bytes measured with tracemalloc on CPython 3.11, rounded up)."""
@@ -57,7 +59,7 @@ class ResponseCache:
         self,
         *,
         max_entries: int,
-        max_bytes: int,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         stale: float,
         enabled: bool = True,
         clock: Callable[[], float] = time.monotonic,

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bridge.auth import SCOPES
+from bridge.cache import DEFAULT_MAX_BYTES
 
 MIN_TOKEN_SECRET_BYTES = 32
 
@@ -44,8 +45,7 @@ class BridgeSettings(BaseSettings):
     deadline_s: float = Field(default=8.0, gt=0, le=300)
     cache_ttl_s: float = Field(default=30.0, ge=0)
     cache_max_entries: int = Field(default=10_000, ge=1)
-    # A quarter of the shipped 256 MiB pod limit: bodies, keys and bookkeeping together.
-    cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    cache_max_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=1)
     stale_s: float = Field(default=600.0, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_key: SecretStr | None = None
