@@ -4,7 +4,6 @@ kept in the scope for the endpoint."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from starlette.types import Scope
 
@@ -40,9 +39,20 @@ def request_headers(scope: Scope) -> dict[str, str]:
 _HOST = re.compile(r"(?:[A-Za-z0-9._~-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
 
 
-@lru_cache(maxsize=64)  # callers send the same few hosts: look each up once
+_KNOWN_HOSTS: set[str] = set()
+"""Hosts already found valid: callers send the same few, and a set lookup is cheaper
+than the pattern on every request. Bounded: past it, the pattern decides."""
+_MAX_KNOWN_HOSTS = 64
+
+
 def valid_host(host: str) -> bool:
-    return _HOST.fullmatch(host) is not None
+    if host in _KNOWN_HOSTS:
+        return True
+    if _HOST.fullmatch(host) is None:
+        return False
+    if len(_KNOWN_HOSTS) < _MAX_KNOWN_HOSTS:
+        _KNOWN_HOSTS.add(host)
+    return True
 
 
 def host_refusal(headers: dict[str, str]) -> ERCError | None:
