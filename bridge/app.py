@@ -133,6 +133,7 @@ def create_app(
         cursors=CursorCodec(_signing_secrets(settings.cursor_secret, "ERC_BRIDGE_CURSOR_SECRET")),
         cache=ResponseCache(
             max_entries=settings.cache_max_entries,
+            max_bytes=settings.cache_max_bytes,
             stale=settings.stale_s,
             enabled=settings.cache_ttl_s > 0,
             clock=clock or time.monotonic,
@@ -188,6 +189,9 @@ def create_app(
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )
+    # A trailing slash is an unknown path (404), never a redirect: Starlette's would go
+    # to whatever Host the caller sent, before any authentication.
+    app.router.redirect_slashes = False
     app.state.bridge = bridge
     app.state.metrics = metrics
     app.state.readiness = readiness

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
@@ -14,6 +15,11 @@ from adapters.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 # A platform failure, not an answer: a recent body is better than an error.
 STALE_WORTHY = (UpstreamError, UpstreamUnavailable, UpstreamTimeout, TimeoutError)
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+"""A quarter of the 256 MiB the shipped pod may use: bodies, keys and bookkeeping."""
+ENTRY_OVERHEAD_BYTES = 320
+"""What the cache's own bookkeeping costs per entry besides the key and the body (about
+260 bytes measured with tracemalloc on CPython 3.11, rounded up)."""
 
 
 class CacheStatus(StrEnum):
@@ -22,36 +28,62 @@ class CacheStatus(StrEnum):
     STALE = "STALE"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     body: bytes
     fresh_until: float
     stale_until: float
+    size: int
+
+
+def weight(key: Hashable, body: bytes) -> int:
+    """The bytes an entry holds: its body, its key and the cache's bookkeeping."""
+    return sys.getsizeof(body) + _size_of(key) + ENTRY_OVERHEAD_BYTES
+
+
+def _size_of(part: object) -> int:
+    if isinstance(part, tuple):
+        return sys.getsizeof(part) + sum(_size_of(item) for item in part)
+    return sys.getsizeof(part)
 
 
 class ResponseCache:
     """Keeps rendered bodies for `ttl` seconds and, while the platform fails, up to
-    `stale` seconds longer. Concurrent misses for one key share a single fetch."""
+    `stale` seconds longer. Concurrent misses for one key share a single fetch.
+
+    At most `max_entries` entries and `max_bytes` bytes (`weight`) are held; past
+    either, the least recently used go first. A body larger than the whole cache is
+    answered and not kept."""
 
     def __init__(
         self,
         *,
         max_entries: int,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         stale: float,
         enabled: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.enabled = enabled
+        self._max_entries = max_entries
         self._stale = stale
         self._clock = clock
         self._entries: TLRUCache[Hashable, Entry] = TLRUCache(
-            maxsize=max_entries, ttu=lambda _key, entry, _now: entry.stale_until, timer=clock
+            maxsize=max_bytes,
+            ttu=lambda _key, entry, _now: entry.stale_until,
+            timer=clock,
+            getsizeof=lambda entry: entry.size,
         )
         self._fetches: dict[Hashable, asyncio.Task[bytes]] = {}
         self.hits = self.misses = self.stale_served = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def held_bytes(self) -> int:
+        """What the entries held weigh together."""
+        return int(self._entries.currsize)
 
     async def refresh(
         self, key: Hashable, ttl: float, produce: Callable[[], Awaitable[bytes]]
@@ -100,5 +132,10 @@ class ResponseCache:
     ) -> bytes:
         body = await produce()
         now = self._clock()
-        self._entries[key] = Entry(body, now + ttl, now + ttl + self._stale)
+        entry = Entry(body, now + ttl, now + ttl + self._stale, weight(key, body))
+        entries = self._entries
+        if entry.size <= entries.maxsize:
+            entries[key] = entry
+            while len(entries) > self._max_entries:
+                entries.popitem()
         return body

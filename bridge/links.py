@@ -1,37 +1,40 @@
-"""Absolute `_links` hrefs: the request as received, or under ERC_BRIDGE_PUBLIC_URL."""
+"""Absolute `_links` hrefs: the request's path under ERC_BRIDGE_PUBLIC_URL or its own
+scheme and Host, with the query parameters the route knows in canonical form. Anything
+else the caller sent is left out: it changes nothing in the answer, so it is not repeated
+in it (nor kept in the cache with it)."""
 
 from __future__ import annotations
 
-from urllib.parse import unquote_plus
+from urllib.parse import quote
 
 from starlette.types import Scope
 
+from bridge.params import Given
+
 
 def base_url(scope: Scope, host: str | None, public_url: str | None) -> str:
-    """Where the caller reached us: the public URL when configured, else scheme and Host."""
+    """Where the caller reached us: the public URL when configured, else scheme and Host
+    (validated by the front door)."""
     if public_url:
         return public_url
     return f"{scope.get('scheme', 'http')}://{host or 'localhost'}"
 
 
-def _path(scope: Scope) -> str:
+def path(scope: Scope) -> str:
     raw: bytes | None = scope.get("raw_path")
     return raw.decode("latin-1") if raw else str(scope["path"])
 
 
-def self_href(scope: Scope, base: str) -> str:
-    query = scope.get("query_string", b"").decode("latin-1")
-    href = base + _path(scope)
-    return f"{href}?{query}" if query else href
+def _query(given: Given) -> str:
+    return "&".join(f"{name}={quote(value, safe=':')}" for name, value in given)
 
 
-def next_href(scope: Scope, base: str, cursor: str) -> str:
-    """The same request with `cursor` replaced; every other parameter kept as sent."""
-    query = scope.get("query_string", b"").decode("latin-1")
-    kept = [
-        part
-        for part in query.split("&")
-        if part and unquote_plus(part.partition("=")[0]) != "cursor"
-    ]
-    kept.append(f"cursor={cursor}")
-    return f"{base}{_path(scope)}?{'&'.join(kept)}"
+def self_href(scope: Scope, base: str, given: Given) -> str:
+    href = base + path(scope)
+    return f"{href}?{_query(given)}" if given else href
+
+
+def next_href(scope: Scope, base: str, given: Given, cursor: str) -> str:
+    """The same request with `cursor` replaced."""
+    kept = tuple(pair for pair in given if pair[0] != "cursor")
+    return f"{base}{path(scope)}?{_query((*kept, ('cursor', cursor)))}"

@@ -123,6 +123,11 @@ class _ReadAtScrape(Collector):
             value=cache.stale_served,
         )
         yield GaugeMetricFamily("erc_bridge_cache_entries", "Responses held", value=len(cache))
+        yield GaugeMetricFamily(
+            "erc_bridge_cache_bytes",
+            "Bytes the responses held weigh: bodies, keys and bookkeeping",
+            value=cache.held_bytes,
+        )
         states = GaugeMetricFamily(
             "erc_bridge_breaker_state",
             "1 for the state each platform's circuit breaker is in, 0 for the others",

@@ -1,6 +1,7 @@
 """The front door, outermost of the application: every HTTP request gets an id (accepted
-from `X-Request-Id` or generated, always echoed), is checked against the input limits,
-is counted and logged once, and any unexpected exception becomes a 500 ERC body.
+from `X-Request-Id` or generated, always echoed), is checked against the input limits
+and for a well-formed `Host`, is counted and logged once, and any unexpected exception
+becomes a 500 ERC body.
 
 A GET on an ERC route goes from here straight to its endpoint, which answers with its
 own two messages; everything else (other methods, health, metrics, tokens, unknown
@@ -24,7 +25,7 @@ from bridge.errors import ERCError
 from bridge.limits import refusal
 from bridge.logs import REQUEST_ID, access_log
 from bridge.metrics import Metrics
-from bridge.request import RESPONSE_STARTED_KEY, read_headers
+from bridge.request import RESPONSE_STARTED_KEY, host_refusal, read_headers
 
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # Ids only need to be unique, not secret: no system call for each one. A forked worker
@@ -84,7 +85,7 @@ class FrontDoor:
         status = 500
         context = REQUEST_ID.set(request_id)
         try:
-            refused = refusal(scope)
+            refused = refusal(scope) or host_refusal(headers)
             route = None if refused is not None else self._erc_route(scope)
             if refused is not None:
                 status = await self._refuse(refused, scope, receive, send, id_header)

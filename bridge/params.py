@@ -14,6 +14,9 @@ from mappings.bodies import ErrorField
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_DIGITS = 32
+"""Longer numbers are refused before conversion: Python will not read one of thousands
+of digits, and nothing needs more than a few."""
 MAX_TEXT = 200
 MAX_ID_LENGTH = 128
 ID_CHARACTERS = "A-Z a-z 0-9 . _ ~ - : @ + ="
@@ -36,6 +39,9 @@ class SortField:
         return f"{self.field}:{'desc' if self.descending else 'asc'}"
 
 
+Given = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class Query:
     limit: int = DEFAULT_LIMIT
@@ -43,14 +49,22 @@ class Query:
     cursor: str | None = None
     search: str | None = None
     brand: str | None = None
+    given: Given = ()
+    """The known parameters the request gave, in canonical form and the route's order:
+    what the cache key and the `_links` are made of. Unknown parameters never reach it."""
 
 
 _DEFAULTS = Query()
 
 
 def _limit(raw: str, problems: list[ErrorField]) -> int:
-    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
-        problems.append(ErrorField(name="limit", description="must be an integer of at least 1"))
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_DIGITS and int(raw) >= 1):
+        problems.append(
+            ErrorField(
+                name="limit",
+                description=f"must be an integer of at least 1, in at most {MAX_DIGITS} digits",
+            )
+        )
         return DEFAULT_LIMIT
     return min(int(raw), MAX_LIMIT)
 
@@ -91,11 +105,11 @@ def parse_query(
         return _DEFAULTS
     values: dict[str, str] = {}
     for name in accepts:
-        given = params.getlist(name)
-        if len(given) > 1:
+        sent = params.getlist(name)
+        if len(sent) > 1:
             problems.append(ErrorField(name=name, description="must be given at most once"))
-        elif given:
-            values[name] = given[0]
+        elif sent:
+            values[name] = sent[0]
     for name in ("search", "brand"):
         if len(values.get(name, "")) > MAX_TEXT:
             problems.append(
@@ -107,10 +121,21 @@ def parse_query(
     )
     if problems:
         raise invalid_request(problems)
-    return Query(
-        limit=limit,
-        order_by=order_by,
-        cursor=values.get("cursor") or None,
-        search=values.get("search") or None,
-        brand=values.get("brand") or None,
+    cursor = values.get("cursor") or None
+    search = values.get("search") or None
+    brand = values.get("brand") or None
+    canonical = {
+        "limit": str(limit),
+        "order_by": order_by.text if order_by else None,
+        "cursor": cursor,
+        "search": search,
+        "brand": brand,
+    }
+    # Equal requests give equal tuples: `limit=020` is `limit=20`, `limit=500` is
+    # `limit=100`, an empty value is no value.
+    given = tuple(
+        (name, text)
+        for name in accepts
+        if name in values and (text := canonical.get(name)) is not None
     )
+    return Query(limit, order_by, cursor, search, brand, given)

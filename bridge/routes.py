@@ -20,7 +20,15 @@ from bridge.auth import CUSTOMERS_READ, ORDERS_READ, client_address
 from bridge.cache import CacheStatus
 from bridge.cursors import CursorError
 from bridge.errors import ERCError, from_adapter_error, invalid_cursor, not_found
-from bridge.params import ITEM_LIST, ORDER_LIST, SINGLE, Query, SortField, parse_query
+from bridge.params import (
+    ITEM_LIST,
+    ORDER_LIST,
+    SINGLE,
+    Given,
+    Query,
+    SortField,
+    parse_query,
+)
 from bridge.request import RESPONSE_STARTED_KEY, request_headers
 from bridge.service import Bridge
 from mappings import views
@@ -31,6 +39,9 @@ ORDER_SORT_FIELDS = ("purchase_datetime", "order_number")
 ITEM_SORT_FIELDS = ("price", "name", "quantity", "sku")
 DEFAULT_ORDER_SORT = SortField("purchase_datetime", descending=True)
 CUSTOMER_TTL_S = 300.0  # customer profiles change rarely; orders and their status do
+
+CacheKey = tuple[str, str, str, bytes | str, str, Given]
+"""Route, customer id, order id, path as sent, base URL, known parameters."""
 
 
 @dataclass(slots=True)
@@ -56,7 +67,7 @@ class Call:
 
     @property
     def self_href(self) -> str:
-        return links.self_href(self.scope, self.base_url)
+        return links.self_href(self.scope, self.base_url, self.query.given)
 
     def resume(self, binding: Mapping[str, str | None]) -> dict[str, Any] | None:
         if self.query.cursor is None:
@@ -72,7 +83,7 @@ class Call:
         if state is None:
             return None
         cursor = self.bridge.cursors.encode(binding, state)
-        return links.next_href(self.scope, self.base_url, cursor)
+        return links.next_href(self.scope, self.base_url, self.query.given, cursor)
 
 
 Handler = Callable[[Call], Awaitable[BaseModel]]
@@ -132,7 +143,7 @@ class ERCEndpoint:
         await response(scope, receive, send)
         return error.status
 
-    def prepare(self, scope: Scope) -> tuple[tuple[str, ...], Call]:
+    def prepare(self, scope: Scope) -> tuple[CacheKey, Call]:
         """Everything settled before the platform: who calls, with what parameters, and
         the cache key of the answer (an ERCError when the request cannot be answered)."""
         route, bridge = self.route, self.bridge
@@ -154,7 +165,7 @@ class ERCEndpoint:
         )
         _check_brand(query.brand, bridge.settings.brand)
         base = links.base_url(scope, headers.get("host"), bridge.settings.public_url)
-        return self.cache_key(scope, base), Call(scope, bridge, query, base)
+        return self.cache_key(scope, base, query), Call(scope, bridge, query, base)
 
     async def produce(self, call: Call) -> bytes:
         """The rendered body, fetched within the request deadline."""
@@ -162,15 +173,19 @@ class ERCEndpoint:
             body = await self.route.handler(call)
         return render(body)
 
-    def cache_key(self, scope: Scope, base: str) -> tuple[str, ...]:
-        """Everything the body depends on: adapter, route, ids and the request as sent."""
-        params = scope["path_params"]
+    def cache_key(self, scope: Scope, base: str, query: Query) -> CacheKey:
+        """Everything the body depends on, each part in its own place (no concatenation
+        can make two requests alike): route, ids, the path and base its links repeat, and
+        the known parameters in canonical form. Unknown parameters are not part of it:
+        a request that adds some is answered from the entry of the one without them."""
+        ids = scope["path_params"]
         return (
-            self.bridge.adapter.name,
             self.route.path,
-            params.get("customer_id", ""),
-            params.get("order_id", ""),
-            links.self_href(scope, base),
+            ids.get("customer_id", ""),
+            ids.get("order_id", ""),
+            scope.get("raw_path") or scope["path"],
+            base,
+            query.given,
         )
 
 

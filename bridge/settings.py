@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bridge.auth import SCOPES
+from bridge.cache import DEFAULT_MAX_BYTES
 
 MIN_TOKEN_SECRET_BYTES = 32
 
@@ -48,6 +49,7 @@ class BridgeSettings(BaseSettings):
     """Longest pause of a failing platform's calls."""
     cache_ttl_s: float = Field(default=30.0, ge=0)
     cache_max_entries: int = Field(default=10_000, ge=1)
+    cache_max_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=1)
     stale_s: float = Field(default=600.0, ge=0)
     platform_idle_s: float = Field(default=15.0, gt=0, le=3600)
     platform_max_answer_bytes: int = Field(default=8 * 1024**2, ge=64 * 1024, le=64 * 1024**2)

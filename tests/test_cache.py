@@ -7,12 +7,14 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from adapters.base import Adapter
 from adapters.demo import DemoAdapter
 from adapters.errors import NotFound, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from bridge.app import create_app
+from bridge.cache import CacheStatus, ResponseCache, weight
 from mappings.models import Customer, Order
 from tests.conftest import AUTH, R, decode, settings
 from tests.servers import serve
@@ -207,3 +209,157 @@ async def test_concurrent_identical_misses_share_one_platform_call() -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+# What the key is made of: the route, its ids and the known parameters, canonical.
+
+ORDERS = f"{R}/customers/cus_john/orders"
+PADDING = "x" * 7000
+
+
+class CountingDemo(DemoAdapter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lists = 0
+
+    async def list_orders(self, request: Any) -> Any:
+        self.lists += 1
+        return await super().list_orders(request)
+
+
+@pytest.fixture
+def counting(clock: Clock) -> Any:
+    adapter = CountingDemo()
+    client = cached_client(adapter, clock)
+    yield client, adapter
+    client.__exit__(None, None, None)
+
+
+def test_an_ignored_parameter_is_a_hit_for_the_entry_without_it(counting: Any) -> None:
+    client, adapter = counting
+    plain = client.get(f"{ORDERS}?limit=2")
+    padded = client.get(f"{ORDERS}?limit=2&pad={PADDING}&utm_source=x")
+    assert (plain.headers["x-cache"], padded.headers["x-cache"]) == ("MISS", "HIT")
+    assert padded.content == plain.content
+    assert adapter.lists == 1
+
+
+def test_ignored_parameters_are_kept_out_of_the_body_and_the_cache(counting: Any) -> None:
+    client, _ = counting
+    response = client.get(f"{ORDERS}?pad={PADDING}&limit=2&also=y")
+    assert response.headers["x-cache"] == "MISS"
+    assert PADDING not in response.text
+    assert "also" not in response.text
+    links = decode(response)["_links"]
+    assert links["self"]["href"] == f"http://testserver{ORDERS}?limit=2"
+    assert links["next"]["href"].startswith(f"http://testserver{ORDERS}?limit=2&cursor=")
+    cache = client.app.state.bridge.cache
+    assert len(cache) == 1
+    assert cache.held_bytes < len(response.content) + len(PADDING)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("limit=20", "limit=020"),
+        ("limit=100", "limit=500"),
+        ("limit=2&order_by=order_number:asc", "order_by=order_number:asc&limit=2"),
+        ("limit=2", "limit=2&search="),
+        ("", "brand="),
+    ],
+)
+def test_equal_queries_in_other_spellings_share_one_entry(
+    counting: Any, first: str, second: str
+) -> None:
+    client, adapter = counting
+    one, two = client.get(f"{ORDERS}?{first}"), client.get(f"{ORDERS}?{second}")
+    assert (one.headers["x-cache"], two.headers["x-cache"]) == ("MISS", "HIT")
+    assert one.content == two.content
+    assert adapter.lists == 1
+
+
+def test_a_known_parameter_in_a_new_value_is_its_own_entry(counting: Any) -> None:
+    client, adapter = counting
+    for query in ("limit=2", "limit=3", "limit=2&order_by=order_number:asc", "limit=2&search=1"):
+        assert client.get(f"{ORDERS}?{query}").headers["x-cache"] == "MISS"
+    assert adapter.lists == 4
+
+
+# The bound in bytes.
+
+
+def test_the_byte_bound_evicts_the_least_recently_used() -> None:
+    cache = ResponseCache(max_entries=1000, max_bytes=3 * weight(("k", 0), b"x" * 1000), stale=0)
+
+    async def fill() -> None:
+        for n in range(3):
+            await cache.refresh(("k", n), 30, lambda: _body(b"x" * 1000))
+        assert cache.fresh(("k", 0)) is not None  # 0 is now the most recently used
+        await cache.refresh(("k", 3), 30, lambda: _body(b"x" * 1000))
+
+    asyncio.run(fill())
+    assert len(cache) == 3
+    assert cache.held_bytes <= 3 * weight(("k", 0), b"x" * 1000)
+    assert cache.fresh(("k", 1)) is None
+    assert all(cache.fresh(("k", n)) is not None for n in (0, 2, 3))
+
+
+def test_a_body_larger_than_the_cache_is_answered_and_not_kept() -> None:
+    cache = ResponseCache(max_entries=1000, max_bytes=10_000, stale=0)
+    body, status = asyncio.run(cache.refresh("big", 30, lambda: _body(b"x" * 20_000)))
+    assert (len(body), status) == (20_000, CacheStatus.MISS)
+    assert (len(cache), cache.held_bytes) == (0, 0)
+
+
+def test_the_entry_count_still_bounds_the_cache() -> None:
+    cache = ResponseCache(max_entries=2, max_bytes=10**9, stale=0)
+
+    async def fill() -> None:
+        for n in range(5):
+            await cache.refresh(n, 30, lambda: _body(b"x"))
+
+    asyncio.run(fill())
+    assert len(cache) == 2
+    assert [cache.fresh(n) is not None for n in range(5)] == [False, False, False, True, True]
+
+
+def test_the_key_weighs_in_with_the_body() -> None:
+    body = b"x" * 100
+    assert weight(("a" * 5000,), body) - weight(("a",), body) >= 4999
+    assert weight((), body * 10) - weight((), body) >= 900
+
+
+def test_the_bytes_held_are_a_gauge_in_metrics(counting: Any) -> None:
+    client, _ = counting
+    assert _gauge(client, "erc_bridge_cache_bytes") == 0
+    body = client.get(f"{ORDERS}?limit=100").content
+    held = client.app.state.bridge.cache.held_bytes
+    assert _gauge(client, "erc_bridge_cache_bytes") == held > len(body)
+
+
+def test_the_configured_byte_bound_evicts_over_http(clock: Clock) -> None:
+    adapter = CountingDemo()
+    app = create_app(settings(cache_max_bytes=CACHE_OF_TWO_PAGES), adapter=adapter, clock=clock)
+    with serve(app) as base, httpx.Client(base_url=base, headers=AUTH) as http:
+        pages = [http.get(f"{ORDERS}?limit={n}") for n in (45, 46, 47)]
+        assert [p.headers["x-cache"] for p in pages] == ["MISS"] * 3
+        assert len(app.state.bridge.cache) == 2
+        assert app.state.bridge.cache.held_bytes <= CACHE_OF_TWO_PAGES
+        assert http.get(f"{ORDERS}?limit=45").headers["x-cache"] == "MISS"  # evicted
+        assert http.get(f"{ORDERS}?limit=47").headers["x-cache"] == "HIT"
+    assert adapter.lists == 4
+
+
+CACHE_OF_TWO_PAGES = 90_000
+"""Room for two pages of all 45 orders of cus_john (some 36 KB each), not for three."""
+
+
+async def _body(value: bytes) -> bytes:
+    return value
+
+
+def _gauge(client: TestClient, name: str) -> float:
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        if family.name == name:
+            return float(family.samples[0].value)
+    raise AssertionError(f"{name} is not exposed")

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 import structlog
 from prometheus_client import CollectorRegistry, Histogram
@@ -29,6 +30,7 @@ from bridge.ratelimit import FailedAuthLimiter
 from bridge.redaction import REDACTED
 from tests.conftest import API_KEY, AUTH, ManualClock, R, RecordingDemoAdapter, decode, settings
 from tests.erc_contract import check
+from tests.servers import serve
 
 SHORT = "/erc/ecommerce"
 ROUTES = [
@@ -42,6 +44,7 @@ PATHS = [prefix + route for prefix in (R, SHORT) for route in ROUTES]
 CUSTOMER = f"{R}/customers/cus_ana"
 CUSTOMER_ROUTE = f"{R}/customers/{{customer_id}}"
 ORDERS_ROUTE = f"{R}/customers/{{customer_id}}/orders"
+WRONG_KEY = {"X-API-Key": "not-the-key-0123456789abcdef0123456789"}
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
 ACCESS_FIELDS = {
     "event",
@@ -273,17 +276,25 @@ def test_unknown_erc_looking_paths_are_the_404_erc_body(
         assert body == {"code": "not_found", "message": "No such route"}
 
 
-def test_a_trailing_slash_on_a_route_is_redirected_to_it(
+@pytest.mark.parametrize("path", [*PATHS, "/healthz", "/metrics", "/openapi.json"])
+@pytest.mark.parametrize("headers", [AUTH, WRONG_KEY], ids=["right-key", "wrong-key"])
+def test_a_trailing_slash_is_404_never_a_redirect_to_the_callers_host(
     make_client: Callable[..., TestClient],
+    recorder: RecordingDemoAdapter,
+    path: str,
+    headers: dict[str, str],
 ) -> None:
-    client = make_client()
-    response = client.get(f"{CUSTOMER}/", follow_redirects=False)
-    assert response.status_code == 307
-    assert response.headers["location"] == f"http://testserver{CUSTOMER}"
-    assert GENERATED_ID.match(response.headers["x-request-id"])
-    followed = client.get(f"{CUSTOMER}/")
-    assert followed.status_code == 200
-    assert decode(followed)["id"] == "cus_ana"
+    # Starlette would answer a 307 to `http://{Host}{path}` before any authentication.
+    client = make_client(recorder)
+    response = client.get(
+        f"{path}/", headers={**headers, "Host": "attacker.example"}, follow_redirects=False
+    )
+    assert response.status_code == 404
+    assert "location" not in response.headers
+    assert "attacker.example" not in response.text
+    assert decode(response) == {"code": "not_found", "message": "No such route"}
+    assert recorder.calls == []
+    assert len(client.app.state.bridge.cache) == 0  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -362,6 +373,110 @@ def test_an_explicit_asgi_scope_with_a_root_path_is_served() -> None:
 )
 def test_route_path_strips_only_a_whole_root(path: str, root: str, expected: str) -> None:
     assert route_path({"path": path, "root_path": root}) == expected
+
+
+# The Host header: validated, and never able to make two requests share an answer.
+
+JOHN_ORDERS = f"{R}/customers/cus_john/orders"
+# Under a key that was one concatenated string, the first request's self href was
+# http://h{JOHN_ORDERS}?limit=1&x={JOHN_ORDERS}, exactly the second one's: the second
+# (asking for one order) was answered with the first one's cached page of twenty.
+CRAFTED_HOST = f"h{JOHN_ORDERS}?limit=1&x="
+VICTIM_QUERY = f"limit=1&x={JOHN_ORDERS}"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [CRAFTED_HOST, "evil.example/x", "a b", "user@evil.example", "h:port", "h:123456", "[::1", ""],
+)
+@pytest.mark.parametrize("path", [CUSTOMER, "/healthz", f"{CUSTOMER}/"])
+def test_a_malformed_host_is_400_before_anything_else(
+    make_client: Callable[..., TestClient], recorder: RecordingDemoAdapter, host: str, path: str
+) -> None:
+    client = make_client(recorder)
+    response = client.get(path, headers={"Host": host}, follow_redirects=False)
+    assert response.status_code == 400
+    body = decode(response)
+    check(body, "error")
+    assert body["code"] == "invalid_request"
+    assert [f["name"] for f in body["fields"]] == ["Host"]
+    assert "location" not in response.headers
+    assert recorder.calls == []
+    assert len(client.app.state.bridge.cache) == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "host", ["bridge.example.com", "127.0.0.1:8080", "[::1]:8080", "erc_bridge:8080", "B.EX."]
+)
+def test_a_well_formed_host_is_what_links_repeat(
+    make_client: Callable[..., TestClient], host: str
+) -> None:
+    response = make_client().get(CUSTOMER, headers={"Host": host})
+    assert response.status_code == 200
+    assert decode(response)["_links"]["self"]["href"] == f"http://{host}{CUSTOMER}"
+
+
+def test_a_crafted_host_no_longer_answers_another_request_over_http() -> None:
+    recorder = RecordingDemoAdapter()
+    app = create_app(settings(), adapter=recorder)
+    with serve(app) as base, httpx.Client(base_url=base, headers=AUTH) as http:
+        crafted = http.get(JOHN_ORDERS, headers={"Host": CRAFTED_HOST})
+        assert crafted.status_code == 400
+        assert recorder.calls == []
+        victim = http.get(f"{JOHN_ORDERS}?{VICTIM_QUERY}", headers={"Host": "h"})
+    assert victim.status_code == 200
+    assert victim.headers["x-cache"] == "MISS"
+    assert len(decode(victim)["_embedded"]["orders"]) == 1
+
+
+def test_the_cache_key_keeps_host_path_and_query_apart() -> None:
+    # Past the front door's Host check, the key alone keeps the two requests apart.
+    app = create_app(settings(), adapter=RecordingDemoAdapter())
+    endpoint = next(r.endpoint for r in app.routes if getattr(r, "path", "") == ORDERS_ROUTE)
+    with TestClient(app) as client:
+        assert client.portal is not None
+        crafted = client.portal.call(endpoint_answer, endpoint, CRAFTED_HOST, "")
+        victim = client.portal.call(endpoint_answer, endpoint, "h", VICTIM_QUERY)
+    assert len(crafted["_embedded"]["orders"]) == 20
+    assert len(victim["_embedded"]["orders"]) == 1
+    assert len(app.state.bridge.cache) == 2
+
+
+async def endpoint_answer(endpoint: ASGIApp, host: str, query: str) -> Any:
+    scope: Scope = {
+        "type": "http",
+        "method": "GET",
+        "scheme": "http",
+        "path": JOHN_ORDERS,
+        "raw_path": JOHN_ORDERS.encode(),
+        "query_string": query.encode(),
+        "headers": [(b"host", host.encode()), (b"x-api-key", API_KEY.encode())],
+        "path_params": {"customer_id": "cus_john"},
+        "client": ("127.0.0.1", 40000),
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await endpoint(scope, receive, send)
+    assert sent[0]["status"] == 200
+    return json.loads(sent[1]["body"])
+
+
+def test_under_a_public_url_links_ignore_the_host_and_hosts_share_entries(
+    make_client: Callable[..., TestClient], recorder: RecordingDemoAdapter
+) -> None:
+    client = make_client(recorder, public_url="https://bridge.example.com/shop-1")
+    one = client.get(CUSTOMER, headers={"Host": "one.example"})
+    two = client.get(CUSTOMER, headers={"Host": "two.example:8443"})
+    assert (one.headers["x-cache"], two.headers["x-cache"]) == ("MISS", "HIT")
+    assert decode(two)["_links"]["self"]["href"] == f"https://bridge.example.com/shop-1{CUSTOMER}"
+    assert "example:8443" not in two.text
+    assert len(recorder.calls) == 1
 
 
 # Request ids.

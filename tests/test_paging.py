@@ -107,6 +107,28 @@ def test_limit_above_100_is_clamped(client: TestClient) -> None:
     assert len(body["_embedded"]["orders"]) == 45
 
 
+@pytest.mark.parametrize("limit", ["9" * 5000, "1" + "0" * 4999, "0" * 4999 + "5", "1" * 33])
+def test_a_limit_of_too_many_digits_is_400_not_a_500(
+    client: TestClient, recorder: RecordingDemoAdapter, limit: str
+) -> None:
+    # Python will not read an integer of more than 4,300 digits; the bridge never tries.
+    for path in ("orders", "orders/ord_1005/items"):
+        response = client.get(f"{R}/customers/cus_ana/{path}?limit={limit}")
+        assert response.status_code == 400
+        body = decode(response)
+        assert body["code"] == "invalid_request"
+        assert [f["name"] for f in body["fields"]] == ["limit"]
+        assert "32 digits" in body["fields"][0]["description"]
+    assert recorder.calls == []
+    assert len(client.app.state.bridge.cache) == 0  # type: ignore[attr-defined]
+
+
+def test_a_limit_of_32_digits_is_clamped(client: TestClient) -> None:
+    body = decode(client.get(f"{R}/customers/cus_john/orders?limit={'9' * 32}"))
+    assert len(body["_embedded"]["orders"]) == 45
+    assert body["_links"]["self"]["href"].endswith("/orders?limit=100")
+
+
 def test_default_limit_is_20(client: TestClient) -> None:
     body = decode(client.get(f"{R}/customers/cus_john/orders"))
     assert len(body["_embedded"]["orders"]) == 20
