@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -19,6 +21,19 @@ def _split(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
+
+
+def _is_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _uvicorn_forwarded_allow_ips() -> str:
+    # uvicorn's own variable, which deployments may already set; ours wins when both are.
+    return os.environ.get("FORWARDED_ALLOW_IPS", "")
 
 
 class BridgeSettings(BaseSettings):
@@ -47,6 +62,11 @@ class BridgeSettings(BaseSettings):
     stale_s: float = Field(default=600.0, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_key: SecretStr | None = None
+    forwarded_allow_ips: CommaList = Field(
+        default_factory=_uvicorn_forwarded_allow_ips, validate_default=True
+    )
+    """Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: none by default,
+    so that no one can pick the address the failed-login limit counts against."""
 
     _split_lists = field_validator(
         "cursor_secret", "token_secret", "api_keys", "basic_users", "oauth_clients", mode="before"
@@ -104,6 +124,18 @@ class BridgeSettings(BaseSettings):
         # RFC 7518 §3.2: an HS256 key is at least as long as the hash output.
         if any(len(entry.get_secret_value().encode()) < MIN_TOKEN_SECRET_BYTES for entry in value):
             raise ValueError(f"each secret must be at least {MIN_TOKEN_SECRET_BYTES} bytes long")
+        return value
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not all(entry == "*" or _is_network(entry) for entry in value):
+            raise ValueError("each entry must be an IP address, a network such as 10.0.0.0/8, or *")
         return value
 
     @property
