@@ -234,7 +234,10 @@ class ${Camel}Adapter(HTTPAdapter):
             missing=f"Customer {customer_id} not found",
         )
         with readable(PLATFORM, "/customers/{id}"):
-            return mapping.parse(mapping.${Camel}Customer, raw)
+            found = mapping.parse(mapping.${Camel}Customer, raw)
+        if found.id != customer_id:
+            raise NotFound(f"Customer {customer_id} not found")  # never another one instead
+        return found
 
     def _check_owner(self, entry: mapping.${Camel}Order, customer_id: str) -> None:
         """A listed order of anyone else means the platform ignored the filter: never show it."""
