@@ -294,6 +294,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from mappings.bounds import Short
 from mappings.errors import MappingError
 from mappings.models import Customer, Order
 
@@ -303,16 +304,18 @@ class _Record(BaseModel):
 
 
 class ${Camel}Customer(_Record):
-    """TODO($name): the fields of the platform's customer the mapping reads."""
+    """TODO($name): the fields of the platform's customer the mapping reads, every string
+    bounded by a type of `mappings.bounds` (Short, Url or Text)."""
 
-    id: str
+    id: Short
 
 
 class ${Camel}Order(_Record):
-    """TODO($name): the fields of the platform's order the mapping reads."""
+    """TODO($name): the fields of the platform's order the mapping reads, every string
+    bounded by a type of `mappings.bounds` (Short, Url or Text)."""
 
-    id: str
-    customer_id: str
+    id: Short
+    customer_id: Short
 
 
 R = TypeVar("R", bound=BaseModel)
