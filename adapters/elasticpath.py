@@ -195,7 +195,12 @@ class ElasticPathAdapter(HTTPAdapter):
             missing=_no_customer(customer_id),
         )
         with readable(PLATFORM, "/v2/customers/{id}"):
-            return ep.parse(ep.EPDocument[ep.EPCustomer], raw).data
+            found = ep.parse(ep.EPDocument[ep.EPCustomer], raw).data
+        if found.id != customer_id:
+            # Whatever EP meant by it, another customer is never shown in this one's place.
+            log.warning("platform_answered_another_customer", platform=PLATFORM)
+            raise NotFound(_no_customer(customer_id))
+        return found
 
     async def _order(self, order_id: str) -> ep.EPOrder:
         raw = await self._get(

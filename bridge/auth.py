@@ -127,22 +127,28 @@ class Authenticator:
         )
 
     def authenticate(self, headers: Mapping[str, str], client: str | None = None) -> Principal:
-        """The caller, or a 401 (429 while `client` is locked out after failures)."""
-        if client is not None:
-            retry_after = self.limiter.retry_after(client)
-            if retry_after is not None:
-                raise ERCError(
-                    429,
-                    "too_many_requests",
-                    "Too many failed authentications from this address",
-                    headers={"Retry-After": str(retry_after)},
-                )
+        """The caller, or a 401. The credential is checked first: only a wrong one counts
+        against `client`, and only a wrong one is answered 429 while it is locked out."""
         try:
             return self._identify(headers)
         except _Refused as refused:
+            error = self.unauthorized(refused.reason, token_error=refused.token_error)
             if refused.guessed and client is not None:
-                self.limiter.failed(client)
-            raise self.unauthorized(refused.reason, token_error=refused.token_error) from None
+                raise self.refuse(client, error) from None
+            raise error from None
+
+    def refuse(self, client: str, error: ERCError) -> ERCError:
+        """The answer to a wrong credential from `client`: `error`, counted against the
+        address, or 429 while the address is locked out."""
+        retry_after = self.limiter.failed(client)
+        if retry_after is None:
+            return error
+        return ERCError(
+            429,
+            "too_many_requests",
+            "Too many failed authentications from this address",
+            headers={"Retry-After": str(retry_after)},
+        )
 
     def _identify(self, headers: Mapping[str, str]) -> Principal:
         api_key = headers.get("x-api-key")

@@ -67,6 +67,8 @@ def serve(host: str | None, port: int | None) -> int:
         log_config=None,
         access_log=False,
         server_header=False,
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
         http=protocol,
         ws="none",
         timeout_graceful_shutdown=max(1, int(settings.deadline_s) + 2),

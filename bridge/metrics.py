@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.breaker import BreakerState, CircuitBreaker
+from bridge.auth import client_address
 from bridge.cache import ResponseCache
 from bridge.errors import ERCError
 from bridge.readiness import PlatformHealth, Readiness
@@ -274,12 +275,15 @@ async def metrics_endpoint(request: Request) -> Response:
     configured = request.app.state.bridge.settings.metrics_key
     key = configured.get_secret_value() if configured is not None else ""
     if key and not _authorized(request, key):
-        return ERCError(
+        error = ERCError(
             401,
             "unauthorized",
             "Metrics need the metrics key",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
-        ).response()
+        )
+        if "x-api-key" in request.headers or "authorization" in request.headers:
+            error = request.app.state.bridge.auth.refuse(client_address(request.scope), error)
+        return error.response()
     body, content_type = metrics.render(request.headers.get("accept", ""))
     return Response(body, headers={"Content-Type": content_type})
 

@@ -302,18 +302,9 @@ class TokenEndpoint:
         return Route(TOKEN_PATH, self.token, methods=["POST"])
 
     async def token(self, request: Request) -> Response:
-        address = client_address(request.scope)
-        retry_after = self._limiter.retry_after(address)
-        if retry_after is not None:
-            return OAuthError(
-                429,
-                "slow_down",
-                "Too many failed authentications from this address",
-                {"Retry-After": str(retry_after)},
-            ).response()
         try:
             form = await _read_form(request)
-            client = self._authenticate(request, form, address)
+            client = self._authenticate(request, form, client_address(request.scope))
             issued = self._grant(client, form)
         except OAuthError as exc:
             return exc.response()
@@ -334,10 +325,17 @@ class TokenEndpoint:
         else:
             raise invalid_client("Client authentication is required")
         client = self._clients.authenticate(client_id, secret)
-        if client is None:
-            self._limiter.failed(address)
-            raise invalid_client("Unknown client or wrong secret")
-        return client
+        if client is not None:  # a valid secret is never refused by the lockout
+            return client
+        retry_after = self._limiter.failed(address)
+        if retry_after is not None:
+            raise OAuthError(
+                429,
+                "slow_down",
+                "Too many failed authentications from this address",
+                {"Retry-After": str(retry_after)},
+            )
+        raise invalid_client("Unknown client or wrong secret")
 
     def _grant(self, client: OAuthClient, form: dict[str, str]) -> IssuedToken:
         grant_type = form.get("grant_type")

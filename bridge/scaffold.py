@@ -235,7 +235,10 @@ class ${Camel}Adapter(HTTPAdapter):
             missing=f"Customer {customer_id} not found",
         )
         with readable(PLATFORM, "/customers/{id}"):
-            return mapping.parse(mapping.${Camel}Customer, raw)
+            found = mapping.parse(mapping.${Camel}Customer, raw)
+        if found.id != customer_id:
+            raise NotFound(f"Customer {customer_id} not found")  # never another one instead
+        return found
 
     def _check_owner(self, entry: mapping.${Camel}Order, customer_id: str) -> None:
         """A listed order of anyone else means the platform ignored the filter: never show it."""
@@ -292,6 +295,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from mappings.bounds import Short
 from mappings.errors import MappingError
 from mappings.models import Customer, Order
 
@@ -301,16 +305,18 @@ class _Record(BaseModel):
 
 
 class ${Camel}Customer(_Record):
-    """TODO($name): the fields of the platform's customer the mapping reads."""
+    """TODO($name): the fields of the platform's customer the mapping reads, every string
+    bounded by a type of `mappings.bounds` (Short, Url or Text)."""
 
-    id: str
+    id: Short
 
 
 class ${Camel}Order(_Record):
-    """TODO($name): the fields of the platform's order the mapping reads."""
+    """TODO($name): the fields of the platform's order the mapping reads, every string
+    bounded by a type of `mappings.bounds` (Short, Url or Text)."""
 
-    id: str
-    customer_id: str
+    id: Short
+    customer_id: Short
 
 
 R = TypeVar("R", bound=BaseModel)

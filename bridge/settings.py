@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -20,6 +22,19 @@ def _split(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
+
+
+def _is_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _uvicorn_forwarded_allow_ips() -> str:
+    # uvicorn's own variable, which deployments may already set; ours wins when both are.
+    return os.environ.get("FORWARDED_ALLOW_IPS", "")
 
 
 class BridgeSettings(BaseSettings):
@@ -57,6 +72,11 @@ class BridgeSettings(BaseSettings):
     max_connections: int = Field(default=768, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_key: SecretStr | None = None
+    forwarded_allow_ips: CommaList = Field(
+        default_factory=_uvicorn_forwarded_allow_ips, validate_default=True
+    )
+    """Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: none by default,
+    so that no one can pick the address the failed-login limit counts against."""
 
     _split_lists = field_validator(
         "cursor_secret", "token_secret", "api_keys", "basic_users", "oauth_clients", mode="before"
@@ -121,6 +141,18 @@ class BridgeSettings(BaseSettings):
     def _not_below_first_pause(cls, value: float, info: ValidationInfo) -> float:
         if value < info.data.get("breaker_open_s", 0):
             raise ValueError("must not be below ERC_BRIDGE_BREAKER_OPEN_S")
+        return value
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not all(entry == "*" or _is_network(entry) for entry in value):
+            raise ValueError("each entry must be an IP address, a network such as 10.0.0.0/8, or *")
         return value
 
     @property

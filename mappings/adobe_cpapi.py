@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mappings.addresses import normalize_address
 from mappings.adobe_catalog import OfferCatalog
+from mappings.bounds import Short
 from mappings.errors import MappingError
 from mappings.models import Address, Customer, Order, OrderItem, StatusEvent, Timestamp
 from mappings.money import Money, PriceSummary
@@ -42,25 +43,25 @@ class CPAPIPricing(_Record):
 
 
 class CPAPILineItem(_Record):
-    ext_line_item_number: str = Field(alias="extLineItemNumber")
-    offer_id: str = Field(alias="offerId")
+    ext_line_item_number: Short = Field(alias="extLineItemNumber")
+    offer_id: Short = Field(alias="offerId")
     quantity: int
-    subscription_id: str | None = Field(default=None, alias="subscriptionId")
-    status: str | None = None
-    currency_code: str | None = Field(default=None, alias="currencyCode")
+    subscription_id: Short | None = Field(default=None, alias="subscriptionId")
+    status: Short | None = None
+    currency_code: Short | None = Field(default=None, alias="currencyCode")
     remaining_quantity: int | None = Field(default=None, alias="remainingQuantity")
     pricing: CPAPIPricing | None = None
 
 
 class CPAPIOrder(_Record):
-    order_id: str = Field(alias="orderId")
-    customer_id: str = Field(alias="customerId")
-    order_type: str = Field(alias="orderType")
-    status: str = ""
-    currency_code: str | None = Field(default=None, alias="currencyCode")
+    order_id: Short = Field(alias="orderId")
+    customer_id: Short = Field(alias="customerId")
+    order_type: Short = Field(alias="orderType")
+    status: Short = ""
+    currency_code: Short | None = Field(default=None, alias="currencyCode")
     creation_date: Timestamp | None = Field(default=None, alias="creationDate")
-    external_reference_id: str | None = Field(default=None, alias="externalReferenceId")
-    reference_order_id: str | None = Field(default=None, alias="referenceOrderId")
+    external_reference_id: Short | None = Field(default=None, alias="externalReferenceId")
+    reference_order_id: Short | None = Field(default=None, alias="referenceOrderId")
     line_items: list[CPAPILineItem] = Field(default_factory=list, alias="lineItems")
 
     @property
@@ -80,33 +81,33 @@ class CPAPIHistory(_Record):
 
 
 class CPAPIAddress(_Record):
-    address_line1: str | None = Field(default=None, alias="addressLine1")
-    address_line2: str | None = Field(default=None, alias="addressLine2")
-    city: str | None = None
-    region: str | None = None
-    postal_code: str | None = Field(default=None, alias="postalCode")
-    country: str | None = None
-    phone_number: str | None = Field(default=None, alias="phoneNumber")
+    address_line1: Short | None = Field(default=None, alias="addressLine1")
+    address_line2: Short | None = Field(default=None, alias="addressLine2")
+    city: Short | None = None
+    region: Short | None = None
+    postal_code: Short | None = Field(default=None, alias="postalCode")
+    country: Short | None = None
+    phone_number: Short | None = Field(default=None, alias="phoneNumber")
 
 
 class CPAPIContact(_Record):
-    first_name: str | None = Field(default=None, alias="firstName")
-    last_name: str | None = Field(default=None, alias="lastName")
+    first_name: Short | None = Field(default=None, alias="firstName")
+    last_name: Short | None = Field(default=None, alias="lastName")
 
 
 class CPAPICompanyProfile(_Record):
-    company_name: str | None = Field(default=None, alias="companyName")
-    market_segment: str | None = Field(default=None, alias="marketSegment")
+    company_name: Short | None = Field(default=None, alias="companyName")
+    market_segment: Short | None = Field(default=None, alias="marketSegment")
     address: CPAPIAddress | None = None
     contacts: list[CPAPIContact] = Field(default_factory=list)
 
 
 class CPAPICustomer(_Record):
-    customer_id: str = Field(alias="customerId")
-    external_reference_id: str | None = Field(default=None, alias="externalReferenceId")
-    status: str | None = None
+    customer_id: Short = Field(alias="customerId")
+    external_reference_id: Short | None = Field(default=None, alias="externalReferenceId")
+    status: Short | None = None
     creation_date: Timestamp | None = Field(default=None, alias="creationDate")
-    coterm_date: str | None = Field(default=None, alias="cotermDate")
+    coterm_date: Short | None = Field(default=None, alias="cotermDate")
     company_profile: CPAPICompanyProfile = Field(
         default_factory=CPAPICompanyProfile, alias="companyProfile"
     )

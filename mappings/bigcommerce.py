@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from mappings.addresses import normalize_address
+from mappings.bounds import SHORT_MAX, Short, Text, Url, clipped
 from mappings.errors import MappingError
 from mappings.models import (
     Address,
@@ -63,8 +64,8 @@ def _rfc2822(value: object) -> datetime | None:
     """An RFC 2822 date as aware UTC; BigCommerce sends "" for a date that has not happened."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if not isinstance(value, str):
-        raise ValueError(f"expected an RFC 2822 date, got {value!r}")
+    if not isinstance(value, str) or len(value) > SHORT_MAX:
+        raise ValueError("expected an RFC 2822 date")
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -90,19 +91,19 @@ class _Record(BaseModel):
 class BCAddress(_Record):
     """A V2 address: an order's billing address or one of its shipping destinations."""
 
-    id: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    company: str | None = None
-    street_1: str | None = None
-    street_2: str | None = None
-    city: str | None = None
-    state: str | None = None
-    zip: str | None = None
-    country: str | None = None
-    country_iso2: str | None = None
-    phone: str | None = None
-    email: str | None = None
+    id: Short | None = None
+    first_name: Short | None = None
+    last_name: Short | None = None
+    company: Short | None = None
+    street_1: Short | None = None
+    street_2: Short | None = None
+    city: Short | None = None
+    state: Short | None = None
+    zip: Short | None = None
+    country: Short | None = None
+    country_iso2: Short | None = None
+    phone: Short | None = None
+    email: Short | None = None
 
 
 class BCOrder(_Record):
@@ -111,7 +112,7 @@ class BCOrder(_Record):
     date_created: BCDate
     date_shipped: BCDate = None
     status_id: int
-    status: str | None = None
+    status: Short | None = None
     subtotal_ex_tax: Amount
     subtotal_inc_tax: Amount
     shipping_cost_ex_tax: Amount = ZERO
@@ -123,14 +124,14 @@ class BCOrder(_Record):
     total_inc_tax: Amount
     total_tax: Amount = ZERO
     items_shipped: int = 0
-    payment_method: str | None = None
-    payment_status: str | None = None
-    currency_code: str | None = None
-    default_currency_code: str | None = None
+    payment_method: Short | None = None
+    payment_status: Short | None = None
+    currency_code: Short | None = None
+    default_currency_code: Short | None = None
     is_tax_inclusive_pricing: bool = False
     shipping_address_count: int = 0
-    order_source: str | None = None
-    external_id: str | None = None
+    order_source: Short | None = None
+    external_id: Short | None = None
     billing_address: BCAddress | None = None
 
     @property
@@ -147,8 +148,8 @@ class BCOrder(_Record):
 
 
 class BCProductOption(_Record):
-    display_name: str | None = None
-    display_value: str | None = None
+    display_name: Short | None = None
+    display_value: Text | None = None
 
 
 class BCProduct(_Record):
@@ -158,9 +159,9 @@ class BCProduct(_Record):
     order_id: int | None = None
     product_id: int | None = None
     variant_id: int | None = None
-    name: str
-    sku: str | None = None
-    type: str | None = None
+    name: Short
+    sku: Short | None = None
+    type: Short | None = None
     quantity: int
     quantity_refunded: int = 0
     price_ex_tax: Amount
@@ -176,36 +177,36 @@ class BCShipmentItem(_Record):
 class BCShipment(_Record):
     id: int
     date_created: BCDate = None
-    tracking_number: str | None = None
-    shipping_method: str | None = None
-    shipping_provider: str | None = None
-    tracking_carrier: str | None = None
-    tracking_link: str | None = None
-    generated_tracking_link: str | None = None
+    tracking_number: Short | None = None
+    shipping_method: Short | None = None
+    shipping_provider: Short | None = None
+    tracking_carrier: Short | None = None
+    tracking_link: Url | None = None
+    generated_tracking_link: Url | None = None
     items: list[BCShipmentItem] = Field(default_factory=list)
 
 
 class BCCustomerAddress(_Record):
     """A V3 customer address (`include=addresses`)."""
 
-    id: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    address1: str | None = None
-    address2: str | None = None
-    city: str | None = None
-    state_or_province: str | None = None
-    postal_code: str | None = None
-    country_code: str | None = None
-    phone: str | None = None
+    id: Short | None = None
+    first_name: Short | None = None
+    last_name: Short | None = None
+    address1: Short | None = None
+    address2: Short | None = None
+    city: Short | None = None
+    state_or_province: Short | None = None
+    postal_code: Short | None = None
+    country_code: Short | None = None
+    phone: Short | None = None
 
 
 class BCCustomer(_Record):
     id: int
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    company: str | None = None
+    first_name: Short | None = None
+    last_name: Short | None = None
+    email: Short | None = None
+    company: Short | None = None
     date_created: Timestamp | None = None
     addresses: list[BCCustomerAddress] = Field(default_factory=list)
 
@@ -218,7 +219,7 @@ class BCProblem(_Record):
     """What an error body says, for the log: V2 sends a list, V3 one object."""
 
     status: int | None = None
-    message: str | None = None
+    message: Text | None = None
 
 
 R = TypeVar("R", bound=BaseModel)
@@ -255,7 +256,7 @@ def problem(raw: object) -> BCProblem:
     message = first.get("message") or first.get("title")
     return BCProblem(
         status=status if isinstance(status, int) and not isinstance(status, bool) else None,
-        message=message if isinstance(message, str) else None,
+        message=clipped(message) if isinstance(message, str) else None,
     )
 
 

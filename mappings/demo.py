@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mappings.addresses import normalize_address
+from mappings.bounds import Short, Text, Url
 from mappings.errors import MappingError
 from mappings.models import (
     Address,
@@ -46,46 +47,46 @@ class _Record(BaseModel):
 
 
 class DemoAddress(_Record):
-    id: str | None = None
-    line1: str | None = None
-    line2: str | None = None
-    zip: str | None = None
-    city: str | None = None
-    region: str | None = None
-    country: str | None = None
-    phone: str | None = None
+    id: Short | None = None
+    line1: Short | None = None
+    line2: Short | None = None
+    zip: Short | None = None
+    city: Short | None = None
+    region: Short | None = None
+    country: Short | None = None
+    phone: Short | None = None
     default: bool | None = None
 
 
 class DemoCustomer(_Record):
-    id: str
-    first_name: str | None = None
-    last_name: str | None = None
+    id: Short
+    first_name: Short | None = None
+    last_name: Short | None = None
     since: Timestamp | None = None
-    loyalty_tier: str | None = None
+    loyalty_tier: Short | None = None
     addresses: list[DemoAddress] = Field(default_factory=list)
 
 
 class DemoItem(_Record):
-    id: str
-    sku: str | None = None
-    name: str
-    description: str | None = None
-    brand: str | None = None
-    unit_price: str
+    id: Short
+    sku: Short | None = None
+    name: Short
+    description: Text | None = None
+    brand: Short | None = None
+    unit_price: Short
     quantity: int
-    image_url: str | None = None
-    shipments: dict[str, int] = Field(default_factory=dict)
+    image_url: Url | None = None
+    shipments: dict[Short, int] = Field(default_factory=dict)
 
 
 class DemoShipment(_Record):
-    id: str
-    carrier: str | None = None
-    service: str | None = None
-    description: str | None = None
-    tracking: str | None = None
-    tracking_url: str | None = None
-    status: str = "UNKNOWN"
+    id: Short
+    carrier: Short | None = None
+    service: Short | None = None
+    description: Text | None = None
+    tracking: Short | None = None
+    tracking_url: Url | None = None
+    status: Short = "UNKNOWN"
     status_at: Timestamp | None = None
     shipped_at: Timestamp | None = None
     eta_start: Timestamp | None = None
@@ -93,37 +94,37 @@ class DemoShipment(_Record):
 
 
 class DemoStatus(_Record):
-    status: str
+    status: Short
     at: Timestamp | None = None
 
 
 class DemoCard(_Record):
-    brand: str
-    last4: str
+    brand: Short
+    last4: Short
 
 
 class DemoOrder(_Record):
-    id: str
-    number: str
-    customer_id: str
+    id: Short
+    number: Short
+    customer_id: Short
     placed_at: Timestamp
-    currency: str
+    currency: Short
     fulfilment: Literal["shipping", "local_delivery", "pickup", "digital"]
     items: list[DemoItem]
     shipments: list[DemoShipment] = Field(default_factory=list)
-    status: str | None = None
+    status: Short | None = None
     status_at: Timestamp | None = None
     history: list[DemoStatus] = Field(default_factory=list)
     cancelled: bool = False
-    cancel_reason: str | None = None
+    cancel_reason: Text | None = None
     shipping_address: DemoAddress | None = None
     billing_address: DemoAddress | None = None
     card: DemoCard | None = None
-    discount: str = "0"
-    shipping: str = "0"
-    tax: str = "0"
+    discount: Short = "0"
+    shipping: Short = "0"
+    tax: Short = "0"
     tax_included: bool = False
-    channel: str | None = None
+    channel: Short | None = None
 
 
 class DemoStore(_Record):

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from mappings.addresses import normalize_address
+from mappings.bounds import Short, Text, clipped
 from mappings.errors import MappingError
 from mappings.models import (
     Address,
@@ -42,7 +43,7 @@ class EPAmount(_EP):
     """An amount in integer minor units (FormattedPrice, `unit_price`, `value`)."""
 
     amount: StrictInt
-    currency: str
+    currency: Short
     includes_tax: bool | None = None
 
     @field_validator("currency")
@@ -61,8 +62,8 @@ class EPTimestamps(_EP):
 
 
 class EPRef(_EP):
-    type: str | None = None
-    id: str
+    type: Short | None = None
+    id: Short
 
 
 class EPToOne(_EP):
@@ -74,17 +75,17 @@ class EPToMany(_EP):
 
 
 class EPAddress(_EP):
-    id: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    phone_number: str | None = None
-    line_1: str | None = None
-    line_2: str | None = None
-    city: str | None = None
-    postcode: str | None = None
-    county: str | None = None
-    region: str | None = None
-    country: str | None = None
+    id: Short | None = None
+    first_name: Short | None = None
+    last_name: Short | None = None
+    phone_number: Short | None = None
+    line_1: Short | None = None
+    line_2: Short | None = None
+    city: Short | None = None
+    postcode: Short | None = None
+    county: Short | None = None
+    region: Short | None = None
+    country: Short | None = None
 
 
 class EPCustomerMeta(_EP):
@@ -92,9 +93,9 @@ class EPCustomerMeta(_EP):
 
 
 class EPCustomer(_EP):
-    id: str
-    name: str | None = None
-    email: str | None = None
+    id: Short
+    name: Short | None = None
+    email: Short | None = None
     meta: EPCustomerMeta = Field(default_factory=EPCustomerMeta)
 
 
@@ -117,12 +118,12 @@ class EPOrderRelationships(_EP):
 
 
 class EPOrder(_EP):
-    id: str
-    order_number: str | None = None
-    external_ref: str | None = None
-    status: str | None = None
-    payment: str | None = None
-    shipping: str | None = None
+    id: Short
+    order_number: Short | None = None
+    external_ref: Short | None = None
+    status: Short | None = None
+    payment: Short | None = None
+    shipping: Short | None = None
     anonymized: bool = False
     shipping_address: EPAddress | None = None
     billing_address: EPAddress | None = None
@@ -131,14 +132,14 @@ class EPOrder(_EP):
 
 
 class EPItem(_EP):
-    type: str | None = None
-    id: str
-    product_id: str | None = None
-    name: str
-    sku: str | None = None
+    type: Short | None = None
+    id: Short
+    product_id: Short | None = None
+    name: Short
+    sku: Short | None = None
     quantity: int
     unit_price: EPAmount
-    shipping_group_id: str | None = None
+    shipping_group_id: Short | None = None
 
 
 class EPDeliveryEstimate(_EP):
@@ -147,9 +148,9 @@ class EPDeliveryEstimate(_EP):
 
 
 class EPShippingGroup(_EP):
-    id: str
-    shipping_type: str | None = None
-    tracking_reference: str | None = None
+    id: Short
+    shipping_type: Short | None = None
+    tracking_reference: Short | None = None
     delivery_estimate: EPDeliveryEstimate | None = None
     updated_at: Timestamp | None = None
 
@@ -194,7 +195,7 @@ class EPDocument(_EP, Generic[T]):
 
 
 class EPTokenGrant(_EP):
-    access_token: str = Field(min_length=1)
+    access_token: Text = Field(min_length=1)
     expires_in: float | None = None
     expires: float | None = None
 
@@ -212,8 +213,8 @@ class EPProblem(_EP):
     """What an EP error body says, for the log: `status` may be a number or a string."""
 
     status: int | None = None
-    title: str | None = None
-    detail: str | None = None
+    title: Text | None = None
+    detail: Text | None = None
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -247,8 +248,8 @@ def problem(raw: object) -> EPProblem:
         status = int(status)
     return EPProblem(
         status=status if isinstance(status, int) and not isinstance(status, bool) else None,
-        title=_text(first.get("title")),
-        detail=_text(first.get("detail")),
+        title=clipped(_text(first.get("title"))),
+        detail=clipped(_text(first.get("detail"))),
     )
 
 

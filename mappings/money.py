@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, WithJsonSchema, field_validator
 
+from mappings.bounds import AMOUNT_MAX
 from mappings.errors import MappingError
 
 _ZERO_DECIMALS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
@@ -42,10 +43,12 @@ def currency_exponent(currency: str) -> int:
 
 def to_decimal(raw: object, path: str = "") -> Decimal:
     """Read a platform amount (string, int or JSON number) without passing through float."""
-    if isinstance(raw, bool) or raw is None:
-        raise MappingError(f"expected an amount, got {raw!r}", path)
     if isinstance(raw, float):
         raw = repr(raw)
+    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
+        raise MappingError(f"expected an amount, got {type(raw).__name__}", path)
+    if isinstance(raw, str) and len(raw) > AMOUNT_MAX:
+        raise MappingError(f"expected an amount, got {len(raw):,} characters", path)
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation:
@@ -74,7 +77,7 @@ class Money(BaseModel):
     @classmethod
     def from_minor(cls, amount: object, currency: str, path: str = "") -> Money:
         if isinstance(amount, bool) or not isinstance(amount, int):
-            raise MappingError(f"expected integer minor units, got {amount!r}", path)
+            raise MappingError(f"expected integer minor units, got {type(amount).__name__}", path)
         return cls(value=Decimal(amount).scaleb(-currency_exponent(currency)), currency=currency)
 
     @classmethod

@@ -10,6 +10,7 @@ from starlette.datastructures import Headers
 
 from bridge.auth import CUSTOMERS_READ, ORDERS_READ, Authenticator, Principal
 from bridge.errors import ERCError
+from bridge.ratelimit import FailedAuthLimiter
 from tests.conftest import R, RecordingDemoAdapter, decode
 
 
@@ -77,3 +78,21 @@ def test_every_key_is_compared_even_after_a_match() -> None:
     auth = Authenticator(api_keys=["a", "b", "c"])
     assert auth.authenticate(Headers({"x-api-key": "a"})).name == "api-key"
     assert auth.authenticate(Headers({"x-api-key": "c"})).name == "api-key"
+
+
+def test_a_locked_out_address_is_refused_only_its_wrong_credentials() -> None:
+    key = "auth-test-key-0f3b8d6a2c4e1957ab"
+    auth = Authenticator(api_keys=[key], limiter=FailedAuthLimiter(limit=2, window_s=60))
+    wrong = Headers({"x-api-key": "auth-test-wrong-key-00000000000000"})
+    for _ in range(2):
+        with pytest.raises(ERCError) as refused:
+            auth.authenticate(wrong, client="192.0.2.1")
+        assert refused.value.status == 401
+    with pytest.raises(ERCError) as locked:
+        auth.authenticate(wrong, client="192.0.2.1")
+    assert locked.value.status == 429
+    assert locked.value.headers["Retry-After"] == "60"
+    assert auth.authenticate(Headers({"x-api-key": key}), client="192.0.2.1").name == "api-key"
+    with pytest.raises(ERCError) as missing:
+        auth.authenticate(Headers({}), client="192.0.2.1")
+    assert missing.value.status == 401  # no credential is no guess

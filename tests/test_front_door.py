@@ -1129,11 +1129,12 @@ def test_the_app_locks_out_one_address_and_lets_it_back(
     honest = TestClient(guesser.app, headers=AUTH, client=("198.51.100.9", 50000))
     for _ in range(3):
         assert guesser.get(CUSTOMER, headers={"X-API-Key": "guess"}).status_code == 401
-    locked = guesser.get(CUSTOMER, headers={"X-Request-Id": "locked-1"})
+    locked = guesser.get(CUSTOMER, headers={"X-API-Key": "guess", "X-Request-Id": "locked-1"})
     assert locked.status_code == 429
     assert locked.headers["retry-after"] == "60"
     assert locked.headers["x-request-id"] == "locked-1"
     assert decode(locked)["code"] == "too_many_requests"
+    assert guesser.get(CUSTOMER).status_code == 200  # the valid key is never locked out
     assert honest.get(CUSTOMER).status_code == 200
     clock.advance(60)
-    assert guesser.get(CUSTOMER).status_code == 200
+    assert guesser.get(CUSTOMER, headers={"X-API-Key": "guess"}).status_code == 401

@@ -1,4 +1,9 @@
-"""Failed authentications are limited per client address, and only for that address."""
+"""Failed authentications are limited per client address, and only for that address.
+
+The lockout answers a locked-out address's wrong credentials 429; a valid credential from
+the same address is always served, so that no one who shares an address with Talkdesk (a
+NAT, a load balancer) can lock it out.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,7 @@ from starlette.testclient import TestClient
 
 from bridge.ratelimit import FailedAuthLimiter
 from tests.conftest import (
-    AUTH,
-    CLIENT_ID,
-    CLIENT_SECRET,
+    BOTH_SCOPES,
     ManualClock,
     R,
     RecordingDemoAdapter,
@@ -20,13 +23,22 @@ from tests.conftest import (
 )
 
 CUSTOMER = f"{R}/customers/cus_ana"
-WRONG = {"X-API-Key": "wrong-key"}
+API_KEY = "rate-limit-test-key-5b0f3c9e1a7d24f8"
+AUTH = {"X-API-Key": API_KEY}
+WRONG = {"X-API-Key": "rate-limit-wrong-key-00000000000000"}
+USER, PASSWORD = "agent", "rate-limit-basic-password-8e2a9c41"
+CLIENT_ID, CLIENT_SECRET = "talkdesk", "rate-limit-client-secret-4d6b1f07e3"
+METRICS_KEY = "rate-limit-metrics-key-9c3e7a5d1b2f"
 LIMIT = 5
 WINDOW = 60
 
 
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+def basic(user: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -38,6 +50,10 @@ def attacker(
         clock=clock,
         address="203.0.113.7",
         headers={},
+        api_keys=API_KEY,
+        basic_users=f"{USER}:{PASSWORD}",
+        oauth_clients=f"{CLIENT_ID}:{CLIENT_SECRET}:{BOTH_SCOPES}",
+        metrics_key=METRICS_KEY,
         auth_failure_limit=LIMIT,
         auth_failure_window_s=WINDOW,
     )
@@ -48,45 +64,81 @@ def neighbour(attacker: TestClient) -> TestClient:
     return TestClient(attacker.app, client=("198.51.100.9", 50000))
 
 
+def limiter(client: TestClient) -> FailedAuthLimiter:
+    limiter: FailedAuthLimiter = client.app.state.bridge.auth.limiter  # type: ignore[attr-defined]
+    return limiter
+
+
 def fail(client: TestClient, times: int) -> None:
     for _ in range(times):
         assert client.get(CUSTOMER, headers=WRONG).status_code == 401
 
 
-def test_address_is_locked_out_after_repeated_failures(
+def token_of(client: TestClient, secret: str = CLIENT_SECRET) -> Any:
+    return client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic(CLIENT_ID, secret),
+    )
+
+
+def assert_locked(response: Any, retry_after: int = WINDOW) -> None:
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == str(retry_after)
+    assert decode(response)["code"] == "too_many_requests"
+
+
+def test_wrong_credentials_are_answered_429_after_the_limit(
     attacker: TestClient, recorder: RecordingDemoAdapter
 ) -> None:
     fail(attacker, LIMIT)
-    locked = attacker.get(CUSTOMER, headers=AUTH)  # even the right key waits
-    assert locked.status_code == 429
-    assert locked.headers["retry-after"] == str(WINDOW)
-    body = decode(locked)
-    assert body["code"] == "too_many_requests"
+    assert_locked(attacker.get(CUSTOMER, headers=WRONG))
+    assert_locked(attacker.get(CUSTOMER, headers=basic(USER, "wrong-password")))
     assert recorder.calls == []
+
+
+def test_a_valid_credential_is_never_locked_out(
+    attacker: TestClient, recorder: RecordingDemoAdapter
+) -> None:
+    fail(attacker, LIMIT)
+    assert_locked(attacker.get(CUSTOMER, headers=WRONG))
+    for headers in (AUTH, basic(USER, PASSWORD)):
+        served = attacker.get(CUSTOMER, headers=headers)
+        assert served.status_code == 200
+        assert decode(served)["id"] == "cus_ana"
+    assert recorder.calls == [("get_customer", ("cus_ana",))]  # then from the cache
+    # A success does not lift the lockout of the wrong guesses.
+    assert_locked(attacker.get(CUSTOMER, headers=WRONG))
+
+
+def test_a_valid_credential_does_not_touch_the_limiter(attacker: TestClient) -> None:
+    for _ in range(LIMIT * 2):
+        assert attacker.get(CUSTOMER, headers=AUTH).status_code == 200
+    assert len(limiter(attacker)) == 0
+
+
+def test_attempts_while_locked_out_do_not_prolong_it(
+    attacker: TestClient, clock: ManualClock
+) -> None:
+    fail(attacker, LIMIT)
+    clock.advance(WINDOW - 1)
+    assert_locked(attacker.get(CUSTOMER, headers=WRONG), retry_after=1)
+    clock.advance(1)
+    assert attacker.get(CUSTOMER, headers=WRONG).status_code == 401
 
 
 def test_one_failure_fewer_is_not_locked_out(attacker: TestClient) -> None:
     fail(attacker, LIMIT - 1)
-    assert attacker.get(CUSTOMER, headers=AUTH).status_code == 200
+    assert attacker.get(CUSTOMER, headers=WRONG).status_code == 401
 
 
 def test_other_addresses_are_not_affected(attacker: TestClient) -> None:
     fail(attacker, LIMIT)
-    assert attacker.get(CUSTOMER, headers=AUTH).status_code == 429
+    assert_locked(attacker.get(CUSTOMER, headers=WRONG))
     other = neighbour(attacker)
     for _ in range(3):
         assert other.get(CUSTOMER, headers=AUTH).status_code == 200
     assert other.get(CUSTOMER, headers=WRONG).status_code == 401
-
-
-def test_lockout_ends_after_the_window(attacker: TestClient, clock: ManualClock) -> None:
-    fail(attacker, LIMIT)
-    clock.advance(WINDOW - 1)
-    still = attacker.get(CUSTOMER, headers=AUTH)
-    assert still.status_code == 429
-    assert still.headers["retry-after"] == "1"
-    clock.advance(1)
-    assert attacker.get(CUSTOMER, headers=AUTH).status_code == 200
 
 
 def test_failures_outside_the_window_are_forgotten(
@@ -95,58 +147,88 @@ def test_failures_outside_the_window_are_forgotten(
     fail(attacker, LIMIT - 1)
     clock.advance(WINDOW)
     fail(attacker, LIMIT - 1)
-    assert attacker.get(CUSTOMER, headers=AUTH).status_code == 200
+    assert attacker.get(CUSTOMER, headers=WRONG).status_code == 401
 
 
-def test_missing_credentials_do_not_count(attacker: TestClient) -> None:
+def test_missing_credentials_neither_count_nor_are_locked(
+    attacker: TestClient, recorder: RecordingDemoAdapter
+) -> None:
     for _ in range(LIMIT * 2):
         assert attacker.get(CUSTOMER).status_code == 401
-    assert attacker.get(CUSTOMER, headers=AUTH).status_code == 200
+    assert attacker.get(CUSTOMER, headers=WRONG).status_code == 401
+    fail(attacker, LIMIT - 1)
+    missing = attacker.get(CUSTOMER)
+    assert missing.status_code == 401  # the challenge, so that an honest client can answer it
+    assert "www-authenticate" in missing.headers
+    assert recorder.calls == []
 
 
-def test_token_endpoint_failures_count_and_it_is_locked_too(attacker: TestClient) -> None:
+def test_token_endpoint_wrong_secrets_count_and_a_valid_secret_is_served(
+    attacker: TestClient, recorder: RecordingDemoAdapter
+) -> None:
     for _ in range(LIMIT):
-        response = attacker.post(
-            "/oauth/token",
-            data={"grant_type": "client_credentials"},
-            headers=basic(CLIENT_ID, "guess"),
-        )
-        assert response.status_code == 401
-    locked = attacker.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials"},
-        headers=basic(CLIENT_ID, CLIENT_SECRET),
-    )
+        refused = token_of(attacker, "rate-limit-guessed-secret-000000000")
+        assert refused.status_code == 401
+        assert refused.json()["error"] == "invalid_client"
+    locked = token_of(attacker, "rate-limit-guessed-secret-000000000")
     assert locked.status_code == 429
     assert locked.json()["error"] == "slow_down"
     assert locked.headers["retry-after"] == str(WINDOW)
-    assert attacker.get(CUSTOMER, headers=AUTH).status_code == 429
-    token = neighbour(attacker).post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials"},
-        headers=basic(CLIENT_ID, CLIENT_SECRET),
-    )
-    assert token.status_code == 200
+    assert "access_token" not in locked.json()
+    assert_locked(attacker.get(CUSTOMER, headers=WRONG))  # one count for every route
+    issued = token_of(attacker)
+    assert issued.status_code == 200
+    served = attacker.get(CUSTOMER, headers=bearer(issued.json()["access_token"]))
+    assert served.status_code == 200
+    assert recorder.calls == [("get_customer", ("cus_ana",))]
+    assert token_of(neighbour(attacker), "rate-limit-guessed-secret-000000000").status_code == 401
 
 
 def test_forged_tokens_count_but_expired_ones_do_not(
     attacker: TestClient, clock: ManualClock
 ) -> None:
-    token = attacker.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials"},
-        headers=basic(CLIENT_ID, CLIENT_SECRET),
-    ).json()["access_token"]
+    token = token_of(attacker).json()["access_token"]
     clock.advance(600)
     for _ in range(LIMIT * 2):
-        assert (
-            attacker.get(CUSTOMER, headers={"Authorization": f"Bearer {token}"}).status_code == 401
-        )
-    assert attacker.get(CUSTOMER, headers=AUTH).status_code == 200
+        assert attacker.get(CUSTOMER, headers=bearer(token)).status_code == 401
+    assert attacker.get(CUSTOMER, headers=WRONG).status_code == 401
+    for _ in range(LIMIT - 1):
+        assert attacker.get(CUSTOMER, headers=bearer(f"{token[:-4]}AAAA")).status_code == 401
+    assert_locked(attacker.get(CUSTOMER, headers=bearer(f"{token[:-4]}AAAA")))
+
+
+def test_behind_a_shared_address_talkdesk_renews_its_token_while_locked_out(
+    attacker: TestClient, clock: ManualClock
+) -> None:
+    token = token_of(attacker).json()["access_token"]
+    clock.advance(599)
+    fail(attacker, LIMIT)
+    clock.advance(1)
+    assert_locked(attacker.get(CUSTOMER, headers=WRONG), retry_after=WINDOW - 1)
+    expired = attacker.get(CUSTOMER, headers=bearer(token))
+    assert expired.status_code == 401  # says the token expired, not "come back later"
+    assert "expired" in expired.headers["www-authenticate"]
+    renewed = token_of(attacker)
+    assert renewed.status_code == 200
+    assert attacker.get(CUSTOMER, headers=bearer(renewed.json()["access_token"])).status_code == 200
+
+
+def test_wrong_metrics_keys_count_and_the_right_one_is_served(attacker: TestClient) -> None:
     for _ in range(LIMIT):
-        forged = attacker.get(CUSTOMER, headers={"Authorization": f"Bearer {token[:-4]}AAAA"})
-        assert forged.status_code == 401
-    assert attacker.get(CUSTOMER, headers=AUTH).status_code == 429
+        refused = attacker.get("/metrics", headers=bearer("rate-limit-wrong-metrics-key-000000"))
+        assert refused.status_code == 401
+    assert_locked(attacker.get("/metrics", headers={"X-API-Key": "another-wrong-metrics-key"}))
+    assert_locked(attacker.get(CUSTOMER, headers=WRONG))
+    assert attacker.get("/metrics").status_code == 401  # no key: not a guess
+    scraped = attacker.get("/metrics", headers=bearer(METRICS_KEY))
+    assert scraped.status_code == 200
+    assert "erc_bridge_requests_total" in scraped.text
+
+
+def test_a_missing_metrics_key_does_not_count(attacker: TestClient) -> None:
+    for _ in range(LIMIT * 2):
+        assert attacker.get("/metrics").status_code == 401
+    assert len(limiter(attacker)) == 0
 
 
 def test_memory_is_bounded() -> None:
@@ -158,3 +240,15 @@ def test_memory_is_bounded() -> None:
     clock.advance(60)
     assert limiter.retry_after("10.0.39.15") is None
     assert len(limiter) == 0
+
+
+def test_failed_says_how_long_a_locked_out_address_waits() -> None:
+    clock = ManualClock()
+    limiter = FailedAuthLimiter(limit=2, window_s=60, clock=clock)
+    assert limiter.failed("10.0.0.1") is None
+    assert limiter.failed("10.0.0.1") is None  # the failure that locks is still a 401
+    clock.advance(20)
+    assert limiter.failed("10.0.0.1") == 40
+    clock.advance(40)
+    assert limiter.failed("10.0.0.1") is None  # free again: a new count
+    assert limiter.retry_after("10.0.0.1") is None

@@ -1,0 +1,107 @@
+"""The three platform emulators over loopback, each behind a `Hostile` stand-in, and
+bridges (response cache on) in front of any one of them."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from starlette.testclient import TestClient
+
+from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
+from adapters.base import Adapter
+from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
+from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.http import HTTPConfig
+from bridge.app import create_app
+from tests.conftest import settings
+from tests.emulators import bigcommerce_fixtures as bc
+from tests.emulators import elasticpath_fixtures as ep
+from tests.emulators.adobe_cpapi import CPAPIEmulator
+from tests.emulators.bigcommerce import BigCommerceEmulator
+from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.emulators.hostile import Hostile
+from tests.servers import serve
+
+API_KEY = "hostile-platform-test-key-2f8c4a6e0b1d3957"
+FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
+
+
+@dataclass
+class Platform:
+    hostile: Hostile
+    adapter: Callable[[], Adapter]
+    reset: Callable[[], None]
+
+
+@contextlib.contextmanager
+def hostile_platforms() -> Iterator[dict[str, Platform]]:
+    ep_emulator = ElasticPathEmulator(ep.default_store())
+    bc_emulator = BigCommerceEmulator(bc.default_store())
+    adobe_emulator = CPAPIEmulator()
+    ep_hostile, bc_hostile = Hostile(ep_emulator.app), Hostile(bc_emulator.app)
+    adobe_hostile = Hostile(adobe_emulator.app)
+    with (
+        serve(ep_hostile) as ep_url,
+        serve(bc_hostile) as bc_url,
+        serve(adobe_hostile) as adobe_url,
+    ):
+        yield {
+            "elasticpath": Platform(
+                ep_hostile,
+                lambda: ElasticPathAdapter(
+                    ElasticPathSettings(
+                        _env_file=None,
+                        base_url=ep_url,
+                        client_id=CLIENT_ID,
+                        client_secret=CLIENT_SECRET,
+                    ),
+                    http=FAST,
+                ),
+                ep_emulator.reset,
+            ),
+            "bigcommerce": Platform(
+                bc_hostile,
+                lambda: BigCommerceAdapter(
+                    BigCommerceSettings(
+                        _env_file=None,
+                        store_hash=bc.STORE_HASH,
+                        access_token=bc.ACCESS_TOKEN,
+                        base_url=bc_url,
+                    ),
+                    http=FAST,
+                ),
+                bc_emulator.reset,
+            ),
+            "adobe": Platform(
+                adobe_hostile,
+                lambda: AdobeCPAPIAdapter(
+                    AdobeSettings(_env_file=None, **adobe_emulator.adapter_settings(adobe_url)),
+                    http=FAST,
+                ),
+                adobe_emulator.reset,
+            ),
+        }
+
+
+@contextlib.contextmanager
+def bridges(platforms: dict[str, Platform]) -> Iterator[Callable[[str], TestClient]]:
+    """Start a bridge, its response cache on, in front of the platform named."""
+    clients: list[TestClient] = []
+
+    def start(name: str) -> TestClient:
+        platform = platforms[name]
+        platform.reset()
+        platform.hostile.reset()
+        app = create_app(settings(api_keys=API_KEY), adapter=platform.adapter())
+        client = TestClient(app, headers={"X-API-Key": API_KEY})
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    try:
+        yield start
+    finally:
+        for client in clients:
+            client.__exit__(None, None, None)
