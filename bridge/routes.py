@@ -69,6 +69,13 @@ class Call:
     def self_href(self) -> str:
         return links.self_href(self.scope, self.base_url, self.query.given)
 
+    def as_requested(self, body: bytes) -> bytes:
+        """The answer as this caller asked: its own query in the self href."""
+        if not self.scope["query_string"]:
+            return body  # the canonical href is the path alone, as sent
+        requested = links.request_href(self.scope, self.base_url)
+        return links.as_requested(body, self.self_href, requested)
+
     def resume(self, binding: Mapping[str, str | None]) -> dict[str, Any] | None:
         if self.query.cursor is None:
             return None
@@ -126,6 +133,7 @@ class ERCEndpoint:
                 body, status = await self.bridge.cache.refresh(
                     key, self.ttl, lambda: self.produce(call)
                 )
+            body = call.as_requested(body)
         except AdapterError as exc:
             error = from_adapter_error(exc)
         except TimeoutError:
