@@ -10,6 +10,7 @@ import pytest
 
 from adapters.breaker import BreakerState, Call, CircuitBreaker
 from adapters.errors import CircuitOpen
+from bridge.config import StartupError, load_settings
 from tests.conftest import ManualClock
 
 OPEN_S = 5.0
@@ -248,3 +249,10 @@ def test_an_outcome_counts_once(breaker: CircuitBreaker, clock: ManualClock) -> 
 def test_the_periods_must_make_sense(open_s: float, open_max_s: float) -> None:
     with pytest.raises(ValueError, match="open_s"):
         CircuitBreaker("test", open_s=open_s, open_max_s=open_max_s)
+
+
+def test_a_longest_period_below_the_first_stops_startup_naming_it() -> None:
+    with pytest.raises(StartupError, match=r"^ERC_BRIDGE_BREAKER_OPEN_MAX_S is invalid"):
+        load_settings(_env_file=None, breaker_open_s=10, breaker_open_max_s=5)
+    settings = load_settings(_env_file=None, breaker_open_s=10, breaker_open_max_s=10)
+    assert (settings.breaker_open_s, settings.breaker_open_max_s) == (10, 10)
