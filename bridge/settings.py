@@ -46,13 +46,15 @@ class BridgeSettings(BaseSettings):
     cache_max_entries: int = Field(default=10_000, ge=1)
     stale_s: float = Field(default=600.0, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # auto: readable lines when the log goes to a terminal, JSON lines otherwise.
+    log_format: Literal["auto", "json", "console"] = "auto"
     metrics_key: SecretStr | None = None
 
     _split_lists = field_validator(
         "cursor_secret", "token_secret", "api_keys", "basic_users", "oauth_clients", mode="before"
     )(_split)
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
