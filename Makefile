@@ -3,20 +3,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint bench clean
+.PHONY: run check adapters test lint bench clean
 
 # The runtime pins of requirements.lock first (what the container ships), then the project
-# and its development tools on top of them.
+# and its development tools on top of them (without setuptools' notice that an editable
+# install is one).
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/erc-bridge serve
+
+check: $(STAMP)
+	$(BIN)/erc-bridge check
+
+adapters: $(STAMP)
+	$(BIN)/erc-bridge adapters
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -25,6 +32,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check bridge adapters mappings tests bench
 	$(BIN)/mypy bridge adapters mappings
+	$(BIN)/yamllint --strict deploy
 
 clean:
 	rm -rf $(VENV) build *.egg-info

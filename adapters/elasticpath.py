@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -76,6 +77,10 @@ class ElasticPathSettings(BaseSettings):
         if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
             raise ValueError(
                 "must be an absolute http(s) URL, e.g. https://useast.api.elasticpath.com"
+            )
+        if urlsplit(value).path:
+            raise ValueError(
+                "must be the API host without a path, e.g. https://useast.api.elasticpath.com"
             )
         return value
 

@@ -24,6 +24,7 @@ from bridge.config import build_adapter
 from bridge.cursors import CursorCodec
 from bridge.errors import ERCError
 from bridge.health import health_routes
+from bridge.landing import landing_routes
 from bridge.logs import access_log
 from bridge.metrics import Metrics, metrics_routes
 from bridge.middleware import FrontDoor
@@ -182,6 +183,7 @@ def create_app(
             *erc_routes_of_bridge,
             TokenEndpoint(clients, tokens, limiter).route(),
             openapi_route(build_document(settings, open_access=open_access)),
+            *landing_routes(adapter.name),
         ],
         middleware=[
             Middleware(FrontDoor, erc_routes=erc_routes_of_bridge, metrics=metrics),

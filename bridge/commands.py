@@ -1,7 +1,7 @@
 """`erc-bridge check` and `erc-bridge get`: the configuration, the platform and the mappings
 tried from a shell, without serving.
 
-Both print their answer on stdout and send the bridge's log lines to stderr, so that the
+Both print their answer on stdout and keep the bridge's log lines off it, so that the
 output can be read, or piped, as it is. Neither prints a credential.
 """
 
@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 import logging
+import socket
+import ssl
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TextIO
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,15 +25,22 @@ from starlette.applications import Starlette
 
 from adapters.base import Adapter
 from adapters.deadline import within
-from adapters.errors import AdapterError
+from adapters.errors import AdapterError, UpstreamError, UpstreamTimeout
 from bridge.app import create_app, secrets_to_redact
 from bridge.config import StartupError, load_configuration
-from bridge.logs import configure_logging, emit_startup_failure
+from bridge.logs import configure_logging, emit_startup_failure, log_format
 from bridge.oauth import TOKEN_PATH
 from bridge.redaction import redact, register_secrets
 from bridge.settings import BridgeSettings
 
 STEPS = ("configuration", "inbound credentials", "platform token", "platform call")
+
+WHERE = {
+    "elasticpath": {"authenticate": "ELASTICPATH_BASE_URL", "probe": "ELASTICPATH_BASE_URL"},
+    "adobe_cpapi": {"authenticate": "ADOBE_IMS_URL", "probe": "ADOBE_CPAPI_BASE_URL"},
+    "bigcommerce": {"probe": "BIGCOMMERCE_BASE_URL and BIGCOMMERCE_STORE_HASH"},
+}
+"""The variables that say where each platform step's calls go, by adapter."""
 
 
 @dataclass(frozen=True)
@@ -44,9 +54,9 @@ class Outcome:
 
 
 @contextlib.contextmanager
-def _logs_to_stderr() -> Iterator[None]:
+def _logs_to(stream: TextIO) -> Iterator[None]:
     """The log writes to whatever `sys.stdout` is: stdout stays for the answer."""
-    with contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(stream):
         yield
 
 
@@ -54,12 +64,18 @@ def _logs_to_stderr() -> Iterator[None]:
 
 
 def run_check() -> int:
-    """One line per step, PASS or FAIL; 1 when any step failed."""
+    """One line per step, PASS, FAIL or SKIP (did not run); 1 when any step failed."""
     outcomes = asyncio.run(_check())
     for outcome in outcomes:
         print(outcome.line())
     failed = [o.step for o in outcomes if o.status == "FAIL"]
-    print(f"check failed: {', '.join(failed)}" if failed else "check passed")
+    skipped = [o.step for o in outcomes if o.status == "SKIP"]
+    if failed:
+        print(f"check failed: {', '.join(failed)}")
+    elif skipped:
+        print(f"check passed; skipped: {', '.join(skipped)}")
+    else:
+        print("check passed")
     return 1 if failed else 0
 
 
@@ -71,12 +87,14 @@ async def _check() -> list[Outcome]:
         return [Outcome(STEPS[0], "FAIL", str(exc)), *skipped]
     settings, adapter = configuration.settings, configuration.adapter
     register_secrets(secrets_to_redact(settings, adapter))
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level, fmt=log_format(settings.log_format, sys.stderr), stream=sys.stderr
+    )
     outcomes = [
         Outcome(STEPS[0], "PASS", f"{adapter.name} adapter; every setting is valid"),
         Outcome(STEPS[1], "PASS", _inbound(settings)),
     ]
-    with _logs_to_stderr():
+    with _logs_to(sys.stderr):
         await adapter.open()
         try:
             token = await _platform_step(STEPS[2], adapter, "authenticate", settings)
@@ -105,35 +123,104 @@ async def _platform_step(
     step: str, adapter: Adapter, method: Literal["authenticate", "probe"], settings: BridgeSettings
 ) -> Outcome:
     if getattr(type(adapter), method) is getattr(Adapter, method):
-        return Outcome(step, "PASS", f"nothing to check: {adapter.name} has no platform")
+        return Outcome(step, "SKIP", _not_run(adapter))
     seconds = settings.deadline_s
+    variable = _variable(adapter, method)
     try:
         async with within(seconds):
             await getattr(adapter, method)()
+    except (TimeoutError, UpstreamTimeout):
+        return Outcome(
+            step, "FAIL", f"timeout: no answer within {seconds:g} s (check {variable})"
+        )
     except AdapterError as exc:
-        return Outcome(step, "FAIL", exc.message)
-    except TimeoutError:
-        return Outcome(step, "FAIL", f"the platform did not answer within {seconds:g} s")
+        return Outcome(step, "FAIL", _failure(exc, method, variable))
     return Outcome(step, "PASS", "token obtained" if method == "authenticate" else "answered")
+
+
+def _not_run(adapter: Adapter) -> str:
+    if type(adapter).probe is Adapter.probe:
+        return f"the {adapter.name} adapter has no platform to call"
+    return f"{adapter.name} takes no token: its credentials go with every call"
+
+
+def _variable(adapter: Adapter, method: str) -> str:
+    """Where the step's calls go: from the table, else the adapter's URL settings."""
+    known = WHERE.get(adapter.name, {}).get(method)
+    if known is not None:
+        return known
+    settings = adapter.settings
+    if settings is None:
+        return "the adapter's settings"
+    prefix = str(settings.model_config.get("env_prefix", ""))
+    urls = [f"{prefix}{name}".upper() for name in type(settings).model_fields if "url" in name]
+    return " or ".join(urls) or "the adapter's settings"
+
+
+def _failure(exc: AdapterError, method: str, variable: str) -> str:
+    """The adapter's message, with the cause of a network fault and the variable to check."""
+    if method == "authenticate" and isinstance(exc, UpstreamError) and "(404)" in exc.message:
+        return (
+            f"{exc.message}: the token path is not found there, so the base URL is likely "
+            f"wrong (check {variable}: the API host, without a path)"
+        )
+    cause = network_cause(exc)
+    if cause is None:
+        return exc.message
+    return f"{exc.message}: {cause} (check {variable})"
+
+
+def network_cause(exc: BaseException) -> str | None:
+    """The class of network fault at the root of `exc`'s chain, or None when there is none."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    last_words = None
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror):
+            return "DNS: the host name does not resolve"
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return f"TLS: the certificate is not trusted ({current.verify_message})"
+        if isinstance(current, ssl.SSLError):
+            reason = current.reason or type(current).__name__
+            return f"TLS: the handshake failed ({reason}; a plain-HTTP port at an https URL?)"
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused: nothing listens at that host and port"
+        if isinstance(current, ConnectionResetError):
+            return "the connection was reset (a TLS port at an http URL, or a firewall?)"
+        if isinstance(current, TimeoutError):
+            return "timeout: the platform did not answer in time"
+        if isinstance(current, OSError) and str(current):
+            last_words = str(current)
+        current = current.__cause__ or current.__context__
+    return last_words
 
 
 # get
 
 
 def run_get(target: str) -> int:
-    """Print the body the bridge serves for an ERC path (and query); 1 unless it is a 2xx."""
+    """Print the body the bridge serves for an ERC path (and query), and a newline; 1 unless
+    it is a 2xx. The log lines go to stderr only when the answer is not a 2xx, or always
+    when `ERC_BRIDGE_LOG_LEVEL` is set: a fetch that worked says nothing more."""
     try:
         configuration = load_configuration()
     except StartupError as exc:
         emit_startup_failure(str(exc))
         return 2
     settings = configuration.settings
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level, fmt=log_format(settings.log_format, sys.stderr), stream=sys.stderr
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the access line says it all
-    with _logs_to_stderr():
+    held = io.StringIO()
+    with _logs_to(held):
         app = create_app(settings, configuration.adapter)
         response = asyncio.run(_served(app, settings, _path_and_query(target)))
-    sys.stdout.buffer.write(response.content)
+    if not response.is_success or "log_level" in settings.model_fields_set:
+        sys.stderr.write(held.getvalue())
+        sys.stderr.flush()
+    sys.stdout.buffer.write(response.content + b"\n")
     sys.stdout.flush()
     return 0 if response.is_success else 1
 

@@ -1,13 +1,16 @@
-"""JSON-line logging for everything the process writes, uvicorn's own lines included."""
+"""Logging for everything the process writes, uvicorn's own lines included: JSON lines, or
+readable lines for a person at a terminal."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, TextIO
 
 import orjson
 import structlog
@@ -20,6 +23,17 @@ LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+
+
+LogFormat = Literal["json", "console"]
+
+
+def log_format(setting: str, stream: TextIO) -> LogFormat:
+    """`auto` is readable lines when the log goes to a terminal, JSON lines otherwise
+    (a container, a file, a pipe, a test)."""
+    if setting == "auto":
+        return "console" if stream.isatty() else "json"
+    return "console" if setting == "console" else "json"
 
 
 class _CurrentStdout:
@@ -64,6 +78,7 @@ class AccessLog:
     def __init__(self) -> None:
         self.enabled = True
         self.flush_after_s = 0.0
+        self.render: Callable[[dict[str, Any]], str] = _json_access_line
         self._pending: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_loop: asyncio.AbstractEventLoop | None = None
@@ -83,7 +98,7 @@ class AccessLog:
             "level": "info",
             "timestamp": datetime.now(UTC),
         }
-        self._pending.append(orjson.dumps(line, option=_LINE).decode())
+        self._pending.append(self.render(line))
         if self.flush_after_s <= 0 or len(self._pending) >= self.MAX_PENDING:
             self.flush()
             return
@@ -106,6 +121,12 @@ class AccessLog:
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LINE = orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE
+
+
+def _json_access_line(line: dict[str, Any]) -> str:
+    return orjson.dumps(line, option=_LINE).decode()
+
+
 access_log = AccessLog()
 """The process's access log (logging is process-wide)."""
 
@@ -122,10 +143,32 @@ def _shared_processors() -> list[Any]:
     ]
 
 
+def _console_renderer(stream: TextIO) -> structlog.dev.ConsoleRenderer:
+    colors = stream.isatty() and "NO_COLOR" not in os.environ  # https://no-color.org
+    return structlog.dev.ConsoleRenderer(
+        colors=colors, exception_formatter=structlog.dev.plain_traceback
+    )
+
+
+def _console_access_line(renderer: structlog.dev.ConsoleRenderer) -> Callable[..., str]:
+    def render(line: dict[str, Any]) -> str:
+        stamp = line["timestamp"].isoformat().replace("+00:00", "Z")
+        return str(renderer(None, "info", {**line, "timestamp": stamp})) + "\n"
+
+    return render
+
+
 def configure_logging(
-    level: str = "info", *, access_flush_s: float = 0.0, final: bool = False
+    level: str = "info",
+    *,
+    fmt: LogFormat = "json",
+    stream: TextIO | None = None,
+    access_flush_s: float = 0.0,
+    final: bool = False,
 ) -> None:
-    """JSON lines on stdout at `level`; access lines gathered for up to `access_flush_s`.
+    """Log lines on stdout at `level`, as JSON or (`fmt="console"`) readable lines; access
+    lines gathered for up to `access_flush_s`. Credentials are redacted either way;
+    console lines have colours when `stream`, where they end up, is a terminal.
 
     `final` is for a process that will not configure logging again (the server): each
     module's logger is then built once, on first use, instead of on every call, and a
@@ -134,11 +177,20 @@ def configure_logging(
     numeric = LEVELS.get(level, logging.INFO)
     access_log.enabled = numeric <= logging.INFO
     access_log.flush_after_s = access_flush_s
-    renderer = structlog.processors.JSONRenderer(serializer=_json_line)
+    renderer: Any
+    if fmt == "console":
+        renderer = _console_renderer(stream or sys.stdout)
+        # Tracebacks as text, redacted like every other value.
+        tracebacks: Any = structlog.processors.format_exc_info
+        access_log.render = _console_access_line(renderer)
+    else:
+        renderer = structlog.processors.JSONRenderer(serializer=_json_line)
+        tracebacks = _tracebacks
+        access_log.render = _json_access_line
     structlog.configure(
         processors=[
             *_shared_processors(),
-            _tracebacks,
+            tracebacks,
             redact,
             renderer,
         ],
@@ -152,7 +204,7 @@ def configure_logging(
             foreign_pre_chain=[*_shared_processors(), structlog.stdlib.add_logger_name],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                _tracebacks,
+                tracebacks,
                 redact,
                 renderer,
             ],
@@ -167,6 +219,13 @@ def configure_logging(
         logger.propagate = True
     # Access lines come from the bridge's own middleware, with the request id.
     logging.getLogger("uvicorn.access").disabled = True
+
+
+def emit_warning(event: str, message: str) -> None:
+    """One JSON line on stderr, before logging is configured."""
+    line = {"event": event, "level": "warning", "detail": message}
+    sys.stderr.write(orjson.dumps(line).decode() + "\n")
+    sys.stderr.flush()
 
 
 def emit_startup_failure(message: str) -> None:

@@ -86,11 +86,12 @@ def next_steps(name: str) -> str:
     camel = Names(name).camel
     return f"""\
 Next:
-  1. python -m pytest tests/test_conformance_{name}.py   (fails at the TODO({name}) marks)
+  1. .venv/bin/python -m pytest tests/test_conformance_{name}.py -x --tb=line
+     (the first failure, at a TODO({name}) mark; the unknown-id lookups already pass)
   2. grep -rn "TODO({name})" adapters mappings tests    (each mark says what it needs)
   3. register it: add "{name}": "adapters.{name}:{camel}Adapter" to BUILTIN_ADAPTERS in
      adapters/registry.py, or an entry point in the group erc_bridge.adapters
-  4. erc-bridge adapters    (lists it with its routes and settings)
+  4. .venv/bin/erc-bridge adapters    (lists it with its routes and settings)
 See docs/adapters.md."""
 
 

@@ -71,6 +71,8 @@ class BridgeSettings(BaseSettings):
     header_timeout_s: float = Field(default=10.0, gt=0, le=300)
     max_connections: int = Field(default=768, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # auto: readable lines when the log goes to a terminal, JSON lines otherwise.
+    log_format: Literal["auto", "json", "console"] = "auto"
     metrics_key: SecretStr | None = None
     forwarded_allow_ips: CommaList = Field(
         default_factory=_uvicorn_forwarded_allow_ips, validate_default=True
@@ -82,7 +84,7 @@ class BridgeSettings(BaseSettings):
         "cursor_secret", "token_secret", "api_keys", "basic_users", "oauth_clients", mode="before"
     )(_split)
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

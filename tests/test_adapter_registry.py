@@ -20,14 +20,19 @@ from bridge.cli import main
 from bridge.config import StartupError, build_adapter
 from tests.conftest import settings
 
-BUILT_IN = ["adobe_cpapi", "bigcommerce", "demo", "elasticpath"]
+SHIPPED = ["adobe_cpapi", "bigcommerce", "demo", "elasticpath"]
+# The shipped adapters and any one registered by following docs/adapters.md.
+BUILT_IN = sorted(registry.BUILTIN_ADAPTERS)
+# The test plugin's adapter: a name no guide uses, so that one registered while following
+# docs/adapters.md (acme) never shadows it.
+PLUGIN = "plugin_shop"
 
 PLUGIN_MODULE = """
 from adapters.base import Adapter, Capability
 
 
 class AcmeAdapter(Adapter):
-    name = "acme"
+    name = "plugin_shop"
     capabilities = frozenset({Capability.CUSTOMER, Capability.ORDERS})
 
 
@@ -44,7 +49,7 @@ def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-erc\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text(
         "[erc_bridge.adapters]\n"
-        "acme = acme_erc:AcmeAdapter\n"
+        "plugin_shop = acme_erc:AcmeAdapter\n"
         "missing = acme_missing:MissingAdapter\n"
         "exploding = acme_exploding:Adapter\n"
         "odd = acme_erc:NotAnAdapter\n"
@@ -60,20 +65,21 @@ def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def test_built_in_adapters() -> None:
+    assert set(SHIPPED) <= set(BUILT_IN)
     assert sorted(adapter_sources()) == BUILT_IN
     assert adapter_class("bigcommerce") is BigCommerceAdapter
     assert registry.available_adapters()["bigcommerce"] == "adapters.bigcommerce:BigCommerceAdapter"
 
 
 def test_a_plugin_is_available_under_its_name(plugins: Path) -> None:
-    source = adapter_sources()["acme"]
+    source = adapter_sources()[PLUGIN]
     assert (source.module, source.package, source.origin) == (
         "acme_erc",
         "acme-erc 1.0",
         "plugin acme-erc 1.0",
     )
-    cls = adapter_class("acme")
-    assert cls.__module__ == "acme_erc" and cls.name == "acme"
+    cls = adapter_class(PLUGIN)
+    assert cls.__module__ == "acme_erc" and cls.name == PLUGIN
 
 
 def test_built_in_adapters_win_a_name_clash(plugins: Path) -> None:
@@ -95,7 +101,7 @@ def test_a_broken_plugin_is_reported_when_selected(plugins: Path, name: str, rea
         adapter_class(name)
     assert "plugin acme-erc 1.0" in str(caught.value)
     assert reason in str(caught.value)
-    assert adapter_class("acme").name == "acme"  # the other adapters still load
+    assert adapter_class(PLUGIN).name == PLUGIN  # the other adapters still load
     assert adapter_class("elasticpath").name == "elasticpath"
 
 
@@ -112,7 +118,7 @@ def test_startup_with_a_broken_plugin_is_one_line_naming_the_package(plugins: Pa
 def test_unknown_adapter_lists_plugins_too(plugins: Path) -> None:
     with pytest.raises(UnknownAdapter) as caught:
         adapter_class("shopify")
-    assert "acme" in caught.value.known and "bigcommerce" in caught.value.known
+    assert PLUGIN in caught.value.known and "bigcommerce" in caught.value.known
 
 
 def test_unreadable_package_metadata_leaves_the_built_in_adapters(
@@ -148,7 +154,7 @@ def test_adapters_command_shows_plugins_and_their_problems(
 ) -> None:
     assert main(["adapters"]) == 0
     out = capsys.readouterr().out
-    assert "acme  (plugin acme-erc 1.0: acme_erc)" in out
+    assert f"{PLUGIN}  (plugin acme-erc 1.0: acme_erc)" in out
     assert "  routes:   R1 customer, R2 orders\n  requires: nothing" in out
     assert "exploding  (plugin acme-erc 1.0: acme_exploding)\n  cannot be loaded:" in out
     assert "ignored: plugin acme-erc 1.0 also registers 'demo'; the other one is used" in out

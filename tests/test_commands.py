@@ -13,15 +13,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
 from bridge.app import create_app
 from tests.conftest import R, settings
+from tests.emulators import bigcommerce_fixtures as bc
 from tests.emulators import elasticpath_fixtures as fx
+from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
 from tests.servers import serve
 
-CLI_KEY = "cli-key-0b6e1f"
+CLI_KEY = "cli-key-0b6e1f-3a5c7e9b1d2f4a6c8e0b"
 PUBLIC_URL = "https://erc-bridge.example.com/shop"
 WRONG_SECRET = "not-the-platform-secret-93c1"
 
@@ -140,7 +145,86 @@ def test_check_fails_when_the_platform_is_unreachable(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "check", env=store_env(closed))
 
     assert result.returncode == 1
-    assert "unreachable" in report(result)["platform token"]
+    line = report(result)["platform token"]
+    assert "unreachable: connection refused" in line
+    assert "(check ELASTICPATH_BASE_URL)" in line
+
+
+def test_check_names_a_tls_handshake_with_a_plain_http_port(
+    tmp_path: Path, served: tuple[ElasticPathEmulator, str]
+) -> None:
+    plain = served[1].replace("http://", "https://")
+    result = run_cli(tmp_path, "check", env=store_env(plain))
+
+    assert result.returncode == 1
+    line = report(result)["platform token"]
+    assert "TLS: the handshake failed" in line, line
+    assert "(check ELASTICPATH_BASE_URL)" in line
+
+
+def test_check_names_a_host_that_does_not_resolve(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "check", env=store_env("https://erc-bridge-test.invalid"))
+
+    assert result.returncode == 1
+    line = report(result)["platform token"]
+    assert "DNS: the host name does not resolve" in line, line
+    assert "(check ELASTICPATH_BASE_URL)" in line
+
+
+def test_check_blames_the_base_url_when_the_token_path_is_not_found(tmp_path: Path) -> None:
+    async def nothing_here(request: object) -> JSONResponse:
+        return JSONResponse({"errors": [{"title": "Not Found"}]}, status_code=404)
+
+    elsewhere = Starlette(routes=[Route("/{path:path}", nothing_here, methods=["GET", "POST"])])
+    with serve(elsewhere) as url:
+        result = run_cli(tmp_path, "check", env=store_env(url))
+
+    assert result.returncode == 1
+    line = report(result)["platform token"]
+    assert "(404)" in line
+    assert "check ELASTICPATH_BASE_URL: the API host, without a path" in line
+
+
+def test_a_base_url_with_a_path_is_refused_at_startup(tmp_path: Path) -> None:
+    env = store_env("https://useast.api.elasticpath.com/v2")
+    result = run_cli(tmp_path, "serve", "--port", "1", env=env)
+
+    assert result.returncode == 2
+    [line] = result.stderr.decode().splitlines()
+    assert "ELASTICPATH_BASE_URL is invalid" in json.loads(line)["error"]
+    assert "without a path" in line
+
+
+def test_check_says_skip_for_the_steps_the_demo_store_does_not_have(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "check", env={})
+
+    assert result.returncode == 0, output(result)
+    lines = report(result)
+    assert lines["configuration"].startswith("PASS")
+    assert lines["platform token"].startswith("SKIP")
+    assert lines["platform call"].startswith("SKIP")
+    assert "has no platform" in lines["platform call"]
+    assert result.stdout.decode().splitlines()[-1] == (
+        "check passed; skipped: platform token, platform call"
+    )
+
+
+def test_check_says_skip_for_the_token_bigcommerce_does_not_take(tmp_path: Path) -> None:
+    emulator = BigCommerceEmulator(bc.default_store())
+    env = {
+        "ERC_BRIDGE_ADAPTER": "bigcommerce",
+        "ERC_BRIDGE_API_KEYS": CLI_KEY,
+        "BIGCOMMERCE_STORE_HASH": bc.STORE_HASH,
+        "BIGCOMMERCE_ACCESS_TOKEN": bc.ACCESS_TOKEN,
+    }
+    with serve(emulator.app) as url:
+        result = run_cli(tmp_path, "check", env={**env, "BIGCOMMERCE_BASE_URL": url})
+
+    assert result.returncode == 0, output(result)
+    lines = report(result)
+    assert lines["platform token"].startswith("SKIP")
+    assert "takes no token" in lines["platform token"]
+    assert lines["platform call"].startswith("PASS")
 
 
 def test_check_fails_on_the_configuration_naming_the_variable(tmp_path: Path) -> None:
@@ -194,7 +278,19 @@ def test_get_prints_exactly_the_served_body(
     result = run_cli(tmp_path, "get", path, env=store_env(served[1]))
 
     assert result.returncode == 0, result.stderr.decode()
-    assert result.stdout == served_body.content
+    assert result.stdout == served_body.content + b"\n"
+    assert result.stderr == b""  # a fetch that worked says nothing more
+    assert CLI_KEY not in output(result)
+
+
+def test_get_logs_to_stderr_when_asked_to(
+    tmp_path: Path, served: tuple[ElasticPathEmulator, str], emulator: ElasticPathEmulator
+) -> None:
+    env = store_env(served[1], ERC_BRIDGE_LOG_LEVEL="info")
+    result = run_cli(tmp_path, "get", f"{R}/customers/{fx.MARIA}", env=env)
+
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["id"] == fx.MARIA
     events = [json.loads(line)["event"] for line in result.stderr.decode().splitlines()]
     assert {"bridge_started", "request", "bridge_stopped"} <= set(events)
     assert CLI_KEY not in output(result)
@@ -213,11 +309,14 @@ def test_get_prints_the_error_body_and_fails(
     result = run_cli(tmp_path, "get", path, env=store_env(served[1]))
 
     assert result.returncode == 1
-    assert result.stdout == served_body.content
+    assert result.stdout == served_body.content + b"\n"
+    events = [json.loads(line)["event"] for line in result.stderr.decode().splitlines()]
+    assert "request" in events  # a failed fetch shows what the bridge logged
 
 
 def test_get_authenticates_with_an_oauth_client(tmp_path: Path) -> None:
-    client = "talkdesk:client-secret-5e2a:erc-ecommerce-connections-customers:read"
+    secret = "client-secret-5e2a-7c9e1b3d5f7a9c1e3b5d"
+    client = f"talkdesk:{secret}:erc-ecommerce-connections-customers:read"
     env = {"ERC_BRIDGE_OAUTH_CLIENTS": client, "ERC_BRIDGE_TOKEN_SECRET": "t" * 32}
     result = run_cli(tmp_path, "get", "erc/ecommerce/customers/cus_ana", env=env)
 
@@ -225,4 +324,4 @@ def test_get_authenticates_with_an_oauth_client(tmp_path: Path) -> None:
     body = json.loads(result.stdout)
     assert body["id"] == "cus_ana"
     assert body["_links"]["self"]["href"] == "http://127.0.0.1:8080/erc/ecommerce/customers/cus_ana"
-    assert "client-secret-5e2a" not in output(result)
+    assert secret not in output(result)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,7 +93,31 @@ def kubernetes_variables() -> set[str]:
 
 def test_the_files_parse() -> None:
     assert compose()["services"]
-    assert set(manifests()) == {"Deployment", "Service", "HorizontalPodAutoscaler", "Secret"}
+    assert set(manifests()) == {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Secret",
+    }
+
+
+def test_yamllint_passes_on_deploy() -> None:
+    linted = subprocess.run(
+        [sys.executable, "-m", "yamllint", "--strict", "deploy"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_compose_publishes_on_this_host_only() -> None:
+    for service in compose()["services"].values():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), port
 
 
 @pytest.mark.parametrize("variables", [compose_variables, kubernetes_variables])
@@ -145,6 +171,29 @@ def test_service_and_autoscaler_point_at_the_deployment() -> None:
     assert {port["targetPort"] for port in service["ports"]} == {"http"}
     target = objects["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]
     assert (target["kind"], target["name"]) == ("Deployment", deployment["metadata"]["name"])
+
+
+def test_the_autoscaler_alone_owns_the_replica_count() -> None:
+    objects = manifests()
+    assert "replicas" not in objects["Deployment"]["spec"]
+    assert objects["HorizontalPodAutoscaler"]["spec"]["minReplicas"] >= 2
+
+
+def test_replicas_spread_and_survive_a_drain() -> None:
+    objects = manifests()
+    pod_labels = objects["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    budget = objects["PodDisruptionBudget"]["spec"]
+    assert budget["selector"]["matchLabels"] == pod_labels
+    assert budget["minAvailable"] < objects["HorizontalPodAutoscaler"]["spec"]["minReplicas"]
+    spread = objects["Deployment"]["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert {c["topologyKey"] for c in spread} >= {"kubernetes.io/hostname"}
+    assert all(c["labelSelector"]["matchLabels"] == pod_labels for c in spread)
+
+
+def test_the_metrics_key_is_optional() -> None:
+    [entry] = [e for e in container(manifests())["env"] if e["name"] == "ERC_BRIDGE_METRICS_KEY"]
+    assert entry["valueFrom"]["secretKeyRef"]["optional"] is True
+    assert not BridgeSettings.model_fields["metrics_key"].is_required()
 
 
 # Dockerfile

@@ -40,7 +40,7 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     "path",
     [
-        "/",
+        "/index.html",  # `/` itself is the landing page
         "/erc/ecommerce/connections",
         f"{R}/customers",
         f"{R}/customers/cus_ana/orders/ord_1001/items/extra",

@@ -1,0 +1,187 @@
+"""The command line as a user meets it: its version and help, a busy port, a reader that
+goes away, a broken `.env` and readable log lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import structlog
+
+from bridge.logs import access_log, configure_logging, log_format
+from bridge.redaction import register_secrets
+
+SECRET = "console-secret-8d1f3b5a7c9e0d2f4b6a8c0e"
+
+
+def run_cli(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ERC_BRIDGE_", "ELASTICPATH_", "ADOBE_", "BIGCOMMERCE_"))
+    }
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-m", "bridge.cli", *args],
+        cwd=cwd,
+        env={**inherited, **(env or {})},
+        capture_output="stdout" not in kwargs,
+        text=True,
+        timeout=60,
+        check=False,
+        **kwargs,
+    )
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "--version")
+    assert result.returncode == 0
+    assert result.stdout == f"erc-bridge {metadata.version('erc-bridge')}\n"
+
+
+def test_the_top_level_help_says_what_the_tool_is_and_lists_every_command(
+    tmp_path: Path,
+) -> None:
+    result = run_cli(tmp_path, "--help")
+    assert result.returncode == 0
+    assert "Talkdesk Retail Experience Cloud" in result.stdout
+    listed = re.findall(r"^    (\S+)", result.stdout, re.MULTILINE)
+    assert listed == ["serve", "adapters", "new-adapter", "check", "get"]
+    assert ".env" in result.stdout
+
+
+def test_serve_help_names_the_variables_and_the_env_file(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "serve", "--help")
+    assert result.returncode == 0
+    for said in ("ERC_BRIDGE_PORT", "ERC_BRIDGE_ADAPTER", ".env", "--port"):
+        assert said in result.stdout, said
+
+
+def test_a_port_in_use_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run_cli(tmp_path, "serve", "--port", str(port))
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    failure = json.loads(line)
+    assert failure["event"] == "startup_failed"
+    assert f"127.0.0.1:{port} is already in use" in failure["error"]
+    assert "ERC_BRIDGE_PORT or --port" in failure["error"]
+
+
+@pytest.mark.parametrize(
+    "args", [["adapters"], ["--help"], ["get", "/erc/ecommerce/customers/cus_ana"]]
+)
+def test_a_reader_that_goes_away_is_no_traceback(tmp_path: Path, args: list[str]) -> None:
+    read, write = os.pipe()
+    os.close(read)  # as `| head` does once it has its lines
+    try:
+        result = run_cli(tmp_path, *args, stdout=write, stderr=subprocess.PIPE)
+    finally:
+        os.close(write)
+    assert "Traceback" not in result.stderr
+    assert "BrokenPipeError" not in result.stderr
+
+
+def test_an_env_file_that_cannot_be_parsed_is_said_once_with_its_name(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text('ERC_BRIDGE_BRAND=north\nthis is not a line\nX="open\n')
+    result = run_cli(tmp_path, "get", "/erc/ecommerce/customers/cus_ana")
+
+    assert result.returncode == 0, result.stderr
+    [line] = result.stderr.splitlines()
+    warning = json.loads(line)
+    assert warning["event"] == "env_file_unparsed"
+    assert f"{tmp_path.resolve() / '.env'}: lines 2, 3 are not valid and ignored" in line
+    assert json.loads(result.stdout)["brand"] == "north"  # the good lines still count
+
+
+# Log formats
+
+
+@pytest.fixture
+def restored() -> Iterator[None]:
+    yield
+    configure_logging("info")
+    logging.getLogger().handlers[:] = []
+
+
+class Terminal:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_auto_is_readable_on_a_terminal_and_json_elsewhere() -> None:
+    assert log_format("auto", Terminal(True)) == "console"  # type: ignore[arg-type]
+    assert log_format("auto", Terminal(False)) == "json"  # type: ignore[arg-type]
+    assert log_format("json", Terminal(True)) == "json"  # type: ignore[arg-type]
+    assert log_format("console", Terminal(False)) == "console"  # type: ignore[arg-type]
+
+
+def test_console_lines_are_readable_and_still_redacted(
+    capsys: pytest.CaptureFixture[str], restored: None
+) -> None:
+    register_secrets([SECRET])
+    configure_logging("info", fmt="console")
+    structlog.get_logger("erc_bridge").warning("platform_said", detail=f"key {SECRET} refused")
+    logging.getLogger("uvicorn.error").info("Started server process")
+    access_log.write(
+        request_id="r1", offered=False, method="GET", route="/healthz", status=200, ms=1.5
+    )
+    out = capsys.readouterr().out
+
+    assert SECRET not in out
+    lines = out.splitlines()
+    assert len(lines) == 3
+    assert "[warning  ] platform_said" in lines[0]
+    assert "Started server process" in lines[1]
+    assert "request" in lines[2] and "route=/healthz" in lines[2] and "status=200" in lines[2]
+    assert not any(line.startswith("{") for line in lines)
+    assert "\x1b[" not in out  # no colours where the lines are not on a terminal
+
+
+def test_the_server_writes_readable_lines_when_asked_to(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("ERC_BRIDGE_")}
+    env = {**inherited, "ERC_BRIDGE_LOG_FORMAT": "console", "ERC_BRIDGE_PORT": str(port)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bridge.cli", "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        lines = []
+        for line in server.stdout:
+            lines.append(line)
+            if "bridge_started" in line:
+                break
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert "bridge_started" in lines[-1] and "adapter=demo" in lines[-1], lines
+    assert not any(line.startswith("{") for line in lines), lines
+
+
+def test_an_unknown_log_format_is_refused(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "serve", env={"ERC_BRIDGE_LOG_FORMAT": "yaml"})
+    assert result.returncode == 2
+    assert "ERC_BRIDGE_LOG_FORMAT is invalid" in result.stderr
