@@ -21,7 +21,7 @@ from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
 from tests.servers import serve
 
-CLI_KEY = "cli-key-0b6e1f"
+CLI_KEY = "cli-key-0b6e1f-3a7c-4d92-b815-e06f"
 PUBLIC_URL = "https://erc-bridge.example.com/shop"
 WRONG_SECRET = "not-the-platform-secret-93c1"
 
@@ -217,7 +217,8 @@ def test_get_prints_the_error_body_and_fails(
 
 
 def test_get_authenticates_with_an_oauth_client(tmp_path: Path) -> None:
-    client = "talkdesk:client-secret-5e2a:erc-ecommerce-connections-customers:read"
+    secret = "client-secret-5e2a-0c4f-4b8d-9e17-a63b"
+    client = f"talkdesk:{secret}:erc-ecommerce-connections-customers:read"
     env = {"ERC_BRIDGE_OAUTH_CLIENTS": client, "ERC_BRIDGE_TOKEN_SECRET": "t" * 32}
     result = run_cli(tmp_path, "get", "erc/ecommerce/customers/cus_ana", env=env)
 
@@ -225,4 +226,4 @@ def test_get_authenticates_with_an_oauth_client(tmp_path: Path) -> None:
     body = json.loads(result.stdout)
     assert body["id"] == "cus_ana"
     assert body["_links"]["self"]["href"] == "http://127.0.0.1:8080/erc/ecommerce/customers/cus_ana"
-    assert "client-secret-5e2a" not in output(result)
+    assert secret not in output(result)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 R = "/erc/ecommerce/connections"
+CLI_KEY = "cli-key-7f3a-4e0b-9c21-d85e6b1a"
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -114,7 +115,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "bridge.cli", "serve", "--port", str(port)],
         cwd=tmp_path,
-        env=clean_env(tmp_path, ERC_BRIDGE_API_KEYS="cli-key"),
+        env=clean_env(tmp_path, ERC_BRIDGE_API_KEYS=CLI_KEY),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -139,7 +140,7 @@ def test_serve_answers_over_real_http_and_logs_json(
     served: tuple[str, subprocess.Popen[str]],
 ) -> None:
     base, process = served
-    headers = {"X-API-Key": "cli-key", "X-Request-Id": "cli-req-1"}
+    headers = {"X-API-Key": CLI_KEY, "X-Request-Id": "cli-req-1"}
     with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
         customer = http.get(f"{R}/customers/cus_ana")
         assert customer.status_code == 200
@@ -154,7 +155,7 @@ def test_serve_answers_over_real_http_and_logs_json(
     access = [line for line in lines if line["event"] == "request" and line["route"] != "unmatched"]
     assert [line["status"] for line in access] == [200, 200, 401]
     assert access[0]["request_id"] == "cli-req-1"
-    assert "cli-key" not in output
+    assert CLI_KEY not in output
 
 
 def test_bad_offer_catalog_stops_startup_naming_file_and_line(tmp_path: Path) -> None:
@@ -168,7 +169,7 @@ def test_bad_offer_catalog_stops_startup_naming_file_and_line(tmp_path: Path) ->
         tmp_path,
         "serve",
         ERC_BRIDGE_ADAPTER="adobe_cpapi",
-        ERC_BRIDGE_API_KEYS="k",
+        ERC_BRIDGE_API_KEYS=CLI_KEY,
         ADOBE_CPAPI_BASE_URL="http://127.0.0.1:9",
         ADOBE_IMS_URL="http://127.0.0.1:9/ims/token/v3",
         ADOBE_CLIENT_ID="client",
