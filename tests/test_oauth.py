@@ -543,13 +543,21 @@ def test_cursor_secret_rotation(make_app_client: Any) -> None:
 # Configuration.
 
 
+HIDDEN_SECRET = "hidden-value-long-enough-0123456789abcdef"
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "problem"),
     [
         ("token_secret", "hidden-value-0", "at least 32 bytes"),
-        ("oauth_clients", "app:hidden-value-1:admin", "unknown scope"),
-        ("oauth_clients", f"app:hidden-value-2:{ORDERS_READ},app:s2:{ORDERS_READ}", "listed twice"),
-        ("oauth_clients", "app:hidden-value-3", "client_id:secret:scope+scope"),
+        ("oauth_clients", f"app:{HIDDEN_SECRET}-1:admin", "unknown scope"),
+        (
+            "oauth_clients",
+            f"app:{HIDDEN_SECRET}-2:{ORDERS_READ},app:{HIDDEN_SECRET}-3:{ORDERS_READ}",
+            "listed twice",
+        ),
+        ("oauth_clients", f"app:hidden-value-4:{ORDERS_READ}", "the secret of client 'app'"),
+        ("oauth_clients", "app:hidden-value-5", "client_id:secret:scope+scope"),
         ("token_ttl_s", "0", "greater than or equal to 1"),
     ],
 )
