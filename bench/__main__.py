@@ -24,7 +24,7 @@ from bench.platform import CUSTOMER, SMALL, order_id
 from bench.processes import free_port, running
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET
 
-KEY = "bench-key"
+KEY = "bench-key-2e7a-4f19-b0c6-d83e5a91"
 R = "/erc/ecommerce/connections"
 R3 = f"{R}/customers/{CUSTOMER}/orders/{order_id(0)}"
 R2 = f"{R}/customers/{SMALL}/orders"
@@ -47,7 +47,7 @@ def bridge(platform_url: str, *, cache_ttl: float, log_level: str) -> Iterator[t
         "ELASTICPATH_CLIENT_ID": CLIENT_ID,
         "ELASTICPATH_CLIENT_SECRET": CLIENT_SECRET,
         "ERC_BRIDGE_API_KEYS": KEY,
-        "ERC_BRIDGE_CURSOR_SECRET": "bench-cursor-secret",
+        "ERC_BRIDGE_CURSOR_SECRET": "bench-cursor-secret-0123456789abcdef",
         "ERC_BRIDGE_CACHE_TTL_S": str(cache_ttl),
         "ERC_BRIDGE_LOG_LEVEL": log_level,
     }

@@ -76,6 +76,15 @@ def secrets_to_redact(settings: BridgeSettings, adapter: Adapter) -> list[str]:
     return values
 
 
+def _log_metrics_access(settings: BridgeSettings, *, open_access: bool) -> None:
+    if settings.metrics_key is not None:
+        log.info("metrics_access", protected_by="ERC_BRIDGE_METRICS_KEY")
+    elif open_access:
+        log.warning("metrics_access", protected_by="nothing", detail="/metrics answers anyone")
+    else:
+        log.info("metrics_access", protected_by="the inbound credentials of the ERC routes")
+
+
 class BridgeApp(Starlette):
     """Starlette with the front door outermost. The front door already answers any
     unexpected error with a 500 ERC body and logs it, so Starlette's own error page
@@ -162,6 +171,7 @@ def create_app(
                 "authentication_disabled",
                 detail="no inbound credentials configured: the demo store answers anyone",
             )
+        _log_metrics_access(settings, open_access=open_access)
         await adapter.open()
         readiness.opened()
         log.info("bridge_started", adapter=adapter.name)

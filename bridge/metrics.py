@@ -272,18 +272,26 @@ def _authorized(request: Request, key: str) -> bool:
 
 async def metrics_endpoint(request: Request) -> Response:
     metrics: Metrics = request.app.state.metrics
-    configured = request.app.state.bridge.settings.metrics_key
-    key = configured.get_secret_value() if configured is not None else ""
-    if key and not _authorized(request, key):
-        error = ERCError(
-            401,
-            "unauthorized",
-            "Metrics need the metrics key",
-            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
-        )
-        if "x-api-key" in request.headers or "authorization" in request.headers:
-            error = request.app.state.bridge.auth.refuse(client_address(request.scope), error)
-        return error.response()
+    bridge = request.app.state.bridge
+    configured = bridge.settings.metrics_key
+    if configured is not None:
+        if not _authorized(request, configured.get_secret_value()):
+            error = ERCError(
+                401,
+                "unauthorized",
+                "Metrics need the metrics key",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+            if "x-api-key" in request.headers or "authorization" in request.headers:
+                error = bridge.auth.refuse(client_address(request.scope), error)
+            return error.response()
+    else:
+        # Without a key of their own, metrics are guarded as the ERC routes are: open only
+        # on the demo store without credentials, where everything is.
+        try:
+            bridge.auth.authenticate(request.headers, client=client_address(request.scope))
+        except ERCError as refused:
+            return refused.response()
     body, content_type = metrics.render(request.headers.get("accept", ""))
     return Response(body, headers={"Content-Type": content_type})
 

@@ -132,6 +132,12 @@ class AccessTokens:
             raise InvalidToken("The access token is malformed")
         if iat > now + CLOCK_SKEW_S:
             raise InvalidToken("The access token is not valid yet")
+        # This bridge issues no `nbf`, but a token signed with a shared secret may carry one.
+        nbf = claims.get("nbf", now)
+        if not isinstance(nbf, int | float) or isinstance(nbf, bool):
+            raise InvalidToken("The access token is malformed")
+        if nbf > now:
+            raise InvalidToken("The access token is not valid yet")
         if exp <= now:
             raise ExpiredToken("The access token has expired")
         client = self._clients.get(str(sub))

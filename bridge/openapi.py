@@ -301,7 +301,8 @@ def _metrics_path(refs: dict[str, Any]) -> dict[str, Any]:
             "operationId": "metrics",
             "summary": "Prometheus metrics",
             "description": "When `ERC_BRIDGE_METRICS_KEY` is set, send it as a bearer token "
-            "or in `X-API-Key`.",
+            "or in `X-API-Key`; otherwise any credential the ERC routes accept (none on the "
+            "demo store without credentials).",
             "tags": ["service"],
             "security": [],
             "responses": {
@@ -310,7 +311,7 @@ def _metrics_path(refs: dict[str, Any]) -> dict[str, Any]:
                     "content": {"text/plain": text, "application/openmetrics-text": text},
                 },
                 "401": {
-                    "description": "The metrics key is set and was not sent",
+                    "description": "The metrics key, or an ERC credential, was not sent",
                     "headers": {"WWW-Authenticate": _header("The accepted scheme")},
                     "content": _json_content(refs["ErrorBody"]),
                 },

@@ -12,7 +12,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bridge.auth import SCOPES
 from bridge.cache import DEFAULT_MAX_BYTES
 
-MIN_TOKEN_SECRET_BYTES = 32
+MIN_SECRET_BYTES = 32
+"""RFC 7518 §3.2: an HS256 key is at least as long as the hash output. Every other secret
+a caller or the bridge proves itself with is held to the same length, so that none is
+short enough to guess."""
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 SecretList = Annotated[tuple[SecretStr, ...], NoDecode]
@@ -35,6 +38,13 @@ def _is_network(text: str) -> bool:
 def _uvicorn_forwarded_allow_ips() -> str:
     # uvicorn's own variable, which deployments may already set; ours wins when both are.
     return os.environ.get("FORWARDED_ALLOW_IPS", "")
+
+
+def _long_enough(secret: str) -> bool:
+    return len(secret.encode("utf-8", "surrogateescape")) >= MIN_SECRET_BYTES
+
+
+TOO_SHORT = f"must be at least {MIN_SECRET_BYTES} bytes long (openssl rand -hex 32 makes one)"
 
 
 class BridgeSettings(BaseSettings):
@@ -111,6 +121,8 @@ class BridgeSettings(BaseSettings):
             user, sep, password = entry.get_secret_value().partition(":")
             if not (user and sep and password):
                 raise ValueError("each entry must be user:password")
+            if not _long_enough(password):
+                raise ValueError(f"the password of user {user!r} {TOO_SHORT}")
         return value
 
     @field_validator("oauth_clients")
@@ -121,7 +133,9 @@ class BridgeSettings(BaseSettings):
             parts = entry.get_secret_value().split(":", 2)
             if len(parts) != 3 or not all(parts):
                 raise ValueError("each entry must be client_id:secret:scope+scope")
-            client_id, _, scopes = parts
+            client_id, secret, scopes = parts
+            if not _long_enough(secret):
+                raise ValueError(f"the secret of client {client_id!r} {TOO_SHORT}")
             if not set(scopes.split("+")) <= set(SCOPES):
                 valid = ", ".join(SCOPES)
                 raise ValueError(f"unknown scope for client {client_id!r}; valid: {valid}")
@@ -130,12 +144,25 @@ class BridgeSettings(BaseSettings):
             seen.add(client_id)
         return value
 
-    @field_validator("token_secret")
+    @field_validator("cursor_secret", "token_secret", "api_keys")
     @classmethod
-    def _long_enough(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
-        # RFC 7518 §3.2: an HS256 key is at least as long as the hash output.
-        if any(len(entry.get_secret_value().encode()) < MIN_TOKEN_SECRET_BYTES for entry in value):
-            raise ValueError(f"each secret must be at least {MIN_TOKEN_SECRET_BYTES} bytes long")
+    def _each_long_enough(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for position, entry in enumerate(value, start=1):
+            if not _long_enough(entry.get_secret_value()):
+                which = "the value" if len(value) == 1 else f"entry {position}"
+                raise ValueError(f"{which} {TOO_SHORT}")
+        return value
+
+    @field_validator("metrics_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("metrics_key")
+    @classmethod
+    def _key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _long_enough(value.get_secret_value()):
+            raise ValueError(f"the value {TOO_SHORT}")
         return value
 
     @field_validator("breaker_open_max_s")
@@ -168,6 +195,11 @@ def describe_validation_error(exc: ValidationError, env_prefix: str) -> str:
     for error in exc.errors(include_input=False, include_url=False):
         field = str(error["loc"][0]) if error["loc"] else ""
         variable = f"{env_prefix}{field}".upper()
-        reason = "is missing" if error["type"] == "missing" else f"is invalid: {error['msg']}"
+        if error["type"] == "missing":
+            reason = "is missing"
+        elif error["type"] == "value_error":  # the validator's own words, without pydantic's
+            reason = f"is invalid: {error.get('ctx', {}).get('error', error['msg'])}"
+        else:
+            reason = f"is invalid: {error['msg']}"
         problems.append(f"{variable} {reason}")
     return "; ".join(problems)

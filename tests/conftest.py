@@ -12,7 +12,8 @@ from adapters.demo import DemoAdapter
 from bridge.app import create_app
 from bridge.settings import BridgeSettings
 
-API_KEY = "test-key-3f9a"
+API_KEY = "test-key-3f9a-0b6e-4c1d-8a27-5e90f3b1"
+CURSOR_SECRET = "cursor-secret-for-tests-0123456789abcdef"
 AUTH = {"X-API-Key": API_KEY}
 R = "/erc/ecommerce/connections"
 
@@ -46,7 +47,7 @@ class RecordingDemoAdapter(DemoAdapter):
 
 
 def settings(**overrides: Any) -> BridgeSettings:
-    values: dict[str, Any] = {"api_keys": API_KEY, "cursor_secret": "cursor-secret-for-tests"}
+    values: dict[str, Any] = {"api_keys": API_KEY, "cursor_secret": CURSOR_SECRET}
     values.update(overrides)
     return BridgeSettings(_env_file=None, **values)
 
@@ -89,7 +90,7 @@ def client(make_client: Callable[..., TestClient], recorder: RecordingDemoAdapte
 
 TOKEN_SECRET = "token-secret-for-tests-0123456789abcdef"
 CLIENT_ID = "talkdesk-connections"
-CLIENT_SECRET = "client-secret-7d41c9a2"
+CLIENT_SECRET = "client-secret-7d41c9a2-5b0e-4f68-93ac"
 BOTH_SCOPES = "erc-ecommerce-connections-customers:read+erc-ecommerce-connections-orders:read"
 OAUTH_CLIENT = f"{CLIENT_ID}:{CLIENT_SECRET}:{BOTH_SCOPES}"
 

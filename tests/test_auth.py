@@ -11,7 +11,12 @@ from starlette.datastructures import Headers
 from bridge.auth import CUSTOMERS_READ, ORDERS_READ, Authenticator, Principal
 from bridge.errors import ERCError
 from bridge.ratelimit import FailedAuthLimiter
-from tests.conftest import R, RecordingDemoAdapter, decode
+from tests.conftest import API_KEY, R, RecordingDemoAdapter, decode
+
+PASSWORD = "agent-password-8d2f-41c7-b39a-0e6d5c"
+COLON_PASSWORD = "pa:ss-with-a-colon-5a1e-4f7b-9c20-d3"
+KEY_ONE = "key-one-6b0d-4e2a-8f17-c39e5a1b2c3d"
+KEY_TWO = "key-two-1f9c-47d0-a26b-e58f0c4d7a91"
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -25,7 +30,7 @@ def basic(user: str, password: str) -> dict[str, str]:
         {},
         {"X-API-Key": "wrong"},
         {"X-API-Key": ""},
-        {"X-API-Key": "test-key-3f9"},
+        {"X-API-Key": API_KEY[:-1]},
         basic("agent", "wrong"),
         basic("nobody", "pw"),
         {"Authorization": "Basic !!!notbase64"},
@@ -36,7 +41,7 @@ def basic(user: str, password: str) -> dict[str, str]:
 def test_missing_or_wrong_credentials_are_401(
     make_client: Any, recorder: RecordingDemoAdapter, headers: dict[str, str]
 ) -> None:
-    client = make_client(recorder, basic_users="agent:s3cret")
+    client = make_client(recorder, basic_users=f"agent:{PASSWORD}")
     client.headers.clear()
     response = client.get(f"{R}/customers/cus_ana", headers=headers)
     assert response.status_code == 401
@@ -47,9 +52,12 @@ def test_missing_or_wrong_credentials_are_401(
 
 
 def test_api_key_and_basic_users_are_accepted(make_client: Any) -> None:
-    client = make_client(api_keys="key-one, key-two", basic_users="agent:s3cret,other:pa:ss")
+    client = make_client(
+        api_keys=f"{KEY_ONE}, {KEY_TWO}", basic_users=f"agent:{PASSWORD},other:{COLON_PASSWORD}"
+    )
     client.headers.clear()
-    for headers in ({"X-API-Key": "key-two"}, basic("agent", "s3cret"), basic("other", "pa:ss")):
+    accepted = ({"X-API-Key": KEY_TWO}, basic("agent", PASSWORD), basic("other", COLON_PASSWORD))
+    for headers in accepted:
         assert client.get(f"{R}/customers/cus_ana", headers=headers).status_code == 200
 
 

@@ -17,6 +17,7 @@ from adapters.errors import NotFound, UpstreamError, UpstreamUnavailable
 from adapters.http import HTTPConfig
 from bridge.config import StartupError, load_configuration
 from mappings.status import DeliveryType, DetailedStatus
+from tests.conftest import API_KEY
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator, LoggedRequest
 from tests.servers import serve
@@ -548,7 +549,7 @@ def test_startup_names_the_missing_variables(
     for name in ("BIGCOMMERCE_STORE_HASH", "BIGCOMMERCE_ACCESS_TOKEN", "BIGCOMMERCE_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ERC_BRIDGE_ADAPTER", "bigcommerce")
-    monkeypatch.setenv("ERC_BRIDGE_API_KEYS", "k")
+    monkeypatch.setenv("ERC_BRIDGE_API_KEYS", API_KEY)
     with pytest.raises(StartupError) as caught:
         load_configuration()
     message = str(caught.value)
@@ -562,7 +563,7 @@ def test_startup_builds_the_adapter_from_the_environment(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ERC_BRIDGE_ADAPTER", "bigcommerce")
-    monkeypatch.setenv("ERC_BRIDGE_API_KEYS", "k")
+    monkeypatch.setenv("ERC_BRIDGE_API_KEYS", API_KEY)
     monkeypatch.setenv("BIGCOMMERCE_STORE_HASH", "abc123")
     monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", "t0ken-from-env")
     monkeypatch.delenv("BIGCOMMERCE_BASE_URL", raising=False)

@@ -26,7 +26,7 @@ from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
 from tests.servers import serve
 
-CLI_KEY = "cli-key-0b6e1f-3a5c7e9b1d2f4a6c8e0b"
+CLI_KEY = "cli-key-0b6e1f-3a7c-4d92-b815-e06f"
 PUBLIC_URL = "https://erc-bridge.example.com/shop"
 WRONG_SECRET = "not-the-platform-secret-93c1"
 
@@ -315,7 +315,7 @@ def test_get_prints_the_error_body_and_fails(
 
 
 def test_get_authenticates_with_an_oauth_client(tmp_path: Path) -> None:
-    secret = "client-secret-5e2a-7c9e1b3d5f7a9c1e3b5d"
+    secret = "client-secret-5e2a-0c4f-4b8d-9e17-a63b"
     client = f"talkdesk:{secret}:erc-ecommerce-connections-customers:read"
     env = {"ERC_BRIDGE_OAUTH_CLIENTS": client, "ERC_BRIDGE_TOKEN_SECRET": "t" * 32}
     result = run_cli(tmp_path, "get", "erc/ecommerce/customers/cus_ana", env=env)

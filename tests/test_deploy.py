@@ -284,3 +284,13 @@ def closure_gaps() -> Iterator[str]:
 
 def test_the_lock_holds_the_whole_dependency_closure() -> None:
     assert sorted(set(closure_gaps())) == []
+
+
+def test_uvicorn_is_pinned_to_the_minor_version_the_server_was_verified_against() -> None:
+    # bridge/server.py subclasses uvicorn's httptools protocol: a new minor is a deliberate
+    # change, made with the server's tests.
+    (uvicorn,) = [r for r in runtime_requirements() if canonicalize_name(r.name) == "uvicorn"]
+    major, minor, *_ = locked()["uvicorn"].split(".")
+    assert uvicorn.specifier.contains(f"{major}.{minor}.0")
+    assert not uvicorn.specifier.contains(f"{major}.{int(minor) + 1}.0")
+    assert not uvicorn.specifier.contains(f"{major}.{int(minor) - 1}.99")

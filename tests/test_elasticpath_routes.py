@@ -554,7 +554,7 @@ def test_malformed_setting_names_the_variable_never_the_secret(
     monkeypatch.chdir(tmp_path)
     settings = {
         "ERC_BRIDGE_ADAPTER": "elasticpath",
-        "ERC_BRIDGE_API_KEYS": "key",
+        "ERC_BRIDGE_API_KEYS": AUTH["X-API-Key"],
         "ELASTICPATH_BASE_URL": "https://useast.api.elasticpath.com",
         "ELASTICPATH_CLIENT_ID": "client",
         "ELASTICPATH_CLIENT_SECRET": "secret-that-must-not-leak",

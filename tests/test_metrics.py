@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
+from structlog.testing import capture_logs
 
+from adapters.demo import DemoAdapter
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
 from adapters.http import HTTPConfig
-from tests.conftest import API_KEY, R
+from bridge.app import create_app
+from tests.conftest import API_KEY, R, settings
+from tests.conftest import CLIENT_ID as OAUTH_CLIENT_ID
+from tests.conftest import CLIENT_SECRET as OAUTH_SECRET
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
 from tests.servers import serve
@@ -22,7 +29,7 @@ ORDER = f"{R}/customers/{fx.MARIA}/orders/{fx.ORDER_COMPLETE}"
 ORDER_PATH = f"/v2/orders/{fx.ORDER_COMPLETE}"
 CUSTOMER_ROUTE = f"{R}/customers/{{customer_id}}"
 ORDER_ROUTE = f"{R}/customers/{{customer_id}}/orders/{{order_id}}"
-METRICS_KEY = "scrape-key-5b1e07c2"
+METRICS_KEY = "scrape-key-5b1e07c2-94d0-4a3f-8e6b"
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -165,10 +172,57 @@ def test_each_app_has_its_own_registry(make_client: Callable[..., TestClient]) -
     assert value(scrape(idle), "erc_bridge_requests_total", **route) == 0
 
 
-def test_metrics_are_open_without_a_metrics_key(
+BASIC_PASSWORD = "scrape-password-0d6c-4a71-b93e-25f8"
+
+
+def test_without_a_metrics_key_metrics_need_an_erc_credential(
     make_app_client: Callable[..., TestClient],
 ) -> None:
-    assert scrape(make_app_client(headers={}))
+    bridge = make_app_client(headers={}, basic_users=f"prometheus:{BASIC_PASSWORD}")
+    refused = bridge.get("/metrics")
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "unauthorized"
+    assert "X-API-Key" in refused.headers["www-authenticate"]
+    assert "erc_bridge_" not in refused.text  # nothing of the metrics went out
+    assert bridge.get("/metrics", headers={"X-API-Key": API_KEY[:-1]}).status_code == 401
+    assert bridge.get("/metrics", headers={"Authorization": "Bearer x.y.z"}).status_code == 401
+
+    assert scrape(bridge, **{"x-api-key": API_KEY})
+    pair = base64.b64encode(f"prometheus:{BASIC_PASSWORD}".encode()).decode()
+    assert scrape(bridge, authorization=f"Basic {pair}")
+    grant = bridge.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(OAUTH_CLIENT_ID, OAUTH_SECRET),
+    )
+    assert scrape(bridge, authorization=f"Bearer {grant.json()['access_token']}")
+
+
+def test_metrics_are_open_on_the_demo_store_without_credentials(
+    make_client: Callable[..., TestClient],
+) -> None:
+    bridge = make_client(api_keys="")
+    bridge.headers.clear()
+    assert scrape(bridge)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "level", "protected_by"),
+    [
+        ({"metrics_key": METRICS_KEY}, "info", "ERC_BRIDGE_METRICS_KEY"),
+        ({}, "info", "the inbound credentials of the ERC routes"),
+        ({"api_keys": ""}, "warning", "nothing"),
+    ],
+)
+def test_startup_says_how_metrics_are_protected(
+    overrides: dict[str, Any], level: str, protected_by: str
+) -> None:
+    app = create_app(settings(**overrides), adapter=DemoAdapter())
+    with capture_logs() as logs, TestClient(app):
+        pass
+    lines = [line for line in logs if line["event"] == "metrics_access"]
+    assert [(line["log_level"], line["protected_by"]) for line in lines] == [(level, protected_by)]
+    assert METRICS_KEY not in str(logs)
 
 
 def test_the_metrics_key_guards_metrics(make_client: Callable[..., TestClient]) -> None:

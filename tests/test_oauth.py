@@ -39,8 +39,10 @@ ROUTES = {
     "/erc/ecommerce/customers/cus_ana": CUSTOMERS_READ,
     "/erc/ecommerce/customers/cus_ana/most-recent-order": ORDERS_READ,
 }
-CUSTOMERS_ONLY = f"reader:reader-secret-1:{CUSTOMERS_READ}"
-ORDERS_ONLY = f"orders:orders-secret-2:{ORDERS_READ}"
+READER_SECRET = "reader-secret-1-4c8e-9a2f-b07d-53e1"
+ORDERS_SECRET = "orders-secret-2-7e1b-40d9-a6c3-8f25"
+CUSTOMERS_ONLY = f"reader:{READER_SECRET}:{CUSTOMERS_READ}"
+ORDERS_ONLY = f"orders:{ORDERS_SECRET}:{ORDERS_READ}"
 ALL_CLIENTS = ",".join([f"{CLIENT_ID}:{CLIENT_SECRET}:{BOTH_SCOPES}", CUSTOMERS_ONLY, ORDERS_ONLY])
 
 
@@ -146,7 +148,7 @@ def test_form_credentials_and_default_scope(oauth: TestClient) -> None:
         data={
             "grant_type": "client_credentials",
             "client_id": "reader",
-            "client_secret": "reader-secret-1",
+            "client_secret": READER_SECRET,
         },
     )
     assert response.status_code == 200
@@ -160,8 +162,8 @@ def test_form_credentials_and_default_scope(oauth: TestClient) -> None:
 @pytest.mark.parametrize(
     ("client_id", "secret", "granted"),
     [
-        ("reader", "reader-secret-1", {CUSTOMERS_READ}),
-        ("orders", "orders-secret-2", {ORDERS_READ}),
+        ("reader", READER_SECRET, {CUSTOMERS_READ}),
+        ("orders", ORDERS_SECRET, {ORDERS_READ}),
         (CLIENT_ID, CLIENT_SECRET, {CUSTOMERS_READ, ORDERS_READ}),
     ],
 )
@@ -266,7 +268,7 @@ def test_narrower_scope_than_the_client_has(oauth: TestClient) -> None:
         ),
         (
             {"grant_type": "client_credentials", "scope": ORDERS_READ},
-            basic("reader", "reader-secret-1"),
+            basic("reader", READER_SECRET),
             400,
             "invalid_scope",
         ),
@@ -320,8 +322,14 @@ def test_token_endpoint_only_takes_post(oauth: TestClient) -> None:
 
 
 def test_form_encoded_basic_credentials_are_accepted(make_app_client: Any) -> None:
-    client = make_app_client(headers={}, oauth_clients=f"app:p+ss%w0rd:{ORDERS_READ}")
-    for secret in ("p+ss%w0rd", "p%2Bss%25w0rd"):  # RFC 6749 §2.3.1 asks for the encoded form
+    client = make_app_client(
+        headers={}, oauth_clients=f"app:p+ss%w0rd-0123456789abcdef-0123456:{ORDERS_READ}"
+    )
+    as_configured, form_encoded = (
+        "p+ss%w0rd-0123456789abcdef-0123456",
+        "p%2Bss%25w0rd-0123456789abcdef-0123456",
+    )
+    for secret in (as_configured, form_encoded):  # RFC 6749 §2.3.1 asks for the encoded form
         response = client.post(
             TOKEN_URL, data={"grant_type": "client_credentials"}, headers=basic("app", secret)
         )
@@ -363,6 +371,10 @@ BAD_TOKENS = {
         good_claims(clock, iat=int(clock.now) - 700, exp=int(clock.now) - 100)
     ),
     "issued in the future": lambda clock: forge(good_claims(clock, iat=int(clock.now) + 3600)),
+    "not valid before a later time": lambda clock: forge(
+        good_claims(clock, nbf=int(clock.now) + 1)
+    ),
+    "string nbf": lambda clock: forge(good_claims(clock, nbf=str(int(clock.now)))),
     "no exp": lambda clock: forge(good_claims(clock, exp=None)),
     "no scope": lambda clock: forge(good_claims(clock, scope=None)),
     "no jti": lambda clock: forge(good_claims(clock, jti=None)),
@@ -399,8 +411,25 @@ def test_bad_tokens_are_refused_on_every_route(
     assert recorder.calls == []
 
 
+def test_a_token_is_refused_before_its_nbf_and_accepted_from_then_on(
+    oauth: TestClient, recorder: RecordingDemoAdapter, clock: ManualClock
+) -> None:
+    token = forge(good_claims(clock, nbf=int(clock.now) + 60))
+    early = oauth.get(f"{R}/customers/cus_ana", headers=bearer(token))
+    assert early.status_code == 401
+    assert (
+        'error_description="The access token is not valid yet"'
+        in (early.headers["www-authenticate"])
+    )
+    assert recorder.calls == []
+    clock.advance(59)
+    assert oauth.get(f"{R}/customers/cus_ana", headers=bearer(token)).status_code == 401
+    clock.advance(1)
+    assert oauth.get(f"{R}/customers/cus_ana", headers=bearer(token)).status_code == 200
+
+
 def test_tampered_token_is_401(oauth: TestClient, recorder: RecordingDemoAdapter) -> None:
-    header, payload, signature = token_for(oauth, "reader", "reader-secret-1").split(".")
+    header, payload, signature = token_for(oauth, "reader", READER_SECRET).split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["scope"] = f"{CUSTOMERS_READ} {ORDERS_READ}"
     widened = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
@@ -498,9 +527,10 @@ def test_token_secret_rotation(make_app_client: Any, clock: ManualClock) -> None
 
 def test_cursor_secret_rotation(make_app_client: Any) -> None:
     url = f"{R}/customers/cus_john/orders?limit=5"
-    before = make_app_client(cursor_secret="old-cursor-secret")
-    during = make_app_client(cursor_secret="new-cursor-secret, old-cursor-secret")
-    after = make_app_client(cursor_secret="new-cursor-secret")
+    old, new = "old-cursor-secret-0123456789abcdef", "new-cursor-secret-0123456789abcdef"
+    before = make_app_client(cursor_secret=old)
+    during = make_app_client(cursor_secret=f"{new}, {old}")
+    after = make_app_client(cursor_secret=new)
     old_next = decode(before.get(url))["_links"]["next"]["href"]
     page = during.get(old_next.removeprefix("http://testserver"))
     assert page.status_code == 200
@@ -513,13 +543,21 @@ def test_cursor_secret_rotation(make_app_client: Any) -> None:
 # Configuration.
 
 
+HIDDEN_SECRET = "hidden-value-long-enough-0123456789abcdef"
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "problem"),
     [
         ("token_secret", "hidden-value-0", "at least 32 bytes"),
-        ("oauth_clients", "app:hidden-value-1:admin", "unknown scope"),
-        ("oauth_clients", f"app:hidden-value-2:{ORDERS_READ},app:s2:{ORDERS_READ}", "listed twice"),
-        ("oauth_clients", "app:hidden-value-3", "client_id:secret:scope+scope"),
+        ("oauth_clients", f"app:{HIDDEN_SECRET}-1:admin", "unknown scope"),
+        (
+            "oauth_clients",
+            f"app:{HIDDEN_SECRET}-2:{ORDERS_READ},app:{HIDDEN_SECRET}-3:{ORDERS_READ}",
+            "listed twice",
+        ),
+        ("oauth_clients", f"app:hidden-value-4:{ORDERS_READ}", "the secret of client 'app'"),
+        ("oauth_clients", "app:hidden-value-5", "client_id:secret:scope+scope"),
         ("token_ttl_s", "0", "greater than or equal to 1"),
     ],
 )

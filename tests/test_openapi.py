@@ -45,7 +45,7 @@ def demo_app(**overrides: Any) -> Any:
     values = {
         "oauth_clients": OAUTH_CLIENT,
         "token_secret": TOKEN_SECRET,
-        "basic_users": "agent:agent-password",
+        "basic_users": "agent:agent-password-0123456789abcdef0123",
         # Generated token requests fail often; the lockout has its own tests.
         "auth_failure_limit": 1_000_000,
         **overrides,

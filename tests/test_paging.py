@@ -273,8 +273,8 @@ def test_tampered_cursors_are_refused(client: TestClient, recorder: RecordingDem
 
 
 def test_cursor_signed_with_another_secret_is_refused(make_client: Any) -> None:
-    one = make_client(cursor_secret="first-secret")
-    other = make_client(cursor_secret="second-secret")
+    one = make_client(cursor_secret="first-cursor-secret-0123456789abcdef")
+    other = make_client(cursor_secret="second-cursor-secret-0123456789abcdef")
     cursor = first_cursor(one, ORDERS_URL)
     assert_invalid_cursor(other.get(f"{ORDERS_URL}&cursor={cursor}"))
 

@@ -24,12 +24,12 @@ from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator, error_body
 from tests.servers import serve
 
-API_KEY = "api-key-5e0b77c1d2"
+API_KEY = "api-key-5e0b77c1d2-8f4a-4b6c-9d13-a0e2"
 GUESSED_KEY = "guessed-key-0a9f3c"
-BASIC_USER, BASIC_PASSWORD = "agent", "basic-password-61b2"
-OAUTH_ID, OAUTH_SECRET = "talkdesk", "oauth-secret-2c8d4e"
+BASIC_USER, BASIC_PASSWORD = "agent", "basic-password-61b2-7c3e-4a90-b5d8"
+OAUTH_ID, OAUTH_SECRET = "talkdesk", "oauth-secret-2c8d4e-61f0-4e2b-a7c9"
 TOKEN_SECRET = "token-signing-secret-for-the-redaction-test"
-CURSOR_SECRET = "cursor-signing-secret-7f3e"
+CURSOR_SECRET = "cursor-signing-secret-7f3e-2d91-4c0a-b6e5"
 CARD = "4111 1111 1111 1111"
 CARD_DIGITS = CARD.replace(" ", "")
 FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)

@@ -26,7 +26,7 @@ from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
 from tests.servers import serve
 
-API_KEY = "shutdown-key-41c7"
+API_KEY = "shutdown-key-41c7-9e2a-4b6d-80f3-c5a1"
 CUSTOMER = f"{R}/customers/{fx.MARIA}"
 
 
