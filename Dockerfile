@@ -24,7 +24,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 USER 10001
 EXPOSE 8080
-# Liveness only: readiness (/readyz) depends on the platform and belongs to the orchestrator.
+# Liveness only: readiness (/readyz: adapter open, platform credentials accepted) belongs
+# to the orchestrator.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('ERC_BRIDGE_PORT', '8080') + '/healthz', timeout=2)"]
 STOPSIGNAL SIGTERM
