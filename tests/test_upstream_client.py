@@ -549,7 +549,7 @@ async def test_an_invalid_answer_is_an_upstream_error_and_a_breaker_failure(
 
     listening = await asyncio.start_server(reply, "127.0.0.1", 0)
     calls = Calls()
-    breaker = CircuitBreaker("test", threshold=1, cooldown=30)
+    breaker = CircuitBreaker("test", threshold=1, open_s=30)
     upstream = UpstreamClient(
         f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}",
         platform="test",
