@@ -234,7 +234,7 @@ async def test_garbage_chunking_is_a_502_counted_as_an_invalid_answer(
         bridge = bridge_for(url)
         response = await ask(bridge)
         async with httpx.AsyncClient(base_url=bridge, timeout=ANSWER_WITHIN_S) as client:
-            metrics = (await client.get("/metrics")).text
+            metrics = (await client.get("/metrics", headers={"X-API-Key": API_KEY})).text
     assert response.status_code == 502
     assert response.json()["code"] == "upstream_error"
     assert 'outcome="invalid_answer"' in metrics

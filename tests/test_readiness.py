@@ -32,7 +32,7 @@ from adapters.errors import (
 )
 from adapters.http import HTTPConfig
 from bridge.readiness import CHECK_EVERY_S, NOT_OPEN, PlatformHealth, Readiness, health_of
-from tests.conftest import ManualClock
+from tests.conftest import AUTH, ManualClock
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.adobe_cpapi import CPAPIEmulator
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
@@ -129,7 +129,7 @@ def probes(emulator: ElasticPathEmulator) -> int:
 
 
 def gauges(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=AUTH).text  # credentials configured: guarded
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
         for family in text_string_to_metric_families(text)
