@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic_settings import BaseSettings
 
+from adapters.answers import PlatformAnswers
 from adapters.errors import NotFound, NotSupported
 from adapters.http import (
     NO_OBSERVER,
@@ -144,9 +145,12 @@ class Adapter:
         return await self.get_order(customer_id, page.orders[0].id)
 
 
-class HTTPAdapter(Adapter):
+class HTTPAdapter(PlatformAnswers, Adapter):
     """An adapter that calls its platform through one `UpstreamClient`: `open()` sets
-    `_upstream`, `close()` releases it, and `_http` is it (an error before `open()`)."""
+    `_upstream`, `close()` releases it, and `_http` is it (an error before `open()`).
+
+    `raise_for_status` translates the platform's answers (`adapters.answers`).
+    """
 
     _upstream: UpstreamClient | None = None
 

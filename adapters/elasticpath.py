@@ -1,8 +1,8 @@
 """Elastic Path Composable Commerce: customers and their orders over the REST API (SPEC §5).
 
 Every call goes through one `UpstreamClient` with a `client_credentials` token shared by
-all requests. Platform errors are translated in `_raise_for_status`, unreadable bodies in
-`adapters.http.readable`; nothing else decides what an upstream failure means.
+all requests. Platform errors are translated by `HTTPAdapter.raise_for_status`, unreadable
+bodies in `adapters.http.readable`; nothing else decides what an upstream failure means.
 """
 
 from __future__ import annotations
@@ -14,26 +14,14 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-import orjson
 import structlog
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.answers import PlatformProblem
 from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
-from adapters.errors import (
-    NotFound,
-    UnservableRequest,
-    UpstreamError,
-    UpstreamUnavailable,
-)
-from adapters.http import (
-    HTTPConfig,
-    UpstreamClient,
-    json_body,
-    path_segment,
-    readable,
-    unexpected_answer,
-)
+from adapters.errors import NotFound, UnservableRequest, UpstreamError
+from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
 from adapters.paging import page_in_memory, resume_offset
 from adapters.tokens import CachedToken
 from mappings import elasticpath as ep
@@ -95,6 +83,8 @@ class ElasticPathSettings(BaseSettings):
 class ElasticPathAdapter(HTTPAdapter):
     name = "elasticpath"
     settings_class = ElasticPathSettings
+    title = "Elastic Path"
+    credentials = "ELASTICPATH_CLIENT_ID and ELASTICPATH_CLIENT_SECRET"
 
     def __init__(
         self,
@@ -358,7 +348,7 @@ class ElasticPathAdapter(HTTPAdapter):
             self._token.invalidate(token)
             token = await self._token.get()
             response = await self._send(path, token, endpoint=endpoint, params=params)
-        _raise_for_status(response, endpoint, missing=missing)
+        self.raise_for_status(response, endpoint, missing=missing)
         return json_body(response, PLATFORM)
 
     async def _send(
@@ -377,6 +367,10 @@ class ElasticPathAdapter(HTTPAdapter):
             endpoint=endpoint,
         )
 
+    def parse_error(self, body: Any) -> PlatformProblem:
+        said = ep.problem(body)
+        return PlatformProblem(platform_status=said.status, title=said.title, detail=said.detail)
+
     async def _fetch_token(self) -> tuple[str, float]:
         response = await self._http.send(
             "POST",
@@ -388,7 +382,7 @@ class ElasticPathAdapter(HTTPAdapter):
             },
             endpoint=GRANT_PATH,
         )
-        _raise_for_status(response, GRANT_PATH, authenticating=True)
+        self.raise_for_status(response, GRANT_PATH, authenticating=True)
         with readable(PLATFORM, GRANT_PATH):
             grant = ep.parse_token_grant(json_body(response, PLATFORM))
             return grant.access_token, grant.lifetime(now=time.time())
@@ -435,41 +429,3 @@ def _has_more(page: ep.EPList[Any], *, after: int, limit: int) -> bool:
         return after < page.total
     return len(page.data) >= limit
 
-
-def _raise_for_status(
-    response: httpx.Response,
-    endpoint: str,
-    *,
-    missing: str | None = None,
-    authenticating: bool = False,
-) -> None:
-    """The one place an EP error answer becomes an adapter error."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    said = _problem(response)
-    context = {
-        "platform": PLATFORM,
-        "endpoint": endpoint,
-        "status": status,
-        "platform_status": said.status,
-        "title": said.title,
-        "detail": said.detail,
-    }
-    if status == 404 and missing is not None:
-        raise NotFound(missing)
-    if status in (401, 403) or (authenticating and status == 400):
-        log.error("platform_credentials_rejected", **context)
-        raise UpstreamUnavailable(
-            "Elastic Path rejected the bridge's credentials "
-            "(check ELASTICPATH_CLIENT_ID and ELASTICPATH_CLIENT_SECRET)",
-            credentials_rejected=True,
-        )
-    raise unexpected_answer("Elastic Path", status, context)
-
-
-def _problem(response: httpx.Response) -> ep.EPProblem:
-    try:
-        return ep.problem(orjson.loads(response.content))
-    except orjson.JSONDecodeError:
-        return ep.EPProblem()
