@@ -2,8 +2,8 @@
 
 Every call goes through one `UpstreamClient` with the store's API account token in
 `X-Auth-Token`. BigCommerce answers an empty list with 204 and no body. Platform errors are
-translated in `_raise_for_status`, unreadable bodies in `adapters.http.readable`; nothing
-else decides what an upstream failure means. The store's request quota, which BigCommerce
+translated by `HTTPAdapter.raise_for_status`, unreadable bodies in `adapters.http.readable`;
+nothing else decides what an upstream failure means. The store's request quota, which BigCommerce
 reports on every answer, is respected before each call (`RateWindow`).
 """
 
@@ -17,14 +17,14 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import httpx
-import orjson
 import structlog
 from pydantic import BaseModel, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.answers import LogFields, PlatformProblem
 from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
 from adapters.deadline import remaining
-from adapters.errors import NotFound, UpstreamError, UpstreamUnavailable
+from adapters.errors import AdapterError, NotFound, UpstreamError, UpstreamUnavailable
 from adapters.http import (
     HTTPConfig,
     UpstreamClient,
@@ -32,7 +32,6 @@ from adapters.http import (
     path_segment,
     readable,
     retry_after_seconds,
-    unexpected_answer,
 )
 from adapters.paging import page_in_memory, resume_offset
 from mappings import bigcommerce as bc
@@ -120,6 +119,8 @@ class RateWindow:
 class BigCommerceAdapter(HTTPAdapter):
     name = "bigcommerce"
     settings_class = BigCommerceSettings
+    title = "BigCommerce"
+    credentials = "BIGCOMMERCE_ACCESS_TOKEN and its read-only Orders and Customers scopes"
 
     def __init__(
         self,
@@ -354,10 +355,25 @@ class BigCommerceAdapter(HTTPAdapter):
         await self._respect_quota(endpoint)
         response = await self._http.send("GET", path, params=params, endpoint=endpoint)
         self.quota.observe(response.headers)
-        _raise_for_status(response, endpoint, missing=missing)
+        self.raise_for_status(response, endpoint, missing=missing)
         if response.status_code == 204:
             return None
         return json_body(response, PLATFORM)
+
+    def parse_error(self, body: Any) -> PlatformProblem:
+        said = bc.problem(body)
+        return PlatformProblem(platform_status=said.status, detail=said.message)
+
+    def other_error(self, status: int, problem: PlatformProblem, fields: LogFields) -> AdapterError:
+        if status == 404:
+            # A collection cannot be missing: the store hash (or the API base URL) is wrong.
+            log.error("platform_store_not_found", **fields)
+            return UpstreamUnavailable(
+                "BigCommerce does not know this store (check BIGCOMMERCE_STORE_HASH "
+                "and BIGCOMMERCE_BASE_URL)",
+                credentials_rejected=True,
+            )
+        return super().other_error(status, problem, fields)
 
     async def _respect_quota(self, endpoint: str) -> None:
         """Wait for the quota window to reset when it fits the request's deadline."""
@@ -412,44 +428,3 @@ def _header_int(headers: httpx.Headers, name: str) -> int | None:
     value = headers.get(name, "").strip()
     return int(value) if value.isdigit() else None
 
-
-def _raise_for_status(
-    response: httpx.Response, endpoint: str, *, missing: str | None = None
-) -> None:
-    """The one place a BigCommerce error answer becomes an adapter error."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    said = _problem(response)
-    context = {
-        "platform": PLATFORM,
-        "endpoint": endpoint,
-        "status": status,
-        "platform_status": said.status,
-        "detail": said.message,
-    }
-    if status == 404 and missing is not None:
-        raise NotFound(missing)
-    if status in (401, 403):
-        log.error("platform_credentials_rejected", **context)
-        raise UpstreamUnavailable(
-            "BigCommerce rejected the bridge's API token (check BIGCOMMERCE_ACCESS_TOKEN "
-            "and its read-only Orders and Customers scopes)",
-            credentials_rejected=True,
-        )
-    if status == 404:
-        # A collection cannot be missing: the store hash (or the API base URL) is wrong.
-        log.error("platform_store_not_found", **context)
-        raise UpstreamUnavailable(
-            "BigCommerce does not know this store (check BIGCOMMERCE_STORE_HASH "
-            "and BIGCOMMERCE_BASE_URL)",
-            credentials_rejected=True,
-        )
-    raise unexpected_answer("BigCommerce", status, context)
-
-
-def _problem(response: httpx.Response) -> bc.BCProblem:
-    try:
-        return bc.problem(orjson.loads(response.content))
-    except orjson.JSONDecodeError:
-        return bc.BCProblem()
