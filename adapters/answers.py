@@ -24,6 +24,10 @@ CREDENTIALS_REJECTED = "platform_credentials_rejected"
 
 LogFields = dict[str, Any]
 
+GRANT_REFUSALS = frozenset({400, 401, 403})
+"""How a token endpoint refuses a grant (RFC 6749 §5.2: `invalid_client` is 401, the
+rest 400), and 403 where a gateway in front of it does."""
+
 
 @dataclass(frozen=True)
 class PlatformProblem:
@@ -81,7 +85,7 @@ class PlatformAnswers:
         """The one place a platform's error answer becomes an adapter error.
 
         A 404 is NotFound(`missing`) when `missing` is given; a refusal of the
-        credentials (or a 400 from the token endpoint, when `authenticating`) is
+        credentials (or of the grant, when `authenticating` at the token endpoint) is
         UpstreamUnavailable with `credentials_rejected`. `context` is logged with it.
         """
         status = response.status_code
@@ -100,7 +104,7 @@ class PlatformAnswers:
             raise found
         if status == 404 and missing is not None:
             raise NotFound(missing)
-        if status in self.credential_statuses or (authenticating and status == 400):
+        if status in (GRANT_REFUSALS if authenticating else self.credential_statuses):
             raise self.credentials_rejected(fields)
         raise self.other_error(status, problem, fields)
 

@@ -427,4 +427,3 @@ def _no_order(order_id: str) -> str:
 def _header_int(headers: httpx.Headers, name: str) -> int | None:
     value = headers.get(name, "").strip()
     return int(value) if value.isdigit() else None
-

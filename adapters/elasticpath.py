@@ -428,4 +428,3 @@ def _has_more(page: ep.EPList[Any], *, after: int, limit: int) -> bool:
     if page.total is not None:
         return after < page.total
     return len(page.data) >= limit
-
