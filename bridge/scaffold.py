@@ -101,9 +101,9 @@ ADAPTER = '''\
 TODO($name): say which API version this adapter reads,
 how it authenticates and how its lists page, with a link to the platform's reference.
 
-Every call goes through one `UpstreamClient`. Platform errors are translated in
-`_raise_for_status`, unreadable bodies in `adapters.http.readable`; nothing else decides
-what an upstream failure means.
+Every call goes through one `UpstreamClient`. Platform errors are translated by
+`HTTPAdapter.raise_for_status`, unreadable bodies in `adapters.http.readable`; nothing else
+decides what an upstream failure means.
 """
 
 from __future__ import annotations
@@ -116,22 +116,15 @@ import structlog
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.answers import PlatformProblem
 from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
-from adapters.errors import NotFound, UpstreamError, UpstreamUnavailable
-from adapters.http import (
-    HTTPConfig,
-    UpstreamClient,
-    json_body,
-    path_segment,
-    readable,
-    unexpected_answer,
-)
+from adapters.errors import NotFound, UpstreamError
+from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
 from adapters.paging import page_in_memory
 from mappings import $name as mapping
 from mappings.models import Customer, Order
 
 PLATFORM = "$name"
-CREDENTIALS = "${PREFIX}API_TOKEN"
 
 log = structlog.get_logger("erc_bridge.$name")
 
@@ -161,6 +154,8 @@ class ${Camel}Settings(BaseSettings):
 class ${Camel}Adapter(HTTPAdapter):
     name = "$name"
     settings_class = ${Camel}Settings
+    title = "$Title"
+    credentials = "${PREFIX}API_TOKEN"
 
     def __init__(
         self,
@@ -259,26 +254,13 @@ class ${Camel}Adapter(HTTPAdapter):
     ) -> Any:
         """GET one resource as JSON. A 404 is NotFound(`missing`) when `missing` is given."""
         response = await self._http.send("GET", path, params=params, endpoint=endpoint)
-        _raise_for_status(response, endpoint, missing=missing)
+        self.raise_for_status(response, endpoint, missing=missing)
         return json_body(response, PLATFORM)
 
-
-def _raise_for_status(
-    response: httpx.Response, endpoint: str, *, missing: str | None = None
-) -> None:
-    """The one place a platform error answer becomes an adapter error."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    context = {"platform": PLATFORM, "endpoint": endpoint, "status": status}
-    if status == 404 and missing is not None:
-        raise NotFound(missing)
-    if status in (401, 403):
-        log.error("platform_credentials_rejected", **context)
-        raise UpstreamUnavailable(
-            f"$Title rejected the bridge's credentials (check {CREDENTIALS})",
-        )
-    raise unexpected_answer("$Title", status, context)
+    def parse_error(self, body: Any) -> PlatformProblem:
+        """What the platform's error body says, for the logs."""
+        # TODO($name): read the platform's error body (its code, title and detail).
+        return PlatformProblem()
 '''
 
 MAPPING = '''\
