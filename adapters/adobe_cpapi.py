@@ -191,9 +191,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.config = settings if settings is not None else AdobeSettings()
-        super().__init__(self.config)
-        self._http_config = http
-        self._transport = transport
+        super().__init__(self.config, http=http, transport=transport)
         self._token = CachedToken(
             self._fetch_token,
             margin=TOKEN_MARGIN_S,
@@ -209,8 +207,8 @@ class AdobeCPAPIAdapter(HTTPAdapter):
     async def open(self) -> None:
         if self._catalog is None:
             self._catalog = await load_catalog(self.config.offer_catalog)
-        self._ims = self._connect(_origin_of(self.config.ims_url), IMS)
-        self._upstream = self._connect(self.config.cpapi_base_url, PLATFORM)
+        self._ims = self.connect(_origin_of(self.config.ims_url), platform=IMS)
+        self._upstream = self.connect(self.config.cpapi_base_url)
 
     async def close(self) -> None:
         if self._ims is not None:
@@ -468,16 +466,6 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
             raise UpstreamError(f"{IMS} sent a token response without a usable expires_in")
         return token, float(lifetime)
-
-    def _connect(self, base_url: str, platform: str) -> UpstreamClient:
-        return UpstreamClient(
-            base_url,
-            platform=platform,
-            config=self.http_config(self._http_config),
-            transport=self._transport,
-            observer=self.observer,
-            limits=self.platform_limits,
-        )
 
 
 def _origin_of(url: str) -> str:

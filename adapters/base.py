@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
+import httpx
 from pydantic_settings import BaseSettings
 
 from adapters.answers import PlatformAnswers
@@ -149,10 +150,37 @@ class HTTPAdapter(PlatformAnswers, Adapter):
     """An adapter that calls its platform through one `UpstreamClient`: `open()` sets
     `_upstream`, `close()` releases it, and `_http` is it (an error before `open()`).
 
-    `raise_for_status` translates the platform's answers (`adapters.answers`).
+    `raise_for_status` translates the platform's answers (`adapters.answers`). `http`
+    overrides the platform's call defaults and `transport` replaces the network (tests).
     """
 
     _upstream: UpstreamClient | None = None
+
+    def __init__(
+        self,
+        settings: BaseSettings | None = None,
+        *,
+        http: HTTPConfig | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(settings)
+        self._http_config = http
+        self._transport = transport
+
+    def connect(
+        self, base_url: str, *, platform: str | None = None, **options: Any
+    ) -> UpstreamClient:
+        """An `UpstreamClient` to `base_url` built as the bridge decides (breaker periods,
+        observer, connection limits); `options` are the platform's own (`headers`, …)."""
+        return UpstreamClient(
+            base_url,
+            platform=platform or self.name,
+            config=self.http_config(self._http_config),
+            transport=self._transport,
+            observer=self.observer,
+            limits=self.platform_limits,
+            **options,
+        )
 
     async def close(self) -> None:
         if self._upstream is not None:

@@ -27,7 +27,6 @@ from adapters.deadline import remaining
 from adapters.errors import AdapterError, NotFound, UpstreamError, UpstreamUnavailable
 from adapters.http import (
     HTTPConfig,
-    UpstreamClient,
     json_body,
     path_segment,
     readable,
@@ -132,26 +131,19 @@ class BigCommerceAdapter(HTTPAdapter):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._settings = settings if settings is not None else BigCommerceSettings()
-        super().__init__(self._settings)
-        self._http_config = http
-        self._transport = transport
+        super().__init__(self._settings, http=http, transport=transport)
         self._sleep = sleep
         self.quota = RateWindow(clock)
 
     async def open(self) -> None:
-        self._upstream = UpstreamClient(
+        self._upstream = self.connect(
             self._settings.api_root,
-            platform=PLATFORM,
-            config=self.http_config(self._http_config),
             headers={
                 "Accept": "application/json",
                 "X-Auth-Token": self._settings.access_token.get_secret_value(),
             },
-            transport=self._transport,
             sleep=self._sleep,
-            observer=self.observer,
             retry_after=_quota_reset,
-            limits=self.platform_limits,
         )
 
     async def probe(self) -> None:

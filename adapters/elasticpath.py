@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.answers import PlatformProblem
 from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
 from adapters.errors import NotFound, UnservableRequest, UpstreamError
-from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
+from adapters.http import HTTPConfig, json_body, path_segment, readable
 from adapters.paging import page_in_memory, resume_offset
 from adapters.tokens import CachedToken
 from mappings import elasticpath as ep
@@ -95,9 +95,7 @@ class ElasticPathAdapter(HTTPAdapter):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings if settings is not None else ElasticPathSettings()
-        super().__init__(self._settings)
-        self._http_config = http
-        self._transport = transport
+        super().__init__(self._settings, http=http, transport=transport)
         self._token = CachedToken(
             self._fetch_token,
             clock=clock,
@@ -105,14 +103,8 @@ class ElasticPathAdapter(HTTPAdapter):
         )
 
     async def open(self) -> None:
-        self._upstream = UpstreamClient(
-            self._settings.base_url,
-            platform=PLATFORM,
-            config=self.http_config(self._http_config),
-            headers={"Accept": "application/json"},
-            transport=self._transport,
-            observer=self.observer,
-            limits=self.platform_limits,
+        self._upstream = self.connect(
+            self._settings.base_url, headers={"Accept": "application/json"}
         )
 
     async def authenticate(self) -> None:

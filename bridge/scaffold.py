@@ -119,7 +119,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.answers import PlatformProblem
 from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
 from adapters.errors import NotFound, UpstreamError
-from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
+from adapters.http import HTTPConfig, json_body, path_segment, readable
 from adapters.paging import page_in_memory
 from mappings import $name as mapping
 from mappings.models import Customer, Order
@@ -165,22 +165,15 @@ class ${Camel}Adapter(HTTPAdapter):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._settings = settings if settings is not None else ${Camel}Settings()
-        super().__init__(self._settings)
-        self._http_config = http
-        self._transport = transport
+        super().__init__(self._settings, http=http, transport=transport)
 
     async def open(self) -> None:
         token = self._settings.api_token.get_secret_value()
-        self._upstream = UpstreamClient(
+        self._upstream = self.connect(
             self._settings.base_url,
-            platform=PLATFORM,
-            config=self.http_config(self._http_config),
             # TODO($name): the headers every call needs
             # (authentication, API version).
             headers={"Accept": "application/json", "Authorization": f"Bearer {token}"},
-            transport=self._transport,
-            observer=self.observer,
-            limits=self.platform_limits,
         )
 
     async def probe(self) -> None:
