@@ -18,6 +18,7 @@ from adapters.http import (
     PlatformLimits,
     UpstreamClient,
     UpstreamObserver,
+    json_body,
 )
 from mappings.models import Customer, Order, OrderItem
 
@@ -186,6 +187,31 @@ class HTTPAdapter(PlatformAnswers, Adapter):
         if self._upstream is not None:
             await self._upstream.close()
             self._upstream = None
+
+    async def get_json(
+        self,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int] | None = None,
+        missing: str | None = None,
+    ) -> Any:
+        """GET one platform resource as JSON; None for a 204 (nothing to say).
+
+        A 404 is NotFound(`missing`) when `missing` is given.
+        """
+        response = await self.exchange(path, endpoint=endpoint, params=params)
+        self.raise_for_status(response, endpoint, missing=missing)
+        if response.status_code == 204:
+            return None
+        return json_body(response, self.name)
+
+    async def exchange(
+        self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
+    ) -> httpx.Response:
+        """One GET of the platform, whatever its answer: where a platform adds its
+        per-call authentication or quota."""
+        return await self._http.send("GET", path, params=params, endpoint=endpoint)
 
     @property
     def _http(self) -> UpstreamClient:

@@ -27,7 +27,6 @@ from adapters.deadline import remaining
 from adapters.errors import AdapterError, NotFound, UpstreamError, UpstreamUnavailable
 from adapters.http import (
     HTTPConfig,
-    json_body,
     path_segment,
     readable,
     retry_after_seconds,
@@ -148,7 +147,7 @@ class BigCommerceAdapter(HTTPAdapter):
 
     async def probe(self) -> None:
         """The smallest read of the resource the bridge needs most (204 for a new store)."""
-        await self._get("/v2/orders", endpoint="/v2/orders", params={"limit": 1})
+        await self.get_json("/v2/orders", endpoint="/v2/orders", params={"limit": 1})
 
     # Routes
 
@@ -202,7 +201,7 @@ class BigCommerceAdapter(HTTPAdapter):
     async def _customer(self, customer_id: str) -> bc.BCCustomer:
         """The V3 customer with its addresses; NotFound when the store has no such customer."""
         number = _number(customer_id, missing=_no_customer(customer_id))
-        raw = await self._get(
+        raw = await self.get_json(
             "/v3/customers",
             endpoint="/v3/customers",
             params={"id:in": number, "include": "addresses"},
@@ -218,7 +217,7 @@ class BigCommerceAdapter(HTTPAdapter):
         """The order, when it belongs to the customer; someone else's is answered as missing."""
         order_number = _number(order_id, missing=_no_order(order_id))
         customer = _number(customer_id, missing=_no_order(order_id))
-        raw = await self._get(
+        raw = await self.get_json(
             f"/v2/orders/{path_segment(order_number)}",
             endpoint="/v2/orders/{id}",
             missing=_no_order(order_id),
@@ -258,7 +257,7 @@ class BigCommerceAdapter(HTTPAdapter):
     async def _orders_page(
         self, customer: str, sort: str, *, page: int, limit: int
     ) -> list[bc.BCOrder]:
-        raw = await self._get(
+        raw = await self.get_json(
             "/v2/orders",
             endpoint="/v2/orders",
             params={"customer_id": customer, "sort": sort, "page": page, "limit": limit},
@@ -320,7 +319,7 @@ class BigCommerceAdapter(HTTPAdapter):
         found: list[M] = []
         page = 1
         while True:
-            raw = await self._get(
+            raw = await self.get_json(
                 path, endpoint=endpoint, params={"page": page, "limit": PAGE_MAX}, missing=missing
             )
             with readable(PLATFORM, endpoint):
@@ -332,25 +331,14 @@ class BigCommerceAdapter(HTTPAdapter):
 
     # HTTP
 
-    async def _get(
-        self,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int] | None = None,
-        missing: str | None = None,
-    ) -> Any:
-        """GET one resource as JSON; None for a 204 (an empty list).
-
-        A 404 is NotFound(`missing`) when `missing` is given.
-        """
+    async def exchange(
+        self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
+    ) -> httpx.Response:
+        """Within the store's request quota, which every answer reports."""
         await self._respect_quota(endpoint)
-        response = await self._http.send("GET", path, params=params, endpoint=endpoint)
+        response = await super().exchange(path, endpoint=endpoint, params=params)
         self.quota.observe(response.headers)
-        self.raise_for_status(response, endpoint, missing=missing)
-        if response.status_code == 204:
-            return None
-        return json_body(response, PLATFORM)
+        return response
 
     def parse_error(self, body: Any) -> PlatformProblem:
         said = bc.problem(body)

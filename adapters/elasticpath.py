@@ -112,7 +112,7 @@ class ElasticPathAdapter(HTTPAdapter):
 
     async def probe(self) -> None:
         """A token, then the smallest read of the resource the bridge needs most."""
-        await self._get("/v2/orders", endpoint="/v2/orders", params={"page[limit]": 1})
+        await self.get_json("/v2/orders", endpoint="/v2/orders", params={"page[limit]": 1})
 
     # Routes
 
@@ -176,7 +176,7 @@ class ElasticPathAdapter(HTTPAdapter):
     # Platform resources
 
     async def _customer(self, customer_id: str) -> ep.EPCustomer:
-        raw = await self._get(
+        raw = await self.get_json(
             _customer_path(customer_id),
             endpoint="/v2/customers/{id}",
             missing=_no_customer(customer_id),
@@ -190,7 +190,7 @@ class ElasticPathAdapter(HTTPAdapter):
         return found
 
     async def _order(self, order_id: str) -> ep.EPOrder:
-        raw = await self._get(
+        raw = await self.get_json(
             _order_path(order_id),
             endpoint="/v2/orders/{id}",
             missing=_no_order(order_id),
@@ -218,7 +218,7 @@ class ElasticPathAdapter(HTTPAdapter):
         with_items: bool = True,
     ) -> ep.EPOrderList:
         query = _orders_query(customer_filter, newest_first=newest_first, with_items=with_items)
-        raw = await self._get(
+        raw = await self.get_json(
             "/v2/orders",
             endpoint="/v2/orders",
             params={**query, "page[limit]": limit, "page[offset]": offset},
@@ -281,7 +281,7 @@ class ElasticPathAdapter(HTTPAdapter):
     async def _shipping_groups(self, order_path: str) -> list[ep.EPShippingGroup]:
         """The order's shipping groups; none where the store does not use that EP feature."""
         try:
-            raw = await self._get(
+            raw = await self.get_json(
                 f"{order_path}/shipping-groups",
                 endpoint="/v2/orders/{id}/shipping-groups",
                 missing="The order has no shipping groups",
@@ -307,7 +307,7 @@ class ElasticPathAdapter(HTTPAdapter):
         pages: list[P] = []
         offset = 0
         while True:
-            raw = await self._get(
+            raw = await self.get_json(
                 path,
                 endpoint=endpoint,
                 missing=missing,
@@ -324,24 +324,18 @@ class ElasticPathAdapter(HTTPAdapter):
                     f"Elastic Path cannot page past {MAX_OFFSET:,} records"
                 )
 
-    async def _get(
-        self,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int] | None = None,
-        missing: str | None = None,
-    ) -> Any:
-        """GET one EP resource as JSON. A 404 is NotFound(`missing`) when `missing` is given."""
+    async def exchange(
+        self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
+    ) -> httpx.Response:
+        """With the shared token; a 401 means it was revoked or expired before its time:
+        one new token, one more try."""
         token = await self._token.get()
         response = await self._send(path, token, endpoint=endpoint, params=params)
         if response.status_code == 401:
-            # Revoked or expired before its time: one new token, one more try.
             self._token.invalidate(token)
             token = await self._token.get()
             response = await self._send(path, token, endpoint=endpoint, params=params)
-        self.raise_for_status(response, endpoint, missing=missing)
-        return json_body(response, PLATFORM)
+        return response
 
     async def _send(
         self,

@@ -108,7 +108,6 @@ decides what an upstream failure means.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -119,7 +118,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.answers import PlatformProblem
 from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
 from adapters.errors import NotFound, UpstreamError
-from adapters.http import HTTPConfig, json_body, path_segment, readable
+from adapters.http import HTTPConfig, path_segment, readable
 from adapters.paging import page_in_memory
 from mappings import $name as mapping
 from mappings.models import Customer, Order
@@ -178,7 +177,7 @@ class ${Camel}Adapter(HTTPAdapter):
 
     async def probe(self) -> None:
         """One cheap call that needs the credentials (readiness, `erc-bridge check`)."""
-        await self._get("/orders", endpoint="/orders", params={"limit": 1})
+        await self.get_json("/orders", endpoint="/orders", params={"limit": 1})
 
     # Routes
 
@@ -190,7 +189,7 @@ class ${Camel}Adapter(HTTPAdapter):
     async def list_orders(self, request: OrderListRequest) -> OrderPage:
         # TODO($name): page on the platform when it can,
         # with its page or cursor in `OrderPage.resume`; this reads every order at once.
-        raw = await self._get(
+        raw = await self.get_json(
             "/orders", endpoint="/orders", params={"customer_id": request.customer_id}
         )
         with readable(PLATFORM, "/orders"):
@@ -205,7 +204,7 @@ class ${Camel}Adapter(HTTPAdapter):
 
     async def get_order(self, customer_id: str, order_id: str) -> Order:
         missing = f"Order {order_id} not found"
-        raw = await self._get(
+        raw = await self.get_json(
             f"/orders/{path_segment(order_id)}", endpoint="/orders/{id}", missing=missing
         )
         with readable(PLATFORM, "/orders/{id}"):
@@ -218,7 +217,7 @@ class ${Camel}Adapter(HTTPAdapter):
     # Platform resources
 
     async def _customer(self, customer_id: str) -> mapping.${Camel}Customer:
-        raw = await self._get(
+        raw = await self.get_json(
             f"/customers/{path_segment(customer_id)}",
             endpoint="/customers/{id}",
             missing=f"Customer {customer_id} not found",
@@ -235,20 +234,7 @@ class ${Camel}Adapter(HTTPAdapter):
             log.error("platform_filter_ignored", platform=PLATFORM, endpoint="/orders")
             raise UpstreamError("$Title returned an order of another customer")
 
-    # HTTP
-
-    async def _get(
-        self,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int] | None = None,
-        missing: str | None = None,
-    ) -> Any:
-        """GET one resource as JSON. A 404 is NotFound(`missing`) when `missing` is given."""
-        response = await self._http.send("GET", path, params=params, endpoint=endpoint)
-        self.raise_for_status(response, endpoint, missing=missing)
-        return json_body(response, PLATFORM)
+    # Platform answers
 
     def parse_error(self, body: Any) -> PlatformProblem:
         """What the platform's error body says, for the logs."""
