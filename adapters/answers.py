@@ -14,8 +14,7 @@ import httpx
 import orjson
 import structlog
 
-from adapters.errors import AdapterError, NotFound, UpstreamUnavailable
-from adapters.http import unexpected_answer
+from adapters.errors import AdapterError, NotFound, UpstreamError, UpstreamUnavailable
 
 log = structlog.get_logger("erc_bridge.upstream")
 
@@ -70,8 +69,19 @@ class PlatformAnswers:
         return None
 
     def other_error(self, status: int, problem: PlatformProblem, fields: LogFields) -> AdapterError:
-        """An error answer no rule claimed: our request (4xx) or the platform failing."""
-        return unexpected_answer(self.title, status, fields)
+        """An error answer no rule claimed: a 4xx other than 429 means a request the bridge
+        should not have sent (or an API change); the rest is the platform failing. Both
+        are 502; the log says which."""
+        if 400 <= status < 500 and status != 429:
+            log.error(
+                "platform_rejected_request",
+                hint="a request the bridge should not have sent, "
+                f"or a change in the {self.title} API",
+                **fields,
+            )
+            return UpstreamError(f"{self.title} rejected the request ({status})")
+        log.warning("platform_error", **fields)
+        return UpstreamError(f"{self.title} answered {status}")
 
     def raise_for_status(
         self,
