@@ -6,8 +6,8 @@ and every attempt a new `X-Correlation-Id`, except the retry of an attempt that 
 without an answer (the platform replays whatever it stored under a known id).
 
 The shared `UpstreamClient` retries 429, 5xx and lost connections; this module adds the
-one timeout retry, the token renewal after a 401, and the translation of CPAPI's error
-codes (`platform_error`).
+one timeout retry, the token renewal after a 401, and CPAPI's error codes (`platform_rule`
+and `other_error`, hooks of the shared translation in `adapters.answers`).
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ import structlog
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.base import Adapter, OrderListRequest, OrderPage, OrderSort, Resume
+from adapters.answers import LogFields, PlatformProblem
+from adapters.base import HTTPAdapter, OrderListRequest, OrderPage, OrderSort, Resume
 from adapters.errors import (
     AdapterError,
     NotFound,
     UnservableRequest,
     UpstreamError,
     UpstreamTimeout,
-    UpstreamUnavailable,
 )
 from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
 from adapters.paging import matches_search, page_in_memory
@@ -129,46 +129,6 @@ def read_catalog(path: Path | None) -> OfferCatalog:
     return parse_catalog(text, str(path))
 
 
-def platform_error(response: httpx.Response, *, endpoint: str, correlation_id: str) -> AdapterError:
-    """Every CPAPI error answer becomes the adapter error the bridge expects."""
-    code = _error_code(response)
-    status = response.status_code
-    context = {
-        "platform": PLATFORM,
-        "endpoint": endpoint,
-        "status": status,
-        "code": code,
-        "correlation_id": correlation_id,
-    }
-    if code in NOT_FOUND_CODES:
-        return NotFound(f"{PLATFORM} does not know this customer or order (code {code})")
-    if code == OFFSET_OUT_OF_RANGE:
-        return _OffsetOutOfRange(f"{PLATFORM} history offset out of range")
-    if code in CREDENTIAL_CODES or status == 401:
-        log.error("platform_rejected_credentials", **context)
-        return UpstreamUnavailable(
-            f"{PLATFORM} rejected the partner credentials (code {code})", credentials_rejected=True
-        )
-    if code in REJECTED_REQUEST_CODES:
-        log.error("platform_rejected_request", **context)
-        return UpstreamError(f"{PLATFORM} rejected the bridge's request headers (code {code})")
-    log.warning("platform_error", **context)
-    if status == 429 or code == RATE_LIMITED:
-        return UpstreamError(f"{PLATFORM} is rate limiting the bridge")
-    if status >= 500 or code == SERVER_ERROR:
-        return UpstreamError(f"{PLATFORM} had an internal error (status {status})")
-    return UpstreamError(f"{PLATFORM} answered status {status} (code {code})")
-
-
-def _error_code(response: httpx.Response) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    code = body.get("code") if isinstance(body, dict) else None
-    return str(code) if isinstance(code, str | int) else None
-
-
 def _new_id() -> str:
     return str(uuid.uuid4())
 
@@ -211,9 +171,16 @@ def _resume_offset(resume: Resume | None) -> int:
     return offset
 
 
-class AdobeCPAPIAdapter(Adapter):
+class AdobeCPAPIAdapter(HTTPAdapter):
+    """CPAPI through `_http`, and Adobe IMS, its token endpoint on another host, through
+    `_ims`."""
+
     name = "adobe_cpapi"
     settings_class = AdobeSettings
+    title = "Adobe Commerce Partner API"
+    credentials = "ADOBE_CLIENT_ID, ADOBE_CLIENT_SECRET and ADOBE_IMS_SCOPES"
+    credential_statuses = frozenset({401})
+    """CPAPI's 403s carry a code saying whether the credentials are at fault."""
 
     def __init__(
         self,
@@ -224,9 +191,7 @@ class AdobeCPAPIAdapter(Adapter):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.config = settings if settings is not None else AdobeSettings()
-        super().__init__(self.config)
-        self._http = http
-        self._transport = transport
+        super().__init__(self.config, http=http, transport=transport)
         self._token = CachedToken(
             self._fetch_token,
             margin=TOKEN_MARGIN_S,
@@ -235,7 +200,6 @@ class AdobeCPAPIAdapter(Adapter):
         )
         self._catalog: OfferCatalog | None = None
         self._ims: UpstreamClient | None = None
-        self._cpapi: UpstreamClient | None = None
 
     def check(self) -> None:
         self._catalog = read_catalog(self.config.offer_catalog)
@@ -243,14 +207,14 @@ class AdobeCPAPIAdapter(Adapter):
     async def open(self) -> None:
         if self._catalog is None:
             self._catalog = await load_catalog(self.config.offer_catalog)
-        self._ims = self._connect(_origin_of(self.config.ims_url), IMS)
-        self._cpapi = self._connect(self.config.cpapi_base_url, PLATFORM)
+        self._ims = self.connect(_origin_of(self.config.ims_url), platform=IMS)
+        self._upstream = self.connect(self.config.cpapi_base_url)
 
     async def close(self) -> None:
-        for client in (self._ims, self._cpapi):
-            if client is not None:
-                await client.close()
-        self._ims = self._cpapi = None
+        if self._ims is not None:
+            await self._ims.close()
+            self._ims = None
+        await super().close()
 
     async def authenticate(self) -> None:
         await self._token.get()
@@ -390,6 +354,42 @@ class AdobeCPAPIAdapter(Adapter):
             if not page.items or offset >= page.total_count:
                 return
 
+    # Platform answers
+
+    def parse_error(self, body: Any) -> PlatformProblem:
+        """CPAPI's error `code`, or IMS's short error name (`invalid_client`); never the
+        description or the request."""
+        said = body if isinstance(body, dict) else {}
+        code, error = said.get("code"), said.get("error")
+        return PlatformProblem(
+            code=str(code) if isinstance(code, str | int) else None,
+            title=error if isinstance(error, str) else None,
+        )
+
+    def platform_rule(
+        self, status: int, problem: PlatformProblem, fields: LogFields
+    ) -> AdapterError | None:
+        code = problem.code
+        if code in NOT_FOUND_CODES:
+            return NotFound(f"{PLATFORM} does not know this customer or order (code {code})")
+        if code == OFFSET_OUT_OF_RANGE:
+            return _OffsetOutOfRange(f"{PLATFORM} history offset out of range")
+        if code in CREDENTIAL_CODES:
+            return self.credentials_rejected(fields)
+        return None
+
+    def other_error(self, status: int, problem: PlatformProblem, fields: LogFields) -> AdapterError:
+        code, platform = problem.code, fields["platform"]
+        if code in REJECTED_REQUEST_CODES:
+            log.error("platform_rejected_request", **fields)
+            return UpstreamError(f"{platform} rejected the bridge's request headers (code {code})")
+        log.warning("platform_error", **fields)
+        if status == 429 or code == RATE_LIMITED:
+            return UpstreamError(f"{platform} is rate limiting the bridge")
+        if status >= 500 or code == SERVER_ERROR:
+            return UpstreamError(f"{platform} had an internal error (status {status})")
+        return UpstreamError(f"{platform} answered status {status} (code {code})")
+
     # HTTP
 
     def _headers(self, token: str, correlation: Correlation) -> dict[str, str]:
@@ -415,13 +415,12 @@ class AdobeCPAPIAdapter(Adapter):
         The shared client retries 429, 5xx and lost connections, each attempt a new intent.
         A timeout is retried here, once, as the same intent; a 401 renews the token once.
         """
-        client = self._client(self._cpapi)
         correlation = Correlation()
         renewed = retried = False
         while True:
             token = await self._token.get()
             try:
-                response = await client.send(
+                response = await self._http.send(
                     "GET",
                     path,
                     params=params,
@@ -438,9 +437,8 @@ class AdobeCPAPIAdapter(Adapter):
                 self._token.invalidate(token)
                 renewed = True
                 continue
-            if response.is_success:
-                return response
-            raise platform_error(response, endpoint=endpoint, correlation_id=correlation.current)
+            self.raise_for_status(response, endpoint, correlation_id=correlation.current)
+            return response
 
     async def _fetch_token(self) -> tuple[str, float]:
         """A client_credentials token from Adobe IMS, and its lifetime in seconds."""
@@ -450,26 +448,16 @@ class AdobeCPAPIAdapter(Adapter):
             "client_secret": self.config.client_secret.get_secret_value(),
             "scope": self.config.ims_scopes,
         }
-        response = await self._client(self._ims).send(
+        if self._ims is None:
+            raise RuntimeError("AdobeCPAPIAdapter.open() was not awaited")
+        response = await self._ims.send(
             "POST",
             _path_of(self.config.ims_url),
             data=form,
             headers={"Accept": "application/json"},
             endpoint="token",
         )
-        if response.status_code in (400, 401, 403):
-            log.error(
-                "ims_rejected_credentials",
-                platform=IMS,
-                status=response.status_code,
-                error=_ims_error(response),
-            )
-            raise UpstreamUnavailable(
-                f"{IMS} rejected the partner credentials", credentials_rejected=True
-            )
-        if not response.is_success:
-            log.warning("ims_error", platform=IMS, status=response.status_code)
-            raise UpstreamError(f"{IMS} answered status {response.status_code}")
+        self.raise_for_status(response, "token", authenticating=True, platform=IMS)
         body = json_body(response, IMS)
         token = body.get("access_token") if isinstance(body, dict) else None
         lifetime = body.get("expires_in") if isinstance(body, dict) else None
@@ -478,21 +466,6 @@ class AdobeCPAPIAdapter(Adapter):
         if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
             raise UpstreamError(f"{IMS} sent a token response without a usable expires_in")
         return token, float(lifetime)
-
-    def _connect(self, base_url: str, platform: str) -> UpstreamClient:
-        return UpstreamClient(
-            base_url,
-            platform=platform,
-            config=self.http_config(self._http),
-            transport=self._transport,
-            observer=self.observer,
-            limits=self.platform_limits,
-        )
-
-    def _client(self, client: UpstreamClient | None) -> UpstreamClient:
-        if client is None:
-            raise RuntimeError("AdobeCPAPIAdapter.open() must be awaited before use")
-        return client
 
 
 def _origin_of(url: str) -> str:
@@ -503,13 +476,3 @@ def _origin_of(url: str) -> str:
 def _path_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
-
-
-def _ims_error(response: httpx.Response) -> str | None:
-    """IMS's short error name (`invalid_client`); never the description or the request."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, str) else None

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
+import httpx
 from pydantic_settings import BaseSettings
 
+from adapters.answers import PlatformAnswers
 from adapters.errors import NotFound, NotSupported
 from adapters.http import (
     NO_OBSERVER,
@@ -16,6 +18,7 @@ from adapters.http import (
     PlatformLimits,
     UpstreamClient,
     UpstreamObserver,
+    json_body,
 )
 from mappings.models import Customer, Order, OrderItem
 
@@ -144,16 +147,71 @@ class Adapter:
         return await self.get_order(customer_id, page.orders[0].id)
 
 
-class HTTPAdapter(Adapter):
+class HTTPAdapter(PlatformAnswers, Adapter):
     """An adapter that calls its platform through one `UpstreamClient`: `open()` sets
-    `_upstream`, `close()` releases it, and `_http` is it (an error before `open()`)."""
+    `_upstream`, `close()` releases it, and `_http` is it (an error before `open()`).
+
+    `raise_for_status` translates the platform's answers (`adapters.answers`). `http`
+    overrides the platform's call defaults and `transport` replaces the network (tests).
+    """
 
     _upstream: UpstreamClient | None = None
+
+    def __init__(
+        self,
+        settings: BaseSettings | None = None,
+        *,
+        http: HTTPConfig | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(settings)
+        self._http_config = http
+        self._transport = transport
+
+    def connect(
+        self, base_url: str, *, platform: str | None = None, **options: Any
+    ) -> UpstreamClient:
+        """An `UpstreamClient` to `base_url` built as the bridge decides (breaker periods,
+        observer, connection limits); `options` are the platform's own (`headers`, …)."""
+        return UpstreamClient(
+            base_url,
+            platform=platform or self.name,
+            config=self.http_config(self._http_config),
+            transport=self._transport,
+            observer=self.observer,
+            limits=self.platform_limits,
+            **options,
+        )
 
     async def close(self) -> None:
         if self._upstream is not None:
             await self._upstream.close()
             self._upstream = None
+
+    async def get_json(
+        self,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int] | None = None,
+        missing: str | None = None,
+    ) -> Any:
+        """GET one platform resource as JSON; None for a 204 (nothing to say).
+
+        A 404 is NotFound(`missing`) when `missing` is given.
+        """
+        response = await self.exchange(path, endpoint=endpoint, params=params)
+        self.raise_for_status(response, endpoint, missing=missing)
+        if response.status_code == 204:
+            return None
+        return json_body(response, self.name)
+
+    async def exchange(
+        self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
+    ) -> httpx.Response:
+        """One GET of the platform, whatever its answer: where a platform adds its
+        per-call authentication or quota."""
+        return await self._http.send("GET", path, params=params, endpoint=endpoint)
 
     @property
     def _http(self) -> UpstreamClient:

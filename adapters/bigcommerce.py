@@ -2,8 +2,8 @@
 
 Every call goes through one `UpstreamClient` with the store's API account token in
 `X-Auth-Token`. BigCommerce answers an empty list with 204 and no body. Platform errors are
-translated in `_raise_for_status`, unreadable bodies in `adapters.http.readable`; nothing
-else decides what an upstream failure means. The store's request quota, which BigCommerce
+translated by `HTTPAdapter.raise_for_status`, unreadable bodies in `adapters.http.readable`;
+nothing else decides what an upstream failure means. The store's request quota, which BigCommerce
 reports on every answer, is respected before each call (`RateWindow`).
 """
 
@@ -17,22 +17,19 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import httpx
-import orjson
 import structlog
 from pydantic import BaseModel, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.answers import LogFields, PlatformProblem
 from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
 from adapters.deadline import remaining
-from adapters.errors import NotFound, UpstreamError, UpstreamUnavailable
+from adapters.errors import AdapterError, NotFound, UpstreamError, UpstreamUnavailable
 from adapters.http import (
     HTTPConfig,
-    UpstreamClient,
-    json_body,
     path_segment,
     readable,
     retry_after_seconds,
-    unexpected_answer,
 )
 from adapters.paging import page_in_memory, resume_offset
 from mappings import bigcommerce as bc
@@ -120,6 +117,8 @@ class RateWindow:
 class BigCommerceAdapter(HTTPAdapter):
     name = "bigcommerce"
     settings_class = BigCommerceSettings
+    title = "BigCommerce"
+    credentials = "BIGCOMMERCE_ACCESS_TOKEN and its read-only Orders and Customers scopes"
 
     def __init__(
         self,
@@ -131,31 +130,24 @@ class BigCommerceAdapter(HTTPAdapter):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._settings = settings if settings is not None else BigCommerceSettings()
-        super().__init__(self._settings)
-        self._http_config = http
-        self._transport = transport
+        super().__init__(self._settings, http=http, transport=transport)
         self._sleep = sleep
         self.quota = RateWindow(clock)
 
     async def open(self) -> None:
-        self._upstream = UpstreamClient(
+        self._upstream = self.connect(
             self._settings.api_root,
-            platform=PLATFORM,
-            config=self.http_config(self._http_config),
             headers={
                 "Accept": "application/json",
                 "X-Auth-Token": self._settings.access_token.get_secret_value(),
             },
-            transport=self._transport,
             sleep=self._sleep,
-            observer=self.observer,
             retry_after=_quota_reset,
-            limits=self.platform_limits,
         )
 
     async def probe(self) -> None:
         """The smallest read of the resource the bridge needs most (204 for a new store)."""
-        await self._get("/v2/orders", endpoint="/v2/orders", params={"limit": 1})
+        await self.get_json("/v2/orders", endpoint="/v2/orders", params={"limit": 1})
 
     # Routes
 
@@ -209,7 +201,7 @@ class BigCommerceAdapter(HTTPAdapter):
     async def _customer(self, customer_id: str) -> bc.BCCustomer:
         """The V3 customer with its addresses; NotFound when the store has no such customer."""
         number = _number(customer_id, missing=_no_customer(customer_id))
-        raw = await self._get(
+        raw = await self.get_json(
             "/v3/customers",
             endpoint="/v3/customers",
             params={"id:in": number, "include": "addresses"},
@@ -225,7 +217,7 @@ class BigCommerceAdapter(HTTPAdapter):
         """The order, when it belongs to the customer; someone else's is answered as missing."""
         order_number = _number(order_id, missing=_no_order(order_id))
         customer = _number(customer_id, missing=_no_order(order_id))
-        raw = await self._get(
+        raw = await self.get_json(
             f"/v2/orders/{path_segment(order_number)}",
             endpoint="/v2/orders/{id}",
             missing=_no_order(order_id),
@@ -265,7 +257,7 @@ class BigCommerceAdapter(HTTPAdapter):
     async def _orders_page(
         self, customer: str, sort: str, *, page: int, limit: int
     ) -> list[bc.BCOrder]:
-        raw = await self._get(
+        raw = await self.get_json(
             "/v2/orders",
             endpoint="/v2/orders",
             params={"customer_id": customer, "sort": sort, "page": page, "limit": limit},
@@ -327,7 +319,7 @@ class BigCommerceAdapter(HTTPAdapter):
         found: list[M] = []
         page = 1
         while True:
-            raw = await self._get(
+            raw = await self.get_json(
                 path, endpoint=endpoint, params={"page": page, "limit": PAGE_MAX}, missing=missing
             )
             with readable(PLATFORM, endpoint):
@@ -339,25 +331,29 @@ class BigCommerceAdapter(HTTPAdapter):
 
     # HTTP
 
-    async def _get(
-        self,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int] | None = None,
-        missing: str | None = None,
-    ) -> Any:
-        """GET one resource as JSON; None for a 204 (an empty list).
-
-        A 404 is NotFound(`missing`) when `missing` is given.
-        """
+    async def exchange(
+        self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
+    ) -> httpx.Response:
+        """Within the store's request quota, which every answer reports."""
         await self._respect_quota(endpoint)
-        response = await self._http.send("GET", path, params=params, endpoint=endpoint)
+        response = await super().exchange(path, endpoint=endpoint, params=params)
         self.quota.observe(response.headers)
-        _raise_for_status(response, endpoint, missing=missing)
-        if response.status_code == 204:
-            return None
-        return json_body(response, PLATFORM)
+        return response
+
+    def parse_error(self, body: Any) -> PlatformProblem:
+        said = bc.problem(body)
+        return PlatformProblem(platform_status=said.status, detail=said.message)
+
+    def other_error(self, status: int, problem: PlatformProblem, fields: LogFields) -> AdapterError:
+        if status == 404:
+            # A collection cannot be missing: the store hash (or the API base URL) is wrong.
+            log.error("platform_store_not_found", **fields)
+            return UpstreamUnavailable(
+                "BigCommerce does not know this store (check BIGCOMMERCE_STORE_HASH "
+                "and BIGCOMMERCE_BASE_URL)",
+                credentials_rejected=True,
+            )
+        return super().other_error(status, problem, fields)
 
     async def _respect_quota(self, endpoint: str) -> None:
         """Wait for the quota window to reset when it fits the request's deadline."""
@@ -411,45 +407,3 @@ def _no_order(order_id: str) -> str:
 def _header_int(headers: httpx.Headers, name: str) -> int | None:
     value = headers.get(name, "").strip()
     return int(value) if value.isdigit() else None
-
-
-def _raise_for_status(
-    response: httpx.Response, endpoint: str, *, missing: str | None = None
-) -> None:
-    """The one place a BigCommerce error answer becomes an adapter error."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    said = _problem(response)
-    context = {
-        "platform": PLATFORM,
-        "endpoint": endpoint,
-        "status": status,
-        "platform_status": said.status,
-        "detail": said.message,
-    }
-    if status == 404 and missing is not None:
-        raise NotFound(missing)
-    if status in (401, 403):
-        log.error("platform_credentials_rejected", **context)
-        raise UpstreamUnavailable(
-            "BigCommerce rejected the bridge's API token (check BIGCOMMERCE_ACCESS_TOKEN "
-            "and its read-only Orders and Customers scopes)",
-            credentials_rejected=True,
-        )
-    if status == 404:
-        # A collection cannot be missing: the store hash (or the API base URL) is wrong.
-        log.error("platform_store_not_found", **context)
-        raise UpstreamUnavailable(
-            "BigCommerce does not know this store (check BIGCOMMERCE_STORE_HASH "
-            "and BIGCOMMERCE_BASE_URL)",
-            credentials_rejected=True,
-        )
-    raise unexpected_answer("BigCommerce", status, context)
-
-
-def _problem(response: httpx.Response) -> bc.BCProblem:
-    try:
-        return bc.problem(orjson.loads(response.content))
-    except orjson.JSONDecodeError:
-        return bc.BCProblem()

@@ -1,8 +1,8 @@
 """Elastic Path Composable Commerce: customers and their orders over the REST API (SPEC §5).
 
 Every call goes through one `UpstreamClient` with a `client_credentials` token shared by
-all requests. Platform errors are translated in `_raise_for_status`, unreadable bodies in
-`adapters.http.readable`; nothing else decides what an upstream failure means.
+all requests. Platform errors are translated by `HTTPAdapter.raise_for_status`, unreadable
+bodies in `adapters.http.readable`; nothing else decides what an upstream failure means.
 """
 
 from __future__ import annotations
@@ -14,26 +14,14 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-import orjson
 import structlog
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.answers import PlatformProblem
 from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
-from adapters.errors import (
-    NotFound,
-    UnservableRequest,
-    UpstreamError,
-    UpstreamUnavailable,
-)
-from adapters.http import (
-    HTTPConfig,
-    UpstreamClient,
-    json_body,
-    path_segment,
-    readable,
-    unexpected_answer,
-)
+from adapters.errors import NotFound, UnservableRequest, UpstreamError
+from adapters.http import HTTPConfig, json_body, path_segment, readable
 from adapters.paging import page_in_memory, resume_offset
 from adapters.tokens import CachedToken
 from mappings import elasticpath as ep
@@ -95,6 +83,8 @@ class ElasticPathSettings(BaseSettings):
 class ElasticPathAdapter(HTTPAdapter):
     name = "elasticpath"
     settings_class = ElasticPathSettings
+    title = "Elastic Path"
+    credentials = "ELASTICPATH_CLIENT_ID and ELASTICPATH_CLIENT_SECRET"
 
     def __init__(
         self,
@@ -105,9 +95,7 @@ class ElasticPathAdapter(HTTPAdapter):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings if settings is not None else ElasticPathSettings()
-        super().__init__(self._settings)
-        self._http_config = http
-        self._transport = transport
+        super().__init__(self._settings, http=http, transport=transport)
         self._token = CachedToken(
             self._fetch_token,
             clock=clock,
@@ -115,14 +103,8 @@ class ElasticPathAdapter(HTTPAdapter):
         )
 
     async def open(self) -> None:
-        self._upstream = UpstreamClient(
-            self._settings.base_url,
-            platform=PLATFORM,
-            config=self.http_config(self._http_config),
-            headers={"Accept": "application/json"},
-            transport=self._transport,
-            observer=self.observer,
-            limits=self.platform_limits,
+        self._upstream = self.connect(
+            self._settings.base_url, headers={"Accept": "application/json"}
         )
 
     async def authenticate(self) -> None:
@@ -130,7 +112,7 @@ class ElasticPathAdapter(HTTPAdapter):
 
     async def probe(self) -> None:
         """A token, then the smallest read of the resource the bridge needs most."""
-        await self._get("/v2/orders", endpoint="/v2/orders", params={"page[limit]": 1})
+        await self.get_json("/v2/orders", endpoint="/v2/orders", params={"page[limit]": 1})
 
     # Routes
 
@@ -194,7 +176,7 @@ class ElasticPathAdapter(HTTPAdapter):
     # Platform resources
 
     async def _customer(self, customer_id: str) -> ep.EPCustomer:
-        raw = await self._get(
+        raw = await self.get_json(
             _customer_path(customer_id),
             endpoint="/v2/customers/{id}",
             missing=_no_customer(customer_id),
@@ -208,7 +190,7 @@ class ElasticPathAdapter(HTTPAdapter):
         return found
 
     async def _order(self, order_id: str) -> ep.EPOrder:
-        raw = await self._get(
+        raw = await self.get_json(
             _order_path(order_id),
             endpoint="/v2/orders/{id}",
             missing=_no_order(order_id),
@@ -236,7 +218,7 @@ class ElasticPathAdapter(HTTPAdapter):
         with_items: bool = True,
     ) -> ep.EPOrderList:
         query = _orders_query(customer_filter, newest_first=newest_first, with_items=with_items)
-        raw = await self._get(
+        raw = await self.get_json(
             "/v2/orders",
             endpoint="/v2/orders",
             params={**query, "page[limit]": limit, "page[offset]": offset},
@@ -299,7 +281,7 @@ class ElasticPathAdapter(HTTPAdapter):
     async def _shipping_groups(self, order_path: str) -> list[ep.EPShippingGroup]:
         """The order's shipping groups; none where the store does not use that EP feature."""
         try:
-            raw = await self._get(
+            raw = await self.get_json(
                 f"{order_path}/shipping-groups",
                 endpoint="/v2/orders/{id}/shipping-groups",
                 missing="The order has no shipping groups",
@@ -325,7 +307,7 @@ class ElasticPathAdapter(HTTPAdapter):
         pages: list[P] = []
         offset = 0
         while True:
-            raw = await self._get(
+            raw = await self.get_json(
                 path,
                 endpoint=endpoint,
                 missing=missing,
@@ -342,24 +324,18 @@ class ElasticPathAdapter(HTTPAdapter):
                     f"Elastic Path cannot page past {MAX_OFFSET:,} records"
                 )
 
-    async def _get(
-        self,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int] | None = None,
-        missing: str | None = None,
-    ) -> Any:
-        """GET one EP resource as JSON. A 404 is NotFound(`missing`) when `missing` is given."""
+    async def exchange(
+        self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
+    ) -> httpx.Response:
+        """With the shared token; a 401 means it was revoked or expired before its time:
+        one new token, one more try."""
         token = await self._token.get()
         response = await self._send(path, token, endpoint=endpoint, params=params)
         if response.status_code == 401:
-            # Revoked or expired before its time: one new token, one more try.
             self._token.invalidate(token)
             token = await self._token.get()
             response = await self._send(path, token, endpoint=endpoint, params=params)
-        _raise_for_status(response, endpoint, missing=missing)
-        return json_body(response, PLATFORM)
+        return response
 
     async def _send(
         self,
@@ -377,6 +353,10 @@ class ElasticPathAdapter(HTTPAdapter):
             endpoint=endpoint,
         )
 
+    def parse_error(self, body: Any) -> PlatformProblem:
+        said = ep.problem(body)
+        return PlatformProblem(platform_status=said.status, title=said.title, detail=said.detail)
+
     async def _fetch_token(self) -> tuple[str, float]:
         response = await self._http.send(
             "POST",
@@ -388,7 +368,7 @@ class ElasticPathAdapter(HTTPAdapter):
             },
             endpoint=GRANT_PATH,
         )
-        _raise_for_status(response, GRANT_PATH, authenticating=True)
+        self.raise_for_status(response, GRANT_PATH, authenticating=True)
         with readable(PLATFORM, GRANT_PATH):
             grant = ep.parse_token_grant(json_body(response, PLATFORM))
             return grant.access_token, grant.lifetime(now=time.time())
@@ -434,42 +414,3 @@ def _has_more(page: ep.EPList[Any], *, after: int, limit: int) -> bool:
     if page.total is not None:
         return after < page.total
     return len(page.data) >= limit
-
-
-def _raise_for_status(
-    response: httpx.Response,
-    endpoint: str,
-    *,
-    missing: str | None = None,
-    authenticating: bool = False,
-) -> None:
-    """The one place an EP error answer becomes an adapter error."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    said = _problem(response)
-    context = {
-        "platform": PLATFORM,
-        "endpoint": endpoint,
-        "status": status,
-        "platform_status": said.status,
-        "title": said.title,
-        "detail": said.detail,
-    }
-    if status == 404 and missing is not None:
-        raise NotFound(missing)
-    if status in (401, 403) or (authenticating and status == 400):
-        log.error("platform_credentials_rejected", **context)
-        raise UpstreamUnavailable(
-            "Elastic Path rejected the bridge's credentials "
-            "(check ELASTICPATH_CLIENT_ID and ELASTICPATH_CLIENT_SECRET)",
-            credentials_rejected=True,
-        )
-    raise unexpected_answer("Elastic Path", status, context)
-
-
-def _problem(response: httpx.Response) -> ep.EPProblem:
-    try:
-        return ep.problem(orjson.loads(response.content))
-    except orjson.JSONDecodeError:
-        return ep.EPProblem()

@@ -515,21 +515,6 @@ def readable(platform: str, endpoint: str) -> Iterator[None]:
         raise UpstreamError(f"{platform} sent a {endpoint} body the bridge cannot read") from None
 
 
-def unexpected_answer(title: str, status: int, context: Mapping[str, Any]) -> UpstreamError:
-    """A platform error no rule of the adapter claimed: a 4xx other than 429 means a
-    request the bridge should not have sent (or an API change); the rest is the
-    platform failing. Both are 502; the log says which."""
-    if 400 <= status < 500 and status != 429:
-        log.error(
-            "platform_rejected_request",
-            hint=f"a request the bridge should not have sent, or a change in the {title} API",
-            **context,
-        )
-        return UpstreamError(f"{title} rejected the request ({status})")
-    log.warning("platform_error", **context)
-    return UpstreamError(f"{title} answered {status}")
-
-
 def json_body(response: httpx.Response, platform: str) -> Any:
     """The decoded JSON body; UpstreamError when the platform sent something else."""
     try:

@@ -101,14 +101,13 @@ ADAPTER = '''\
 TODO($name): say which API version this adapter reads,
 how it authenticates and how its lists page, with a link to the platform's reference.
 
-Every call goes through one `UpstreamClient`. Platform errors are translated in
-`_raise_for_status`, unreadable bodies in `adapters.http.readable`; nothing else decides
-what an upstream failure means.
+Every call goes through one `UpstreamClient`. Platform errors are translated by
+`HTTPAdapter.raise_for_status`, unreadable bodies in `adapters.http.readable`; nothing else
+decides what an upstream failure means.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -116,22 +115,15 @@ import structlog
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.answers import PlatformProblem
 from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
-from adapters.errors import NotFound, UpstreamError, UpstreamUnavailable
-from adapters.http import (
-    HTTPConfig,
-    UpstreamClient,
-    json_body,
-    path_segment,
-    readable,
-    unexpected_answer,
-)
+from adapters.errors import NotFound, UpstreamError
+from adapters.http import HTTPConfig, path_segment, readable
 from adapters.paging import page_in_memory
 from mappings import $name as mapping
 from mappings.models import Customer, Order
 
 PLATFORM = "$name"
-CREDENTIALS = "${PREFIX}API_TOKEN"
 
 log = structlog.get_logger("erc_bridge.$name")
 
@@ -161,6 +153,8 @@ class ${Camel}Settings(BaseSettings):
 class ${Camel}Adapter(HTTPAdapter):
     name = "$name"
     settings_class = ${Camel}Settings
+    title = "$Title"
+    credentials = "${PREFIX}API_TOKEN"
 
     def __init__(
         self,
@@ -170,27 +164,20 @@ class ${Camel}Adapter(HTTPAdapter):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._settings = settings if settings is not None else ${Camel}Settings()
-        super().__init__(self._settings)
-        self._http_config = http
-        self._transport = transport
+        super().__init__(self._settings, http=http, transport=transport)
 
     async def open(self) -> None:
         token = self._settings.api_token.get_secret_value()
-        self._upstream = UpstreamClient(
+        self._upstream = self.connect(
             self._settings.base_url,
-            platform=PLATFORM,
-            config=self.http_config(self._http_config),
             # TODO($name): the headers every call needs
             # (authentication, API version).
             headers={"Accept": "application/json", "Authorization": f"Bearer {token}"},
-            transport=self._transport,
-            observer=self.observer,
-            limits=self.platform_limits,
         )
 
     async def probe(self) -> None:
         """One cheap call that needs the credentials (readiness, `erc-bridge check`)."""
-        await self._get("/orders", endpoint="/orders", params={"limit": 1})
+        await self.get_json("/orders", endpoint="/orders", params={"limit": 1})
 
     # Routes
 
@@ -202,7 +189,7 @@ class ${Camel}Adapter(HTTPAdapter):
     async def list_orders(self, request: OrderListRequest) -> OrderPage:
         # TODO($name): page on the platform when it can,
         # with its page or cursor in `OrderPage.resume`; this reads every order at once.
-        raw = await self._get(
+        raw = await self.get_json(
             "/orders", endpoint="/orders", params={"customer_id": request.customer_id}
         )
         with readable(PLATFORM, "/orders"):
@@ -217,7 +204,7 @@ class ${Camel}Adapter(HTTPAdapter):
 
     async def get_order(self, customer_id: str, order_id: str) -> Order:
         missing = f"Order {order_id} not found"
-        raw = await self._get(
+        raw = await self.get_json(
             f"/orders/{path_segment(order_id)}", endpoint="/orders/{id}", missing=missing
         )
         with readable(PLATFORM, "/orders/{id}"):
@@ -230,7 +217,7 @@ class ${Camel}Adapter(HTTPAdapter):
     # Platform resources
 
     async def _customer(self, customer_id: str) -> mapping.${Camel}Customer:
-        raw = await self._get(
+        raw = await self.get_json(
             f"/customers/{path_segment(customer_id)}",
             endpoint="/customers/{id}",
             missing=f"Customer {customer_id} not found",
@@ -247,38 +234,12 @@ class ${Camel}Adapter(HTTPAdapter):
             log.error("platform_filter_ignored", platform=PLATFORM, endpoint="/orders")
             raise UpstreamError("$Title returned an order of another customer")
 
-    # HTTP
+    # Platform answers
 
-    async def _get(
-        self,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int] | None = None,
-        missing: str | None = None,
-    ) -> Any:
-        """GET one resource as JSON. A 404 is NotFound(`missing`) when `missing` is given."""
-        response = await self._http.send("GET", path, params=params, endpoint=endpoint)
-        _raise_for_status(response, endpoint, missing=missing)
-        return json_body(response, PLATFORM)
-
-
-def _raise_for_status(
-    response: httpx.Response, endpoint: str, *, missing: str | None = None
-) -> None:
-    """The one place a platform error answer becomes an adapter error."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    context = {"platform": PLATFORM, "endpoint": endpoint, "status": status}
-    if status == 404 and missing is not None:
-        raise NotFound(missing)
-    if status in (401, 403):
-        log.error("platform_credentials_rejected", **context)
-        raise UpstreamUnavailable(
-            f"$Title rejected the bridge's credentials (check {CREDENTIALS})",
-        )
-    raise unexpected_answer("$Title", status, context)
+    def parse_error(self, body: Any) -> PlatformProblem:
+        """What the platform's error body says, for the logs."""
+        # TODO($name): read the platform's error body (its code, title and detail).
+        return PlatformProblem()
 '''
 
 MAPPING = '''\

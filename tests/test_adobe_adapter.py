@@ -794,7 +794,7 @@ async def test_ims_refusing_the_credentials_is_unavailable_and_leaks_nothing(
     secret = change.get("client_secret") or CLIENT_SECRET
     assert secret not in str(caught.value)
     assert secret not in repr(logs)
-    assert any(entry["event"] == "ims_rejected_credentials" for entry in logs)
+    assert any(entry["event"] == "platform_credentials_rejected" for entry in logs)
 
 
 @pytest.mark.parametrize(("status", "expected"), [(500, UpstreamError), (503, UpstreamUnavailable)])
