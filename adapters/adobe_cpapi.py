@@ -87,8 +87,7 @@ class AdobeSettings(BaseSettings):
     )
     offer_catalog: Path | None = Field(
         default=None,
-        description="CSV giving names, prices and images for offer ids (see "
-        "[The offer catalog](#the-offer-catalog))",
+        description="CSV giving names, prices and images for offer ids",
     )
     history_start: date = Field(
         default=date(2000, 1, 1),
