@@ -43,7 +43,12 @@ def test_the_bridge_and_every_adapter_with_settings_have_a_table() -> None:
     with_settings = {
         name for name in available_adapters() if settings_class_or_none(name) is not None
     }
-    assert documented == {BRIDGE} | with_settings
+    missing = ({BRIDGE} | with_settings) - documented
+    assert not missing, (
+        f"no variable table for {', '.join(sorted(missing))}: put <!-- settings:NAME --> and "
+        f"<!-- /settings --> in its page under docs/platforms/, then run {REGENERATE}"
+    )
+    assert documented <= {BRIDGE} | with_settings
 
 
 def settings_class_or_none(name: str) -> type[BaseSettings] | None:
