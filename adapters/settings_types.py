@@ -1,7 +1,7 @@
 """The kinds of value a setting holds, each with its rules written once.
 
 Every settings model (the bridge's own and each adapter's) declares its fields with these
-types and a `Field(description=...)`; the README's variable tables are generated from
+types and a `Field(description=...)`; the docs' variable tables are generated from
 those declarations (`python -m bridge.settings_doc --write`). A rule breaks with a
 `ValueError` whose words follow the variable's name in the one-line startup error.
 """
