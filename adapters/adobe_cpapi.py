@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from pydantic import SecretStr, field_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.answers import LogFields, PlatformProblem
@@ -39,6 +39,7 @@ from adapters.errors import (
 )
 from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
 from adapters.paging import matches_search, page_in_memory
+from adapters.settings_types import AbsoluteURL, NonBlank, Secret
 from adapters.tokens import CachedToken
 from mappings import adobe_cpapi as mapping
 from mappings.adobe_catalog import CatalogError, OfferCatalog, parse_catalog
@@ -73,35 +74,25 @@ PING_PATH = "/partnerservice/ping"
 class AdobeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ADOBE_", env_file=".env", extra="ignore")
 
-    cpapi_base_url: str
-    ims_url: str
-    client_id: str
-    client_secret: SecretStr
-    ims_scopes: str
-    offer_catalog: Path | None = None
-    history_start: date = date(2000, 1, 1)
-
-    @field_validator("cpapi_base_url", "ims_url")
-    @classmethod
-    def _absolute_http_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an absolute http(s) URL")
-        return value.strip()
-
-    @field_validator("client_id", "ims_scopes")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value.strip()
-
-    @field_validator("client_secret")
-    @classmethod
-    def _secret_not_blank(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
-        return value
+    cpapi_base_url: AbsoluteURL = Field(
+        description="CPAPI base URL (a path prefix, e.g. behind a gateway, is kept)"
+    )
+    ims_url: AbsoluteURL = Field(description="the **full** IMS token URL")
+    client_id: NonBlank = Field(
+        description="the credential's client id; also sent as `X-Api-Key` on every CPAPI call"
+    )
+    client_secret: Secret = Field(description="the credential's client secret (never logged)")
+    ims_scopes: NonBlank = Field(
+        description="the scopes to ask IMS for, exactly as the console lists them"
+    )
+    offer_catalog: Path | None = Field(
+        default=None,
+        description="CSV giving names, prices and images for offer ids",
+    )
+    history_start: date = Field(
+        default=date(2000, 1, 1),
+        description="earliest order date asked of CPAPI (`YYYY-MM-DD`)",
+    )
 
 
 class _OffsetOutOfRange(UpstreamError):

@@ -14,11 +14,11 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import structlog
-from pydantic import BaseModel, SecretStr, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.answers import LogFields, PlatformProblem
@@ -32,6 +32,7 @@ from adapters.http import (
     retry_after_seconds,
 )
 from adapters.paging import page_in_memory, resume_offset
+from adapters.settings_types import Secret, url_rule
 from mappings import bigcommerce as bc
 from mappings.models import Customer, Order, OrderItem
 
@@ -59,9 +60,16 @@ class BigCommerceSettings(BaseSettings):
         env_prefix="BIGCOMMERCE_", env_file=".env", extra="ignore", hide_input_in_errors=True
     )
 
-    store_hash: str
-    access_token: SecretStr
-    base_url: str = PUBLIC_API
+    store_hash: str = Field(
+        description="the store hash, as in `https://api.bigcommerce.com/stores/{store_hash}/v3/`"
+    )
+    access_token: Secret = Field(
+        description="the access token of a store-level API account; sent as `X-Auth-Token`, "
+        "never logged"
+    )
+    base_url: Annotated[str, url_rule(example=PUBLIC_API)] = Field(
+        default=PUBLIC_API, description="the API host, e.g. a gateway in front of it"
+    )
 
     @field_validator("store_hash")
     @classmethod
@@ -69,21 +77,6 @@ class BigCommerceSettings(BaseSettings):
         value = value.strip()
         if not _STORE_HASH.fullmatch(value):
             raise ValueError("must be the store hash from the API path, e.g. abc123")
-        return value
-
-    @field_validator("access_token")
-    @classmethod
-    def _not_blank(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _absolute_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
-            raise ValueError(f"must be an absolute http(s) URL, e.g. {PUBLIC_API}")
         return value
 
     @property

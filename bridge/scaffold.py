@@ -112,7 +112,7 @@ from typing import Any
 
 import httpx
 import structlog
-from pydantic import SecretStr, field_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.answers import PlatformProblem
@@ -120,6 +120,7 @@ from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
 from adapters.errors import NotFound, UpstreamError
 from adapters.http import HTTPConfig, path_segment, readable
 from adapters.paging import page_in_memory
+from adapters.settings_types import BaseURL, Secret
 from mappings import $name as mapping
 from mappings.models import Customer, Order
 
@@ -138,16 +139,9 @@ class ${Camel}Settings(BaseSettings):
         hide_input_in_errors=True,
     )
 
-    base_url: str
-    api_token: SecretStr  # TODO($name): the credentials the platform's API takes
-
-    @field_validator("base_url")
-    @classmethod
-    def _absolute_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
-            raise ValueError("must be an absolute http(s) URL")
-        return value
+    base_url: BaseURL = Field(description="the platform's API base URL")
+    # TODO($name): the credentials the platform's API takes
+    api_token: Secret = Field(description="the bridge's API token; never logged")
 
 
 class ${Camel}Adapter(HTTPAdapter):

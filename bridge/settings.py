@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.settings_types import (
+    MIN_SECRET_BYTES,
+    SHOWN_DEFAULT,
+    TOO_SHORT,
+    CommaList,
+    LongSecrets,
+    OptionalBaseURL,
+    OptionalLongSecret,
+    OptionalText,
+    SecretList,
+    long_enough,
+)
 from bridge.auth import SCOPES
 from bridge.cache import DEFAULT_MAX_BYTES
 
-MIN_SECRET_BYTES = 32
-"""RFC 7518 §3.2: an HS256 key is at least as long as the hash output. Every other secret
-a caller or the bridge proves itself with is held to the same length, so that none is
-short enough to guess."""
-
-CommaList = Annotated[tuple[str, ...], NoDecode]
-SecretList = Annotated[tuple[SecretStr, ...], NoDecode]
-
-
-def _split(value: object) -> object:
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return value
+__all__ = ["MIN_SECRET_BYTES", "BridgeSettings", "describe_validation_error"]
 
 
 def _is_network(text: str) -> bool:
@@ -40,13 +40,6 @@ def _uvicorn_forwarded_allow_ips() -> str:
     return os.environ.get("FORWARDED_ALLOW_IPS", "")
 
 
-def _long_enough(secret: str) -> bool:
-    return len(secret.encode("utf-8", "surrogateescape")) >= MIN_SECRET_BYTES
-
-
-TOO_SHORT = f"must be at least {MIN_SECRET_BYTES} bytes long (openssl rand -hex 32 makes one)"
-
-
 class BridgeSettings(BaseSettings):
     """Every `ERC_BRIDGE_*` variable, with its default (SPEC §4)."""
 
@@ -54,65 +47,152 @@ class BridgeSettings(BaseSettings):
         env_prefix="ERC_BRIDGE_", env_file=".env", extra="ignore", hide_input_in_errors=True
     )
 
-    adapter: str = "demo"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
-    public_url: str | None = None
-    brand: str | None = None
-    cursor_secret: SecretList = ()
-    token_secret: SecretList = ()
-    api_keys: SecretList = ()
-    basic_users: SecretList = ()
-    oauth_clients: SecretList = ()
-    token_ttl_s: int = Field(default=600, ge=1, le=3600)
-    auth_failure_limit: int = Field(default=10, ge=1)
-    auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
-    deadline_s: float = Field(default=8.0, gt=0, le=300)
-    breaker_open_s: float = Field(default=5.0, gt=0, le=3600)
-    """First pause of a failing platform's calls; each failed probe doubles it."""
-    breaker_open_max_s: float = Field(default=60.0, gt=0, le=3600)
-    """Longest pause of a failing platform's calls."""
-    cache_ttl_s: float = Field(default=30.0, ge=0)
-    cache_max_entries: int = Field(default=10_000, ge=1)
-    cache_max_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=1)
-    stale_s: float = Field(default=600.0, ge=0)
-    platform_idle_s: float = Field(default=15.0, gt=0, le=3600)
-    platform_max_answer_bytes: int = Field(default=8 * 1024**2, ge=64 * 1024, le=64 * 1024**2)
-    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
-    max_connections: int = Field(default=768, ge=1)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    # auto: readable lines when the log goes to a terminal, JSON lines otherwise.
-    log_format: Literal["auto", "json", "console"] = "auto"
-    metrics_key: SecretStr | None = None
-    forwarded_allow_ips: CommaList = Field(
-        default_factory=_uvicorn_forwarded_allow_ips, validate_default=True
+    adapter: str = Field(
+        default="demo",
+        description="`demo`, `elasticpath`, `adobe_cpapi`, `bigcommerce`, or an installed "
+        "plugin's name (`erc-bridge adapters`)",
     )
-    """Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: none by default,
-    so that no one can pick the address the failed-login limit counts against."""
-
-    _split_lists = field_validator(
-        "cursor_secret", "token_secret", "api_keys", "basic_users", "oauth_clients", mode="before"
-    )(_split)
+    host: str = Field(
+        default="127.0.0.1", description="listen address (`0.0.0.0` in the container)"
+    )
+    port: int = Field(default=8080, ge=1, le=65535, description="listen port")
+    public_url: OptionalBaseURL = Field(
+        default=None,
+        description="external base URL used in `_links` (may include a path prefix)",
+        json_schema_extra={SHOWN_DEFAULT: "request's own host"},
+    )
+    brand: OptionalText = Field(
+        default=None,
+        description="this store's brand: carried in bodies; a request naming another brand is 404",
+    )
+    cursor_secret: LongSecrets = Field(
+        default=(),
+        description="cursor signing secrets (each at least 32 bytes), comma-separated: the "
+        "first signs, all verify (rotation); replicas must share them",
+        json_schema_extra={SHOWN_DEFAULT: "random per process"},
+    )
+    token_secret: LongSecrets = Field(
+        default=(),
+        description="bearer-token signing secrets (each at least 32 bytes), comma-separated "
+        "like the cursor secrets",
+        json_schema_extra={SHOWN_DEFAULT: "random per process"},
+    )
+    api_keys: LongSecrets = Field(
+        default=(),
+        description="comma-separated keys accepted in `X-API-Key` (each at least 32 bytes)",
+    )
+    basic_users: SecretList = Field(
+        default=(),
+        description="comma-separated `user:password` for HTTP Basic (passwords at least 32 bytes)",
+    )
+    oauth_clients: SecretList = Field(
+        default=(),
+        description="comma-separated `client_id:secret:scope+scope` for `POST /oauth/token` "
+        "(secrets at least 32 bytes)",
+    )
+    token_ttl_s: int = Field(
+        default=600,
+        ge=1,
+        le=3600,
+        description="lifetime of the bearer tokens the bridge issues (1–3600)",  # noqa: RUF001
+    )
+    auth_failure_limit: int = Field(
+        default=10,
+        ge=1,
+        description="failed authentications per client address and window before 429",
+    )
+    auth_failure_window_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="seconds over which `ERC_BRIDGE_AUTH_FAILURE_LIMIT` counts",
+    )
+    deadline_s: float = Field(
+        default=8.0, gt=0, le=300, description="whole-request deadline in seconds"
+    )
+    breaker_open_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="first pause of a failing platform's calls; each failed probe doubles "
+        "the pause, a success starts over",
+    )
+    breaker_open_max_s: float = Field(
+        default=60.0, gt=0, le=3600, description="longest pause of a failing platform's calls"
+    )
+    cache_ttl_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="response cache lifetime in seconds (customers: 300); `0` turns the cache off",
+    )
+    cache_max_entries: int = Field(default=10_000, ge=1, description="bound on cached responses")
+    cache_max_bytes: int = Field(
+        default=DEFAULT_MAX_BYTES,
+        ge=1,
+        description="bound on what cached responses weigh (bodies, keys and bookkeeping); "
+        "least recently used go first",
+        json_schema_extra={SHOWN_DEFAULT: "`67108864` (64 MiB)"},
+    )
+    stale_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="how long past its lifetime a cached response may be served while the "
+        "platform fails",
+    )
+    platform_idle_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="seconds an unused keep-alive connection to the platform is kept for reuse",
+    )
+    platform_max_answer_bytes: int = Field(
+        default=8 * 1024**2,
+        ge=64 * 1024,
+        le=64 * 1024**2,
+        description="largest platform answer (8 MiB), on the wire and decoded; larger is 502",
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="seconds a request head may take to arrive, from accept and from its "
+        "first byte; then 408 and close",
+    )
+    max_connections: int = Field(
+        default=768,
+        ge=1,
+        description="open connections at most; one more is answered 503 at once (the cap "
+        "plus 256 must fit the open-file limit)",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="`debug`, `info`, `warning`, `error`"
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        description="`json`, `console` (readable lines), or `auto`: console when the log "
+        "goes to a terminal, JSON otherwise (containers, files, pipes)",
+    )
+    metrics_key: OptionalLongSecret = Field(
+        default=None,
+        description="at least 32 bytes; when set, `/metrics` answers only requests bearing "
+        "it (`Authorization: Bearer` or `X-API-Key`); unset, `/metrics` takes the ERC "
+        "routes' credentials (open only on the demo store without any)",
+    )
+    # No proxy by default, so that no one can pick the address the failed-login limit
+    # counts against.
+    forwarded_allow_ips: CommaList = Field(
+        default_factory=_uvicorn_forwarded_allow_ips,
+        validate_default=True,
+        description="comma-separated addresses or networks (`10.0.0.0/8`; `*` for any) of "
+        "the proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed; "
+        "uvicorn's `FORWARDED_ALLOW_IPS` is read when this is unset",
+        json_schema_extra={SHOWN_DEFAULT: "none"},
+    )
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
-
-    @field_validator("public_url")
-    @classmethod
-    def _absolute_url(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
-            raise ValueError("must be an absolute http(s) URL without query or fragment")
-        return value
-
-    @field_validator("brand")
-    @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
 
     @field_validator("basic_users")
     @classmethod
@@ -121,7 +201,7 @@ class BridgeSettings(BaseSettings):
             user, sep, password = entry.get_secret_value().partition(":")
             if not (user and sep and password):
                 raise ValueError("each entry must be user:password")
-            if not _long_enough(password):
+            if not long_enough(password):
                 raise ValueError(f"the password of user {user!r} {TOO_SHORT}")
         return value
 
@@ -134,7 +214,7 @@ class BridgeSettings(BaseSettings):
             if len(parts) != 3 or not all(parts):
                 raise ValueError("each entry must be client_id:secret:scope+scope")
             client_id, secret, scopes = parts
-            if not _long_enough(secret):
+            if not long_enough(secret):
                 raise ValueError(f"the secret of client {client_id!r} {TOO_SHORT}")
             if not set(scopes.split("+")) <= set(SCOPES):
                 valid = ", ".join(SCOPES)
@@ -144,38 +224,12 @@ class BridgeSettings(BaseSettings):
             seen.add(client_id)
         return value
 
-    @field_validator("cursor_secret", "token_secret", "api_keys")
-    @classmethod
-    def _each_long_enough(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
-        for position, entry in enumerate(value, start=1):
-            if not _long_enough(entry.get_secret_value()):
-                which = "the value" if len(value) == 1 else f"entry {position}"
-                raise ValueError(f"{which} {TOO_SHORT}")
-        return value
-
-    @field_validator("metrics_key", mode="before")
-    @classmethod
-    def _blank_key_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("metrics_key")
-    @classmethod
-    def _key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not _long_enough(value.get_secret_value()):
-            raise ValueError(f"the value {TOO_SHORT}")
-        return value
-
     @field_validator("breaker_open_max_s")
     @classmethod
     def _not_below_first_pause(cls, value: float, info: ValidationInfo) -> float:
         if value < info.data.get("breaker_open_s", 0):
             raise ValueError("must not be below ERC_BRIDGE_BREAKER_OPEN_S")
         return value
-
-    @field_validator("forwarded_allow_ips", mode="before")
-    @classmethod
-    def _split_addresses(cls, value: object) -> object:
-        return _split(value)
 
     @field_validator("forwarded_allow_ips")
     @classmethod
