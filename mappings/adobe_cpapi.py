@@ -145,7 +145,7 @@ def customer(raw: CPAPICustomer) -> Customer:
         last_name=_text(contact.last_name),
         customer_since=raw.creation_date,
         shipping_addresses=[shipping] if shipping else None,
-        custom_fields={key: value for key, value in custom.items() if value} or None,
+        custom_fields=present(custom),
     )
 
 
@@ -263,7 +263,7 @@ def order(
         price_summary=price_summary(items),
         status=current,
         cancellation_status=cancellation,
-        custom_fields={key: value for key, value in custom.items() if value is not None},
+        custom_fields=present(custom),
     )
 
 

@@ -283,7 +283,7 @@ def customer(raw: BCCustomer) -> Customer:
         last_name=_text(raw.last_name),
         customer_since=raw.date_created,
         shipping_addresses=addresses or None,
-        custom_fields={key: value for key, value in custom.items() if value} or None,
+        custom_fields=present(custom),
     )
 
 
@@ -412,7 +412,7 @@ def order_item(
     )
 
 
-def custom_fields(raw: BCOrder) -> dict[str, Any]:
+def custom_fields(raw: BCOrder) -> dict[str, Any] | None:
     """BigCommerce's own order values that ERC has no field for (empty ones left out)."""
     values: dict[str, Any] = {
         "status_id": raw.status_id,
@@ -422,7 +422,7 @@ def custom_fields(raw: BCOrder) -> dict[str, Any]:
         "order_source": _text(raw.order_source),
         "external_id": _text(raw.external_id),
     }
-    return {key: value for key, value in values.items() if value is not None}
+    return present(values)
 
 
 def order(
@@ -469,5 +469,5 @@ def order(
         status=current,
         status_history=history,
         cancellation_status=cancellation(raw),
-        custom_fields=custom_fields(raw) or None,
+        custom_fields=custom_fields(raw),
     )
