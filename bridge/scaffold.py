@@ -241,23 +241,23 @@ MAPPING = '''\
 
 Platform bodies are first validated into the small records below, so that a body the
 bridge cannot read fails with a `MappingError` naming the field; the functions after them
-turn those records into ERC models (`mappings.models`), with the shared helpers for money
-(`mappings.money`), statuses (`mappings.status`) and addresses (`mappings.addresses`).
+turn those records into ERC models (`mappings.models`), with the shared helpers for records
+(`mappings.records`), money (`mappings.money`), statuses (`mappings.status`) and addresses
+(`mappings.addresses`).
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
-
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import ConfigDict
 
 from mappings.bounds import Short
-from mappings.errors import MappingError
 from mappings.models import Customer, Order
+from mappings.records import Record, parse_list
+from mappings.records import parse as parse
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+class _Record(Record):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
 
 class ${Camel}Customer(_Record):
@@ -275,28 +275,9 @@ class ${Camel}Order(_Record):
     customer_id: Short
 
 
-R = TypeVar("R", bound=BaseModel)
-
-
-def _failure(exc: ValidationError) -> MappingError:
-    first = exc.errors(include_input=False, include_url=False)[0]
-    return MappingError(first["msg"], ".".join(str(part) for part in first["loc"]))
-
-
-def parse(model: type[R], raw: object) -> R:
-    """Validate a platform body; a MappingError names the first field we could not read."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise _failure(exc) from None
-
-
 def parse_orders(raw: object) -> list[${Camel}Order]:
     """TODO($name): the platform's list envelope; this reads a bare JSON array."""
-    try:
-        return TypeAdapter(list[${Camel}Order]).validate_python(raw)
-    except ValidationError as exc:
-        raise _failure(exc) from None
+    return parse_list(${Camel}Order, raw)
 
 
 def customer(raw: ${Camel}Customer) -> Customer:

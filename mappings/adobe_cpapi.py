@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from mappings.addresses import normalize_address
 from mappings.adobe_catalog import OfferCatalog
@@ -19,6 +19,8 @@ from mappings.bounds import Short
 from mappings.errors import MappingError
 from mappings.models import Address, Customer, Order, OrderItem, StatusEvent, Timestamp
 from mappings.money import Money, PriceSummary
+from mappings.records import Record, parse, present
+from mappings.records import text as _text
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
 
 CANCELLED = "1008"
@@ -34,8 +36,8 @@ STATUS_DETAIL: dict[str, DetailedStatus] = {
 """CPAPI order status → ERC detailed status; `1008` and unknown codes are UNKNOWN."""
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+class _Record(Record):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
 
 class CPAPIPricing(_Record):
@@ -113,35 +115,16 @@ class CPAPICustomer(_Record):
     )
 
 
-R = TypeVar("R", bound=BaseModel)
-
-
-def _parse(model: type[R], raw: Any, path: str) -> R:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in (path, *first["loc"]) if part != "")
-        raise MappingError(first["msg"], where) from None
-
-
 def parse_order(raw: Any, path: str = "") -> CPAPIOrder:
-    return _parse(CPAPIOrder, raw, path)
+    return parse(CPAPIOrder, raw, path)
 
 
 def parse_history(raw: Any) -> CPAPIHistory:
-    return _parse(CPAPIHistory, raw, "")
+    return parse(CPAPIHistory, raw)
 
 
 def parse_customer(raw: Any) -> CPAPICustomer:
-    return _parse(CPAPICustomer, raw, "")
-
-
-def _text(value: str | None) -> str | None:
-    """Non-blank text, trimmed; CPAPI sends empty strings for absent values."""
-    if value is None or not value.strip():
-        return None
-    return value.strip()
+    return parse(CPAPICustomer, raw)
 
 
 def customer(raw: CPAPICustomer) -> Customer:
@@ -162,7 +145,7 @@ def customer(raw: CPAPICustomer) -> Customer:
         last_name=_text(contact.last_name),
         customer_since=raw.creation_date,
         shipping_addresses=[shipping] if shipping else None,
-        custom_fields={key: value for key, value in custom.items() if value} or None,
+        custom_fields=present(custom),
     )
 
 
@@ -221,7 +204,7 @@ def item(line: CPAPILineItem, currency: str | None, catalog: OfferCatalog, path:
         image_url=offer.image_url if offer else None,
         quantity=line.quantity,
         sku=line.offer_id,
-        custom_fields={key: value for key, value in custom.items() if value is not None} or None,
+        custom_fields=present(custom),
     )
 
 
@@ -280,7 +263,7 @@ def order(
         price_summary=price_summary(items),
         status=current,
         cancellation_status=cancellation,
-        custom_fields={key: value for key, value in custom.items() if value is not None},
+        custom_fields=present(custom),
     )
 
 

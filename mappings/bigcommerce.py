@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from mappings.addresses import normalize_address
 from mappings.bounds import SHORT_MAX, Short, Text, Url, clipped
@@ -33,6 +33,10 @@ from mappings.models import (
     TrackingInfo,
 )
 from mappings.money import Money, PriceSummary, currency_exponent, to_decimal
+from mappings.records import Record, present
+from mappings.records import parse as parse
+from mappings.records import parse_list as parse_list
+from mappings.records import text as _text
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
 
 CANCELLED = 5
@@ -84,8 +88,8 @@ Amount = Annotated[Decimal, BeforeValidator(_amount)]
 ZERO = Decimal(0)
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+class _Record(Record):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
 
 class BCAddress(_Record):
@@ -222,31 +226,6 @@ class BCProblem(_Record):
     message: Text | None = None
 
 
-R = TypeVar("R", bound=BaseModel)
-
-
-def _where(loc: Sequence[int | str]) -> str:
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
-
-
-def parse(model: type[R], raw: object) -> R:
-    """Validate one platform object; a MappingError names the first field we could not read."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        raise MappingError(first["msg"], _where(first["loc"])) from None
-
-
-def parse_list(model: type[R], raw: object) -> list[R]:
-    """Validate a V2 list body (a JSON array of `model`)."""
-    try:
-        return TypeAdapter(list[model]).validate_python(raw)  # type: ignore[valid-type]
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        raise MappingError(first["msg"], _where(first["loc"])) from None
-
-
 def problem(raw: object) -> BCProblem:
     """The first error of an error body (V2 `[{status, message}]`, V3 `{status, title}`)."""
     first = raw[0] if isinstance(raw, list) and raw else raw
@@ -258,13 +237,6 @@ def problem(raw: object) -> BCProblem:
         status=status if isinstance(status, int) and not isinstance(status, bool) else None,
         message=clipped(message) if isinstance(message, str) else None,
     )
-
-
-def _text(value: str | None) -> str | None:
-    """Non-blank text, trimmed; BigCommerce sends "" for absent values."""
-    if value is None or not value.strip():
-        return None
-    return value.strip()
 
 
 # Addresses and customers
@@ -311,7 +283,7 @@ def customer(raw: BCCustomer) -> Customer:
         last_name=_text(raw.last_name),
         customer_since=raw.date_created,
         shipping_addresses=addresses or None,
-        custom_fields={key: value for key, value in custom.items() if value} or None,
+        custom_fields=present(custom),
     )
 
 
@@ -436,11 +408,11 @@ def order_item(
         quantity=raw.quantity,
         sku=_text(raw.sku),
         deliveries=deliveries or None,
-        custom_fields={key: value for key, value in custom.items() if value is not None} or None,
+        custom_fields=present(custom),
     )
 
 
-def custom_fields(raw: BCOrder) -> dict[str, Any]:
+def custom_fields(raw: BCOrder) -> dict[str, Any] | None:
     """BigCommerce's own order values that ERC has no field for (empty ones left out)."""
     values: dict[str, Any] = {
         "status_id": raw.status_id,
@@ -450,7 +422,7 @@ def custom_fields(raw: BCOrder) -> dict[str, Any]:
         "order_source": _text(raw.order_source),
         "external_id": _text(raw.external_id),
     }
-    return {key: value for key, value in values.items() if value is not None}
+    return present(values)
 
 
 def order(
@@ -497,5 +469,5 @@ def order(
         status=current,
         status_history=history,
         cancellation_status=cancellation(raw),
-        custom_fields=custom_fields(raw) or None,
+        custom_fields=custom_fields(raw),
     )

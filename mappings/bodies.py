@@ -45,8 +45,8 @@ class CustomerBody(Customer):
     links: Links = Field(alias="_links")
 
 
-class OrderSummary(ERCModel):
-    """One element of R2 (connections flavour: `shipping_addresses`)."""
+class OrderHead(ERCModel):
+    """The fields an order's R2 element and its R3 body open with, in this order."""
 
     id: str
     order_number: str
@@ -54,6 +54,11 @@ class OrderSummary(ERCModel):
     brand: str | None = None
     purchase_datetime: Timestamp | None = None
     delivery_type: DeliveryType | None = None
+
+
+class OrderSummary(OrderHead):
+    """One element of R2 (connections flavour: `shipping_addresses`)."""
+
     shipping_addresses: list[Address] | None = None
     items_number: int | None = None
     price_summary: PriceSummary | None = None
@@ -74,15 +79,9 @@ class OrdersPageBody(ERCModel):
     links: Links = Field(alias="_links")
 
 
-class OrderDetailBody(ERCModel):
+class OrderDetailBody(OrderHead):
     """R3 (seed 001)."""
 
-    id: str
-    order_number: str
-    customer_id: str | None = None
-    brand: str | None = None
-    purchase_datetime: Timestamp | None = None
-    delivery_type: DeliveryType | None = None
     shipping_address: Address | None = None
     billing_address: Address | None = None
     items_number: int | None = None

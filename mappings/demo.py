@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from mappings.addresses import normalize_address
 from mappings.bounds import Short, Text, Url
@@ -26,6 +26,7 @@ from mappings.models import (
     TrackingInfo,
 )
 from mappings.money import Money, PriceSummary
+from mappings.records import Record, parse, present
 from mappings.status import (
     CancellationStatus,
     DeliveryType,
@@ -42,11 +43,7 @@ FULFILMENT_TYPES: dict[str, DeliveryType] = {
 }
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class DemoAddress(_Record):
+class DemoAddress(Record):
     id: Short | None = None
     line1: Short | None = None
     line2: Short | None = None
@@ -58,7 +55,7 @@ class DemoAddress(_Record):
     default: bool | None = None
 
 
-class DemoCustomer(_Record):
+class DemoCustomer(Record):
     id: Short
     first_name: Short | None = None
     last_name: Short | None = None
@@ -67,7 +64,7 @@ class DemoCustomer(_Record):
     addresses: list[DemoAddress] = Field(default_factory=list)
 
 
-class DemoItem(_Record):
+class DemoItem(Record):
     id: Short
     sku: Short | None = None
     name: Short
@@ -79,7 +76,7 @@ class DemoItem(_Record):
     shipments: dict[Short, int] = Field(default_factory=dict)
 
 
-class DemoShipment(_Record):
+class DemoShipment(Record):
     id: Short
     carrier: Short | None = None
     service: Short | None = None
@@ -93,17 +90,17 @@ class DemoShipment(_Record):
     eta_end: Timestamp | None = None
 
 
-class DemoStatus(_Record):
+class DemoStatus(Record):
     status: Short
     at: Timestamp | None = None
 
 
-class DemoCard(_Record):
+class DemoCard(Record):
     brand: Short
     last4: Short
 
 
-class DemoOrder(_Record):
+class DemoOrder(Record):
     id: Short
     number: Short
     customer_id: Short
@@ -127,18 +124,13 @@ class DemoOrder(_Record):
     channel: Short | None = None
 
 
-class DemoStore(_Record):
+class DemoStore(Record):
     customers: list[DemoCustomer]
     orders: list[DemoOrder]
 
 
 def parse_store(raw: Any) -> DemoStore:
-    try:
-        return DemoStore.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        path = ".".join(str(part) for part in first["loc"])
-        raise MappingError(first["msg"], path) from None
+    return parse(DemoStore, raw)
 
 
 def _address(raw: DemoAddress | None) -> Address | None:
@@ -266,5 +258,5 @@ def order(raw: DemoOrder) -> Order:
         status=_current_status(raw),
         status_history=[StatusEvent(detailed=_detailed(h.status), at=h.at) for h in raw.history],
         cancellation_status=CancellationStatus.CANCELED if raw.cancelled else None,
-        custom_fields={key: value for key, value in custom.items() if value is not None},
+        custom_fields=present(custom),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import Field, StrictInt, field_validator
 
 from mappings.addresses import normalize_address
 from mappings.bounds import Short, Text, clipped
@@ -27,6 +27,9 @@ from mappings.models import (
     TrackingInfo,
 )
 from mappings.money import Money, PriceSummary, currency_exponent
+from mappings.records import Record
+from mappings.records import parse as parse
+from mappings.records import text as _text
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
 
 CANCELLED_STATUSES = frozenset({"cancelled", "canceled"})
@@ -35,11 +38,7 @@ CONFIRMED_PAYMENTS = frozenset({"authorized", "paid"})
 PROMOTION_ITEM_TYPES = frozenset({"promotion_item"})
 
 
-class _EP(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class EPAmount(_EP):
+class EPAmount(Record):
     """An amount in integer minor units (FormattedPrice, `unit_price`, `value`)."""
 
     amount: StrictInt
@@ -56,25 +55,25 @@ class EPAmount(_EP):
         return Money.from_minor(self.amount, self.currency)
 
 
-class EPTimestamps(_EP):
+class EPTimestamps(Record):
     created_at: Timestamp | None = None
     updated_at: Timestamp | None = None
 
 
-class EPRef(_EP):
+class EPRef(Record):
     type: Short | None = None
     id: Short
 
 
-class EPToOne(_EP):
+class EPToOne(Record):
     data: EPRef | None = None
 
 
-class EPToMany(_EP):
+class EPToMany(Record):
     data: list[EPRef] = Field(default_factory=list)
 
 
-class EPAddress(_EP):
+class EPAddress(Record):
     id: Short | None = None
     first_name: Short | None = None
     last_name: Short | None = None
@@ -88,18 +87,18 @@ class EPAddress(_EP):
     country: Short | None = None
 
 
-class EPCustomerMeta(_EP):
+class EPCustomerMeta(Record):
     timestamps: EPTimestamps = Field(default_factory=EPTimestamps)
 
 
-class EPCustomer(_EP):
+class EPCustomer(Record):
     id: Short
     name: Short | None = None
     email: Short | None = None
     meta: EPCustomerMeta = Field(default_factory=EPCustomerMeta)
 
 
-class EPDisplayPrice(_EP):
+class EPDisplayPrice(Record):
     with_tax: EPAmount
     without_tax: EPAmount | None = None
     tax: EPAmount | None = None
@@ -107,17 +106,17 @@ class EPDisplayPrice(_EP):
     shipping: EPAmount | None = None
 
 
-class EPOrderMeta(_EP):
+class EPOrderMeta(Record):
     display_price: EPDisplayPrice
     timestamps: EPTimestamps = Field(default_factory=EPTimestamps)
 
 
-class EPOrderRelationships(_EP):
+class EPOrderRelationships(Record):
     items: EPToMany = Field(default_factory=EPToMany)
     customer: EPToOne = Field(default_factory=EPToOne)
 
 
-class EPOrder(_EP):
+class EPOrder(Record):
     id: Short
     order_number: Short | None = None
     external_ref: Short | None = None
@@ -131,7 +130,7 @@ class EPOrder(_EP):
     relationships: EPOrderRelationships = Field(default_factory=EPOrderRelationships)
 
 
-class EPItem(_EP):
+class EPItem(Record):
     type: Short | None = None
     id: Short
     product_id: Short | None = None
@@ -142,12 +141,12 @@ class EPItem(_EP):
     shipping_group_id: Short | None = None
 
 
-class EPDeliveryEstimate(_EP):
+class EPDeliveryEstimate(Record):
     start: Timestamp | None = None
     end: Timestamp | None = None
 
 
-class EPShippingGroup(_EP):
+class EPShippingGroup(Record):
     id: Short
     shipping_type: Short | None = None
     tracking_reference: Short | None = None
@@ -155,28 +154,28 @@ class EPShippingGroup(_EP):
     updated_at: Timestamp | None = None
 
 
-class EPPageInfo(_EP):
+class EPPageInfo(Record):
     limit: int | None = None
     offset: int | None = None
 
 
-class EPResults(_EP):
+class EPResults(Record):
     total: int | None = None
 
 
-class EPListMeta(_EP):
+class EPListMeta(Record):
     page: EPPageInfo | None = None
     results: EPResults | None = None
 
 
-class EPIncluded(_EP):
+class EPIncluded(Record):
     items: list[EPItem] = Field(default_factory=list)
 
 
 T = TypeVar("T")
 
 
-class EPList(_EP, Generic[T]):
+class EPList(Record, Generic[T]):
     data: list[T]
     meta: EPListMeta | None = None
 
@@ -190,11 +189,11 @@ class EPOrderList(EPList[EPOrder]):
     included: EPIncluded = Field(default_factory=EPIncluded)
 
 
-class EPDocument(_EP, Generic[T]):
+class EPDocument(Record, Generic[T]):
     data: T
 
 
-class EPTokenGrant(_EP):
+class EPTokenGrant(Record):
     access_token: Text = Field(min_length=1)
     expires_in: float | None = None
     expires: float | None = None
@@ -209,25 +208,12 @@ class EPTokenGrant(_EP):
         return min(readings)
 
 
-class EPProblem(_EP):
+class EPProblem(Record):
     """What an EP error body says, for the log: `status` may be a number or a string."""
 
     status: int | None = None
     title: Text | None = None
     detail: Text | None = None
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def parse(model: type[M], raw: object) -> M:
-    """Validate a platform body; a MappingError names the first field we could not read."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        path = ".".join(str(part) for part in first["loc"])
-        raise MappingError(first["msg"], path) from None
 
 
 def parse_token_grant(raw: object) -> EPTokenGrant:
@@ -251,13 +237,6 @@ def problem(raw: object) -> EPProblem:
         title=clipped(_text(first.get("title"))),
         detail=clipped(_text(first.get("detail"))),
     )
-
-
-def _text(value: object) -> str | None:
-    """A usable string: present, not blank."""
-    if not isinstance(value, str):
-        return None
-    return value.strip() or None
 
 
 def split_name(name: str | None) -> tuple[str | None, str | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from mappings.bodies import (
     CustomerBody,
@@ -92,23 +93,30 @@ def customer_body(customer: Customer, *, brand: str | None, self_href: str) -> C
     return CustomerBody(**dict(customer), brand=brand, links=links(self_href))
 
 
+def _order_head(order: Order, brand: str | None) -> dict[str, Any]:
+    """What an R2 element and the R3 body say alike about an order."""
+    return {
+        "id": order.id,
+        "order_number": order.order_number,
+        "customer_id": order.customer_id,
+        "brand": brand,
+        "purchase_datetime": order.purchase_datetime,
+        "delivery_type": order.delivery_type,
+        "items_number": len(order.items) if order.items is not None else None,
+        "price_summary": order.price_summary,
+        "cancellation_status": order.cancellation_status,
+        "custom_fields": order.custom_fields or None,
+    }
+
+
 def order_summary(order: Order, *, brand: str | None) -> OrderSummary:
     highlighted = highlighted_item(order.items)
     image = highlighted.image_url if highlighted else None
     return OrderSummary(
-        id=order.id,
-        order_number=order.order_number,
-        customer_id=order.customer_id,
-        brand=brand,
-        purchase_datetime=order.purchase_datetime,
-        delivery_type=order.delivery_type,
+        **_order_head(order, brand),
         shipping_addresses=_addresses(order) or None,
-        items_number=len(order.items) if order.items is not None else None,
-        price_summary=order.price_summary,
         order_extra_info=OrderExtraInfo(highlighted_item_image_url=image) if image else None,
         status=order.status.generic.value,
-        cancellation_status=order.cancellation_status,
-        custom_fields=order.custom_fields or None,
     )
 
 
@@ -124,23 +132,14 @@ def orders_page(
 def order_detail(order: Order, *, brand: str | None, self_href: str) -> OrderDetailBody:
     highlighted = highlighted_item(order.items)
     return OrderDetailBody(
-        id=order.id,
-        order_number=order.order_number,
-        customer_id=order.customer_id,
-        brand=brand,
-        purchase_datetime=order.purchase_datetime,
-        delivery_type=order.delivery_type,
+        **_order_head(order, brand),
         shipping_address=order.shipping_address,
         billing_address=order.billing_address,
-        items_number=len(order.items) if order.items is not None else None,
-        price_summary=order.price_summary,
         payment_details=order.payment_details,
         order_extra_info=OrderExtraInfo(
             highlighted_item_image_url=highlighted.image_url if highlighted else None,
             latest_status_info=latest_status(order),
         ),
-        cancellation_status=order.cancellation_status,
-        custom_fields=order.custom_fields or None,
         links=links(self_href),
     )
 
