@@ -11,14 +11,23 @@ import structlog
 from starlette.testclient import TestClient
 
 from adapters.demo import DemoAdapter
+from adapters.http import HTTPConfig
 from bridge.app import create_app
 from bridge.logs import access_log, configure_logging
 from bridge.settings import BridgeSettings
+from tests.servers import serve
 
 API_KEY = "test-key-3f9a-0b6e-4c1d-8a27-5e90f3b1"
 CURSOR_SECRET = "cursor-secret-for-tests-0123456789abcdef"
 AUTH = {"X-API-Key": API_KEY}
 R = "/erc/ecommerce/connections"
+
+FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
+"""An upstream client config for tests against the loopback emulators: short waits."""
+FAST_CAPPED = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05)
+"""`FAST` with backoff capped too, for tests that retry many times."""
+FAST_SHORT_READ = HTTPConfig(connect_timeout=2.0, read_timeout=2.0, backoff_base=0.01)
+"""`FAST` giving up on a silent platform after two seconds."""
 
 
 class RecordingDemoAdapter(DemoAdapter):
@@ -182,3 +191,19 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 
 def access_lines(text: str) -> list[dict[str, Any]]:
     return [line for line in json_lines(text) if line.get("event") == "request"]
+
+
+@pytest.fixture(scope="module")
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[Any, str]]:
+    """The module's platform emulator (from its `make_emulator()`) served over loopback for
+    the whole module: the emulator and its base URL."""
+    emulator = request.module.make_emulator()
+    with serve(emulator.app) as url:
+        yield emulator, url
+
+
+@pytest.fixture
+def emulator(served: tuple[Any, str]) -> Any:
+    """The module's emulator, reset: no requests logged, no faults, no tokens."""
+    served[0].reset()
+    return served[0]

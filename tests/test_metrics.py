@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,14 +18,12 @@ from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
 from adapters.http import HTTPConfig
 from bridge.app import create_app
 from bridge.metrics import _Durations
-from tests.conftest import API_KEY, R, settings
+from tests.conftest import API_KEY, FAST_CAPPED, R, settings
 from tests.conftest import CLIENT_ID as OAUTH_CLIENT_ID
 from tests.conftest import CLIENT_SECRET as OAUTH_SECRET
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
-from tests.servers import serve
 
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05)
 CUSTOMER = f"{R}/customers/{fx.MARIA}"
 ORDER = f"{R}/customers/{fx.MARIA}/orders/{fx.ORDER_COMPLETE}"
 ORDER_PATH = f"/v2/orders/{fx.ORDER_COMPLETE}"
@@ -38,20 +36,12 @@ METRICS_KEY = "scrape-key-5b1e07c2-94d0-4a3f-8e6b"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[ElasticPathEmulator, str]]:
-    emulator = ElasticPathEmulator(fx.default_store())
-    with serve(emulator.app) as url:
-        yield emulator, url
+def make_emulator() -> ElasticPathEmulator:
+    """What `served` (tests/conftest.py) serves for this module."""
+    return ElasticPathEmulator(fx.default_store())
 
 
-@pytest.fixture
-def emulator(served: tuple[ElasticPathEmulator, str]) -> ElasticPathEmulator:
-    served[0].reset()
-    return served[0]
-
-
-def adapter_for(url: str, http: HTTPConfig = FAST) -> ElasticPathAdapter:
+def adapter_for(url: str, http: HTTPConfig = FAST_CAPPED) -> ElasticPathAdapter:
     settings = ElasticPathSettings(
         _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
     )
