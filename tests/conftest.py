@@ -1,21 +1,33 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import structlog
 from starlette.testclient import TestClient
 
 from adapters.demo import DemoAdapter
+from adapters.http import HTTPConfig
 from bridge.app import create_app
+from bridge.logs import access_log, configure_logging
 from bridge.settings import BridgeSettings
+from tests.servers import serve
 
 API_KEY = "test-key-3f9a-0b6e-4c1d-8a27-5e90f3b1"
 CURSOR_SECRET = "cursor-secret-for-tests-0123456789abcdef"
 AUTH = {"X-API-Key": API_KEY}
 R = "/erc/ecommerce/connections"
+
+FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
+"""An upstream client config for tests against the loopback emulators: short waits."""
+FAST_CAPPED = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05)
+"""`FAST` with backoff capped too, for tests that retry many times."""
+FAST_SHORT_READ = HTTPConfig(connect_timeout=2.0, read_timeout=2.0, backoff_base=0.01)
+"""`FAST` giving up on a silent platform after two seconds."""
 
 
 class RecordingDemoAdapter(DemoAdapter):
@@ -138,3 +150,60 @@ def make_app_client() -> Iterator[Callable[..., TestClient]]:
     yield factory
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Logging and the process's access log as they were before the test."""
+    was_configured = structlog.is_configured()
+    config = structlog.get_config()
+    root = logging.getLogger()
+    root_state = (root.handlers[:], root.level)
+    named = {
+        name: (logging.getLogger(name).handlers[:], logging.getLogger(name).propagate)
+        for name in ("uvicorn", "uvicorn.error")
+    }
+    uvicorn_access_disabled = logging.getLogger("uvicorn.access").disabled
+    access_state = (access_log.enabled, access_log.flush_after_s)
+    yield
+    access_log.flush()
+    access_log.enabled, access_log.flush_after_s = access_state
+    if was_configured:
+        structlog.configure(**config)
+    else:
+        structlog.reset_defaults()
+    root.handlers[:], level = root_state
+    root.setLevel(level)
+    for name, (handlers, propagate) in named.items():
+        logging.getLogger(name).handlers[:] = handlers
+        logging.getLogger(name).propagate = propagate
+    logging.getLogger("uvicorn.access").disabled = uvicorn_access_disabled
+
+
+@pytest.fixture
+def info_logging(restore_logging: None) -> None:
+    configure_logging("info")
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def access_lines(text: str) -> list[dict[str, Any]]:
+    return [line for line in json_lines(text) if line.get("event") == "request"]
+
+
+@pytest.fixture(scope="module")
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[Any, str]]:
+    """The module's platform emulator (from its `make_emulator()`) served over loopback for
+    the whole module: the emulator and its base URL."""
+    emulator = request.module.make_emulator()
+    with serve(emulator.app) as url:
+        yield emulator, url
+
+
+@pytest.fixture
+def emulator(served: tuple[Any, str]) -> Any:
+    """The module's emulator, reset: no requests logged, no faults, no tokens."""
+    served[0].reset()
+    return served[0]

@@ -13,9 +13,8 @@ from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
 from adapters.base import Adapter
 from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
-from adapters.http import HTTPConfig
 from bridge.app import create_app
-from tests.conftest import settings
+from tests.conftest import FAST, settings
 from tests.emulators import bigcommerce_fixtures as bc
 from tests.emulators import elasticpath_fixtures as ep
 from tests.emulators.adobe_cpapi import CPAPIEmulator
@@ -25,7 +24,6 @@ from tests.emulators.hostile import Hostile
 from tests.servers import serve
 
 API_KEY = "hostile-platform-test-key-2f8c4a6e0b1d3957"
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -11,8 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
-from adapters.http import HTTPConfig
-from tests.conftest import decode
+from tests.conftest import FAST_SHORT_READ, decode
 from tests.emulators.adobe_cpapi import CPAPIEmulator
 from tests.emulators.adobe_fixtures import (
     ACROBAT,
@@ -28,10 +27,8 @@ from tests.emulators.adobe_fixtures import (
     matrix_order_id,
 )
 from tests.erc_contract import check
-from tests.servers import serve
 
 R = "/erc/ecommerce/connections"
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=2.0, backoff_base=0.01)
 FIXTURES = default_fixtures()
 BUSY_NEWEST_FIRST = [
     o["orderId"]
@@ -40,17 +37,9 @@ BUSY_NEWEST_FIRST = [
 ]
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[CPAPIEmulator, str]]:
-    emulator = CPAPIEmulator()
-    with serve(emulator.app) as url:
-        yield emulator, url
-
-
-@pytest.fixture
-def emulator(served: tuple[CPAPIEmulator, str]) -> CPAPIEmulator:
-    served[0].reset()
-    return served[0]
+def make_emulator() -> CPAPIEmulator:
+    """What `served` (tests/conftest.py) serves for this module."""
+    return CPAPIEmulator()
 
 
 @pytest.fixture
@@ -60,7 +49,7 @@ def bridge(
     emulator: CPAPIEmulator,
 ) -> TestClient:
     settings = AdobeSettings(_env_file=None, **emulator.adapter_settings(served[1]))
-    return make_client(AdobeCPAPIAdapter(settings, http=FAST), cache_ttl_s=0)
+    return make_client(AdobeCPAPIAdapter(settings, http=FAST_SHORT_READ), cache_ttl_s=0)
 
 
 def next_cursor(body: dict[str, Any]) -> str | None:
@@ -320,7 +309,7 @@ def test_r5_without_listable_orders_is_404(bridge: TestClient, customer_id: str)
 def test_cpapi_errors_become_erc_errors(
     bridge: TestClient, emulator: CPAPIEmulator, status: int, code: str, http: int, erc_code: str
 ) -> None:
-    emulator.fail_next(status, code, times=FAST.attempts)
+    emulator.fail_next(status, code, times=FAST_SHORT_READ.attempts)
 
     response = bridge.get(f"{R}/customers/{LARKSPUR}")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -11,28 +11,17 @@ import pytest
 from starlette.testclient import TestClient
 
 from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
-from adapters.http import HTTPConfig
-from tests.conftest import R, decode
+from tests.conftest import FAST, R, decode
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.erc_contract import check
-from tests.servers import serve
 
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 STORE = fx.default_store()
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[BigCommerceEmulator, str]]:
-    emulator = BigCommerceEmulator(STORE)
-    with serve(emulator.app) as url:
-        yield emulator, url
-
-
-@pytest.fixture
-def emulator(served: tuple[BigCommerceEmulator, str]) -> BigCommerceEmulator:
-    served[0].reset()
-    return served[0]
+def make_emulator() -> BigCommerceEmulator:
+    """What `served` (tests/conftest.py) serves for this module."""
+    return BigCommerceEmulator(STORE)
 
 
 @pytest.fixture

@@ -16,16 +16,8 @@ from adapters.errors import NotFound, UpstreamError, UpstreamTimeout, UpstreamUn
 from bridge.app import create_app
 from bridge.cache import CacheStatus, ResponseCache, weight
 from mappings.models import Customer, Order
-from tests.conftest import AUTH, R, decode, settings
+from tests.conftest import AUTH, ManualClock, R, decode, settings
 from tests.servers import serve
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class FlakyDemo(DemoAdapter):
@@ -53,7 +45,7 @@ class FlakyDemo(DemoAdapter):
         return await super().get_order(customer_id, order_id)
 
 
-def cached_client(adapter: Adapter, clock: Clock, **overrides: Any) -> TestClient:
+def cached_client(adapter: Adapter, clock: ManualClock, **overrides: Any) -> TestClient:
     app = create_app(settings(**overrides), adapter=adapter, clock=clock)
     client = TestClient(app, headers=AUTH)
     client.__enter__()
@@ -70,12 +62,12 @@ def adapter() -> FlakyDemo:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(5000.0)
 
 
 @pytest.fixture
-def client(adapter: FlakyDemo, clock: Clock) -> Any:
+def client(adapter: FlakyDemo, clock: ManualClock) -> Any:
     client = cached_client(adapter, clock)
     yield client
     client.__exit__(None, None, None)
@@ -91,7 +83,7 @@ def test_second_request_is_a_hit_with_the_same_bytes(
 
 
 def test_orders_live_30_seconds_and_customers_300(
-    client: TestClient, adapter: FlakyDemo, clock: Clock
+    client: TestClient, adapter: FlakyDemo, clock: ManualClock
 ) -> None:
     client.get(ORDER), client.get(CUSTOMER)
     clock.now += 31
@@ -102,7 +94,7 @@ def test_orders_live_30_seconds_and_customers_300(
     assert adapter.calls == 4
 
 
-def test_ttl_zero_turns_the_cache_off(adapter: FlakyDemo, clock: Clock) -> None:
+def test_ttl_zero_turns_the_cache_off(adapter: FlakyDemo, clock: ManualClock) -> None:
     client = cached_client(adapter, clock, cache_ttl_s=0)
     statuses = [client.get(path).headers["x-cache"] for path in (ORDER, ORDER, CUSTOMER, CUSTOMER)]
     assert statuses == ["MISS"] * 4
@@ -115,7 +107,7 @@ def test_ttl_zero_turns_the_cache_off(adapter: FlakyDemo, clock: Clock) -> None:
     [UpstreamUnavailable("down"), UpstreamError("bad body"), UpstreamTimeout("slow")],
 )
 def test_stale_is_served_during_an_outage_and_fresh_after(
-    client: TestClient, adapter: FlakyDemo, clock: Clock, failure: Exception
+    client: TestClient, adapter: FlakyDemo, clock: ManualClock, failure: Exception
 ) -> None:
     fresh = client.get(ORDER)
     adapter.failure = failure
@@ -134,7 +126,7 @@ def test_stale_is_served_during_an_outage_and_fresh_after(
 
 
 def test_not_found_is_never_served_stale_nor_cached(
-    client: TestClient, adapter: FlakyDemo, clock: Clock
+    client: TestClient, adapter: FlakyDemo, clock: ManualClock
 ) -> None:
     client.get(ORDER)
     adapter.failure = NotFound("gone")
@@ -177,7 +169,7 @@ class TwinOrders(Adapter):
         )
 
 
-def test_customers_with_identical_order_ids_never_share_an_entry(clock: Clock) -> None:
+def test_customers_with_identical_order_ids_never_share_an_entry(clock: ManualClock) -> None:
     adapter = TwinOrders()
     client = cached_client(adapter, clock)
     for _ in range(3):
@@ -228,7 +220,7 @@ class CountingDemo(DemoAdapter):
 
 
 @pytest.fixture
-def counting(clock: Clock) -> Any:
+def counting(clock: ManualClock) -> Any:
     adapter = CountingDemo()
     client = cached_client(adapter, clock)
     yield client, adapter
@@ -348,7 +340,7 @@ def test_the_bytes_held_are_a_gauge_in_metrics(counting: Any) -> None:
     assert _gauge(client, "erc_bridge_cache_bytes") == held > len(body)
 
 
-def test_the_configured_byte_bound_evicts_over_http(clock: Clock) -> None:
+def test_the_configured_byte_bound_evicts_over_http(clock: ManualClock) -> None:
     adapter = CountingDemo()
     app = create_app(settings(cache_max_bytes=CACHE_OF_TWO_PAGES), adapter=adapter, clock=clock)
     with serve(app) as base, httpx.Client(base_url=base, headers=AUTH) as http:

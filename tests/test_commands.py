@@ -31,17 +31,9 @@ PUBLIC_URL = "https://erc-bridge.example.com/shop"
 WRONG_SECRET = "not-the-platform-secret-93c1"
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[ElasticPathEmulator, str]]:
-    emulator = ElasticPathEmulator(fx.default_store())
-    with serve(emulator.app) as url:
-        yield emulator, url
-
-
-@pytest.fixture
-def emulator(served: tuple[ElasticPathEmulator, str]) -> ElasticPathEmulator:
-    served[0].reset()
-    return served[0]
+def make_emulator() -> ElasticPathEmulator:
+    """What `served` (tests/conftest.py) serves for this module."""
+    return ElasticPathEmulator(fx.default_store())
 
 
 def store_env(base_url: str, **overrides: str) -> dict[str, str]:

@@ -10,13 +10,12 @@ from starlette.types import Receive, Scope, Send
 
 from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
 from adapters.base import Adapter
-from adapters.http import HTTPConfig
 from tests.conformance import ALL_FAULTS, AdapterConformance, Fault, Manifest, Platform
+from tests.conftest import FAST_SHORT_READ
 from tests.emulators.adobe_cpapi import TOKEN_PATH, CPAPIEmulator
 from tests.emulators.adobe_fixtures import EURO, LARKSPUR, QUIET
 from tests.servers import serve
 
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=2.0, backoff_base=0.01)
 UNTIL_CLEARED = 1_000
 ERRORS = {
     Fault.NOT_FOUND: (404, "2115"),
@@ -76,4 +75,4 @@ class TestAdobeConformance(AdapterConformance):
     def build_adapter(self, platform: Platform) -> Adapter:
         emulator: CPAPIEmulator = platform.emulator
         settings = AdobeSettings(_env_file=None, **emulator.adapter_settings(platform.url))
-        return AdobeCPAPIAdapter(settings, http=FAST)
+        return AdobeCPAPIAdapter(settings, http=FAST_SHORT_READ)

@@ -7,13 +7,11 @@ from contextlib import contextmanager
 
 from adapters.base import Adapter
 from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
-from adapters.http import HTTPConfig
 from tests.conformance import ALL_FAULTS, AdapterConformance, Manifest, Platform
+from tests.conftest import FAST
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.servers import serve
-
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 
 
 class TestBigCommerceConformance(AdapterConformance):

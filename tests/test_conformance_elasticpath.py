@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 from adapters.base import Adapter
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
-from adapters.http import HTTPConfig
 from tests.conformance import ALL_FAULTS, AdapterConformance, Fault, Manifest, Platform
+from tests.conftest import FAST
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import (
     CLIENT_ID,
@@ -18,7 +18,6 @@ from tests.emulators.elasticpath import (
 )
 from tests.servers import serve
 
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 UNTIL_CLEARED = 1_000
 
 

@@ -12,10 +12,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
-from adapters.http import HTTPConfig
 from bridge.app import create_app
 from bridge.config import StartupError, load_configuration
-from tests.conftest import AUTH, R, decode
+from tests.conftest import AUTH, FAST, R, decode
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import (
     CLIENT_ID,
@@ -26,21 +25,12 @@ from tests.emulators.elasticpath import (
 from tests.erc_contract import check
 from tests.servers import serve
 
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 STORE = fx.default_store()
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[ElasticPathEmulator, str]]:
-    emulator = ElasticPathEmulator(STORE)
-    with serve(emulator.app) as url:
-        yield emulator, url
-
-
-@pytest.fixture
-def emulator(served: tuple[ElasticPathEmulator, str]) -> ElasticPathEmulator:
-    served[0].reset()
-    return served[0]
+def make_emulator() -> ElasticPathEmulator:
+    """What `served` (tests/conftest.py) serves for this module."""
+    return ElasticPathEmulator(STORE)
 
 
 def settings_for(base_url: str) -> ElasticPathSettings:

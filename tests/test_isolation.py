@@ -18,8 +18,7 @@ from starlette.testclient import TestClient
 from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
 from adapters.demo import DemoAdapter
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
-from adapters.http import HTTPConfig
-from tests.conftest import decode
+from tests.conftest import FAST, decode
 from tests.emulators import adobe_fixtures as adobe
 from tests.emulators import elasticpath_fixtures as ep
 from tests.emulators.adobe_cpapi import CPAPIEmulator
@@ -28,7 +27,6 @@ from tests.erc_contract import check
 from tests.servers import serve
 
 PREFIXES = ("/erc/ecommerce/connections", "/erc/ecommerce")
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
@@ -16,38 +17,31 @@ from adapters.demo import DemoAdapter
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
 from adapters.http import HTTPConfig
 from bridge.app import create_app
-from tests.conftest import API_KEY, R, settings
+from bridge.metrics import _Durations
+from tests.conftest import API_KEY, FAST_CAPPED, R, settings
 from tests.conftest import CLIENT_ID as OAUTH_CLIENT_ID
 from tests.conftest import CLIENT_SECRET as OAUTH_SECRET
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
-from tests.servers import serve
 
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05)
 CUSTOMER = f"{R}/customers/{fx.MARIA}"
 ORDER = f"{R}/customers/{fx.MARIA}/orders/{fx.ORDER_COMPLETE}"
 ORDER_PATH = f"/v2/orders/{fx.ORDER_COMPLETE}"
 CUSTOMER_ROUTE = f"{R}/customers/{{customer_id}}"
 ORDER_ROUTE = f"{R}/customers/{{customer_id}}/orders/{{order_id}}"
+ORDERS_ROUTE = f"{R}/customers/{{customer_id}}/orders"
+DEMO_CUSTOMER = f"{R}/customers/cus_ana"
 METRICS_KEY = "scrape-key-5b1e07c2-94d0-4a3f-8e6b"
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[ElasticPathEmulator, str]]:
-    emulator = ElasticPathEmulator(fx.default_store())
-    with serve(emulator.app) as url:
-        yield emulator, url
+def make_emulator() -> ElasticPathEmulator:
+    """What `served` (tests/conftest.py) serves for this module."""
+    return ElasticPathEmulator(fx.default_store())
 
 
-@pytest.fixture
-def emulator(served: tuple[ElasticPathEmulator, str]) -> ElasticPathEmulator:
-    served[0].reset()
-    return served[0]
-
-
-def adapter_for(url: str, http: HTTPConfig = FAST) -> ElasticPathAdapter:
+def adapter_for(url: str, http: HTTPConfig = FAST_CAPPED) -> ElasticPathAdapter:
     settings = ElasticPathSettings(
         _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
     )
@@ -244,3 +238,126 @@ def test_openmetrics_on_request(make_client: Callable[..., TestClient]) -> None:
     )
     assert response.headers["content-type"].startswith("application/openmetrics-text")
     assert response.text.endswith("# EOF\n")
+
+
+# Counted at the front door, on the demo store.
+
+
+def buckets(samples: Samples, name: str, **labels: str) -> list[tuple[float, float]]:
+    wanted = set(labels.items())
+    found = [
+        (float(dict(sample_labels)["le"]), value)
+        for (sample, sample_labels), value in samples.items()
+        if sample == f"{name}_bucket" and wanted <= set(sample_labels)
+    ]
+    return sorted(found)
+
+
+def test_requests_are_counted_by_route_template_and_status(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client()
+    assert client.get(DEMO_CUSTOMER).status_code == 200
+    assert client.get(DEMO_CUSTOMER).status_code == 200
+    assert client.head(DEMO_CUSTOMER).status_code == 200
+    assert client.get(f"{R}/customers/nobody").status_code == 404
+    assert client.get(DEMO_CUSTOMER, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert client.post(DEMO_CUSTOMER).status_code == 405
+    assert client.get(f"{R}/customers/cus_ana/orders").status_code == 200
+    assert client.get("/nowhere").status_code == 404
+    assert client.get(f"{DEMO_CUSTOMER}?q={'x' * 9000}").status_code == 414
+
+    samples = scrape(client)
+
+    def requests(route: str, status: str) -> float:
+        key = ("erc_bridge_requests_total", frozenset({"route": route, "status": status}.items()))
+        return samples.get(key, 0.0)
+
+    assert requests(CUSTOMER_ROUTE, "200") == 3
+    assert requests(CUSTOMER_ROUTE, "404") == 1
+    assert requests(CUSTOMER_ROUTE, "401") == 1
+    assert requests(CUSTOMER_ROUTE, "405") == 1
+    assert requests(ORDERS_ROUTE, "200") == 1
+    assert requests("unmatched", "404") == 1
+    assert requests("unmatched", "414") == 1
+    assert requests("/metrics", "200") == 0  # a scrape is counted once it is answered
+    total = sum(v for (name, _), v in samples.items() if name == "erc_bridge_requests_total")
+    assert total == 9
+
+    def count(route: str) -> float:
+        labels = frozenset({"route": route}.items())
+        return samples[("erc_bridge_request_duration_seconds_count", labels)]
+
+    assert count(CUSTOMER_ROUTE) == 6
+    assert count(ORDERS_ROUTE) == 1
+    assert count("unmatched") == 2
+
+    assert requests("/metrics", "200") == 0
+    again = scrape(client)
+    key = ("erc_bridge_requests_total", frozenset({"route": "/metrics", "status": "200"}.items()))
+    assert again[key] == 1
+
+
+def test_request_duration_buckets_are_cumulative(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client()
+    for _ in range(3):
+        client.get(DEMO_CUSTOMER)
+    client.get(f"{R}/customers/cus_ana/orders")
+    client.get("/nowhere")
+
+    samples = scrape(client)
+    name = "erc_bridge_request_duration_seconds"
+    for route, expected in ((CUSTOMER_ROUTE, 3), (ORDERS_ROUTE, 1), ("unmatched", 1)):
+        series = buckets(samples, name, route=route)
+        bounds = [bound for bound, _ in series]
+        assert bounds == [*Histogram.DEFAULT_BUCKETS[:-1], float("inf")]
+        counts = [value for _, value in series]
+        assert counts == sorted(counts)
+        assert counts[-1] == expected
+        labels = frozenset({"route": route}.items())
+        assert samples[(f"{name}_count", labels)] == counts[-1]
+        assert samples[(f"{name}_sum", labels)] >= 0
+
+
+def test_durations_agree_with_a_prometheus_histogram() -> None:
+    name = "probe_duration_seconds"
+    ours = _Durations(name, "Probe", ["route"])
+    registry = CollectorRegistry()
+    theirs = Histogram(name, "Probe", ["route"], registry=registry)
+    just_above = 0.005 + 1e-9
+    observations = {
+        "/a": [0.005, just_above, 0.01, 0.0, 10.0, 10.5, 1e6],
+        "/b": [0.1, 0.1, 2.5, 7.4999],
+    }
+    for route, values in observations.items():
+        for seconds in values:
+            ours.observe((route,), seconds)
+            theirs.labels(route).observe(seconds)
+
+    def by_sample(samples: Any) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        return {
+            (s.name, frozenset(s.labels.items())): s.value
+            for s in samples
+            if not s.name.endswith("_created")
+        }
+
+    expected = by_sample(s for family in registry.collect() for s in family.samples)
+    got = by_sample(ours.family().samples)
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        if key[0].endswith("_sum"):
+            assert got[key] == pytest.approx(value)
+        else:
+            assert got[key] == value, key
+
+    def bucket(route: str, le: str) -> float:
+        return got[(f"{name}_bucket", frozenset({"route": route, "le": le}.items()))]
+
+    assert bucket("/a", "0.005") == 2  # 0.0 and 0.005: a bound counts in its own bucket
+    assert bucket("/a", "0.01") == 4
+    assert bucket("/a", "10.0") == 5
+    assert bucket("/a", "+Inf") == 7
+    assert bucket("/b", "0.1") == 2
+    assert bucket("/b", "7.5") == 4

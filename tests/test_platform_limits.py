@@ -20,9 +20,10 @@ import pytest
 
 from adapters.demo import DemoAdapter
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
-from adapters.http import HTTPConfig, PlatformLimits
+from adapters.http import PlatformLimits
 from bridge.app import create_app
 from bridge.settings import BridgeSettings
+from tests.conftest import FAST_CAPPED
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
@@ -30,7 +31,6 @@ pytestmark = pytest.mark.anyio
 API_KEY = "platform-limits-test-key-0123456789abcdef"
 CLIENT_SECRET = "platform-limits-client-secret-0123456789abcdef"
 CUSTOMER = "/erc/ecommerce/connections/customers/cus_1"
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05)
 
 MIB = 1024 * 1024
 BOMB_DECODED_MIB = 1024
@@ -163,7 +163,7 @@ def bridge_for() -> Iterator[Callable[[str], str]]:
         )
         app = create_app(
             BridgeSettings(_env_file=None, api_keys=API_KEY, deadline_s=ANSWER_WITHIN_S),
-            ElasticPathAdapter(settings, http=FAST),
+            ElasticPathAdapter(settings, http=FAST_CAPPED),
         )
         served = serve(app)
         stack.append(served)

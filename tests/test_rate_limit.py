@@ -8,12 +8,14 @@ NAT, a load balancer) can lock it out.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from bridge.ratelimit import FailedAuthLimiter
+from tests.conftest import AUTH as APP_AUTH
 from tests.conftest import (
     BOTH_SCOPES,
     ManualClock,
@@ -252,3 +254,95 @@ def test_failed_says_how_long_a_locked_out_address_waits() -> None:
     clock.advance(40)
     assert limiter.failed("10.0.0.1") is None  # free again: a new count
     assert limiter.retry_after("10.0.0.1") is None
+
+
+# The limiter on its own clock, and in an app built by `make_app_client`.
+
+
+def test_nobody_blocked_means_no_retry_after(clock: ManualClock) -> None:
+    limiter = FailedAuthLimiter(limit=3, window_s=60, clock=clock)
+    assert limiter.retry_after("10.0.0.1") is None
+    limiter.failed("10.0.0.1")
+    limiter.failed("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") is None
+    assert limiter.retry_after("10.0.0.2") is None
+
+
+def test_limit_failures_block_that_address_only(clock: ManualClock) -> None:
+    limiter = FailedAuthLimiter(limit=3, window_s=60, clock=clock)
+    for _ in range(3):
+        limiter.failed("10.0.0.1")
+    limiter.failed("10.0.0.2")
+    assert limiter.retry_after("10.0.0.1") == 60
+    assert limiter.retry_after("10.0.0.2") is None
+    assert limiter.retry_after("10.0.0.3") is None
+    clock.advance(59.5)
+    assert limiter.retry_after("10.0.0.1") == 1
+
+
+def test_a_block_ends_after_the_window(clock: ManualClock) -> None:
+    limiter = FailedAuthLimiter(limit=3, window_s=60, clock=clock)
+    for _ in range(3):
+        limiter.failed("10.0.0.1")
+    clock.advance(60)
+    assert limiter.retry_after("10.0.0.1") is None
+    # Free again: one new failure does not block, a full new run does.
+    limiter.failed("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") is None
+    limiter.failed("10.0.0.1")
+    limiter.failed("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") == 60
+
+
+def test_failures_spread_beyond_the_window_do_not_block(clock: ManualClock) -> None:
+    limiter = FailedAuthLimiter(limit=3, window_s=60, clock=clock)
+    limiter.failed("10.0.0.1")
+    limiter.failed("10.0.0.1")
+    clock.advance(61)
+    limiter.failed("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") is None
+
+
+def test_blocks_end_each_at_their_own_time(clock: ManualClock) -> None:
+    limiter = FailedAuthLimiter(limit=2, window_s=60, clock=clock)
+    limiter.failed("10.0.0.1")
+    limiter.failed("10.0.0.1")
+    clock.advance(30)
+    limiter.failed("10.0.0.2")
+    limiter.failed("10.0.0.2")
+    assert limiter.retry_after("10.0.0.1") == 30
+    assert limiter.retry_after("10.0.0.2") == 60
+    assert limiter.retry_after("10.0.0.3") is None
+    clock.advance(30)
+    assert limiter.retry_after("10.0.0.1") is None
+    assert limiter.retry_after("10.0.0.2") == 30
+    # A third address blocked now outlasts the second one.
+    limiter.failed("10.0.0.3")
+    limiter.failed("10.0.0.3")
+    clock.advance(30)
+    assert limiter.retry_after("10.0.0.2") is None
+    assert limiter.retry_after("10.0.0.3") == 30
+    assert limiter.retry_after("10.0.0.1") is None
+    clock.advance(30)
+    assert [limiter.retry_after(f"10.0.0.{n}") for n in (1, 2, 3)] == [None, None, None]
+
+
+def test_the_app_locks_out_one_address_and_lets_it_back(
+    make_app_client: Callable[..., TestClient], clock: ManualClock
+) -> None:
+    adapter = RecordingDemoAdapter()
+    guesser = make_app_client(
+        adapter, clock=clock, address="203.0.113.7", auth_failure_limit=3, auth_failure_window_s=60
+    )
+    honest = TestClient(guesser.app, headers=APP_AUTH, client=("198.51.100.9", 50000))
+    for _ in range(3):
+        assert guesser.get(CUSTOMER, headers={"X-API-Key": "guess"}).status_code == 401
+    locked = guesser.get(CUSTOMER, headers={"X-API-Key": "guess", "X-Request-Id": "locked-1"})
+    assert locked.status_code == 429
+    assert locked.headers["retry-after"] == "60"
+    assert locked.headers["x-request-id"] == "locked-1"
+    assert decode(locked)["code"] == "too_many_requests"
+    assert guesser.get(CUSTOMER).status_code == 200  # the valid key is never locked out
+    assert honest.get(CUSTOMER).status_code == 200
+    clock.advance(60)
+    assert guesser.get(CUSTOMER, headers={"X-API-Key": "guess"}).status_code == 401

@@ -30,15 +30,13 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from adapters.http import HTTPConfig
 from bridge.readiness import CHECK_EVERY_S, NOT_OPEN, PlatformHealth, Readiness, health_of
-from tests.conftest import AUTH, ManualClock
+from tests.conftest import AUTH, FAST_CAPPED, ManualClock
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.adobe_cpapi import CPAPIEmulator
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
 from tests.servers import serve
 
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05)
 READY = {"status": "ready", "platform": "ok", "breaker": "closed"}
 REJECTED = {
     "status": "not_ready",
@@ -104,7 +102,7 @@ def adapter_for(url: str) -> ElasticPathAdapter:
     settings = ElasticPathSettings(
         _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
     )
-    return ElasticPathAdapter(settings, http=FAST)
+    return ElasticPathAdapter(settings, http=FAST_CAPPED)
 
 
 @pytest.fixture

@@ -15,11 +15,10 @@ import pytest
 import structlog
 
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
-from adapters.http import HTTPConfig
 from bridge.app import create_app
 from bridge.logs import configure_logging
 from bridge.redaction import REDACTED, Redactor, mask_card
-from tests.conftest import R, settings
+from tests.conftest import FAST, R, settings
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator, error_body
 from tests.servers import serve
@@ -32,7 +31,6 @@ TOKEN_SECRET = "token-signing-secret-for-the-redaction-test"
 CURSOR_SECRET = "cursor-signing-secret-7f3e-2d91-4c0a-b6e5"
 CARD = "4111 1111 1111 1111"
 CARD_DIGITS = CARD.replace(" ", "")
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 SCOPES = "erc-ecommerce-connections-customers:read+erc-ecommerce-connections-orders:read"
 
 

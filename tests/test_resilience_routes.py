@@ -14,13 +14,11 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
-from adapters.http import HTTPConfig
-from tests.conftest import R, decode
+from tests.conftest import FAST_CAPPED, R, decode
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
 from tests.servers import serve
 
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05)
 ORDER = f"{R}/customers/{fx.MARIA}/orders/{fx.ORDER_COMPLETE}"
 ORDER_PATH = f"/v2/orders/{fx.ORDER_COMPLETE}"
 
@@ -61,7 +59,7 @@ def adapter_for(url: str) -> ElasticPathAdapter:
     settings = ElasticPathSettings(
         _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
     )
-    return ElasticPathAdapter(settings, http=FAST)
+    return ElasticPathAdapter(settings, http=FAST_CAPPED)
 
 
 @pytest.fixture

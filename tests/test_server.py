@@ -27,7 +27,7 @@ from bridge.server import (
     WriteBatch,
     fit_descriptor_limit,
 )
-from tests.conftest import API_KEY, AUTH, R, settings
+from tests.conftest import API_KEY, AUTH, ManualClock, R, settings
 from tests.servers import serve
 
 
@@ -68,14 +68,6 @@ async def _next_turn() -> None:
     await asyncio.sleep(0)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_writes_of_one_turn_reach_each_socket_as_one_write_at_its_end() -> None:
     async def scenario() -> tuple[RecordingTransport, RecordingTransport]:
         batch = WriteBatch(asyncio.get_running_loop())
@@ -98,7 +90,7 @@ def test_writes_of_one_turn_reach_each_socket_as_one_write_at_its_end() -> None:
 
 
 def test_in_a_long_turn_what_has_waited_goes_out_at_the_next_write() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
 
     async def scenario() -> tuple[RecordingTransport, RecordingTransport, list[bytes]]:
         batch = WriteBatch(asyncio.get_running_loop(), max_hold_s=0.001, clock=clock)

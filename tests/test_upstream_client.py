@@ -35,18 +35,11 @@ from adapters.http import (
     retry_after_seconds,
 )
 from adapters.http1 import ProtocolError
+from tests.conftest import ManualClock
 from tests.emulators.faults import FaultPlatform, Step, resetting_server
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -207,7 +200,7 @@ async def test_refused_connection_is_unavailable(sleeps: Sleeps) -> None:
 async def test_breaker_opens_after_failures_and_closes_after_recovery(
     base_url: str, platform: FaultPlatform, sleeps: Sleeps
 ) -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     breaker = CircuitBreaker("test", threshold=3, open_s=30, clock=clock)
     upstream = UpstreamClient(base_url, platform="test", breaker=breaker, sleep=sleeps)
     try:
@@ -240,12 +233,12 @@ DEADLINE_S = 0.3
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(1000.0)
 
 
 @pytest.fixture
-async def guarded(base_url: str, clock: Clock) -> AsyncIterator[UpstreamClient]:
+async def guarded(base_url: str, clock: ManualClock) -> AsyncIterator[UpstreamClient]:
     """A client whose breaker opens on one failure, with one attempt per call."""
     breaker = CircuitBreaker("test", threshold=1, open_s=OPEN_S, open_max_s=60, clock=clock)
     config = HTTPConfig(attempts=1, max_in_flight=1, read_timeout=5.0)
@@ -255,7 +248,7 @@ async def guarded(base_url: str, clock: Clock) -> AsyncIterator[UpstreamClient]:
 
 
 async def open_then_wait_out(
-    upstream: UpstreamClient, platform: FaultPlatform, clock: Clock
+    upstream: UpstreamClient, platform: FaultPlatform, clock: ManualClock
 ) -> None:
     platform.then(Step(status=500))
     assert (await upstream.send("GET", "/x")).status_code == 500
@@ -264,7 +257,7 @@ async def open_then_wait_out(
     assert upstream.breaker.state is BreakerState.HALF_OPEN
 
 
-async def serves_again_after(upstream: UpstreamClient, clock: Clock, period: float) -> None:
+async def serves_again_after(upstream: UpstreamClient, clock: ManualClock, period: float) -> None:
     """Paused for exactly `period` more seconds, then one call closes the breaker."""
     assert upstream.breaker.open_period == period
     with pytest.raises(CircuitOpen) as caught:
@@ -291,7 +284,7 @@ WAIT_S = 5.0
 
 
 async def test_a_probe_answered_500_reopens_it_for_twice_as_long(
-    guarded: UpstreamClient, platform: FaultPlatform, clock: Clock
+    guarded: UpstreamClient, platform: FaultPlatform, clock: ManualClock
 ) -> None:
     await open_then_wait_out(guarded, platform, clock)
     platform.then(Step(status=500))
@@ -300,7 +293,7 @@ async def test_a_probe_answered_500_reopens_it_for_twice_as_long(
 
 
 async def test_a_probe_cut_by_the_request_deadline_reopens_it(
-    guarded: UpstreamClient, platform: FaultPlatform, clock: Clock
+    guarded: UpstreamClient, platform: FaultPlatform, clock: ManualClock
 ) -> None:
     await open_then_wait_out(guarded, platform, clock)
     platform.then(Step(hang=HANG_S))
@@ -311,7 +304,7 @@ async def test_a_probe_cut_by_the_request_deadline_reopens_it(
 
 
 async def test_a_probe_cancelled_from_outside_reopens_it(
-    guarded: UpstreamClient, platform: FaultPlatform, clock: Clock
+    guarded: UpstreamClient, platform: FaultPlatform, clock: ManualClock
 ) -> None:
     await open_then_wait_out(guarded, platform, clock)
     platform.then(Step(hang=HANG_S))
@@ -324,7 +317,7 @@ async def test_a_probe_cancelled_from_outside_reopens_it(
 
 
 async def test_a_probe_timing_out_on_its_own_reopens_it(
-    base_url: str, platform: FaultPlatform, clock: Clock
+    base_url: str, platform: FaultPlatform, clock: ManualClock
 ) -> None:
     breaker = CircuitBreaker("test", threshold=1, open_s=OPEN_S, clock=clock)
     config = HTTPConfig(attempts=1, read_timeout=DEADLINE_S)
@@ -339,7 +332,7 @@ async def test_a_probe_timing_out_on_its_own_reopens_it(
         await upstream.close()
 
 
-async def test_a_probe_that_cannot_connect_reopens_it(clock: Clock) -> None:
+async def test_a_probe_that_cannot_connect_reopens_it(clock: ManualClock) -> None:
     breaker = CircuitBreaker("test", threshold=1, open_s=OPEN_S, clock=clock)
     config = HTTPConfig(attempts=1, connect_timeout=DEADLINE_S)
     upstream = UpstreamClient("http://127.0.0.1:9", platform="test", breaker=breaker, config=config)
@@ -357,7 +350,7 @@ async def test_a_probe_that_cannot_connect_reopens_it(clock: Clock) -> None:
 
 
 async def test_a_probe_refused_for_want_of_a_slot_hands_the_probe_on(
-    guarded: UpstreamClient, platform: FaultPlatform, clock: Clock
+    guarded: UpstreamClient, platform: FaultPlatform, clock: ManualClock
 ) -> None:
     platform.then(Step(hang=HANG_S))
     holder = asyncio.create_task(guarded.send("GET", "/slow"))  # takes the only slot
@@ -386,7 +379,7 @@ async def test_a_probe_refused_for_want_of_a_slot_hands_the_probe_on(
 
 
 async def test_a_probe_with_no_time_left_hands_the_probe_on(
-    guarded: UpstreamClient, platform: FaultPlatform, clock: Clock
+    guarded: UpstreamClient, platform: FaultPlatform, clock: ManualClock
 ) -> None:
     await open_then_wait_out(guarded, platform, clock)
     with deadline_after(0), pytest.raises(UpstreamTimeout, match="no time left"):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -25,7 +24,6 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import orjson
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -39,6 +37,7 @@ from tests.emulators.adobe_fixtures import (
     CPAPIFixtures,
     default_fixtures,
 )
+from tests.emulators.base import Emulator, raw_path
 
 TOKEN_PATH = "/ims/token/v3"
 DEFAULT_LIMIT = 25
@@ -104,7 +103,6 @@ class _Answer:
 
 @dataclass
 class _State:
-    exchanges: list[Exchange] = field(default_factory=list)
     tokens: dict[str, float] = field(default_factory=dict)
     answers: dict[str, _Answer] = field(default_factory=dict)
     request_ids: set[str] = field(default_factory=set)
@@ -153,7 +151,7 @@ def _line_total(line: dict[str, Any]) -> Decimal:
     return Decimal(str(pricing.get("lineItemPartnerPrice", 0)))
 
 
-class CPAPIEmulator:
+class CPAPIEmulator(Emulator[Exchange]):
     """IMS and CPAPI in one Starlette app; `app` is what a test serves."""
 
     def __init__(
@@ -175,19 +173,20 @@ class CPAPIEmulator:
         self.today = today
         self.token_lifetime = token_lifetime
         self.max_limit = max_limit
-        self._lock = threading.Lock()
         self._state = _State()
-        self.app = Starlette(
-            routes=[
+        super().__init__(
+            [
                 Route(TOKEN_PATH, self._token, methods=["POST"]),
                 Route("/{rest:path}", self._cpapi, methods=["GET", "POST", "PUT", "PATCH"]),
-            ]
+            ],
+            clock=time.monotonic,
         )
 
     # Test controls
 
     def reset(self) -> None:
         """Forget requests, tokens, stored answers and faults; restore the fixtures."""
+        super().reset()
         with self._lock:
             self._state = _State()
         self.fixtures = self._initial_fixtures or default_fixtures()
@@ -229,7 +228,7 @@ class CPAPIEmulator:
     @property
     def exchanges(self) -> list[Exchange]:
         with self._lock:
-            return list(self._state.exchanges)
+            return list(self.requests)
 
     @property
     def cpapi_exchanges(self) -> list[Exchange]:
@@ -259,7 +258,7 @@ class CPAPIEmulator:
         else:
             token = f"ims-{secrets.token_urlsafe(24)}"
             with self._lock:
-                self._state.tokens[token] = time.monotonic() + self.token_lifetime
+                self._state.tokens[token] = self.now() + self.token_lifetime
             answer = _json(
                 {"access_token": token, "token_type": "bearer", "expires_in": self.token_lifetime}
             )
@@ -312,7 +311,7 @@ class CPAPIEmulator:
         scheme, _, token = authorization.partition(" ")
         with self._lock:
             expires = self._state.tokens.get(token) if scheme.lower() == "bearer" else None
-        if expires is None or expires <= time.monotonic():
+        if expires is None or expires <= self.now():
             return _error(401, "4116")
         if not (exchange.correlation_id or "").strip():
             return _error(400, "4119")
@@ -429,16 +428,14 @@ class CPAPIEmulator:
     # Plumbing
 
     def _record(self, request: Request) -> Exchange:
-        exchange = Exchange(
-            method=request.method,
-            path=request.scope.get("raw_path", b"").decode("latin-1").split("?")[0]
-            or request.url.path,
-            params=list(request.query_params.multi_items()),
-            headers={key.lower(): value for key, value in request.headers.items()},
+        return self.log(
+            Exchange(
+                method=request.method,
+                path=raw_path(request),
+                params=list(request.query_params.multi_items()),
+                headers={key.lower(): value for key, value in request.headers.items()},
+            )
         )
-        with self._lock:
-            self._state.exchanges.append(exchange)
-        return exchange
 
     @staticmethod
     def _send(exchange: Exchange, answer: _Answer) -> Response:

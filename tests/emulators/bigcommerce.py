@@ -12,7 +12,6 @@ Tests steer it with `inject`/`clear` (the conformance suite's faults), `fail_nex
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,12 +20,11 @@ from typing import Any
 from urllib.parse import unquote
 
 import orjson
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from tests.conformance import Fault
+from tests.emulators.base import Emulator, json_response, raw_path
 from tests.emulators.bigcommerce_fixtures import ACCESS_TOKEN, STORE_HASH, Json, Store
 
 MAX_LIMIT = 250
@@ -64,21 +62,8 @@ class LoggedRequest:
         return self.path.split(f"/stores/{STORE_HASH}", 1)[-1]
 
 
-@dataclass
-class _Fault:
-    status: int
-    body: bytes
-    headers: dict[str, str]
-    path: str | None
-    remaining: int
-
-
 def v2_error(status: int, message: str) -> bytes:
     return orjson.dumps([{"status": status, "message": message}])
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 def _error(status: int, message: str) -> Response:
@@ -97,7 +82,7 @@ def _count(raw: str | None, *, name: str, default: int, low: int, high: int | No
     return int(raw)
 
 
-class BigCommerceEmulator:
+class BigCommerceEmulator(Emulator[LoggedRequest]):
     """One BigCommerce store; `app` is what a test serves."""
 
     def __init__(
@@ -108,21 +93,17 @@ class BigCommerceEmulator:
         token: str = ACCESS_TOKEN,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(handler=self._handle, clock=clock)
         self.store = store
         self.store_hash = store_hash
         self.token = token
-        self._clock = clock
-        self._lock = threading.Lock()
-        self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST"])])
         self.reset()
 
     # Test controls
 
     def reset(self) -> None:
+        super().reset()
         with self._lock:
-            self.requests: list[LoggedRequest] = []
-            self._faults: list[_Fault] = []
-            self._offset = 0.0
             self._quota = QUOTA
             self._window_ms = WINDOW_MS
             self._window_start: float | None = None
@@ -163,24 +144,16 @@ class BigCommerceEmulator:
         `path` is matched against the start of the path after `/stores/{hash}`.
         """
         if body is None:
-            raw = v2_error(status, "Injected failure") if status >= 400 else b""
-        else:
-            raw = body if isinstance(body, bytes) else orjson.dumps(body)
-        with self._lock:
-            self._faults.append(_Fault(status, raw, dict(headers or {}), path, times))
+            body = v2_error(status, "Injected failure") if status >= 400 else b""
+        self.faults.add(status, body, times=times, path=path, headers=headers)
 
     def limit_rate(self, quota: int, window_ms: int = WINDOW_MS) -> None:
         """A new quota window starting now: `quota` calls, then 429 until it resets."""
         with self._lock:
             self._quota = quota
             self._window_ms = window_ms
-            self._window_start = self._now()
+            self._window_start = self.now()
             self._used = 0
-
-    def advance(self, seconds: float) -> None:
-        """Move the emulator's clock: quota windows reset when their time is up."""
-        with self._lock:
-            self._offset += seconds
 
     # Inspection
 
@@ -191,23 +164,19 @@ class BigCommerceEmulator:
 
     # HTTP
 
-    def _now(self) -> float:
-        return self._clock() + self._offset
-
     async def _handle(self, request: Request) -> Response:
-        raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
-        response = self._respond(request, raw_path)
-        with self._lock:
-            self.requests.append(
-                LoggedRequest(
-                    method=request.method,
-                    path=raw_path,
-                    query=tuple(request.query_params.multi_items()),
-                    status=response.status_code,
-                    token=request.headers.get("x-auth-token"),
-                    accept=request.headers.get("accept"),
-                )
+        path = raw_path(request)
+        response = self._respond(request, path)
+        self.log(
+            LoggedRequest(
+                method=request.method,
+                path=path,
+                query=tuple(request.query_params.multi_items()),
+                status=response.status_code,
+                token=request.headers.get("x-auth-token"),
+                accept=request.headers.get("accept"),
             )
+        )
         return response
 
     def _respond(self, request: Request, raw_path: str) -> Response:
@@ -215,14 +184,9 @@ class BigCommerceEmulator:
         if segments[:2] != ["stores", self.store_hash]:
             return _error(404, "The requested resource was not found.")
         resource = "/" + "/".join(raw_path.strip("/").split("/")[2:])
-        fault = self._take_fault(resource)
+        fault = self.faults.take(resource)
         if fault is not None:
-            return Response(
-                fault.body,
-                status_code=fault.status,
-                headers={**self._quota_headers(), **fault.headers},
-                media_type="application/json",
-            )
+            return fault.response(self._quota_headers())
         if not self._count_call():
             return self._with(_error(429, "Too many requests."), self._quota_headers())
         quota = self._quota_headers()
@@ -243,19 +207,9 @@ class BigCommerceEmulator:
         response.headers.update(headers)
         return response
 
-    def _take_fault(self, resource: str) -> _Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.path is None or resource.startswith(fault.path):
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self._faults.remove(fault)
-                    return fault
-        return None
-
     def _window(self) -> float:
         """The start of the current quota window (a new one once the last is over)."""
-        now = self._now()
+        now = self.now()
         if self._window_start is None or now >= self._window_start + self._window_ms / 1000:
             self._window_start, self._used = now, 0
         return self._window_start
@@ -272,7 +226,7 @@ class BigCommerceEmulator:
     def _quota_headers(self) -> dict[str, str]:
         with self._lock:
             start = self._window()
-            reset_ms = math.ceil((start + self._window_ms / 1000 - self._now()) * 1000)
+            reset_ms = math.ceil((start + self._window_ms / 1000 - self.now()) * 1000)
             return {
                 "X-Rate-Limit-Time-Window-Ms": str(self._window_ms),
                 "X-Rate-Limit-Time-Reset-Ms": str(reset_ms),
@@ -289,7 +243,7 @@ class BigCommerceEmulator:
                 found = self.store.order(order_id)
                 if found is None:
                     return _error(404, "The requested resource was not found.")
-                return _json(found)
+                return json_response(found)
             case ["v2", "orders", order_id, name] if name in ORDER_LISTS:
                 if self.store.order(order_id) is None:
                     return _error(404, "The requested resource was not found.")
@@ -327,16 +281,16 @@ class BigCommerceEmulator:
         chosen = records[(page - 1) * limit : page * limit]
         if not chosen:
             return Response(status_code=204)
-        return _json(chosen)
+        return json_response(chosen)
 
     def _customers(self, query: Any) -> Response:
         wanted = query.get("id:in")
         ids = wanted.split(",") if wanted else list(self.store.customers)
         if not all(value.isdigit() for value in ids):
-            return _json({"status": 422, "title": "The filter id:in is invalid"}, 422)
+            return json_response({"status": 422, "title": "The filter id:in is invalid"}, 422)
         includes = set(filter(None, query.get("include", "").split(",")))
         if includes - CUSTOMER_INCLUDES:
-            return _json({"status": 422, "title": "The include is invalid"}, 422)
+            return json_response({"status": 422, "title": "The include is invalid"}, 422)
         page = _count(query.get("page"), name="page", default=1, low=1)
         limit = _count(
             query.get("limit"), name="limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT
@@ -352,7 +306,7 @@ class BigCommerceEmulator:
             for customer in chosen
         ]
         data = [{k: v for k, v in customer.items() if v is not None} for customer in data]
-        return _json(
+        return json_response(
             {
                 "data": data,
                 "meta": {

@@ -14,18 +14,15 @@ from __future__ import annotations
 import math
 import re
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode
 
-import orjson
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from tests.emulators.base import Emulator, json_response, raw_path
 from tests.emulators.elasticpath_fixtures import Json, Store, owner
 
 CLIENT_ID = "emulated-client-id"
@@ -75,15 +72,6 @@ class LoggedRequest:
     authorization: str | None
 
 
-@dataclass
-class Fault:
-    status: int
-    body: bytes
-    content_type: str
-    path: str | None
-    remaining: int
-
-
 def error_body(status: int | str | None, title: str, detail: str | None = None) -> Json:
     problem: Json = {"title": title}
     if status is not None:
@@ -93,14 +81,10 @@ def error_body(status: int | str | None, title: str, detail: str | None = None) 
     return {"errors": [problem]}
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
 def _error(
     status: int, title: str, detail: str | None = None, *, as_text: bool = False
 ) -> Response:
-    return _json(error_body(str(status) if as_text else status, title, detail), status)
+    return json_response(error_body(str(status) if as_text else status, title, detail), status)
 
 
 def _bad_request(detail: str) -> Response:
@@ -177,7 +161,9 @@ def _matches(order: Json, operator: str, field: str, value: str) -> bool:
     ]
 
 
-class ElasticPathEmulator:
+class ElasticPathEmulator(Emulator[LoggedRequest]):
+    fault_prefix = "/v2/"
+
     def __init__(
         self,
         store: Store,
@@ -186,29 +172,20 @@ class ElasticPathEmulator:
         client_secret: str = CLIENT_SECRET,
         token_lifetime: int = 3600,
     ) -> None:
+        super().__init__(handler=self._handle, methods=METHODS)
         self.store = store
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_lifetime = token_lifetime
-        self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=METHODS)])
         self.reset()
 
     # Test controls
 
     def reset(self) -> None:
-        self.requests: list[LoggedRequest] = []
+        super().reset()
         self.token_in_data_envelope = False
         self._tokens: dict[str, float] = {}
         self._uses_left: int | None = None
-        self._clock_offset = 0.0
-        self._faults: list[Fault] = []
-
-    def now(self) -> float:
-        return time.time() + self._clock_offset
-
-    def advance(self, seconds: float) -> None:
-        """Move the emulator's clock forward: tokens past their expiry are refused."""
-        self._clock_offset += seconds
 
     def expire_tokens(self) -> None:
         self._tokens.clear()
@@ -229,8 +206,7 @@ class ElasticPathEmulator:
         """Answer the next `times` API calls (those under `path` only, when given) with this."""
         if body is None:
             body = error_body(status, "Injected failure")
-        raw = body if isinstance(body, bytes) else orjson.dumps(body)
-        self._faults.append(Fault(status, raw, content_type, path, times))
+        self.faults.add(status, body, times=times, path=path, content_type=content_type)
 
     def send_malformed_next(self, *, path: str | None = None) -> None:
         self.fail_next(200, b'{"data": [{"type": "order", "id": ', path=path)
@@ -261,13 +237,13 @@ class ElasticPathEmulator:
     # HTTP
 
     async def _handle(self, request: Request) -> Response:
-        raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
-        segments = tuple(unquote(segment) for segment in raw_path.split("/")[1:])
-        response = await self._respond(request, raw_path, segments)
-        self.requests.append(
+        path = raw_path(request)
+        segments = tuple(unquote(segment) for segment in path.split("/")[1:])
+        response = await self._respond(request, path, segments)
+        self.log(
             LoggedRequest(
                 method=request.method,
-                path=raw_path,
+                path=path,
                 segments=segments,
                 query=dict(request.query_params),
                 status=response.status_code,
@@ -276,22 +252,12 @@ class ElasticPathEmulator:
         )
         return response
 
-    def _take_fault(self, raw_path: str) -> Fault | None:
-        for fault in self._faults:
-            wanted = fault.path if fault.path is not None else "/v2/"
-            if raw_path.startswith(wanted):
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
-
     async def _respond(
         self, request: Request, raw_path: str, segments: tuple[str, ...]
     ) -> Response:
-        fault = self._take_fault(raw_path)
+        fault = self.faults.take(raw_path)
         if fault is not None:
-            return Response(fault.body, status_code=fault.status, media_type=fault.content_type)
+            return fault.response()
         if raw_path == GRANT_PATH:
             if request.method != "POST":
                 return _error(405, "Method Not Allowed")
@@ -325,7 +291,9 @@ class ElasticPathEmulator:
         form = {key: values[0] for key, values in parse_qs((await request.body()).decode()).items()}
         for name in ("grant_type", "client_id", "client_secret"):
             if not form.get(name):
-                return _json(error_body(422, "Unprocessable Entity", f"{name} is required"), 422)
+                return json_response(
+                    error_body(422, "Unprocessable Entity", f"{name} is required"), 422
+                )
         if form["grant_type"] != "client_credentials":
             return _bad_request("Unsupported grant_type")
         if form["client_id"] != self.client_id or form["client_secret"] != self.client_secret:
@@ -340,7 +308,7 @@ class ElasticPathEmulator:
             "access_token": token,
             "token_type": "Bearer",
         }
-        return _json({"data": grant} if self.token_in_data_envelope else grant)
+        return json_response({"data": grant} if self.token_in_data_envelope else grant)
 
     def _authorized(self, request: Request) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -364,7 +332,7 @@ class ElasticPathEmulator:
             return _error(
                 404, "Not Found", "The requested customer could not be found", as_text=True
             )
-        return _json({"data": found})
+        return json_response({"data": found})
 
     def _addresses(self, request: Request, customer_id: str) -> Response:
         if customer_id not in self.store.customers:
@@ -422,7 +390,7 @@ class ElasticPathEmulator:
         body: Json = {"data": found}
         if "items" in includes:
             body["included"] = {"items": self.store.items[order_id]}
-        return _json(body)
+        return json_response(body)
 
     def _items(self, request: Request, order_id: str) -> Response:
         if self.store.order(order_id) is None:
@@ -433,7 +401,7 @@ class ElasticPathEmulator:
         if self.store.order(order_id) is None:
             return _error(404, "Not Found", "The requested order could not be found")
         groups = self.store.shipping_groups[order_id]
-        return _json({"data": groups, "meta": {"results": {"total": len(groups)}}})
+        return json_response({"data": groups, "meta": {"results": {"total": len(groups)}}})
 
     def _page(
         self,
@@ -485,4 +453,4 @@ class ElasticPathEmulator:
         extra = included(chosen) if included else None
         if extra is not None:
             body["included"] = extra
-        return _json(body)
+        return json_response(body)
