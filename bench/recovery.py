@@ -14,11 +14,9 @@ first open period of the breaker for scale.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import httpx
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
 from bridge.app import create_app
@@ -26,6 +24,7 @@ from bridge.logs import configure_logging
 from bridge.settings import BridgeSettings
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.emulators.faults import Hang
 from tests.servers import serve
 
 API_KEY = "recovery-bench-key-0123456789abcdef"
@@ -37,17 +36,6 @@ HANG_S = 30.0
 """Past any request deadline the bridge allows."""
 
 
-class Hang:
-    """Holds API requests for HANG_S while `on` is set, like a platform that stopped answering."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.on = False
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.on and scope["type"] == "http" and scope["path"] != "/oauth/access_token":
-            await asyncio.sleep(HANG_S)
-        await self.app(scope, receive, send)
 
 
 def open_with_500s(client: httpx.Client, emulator: ElasticPathEmulator) -> None:
@@ -68,7 +56,7 @@ def seconds_to_first_200(client: httpx.Client) -> float:
 def main() -> None:
     configure_logging("error")  # the figures only
     emulator = ElasticPathEmulator(fx.default_store())
-    hang = Hang(emulator.app)
+    hang = Hang(emulator.app, HANG_S)
     with serve(hang) as platform_url:
         settings = BridgeSettings(
             _env_file=None, adapter="elasticpath", api_keys=API_KEY, cache_ttl_s=0

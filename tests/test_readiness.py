@@ -17,7 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from adapters.adobe_cpapi import PING_PATH, AdobeCPAPIAdapter, AdobeSettings
 from adapters.demo import DemoAdapter
@@ -35,6 +35,7 @@ from tests.conftest import AUTH, FAST_CAPPED, ManualClock
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.adobe_cpapi import CPAPIEmulator
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.emulators.faults import Hang
 from tests.servers import serve
 
 READY = {"status": "ready", "platform": "ok", "breaker": "closed"}
@@ -53,20 +54,6 @@ WAIT_S = 10.0
 """Generous bound on waiting for the breaker to let a probe through."""
 
 
-class Hang:
-    """Holds API requests for HANG_S while `on` is set, like a platform that stopped answering."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.on = False
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.on and scope["type"] == "http" and scope["path"] != "/oauth/access_token":
-            await asyncio.sleep(HANG_S)
-            # Long abandoned by the bridge: never logged as a call a later test could count.
-            await PlainTextResponse("gave up", status_code=504)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
 
 @dataclass
@@ -79,7 +66,7 @@ class Platform:
 @pytest.fixture(scope="module")
 def served() -> Iterator[Platform]:
     emulator = ElasticPathEmulator(fx.default_store())
-    hang = Hang(emulator.app)
+    hang = Hang(emulator.app, HANG_S)
     with serve(hang) as url:
         yield Platform(emulator, hang, url)
 

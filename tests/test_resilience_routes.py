@@ -2,47 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
 from tests.conftest import FAST_CAPPED, R, decode
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.emulators.faults import Hang
 from tests.servers import serve
 
 ORDER = f"{R}/customers/{fx.MARIA}/orders/{fx.ORDER_COMPLETE}"
 ORDER_PATH = f"/v2/orders/{fx.ORDER_COMPLETE}"
 
 
-class Hang:
-    """Holds requests for `seconds` while `on` is set, like a platform that stopped answering."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.on = False
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.on and scope["type"] == "http" and scope["path"] != "/oauth/access_token":
-            await asyncio.sleep(5)
-            # Long abandoned by the bridge: never logged as a call a later test could count.
-            await PlainTextResponse("gave up", status_code=504)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[ElasticPathEmulator, Hang, str]]:
     emulator = ElasticPathEmulator(fx.default_store())
-    hang = Hang(emulator.app)
+    hang = Hang(emulator.app, 5)
     with serve(hang) as url:
         yield emulator, hang, url
 
