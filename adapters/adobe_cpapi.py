@@ -168,6 +168,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
 
     name = "adobe_cpapi"
     settings_class = AdobeSettings
+    settings: AdobeSettings
     title = "Adobe Commerce Partner API"
     credentials = "ADOBE_CLIENT_ID, ADOBE_CLIENT_SECRET and ADOBE_IMS_SCOPES"
     credential_statuses = frozenset({401})
@@ -181,8 +182,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.config = settings if settings is not None else AdobeSettings()
-        super().__init__(self.config, http=http, transport=transport)
+        super().__init__(settings, http=http, transport=transport)
         self._token = CachedToken(
             self._fetch_token,
             margin=TOKEN_MARGIN_S,
@@ -193,13 +193,13 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         self._ims: UpstreamClient | None = None
 
     def check(self) -> None:
-        self._catalog = read_catalog(self.config.offer_catalog)
+        self._catalog = read_catalog(self.settings.offer_catalog)
 
     async def open(self) -> None:
         if self._catalog is None:
-            self._catalog = await load_catalog(self.config.offer_catalog)
-        self._ims = self.connect(_origin_of(self.config.ims_url), platform=IMS)
-        self._upstream = self.connect(self.config.cpapi_base_url)
+            self._catalog = await load_catalog(self.settings.offer_catalog)
+        self._ims = self.connect(_origin_of(self.settings.ims_url), platform=IMS)
+        self._upstream = self.connect(self.settings.cpapi_base_url)
 
     async def close(self) -> None:
         if self._ims is not None:
@@ -212,13 +212,15 @@ class AdobeCPAPIAdapter(HTTPAdapter):
 
     async def probe(self) -> None:
         """An IMS token, then CPAPI's authenticated ping."""
-        await self._exchange(PING_PATH, endpoint="ping")
+        await self._exchange(PING_PATH, endpoint=PING_PATH)
 
     # Routes
 
     async def get_customer(self, customer_id: str) -> Customer:
         _check_ids(customer_id)
-        raw = await self._get(f"/v3/customers/{path_segment(customer_id)}", endpoint="get_customer")
+        raw = await self._get(
+            f"/v3/customers/{path_segment(customer_id)}", endpoint="/v3/customers/{id}"
+        )
         with readable(PLATFORM, "get_customer"):
             customer = mapping.customer(mapping.parse_customer(raw))
         if customer.id != customer_id:
@@ -280,7 +282,9 @@ class AdobeCPAPIAdapter(HTTPAdapter):
     async def _fetch_order(self, customer_id: str, order_id: str) -> CPAPIOrder:
         _check_ids(customer_id, order_id)
         path = f"/v3/customers/{path_segment(customer_id)}/orders/{path_segment(order_id)}"
-        raw = await self._get(path, {"fetch-price": "true"}, endpoint="get_order")
+        raw = await self._get(
+            path, {"fetch-price": "true"}, endpoint="/v3/customers/{id}/orders/{id}"
+        )
         with readable(PLATFORM, "get_order"):
             found = mapping.parse_order(raw)
         if found.customer_id != customer_id or not found.is_listable:
@@ -324,7 +328,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         current term.
         """
         params = {
-            "start-date": self.config.history_start.isoformat(),
+            "start-date": self.settings.history_start.isoformat(),
             "limit": str(chunk),
             "fetch-price": "true",
         }
@@ -334,7 +338,9 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         offset = start
         while True:
             try:
-                raw = await self._get(path, {**params, "offset": str(offset)}, endpoint="history")
+                raw = await self._get(
+                    path, {**params, "offset": str(offset)}, endpoint="/v3/customers/{id}/orders"
+                )
             except _OffsetOutOfRange:
                 return  # the history shrank below our offset: nothing more to show
             with readable(PLATFORM, "history"):
@@ -387,7 +393,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         """The headers of one HTTP attempt: CPAPI refuses a call without any of them."""
         return {
             "Authorization": f"Bearer {token}",
-            "X-Api-Key": self.config.client_id,
+            "X-Api-Key": self.settings.client_id,
             "Accept": "application/json",
             "Content-Type": "application/json",
             "X-Request-Id": _new_id(),
@@ -435,20 +441,21 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         """A client_credentials token from Adobe IMS, and its lifetime in seconds."""
         form = {
             "grant_type": "client_credentials",
-            "client_id": self.config.client_id,
-            "client_secret": self.config.client_secret.get_secret_value(),
-            "scope": self.config.ims_scopes,
+            "client_id": self.settings.client_id,
+            "client_secret": self.settings.client_secret.get_secret_value(),
+            "scope": self.settings.ims_scopes,
         }
         if self._ims is None:
             raise RuntimeError("AdobeCPAPIAdapter.open() was not awaited")
+        token_path = _path_of(self.settings.ims_url)
         response = await self._ims.send(
             "POST",
-            _path_of(self.config.ims_url),
+            token_path,
             data=form,
             headers={"Accept": "application/json"},
-            endpoint="token",
+            endpoint=token_path,
         )
-        self.raise_for_status(response, "token", authenticating=True, platform=IMS)
+        self.raise_for_status(response, token_path, authenticating=True, platform=IMS)
         body = json_body(response, IMS)
         token = body.get("access_token") if isinstance(body, dict) else None
         lifetime = body.get("expires_in") if isinstance(body, dict) else None

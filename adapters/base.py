@@ -21,6 +21,7 @@ from adapters.http import (
     json_body,
 )
 from mappings.models import Customer, Order, OrderItem
+from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
 
 Resume = Mapping[str, Any]
 
@@ -33,8 +34,15 @@ class Capability(StrEnum):
     ORDER = "order"
     ITEMS = "items"
     MOST_RECENT_ORDER = "most_recent_order"
+    CANCEL_ORDER = "cancel_order"
+    CHANGE_SHIPPING_ADDRESS = "change_shipping_address"
+    CANCEL_ITEMS = "cancel_items"
 
 
+WRITE_CAPABILITIES = frozenset(
+    {Capability.CANCEL_ORDER, Capability.CHANGE_SHIPPING_ADDRESS, Capability.CANCEL_ITEMS}
+)
+READ_CAPABILITIES = frozenset(Capability) - WRITE_CAPABILITIES
 ALL_CAPABILITIES = frozenset(Capability)
 
 
@@ -66,6 +74,18 @@ class OrderPage:
     """Where the next page starts (JSON-serializable); None when this page is the last."""
 
 
+@dataclass(frozen=True)
+class WriteResult:
+    """How a write ended when the platform did not refuse it.
+
+    `already_done`: the order already showed the change, nothing was sent. `ignored`
+    names the body options the platform has no place for (the audit line lists them).
+    """
+
+    outcome: Literal["applied", "already_done"]
+    ignored: tuple[str, ...] = ()
+
+
 class Adapter:
     """Base class for platform adapters.
 
@@ -76,7 +96,7 @@ class Adapter:
     """
 
     name: ClassVar[str]
-    capabilities: ClassVar[frozenset[Capability]] = ALL_CAPABILITIES
+    capabilities: ClassVar[frozenset[Capability]] = READ_CAPABILITIES
     settings_class: ClassVar[type[BaseSettings] | None] = None
     observer: UpstreamObserver = NO_OBSERVER
     """Told about platform calls, retries and token refreshes. The bridge sets it before
@@ -88,7 +108,13 @@ class Adapter:
     """The circuit breaker's first and longest open period in seconds, from the bridge's
     settings; set before `open()` and applied by `http_config()`."""
 
+    settings: BaseSettings | None
+    """The adapter's own configuration: `settings_class()` read from the environment
+    unless the caller passes one (tests, `erc-bridge check`)."""
+
     def __init__(self, settings: BaseSettings | None = None) -> None:
+        if settings is None and self.settings_class is not None:
+            settings = self.settings_class()
         self.settings = settings
 
     def http_config(self, config: HTTPConfig | None = None) -> HTTPConfig:
@@ -145,6 +171,22 @@ class Adapter:
         if not page.orders:
             raise NotFound(f"customer {customer_id} has no orders")
         return await self.get_order(customer_id, page.orders[0].id)
+
+    # Writes (SPEC §7). Each checks ownership (NotFound), then the platform's state rules
+    # (NotAllowed, nothing sent), answers `already_done` without a platform write when the
+    # change is in place, and sends the write at most once: after a timeout it re-reads
+    # the order and answers by what it shows (WriteNotConfirmed when the change is absent).
+
+    async def cancel_order(self, customer_id: str, order_id: str, body: CancelOrder) -> WriteResult:
+        raise NotSupported(f"{self.name} cannot cancel orders")
+
+    async def change_shipping_address(
+        self, customer_id: str, order_id: str, address: NewShippingAddress
+    ) -> WriteResult:
+        raise NotSupported(f"{self.name} cannot change a shipping address")
+
+    async def cancel_items(self, customer_id: str, order_id: str, body: CancelItems) -> WriteResult:
+        raise NotSupported(f"{self.name} cannot cancel order lines")
 
 
 class HTTPAdapter(PlatformAnswers, Adapter):

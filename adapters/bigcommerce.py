@@ -110,6 +110,7 @@ class RateWindow:
 class BigCommerceAdapter(HTTPAdapter):
     name = "bigcommerce"
     settings_class = BigCommerceSettings
+    settings: BigCommerceSettings
     title = "BigCommerce"
     credentials = "BIGCOMMERCE_ACCESS_TOKEN and its read-only Orders and Customers scopes"
 
@@ -122,17 +123,16 @@ class BigCommerceAdapter(HTTPAdapter):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._settings = settings if settings is not None else BigCommerceSettings()
-        super().__init__(self._settings, http=http, transport=transport)
+        super().__init__(settings, http=http, transport=transport)
         self._sleep = sleep
         self.quota = RateWindow(clock)
 
     async def open(self) -> None:
         self._upstream = self.connect(
-            self._settings.api_root,
+            self.settings.api_root,
             headers={
                 "Accept": "application/json",
-                "X-Auth-Token": self._settings.access_token.get_secret_value(),
+                "X-Auth-Token": self.settings.access_token.get_secret_value(),
             },
             sleep=self._sleep,
             retry_after=_quota_reset,

@@ -68,6 +68,7 @@ class ElasticPathSettings(BaseSettings):
 class ElasticPathAdapter(HTTPAdapter):
     name = "elasticpath"
     settings_class = ElasticPathSettings
+    settings: ElasticPathSettings
     title = "Elastic Path"
     credentials = "ELASTICPATH_CLIENT_ID and ELASTICPATH_CLIENT_SECRET"
 
@@ -79,8 +80,7 @@ class ElasticPathAdapter(HTTPAdapter):
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._settings = settings if settings is not None else ElasticPathSettings()
-        super().__init__(self._settings, http=http, transport=transport)
+        super().__init__(settings, http=http, transport=transport)
         self._token = CachedToken(
             self._fetch_token,
             clock=clock,
@@ -89,7 +89,7 @@ class ElasticPathAdapter(HTTPAdapter):
 
     async def open(self) -> None:
         self._upstream = self.connect(
-            self._settings.base_url, headers={"Accept": "application/json"}
+            self.settings.base_url, headers={"Accept": "application/json"}
         )
 
     async def authenticate(self) -> None:
@@ -348,8 +348,8 @@ class ElasticPathAdapter(HTTPAdapter):
             GRANT_PATH,
             data={
                 "grant_type": "client_credentials",
-                "client_id": self._settings.client_id,
-                "client_secret": self._settings.client_secret.get_secret_value(),
+                "client_id": self.settings.client_id,
+                "client_secret": self.settings.client_secret.get_secret_value(),
             },
             endpoint=GRANT_PATH,
         )

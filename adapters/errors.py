@@ -25,6 +25,18 @@ class UnservableRequest(AdapterError):
         self.field = field
 
 
+class NotAllowed(AdapterError):
+    """The order's state does not allow the change (422 `not_allowed`); nothing was written.
+
+    The message is a sentence an agent can read out ("the order has shipped"); `field`
+    names the body field the platform cannot honour, when one is to blame.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class UpstreamError(AdapterError):
     """The platform answered with an error or a body we cannot use (502)."""
 
@@ -51,3 +63,7 @@ class UpstreamTimeout(AdapterError):
 
 class CircuitOpen(UpstreamUnavailable):
     """The platform kept failing; the bridge answers at once without calling it (503)."""
+
+
+class WriteNotConfirmed(UpstreamTimeout):
+    """A write timed out and the re-read order does not show the change (504)."""

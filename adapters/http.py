@@ -237,8 +237,9 @@ class _HTTP1Wire:
         headers: dict[str, str],
         data: dict[str, str] | None,
         read_timeout: float,
+        json: Any = None,
     ) -> httpx.Response:
-        request = self._request(method, path, params, headers, data)
+        request = self._request(method, path, params, headers, data, json)
         try:
             raw = await self._pool.exchange(
                 request, within_s=read_timeout, idempotent=method in ("GET", "HEAD")
@@ -260,6 +261,7 @@ class _HTTP1Wire:
         params: Any,
         headers: Mapping[str, str],
         data: dict[str, str] | None,
+        json: Any = None,
     ) -> bytes:
         target = f"{self._target_base}{path}"
         if params:
@@ -271,7 +273,10 @@ class _HTTP1Wire:
         if data is not None:
             body = urlencode(data).encode()  # not `encode_query`: no secret kept in its cache
             lines["content-type"] = ("Content-Type", "application/x-www-form-urlencoded")
-        if data is not None or method in ("POST", "PUT", "PATCH"):
+        elif json is not None:
+            body = orjson.dumps(json)
+            lines["content-type"] = ("Content-Type", "application/json")
+        if body or method in ("POST", "PUT", "PATCH"):
             lines["content-length"] = ("Content-Length", str(len(body)))
         head = [f"{method} {target} HTTP/1.1"]
         head += [f"{name}: {value}" for name, value in lines.values()]
@@ -302,6 +307,7 @@ class _HttpxWire:
         headers: dict[str, str],
         data: dict[str, str] | None,
         read_timeout: float,
+        json: Any = None,
     ) -> httpx.Response:
         try:
             response = await self._client.request(
@@ -310,6 +316,7 @@ class _HttpxWire:
                 params=params,
                 headers=headers,
                 data=data,
+                json=json,
                 timeout=httpx.Timeout(read_timeout),
             )
             await response.aread()
@@ -375,6 +382,7 @@ class UpstreamClient:
         params: Any = None,
         headers: Mapping[str, str] | None = None,
         data: dict[str, str] | None = None,
+        json: Any = None,
         endpoint: str | None = None,
         prepare_headers: Callable[[], Mapping[str, str]] | None = None,
         retry: bool = True,
@@ -384,7 +392,9 @@ class UpstreamClient:
         `prepare_headers`, when given, is called before every attempt (for headers that
         must be fresh per HTTP request). The returned response may still be an error
         status for the adapter to translate, except 429/503 after the last attempt,
-        which raise UpstreamUnavailable with the platform's Retry-After.
+        which raise UpstreamUnavailable with the platform's Retry-After. `data` is sent
+        as a form, `json` as a JSON body; a write that must not be repeated passes
+        `retry=False`.
         """
         endpoint = endpoint or path
         attempts = self.config.attempts if retry else 1
@@ -394,7 +404,7 @@ class UpstreamClient:
             response: httpx.Response | None = None
             try:
                 response = await self._attempt(
-                    method, path, params, {**(headers or {}), **fresh}, data, endpoint
+                    method, path, params, {**(headers or {}), **fresh}, data, endpoint, json
                 )
             except CircuitOpen:
                 raise
@@ -432,6 +442,7 @@ class UpstreamClient:
         headers: dict[str, str],
         data: dict[str, str] | None,
         endpoint: str,
+        json: Any = None,
     ) -> httpx.Response:
         with self.breaker.call() as call:  # CircuitOpen while calls are paused
             left = remaining()
@@ -445,7 +456,7 @@ class UpstreamClient:
             started = time.perf_counter()
             try:
                 response = await self._wire.exchange(
-                    method, path, params, headers, data, read_timeout
+                    method, path, params, headers, data, read_timeout, json
                 )
             except TimeoutError as exc:
                 call.failed()

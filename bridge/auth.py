@@ -29,8 +29,8 @@ class Principal:
     name: str
     scopes: frozenset[str] | None = None
 
-    def allows(self, scope: str) -> bool:
-        return self.scopes is None or scope in self.scopes
+    def allows(self, oauth_scope: str) -> bool:
+        return self.scopes is None or oauth_scope in self.scopes
 
 
 ANONYMOUS = Principal("anonymous")
@@ -191,18 +191,18 @@ class Authenticator:
             raise _Refused(str(exc), guessed=exc.guessed, token_error=True) from None
 
     @staticmethod
-    def require(principal: Principal, scope: str) -> None:
-        if principal.allows(scope):
+    def require(principal: Principal, oauth_scope: str) -> None:
+        if principal.allows(oauth_scope):
             return
         headers = {}
         if principal.scopes is not None:  # a bearer token: RFC 6750 §3.1
             headers["WWW-Authenticate"] = (
-                f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scope}"'
+                f'Bearer realm="{REALM}", error="insufficient_scope", scope="{oauth_scope}"'
             )
         raise ERCError(
             403,
             "forbidden",
             "The credentials do not grant access to this route",
-            description=f"Required scope: {scope}",
+            description=f"Required scope: {oauth_scope}",
             headers=headers,
         )

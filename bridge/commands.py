@@ -130,9 +130,7 @@ async def _platform_step(
         async with within(seconds):
             await getattr(adapter, method)()
     except (TimeoutError, UpstreamTimeout):
-        return Outcome(
-            step, "FAIL", f"timeout: no answer within {seconds:g} s (check {variable})"
-        )
+        return Outcome(step, "FAIL", f"timeout: no answer within {seconds:g} s (check {variable})")
     except AdapterError as exc:
         return Outcome(step, "FAIL", _failure(exc, method, variable))
     return Outcome(step, "PASS", "token obtained" if method == "authenticate" else "answered")

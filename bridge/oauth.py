@@ -80,7 +80,8 @@ class ClientRegistry:
 class IssuedToken:
     access_token: str
     expires_in: int
-    scope: str
+    granted: str
+    """The granted scopes, space-separated (RFC 6749 §3.3)."""
 
 
 class AccessTokens:
@@ -103,10 +104,10 @@ class AccessTokens:
 
     def issue(self, client: OAuthClient, scopes: Iterable[str]) -> IssuedToken:
         now = int(self._clock())
-        scope = " ".join(sorted(scopes))
+        granted = " ".join(sorted(scopes))
         claims = {
             "sub": client.client_id,
-            "scope": scope,
+            "scope": granted,
             "iat": now,
             "exp": now + self.ttl_s,
             "jti": uuid.uuid4().hex,
@@ -114,7 +115,7 @@ class AccessTokens:
         token = jwt.encode(
             claims, self._secrets[0], algorithm=ALGORITHM, headers={"typ": TOKEN_TYPE}
         )
-        return IssuedToken(token, self.ttl_s, scope)
+        return IssuedToken(token, self.ttl_s, granted)
 
     def verify(self, token: str) -> Principal:
         if not token or len(token) > MAX_TOKEN_LENGTH:
@@ -127,8 +128,8 @@ class AccessTokens:
             raise InvalidToken("The access token is not one this service issued")
         claims = self._verified_claims(token)
         now = self._clock()
-        exp, iat, sub, scope = claims["exp"], claims["iat"], claims["sub"], claims["scope"]
-        if not (isinstance(exp, int) and isinstance(iat, int) and isinstance(scope, str)):
+        exp, iat, sub, granted = claims["exp"], claims["iat"], claims["sub"], claims["scope"]
+        if not (isinstance(exp, int) and isinstance(iat, int) and isinstance(granted, str)):
             raise InvalidToken("The access token is malformed")
         if iat > now + CLOCK_SKEW_S:
             raise InvalidToken("The access token is not valid yet")
@@ -141,7 +142,7 @@ class AccessTokens:
         if exp <= now:
             raise ExpiredToken("The access token has expired")
         client = self._clients.get(str(sub))
-        scopes = frozenset(scope.split())
+        scopes = frozenset(granted.split())
         # A client removed from the configuration, or whose scopes shrank, loses its tokens.
         if client is None or not scopes <= client.scopes:
             raise InvalidToken("The access token's client is no longer allowed")
@@ -315,7 +316,7 @@ class TokenEndpoint:
         except OAuthError as exc:
             return exc.response()
         body = TokenResponse(
-            access_token=issued.access_token, expires_in=issued.expires_in, scope=issued.scope
+            access_token=issued.access_token, expires_in=issued.expires_in, scope=issued.granted
         )
         return _json(body, 200, _NO_STORE)
 

@@ -208,7 +208,7 @@ def _erc_paths(
         for route in ERC_ROUTES:
             model, summary = BODIES[route.path]
             scoped = [
-                {name: [route.scope] if name == "OAuth2" else [] for name in requirement}
+                {name: [route.oauth_scope] if name == "OAuth2" else [] for name in requirement}
                 for requirement in security
             ]
             paths[prefix + route.path] = {

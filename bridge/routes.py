@@ -45,7 +45,7 @@ CacheKey = tuple[str, str, str, bytes | str, str, Given]
 
 
 @dataclass(slots=True)
-class Call:
+class RouteRequest:
     """One authorized request to an ERC route, with its validated parameters."""
 
     scope: Scope
@@ -70,7 +70,7 @@ class Call:
         return links.self_href(self.scope, self.base_url, self.query.given)
 
     def as_requested(self, body: bytes) -> bytes:
-        """The answer as this caller asked: its own query in the self href."""
+        """The answer as this caller request: its own query in the self href."""
         if not self.scope["query_string"]:
             return body  # the canonical href is the path alone, as sent
         requested = links.request_href(self.scope, self.base_url)
@@ -93,7 +93,7 @@ class Call:
         return links.next_href(self.scope, self.base_url, self.query.given, cursor)
 
 
-Handler = Callable[[Call], Awaitable[BaseModel]]
+Handler = Callable[[RouteRequest], Awaitable[BaseModel]]
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class ERCRoute:
 
     path: str
     handler: Handler
-    scope: str
+    oauth_scope: str
     capability: Capability
     accepts: Sequence[str] = SINGLE
     sort_fields: Sequence[str] = ()
@@ -127,13 +127,13 @@ class ERCEndpoint:
     ) -> int:
         """Send the answer, with `extra` headers; its status."""
         try:
-            key, call = self.prepare(scope)
+            key, request = self.prepare(scope)
             body, status = self.bridge.cache.fresh(key), CacheStatus.HIT
             if body is None:
                 body, status = await self.bridge.cache.refresh(
-                    key, self.ttl, lambda: self.produce(call)
+                    key, self.ttl, lambda: self.produce(request)
                 )
-            body = call.as_requested(body)
+            body = request.as_requested(body)
         except AdapterError as exc:
             error = from_adapter_error(exc)
         except TimeoutError:
@@ -151,13 +151,13 @@ class ERCEndpoint:
         await response(scope, receive, send)
         return error.status
 
-    def prepare(self, scope: Scope) -> tuple[CacheKey, Call]:
+    def prepare(self, scope: Scope) -> tuple[CacheKey, RouteRequest]:
         """Everything settled before the platform: who calls, with what parameters, and
         the cache key of the answer (an ERCError when the request cannot be answered)."""
         route, bridge = self.route, self.bridge
         headers = request_headers(scope)
         principal = bridge.auth.authenticate(headers, client=client_address(scope))
-        bridge.auth.require(principal, route.scope)
+        bridge.auth.require(principal, route.oauth_scope)
         if route.capability not in bridge.adapter.capabilities:
             raise ERCError(
                 501,
@@ -173,12 +173,12 @@ class ERCEndpoint:
         )
         _check_brand(query.brand, bridge.settings.brand)
         base = links.base_url(scope, headers.get("host"), bridge.settings.public_url)
-        return self.cache_key(scope, base, query), Call(scope, bridge, query, base)
+        return self.cache_key(scope, base, query), RouteRequest(scope, bridge, query, base)
 
-    async def produce(self, call: Call) -> bytes:
+    async def produce(self, request: RouteRequest) -> bytes:
         """The rendered body, fetched within the request deadline."""
-        async with within(call.bridge.settings.deadline_s):
-            body = await self.route.handler(call)
+        async with within(request.bridge.settings.deadline_s):
+            body = await self.route.handler(request)
         return render(body)
 
     def cache_key(self, scope: Scope, base: str, query: Query) -> CacheKey:
@@ -207,69 +207,69 @@ def _check_brand(requested: str | None, configured: str | None) -> None:
         raise not_found(f"Brand {requested!r} is not served here")
 
 
-async def get_customer(call: Call) -> BaseModel:
-    customer = await call.bridge.adapter.get_customer(call.customer_id)
-    return views.customer_body(customer, brand=call.brand, self_href=call.self_href)
+async def get_customer(request: RouteRequest) -> BaseModel:
+    customer = await request.bridge.adapter.get_customer(request.customer_id)
+    return views.customer_body(customer, brand=request.brand, self_href=request.self_href)
 
 
-async def list_orders(call: Call) -> BaseModel:
-    sort = call.query.order_by or DEFAULT_ORDER_SORT
+async def list_orders(request: RouteRequest) -> BaseModel:
+    sort = request.query.order_by or DEFAULT_ORDER_SORT
     binding = {
         "route": "orders",
-        "customer": call.customer_id,
+        "customer": request.customer_id,
         "order_by": sort.text,
-        "search": call.query.search,
+        "search": request.query.search,
     }
-    page = await call.bridge.adapter.list_orders(
+    page = await request.bridge.adapter.list_orders(
         OrderListRequest(
-            customer_id=call.customer_id,
-            limit=call.query.limit,
+            customer_id=request.customer_id,
+            limit=request.query.limit,
             sort=OrderSort(
                 field="order_number" if sort.field == "order_number" else "purchase_datetime",
                 descending=sort.descending,
             ),
-            search=call.query.search,
-            resume=call.resume(binding),
+            search=request.query.search,
+            resume=request.resume(binding),
         )
     )
     return views.orders_page(
         list(page.orders),
-        brand=call.brand,
-        self_href=call.self_href,
-        next_href=call.next_href(binding, page.resume),
+        brand=request.brand,
+        self_href=request.self_href,
+        next_href=request.next_href(binding, page.resume),
     )
 
 
-async def get_order(call: Call) -> BaseModel:
-    order = await call.bridge.adapter.get_order(call.customer_id, call.order_id)
-    return views.order_detail(order, brand=call.brand, self_href=call.self_href)
+async def get_order(request: RouteRequest) -> BaseModel:
+    order = await request.bridge.adapter.get_order(request.customer_id, request.order_id)
+    return views.order_detail(order, brand=request.brand, self_href=request.self_href)
 
 
-async def list_items(call: Call) -> BaseModel:
-    sort = call.query.order_by
+async def list_items(request: RouteRequest) -> BaseModel:
+    sort = request.query.order_by
     binding = {
         "route": "items",
-        "customer": call.customer_id,
-        "order": call.order_id,
+        "customer": request.customer_id,
+        "order": request.order_id,
         "order_by": sort.text if sort else None,
     }
-    state = call.resume(binding) or {}
+    state = request.resume(binding) or {}
     offset = state.get("offset", 0)
     if not isinstance(offset, int) or offset < 0:
         raise invalid_cursor("malformed cursor")
-    items = await call.bridge.adapter.list_items(call.customer_id, call.order_id)
+    items = await request.bridge.adapter.list_items(request.customer_id, request.order_id)
     ordered = sort_items(items, sort.field if sort else None, sort.descending if sort else False)
-    end = offset + call.query.limit
+    end = offset + request.query.limit
     return views.items_page(
         ordered[offset:end],
-        self_href=call.self_href,
-        next_href=call.next_href(binding, {"offset": end} if end < len(ordered) else None),
+        self_href=request.self_href,
+        next_href=request.next_href(binding, {"offset": end} if end < len(ordered) else None),
     )
 
 
-async def most_recent_order(call: Call) -> BaseModel:
-    order = await call.bridge.adapter.most_recent_order(call.customer_id)
-    return views.most_recent_order(order, brand=call.brand, self_href=call.self_href)
+async def most_recent_order(request: RouteRequest) -> BaseModel:
+    order = await request.bridge.adapter.most_recent_order(request.customer_id)
+    return views.most_recent_order(order, brand=request.brand, self_href=request.self_href)
 
 
 ERC_ROUTES = (

@@ -147,6 +147,7 @@ class ${Camel}Settings(BaseSettings):
 class ${Camel}Adapter(HTTPAdapter):
     name = "$name"
     settings_class = ${Camel}Settings
+    settings: ${Camel}Settings
     title = "$Title"
     credentials = "${PREFIX}API_TOKEN"
 
@@ -157,13 +158,12 @@ class ${Camel}Adapter(HTTPAdapter):
         http: HTTPConfig | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._settings = settings if settings is not None else ${Camel}Settings()
-        super().__init__(self._settings, http=http, transport=transport)
+        super().__init__(settings, http=http, transport=transport)
 
     async def open(self) -> None:
-        token = self._settings.api_token.get_secret_value()
+        token = self.settings.api_token.get_secret_value()
         self._upstream = self.connect(
-            self._settings.base_url,
+            self.settings.base_url,
             # TODO($name): the headers every call needs
             # (authentication, API version).
             headers={"Accept": "application/json", "Authorization": f"Bearer {token}"},

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from adapters.base import ALL_CAPABILITIES, Adapter, Capability
+from adapters.base import READ_CAPABILITIES, Adapter, Capability
 from adapters.demo import DemoAdapter
 from tests import test_conformance_demo
 from tests.conformance import AdapterConformance, Manifest, Platform, no_platform
@@ -56,7 +56,7 @@ class TestCarelessConformance(AdapterConformance):
 
 
 class PartialDemo(DemoAdapter):
-    capabilities = ALL_CAPABILITIES - {Capability.ITEMS, Capability.MOST_RECENT_ORDER}
+    capabilities = READ_CAPABILITIES - {Capability.ITEMS, Capability.MOST_RECENT_ORDER}
 
 
 class TestPartialAdapterConformance(AdapterConformance):

@@ -8,7 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from adapters import errors
-from adapters.base import ALL_CAPABILITIES, Capability
+from adapters.base import READ_CAPABILITIES, Capability
 from adapters.demo import DemoAdapter
 from tests.conftest import AUTH, R, RecordingDemoAdapter, decode
 from tests.erc_contract import check
@@ -24,7 +24,7 @@ class FailingAdapter(DemoAdapter):
 
 
 class PartialAdapter(DemoAdapter):
-    capabilities = ALL_CAPABILITIES - {Capability.ITEMS}
+    capabilities = READ_CAPABILITIES - {Capability.ITEMS}
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:

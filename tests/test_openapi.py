@@ -93,7 +93,7 @@ def test_erc_operations_carry_parameters_scopes_and_errors(
     assert parameters == path_ids | {(name, "query") for name in route.accepts}
     assert {"ApiKey": []} in operation["security"]
     assert {"Basic": []} in operation["security"]
-    assert {"OAuth2": [route.scope]} in operation["security"]
+    assert {"OAuth2": [route.oauth_scope]} in operation["security"]
     model = BODIES[route.path][0]
     assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": f"#/components/schemas/{model.__name__}"
