@@ -167,6 +167,10 @@ def _deadline_passed() -> bool:
     return left is not None and left < 0.01
 
 
+PlatformResponse = httpx.Response
+"""What `UpstreamClient.send` returns: name it by this alias, not by httpx's class."""
+
+
 class WholeResponse(httpx.Response):
     """An `httpx.Response` for a body already read and decoded in full.
 
