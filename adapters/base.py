@@ -20,6 +20,7 @@ from adapters.http import (
     UpstreamObserver,
     json_body,
 )
+from adapters.webhooks import WebhookEvent
 from mappings.models import Customer, Order, OrderItem
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
 
@@ -149,6 +150,12 @@ class Adapter:
         call answered. Backs `/readyz` and `erc-bridge check`; nothing to check by default.
         A refusal of the credentials is UpstreamUnavailable with `credentials_rejected`.
         """
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes, *, now: float) -> WebhookEvent:
+        """The event of a platform's webhook delivery that proves its sender, or
+        WebhookRefused; never calls the platform. `now` is the wall clock (Unix seconds).
+        NotSupported when the platform sends none the bridge can check."""
+        raise NotSupported(f"{self.name} sends no webhooks the bridge reads")
 
     async def get_customer(self, customer_id: str) -> Customer:
         raise NotSupported(f"{self.name} cannot look up customers")

@@ -24,7 +24,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.answers import LogFields, PlatformProblem
 from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
 from adapters.deadline import remaining
-from adapters.errors import AdapterError, NotFound, UpstreamError, UpstreamUnavailable
+from adapters.errors import (
+    AdapterError,
+    NotFound,
+    NotSupported,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 from adapters.http import (
     HTTPConfig,
     path_segment,
@@ -32,7 +38,15 @@ from adapters.http import (
     retry_after_seconds,
 )
 from adapters.paging import page_in_memory, resume_offset
-from adapters.settings_types import Secret, url_rule
+from adapters.settings_types import OptionalLongSecret, Secret, url_rule
+from adapters.webhooks import (
+    WebhookEvent,
+    check_standard_signature,
+    identifier,
+    json_object,
+    nested,
+    unreadable,
+)
 from mappings import bigcommerce as bc
 from mappings.models import Customer, Order, OrderItem
 
@@ -66,6 +80,11 @@ class BigCommerceSettings(BaseSettings):
     access_token: Secret = Field(
         description="the access token of a store-level API account; sent as `X-Auth-Token`, "
         "never logged"
+    )
+    webhook_secret: OptionalLongSecret = Field(
+        default=None,
+        description="the client secret of the app that registered the webhooks, which signs "
+        "each delivery; unset, `POST /webhooks/bigcommerce` answers 404",
     )
     base_url: Annotated[str, url_rule(example=PUBLIC_API)] = Field(
         default=PUBLIC_API, description="the API host, e.g. a gateway in front of it"
@@ -141,6 +160,16 @@ class BigCommerceAdapter(HTTPAdapter):
     async def probe(self) -> None:
         """The smallest read of the resource the bridge needs most (204 for a new store)."""
         await self.get_json("/v2/orders", endpoint="/v2/orders", params={"limit": 1})
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes, *, now: float) -> WebhookEvent:
+        """A Standard Webhooks delivery signed with the app's client secret; its body is
+        thin (`{scope, data: {type, id}}`) and never names the order's customer."""
+        secret = self.settings.webhook_secret
+        if secret is None:
+            raise NotSupported("BIGCOMMERCE_WEBHOOK_SECRET is not set")
+        key = secret.get_secret_value().encode()
+        delivery_id = check_standard_signature(headers, body, key, now=now)
+        return _webhook_event(delivery_id, json_object(body))
 
     # Routes
 
@@ -400,3 +429,15 @@ def _no_order(order_id: str) -> str:
 def _header_int(headers: httpx.Headers, name: str) -> int | None:
     value = headers.get(name, "").strip()
     return int(value) if value.isdigit() else None
+
+
+def _webhook_event(delivery_id: str, delivery: dict[str, Any]) -> WebhookEvent:
+    """`store/order/updated`, `store/customer/deleted`, …: the second word is the kind."""
+    topic = delivery.get("scope")
+    if not isinstance(topic, str):
+        raise unreadable("the delivery has no scope")
+    kind = topic.removeprefix("store/").partition("/")[0]
+    if kind not in ("order", "customer") or nested(delivery, "data", "type") not in (kind, None):
+        return WebhookEvent(delivery_id, topic, None, None)
+    resource_id = identifier(nested(delivery, "data", "id"), "data.id")
+    return WebhookEvent(delivery_id, topic, "order" if kind == "order" else "customer", resource_id)

@@ -19,11 +19,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.answers import PlatformProblem
 from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
-from adapters.errors import NotFound, UnservableRequest, UpstreamError
+from adapters.errors import NotFound, NotSupported, UnservableRequest, UpstreamError
 from adapters.http import HTTPConfig, json_body, path_segment, readable
 from adapters.paging import page_in_memory, resume_offset
-from adapters.settings_types import Secret, url_rule
+from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.tokens import CachedToken
+from adapters.webhooks import (
+    WebhookEvent,
+    check_shared_secret,
+    identifier,
+    json_object,
+    nested,
+    unreadable,
+)
 from mappings import elasticpath as ep
 from mappings.models import Customer, Order
 
@@ -63,6 +71,11 @@ class ElasticPathSettings(BaseSettings):
     client_secret: Secret = Field(
         description="client secret of the same key; never logged, never echoed in errors"
     )
+    webhook_secret: OptionalLongSecret = Field(
+        default=None,
+        description="the secret key of the store's webhook integration, echoed in "
+        "`X-MOLTIN-SECRET-KEY`; unset, `POST /webhooks/elasticpath` answers 404",
+    )
 
 
 class ElasticPathAdapter(HTTPAdapter):
@@ -98,6 +111,15 @@ class ElasticPathAdapter(HTTPAdapter):
     async def probe(self) -> None:
         """A token, then the smallest read of the resource the bridge needs most."""
         await self.get_json("/v2/orders", endpoint="/v2/orders", params={"page[limit]": 1})
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes, *, now: float) -> WebhookEvent:
+        """An integration delivery: `{id, triggered_by, payload: {data}}`, trusted when
+        `X-MOLTIN-SECRET-KEY` echoes the integration's secret (EP signs nothing)."""
+        secret = self.settings.webhook_secret
+        if secret is None:
+            raise NotSupported("ELASTICPATH_WEBHOOK_SECRET is not set")
+        check_shared_secret(headers.get("x-moltin-secret-key"), secret.get_secret_value())
+        return _integration_event(json_object(body))
 
     # Routes
 
@@ -399,3 +421,22 @@ def _has_more(page: ep.EPList[Any], *, after: int, limit: int) -> bool:
     if page.total is not None:
         return after < page.total
     return len(page.data) >= limit
+
+
+def _integration_event(delivery: dict[str, Any]) -> WebhookEvent:
+    topic = delivery.get("triggered_by")
+    payload = delivery.get("payload")
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(topic, str) or not isinstance(data, dict):
+        raise unreadable("the delivery has no triggered_by or payload.data")
+    kind = topic.partition(".")[0]
+    if kind not in ("order", "customer"):
+        return WebhookEvent(identifier(delivery.get("id"), "id"), topic, None, None)
+    customer_id = nested(data, "relationships", "customer", "data", "id")
+    return WebhookEvent(
+        delivery_id=identifier(delivery.get("id"), "id"),
+        topic=topic,
+        kind="order" if kind == "order" else "customer",
+        resource_id=identifier(data.get("id"), "payload.data.id"),
+        customer_id=customer_id if isinstance(customer_id, str) and customer_id else None,
+    )

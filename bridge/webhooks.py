@@ -1,0 +1,122 @@
+"""`POST /webhooks/{adapter}`: the platform says an order or a customer changed (SPEC §9).
+
+The endpoint never calls the platform and answers at once (platforms give up after 5 to
+10 s): it checks that the delivery proves its sender, has not been received before, and
+names something, then forgets what it names from the caches, so the next read asks the
+platform. A refused delivery changes nothing, not even the record of delivery ids.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import structlog
+from cachetools import TTLCache
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from adapters.base import Adapter
+from adapters.errors import NotSupported
+from adapters.webhooks import WebhookEvent, WebhookRefused
+from bridge.errors import ERCError, not_found
+
+PATH = "/webhooks/{adapter}"
+MAX_BODY_BYTES = 256 * 1024
+"""Far above a platform's event (BigCommerce sends a few hundred bytes, Elastic Path the
+order it names), far below what could tie up memory."""
+DELIVERY_MEMORY_S = 72 * 3600
+"""How long a delivery id is remembered: BigCommerce retries for about 48 hours."""
+MAX_DELIVERIES = 100_000
+
+log = structlog.get_logger("erc_bridge.webhooks")
+
+
+class Forgetting(Protocol):
+    """What a delivery makes the bridge forget, in every cache it keeps."""
+
+    def forget_customer(self, customer_id: str) -> None: ...
+
+    def forget_order(self, order_id: str, customer_id: str | None) -> None: ...
+
+
+class SeenDeliveries:
+    """Delivery ids received lately: a repeat is refused and changes nothing."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._seen: TTLCache[str, bool] = TTLCache(MAX_DELIVERIES, DELIVERY_MEMORY_S, timer=clock)
+
+    def first_time(self, delivery_id: str) -> bool:
+        if delivery_id in self._seen:
+            return False
+        self._seen[delivery_id] = True
+        return True
+
+
+class WebhookEndpoint:
+    def __init__(
+        self,
+        adapter: Adapter,
+        forgetting: Forgetting,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        seen: SeenDeliveries | None = None,
+    ) -> None:
+        self._adapter = adapter
+        self._forgetting = forgetting
+        self._wall_clock = wall_clock
+        self._seen = seen or SeenDeliveries()
+
+    def route(self) -> Route:
+        return Route(PATH, self.receive, methods=["POST"])
+
+    async def receive(self, request: Request) -> Response:
+        if request.path_params["adapter"] != self._adapter.name:
+            return not_found("No webhooks are received for this adapter").response()
+        try:
+            body = await _bounded_body(request)
+            event = self._adapter.read_webhook(request.headers, body, now=self._wall_clock())
+            if event.kind is None or event.resource_id is None:
+                raise WebhookRefused(400, f"the event {event.topic!r} names nothing to refresh")
+            if not self._seen.first_time(event.delivery_id):
+                raise WebhookRefused(400, "the delivery was received before")
+        except NotSupported:
+            return not_found("No webhooks are received for this adapter").response()
+        except WebhookRefused as refused:
+            log.warning("webhook_refused", adapter=self._adapter.name, reason=refused.reason)
+            code = "unauthorized" if refused.status == 401 else "invalid_request"
+            return ERCError(
+                refused.status, code, "The delivery was refused", description=refused.reason
+            ).response()
+        self._forget(event)
+        log.info(
+            "webhook_received",
+            adapter=self._adapter.name,
+            topic=event.topic,
+            kind=event.kind,
+            resource_id=event.resource_id,
+        )
+        return Response(status_code=204)
+
+    def _forget(self, event: WebhookEvent) -> None:
+        assert event.resource_id is not None
+        if event.kind == "customer":
+            self._forgetting.forget_customer(event.resource_id)
+        else:
+            self._forgetting.forget_order(event.resource_id, event.customer_id)
+
+
+async def _bounded_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise WebhookRefused(400, "the delivery is too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise WebhookRefused(400, "the delivery is too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
