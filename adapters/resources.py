@@ -1,0 +1,176 @@
+"""Platform resources as the platform sent them, kept for the cache lifetime (SPEC §9).
+
+Besides the rendered bodies, the bridge keeps what it fetched (a customer, an order, its
+lines, its shipping groups) so that the routes an agent opens one after the other build
+on one fetch of each. What is kept is the platform's body, bytes as received, so what it
+weighs is exact and no caller can change what another one reads.
+
+Ownership is never cached: an adapter checks the customer on the resource every time it
+uses one, cached or not. A resource is tagged with what it belongs to (`order`, `customer`)
+so that a write or a webhook forgets everything about one order or one customer; a fetch
+that was under way while something was forgotten is answered but not kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass
+
+Tag = tuple[str, str]
+"""What a resource belongs to: `("order", order_id)` or `("customer", customer_id)`."""
+
+ENTRY_OVERHEAD_BYTES = 400
+"""The bookkeeping of one entry besides its body and key: the entry, the index slots."""
+
+
+def order_tag(order_id: str) -> Tag:
+    return ("order", order_id)
+
+
+def customer_tag(customer_id: str) -> Tag:
+    return ("customer", customer_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    body: bytes
+    tags: frozenset[Tag]
+    expires: float
+    weight: int
+
+
+@dataclass
+class ResourceStats:
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+
+
+class ResourceCache:
+    """At most `max_entries` resources and `max_bytes` bytes, each for `ttl_s` seconds;
+    the least recently used go first. Concurrent fetches of one key share one call."""
+
+    def __init__(
+        self,
+        *,
+        ttl_s: float,
+        max_entries: int = 10_000,
+        max_bytes: int = 32 * 1024 * 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.stats = ResourceStats()
+        self._clock = clock
+        self._entries: OrderedDict[Hashable, Kept] = OrderedDict()
+        self._by_tag: dict[Tag, set[Hashable]] = {}
+        self._bytes = 0
+        self._generation = 0
+        self._fetching: dict[Hashable, asyncio.Task[bytes]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def held_bytes(self) -> int:
+        return self._bytes
+
+    @property
+    def enabled(self) -> bool:
+        return self.ttl_s > 0
+
+    async def fetch(
+        self, key: Hashable, load: Callable[[], Awaitable[bytes]], tags: Iterable[Tag] = ()
+    ) -> bytes:
+        """The body kept under `key`, else `load()`'s, kept. Concurrent callers share one
+        load, which runs on when a caller goes away; its error reaches every caller and
+        nothing is kept."""
+        kept = self.get(key)
+        if kept is not None:
+            return kept
+        self.stats.misses += 1
+        task = self._fetching.get(key)
+        if task is None:
+            task = asyncio.create_task(self._load(key, load, tuple(tags), self._generation))
+            self._fetching[key] = task
+            task.add_done_callback(lambda done: self._settled(key, done))
+        return await asyncio.shield(task)
+
+    async def _load(
+        self,
+        key: Hashable,
+        load: Callable[[], Awaitable[bytes]],
+        tags: tuple[Tag, ...],
+        generation: int,
+    ) -> bytes:
+        body = await load()
+        if generation == self._generation:  # nothing was forgotten while it was fetched
+            self.put(key, body, tags)
+        return body
+
+    def _settled(self, key: Hashable, task: asyncio.Task[bytes]) -> None:
+        self._fetching.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # seen here too: every caller may have gone away
+
+    def get(self, key: Hashable) -> bytes | None:
+        kept = self._entries.get(key)
+        if kept is None:
+            return None
+        if kept.expires <= self._clock():
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        self.stats.hits += 1
+        return kept.body
+
+    def put(self, key: Hashable, body: bytes, tags: Iterable[Tag] = ()) -> None:
+        """Keep `body` (a resource fetched as part of another answer, or by `fetch`)."""
+        if not self.enabled:
+            return
+        weight = sys.getsizeof(body) + sys.getsizeof(key) + ENTRY_OVERHEAD_BYTES
+        if weight > self.max_bytes:
+            return
+        if key in self._entries:
+            self._drop(key)
+        kept = Kept(body, frozenset(tags), self._clock() + self.ttl_s, weight)
+        self._entries[key] = kept
+        self._bytes += weight
+        for tag in kept.tags:
+            self._by_tag.setdefault(tag, set()).add(key)
+        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+            oldest = next(iter(self._entries))
+            self._drop(oldest)
+            self.stats.evictions += 1
+
+    def forget(self, tag: Tag) -> int:
+        """Drop every resource tagged `tag`; fetches under way are not kept. How many
+        were dropped."""
+        self._generation += 1
+        keys = self._by_tag.pop(tag, set())
+        for key in keys:
+            self._drop(key)
+        return len(keys)
+
+    def forget_all(self) -> None:
+        self._generation += 1
+        self._entries.clear()
+        self._by_tag.clear()
+        self._bytes = 0
+
+    def _drop(self, key: Hashable) -> None:
+        kept = self._entries.pop(key, None)
+        if kept is None:
+            return
+        self._bytes -= kept.weight
+        for tag in kept.tags:
+            keys = self._by_tag.get(tag)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_tag[tag]

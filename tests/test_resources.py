@@ -1,0 +1,146 @@
+"""The platform-resource cache: kept for a lifetime, bounded, shared, forgotten by tag."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from adapters.resources import ResourceCache, customer_tag, order_tag
+from tests.conftest import ManualClock
+
+
+class Loader:
+    """A platform stand-in that counts its calls; `gate` holds them until set."""
+
+    def __init__(self, body: bytes = b'{"data": {}}') -> None:
+        self.body = body
+        self.calls = 0
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def __call__(self) -> bytes:
+        self.calls += 1
+        await self.gate.wait()
+        return self.body
+
+
+def cache(clock: ManualClock | None = None, **bounds: int) -> ResourceCache:
+    return ResourceCache(ttl_s=30.0, clock=clock or ManualClock(0.0), **bounds)
+
+
+@pytest.mark.anyio
+async def test_a_resource_is_fetched_once_within_its_lifetime_then_again() -> None:
+    clock = ManualClock(0.0)
+    resources, load = cache(clock), Loader()
+    assert await resources.fetch("/v2/orders/1", load) == load.body
+    assert await resources.fetch("/v2/orders/1", load) == load.body
+    assert load.calls == 1
+    clock.advance(30.0)
+    await resources.fetch("/v2/orders/1", load)
+    assert load.calls == 2
+    assert (resources.stats.hits, resources.stats.misses) == (1, 2)
+
+
+@pytest.mark.anyio
+async def test_concurrent_fetches_of_one_resource_make_one_call() -> None:
+    resources, load = cache(), Loader()
+    load.gate.clear()
+    waiting = [asyncio.create_task(resources.fetch("k", load)) for _ in range(5)]
+    await asyncio.sleep(0)
+    load.gate.set()
+    assert await asyncio.gather(*waiting) == [load.body] * 5
+    assert load.calls == 1
+
+
+@pytest.mark.anyio
+async def test_a_caller_going_away_does_not_cancel_the_shared_fetch() -> None:
+    resources, load = cache(), Loader()
+    load.gate.clear()
+    first = asyncio.create_task(resources.fetch("k", load))
+    second = asyncio.create_task(resources.fetch("k", load))
+    await asyncio.sleep(0)
+    first.cancel()
+    load.gate.set()
+    assert await second == load.body
+    assert first.cancelled() and load.calls == 1
+    assert resources.get("k") == load.body
+
+
+@pytest.mark.anyio
+async def test_a_failed_fetch_reaches_every_caller_and_keeps_nothing() -> None:
+    resources = cache()
+    calls = 0
+
+    async def failing() -> bytes:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0)
+        raise TimeoutError
+
+    results = await asyncio.gather(
+        resources.fetch("k", failing), resources.fetch("k", failing), return_exceptions=True
+    )
+    assert all(isinstance(result, TimeoutError) for result in results)
+    assert calls == 1 and len(resources) == 0
+
+
+@pytest.mark.anyio
+async def test_forgetting_a_tag_drops_every_resource_it_names_and_no_other() -> None:
+    resources, load = cache(), Loader()
+    await resources.fetch("/orders/1", load, [order_tag("1"), customer_tag("ana")])
+    await resources.fetch("/orders/1/items", load, [order_tag("1"), customer_tag("ana")])
+    await resources.fetch("/orders/2", load, [order_tag("2"), customer_tag("ana")])
+    await resources.fetch("/orders/3", load, [order_tag("3"), customer_tag("bo")])
+    assert resources.forget(order_tag("1")) == 2
+    assert resources.get("/orders/1") is None and resources.get("/orders/1/items") is None
+    assert resources.get("/orders/2") is not None
+    assert resources.forget(customer_tag("ana")) == 1
+    assert resources.get("/orders/3") is not None and len(resources) == 1
+
+
+@pytest.mark.anyio
+async def test_a_fetch_under_way_while_its_order_is_forgotten_is_answered_but_not_kept() -> None:
+    resources, load = cache(), Loader()
+    load.gate.clear()
+    fetching = asyncio.create_task(resources.fetch("/orders/1", load, [order_tag("1")]))
+    await asyncio.sleep(0)
+    resources.forget(order_tag("1"))  # a write or a webhook, while the old body is on its way
+    load.gate.set()
+    assert await fetching == load.body
+    assert resources.get("/orders/1") is None
+
+
+@pytest.mark.anyio
+async def test_entries_and_bytes_are_bounded_least_recently_used_first() -> None:
+    resources = cache(max_entries=2)
+    for key in ("a", "b"):
+        await resources.fetch(key, Loader())
+    resources.get("a")
+    await resources.fetch("c", Loader())
+    assert resources.get("b") is None and resources.get("a") is not None
+    assert resources.stats.evictions == 1
+
+    small = cache(max_bytes=3000)
+    for key in ("a", "b", "c"):
+        await small.fetch(key, Loader(b"x" * 1000))
+    assert small.held_bytes <= 3000 and len(small) < 3
+    small.put("huge", b"x" * 5000)
+    assert small.get("huge") is None
+
+
+@pytest.mark.anyio
+async def test_a_lifetime_of_zero_keeps_nothing() -> None:
+    resources = ResourceCache(ttl_s=0.0, clock=ManualClock(0.0))
+    load = Loader()
+    await resources.fetch("k", load)
+    await resources.fetch("k", load)
+    assert load.calls == 2 and len(resources) == 0
+
+
+def test_forgetting_everything_empties_the_cache_and_its_weight() -> None:
+    resources = cache()
+    resources.put("a", b"x", [order_tag("1")])
+    resources.forget_all()
+    assert len(resources) == 0 and resources.held_bytes == 0
+    assert resources.forget(order_tag("1")) == 0
