@@ -81,13 +81,13 @@ class BigCommerceSettings(BaseSettings):
         description="the access token of a store-level API account; sent as `X-Auth-Token`, "
         "never logged"
     )
+    base_url: Annotated[str, url_rule(example=PUBLIC_API)] = Field(
+        default=PUBLIC_API, description="the API host, e.g. a gateway in front of it"
+    )
     webhook_secret: OptionalLongSecret = Field(
         default=None,
         description="the client secret of the app that registered the webhooks, which signs "
         "each delivery; unset, `POST /webhooks/bigcommerce` answers 404",
-    )
-    base_url: Annotated[str, url_rule(example=PUBLIC_API)] = Field(
-        default=PUBLIC_API, description="the API host, e.g. a gateway in front of it"
     )
 
     @field_validator("store_hash")

@@ -144,7 +144,7 @@ def test_adapters_command_lists_the_four_built_in_adapters(
     assert "bigcommerce  (built-in: adapters.bigcommerce)" in out
     assert "  routes:   R1 customer, R2 orders, R3 order, R4 items, R5 most_recent_order" in out
     assert "  requires: BIGCOMMERCE_STORE_HASH, BIGCOMMERCE_ACCESS_TOKEN" in out
-    assert "  optional: BIGCOMMERCE_BASE_URL" in out
+    assert "  optional: BIGCOMMERCE_BASE_URL, BIGCOMMERCE_WEBHOOK_SECRET" in out
     demo = out.split("demo  ")[1].split("elasticpath")[0]
     assert "requires: nothing" in demo
 
