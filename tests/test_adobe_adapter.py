@@ -923,42 +923,41 @@ async def test_an_unusable_body_is_an_upstream_error_naming_the_field(
 
 async def test_a_body_that_is_not_json_is_an_upstream_error(settings: AdobeSettings) -> None:
     maintenance = Step(body=b"<html>maintenance</html>", headers={"content-type": "text/html"})
-    with scripted(TOKEN, maintenance) as (platform, url):
-        adapter = await opened(at(settings, url))
-        try:
-            with pytest.raises(UpstreamError):
-                await adapter.get_customer(LARKSPUR)
-        finally:
-            await adapter.close()
 
-    assert [request["path"] for request in platform.requests] == [
-        TOKEN_PATH,
-        f"/v3/customers/{LARKSPUR}",
-    ]
+    paths = await paths_of_a_failed_customer_read(settings, TOKEN, maintenance)
+
+    assert paths == [TOKEN_PATH, f"/v3/customers/{LARKSPUR}"]
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        {"access_token": "", "expires_in": 86399},
-        {"access_token": "t"},
-        {"access_token": "t", "expires_in": "soon"},
-        {"access_token": "t", "expires_in": 0},
-        ["not", "an", "object"],
+        pytest.param({"access_token": "", "expires_in": 86399}, id="blank token"),
+        pytest.param({"access_token": "t"}, id="no lifetime"),
+        pytest.param({"access_token": "t", "expires_in": "soon"}, id="lifetime not a number"),
+        pytest.param({"access_token": "t", "expires_in": 0}, id="lifetime zero"),
+        pytest.param(["not", "an", "object"], id="not an object"),
     ],
 )
 async def test_an_unusable_token_answer_is_an_upstream_error(
     settings: AdobeSettings, body: Any
 ) -> None:
-    with scripted(Step(body=orjson.dumps(body))) as (platform, url):
+    paths = await paths_of_a_failed_customer_read(settings, Step(body=orjson.dumps(body)))
+
+    assert paths == ["/ims/token/v3"]
+
+
+async def paths_of_a_failed_customer_read(settings: AdobeSettings, *steps: Step) -> list[str]:
+    """Reads a customer from a platform that answers with `steps`, expecting UpstreamError:
+    the paths the platform was asked for."""
+    with scripted(*steps) as (platform, url):
         adapter = await opened(at(settings, url))
         try:
             with pytest.raises(UpstreamError):
                 await adapter.get_customer(LARKSPUR)
         finally:
             await adapter.close()
-
-    assert [request["path"] for request in platform.requests] == ["/ims/token/v3"]
+    return [request["path"] for request in platform.requests]
 
 
 async def test_an_unreachable_platform_is_unavailable(settings: AdobeSettings) -> None:
