@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +38,7 @@ from adapters.errors import (
 )
 from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
 from adapters.paging import matches_search, page_in_memory
+from adapters.responses import PlatformResponse
 from adapters.settings_types import AbsoluteURL, NonBlank, Secret
 from adapters.tokens import CachedToken
 from mappings import adobe_cpapi as mapping
@@ -180,9 +180,8 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         *,
         http: HTTPConfig = HTTP,
         clock: Callable[[], float] = time.monotonic,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(settings, http=http, transport=transport)
+        super().__init__(settings, http=http)
         self._token = CachedToken(
             self._fetch_token,
             margin=TOKEN_MARGIN_S,
@@ -406,7 +405,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
 
     async def _exchange(
         self, path: str, params: dict[str, str] | None = None, *, endpoint: str
-    ) -> httpx.Response:
+    ) -> PlatformResponse:
         """One logical CPAPI read: its successful response.
 
         The shared client retries 429, 5xx and lost connections, each attempt a new intent.

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import httpx
 import orjson
 import structlog
 
 from adapters.errors import AdapterError, NotFound, UpstreamError, UpstreamUnavailable
+from adapters.responses import PlatformResponse
 
 log = structlog.get_logger("erc_bridge.upstream")
 
@@ -85,7 +85,7 @@ class PlatformAnswers:
 
     def raise_for_status(
         self,
-        response: httpx.Response,
+        response: PlatformResponse,
         endpoint: str,
         *,
         missing: str | None = None,

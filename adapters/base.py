@@ -7,7 +7,6 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
-import httpx
 from pydantic_settings import BaseSettings
 
 from adapters.answers import PlatformAnswers
@@ -20,6 +19,7 @@ from adapters.http import (
     UpstreamObserver,
     json_body,
 )
+from adapters.responses import PlatformResponse
 from adapters.webhooks import WebhookEvent
 from mappings.models import Customer, Order, OrderItem
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
@@ -201,7 +201,7 @@ class HTTPAdapter(PlatformAnswers, Adapter):
     `_upstream`, `close()` releases it, and `_http` is it (an error before `open()`).
 
     `raise_for_status` translates the platform's answers (`adapters.answers`). `http`
-    overrides the platform's call defaults and `transport` replaces the network (tests).
+    overrides the platform's call defaults.
     """
 
     _upstream: UpstreamClient | None = None
@@ -211,11 +211,9 @@ class HTTPAdapter(PlatformAnswers, Adapter):
         settings: BaseSettings | None = None,
         *,
         http: HTTPConfig | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(settings)
         self._http_config = http
-        self._transport = transport
 
     def connect(
         self, base_url: str, *, platform: str | None = None, **options: Any
@@ -226,7 +224,6 @@ class HTTPAdapter(PlatformAnswers, Adapter):
             base_url,
             platform=platform or self.name,
             config=self.http_config(self._http_config),
-            transport=self._transport,
             observer=self.observer,
             limits=self.platform_limits,
             **options,
@@ -257,7 +254,7 @@ class HTTPAdapter(PlatformAnswers, Adapter):
 
     async def exchange(
         self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
-    ) -> httpx.Response:
+    ) -> PlatformResponse:
         """One GET of the platform, whatever its answer: where a platform adds its
         per-call authentication or quota."""
         return await self._http.send("GET", path, params=params, endpoint=endpoint)

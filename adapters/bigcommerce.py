@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
-import httpx
 import structlog
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +37,7 @@ from adapters.http import (
     retry_after_seconds,
 )
 from adapters.paging import page_in_memory, resume_offset
+from adapters.responses import PlatformResponse, ResponseHeaders
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.webhooks import (
     WebhookEvent,
@@ -114,7 +114,7 @@ class RateWindow:
         self._clock = clock
         self._blocked_until = 0.0
 
-    def observe(self, headers: httpx.Headers) -> None:
+    def observe(self, headers: ResponseHeaders) -> None:
         left = _header_int(headers, "x-rate-limit-requests-left")
         reset_ms = _header_int(headers, "x-rate-limit-time-reset-ms")
         if left is None or reset_ms is None:
@@ -138,11 +138,10 @@ class BigCommerceAdapter(HTTPAdapter):
         settings: BigCommerceSettings | None = None,
         *,
         http: HTTPConfig | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        super().__init__(settings, http=http, transport=transport)
+        super().__init__(settings, http=http)
         self._sleep = sleep
         self.quota = RateWindow(clock)
 
@@ -355,7 +354,7 @@ class BigCommerceAdapter(HTTPAdapter):
 
     async def exchange(
         self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
-    ) -> httpx.Response:
+    ) -> PlatformResponse:
         """Within the store's request quota, which every answer reports."""
         await self._respect_quota(endpoint)
         response = await super().exchange(path, endpoint=endpoint, params=params)
@@ -392,7 +391,7 @@ class BigCommerceAdapter(HTTPAdapter):
         await self._sleep(wait)
 
 
-def _quota_reset(response: httpx.Response | None) -> float | None:
+def _quota_reset(response: PlatformResponse | None) -> float | None:
     """After a 429, BigCommerce says when its quota window resets; else honour Retry-After."""
     if response is None:
         return None
@@ -426,7 +425,7 @@ def _no_order(order_id: str) -> str:
     return f"Order {order_id} not found"
 
 
-def _header_int(headers: httpx.Headers, name: str) -> int | None:
+def _header_int(headers: ResponseHeaders, name: str) -> int | None:
     value = headers.get(name, "").strip()
     return int(value) if value.isdigit() else None
 

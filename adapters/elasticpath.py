@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
-import httpx
 import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +21,7 @@ from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
 from adapters.errors import NotFound, NotSupported, UnservableRequest, UpstreamError
 from adapters.http import HTTPConfig, json_body, path_segment, readable
 from adapters.paging import page_in_memory, resume_offset
+from adapters.responses import PlatformResponse
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.tokens import CachedToken
 from adapters.webhooks import (
@@ -90,10 +90,9 @@ class ElasticPathAdapter(HTTPAdapter):
         settings: ElasticPathSettings | None = None,
         *,
         http: HTTPConfig | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(settings, http=http, transport=transport)
+        super().__init__(settings, http=http)
         self._token = CachedToken(
             self._fetch_token,
             clock=clock,
@@ -333,7 +332,7 @@ class ElasticPathAdapter(HTTPAdapter):
 
     async def exchange(
         self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
-    ) -> httpx.Response:
+    ) -> PlatformResponse:
         """With the shared token; a 401 means it was revoked or expired before its time:
         one new token, one more try."""
         token = await self._token.get()
@@ -351,7 +350,7 @@ class ElasticPathAdapter(HTTPAdapter):
         *,
         endpoint: str,
         params: Mapping[str, str | int] | None,
-    ) -> httpx.Response:
+    ) -> PlatformResponse:
         return await self._http.send(
             "GET",
             path,

@@ -7,9 +7,8 @@ breaker. Transport failures are translated here, once, into `adapters.errors`.
 Requests travel over the bridge's own keep-alive HTTP/1.1 pool (`adapters/http1.py`):
 plain httpx's pool collapses with many requests in flight, and aiohttp's client costs
 several times more CPU per call than everything else a cache miss does around it
-(`bench/transport.py`). Adapters still get an `httpx.Response`, with its body decoded
-and read, and tests can inject any httpx transport (MockTransport, ASGITransport),
-which is then used instead.
+(`bench/transport.py`). Adapters get a `PlatformResponse` (`adapters/responses.py`), its
+body decoded and read in full.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import quote, quote_plus, urlencode
 
-import httpx
 import orjson
 import structlog
 
@@ -42,6 +40,7 @@ from adapters.errors import (
 )
 from adapters.http1 import IDLE_TIMEOUT, MAX_ANSWER_BYTES, HTTP1Pool, Origin, ProtocolError
 from adapters.proxies import proxy_from_environment
+from adapters.responses import PlatformResponse as PlatformResponse  # adapters name it here too
 from mappings.errors import MappingError
 
 log = structlog.get_logger("erc_bridge.upstream")
@@ -152,7 +151,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max((moment - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
-def _retry_after(response: httpx.Response | None) -> float | None:
+def _retry_after(response: PlatformResponse | None) -> float | None:
     return retry_after_seconds(response.headers.get("retry-after")) if response else None
 
 
@@ -165,24 +164,6 @@ def _deadline_passed() -> bool:
     """Whether the request's deadline has come (its timer may fire a hair early)."""
     left = remaining()
     return left is not None and left < 0.01
-
-
-PlatformResponse = httpx.Response
-"""What `UpstreamClient.send` returns: name it by this alias, not by httpx's class."""
-
-
-class WholeResponse(httpx.Response):
-    """An `httpx.Response` for a body already read and decoded in full.
-
-    Given the body as `content`, httpx would run it through its streaming decoders once
-    more, which costs several times what the rest of the response does; the body is set
-    as read instead. No `httpx.Request` is attached either: parsing the URL again would
-    cost more than the response itself.
-    """
-
-    def __init__(self, status_code: int, headers: Any, content: bytes) -> None:
-        super().__init__(status_code, headers=headers, stream=httpx.ByteStream(b""))
-        self._content = content
 
 
 @lru_cache(maxsize=4096)
@@ -242,7 +223,7 @@ class _HTTP1Wire:
         data: dict[str, str] | None,
         read_timeout: float,
         json: Any = None,
-    ) -> httpx.Response:
+    ) -> PlatformResponse:
         request = self._request(method, path, params, headers, data, json)
         try:
             raw = await self._pool.exchange(
@@ -256,7 +237,7 @@ class _HTTP1Wire:
         encoding = content_encoding(raw.headers)
         if encoding:
             body = await decoded(encoding, body, max_bytes=self._max_bytes)
-        return WholeResponse(raw.status, raw.headers, body)
+        return PlatformResponse(raw.status, raw.headers, body)
 
     def _request(
         self,
@@ -293,49 +274,6 @@ class _HTTP1Wire:
         await self._pool.close()
 
 
-class _HttpxWire:
-    """Requests through an httpx transport a test injected."""
-
-    def __init__(
-        self, base_url: str, headers: Mapping[str, str], transport: httpx.AsyncBaseTransport
-    ) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url, headers=dict(headers), transport=transport, follow_redirects=False
-        )
-
-    async def exchange(
-        self,
-        method: str,
-        path: str,
-        params: Any,
-        headers: dict[str, str],
-        data: dict[str, str] | None,
-        read_timeout: float,
-        json: Any = None,
-    ) -> httpx.Response:
-        try:
-            response = await self._client.request(
-                method,
-                path,
-                params=params,
-                headers=headers,
-                data=data,
-                json=json,
-                timeout=httpx.Timeout(read_timeout),
-            )
-            await response.aread()
-        except httpx.TimeoutException as exc:
-            raise TimeoutError from exc
-        except httpx.DecodingError as exc:
-            raise ProtocolError(str(exc)) from exc
-        except httpx.TransportError as exc:
-            raise ConnectionError(str(exc)) from exc
-        return response
-
-    async def close(self) -> None:
-        await self._client.aclose()
-
-
 class UpstreamClient:
     """One platform's connection pool and the resilience around every call to it."""
 
@@ -346,21 +284,16 @@ class UpstreamClient:
         platform: str,
         config: HTTPConfig | None = None,
         headers: dict[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
         breaker: CircuitBreaker | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         observer: UpstreamObserver = NO_OBSERVER,
-        retry_after: Callable[[httpx.Response | None], float | None] = _retry_after,
+        retry_after: Callable[[PlatformResponse | None], float | None] = _retry_after,
         limits: PlatformLimits = PlatformLimits(),
     ) -> None:
         self.config = config = config or HTTPConfig()
         self.platform = platform
         base_url = base_url.rstrip("/")
-        self._wire: _HTTP1Wire | _HttpxWire = (
-            _HTTP1Wire(base_url, headers or {}, config, limits)
-            if transport is None
-            else _HttpxWire(base_url, headers or {}, transport)
-        )
+        self._wire = _HTTP1Wire(base_url, headers or {}, config, limits)
         self.breaker = breaker or CircuitBreaker(
             platform,
             threshold=config.breaker_threshold,
@@ -390,7 +323,7 @@ class UpstreamClient:
         endpoint: str | None = None,
         prepare_headers: Callable[[], Mapping[str, str]] | None = None,
         retry: bool = True,
-    ) -> httpx.Response:
+    ) -> PlatformResponse:
         """Send a read, retrying connection failures, 429 and 5xx within the deadline.
 
         `prepare_headers`, when given, is called before every attempt (for headers that
@@ -405,7 +338,7 @@ class UpstreamClient:
         for attempt in range(1, attempts + 1):
             fresh = prepare_headers() if prepare_headers else {}
             failure: UpstreamUnavailable | None = None
-            response: httpx.Response | None = None
+            response: PlatformResponse | None = None
             try:
                 response = await self._attempt(
                     method, path, params, {**(headers or {}), **fresh}, data, endpoint, json
@@ -447,7 +380,7 @@ class UpstreamClient:
         data: dict[str, str] | None,
         endpoint: str,
         json: Any = None,
-    ) -> httpx.Response:
+    ) -> PlatformResponse:
         with self.breaker.call() as call:  # CircuitOpen while calls are paused
             left = remaining()
             if left is not None and left <= 0:
@@ -530,7 +463,7 @@ def readable(platform: str, endpoint: str) -> Iterator[None]:
         raise UpstreamError(f"{platform} sent a {endpoint} body the bridge cannot read") from None
 
 
-def json_body(response: httpx.Response, platform: str) -> Any:
+def json_body(response: PlatformResponse, platform: str) -> Any:
     """The decoded JSON body; UpstreamError when the platform sent something else."""
     try:
         return orjson.loads(response.content)

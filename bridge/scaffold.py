@@ -110,7 +110,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,7 +117,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.answers import PlatformProblem
 from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
 from adapters.errors import NotFound, UpstreamError
-from adapters.http import HTTPConfig, path_segment, readable
+from adapters.http import path_segment, readable
 from adapters.paging import page_in_memory
 from adapters.settings_types import BaseURL, Secret
 from mappings import $name as mapping
@@ -150,15 +149,6 @@ class ${Camel}Adapter(HTTPAdapter):
     settings: ${Camel}Settings
     title = "$Title"
     credentials = "${PREFIX}API_TOKEN"
-
-    def __init__(
-        self,
-        settings: ${Camel}Settings | None = None,
-        *,
-        http: HTTPConfig | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(settings, http=http, transport=transport)
 
     async def open(self) -> None:
         token = self.settings.api_token.get_secret_value()

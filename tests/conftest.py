@@ -4,6 +4,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from adapters.http import HTTPConfig
 from bridge.app import create_app
 from bridge.logs import access_log, configure_logging
 from bridge.settings import BridgeSettings
+from tests.certificates import self_signed
 from tests.servers import serve
 
 API_KEY = "test-key-3f9a-0b6e-4c1d-8a27-5e90f3b1"
@@ -207,3 +209,10 @@ def emulator(served: tuple[Any, str]) -> Any:
     """The module's emulator, reset: no requests logged, no faults, no tokens."""
     served[0].reset()
     return served[0]
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, self-signed (`serve(app, ssl_certfile=…,
+    ssl_keyfile=…)`; `SSL_CERT_FILE` set to the certificate makes the bridge trust it)."""
+    return self_signed(tmp_path_factory.mktemp("tls"))

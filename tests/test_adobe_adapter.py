@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
+import orjson
 import pytest
 import structlog
 from pydantic import ValidationError
@@ -28,7 +30,7 @@ from adapters.http import HTTPConfig
 from mappings.models import Order
 from mappings.money import Money
 from mappings.status import CancellationStatus, DetailedStatus, GenericStatus
-from tests.emulators.adobe_cpapi import CPAPIEmulator, Exchange
+from tests.emulators.adobe_cpapi import TOKEN_PATH, CPAPIEmulator, Exchange
 from tests.emulators.adobe_fixtures import (
     ACROBAT,
     BUSY,
@@ -48,6 +50,7 @@ from tests.emulators.adobe_fixtures import (
     default_fixtures,
     matrix_order_id,
 )
+from tests.emulators.faults import FaultPlatform, Step
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
@@ -97,6 +100,25 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+TOKEN = Step(body=orjson.dumps({"access_token": "t", "expires_in": 86399}))
+"""An IMS answer with a token good for a day."""
+
+
+@contextmanager
+def scripted(*steps: Step, **serve_options: Any) -> Iterator[tuple[FaultPlatform, str]]:
+    """A platform that answers IMS and CPAPI calls alike with `steps`, in order, over
+    loopback (TLS when `serve_options` say so): the platform and its base URL."""
+    platform = FaultPlatform().then(*steps)
+    with serve(platform.app(), **serve_options) as url:
+        tls = "ssl_certfile" in serve_options
+        yield platform, url.replace("http://", "https://") if tls else url
+
+
+def at(settings: AdobeSettings, url: str) -> AdobeSettings:
+    """`settings` with IMS and CPAPI both at `url`."""
+    return settings.model_copy(update={"cpapi_base_url": url, "ims_url": url + TOKEN_PATH})
 
 
 async def opened(settings: AdobeSettings, **options: Any) -> AdobeCPAPIAdapter:
@@ -480,63 +502,47 @@ async def test_an_order_of_another_customer_is_not_found(
     assert [e.code for e in emulator.cpapi_exchanges] == ["2115", "2115"]
 
 
-async def test_an_order_whose_body_names_another_customer_is_not_found() -> None:
-    body = FIXTURES.order("5120008217")
+async def test_an_order_whose_body_names_another_customer_is_not_found(
+    adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator
+) -> None:
+    # The platform answers for a customer in the path an order that names another one.
+    emulator.fixtures.orders[BUSY].append(FIXTURES.order("5120008217"))
 
-    def platform(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/token/v3"):
-            return httpx.Response(200, json={"access_token": "t", "expires_in": 86399})
-        return httpx.Response(200, json=body)  # answers for any customer in the path
+    with pytest.raises(NotFound):
+        await adapter.list_items(BUSY, "5120008217")
+    assert (await adapter.list_items(LARKSPUR, "5120008217"))[0].sku == ACROBAT
 
-    adapter = AdobeCPAPIAdapter(
-        AdobeSettings(
-            _env_file=None,
-            cpapi_base_url="http://cpapi.test",
-            ims_url="http://ims.test/ims/token/v3",
-            client_id="id",
-            client_secret="secret",
-            ims_scopes="openid",
-        ),
-        transport=httpx.MockTransport(platform),
-    )
-    await adapter.open()
-    try:
-        with pytest.raises(NotFound):
-            await adapter.list_items(BUSY, "5120008217")
-        assert (await adapter.list_items(LARKSPUR, "5120008217"))[0].sku == ACROBAT
-    finally:
-        await adapter.close()
+    assert [(e.path, e.status) for e in emulator.cpapi_exchanges] == [
+        (f"/v3/customers/{BUSY}/orders/5120008217", 200),
+        (f"/v3/customers/{LARKSPUR}/orders/5120008217", 200),
+    ]
 
 
-async def test_base_url_paths_and_ims_url_queries_are_kept() -> None:
-    seen: list[str] = []
+async def test_base_url_paths_and_ims_url_queries_are_kept(
+    settings: AdobeSettings, monkeypatch: pytest.MonkeyPatch, tls_files: tuple[Path, Path]
+) -> None:
+    cert_file, key_file = tls_files
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # the default context trusts it
+    steps = (TOKEN, Step(body=orjson.dumps(FIXTURES.customers[LARKSPUR])))
+    tls = {"ssl_certfile": str(cert_file), "ssl_keyfile": str(key_file)}
+    with scripted(*steps, **tls) as (platform, url):
+        adapter = await opened(
+            settings.model_copy(
+                update={
+                    "cpapi_base_url": f"{url}/adobe/partners/",
+                    "ims_url": f"{url}/ims/token/v3?locale=en_US",
+                }
+            )
+        )
+        try:
+            await adapter.get_customer(LARKSPUR)
+        finally:
+            await adapter.close()
 
-    def platform(request: httpx.Request) -> httpx.Response:
-        seen.append(str(request.url))
-        if request.method == "POST":
-            return httpx.Response(200, json={"access_token": "t", "expires_in": 86399})
-        return httpx.Response(200, json=FIXTURES.customers[LARKSPUR])
-
-    adapter = AdobeCPAPIAdapter(
-        AdobeSettings(
-            _env_file=None,
-            cpapi_base_url="https://gateway.test/adobe/partners/",
-            ims_url="https://ims.test/ims/token/v3?locale=en_US",
-            client_id="id",
-            client_secret="secret",
-            ims_scopes="openid",
-        ),
-        transport=httpx.MockTransport(platform),
-    )
-    await adapter.open()
-    try:
-        await adapter.get_customer(LARKSPUR)
-    finally:
-        await adapter.close()
-
-    assert seen == [
-        "https://ims.test/ims/token/v3?locale=en_US",
-        f"https://gateway.test/adobe/partners/v3/customers/{LARKSPUR}",
+    assert url.startswith("https://")
+    assert [request["url"] for request in platform.requests] == [
+        f"{url}/ims/token/v3?locale=en_US",
+        f"{url}/adobe/partners/v3/customers/{LARKSPUR}",
     ]
 
 
@@ -916,46 +922,42 @@ async def test_an_unusable_body_is_an_upstream_error_naming_the_field(
 
 
 async def test_a_body_that_is_not_json_is_an_upstream_error(settings: AdobeSettings) -> None:
-    def platform(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/token/v3"):
-            return httpx.Response(200, json={"access_token": "t", "expires_in": 86399})
-        return httpx.Response(200, text="<html>maintenance</html>")
+    maintenance = Step(body=b"<html>maintenance</html>", headers={"content-type": "text/html"})
 
-    adapter = await opened(settings, transport=httpx.MockTransport(platform))
-    try:
-        with pytest.raises(UpstreamError):
-            await adapter.get_customer(LARKSPUR)
-    finally:
-        await adapter.close()
+    paths = await paths_of_a_failed_customer_read(settings, TOKEN, maintenance)
+
+    assert paths == [TOKEN_PATH, f"/v3/customers/{LARKSPUR}"]
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        {"access_token": "", "expires_in": 86399},
-        {"access_token": "t"},
-        {"access_token": "t", "expires_in": "soon"},
-        {"access_token": "t", "expires_in": 0},
-        ["not", "an", "object"],
+        pytest.param({"access_token": "", "expires_in": 86399}, id="blank token"),
+        pytest.param({"access_token": "t"}, id="no lifetime"),
+        pytest.param({"access_token": "t", "expires_in": "soon"}, id="lifetime not a number"),
+        pytest.param({"access_token": "t", "expires_in": 0}, id="lifetime zero"),
+        pytest.param(["not", "an", "object"], id="not an object"),
     ],
 )
 async def test_an_unusable_token_answer_is_an_upstream_error(
     settings: AdobeSettings, body: Any
 ) -> None:
-    calls: list[str] = []
+    paths = await paths_of_a_failed_customer_read(settings, Step(body=orjson.dumps(body)))
 
-    def ims(request: httpx.Request) -> httpx.Response:
-        calls.append(request.url.path)
-        return httpx.Response(200, json=body)
+    assert paths == ["/ims/token/v3"]
 
-    adapter = await opened(settings, transport=httpx.MockTransport(ims))
-    try:
-        with pytest.raises(UpstreamError):
-            await adapter.get_customer(LARKSPUR)
-    finally:
-        await adapter.close()
 
-    assert calls == ["/ims/token/v3"]
+async def paths_of_a_failed_customer_read(settings: AdobeSettings, *steps: Step) -> list[str]:
+    """Reads a customer from a platform that answers with `steps`, expecting UpstreamError:
+    the paths the platform was asked for."""
+    with scripted(*steps) as (platform, url):
+        adapter = await opened(at(settings, url))
+        try:
+            with pytest.raises(UpstreamError):
+                await adapter.get_customer(LARKSPUR)
+        finally:
+            await adapter.close()
+    return [request["path"] for request in platform.requests]
 
 
 async def test_an_unreachable_platform_is_unavailable(settings: AdobeSettings) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import httpx
 import pytest
 from structlog.testing import capture_logs
 
@@ -13,6 +12,7 @@ from adapters.answers import CREDENTIALS_REJECTED, LogFields, PlatformProblem
 from adapters.base import HTTPAdapter
 from adapters.errors import AdapterError, NotFound, UpstreamError, UpstreamUnavailable
 from adapters.registry import BUILTIN_ADAPTERS, AdapterSource
+from adapters.responses import PlatformResponse
 
 SAID = PlatformProblem(platform_status=7, code="E7", title="Nope", detail="said the platform")
 
@@ -52,8 +52,8 @@ TABLE = {
 }
 
 
-def answered(status: int, body: bytes = b'{"error": "nope"}') -> httpx.Response:
-    return httpx.Response(status, content=body)
+def answered(status: int, body: bytes = b'{"error": "nope"}') -> PlatformResponse:
+    return PlatformResponse(status, [(b"Content-Type", b"application/json")], body)
 
 
 @pytest.mark.parametrize("answer", TABLE.values(), ids=TABLE.keys())

@@ -21,7 +21,6 @@ from starlette.routing import Route
 from adapters.decoding import STEP_BYTES, decoded
 from adapters.http import HTTPConfig, UpstreamClient, _HTTP1Wire
 from adapters.http1 import HTTP1Pool, Origin, ProtocolError
-from tests.certificates import self_signed
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
@@ -484,12 +483,6 @@ async def test_against_uvicorn_many_requests_share_few_connections() -> None:
         {"path": f"/items/{n}", "query": f"page={n}"} for n in range(40)
     ]
     assert len(seen) <= 4
-
-
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, self-signed."""
-    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 async def test_https_is_spoken_and_certificates_are_checked(tls_files: tuple[Path, Path]) -> None:

@@ -22,7 +22,6 @@ from starlette.routing import Route
 from adapters.errors import UpstreamUnavailable
 from adapters.http import HTTPConfig, UpstreamClient
 from adapters.proxies import Proxy, bypassed, parse_proxy_url, proxy_from_environment
-from tests.certificates import self_signed
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
@@ -69,11 +68,6 @@ def no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
-
-
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 async def where(request: Request) -> JSONResponse:

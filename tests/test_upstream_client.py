@@ -35,6 +35,7 @@ from adapters.http import (
     retry_after_seconds,
 )
 from adapters.http1 import ProtocolError
+from adapters.responses import PlatformResponse
 from tests.conftest import ManualClock
 from tests.emulators.faults import FaultPlatform, Step, resetting_server
 from tests.servers import serve
@@ -471,18 +472,42 @@ async def test_compressed_answers_reach_adapters_decoded() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": packed})
 
-    with serve(gzipped, lifespan="off") as url:
-        upstream = UpstreamClient(url, platform="test")
-        try:
-            response = await upstream.send("GET", "/anything")
-        finally:
-            await upstream.close()
+    response = await answer_of(gzipped)
     assert response.status_code == 200 and response.is_success
     assert response.content == body
     assert response.json()["data"][499] == {"id": "499"}
     assert response.text == body.decode()
     assert response.headers["X-Trace"] == "t-1"
     assert json_body(response, "test") == orjson.loads(body)
+
+
+async def test_repeated_answer_headers_reach_adapters_in_order() -> None:
+    async def platform(scope: Any, receive: Any, send: Any) -> None:
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"2"),
+            (b"Warning", b'199 - "first"'),
+            (b"WARNING", b'199 - "second"'),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    response = await answer_of(platform)
+
+    assert isinstance(response, PlatformResponse)
+    assert response.json() == {}
+    assert response.headers.get_list("warning") == ['199 - "first"', '199 - "second"']
+    assert response.headers["Warning"] == '199 - "first", 199 - "second"'
+
+
+async def answer_of(app: Any) -> PlatformResponse:
+    """The answer of a raw ASGI `app`, served over loopback, to one GET."""
+    with serve(app, lifespan="off") as url:
+        upstream = UpstreamClient(url, platform="test")
+        try:
+            return await upstream.send("GET", "/anything")
+        finally:
+            await upstream.close()
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,8 @@ class Step:
 
 @dataclass
 class FaultPlatform:
-    """Answers from `script` first, then with 200 OK; records every request it sees."""
+    """Answers from `script` first, then with 200 OK; records every request it sees: its
+    headers (names in lower case), `path` and the `url` it was sent to."""
 
     script: deque[Step] = field(default_factory=deque)
     requests: list[dict[str, str]] = field(default_factory=list)
@@ -62,7 +63,9 @@ class FaultPlatform:
         return len(self.requests)
 
     async def handle(self, request: Request) -> Response:
-        self.requests.append({"path": request.scope["path"], **dict(request.headers)})
+        self.requests.append(
+            {**dict(request.headers), "path": request.scope["path"], "url": str(request.url)}
+        )
         step = self.script.popleft() if self.script else Step()
         if step.hang:
             await asyncio.sleep(step.hang)
@@ -71,7 +74,8 @@ class FaultPlatform:
         )
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/{path:path}", self.handle)])
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        return Starlette(routes=[Route("/{path:path}", self.handle, methods=methods)])
 
 
 @contextlib.contextmanager
