@@ -412,6 +412,8 @@ class AdobeCPAPIAdapter(HTTPAdapter):
             if response.status_code == 401 and not renewed:
                 self._token.invalidate(token)
                 renewed = True
+                if unanswered:  # refused unread: the earlier attempt's intent goes on
+                    correlation.repeat()
                 continue
             self.raise_for_status(response, ORDERS_ENDPOINT, correlation_id=correlation.current)
             return

@@ -5,9 +5,11 @@ calls were made, and its stored orders prove what the platform now holds."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
 from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
@@ -24,7 +26,7 @@ from adapters.http import HTTPConfig
 from mappings.models import Order
 from mappings.status import CancellationStatus
 from mappings.writes import CancelItems, CancelOrder
-from tests.emulators.adobe_cpapi import CPAPIEmulator, Exchange
+from tests.emulators.adobe_cpapi import TOKEN_PATH, CPAPIEmulator, Exchange
 from tests.emulators.adobe_fixtures import (
     ACROBAT,
     CREDIT_PACK,
@@ -359,6 +361,24 @@ async def test_a_return_never_processed_is_not_confirmed(
     assert emulator.returns_of(RECENT_NEW) == []
 
 
+async def test_a_token_renewed_between_attempts_keeps_the_correlation_id(
+    adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator
+) -> None:
+    emulator.hang_writes(HANG_S)
+    task = asyncio.create_task(cancel(adapter, RECENT_NEW))
+    assert await asyncio.to_thread(emulator.wait_for_write)
+    emulator.expire_tokens()  # the repeat is refused with 401 and sent again
+
+    result = await task
+
+    assert result.outcome == "applied"
+    first, refused, repeat = writes(emulator)
+    assert refused.status == 401
+    assert first.correlation_id == refused.correlation_id == repeat.correlation_id
+    assert repeat.replayed
+    assert len(emulator.returns_of(RECENT_NEW)) == 1
+
+
 async def test_a_platform_error_on_the_return_is_not_retried(
     adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator
 ) -> None:
@@ -491,3 +511,91 @@ async def test_a_platform_error_on_an_item_return_is_not_retried(
 
     assert len(writes(emulator)) == 1
     assert emulator.returns_of(RECENT_LINES) == []
+
+
+# The emulator's own rules, met directly: what the adapter's pre-checks keep it from asking
+
+
+async def post_return(
+    served: tuple[CPAPIEmulator, str], order_id: str, lines: list[dict[str, Any]], **headers: str
+) -> httpx.Response:
+    emulator, url = served
+    async with httpx.AsyncClient(base_url=url) as client:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": emulator.client_id,
+            "client_secret": emulator.client_secret,
+            "scope": ",".join(sorted(emulator.scopes)),
+        }
+        token = (await client.post(TOKEN_PATH, data=form)).json()["access_token"]
+        sent = {
+            "Authorization": f"Bearer {token}",
+            "X-Api-Key": emulator.client_id,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "X-Request-Id": str(uuid.uuid4()),
+            "X-Correlation-Id": str(uuid.uuid4()),
+            **headers,
+        }
+        body = {"referenceOrderId": order_id, "orderType": "RETURN", "lineItems": lines}
+        return await client.post(f"/v3/customers/{RETURNS}/orders", json=body, headers=sent)
+
+
+@pytest.mark.parametrize(
+    ("order_id", "line", "status", "code"),
+    [
+        (
+            RECENT_NEW,
+            {"extLineItemNumber": 1, "offerId": ACROBAT, "quantity": 6},
+            422,
+            "RETURN_QTY_EXCEEDS_REMAINING",
+        ),
+        (RECENT_NEW, {"extLineItemNumber": 1, "offerId": PHOTOSHOP, "quantity": 1}, 400, "2130"),
+        (RECENT_NEW, {"extLineItemNumber": 7, "offerId": ACROBAT, "quantity": 1}, 400, "2131"),
+        (
+            PARTLY_RETURNED,
+            {"extLineItemNumber": 1, "offerId": PHOTOSHOP, "quantity": 1},
+            400,
+            "2133",
+        ),
+        (PAST_WINDOW, {"extLineItemNumber": 1, "offerId": ACROBAT, "quantity": 1}, 400, "2134"),
+        (
+            OTHER_CUSTOMERS_ORDER,
+            {"extLineItemNumber": 1, "offerId": ACROBAT, "quantity": 1},
+            404,
+            "2115",
+        ),
+    ],
+)
+async def test_the_emulator_refuses_returns_as_cpapi_does(
+    served: tuple[CPAPIEmulator, str],
+    emulator: CPAPIEmulator,
+    order_id: str,
+    line: dict[str, Any],
+    status: int,
+    code: str,
+) -> None:
+    before = emulator.returns_of(order_id)
+
+    response = await post_return(served, order_id, [line])
+
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert emulator.returns_of(order_id) == before
+
+
+async def test_the_emulator_replays_a_return_for_its_correlation_id(
+    served: tuple[CPAPIEmulator, str], emulator: CPAPIEmulator
+) -> None:
+    line = {"extLineItemNumber": 1, "offerId": ACROBAT, "quantity": 2}
+    correlation = str(uuid.uuid4())
+
+    first = await post_return(served, RECENT_NEW, [line], **{"X-Correlation-Id": correlation})
+    again = await post_return(served, RECENT_NEW, [line], **{"X-Correlation-Id": correlation})
+    other = await post_return(served, RECENT_NEW, [line])
+
+    assert first.status_code == again.status_code == other.status_code == 201
+    assert first.json() == again.json()
+    assert other.json()["orderId"] != first.json()["orderId"]  # a new id is a new return
+    assert [write.replayed for write in writes(emulator)] == [False, True, False]
+    assert len(emulator.returns_of(RECENT_NEW)) == 2
+    assert emulator.fixtures.order(RECENT_NEW)["lineItems"][0]["remainingQuantity"] == 1

@@ -63,6 +63,7 @@ MESSAGES = {
     "1133": "Offset out of range",
     "2115": "Invalid Customer or Order ID",
     "2116": "Invalid order status",
+    "2118": "Order already cancelled",
     "2130": "Offer ID does not match the referenced order",
     "2131": "extLineItemNumber does not match the referenced order",
     "2133": "The line item was already returned",
@@ -520,6 +521,8 @@ class CPAPIEmulator(Emulator[Exchange]):
             return _error(400, "2116", "Only NEW and RENEWAL orders can be returned")
         if self.today - _created(original) > RETURN_WINDOW:
             return _error(400, "2134")
+        if original["status"] == "1008":
+            return _error(400, "2118")
         if original["status"] != "1000":
             return _error(400, "2116")
         by_number = {str(line["extLineItemNumber"]): line for line in original["lineItems"]}
