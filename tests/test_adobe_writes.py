@@ -334,6 +334,49 @@ async def test_a_lost_return_is_sent_again_under_the_same_correlation_id(
     assert len(emulator.returns_of(RECENT_NEW)) == 1
 
 
+class LosesFirstPost(httpx.AsyncHTTPTransport):
+    """Real HTTP to the emulator, except that the first POST's connection breaks: after
+    the emulator processed it (`delivered`), or before it was sent."""
+
+    def __init__(self, *, delivered: bool) -> None:
+        super().__init__()
+        self.delivered = delivered
+        self.lost = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST" or self.lost or "/v3/" not in request.url.path:
+            return await super().handle_async_request(request)
+        self.lost = True
+        if not self.delivered:
+            raise httpx.ConnectError("connection refused", request=request)
+        response = await super().handle_async_request(request)
+        await response.aread()
+        raise httpx.ReadError("connection reset by peer", request=request)
+
+
+@pytest.mark.parametrize("delivered", [True, False])
+async def test_a_return_whose_connection_broke_is_sent_again_as_the_same_intent(
+    served: tuple[CPAPIEmulator, str], emulator: CPAPIEmulator, delivered: bool
+) -> None:
+    settings = AdobeSettings(_env_file=None, **emulator.adapter_settings(served[1]))
+    transport = LosesFirstPost(delivered=delivered)
+    adapter = AdobeCPAPIAdapter(
+        settings, http=IMPATIENT, now=lambda: emulator.today, transport=transport
+    )
+    await adapter.open()
+    try:
+        result = await cancel(adapter, RECENT_NEW)
+    finally:
+        await adapter.close()
+
+    assert transport.lost
+    assert result.outcome == "applied"
+    sent = writes(emulator)
+    assert len(sent) == (2 if delivered else 1)
+    assert sent[-1].replayed is delivered  # the stored answer to the broken attempt
+    assert len(emulator.returns_of(RECENT_NEW)) == 1
+
+
 async def test_a_return_never_answered_is_confirmed_by_reading_the_order(
     adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator
 ) -> None:
