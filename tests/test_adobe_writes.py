@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -85,6 +85,21 @@ async def cancel(adapter: AdobeCPAPIAdapter, order_id: str, **body: Any) -> Writ
 async def cancel_items(adapter: AdobeCPAPIAdapter, order_id: str, *ids: str) -> WriteResult:
     async with within(DEADLINE_S):
         return await adapter.cancel_items(RETURNS, order_id, CancelItems(ids=list(ids)))
+
+
+Write = Callable[[AdobeCPAPIAdapter], Awaitable[WriteResult]]
+EACH_WRITE = pytest.mark.parametrize(
+    ("order_id", "write"),
+    [
+        pytest.param(RECENT_NEW, lambda adapter: cancel(adapter, RECENT_NEW), id="cancel_order"),
+        pytest.param(
+            RECENT_LINES,
+            lambda adapter: cancel_items(adapter, RECENT_LINES, "1"),
+            id="cancel_items",
+        ),
+    ],
+)
+"""W1 and W3, for the cases they share: the same RETURN order under them."""
 
 
 def writes(emulator: CPAPIEmulator) -> list[Exchange]:
@@ -304,12 +319,13 @@ async def test_options_a_return_has_no_place_for_are_ignored_and_not_sent(
 # Never twice
 
 
+@EACH_WRITE
 async def test_a_timed_out_return_is_repeated_under_the_same_correlation_id(
-    adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator
+    adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator, order_id: str, write: Write
 ) -> None:
     emulator.hang_writes(HANG_S)  # processed, but answered too late
 
-    result = await cancel(adapter, RECENT_NEW)
+    result = await write(adapter)
 
     assert result.outcome == "applied"
     first, repeat = writes(emulator)
@@ -317,7 +333,7 @@ async def test_a_timed_out_return_is_repeated_under_the_same_correlation_id(
     assert first.request_id != repeat.request_id
     assert first.body == repeat.body
     assert repeat.replayed and repeat.status == 201  # the stored answer, not a new return
-    assert len(emulator.returns_of(RECENT_NEW)) == 1
+    assert len(emulator.returns_of(order_id)) == 1
 
 
 async def test_a_lost_return_is_sent_again_under_the_same_correlation_id(
@@ -422,17 +438,18 @@ async def test_a_token_renewed_between_attempts_keeps_the_correlation_id(
     assert len(emulator.returns_of(RECENT_NEW)) == 1
 
 
+@EACH_WRITE
 async def test_a_platform_error_on_the_return_is_not_retried(
-    adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator
+    adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator, order_id: str, write: Write
 ) -> None:
     emulator.fail_writes(500, "1124")
 
     with pytest.raises(UpstreamError):
-        await cancel(adapter, RECENT_NEW)
+        await write(adapter)
 
-    (write,) = writes(emulator)
-    assert write.status == 500
-    assert emulator.returns_of(RECENT_NEW) == []
+    (sent,) = writes(emulator)
+    assert sent.status == 500
+    assert emulator.returns_of(order_id) == []
 
 
 async def test_a_cancelled_write_leaves_one_return_and_the_next_attempt_sees_it(
@@ -528,32 +545,6 @@ async def test_cancel_items_of_someone_elses_order_is_not_found(
         await cancel_items(adapter, OTHER_CUSTOMERS_ORDER, "1")
 
     assert writes(emulator) == []
-
-
-async def test_a_timed_out_item_return_is_replayed_not_repeated(
-    adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator
-) -> None:
-    emulator.hang_writes(HANG_S)
-
-    result = await cancel_items(adapter, RECENT_LINES, "1")
-
-    assert result.outcome == "applied"
-    first, repeat = writes(emulator)
-    assert first.correlation_id == repeat.correlation_id
-    assert repeat.replayed
-    assert len(emulator.returns_of(RECENT_LINES)) == 1
-
-
-async def test_a_platform_error_on_an_item_return_is_not_retried(
-    adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator
-) -> None:
-    emulator.fail_writes(500, "1124")
-
-    with pytest.raises(UpstreamError):
-        await cancel_items(adapter, RECENT_LINES, "1")
-
-    assert len(writes(emulator)) == 1
-    assert emulator.returns_of(RECENT_LINES) == []
 
 
 # The emulator's own rules, met directly: what the adapter's pre-checks keep it from asking
