@@ -8,6 +8,12 @@ without an answer (the platform replays whatever it stored under a known id).
 The shared `UpstreamClient` retries 429, 5xx and lost connections; this module adds the
 one timeout retry, the token renewal after a 401, and CPAPI's error codes (`platform_rule`
 and `other_error`, hooks of the shared translation in `adapters.answers`).
+
+Cancelling (W1) and cancelling lines (W3) are licence returns: a RETURN order of the
+lines' remaining quantities, for a NEW or RENEWAL order at most 14 days old. The return
+is the one write CPAPI makes safe to repeat: a POST that got no answer is sent again
+under the same correlation id, and CPAPI replays its stored answer instead of returning
+the licences twice.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,23 +34,38 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.answers import LogFields, PlatformProblem
-from adapters.base import HTTPAdapter, OrderListRequest, OrderPage, OrderSort, Resume
+from adapters.base import (
+    READ_CAPABILITIES,
+    Capability,
+    HTTPAdapter,
+    OrderListRequest,
+    OrderPage,
+    OrderSort,
+    Resume,
+    WriteResult,
+)
+from adapters.deadline import remaining
 from adapters.errors import (
     AdapterError,
+    CircuitOpen,
+    NotAllowed,
     NotFound,
     UnservableRequest,
     UpstreamError,
     UpstreamTimeout,
+    UpstreamUnavailable,
 )
 from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
 from adapters.paging import matches_search, page_in_memory
 from adapters.responses import PlatformResponse
 from adapters.settings_types import AbsoluteURL, NonBlank, Secret
 from adapters.tokens import CachedToken
+from adapters.writing import write_once
 from mappings import adobe_cpapi as mapping
 from mappings.adobe_catalog import CatalogError, OfferCatalog, parse_catalog
-from mappings.adobe_cpapi import CPAPIOrder
+from mappings.adobe_cpapi import CPAPILineItem, CPAPIOrder
 from mappings.models import Customer, Order, OrderItem
+from mappings.writes import CancelItems, CancelOrder
 
 log = structlog.get_logger("erc_bridge.adobe_cpapi")
 
@@ -69,6 +90,45 @@ RATE_LIMITED = "4118"
 SERVER_ERROR = "1124"
 PING_PATH = "/partnerservice/ping"
 """CPAPI's health check; with a token it also checks the API key and the token."""
+
+ORDERS_ENDPOINT = "/v3/customers/{id}/orders"
+RETURN_WINDOW = timedelta(days=14)
+RETURNABLE_TYPES = frozenset({"NEW", "RENEWAL"})
+COMPLETE = "1000"
+PROCESSING = "1002"
+RETURN_ATTEMPTS = 3
+"""How often one RETURN is sent under the same correlation id when no answer comes back."""
+RETURN_TIME_FLOOR_S = 0.1
+"""Below this much time left another attempt could not be answered: re-read instead."""
+IGNORED_CANCEL_OPTIONS = (
+    "cancel_reason",
+    "restock",
+    "notify_customer",
+    "staff_note",
+    "custom_fields",
+)
+"""W1 options a RETURN order has no place for (docs/platforms/adobe_cpapi.md, Writes)."""
+RETURN_REFUSALS = {
+    "2134": "the order is more than 14 days old, so Adobe no longer takes its licences back",
+    "2117": "the order is more than 14 days old, so Adobe no longer takes its licences back",
+    "2116": "Adobe does not allow returning the order in its current status",
+    "2118": "the order was already cancelled",
+    "2120": "those licences were already returned",
+    "2127": "those licences were already returned",
+    "2133": "those licences were already returned",
+    "RETURN_QTY_EXCEEDS_REMAINING": "those licences were already returned",
+    "RETURN_NOT_SUPPORTED_SWITCH_ORDER": (
+        "the order switched plans; Adobe only takes it back by reverting the switch"
+    ),
+    "RETURN_NOT_SUPPORTED_MOQ_SKU": (
+        "Adobe does not take back these products "
+        "(licence packs, Stock credit packs and consumables)"
+    ),
+    "RETURN_VIOLATES_3YC_MCQ": (
+        "returning these licences would take the customer below their three-year commitment"
+    ),
+}
+"""CPAPI's refusals of a RETURN order, as a sentence an agent can read out."""
 
 
 class AdobeSettings(BaseSettings):
@@ -120,6 +180,10 @@ def read_catalog(path: Path | None) -> OfferCatalog:
     return parse_catalog(text, str(path))
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _new_id() -> str:
     return str(uuid.uuid4())
 
@@ -167,6 +231,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
     `_ims`."""
 
     name = "adobe_cpapi"
+    capabilities = READ_CAPABILITIES | {Capability.CANCEL_ORDER, Capability.CANCEL_ITEMS}
     settings_class = AdobeSettings
     settings: AdobeSettings
     title = "Adobe Commerce Partner API"
@@ -180,8 +245,11 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         *,
         http: HTTPConfig = HTTP,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = _utc_now,
     ) -> None:
         super().__init__(settings, http=http)
+        self._now = now
+        """The wall clock that judges the 14-day return window."""
         self._token = CachedToken(
             self._fetch_token,
             margin=TOKEN_MARGIN_S,
@@ -251,6 +319,103 @@ class AdobeCPAPIAdapter(HTTPAdapter):
                 if entry.is_listable:
                     return await self.get_order(customer_id, entry.order_id)
         raise NotFound(f"customer {customer_id} has no orders")
+
+    # Writes: licence returns
+
+    async def cancel_order(self, customer_id: str, order_id: str, body: CancelOrder) -> WriteResult:
+        """W1: a RETURN of every line at its remaining quantity."""
+        found = await self._fetch_order(customer_id, order_id)
+        _check_refund(body)
+        ignored = tuple(name for name in body.given() if name in IGNORED_CANCEL_OPTIONS)
+        return await self._return(found, None, ignored)
+
+    async def cancel_items(self, customer_id: str, order_id: str, body: CancelItems) -> WriteResult:
+        """W3: a RETURN of the listed lines (`extLineItemNumber`s) at their remaining quantity."""
+        found = await self._fetch_order(customer_id, order_id)
+        return await self._return(found, body.ids, ())
+
+    async def _return(
+        self, found: CPAPIOrder, line_ids: list[str] | None, ignored: tuple[str, ...]
+    ) -> WriteResult:
+        """What CPAPI allows, then nothing to do, then the RETURN order; `found` is the
+        order as read for its customer (ownership checked).
+
+        A line already returned counts as done: an order whose lines are all returned is
+        `already_done` even past the window, since cancelling a cancelled order is no change.
+        """
+        customer_id, order_id = found.customer_id, found.order_id
+        if found.order_type.strip().upper() not in RETURNABLE_TYPES:
+            raise NotAllowed("Adobe takes back only new and renewal orders, not this kind of order")
+        lines = [(line, mapping.remaining(line)) for line in _chosen_lines(found, line_ids)]
+        lines = [(line, quantity) for line, quantity in lines if quantity > 0]
+        if not lines:
+            return WriteResult("already_done", ignored)
+        self._check_returnable(found)
+        returned = [line.ext_line_item_number for line, _ in lines]
+
+        async def shows_change() -> bool:
+            again = await self._fetch_order(customer_id, order_id)
+            left = {line.ext_line_item_number: mapping.remaining(line) for line in again.line_items}
+            return all(left.get(number) == 0 for number in returned)
+
+        payload = mapping.return_order(found, lines)
+        await write_once(
+            partial(self._create_return, customer_id, payload), shows_change, platform=PLATFORM
+        )
+        return WriteResult("applied", ignored)
+
+    def _check_returnable(self, found: CPAPIOrder) -> None:
+        status = found.status.strip()
+        if status == PROCESSING:
+            raise NotAllowed(
+                "Adobe is still processing the order; it can be returned once it is complete"
+            )
+        if status != COMPLETE:
+            raise NotAllowed(RETURN_REFUSALS["2116"])
+        placed = found.creation_date
+        if placed is None or self._now() - placed > RETURN_WINDOW:
+            raise NotAllowed(RETURN_REFUSALS["2134"])
+
+    async def _create_return(self, customer_id: str, payload: dict[str, Any]) -> None:
+        """POST the RETURN order; an attempt without an answer is repeated as the same
+        intent (same correlation id) while attempts and time are left, then UpstreamTimeout.
+
+        Any answer ends it: CPAPI stored it under the id, so repeating would only replay it.
+        """
+        path = f"/v3/customers/{path_segment(customer_id)}/orders"
+        correlation = Correlation()
+        renewed = False
+        unanswered = 0
+        while True:
+            token = await self._token.get()
+            try:
+                response = await self._http.send(
+                    "POST",
+                    path,
+                    json=payload,
+                    retry=False,
+                    endpoint=ORDERS_ENDPOINT,
+                    prepare_headers=partial(self._headers, token, correlation),
+                )
+            except (UpstreamTimeout, UpstreamUnavailable) as exc:
+                if not _unanswered(exc):
+                    if unanswered:  # an earlier attempt may have been applied
+                        raise UpstreamTimeout(f"{PLATFORM} did not answer the return") from exc
+                    raise
+                unanswered += 1
+                if unanswered >= RETURN_ATTEMPTS or not _time_for_another():
+                    raise UpstreamTimeout(f"{PLATFORM} did not answer the return") from exc
+                log.info("return_repeated", correlation_id=correlation.current, attempt=unanswered)
+                correlation.repeat()
+                continue
+            if response.status_code == 401 and not renewed:
+                self._token.invalidate(token)
+                renewed = True
+                if unanswered:  # refused unread: the earlier attempt's intent goes on
+                    correlation.repeat()
+                continue
+            self.raise_for_status(response, ORDERS_ENDPOINT, correlation_id=correlation.current)
+            return
 
     # Orders
 
@@ -366,6 +531,9 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         self, status: int, problem: PlatformProblem, fields: LogFields
     ) -> AdapterError | None:
         code = problem.code
+        if code in RETURN_REFUSALS:
+            log.info("return_refused", **fields)
+            return NotAllowed(RETURN_REFUSALS[code])
         if code in NOT_FOUND_CODES:
             return NotFound(f"{PLATFORM} does not know this customer or order (code {code})")
         if code == OFFSET_OUT_OF_RANGE:
@@ -463,6 +631,53 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
             raise UpstreamError(f"{IMS} sent a token response without a usable expires_in")
         return token, float(lifetime)
+
+
+def _check_refund(body: CancelOrder) -> None:
+    """A RETURN credits the partner at the original order's price, on Adobe's terms: the
+    bridge can neither give store credit nor return licences without that credit."""
+    refund = body.refund_method
+    if refund is None:
+        return
+    if refund.store_credit is not None:
+        raise NotAllowed(
+            "Adobe credits returned licences against the original order; "
+            "it cannot give store credit",
+            field="refund_method",
+        )
+    if refund.original_payment_method is False:
+        raise NotAllowed(
+            "Adobe always credits returned licences against the original order; "
+            "they cannot be returned without it",
+            field="refund_method",
+        )
+
+
+def _chosen_lines(found: CPAPIOrder, line_ids: list[str] | None) -> list[CPAPILineItem]:
+    """Every line, or the listed ones in the order given; an id that is not a line of the
+    order is the caller's mistake, named by its place in `ids`."""
+    if line_ids is None:
+        return list(found.line_items)
+    by_id = {line.ext_line_item_number: line for line in found.line_items}
+    for index, line_id in enumerate(line_ids):
+        if line_id not in by_id:
+            raise UnservableRequest(
+                f"{line_id!r} is not a line of order {found.order_id}", field=f"ids[{index}]"
+            )
+    return [by_id[line_id] for line_id in line_ids]
+
+
+def _unanswered(exc: AdapterError) -> bool:
+    """The attempt got no answer (a timeout or a lost connection), so CPAPI may have
+    processed it without saying so; a busy answer or an open circuit is an answer."""
+    if isinstance(exc, UpstreamTimeout):
+        return True
+    return not isinstance(exc, CircuitOpen) and isinstance(exc.__cause__, ConnectionError)
+
+
+def _time_for_another() -> bool:
+    left = remaining()
+    return left is None or left > RETURN_TIME_FLOOR_S
 
 
 def _origin_of(url: str) -> str:

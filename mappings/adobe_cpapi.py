@@ -274,3 +274,41 @@ def returns_of(order_id: str, candidates: Iterable[CPAPIOrder]) -> list[str]:
         for candidate in candidates
         if candidate.is_return and (candidate.reference_order_id or "").strip() == order_id
     ]
+
+
+def remaining(line: CPAPILineItem) -> int:
+    """Licences of the line not yet returned: `remainingQuantity` when CPAPI sends it, else
+    none once the line is cancelled (`1008`), else the whole quantity."""
+    if line.remaining_quantity is not None:
+        return max(line.remaining_quantity, 0)
+    return 0 if (line.status or "").strip() == CANCELLED else line.quantity
+
+
+def return_order(
+    original: CPAPIOrder, lines: Iterable[tuple[CPAPILineItem, int]]
+) -> dict[str, Any]:
+    """The body of a RETURN order giving back `quantity` licences of each (line, quantity)
+    of `original`; lines keep the original's `extLineItemNumber` and `offerId`."""
+    currency = _text(original.currency_code)
+    items = [
+        {
+            "extLineItemNumber": _line_number(line.ext_line_item_number),
+            "offerId": line.offer_id,
+            "quantity": quantity,
+            "currencyCode": currency or _text(line.currency_code),
+        }
+        for line, quantity in lines
+    ]
+    body: dict[str, Any] = {
+        "referenceOrderId": original.order_id,
+        "orderType": "RETURN",
+        "lineItems": items,
+    }
+    if currency:
+        body["currencyCode"] = currency
+    return body
+
+
+def _line_number(text: str) -> int | str:
+    """CPAPI line numbers are integers; the model keeps them as text."""
+    return int(text) if text.isdigit() else text

@@ -13,10 +13,36 @@ from adapters.base import Adapter
 from tests.conformance import ALL_FAULTS, AdapterConformance, Fault, Manifest, Platform
 from tests.conftest import FAST_SHORT_READ
 from tests.emulators.adobe_cpapi import TOKEN_PATH, CPAPIEmulator
-from tests.emulators.adobe_fixtures import EURO, LARKSPUR, QUIET
+from tests.emulators.adobe_fixtures import (
+    EURO,
+    LARKSPUR,
+    PARTLY_RETURNED,
+    PAST_WINDOW,
+    QUIET,
+    RECENT_LINES,
+    RECENT_NEW,
+    RETURNED,
+    RETURNS,
+)
 from tests.servers import serve
 
 UNTIL_CLEARED = 1_000
+
+# The write cases (W1 cancel, W3 cancel items), all of customer WRITE_CUSTOMER; the
+# adapter judges the 14-day window by the emulator's day (`build_adapter`).
+WRITE_CUSTOMER = RETURNS
+CANCELLABLE_ORDER = RECENT_NEW
+"""W1 applies: a RETURN of both lines; the next R3 shows it cancelled."""
+REFUSED_ORDER = PAST_WINDOW
+"""W1 and W3 (ids `1`) answer 422 `not_allowed`: the order is 20 days old."""
+CANCELLED_ORDER = RETURNED
+"""W1 answers 200 without a write: every line is already returned."""
+OTHER_CUSTOMERS_ORDER = "5120008217"
+"""LARKSPUR's: 404 for WRITE_CUSTOMER, nothing written."""
+ITEMS_ORDER, CANCELLABLE_ITEM_IDS = RECENT_LINES, ("2", "3")
+"""W3 applies: a RETURN of lines 2 and 3; line 1 stays."""
+RETURNED_ITEMS_ORDER, RETURNED_ITEM_IDS = PARTLY_RETURNED, ("1",)
+"""W3 answers 200 without a write: line 1 is already returned."""
 ERRORS = {
     Fault.NOT_FOUND: (404, "2115"),
     Fault.UNAUTHORIZED: (401, "4116"),
@@ -75,4 +101,4 @@ class TestAdobeConformance(AdapterConformance):
     def build_adapter(self, platform: Platform) -> Adapter:
         emulator: CPAPIEmulator = platform.emulator
         settings = AdobeSettings(_env_file=None, **emulator.adapter_settings(platform.url))
-        return AdobeCPAPIAdapter(settings, http=FAST_SHORT_READ)
+        return AdobeCPAPIAdapter(settings, http=FAST_SHORT_READ, now=lambda: emulator.today)

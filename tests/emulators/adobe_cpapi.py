@@ -6,15 +6,24 @@ request ids (4120), stored answers replayed for a repeated correlation id, histo
 hides orders older than a year unless `start-date` says otherwise, `limit` clamped to the
 page maximum and an offset past the end refused with code 1133.
 
+`POST /v3/customers/{id}/orders` creates RETURN orders with the platform's rules
+(platform-writes.md §2.2): NEW and RENEWAL orders only, at most 14 days old and complete,
+lines matching the original, quantities within what remains, no licence packs or
+consumables. An accepted return is open (`1002`) in the customer's history, and the
+original's lines show what remains (`1008` once nothing does, and the whole order when
+no line has any left).
+
 Tests drive it through `fail_next` (the next answers carry a given status and code),
-`hang_next` (answer only after a delay, to make the client time out), `expire_tokens`
-and the request log `exchanges`.
+`hang_next` (answer only after a delay, to make the client time out), `hang_writes` and
+`fail_writes` (the same for the order POSTs alone; a hang may process the POST or lose
+it), `expire_tokens` and the request log `exchanges`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -33,14 +42,19 @@ from tests.emulators.adobe_fixtures import (
     CLIENT_ID,
     CLIENT_SECRET,
     IMS_SCOPES,
+    NOT_RETURNABLE_OFFERS,
     TODAY,
     CPAPIFixtures,
     default_fixtures,
+    stamp,
 )
 from tests.emulators.base import Emulator, raw_path
 
 TOKEN_PATH = "/ims/token/v3"
 DEFAULT_LIMIT = 25
+RETURN_WINDOW = timedelta(days=14)
+RETURNABLE_TYPES = ("NEW", "RENEWAL")
+FIRST_RETURN_ID = 5190000001
 
 MESSAGES = {
     "1116": "Invalid Customer",
@@ -48,6 +62,15 @@ MESSAGES = {
     "1132": "Invalid value for search parameter",
     "1133": "Offset out of range",
     "2115": "Invalid Customer or Order ID",
+    "2116": "Invalid order status",
+    "2118": "Order already cancelled",
+    "2130": "Offer ID does not match the referenced order",
+    "2131": "extLineItemNumber does not match the referenced order",
+    "2133": "The line item was already returned",
+    "2134": "Order cannot be returned as the order already expired",
+    "RETURN_NOT_SUPPORTED_SWITCH_ORDER": "Return is not supported for switch orders",
+    "RETURN_NOT_SUPPORTED_MOQ_SKU": "Return is not supported for this offer",
+    "RETURN_QTY_EXCEEDS_REMAINING": "Return quantity exceeds the remaining quantity",
     "4115": "API key is invalid or missing",
     "4116": "Authorization token is invalid",
     "4117": "Authorization token is missing",
@@ -68,6 +91,8 @@ class Exchange:
     params: list[tuple[str, str]]
     headers: dict[str, str]
     """Header names in lower case."""
+    body: Any = None
+    """The decoded JSON body of a POST, PUT or PATCH."""
     status: int = 0
     code: str | None = None
     replayed: bool = False
@@ -92,6 +117,8 @@ class _Fault:
     status: int = 0
     code: str | None = None
     hang_s: float = 0.0
+    processed: bool = True
+    """With `hang_s`: whether the request is processed before the late answer, or lost."""
 
 
 @dataclass
@@ -107,7 +134,9 @@ class _State:
     answers: dict[str, _Answer] = field(default_factory=dict)
     request_ids: set[str] = field(default_factory=set)
     faults: deque[_Fault] = field(default_factory=deque)
+    write_faults: deque[_Fault] = field(default_factory=deque)
     ims_faults: deque[int] = field(default_factory=deque)
+    next_order_id: int = FIRST_RETURN_ID
 
 
 def _error(status: int, code: str, message: str | None = None) -> _Answer:
@@ -117,6 +146,33 @@ def _error(status: int, code: str, message: str | None = None) -> _Answer:
 
 def _json(body: Any, status: int = 200) -> _Answer:
     return _Answer(status, orjson.dumps(body))
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _is_return_line(line: Any) -> bool:
+    if not isinstance(line, dict):
+        return False
+    quantity = line.get("quantity")
+    return (
+        isinstance(line.get("extLineItemNumber"), int | str)
+        and isinstance(line.get("offerId"), str)
+        and isinstance(quantity, int)
+        and not isinstance(quantity, bool)
+        and quantity > 0
+    )
+
+
+def _remaining(line: dict[str, Any]) -> int:
+    """What is left of a line: CPAPI sends `remainingQuantity` on NEW and RENEWAL lines."""
+    if "remainingQuantity" in line:
+        return int(line["remainingQuantity"])
+    return 0 if line.get("status") == "1008" else int(line["quantity"])
 
 
 class _BadParameter(Exception):
@@ -174,6 +230,7 @@ class CPAPIEmulator(Emulator[Exchange]):
         self.token_lifetime = token_lifetime
         self.max_limit = max_limit
         self._state = _State()
+        self._write_seen = threading.Event()
         super().__init__(
             [
                 Route(TOKEN_PATH, self._token, methods=["POST"]),
@@ -189,6 +246,7 @@ class CPAPIEmulator(Emulator[Exchange]):
         super().reset()
         with self._lock:
             self._state = _State()
+        self._write_seen.clear()
         self.fixtures = self._initial_fixtures or default_fixtures()
         self.max_limit = 100
 
@@ -216,6 +274,38 @@ class CPAPIEmulator(Emulator[Exchange]):
         """The next `times` CPAPI calls are processed, but answered only after `seconds`."""
         with self._lock:
             self._state.faults.extend(_Fault(hang_s=seconds) for _ in range(times))
+
+    def hang_writes(self, seconds: float, *, times: int = 1, processed: bool = True) -> None:
+        """The next `times` order POSTs answer after `seconds`; `processed` says whether
+        each is applied (and its answer stored) first, or lost on the way."""
+        with self._lock:
+            self._state.write_faults.extend(
+                _Fault(hang_s=seconds, processed=processed) for _ in range(times)
+            )
+
+    def fail_writes(self, status: int, code: str | None = None, *, times: int = 1) -> None:
+        """The next `times` fresh order POSTs get this error instead of being processed."""
+        with self._lock:
+            self._state.write_faults.extend(_Fault(status, code) for _ in range(times))
+
+    def wait_for_write(self, timeout: float = 5.0) -> bool:
+        """Block until an order POST has arrived (since the last reset)."""
+        return self._write_seen.wait(timeout)
+
+    @property
+    def write_exchanges(self) -> list[Exchange]:
+        """The order POSTs received, replays included."""
+        return [e for e in self.exchanges if e.method == "POST" and e.path != TOKEN_PATH]
+
+    def returns_of(self, order_id: str) -> list[dict[str, Any]]:
+        """The RETURN orders that reference `order_id`, as stored now."""
+        with self._lock:
+            return [
+                order
+                for orders in self.fixtures.orders.values()
+                for order in orders
+                if order["orderType"] == "RETURN" and order.get("referenceOrderId") == order_id
+            ]
 
     def fail_token(self, status: int, *, times: int = 1) -> None:
         with self._lock:
@@ -273,6 +363,9 @@ class CPAPIEmulator(Emulator[Exchange]):
 
     async def _cpapi(self, request: Request) -> Response:
         exchange = self._record(request)
+        if request.method != "GET":
+            exchange.body = _json_or_none(await request.body())
+            self._write_seen.set()
         refused = self._check_headers(exchange)
         if refused is not None:
             return self._send(exchange, refused)
@@ -283,9 +376,13 @@ class CPAPIEmulator(Emulator[Exchange]):
             if exchange.request_id is not None:
                 self._state.request_ids.add(exchange.request_id)
             fresh = stored is None and not duplicate
-            faults = self._state.faults
+            writing = request.method == "POST"
+            faults = self._state.write_faults if writing else self._state.faults
             # A stall delays any answer; an error fault replaces only a fresh one.
             fault = faults.popleft() if faults and (fresh or faults[0].hang_s) else None
+        if fault is not None and fault.hang_s and not fault.processed:
+            await asyncio.sleep(fault.hang_s)  # lost on the way: nothing done, nothing stored
+            return self._send(exchange, _Answer(504, orjson.dumps({"message": "lost"})))
         if stored is not None:  # a known intent: X-Request-Id is not even looked at
             exchange.replayed = True
             answer = stored
@@ -323,6 +420,10 @@ class CPAPIEmulator(Emulator[Exchange]):
 
     def _route(self, method: str, exchange: Exchange) -> _Answer:
         segments = [unquote(part) for part in exchange.path.strip("/").split("/")]
+        if method == "POST":
+            match segments:
+                case ["v3", "customers", customer_id, "orders"]:
+                    return self._create_order(customer_id, exchange.body)
         if method != "GET":
             return _Answer(405, orjson.dumps({"message": "Method Not Allowed"}))
         match segments:
@@ -382,6 +483,102 @@ class CPAPIEmulator(Emulator[Exchange]):
                 "links": links,
             }
         )
+
+    # Returns
+
+    def _create_order(self, customer_id: str, body: Any) -> _Answer:
+        """A RETURN order, with CPAPI's rules; other order types are not emulated."""
+        if customer_id not in self.fixtures.customers:
+            return _error(404, "1116")
+        if not isinstance(body, dict) or body.get("orderType") != "RETURN":
+            return _error(400, "1117", "Only RETURN orders are emulated")
+        lines = body.get("lineItems")
+        if not isinstance(lines, list) or not lines or not all(_is_return_line(x) for x in lines):
+            return _error(400, "1117", "Invalid lineItems")
+        with self._lock:
+            original = next(
+                (
+                    order
+                    for order in self.fixtures.orders.get(customer_id, [])
+                    if order["orderId"] == body.get("referenceOrderId")
+                ),
+                None,
+            )
+            if original is None:
+                return _error(404, "2115")
+            refused = self._return_refused(original, lines)
+            if refused is not None:
+                return refused
+            created = self._apply_return(original, lines)
+        return _json(self._presented(created, priced=False), 201)
+
+    def _return_refused(
+        self, original: dict[str, Any], lines: list[dict[str, Any]]
+    ) -> _Answer | None:
+        if original["orderType"] in ("SWITCH", "PREVIEW_SWITCH"):
+            return _error(422, "RETURN_NOT_SUPPORTED_SWITCH_ORDER")
+        if original["orderType"] not in RETURNABLE_TYPES:
+            return _error(400, "2116", "Only NEW and RENEWAL orders can be returned")
+        if self.today - _created(original) > RETURN_WINDOW:
+            return _error(400, "2134")
+        if original["status"] == "1008":
+            return _error(400, "2118")
+        if original["status"] != "1000":
+            return _error(400, "2116")
+        by_number = {str(line["extLineItemNumber"]): line for line in original["lineItems"]}
+        for wanted in lines:
+            line = by_number.get(str(wanted["extLineItemNumber"]))
+            if line is None:
+                return _error(400, "2131")
+            if line["offerId"] != wanted["offerId"]:
+                return _error(400, "2130")
+            if line["offerId"] in NOT_RETURNABLE_OFFERS:
+                return _error(422, "RETURN_NOT_SUPPORTED_MOQ_SKU")
+            left = _remaining(line)
+            if left == 0:
+                return _error(400, "2133")
+            if wanted["quantity"] > left:
+                return _error(422, "RETURN_QTY_EXCEEDS_REMAINING")
+        return None
+
+    def _apply_return(
+        self, original: dict[str, Any], lines: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The original's lines lose the returned licences; the open return joins the history."""
+        by_number = {str(line["extLineItemNumber"]): line for line in original["lineItems"]}
+        returned = []
+        for wanted in lines:
+            line = by_number[str(wanted["extLineItemNumber"])]
+            line["remainingQuantity"] = _remaining(line) - wanted["quantity"]
+            if line["remainingQuantity"] == 0:
+                line["status"] = "1008"
+            returned.append(
+                {
+                    "extLineItemNumber": line["extLineItemNumber"],
+                    "offerId": line["offerId"],
+                    "quantity": wanted["quantity"],
+                    "subscriptionId": line.get("subscriptionId", ""),
+                    "status": "1002",
+                    "currencyCode": line.get("currencyCode", original["currencyCode"]),
+                }
+            )
+        if all(_remaining(line) == 0 for line in original["lineItems"]):
+            original["status"] = "1008"
+        order_id = str(self._state.next_order_id)
+        self._state.next_order_id += 1
+        created = {
+            **original,
+            "orderId": order_id,
+            "orderType": "RETURN",
+            "status": "1002",
+            "referenceOrderId": original["orderId"],
+            "externalReferenceId": "",
+            "source": "API",
+            "creationDate": stamp(self.today),
+            "lineItems": returned,
+        }
+        self.fixtures.orders[original["customerId"]].insert(0, created)
+        return created
 
     @staticmethod
     def _matches(order: dict[str, Any], exchange: Exchange) -> bool:

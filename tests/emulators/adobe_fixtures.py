@@ -10,6 +10,9 @@
 - `EURO`: EUR orders, where USD catalog prices do not apply.
 - `QUIET`: no orders at all; no contacts; a German address with a bare region code.
 - `PREVIEWS_ONLY`: only returns and previews, so nothing to list.
+- `RETURNS`: one order for each rule of a licence return (W1, W3): recent NEW and
+  RENEWAL orders, one past the 14-day window, a TRANSFER, a pending order, one already
+  returned, one partly returned and one of a Stock credit pack Adobe does not take back.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ PHOTOSHOP = "65322651CA01A12"  # catalog: USD price and image
 STOCK = "65304522CA01A12"  # catalog: name only, no price
 SUBSTANCE = "65309887CA01A12"  # catalog: EUR price
 UNLISTED = "65311111CA01A12"  # not in the catalog
+NOT_RETURNABLE_OFFERS = frozenset({STOCK})
+"""Offers CPAPI refuses to take back: licence packs, Stock credit packs, consumables."""
 
 LARKSPUR = "1005831871"
 MATRIX = "1005832477"
@@ -40,6 +45,24 @@ BUSY = "1005831999"
 EURO = "1005832555"
 QUIET = "1005832000"
 PREVIEWS_ONLY = "1005832111"
+RETURNS = "1005832666"
+
+RECENT_NEW = "5170000001"
+"""Two lines, complete, 3 days old: W1 returns both."""
+RECENT_LINES = "5170000002"
+"""Three lines, complete, 4 days old (line 3 without `remainingQuantity`): W3's target."""
+RECENT_RENEWAL = "5170000003"
+PAST_WINDOW = "5170000004"
+"""NEW and complete, but 20 days old."""
+RECENT_TRANSFER = "5170000005"
+PENDING = "5170000006"
+"""NEW, 1 day old, still processing (`1002`)."""
+RETURNED = "5170000007"
+"""Every line returned (`1008`), with its return."""
+PARTLY_RETURNED = "5170000008"
+"""Line 1 returned, line 2 not."""
+CREDIT_PACK = "5170000009"
+"""A recent order of a Stock credit pack, which Adobe does not take back."""
 
 LISTED_TYPES = ("NEW", "RENEWAL", "TRANSFER")
 HIDDEN_TYPES = ("RETURN", "PREVIEW", "PREVIEW_RENEWAL")
@@ -494,8 +517,123 @@ def _previews_only() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return who, orders
 
 
+def _returns() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    who = customer(
+        RETURNS,
+        "Fjordline Media AS",
+        {
+            "country": "NO",
+            "region": "46",
+            "city": "Bergen",
+            "addressLine1": "Bryggen 7",
+            "postalCode": "5003",
+        },
+        [{"firstName": "Liv", "lastName": "Aasen"}],
+        datetime(2023, 1, 9, tzinfo=UTC),
+    )
+    c = RETURNS
+
+    def days_ago(days: float) -> datetime:
+        return TODAY - timedelta(days=days)
+
+    def full(number: int, offer_id: str, quantity: int, order_id: str) -> dict[str, Any]:
+        return line(number, offer_id, quantity, order_id=order_id, remaining=quantity)
+
+    orders = [
+        order(
+            RECENT_NEW,
+            c,
+            "NEW",
+            "1000",
+            days_ago(3),
+            [
+                line(1, ACROBAT, 5, order_id=RECENT_NEW, partner_price="219.90", remaining=5),
+                line(2, PHOTOSHOP, 2, order_id=RECENT_NEW, partner_price="263.88", remaining=2),
+            ],
+            external="PO-5501",
+        ),
+        order(
+            RECENT_LINES,
+            c,
+            "NEW",
+            "1000",
+            days_ago(4),
+            [
+                full(1, ACROBAT, 3, RECENT_LINES),
+                full(2, PHOTOSHOP, 1, RECENT_LINES),
+                line(3, UNLISTED, 2, order_id=RECENT_LINES),
+            ],
+        ),
+        order(
+            RECENT_RENEWAL,
+            c,
+            "RENEWAL",
+            "1000",
+            days_ago(6),
+            [full(1, ACROBAT, 10, RECENT_RENEWAL)],
+            source="System",
+        ),
+        order(PAST_WINDOW, c, "NEW", "1000", days_ago(20), [full(1, ACROBAT, 4, PAST_WINDOW)]),
+        order(
+            RECENT_TRANSFER,
+            c,
+            "TRANSFER",
+            "1000",
+            days_ago(2),
+            [line(1, ACROBAT, 6, order_id=RECENT_TRANSFER)],
+        ),
+        order(
+            PENDING,
+            c,
+            "NEW",
+            "1002",
+            days_ago(1),
+            [line(1, PHOTOSHOP, 1, order_id=PENDING, status="1002")],
+        ),
+        order(
+            "5170000017",
+            c,
+            "RETURN",
+            "1000",
+            days_ago(4),
+            [line(1, ACROBAT, 2, order_id=RETURNED)],
+            reference=RETURNED,
+        ),
+        order(
+            RETURNED,
+            c,
+            "NEW",
+            "1008",
+            days_ago(5),
+            [line(1, ACROBAT, 2, order_id=RETURNED, status="1008", remaining=0)],
+        ),
+        order(
+            "5170000018",
+            c,
+            "RETURN",
+            "1000",
+            days_ago(7),
+            [line(1, PHOTOSHOP, 1, order_id=PARTLY_RETURNED)],
+            reference=PARTLY_RETURNED,
+        ),
+        order(
+            PARTLY_RETURNED,
+            c,
+            "NEW",
+            "1000",
+            days_ago(8),
+            [
+                line(1, PHOTOSHOP, 1, order_id=PARTLY_RETURNED, status="1008", remaining=0),
+                full(2, ACROBAT, 2, PARTLY_RETURNED),
+            ],
+        ),
+        order(CREDIT_PACK, c, "NEW", "1000", days_ago(2), [full(1, STOCK, 1, CREDIT_PACK)]),
+    ]
+    return who, orders
+
+
 def default_fixtures() -> CPAPIFixtures:
     fixtures = CPAPIFixtures()
-    for build in (_larkspur, _matrix, _busy, _euro, _quiet, _previews_only):
+    for build in (_larkspur, _matrix, _busy, _euro, _quiet, _previews_only, _returns):
         fixtures.add(*build())
     return fixtures

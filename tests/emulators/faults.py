@@ -109,3 +109,64 @@ def resetting_server() -> Iterator[tuple[str, list[int]]]:
         stop.set()
         thread.join(5)
         listener.close()
+
+
+class BreaksFirstWrite:
+    """A TCP relay on 127.0.0.1 in front of a platform that breaks the connection of the
+    first request whose head holds `marker` (say `b"POST /v3/"`): before passing it on
+    (`delivered=False`: the platform never sees it), or after the platform answered it
+    (`delivered=True`: the answer is lost). Everything else is relayed untouched."""
+
+    def __init__(self, upstream_port: int, marker: bytes, *, delivered: bool) -> None:
+        self.upstream_port = upstream_port
+        self.marker = marker
+        self.delivered = delivered
+        self.broken = False
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _relay(self, client: asyncio.StreamReader, to_client: asyncio.StreamWriter) -> None:
+        upstream, to_upstream = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        try:
+            while True:
+                head = await client.readuntil(b"\r\n\r\n")
+                length = _content_length(head)
+                body = await client.readexactly(length)
+                breaking = not self.broken and self.marker in head
+                if breaking:
+                    self.broken = True
+                    if not self.delivered:
+                        return
+                to_upstream.write(head + body)
+                answer_head = await upstream.readuntil(b"\r\n\r\n")
+                answer = answer_head + await upstream.readexactly(_content_length(answer_head))
+                if breaking:
+                    return  # processed upstream; the answer never reaches the caller
+                to_client.write(answer)
+                await to_client.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            to_upstream.close()
+            # Linger 0: the caller sees a reset, as after a crash, not a polite close.
+            raw = to_client.get_extra_info("socket")
+            if raw is not None:
+                with contextlib.suppress(OSError):
+                    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            to_client.close()
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return 0
