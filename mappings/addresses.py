@@ -1,4 +1,8 @@
-"""Address normalization: one line of street, ISO 3166 codes, anonymized values dropped."""
+"""Address normalization: one line of street, ISO 3166 codes, anonymized values dropped.
+
+Every platform reads its addresses into an `AddressRecord`, so that one function turns
+them all into ERC addresses.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ from functools import lru_cache
 
 import pycountry
 
+from mappings.bounds import Short
 from mappings.models import Address
+from mappings.records import Record
 
 _SUBDIVISION_CODE = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 _SUBDIVISION_SUFFIX = re.compile(r"^[A-Z0-9]{1,3}$")
@@ -87,3 +93,31 @@ def normalize_address(
     if not any(fields.values()):
         return None
     return Address(id=_clean(address_id), default=default, **fields)
+
+
+class AddressRecord(Record):
+    """A platform address, read under the names of `normalize_address`'s parts.
+
+    A platform that spells a key otherwise declares that field again with the key as its
+    alias (which is also the name a field we cannot read is reported by).
+    """
+
+    id: Short | None = None
+    first_name: Short | None = None
+    last_name: Short | None = None
+    phone_number: Short | None = None
+    line1: Short | None = None
+    line2: Short | None = None
+    zip_code: Short | None = None
+    city: Short | None = None
+    region: Short | None = None
+    country: Short | None = None
+
+    def normalized(self, *, default: bool | None = None) -> Address | None:
+        """The ERC address; None when nothing usable is left (all empty or anonymized)."""
+        parts = self.model_dump(include=_PARTS)
+        return normalize_address(**parts, address_id=self.id, default=default)
+
+
+_PARTS = set(AddressRecord.model_fields) - {"id"}
+"""The fields named after `normalize_address`'s parts (a platform's own extras are not)."""

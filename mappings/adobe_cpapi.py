@@ -8,14 +8,14 @@ from the partner's offer catalog, else from the platform's partner pricing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError
 
-from mappings.addresses import normalize_address
+from mappings.addresses import AddressRecord
 from mappings.adobe_catalog import OfferCatalog
 from mappings.bounds import Short
+from mappings.builders import items_total
 from mappings.errors import MappingError
 from mappings.models import Address, Customer, Order, OrderItem, StatusEvent, Timestamp
 from mappings.money import Money, PriceSummary
@@ -82,13 +82,10 @@ class CPAPIHistory(_Record):
     items: list[CPAPIOrder] = Field(default_factory=list)
 
 
-class CPAPIAddress(_Record):
-    address_line1: Short | None = Field(default=None, alias="addressLine1")
-    address_line2: Short | None = Field(default=None, alias="addressLine2")
-    city: Short | None = None
-    region: Short | None = None
-    postal_code: Short | None = Field(default=None, alias="postalCode")
-    country: Short | None = None
+class CPAPIAddress(AddressRecord, _Record):
+    line1: Short | None = Field(default=None, alias="addressLine1")
+    line2: Short | None = Field(default=None, alias="addressLine2")
+    zip_code: Short | None = Field(default=None, alias="postalCode")
     phone_number: Short | None = Field(default=None, alias="phoneNumber")
 
 
@@ -150,20 +147,10 @@ def customer(raw: CPAPICustomer) -> Customer:
 
 
 def _company_address(address: CPAPIAddress, contact: CPAPIContact) -> Address | None:
-    company_address = partial(
-        normalize_address,
-        line1=address.address_line1,
-        line2=address.address_line2,
-        zip_code=address.postal_code,
-        city=address.city,
-        region=address.region,
-        country=address.country,
-        phone_number=address.phone_number,
-        default=True,
-    )
-    if company_address() is None:
+    if address.normalized() is None:
         return None  # a contact's name alone is not an address
-    return company_address(first_name=contact.first_name, last_name=contact.last_name)
+    names = {"first_name": contact.first_name, "last_name": contact.last_name}
+    return address.model_copy(update=names).normalized(default=True)
 
 
 def status(code: str) -> tuple[StatusEvent, CancellationStatus | None]:
@@ -213,17 +200,10 @@ def price_summary(items: list[OrderItem]) -> PriceSummary | None:
 
     CPAPI reports no tax, shipping or end-customer discount, so those are zero.
     """
-    prices = [(entry.price, entry.quantity or 0) for entry in items]
-    if not prices or any(price is None for price, _ in prices):
+    total = items_total(items)
+    if total is None:
         return None
-    currencies = {price.currency for price, _ in prices if price is not None}
-    if len(currencies) != 1:
-        return None
-    zero = Money.zero(currencies.pop())
-    total = zero
-    for price, quantity in prices:
-        assert price is not None
-        total = total + price * quantity
+    zero = Money.zero(total.currency)
     return PriceSummary.from_original(original=total, discounts=zero, shipping=zero, taxes=zero)
 
 

@@ -17,8 +17,9 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, Field
 
-from mappings.addresses import normalize_address
+from mappings.addresses import AddressRecord
 from mappings.bounds import SHORT_MAX, Short, Text, Url, clipped
+from mappings.builders import tracking
 from mappings.errors import MappingError
 from mappings.models import (
     Address,
@@ -30,7 +31,6 @@ from mappings.models import (
     PaymentDetails,
     StatusEvent,
     Timestamp,
-    TrackingInfo,
 )
 from mappings.money import Money, PriceSummary, currency_exponent, to_decimal
 from mappings.records import Record, present
@@ -92,22 +92,15 @@ class _Record(Record):
     model_config = ConfigDict(coerce_numbers_to_str=True)
 
 
-class BCAddress(_Record):
+class BCAddress(AddressRecord, _Record):
     """A V2 address: an order's billing address or one of its shipping destinations."""
 
-    id: Short | None = None
-    first_name: Short | None = None
-    last_name: Short | None = None
-    company: Short | None = None
-    street_1: Short | None = None
-    street_2: Short | None = None
-    city: Short | None = None
-    state: Short | None = None
-    zip: Short | None = None
-    country: Short | None = None
+    line1: Short | None = Field(default=None, alias="street_1")
+    line2: Short | None = Field(default=None, alias="street_2")
+    region: Short | None = Field(default=None, alias="state")
+    zip_code: Short | None = Field(default=None, alias="zip")
     country_iso2: Short | None = None
-    phone: Short | None = None
-    email: Short | None = None
+    phone_number: Short | None = Field(default=None, alias="phone")
 
 
 class BCOrder(_Record):
@@ -190,19 +183,15 @@ class BCShipment(_Record):
     items: list[BCShipmentItem] = Field(default_factory=list)
 
 
-class BCCustomerAddress(_Record):
+class BCCustomerAddress(AddressRecord, _Record):
     """A V3 customer address (`include=addresses`)."""
 
-    id: Short | None = None
-    first_name: Short | None = None
-    last_name: Short | None = None
-    address1: Short | None = None
-    address2: Short | None = None
-    city: Short | None = None
-    state_or_province: Short | None = None
-    postal_code: Short | None = None
-    country_code: Short | None = None
-    phone: Short | None = None
+    line1: Short | None = Field(default=None, alias="address1")
+    line2: Short | None = Field(default=None, alias="address2")
+    region: Short | None = Field(default=None, alias="state_or_province")
+    zip_code: Short | None = Field(default=None, alias="postal_code")
+    country: Short | None = Field(default=None, alias="country_code")
+    phone_number: Short | None = Field(default=None, alias="phone")
 
 
 class BCCustomer(_Record):
@@ -243,39 +232,15 @@ def problem(raw: object) -> BCProblem:
 
 
 def address(raw: BCAddress | None) -> Address | None:
+    """V2 names the country twice: by its ISO code where it has one, else by its name."""
     if raw is None:
         return None
-    return normalize_address(
-        line1=raw.street_1,
-        line2=raw.street_2,
-        zip_code=raw.zip,
-        city=raw.city,
-        region=raw.state,
-        country=_text(raw.country_iso2) or raw.country,
-        first_name=raw.first_name,
-        last_name=raw.last_name,
-        phone_number=raw.phone,
-        address_id=raw.id,
-    )
-
-
-def customer_address(raw: BCCustomerAddress) -> Address | None:
-    return normalize_address(
-        line1=raw.address1,
-        line2=raw.address2,
-        zip_code=raw.postal_code,
-        city=raw.city,
-        region=raw.state_or_province,
-        country=raw.country_code,
-        first_name=raw.first_name,
-        last_name=raw.last_name,
-        phone_number=raw.phone,
-        address_id=raw.id,
-    )
+    iso2 = _text(raw.country_iso2)
+    return (raw.model_copy(update={"country": iso2}) if iso2 else raw).normalized()
 
 
 def customer(raw: BCCustomer) -> Customer:
-    addresses = [found for found in map(customer_address, raw.addresses) if found is not None]
+    addresses = [found for found in (place.normalized() for place in raw.addresses) if found]
     custom = {"email": _text(raw.email), "company": _text(raw.company)}
     return Customer(
         id=str(raw.id),
@@ -365,11 +330,7 @@ def delivery(shipment: BCShipment, *, quantity: int, status: DetailedStatus) -> 
         shipping_date=shipment.date_created,
         service_level=_text(shipment.shipping_method),
         latest_status_info=DeliveryStatusInfo(type=status),
-        tracking_info=(
-            TrackingInfo(tracking_number=tracking_number, external_url=link)
-            if tracking_number
-            else None
-        ),
+        tracking_info=tracking(tracking_number, link),
     )
 
 

@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from mappings.addresses import normalize_address
+from mappings.addresses import AddressRecord
 from mappings.bounds import Short, Text, Url
+from mappings.builders import items_total, tracking
 from mappings.errors import MappingError
 from mappings.models import (
     Address,
@@ -23,7 +24,6 @@ from mappings.models import (
     PaymentDetails,
     StatusEvent,
     Timestamp,
-    TrackingInfo,
 )
 from mappings.money import Money, PriceSummary
 from mappings.records import Record, parse, present
@@ -43,15 +43,9 @@ FULFILMENT_TYPES: dict[str, DeliveryType] = {
 }
 
 
-class DemoAddress(Record):
-    id: Short | None = None
-    line1: Short | None = None
-    line2: Short | None = None
-    zip: Short | None = None
-    city: Short | None = None
-    region: Short | None = None
-    country: Short | None = None
-    phone: Short | None = None
+class DemoAddress(AddressRecord):
+    zip_code: Short | None = Field(default=None, alias="zip")
+    phone_number: Short | None = Field(default=None, alias="phone")
     default: bool | None = None
 
 
@@ -134,19 +128,7 @@ def parse_store(raw: Any) -> DemoStore:
 
 
 def _address(raw: DemoAddress | None) -> Address | None:
-    if raw is None:
-        return None
-    return normalize_address(
-        line1=raw.line1,
-        line2=raw.line2,
-        zip_code=raw.zip,
-        city=raw.city,
-        region=raw.region,
-        country=raw.country,
-        phone_number=raw.phone,
-        address_id=raw.id,
-        default=raw.default,
-    )
+    return raw.normalized(default=raw.default) if raw is not None else None
 
 
 def customer(raw: DemoCustomer) -> Customer:
@@ -178,11 +160,7 @@ def _delivery(shipment: DemoShipment, quantity: int) -> Delivery:
         latest_status_info=DeliveryStatusInfo(
             type=_detailed(shipment.status), status_date_time=shipment.status_at
         ),
-        tracking_info=(
-            TrackingInfo(tracking_number=shipment.tracking, external_url=shipment.tracking_url)
-            if shipment.tracking
-            else None
-        ),
+        tracking_info=tracking(shipment.tracking, shipment.tracking_url),
         last_update=shipment.status_at,
     )
 
@@ -224,12 +202,8 @@ def order(raw: DemoOrder) -> Order:
     if unknown:
         raise MappingError(f"items name unknown shipments {sorted(unknown)}", f"orders.{raw.id}")
     items = [_item(item, raw.currency, shipments) for item in raw.items]
-    subtotal = Money.zero(raw.currency)
-    for item in items:
-        assert item.price is not None and item.quantity is not None
-        subtotal = subtotal + item.price * item.quantity
     summary = PriceSummary.from_original(
-        original=subtotal,
+        original=items_total(items) or Money.zero(raw.currency),
         discounts=Money.of(raw.discount, raw.currency),
         shipping=Money.of(raw.shipping, raw.currency),
         taxes=Money.of(raw.tax, raw.currency),

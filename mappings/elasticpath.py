@@ -12,8 +12,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import Field, StrictInt, field_validator
 
-from mappings.addresses import normalize_address
+from mappings.addresses import AddressRecord
 from mappings.bounds import Short, Text, clipped
+from mappings.builders import tracking
 from mappings.errors import MappingError
 from mappings.models import (
     Address,
@@ -24,7 +25,6 @@ from mappings.models import (
     OrderItem,
     StatusEvent,
     Timestamp,
-    TrackingInfo,
 )
 from mappings.money import Money, PriceSummary, currency_exponent
 from mappings.records import Record
@@ -73,18 +73,10 @@ class EPToMany(Record):
     data: list[EPRef] = Field(default_factory=list)
 
 
-class EPAddress(Record):
-    id: Short | None = None
-    first_name: Short | None = None
-    last_name: Short | None = None
-    phone_number: Short | None = None
-    line_1: Short | None = None
-    line_2: Short | None = None
-    city: Short | None = None
-    postcode: Short | None = None
-    county: Short | None = None
-    region: Short | None = None
-    country: Short | None = None
+class EPAddress(AddressRecord):
+    line1: Short | None = Field(default=None, alias="line_1")
+    line2: Short | None = Field(default=None, alias="line_2")
+    zip_code: Short | None = Field(default=None, alias="postcode")
 
 
 class EPCustomerMeta(Record):
@@ -249,20 +241,7 @@ def split_name(name: str | None) -> tuple[str | None, str | None]:
 
 
 def address(raw: EPAddress | None) -> Address | None:
-    if raw is None:
-        return None
-    return normalize_address(
-        line1=raw.line_1,
-        line2=raw.line_2,
-        zip_code=raw.postcode,
-        city=raw.city,
-        region=raw.region,
-        country=raw.country,
-        first_name=raw.first_name,
-        last_name=raw.last_name,
-        phone_number=raw.phone_number,
-        address_id=raw.id,
-    )
+    return raw.normalized() if raw is not None else None
 
 
 def customer(raw: EPCustomer, addresses: Sequence[EPAddress]) -> Customer:
@@ -356,7 +335,7 @@ def delivery(group: EPShippingGroup, *, quantity: int, status: DetailedStatus) -
         delivery_date_start=estimate.start,
         delivery_date_end=estimate.end,
         latest_status_info=DeliveryStatusInfo(type=status),
-        tracking_info=TrackingInfo(tracking_number=tracking_number) if tracking_number else None,
+        tracking_info=tracking(tracking_number),
         last_update=group.updated_at,
     )
 
