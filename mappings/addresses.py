@@ -112,11 +112,16 @@ class AddressRecord(Record):
     city: Short | None = None
     region: Short | None = None
     country: Short | None = None
+    default: bool | None = None
 
-    def normalized(self, *, default: bool | None = None) -> Address | None:
+    def normalized(self) -> Address | None:
         """The ERC address; None when nothing usable is left (all empty or anonymized)."""
-        parts = self.model_dump(include=_PARTS)
-        return normalize_address(**parts, address_id=self.id, default=default)
+        return normalize_address(**self.model_dump(include=_PARTS), address_id=self.id)
+
+
+def address_of(raw: AddressRecord | None) -> Address | None:
+    """`raw` as an ERC address; None when there is none or nothing usable is left."""
+    return raw.normalized() if raw is not None else None
 
 
 _PARTS = set(AddressRecord.model_fields) - {"id"}

@@ -149,8 +149,8 @@ def customer(raw: CPAPICustomer) -> Customer:
 def _company_address(address: CPAPIAddress, contact: CPAPIContact) -> Address | None:
     if address.normalized() is None:
         return None  # a contact's name alone is not an address
-    names = {"first_name": contact.first_name, "last_name": contact.last_name}
-    return address.model_copy(update=names).normalized(default=True)
+    named = {"first_name": contact.first_name, "last_name": contact.last_name, "default": True}
+    return address.model_copy(update=named).normalized()
 
 
 def status(code: str) -> tuple[StatusEvent, CancellationStatus | None]:

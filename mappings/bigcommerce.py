@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, Field
 
-from mappings.addresses import AddressRecord
+from mappings.addresses import AddressRecord, address_of
 from mappings.bounds import SHORT_MAX, Short, Text, Url, clipped
 from mappings.builders import tracking
 from mappings.errors import MappingError
@@ -240,7 +240,7 @@ def address(raw: BCAddress | None) -> Address | None:
 
 
 def customer(raw: BCCustomer) -> Customer:
-    addresses = [found for found in (place.normalized() for place in raw.addresses) if found]
+    addresses = [found for found in map(address_of, raw.addresses) if found is not None]
     custom = {"email": _text(raw.email), "company": _text(raw.company)}
     return Customer(
         id=str(raw.id),

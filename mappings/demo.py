@@ -10,12 +10,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from mappings.addresses import AddressRecord
+from mappings.addresses import AddressRecord, address_of
 from mappings.bounds import Short, Text, Url
 from mappings.builders import items_total, tracking
 from mappings.errors import MappingError
 from mappings.models import (
-    Address,
     Customer,
     Delivery,
     DeliveryStatusInfo,
@@ -46,7 +45,6 @@ FULFILMENT_TYPES: dict[str, DeliveryType] = {
 class DemoAddress(AddressRecord):
     zip_code: Short | None = Field(default=None, alias="zip")
     phone_number: Short | None = Field(default=None, alias="phone")
-    default: bool | None = None
 
 
 class DemoCustomer(Record):
@@ -127,12 +125,8 @@ def parse_store(raw: Any) -> DemoStore:
     return parse(DemoStore, raw)
 
 
-def _address(raw: DemoAddress | None) -> Address | None:
-    return raw.normalized(default=raw.default) if raw is not None else None
-
-
 def customer(raw: DemoCustomer) -> Customer:
-    addresses = [a for a in (_address(address) for address in raw.addresses) if a]
+    addresses = [found for found in map(address_of, raw.addresses) if found is not None]
     return Customer(
         id=raw.id,
         first_name=raw.first_name,
@@ -218,8 +212,8 @@ def order(raw: DemoOrder) -> Order:
         customer_id=raw.customer_id,
         purchase_datetime=raw.placed_at,
         delivery_type=FULFILMENT_TYPES[raw.fulfilment],
-        shipping_address=_address(raw.shipping_address),
-        billing_address=_address(raw.billing_address),
+        shipping_address=address_of(raw.shipping_address),
+        billing_address=address_of(raw.billing_address),
         items=items,
         price_summary=summary,
         payment_details=(

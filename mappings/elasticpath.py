@@ -12,12 +12,11 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import Field, StrictInt, field_validator
 
-from mappings.addresses import AddressRecord
+from mappings.addresses import AddressRecord, address_of
 from mappings.bounds import Short, Text, clipped
 from mappings.builders import tracking
 from mappings.errors import MappingError
 from mappings.models import (
-    Address,
     Customer,
     Delivery,
     DeliveryStatusInfo,
@@ -240,13 +239,9 @@ def split_name(name: str | None) -> tuple[str | None, str | None]:
     return first, rest.strip() or None
 
 
-def address(raw: EPAddress | None) -> Address | None:
-    return raw.normalized() if raw is not None else None
-
-
 def customer(raw: EPCustomer, addresses: Sequence[EPAddress]) -> Customer:
     first_name, last_name = split_name(raw.name)
-    shipping_addresses = [found for found in map(address, addresses) if found is not None]
+    shipping_addresses = [found for found in map(address_of, addresses) if found is not None]
     email = _text(raw.email)
     return Customer(
         id=raw.id,
@@ -400,7 +395,7 @@ def order(
     if owner is None:
         raise MappingError("the order has no customer", "relationships.customer.data.id")
     detailed, cancellation = order_status(raw)
-    shipping_address = address(raw.shipping_address)
+    shipping_address = address_of(raw.shipping_address)
     return Order(
         id=raw.id,
         order_number=_text(raw.order_number) or raw.id,
@@ -408,7 +403,7 @@ def order(
         purchase_datetime=raw.meta.timestamps.created_at,
         delivery_type=DeliveryType.SHIPPING if shipping_address else DeliveryType.UNKNOWN,
         shipping_address=shipping_address,
-        billing_address=address(raw.billing_address),
+        billing_address=address_of(raw.billing_address),
         items=(
             order_items(items, shipping_groups=shipping_groups, status=detailed)
             if items is not None
