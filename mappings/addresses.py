@@ -7,6 +7,7 @@ them all into ERC addresses.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 import pycountry
@@ -122,6 +123,11 @@ class AddressRecord(Record):
 def address_of(raw: AddressRecord | None) -> Address | None:
     """`raw` as an ERC address; None when there is none or nothing usable is left."""
     return raw.normalized() if raw is not None else None
+
+
+def addresses_of(raws: Iterable[AddressRecord]) -> list[Address] | None:
+    """The usable ones of `raws` as ERC addresses, in order; None when none is."""
+    return [found for found in map(address_of, raws) if found is not None] or None
 
 
 _PARTS = set(AddressRecord.model_fields) - {"id"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from mappings.addresses import AddressRecord
 from mappings.adobe_catalog import OfferCatalog
@@ -19,7 +19,7 @@ from mappings.builders import items_total
 from mappings.errors import MappingError
 from mappings.models import Address, Customer, Order, OrderItem, StatusEvent, Timestamp
 from mappings.money import Money, PriceSummary
-from mappings.records import Record, parse, present
+from mappings.records import LenientRecord, parse, present
 from mappings.records import text as _text
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
 
@@ -36,15 +36,11 @@ STATUS_DETAIL: dict[str, DetailedStatus] = {
 """CPAPI order status → ERC detailed status; `1008` and unknown codes are UNKNOWN."""
 
 
-class _Record(Record):
-    model_config = ConfigDict(coerce_numbers_to_str=True)
-
-
-class CPAPIPricing(_Record):
+class CPAPIPricing(LenientRecord):
     partner_price: Any = Field(default=None, alias="partnerPrice")
 
 
-class CPAPILineItem(_Record):
+class CPAPILineItem(LenientRecord):
     ext_line_item_number: Short = Field(alias="extLineItemNumber")
     offer_id: Short = Field(alias="offerId")
     quantity: int
@@ -55,7 +51,7 @@ class CPAPILineItem(_Record):
     pricing: CPAPIPricing | None = None
 
 
-class CPAPIOrder(_Record):
+class CPAPIOrder(LenientRecord):
     order_id: Short = Field(alias="orderId")
     customer_id: Short = Field(alias="customerId")
     order_type: Short = Field(alias="orderType")
@@ -77,31 +73,31 @@ class CPAPIOrder(_Record):
         return kind != "RETURN" and not kind.startswith("PREVIEW")
 
 
-class CPAPIHistory(_Record):
+class CPAPIHistory(LenientRecord):
     total_count: int = Field(alias="totalCount")
     items: list[CPAPIOrder] = Field(default_factory=list)
 
 
-class CPAPIAddress(AddressRecord, _Record):
+class CPAPIAddress(AddressRecord, LenientRecord):
     line1: Short | None = Field(default=None, alias="addressLine1")
     line2: Short | None = Field(default=None, alias="addressLine2")
     zip_code: Short | None = Field(default=None, alias="postalCode")
     phone_number: Short | None = Field(default=None, alias="phoneNumber")
 
 
-class CPAPIContact(_Record):
+class CPAPIContact(LenientRecord):
     first_name: Short | None = Field(default=None, alias="firstName")
     last_name: Short | None = Field(default=None, alias="lastName")
 
 
-class CPAPICompanyProfile(_Record):
+class CPAPICompanyProfile(LenientRecord):
     company_name: Short | None = Field(default=None, alias="companyName")
     market_segment: Short | None = Field(default=None, alias="marketSegment")
     address: CPAPIAddress | None = None
     contacts: list[CPAPIContact] = Field(default_factory=list)
 
 
-class CPAPICustomer(_Record):
+class CPAPICustomer(LenientRecord):
     customer_id: Short = Field(alias="customerId")
     external_reference_id: Short | None = Field(default=None, alias="externalReferenceId")
     status: Short | None = None

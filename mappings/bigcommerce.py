@@ -10,14 +10,14 @@ and customer dates as ISO 8601.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
-from mappings.addresses import AddressRecord, address_of
+from mappings.addresses import AddressRecord, addresses_of
 from mappings.bounds import SHORT_MAX, Short, Text, Url, clipped
 from mappings.builders import tracking
 from mappings.errors import MappingError
@@ -31,9 +31,10 @@ from mappings.models import (
     PaymentDetails,
     StatusEvent,
     Timestamp,
+    as_utc,
 )
 from mappings.money import Money, PriceSummary, currency_exponent, to_decimal
-from mappings.records import Record, present
+from mappings.records import LenientRecord, present
 from mappings.records import parse as parse
 from mappings.records import parse_list as parse_list
 from mappings.records import text as _text
@@ -74,9 +75,7 @@ def _rfc2822(value: object) -> datetime | None:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         raise ValueError(f"expected an RFC 2822 date, got {value!r}") from None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return as_utc(moment)
 
 
 def _amount(value: object) -> Decimal:
@@ -88,11 +87,7 @@ Amount = Annotated[Decimal, BeforeValidator(_amount)]
 ZERO = Decimal(0)
 
 
-class _Record(Record):
-    model_config = ConfigDict(coerce_numbers_to_str=True)
-
-
-class BCAddress(AddressRecord, _Record):
+class BCAddress(AddressRecord, LenientRecord):
     """A V2 address: an order's billing address or one of its shipping destinations."""
 
     line1: Short | None = Field(default=None, alias="street_1")
@@ -103,7 +98,7 @@ class BCAddress(AddressRecord, _Record):
     phone_number: Short | None = Field(default=None, alias="phone")
 
 
-class BCOrder(_Record):
+class BCOrder(LenientRecord):
     id: int
     customer_id: int
     date_created: BCDate
@@ -144,12 +139,12 @@ class BCOrder(_Record):
         return currency.upper()
 
 
-class BCProductOption(_Record):
+class BCProductOption(LenientRecord):
     display_name: Short | None = None
     display_value: Text | None = None
 
 
-class BCProduct(_Record):
+class BCProduct(LenientRecord):
     """One line of `/v2/orders/{id}/products`."""
 
     id: int
@@ -166,12 +161,12 @@ class BCProduct(_Record):
     product_options: list[BCProductOption] = Field(default_factory=list)
 
 
-class BCShipmentItem(_Record):
+class BCShipmentItem(LenientRecord):
     order_product_id: int
     quantity: int
 
 
-class BCShipment(_Record):
+class BCShipment(LenientRecord):
     id: int
     date_created: BCDate = None
     tracking_number: Short | None = None
@@ -183,7 +178,7 @@ class BCShipment(_Record):
     items: list[BCShipmentItem] = Field(default_factory=list)
 
 
-class BCCustomerAddress(AddressRecord, _Record):
+class BCCustomerAddress(AddressRecord, LenientRecord):
     """A V3 customer address (`include=addresses`)."""
 
     line1: Short | None = Field(default=None, alias="address1")
@@ -194,7 +189,7 @@ class BCCustomerAddress(AddressRecord, _Record):
     phone_number: Short | None = Field(default=None, alias="phone")
 
 
-class BCCustomer(_Record):
+class BCCustomer(LenientRecord):
     id: int
     first_name: Short | None = None
     last_name: Short | None = None
@@ -204,11 +199,11 @@ class BCCustomer(_Record):
     addresses: list[BCCustomerAddress] = Field(default_factory=list)
 
 
-class BCCustomerList(_Record):
+class BCCustomerList(LenientRecord):
     data: list[BCCustomer]
 
 
-class BCProblem(_Record):
+class BCProblem(LenientRecord):
     """What an error body says, for the log: V2 sends a list, V3 one object."""
 
     status: int | None = None
@@ -240,14 +235,13 @@ def address(raw: BCAddress | None) -> Address | None:
 
 
 def customer(raw: BCCustomer) -> Customer:
-    addresses = [found for found in map(address_of, raw.addresses) if found is not None]
     custom = {"email": _text(raw.email), "company": _text(raw.company)}
     return Customer(
         id=str(raw.id),
         first_name=_text(raw.first_name),
         last_name=_text(raw.last_name),
         customer_since=raw.date_created,
-        shipping_addresses=addresses or None,
+        shipping_addresses=addresses_of(raw.addresses),
         custom_fields=present(custom),
     )
 

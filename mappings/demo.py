@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from mappings.addresses import AddressRecord, address_of
+from mappings.addresses import AddressRecord, address_of, addresses_of
 from mappings.bounds import Short, Text, Url
 from mappings.builders import items_total, tracking
 from mappings.errors import MappingError
@@ -126,13 +126,12 @@ def parse_store(raw: Any) -> DemoStore:
 
 
 def customer(raw: DemoCustomer) -> Customer:
-    addresses = [found for found in map(address_of, raw.addresses) if found is not None]
     return Customer(
         id=raw.id,
         first_name=raw.first_name,
         last_name=raw.last_name,
         customer_since=raw.since,
-        shipping_addresses=addresses or None,
+        shipping_addresses=addresses_of(raw.addresses),
         custom_fields={"loyalty_tier": raw.loyalty_tier} if raw.loyalty_tier else None,
     )
 

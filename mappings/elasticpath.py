@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import Field, StrictInt, field_validator
 
-from mappings.addresses import AddressRecord, address_of
+from mappings.addresses import AddressRecord, address_of, addresses_of
 from mappings.bounds import Short, Text, clipped
 from mappings.builders import tracking
 from mappings.errors import MappingError
@@ -241,14 +241,13 @@ def split_name(name: str | None) -> tuple[str | None, str | None]:
 
 def customer(raw: EPCustomer, addresses: Sequence[EPAddress]) -> Customer:
     first_name, last_name = split_name(raw.name)
-    shipping_addresses = [found for found in map(address_of, addresses) if found is not None]
     email = _text(raw.email)
     return Customer(
         id=raw.id,
         first_name=first_name,
         last_name=last_name,
         customer_since=raw.meta.timestamps.created_at,
-        shipping_addresses=shipping_addresses or None,
+        shipping_addresses=addresses_of(addresses),
         custom_fields={"email": email} if email and "*" not in email else None,
     )
 
