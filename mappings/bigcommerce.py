@@ -33,7 +33,7 @@ from mappings.models import (
     Timestamp,
     as_utc,
 )
-from mappings.money import Money, PriceSummary, currency_exponent, to_decimal
+from mappings.money import Money, PriceSummary, iso_currency, to_decimal
 from mappings.records import LenientRecord, present
 from mappings.records import parse as parse
 from mappings.records import parse_list as parse_list
@@ -133,10 +133,9 @@ class BCOrder(LenientRecord):
         if not currency:
             raise MappingError("the order names no currency", "default_currency_code")
         try:
-            currency_exponent(currency)
+            return iso_currency(currency)
         except MappingError as exc:
             raise MappingError(exc.reason, "default_currency_code") from None
-        return currency.upper()
 
 
 class BCProductOption(LenientRecord):

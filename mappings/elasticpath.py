@@ -8,9 +8,9 @@ those records into ERC models.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import Field, StrictInt, field_validator
+from pydantic import AfterValidator, Field, StrictInt
 
 from mappings.addresses import AddressRecord, address_of, addresses_of
 from mappings.bounds import Short, Text, clipped
@@ -25,7 +25,7 @@ from mappings.models import (
     StatusEvent,
     Timestamp,
 )
-from mappings.money import Money, PriceSummary, currency_exponent
+from mappings.money import Money, PriceSummary, iso_currency
 from mappings.records import Record
 from mappings.records import parse as parse
 from mappings.records import text as _text
@@ -41,14 +41,8 @@ class EPAmount(Record):
     """An amount in integer minor units (FormattedPrice, `unit_price`, `value`)."""
 
     amount: StrictInt
-    currency: Short
+    currency: Annotated[Short, AfterValidator(iso_currency)]
     includes_tax: bool | None = None
-
-    @field_validator("currency")
-    @classmethod
-    def _iso_currency(cls, currency: str) -> str:
-        currency_exponent(currency)
-        return currency.upper()
 
     def money(self) -> Money:
         return Money.from_minor(self.amount, self.currency)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, NotRequired, TypedDict, Unpack
 
-from pydantic import BaseModel, ConfigDict, WithJsonSchema, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 
 from mappings.bounds import AMOUNT_MAX
 from mappings.errors import MappingError
@@ -41,6 +41,12 @@ def currency_exponent(currency: str) -> int:
         raise MappingError(f"unknown ISO 4217 currency {currency!r}") from None
 
 
+def iso_currency(currency: str) -> str:
+    """`currency` as its ISO 4217 code in capitals; MappingError when it is none."""
+    currency_exponent(currency)
+    return currency.upper()
+
+
 def to_decimal(raw: object, path: str = "") -> Decimal:
     """Read a platform amount (string, int or JSON number) without passing through float."""
     if isinstance(raw, float):
@@ -62,13 +68,7 @@ class Money(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     value: MoneyValue
-    currency: str
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, currency: str) -> str:
-        currency_exponent(currency)
-        return currency.upper()
+    currency: Annotated[str, AfterValidator(iso_currency)]
 
     @classmethod
     def of(cls, value: object, currency: str, path: str = "") -> Money:
