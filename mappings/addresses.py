@@ -120,6 +120,10 @@ class AddressRecord(Record):
         return normalize_address(**self.model_dump(include=_PARTS), address_id=self.id)
 
 
+_PARTS = set(AddressRecord.model_fields) - {"id"}
+"""The fields named after `normalize_address`'s parts (a platform's own extras are not)."""
+
+
 def address_of(raw: AddressRecord | None) -> Address | None:
     """`raw` as an ERC address; None when there is none or nothing usable is left."""
     return raw.normalized() if raw is not None else None
@@ -128,7 +132,3 @@ def address_of(raw: AddressRecord | None) -> Address | None:
 def addresses_of(raws: Iterable[AddressRecord]) -> list[Address] | None:
     """The usable ones of `raws` as ERC addresses, in order; None when none is."""
     return [found for found in map(address_of, raws) if found is not None] or None
-
-
-_PARTS = set(AddressRecord.model_fields) - {"id"}
-"""The fields named after `normalize_address`'s parts (a platform's own extras are not)."""
