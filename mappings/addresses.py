@@ -1,13 +1,20 @@
-"""Address normalization: one line of street, ISO 3166 codes, anonymized values dropped."""
+"""Address normalization: one line of street, ISO 3166 codes, anonymized values dropped.
+
+Every platform reads its addresses into an `AddressRecord`, so that one function turns
+them all into ERC addresses.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 import pycountry
 
+from mappings.bounds import Short
 from mappings.models import Address
+from mappings.records import Record
 
 _SUBDIVISION_CODE = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 _SUBDIVISION_SUFFIX = re.compile(r"^[A-Z0-9]{1,3}$")
@@ -87,3 +94,41 @@ def normalize_address(
     if not any(fields.values()):
         return None
     return Address(id=_clean(address_id), default=default, **fields)
+
+
+class AddressRecord(Record):
+    """A platform address, read under the names of `normalize_address`'s parts.
+
+    A platform that spells a key otherwise declares that field again with the key as its
+    alias (which is also the name a field we cannot read is reported by).
+    """
+
+    id: Short | None = None
+    first_name: Short | None = None
+    last_name: Short | None = None
+    phone_number: Short | None = None
+    line1: Short | None = None
+    line2: Short | None = None
+    zip_code: Short | None = None
+    city: Short | None = None
+    region: Short | None = None
+    country: Short | None = None
+    default: bool | None = None
+
+    def normalized(self) -> Address | None:
+        """The ERC address; None when nothing usable is left (all empty or anonymized)."""
+        return normalize_address(**self.model_dump(include=_PARTS), address_id=self.id)
+
+
+_PARTS = set(AddressRecord.model_fields) - {"id"}
+"""The fields named after `normalize_address`'s parts (a platform's own extras are not)."""
+
+
+def address_of(raw: AddressRecord | None) -> Address | None:
+    """`raw` as an ERC address; None when there is none or nothing usable is left."""
+    return raw.normalized() if raw is not None else None
+
+
+def addresses_of(raws: Iterable[AddressRecord]) -> list[Address] | None:
+    """The usable ones of `raws` as ERC addresses, in order; None when none is."""
+    return [found for found in map(address_of, raws) if found is not None] or None

@@ -8,18 +8,18 @@ from the partner's offer catalog, else from the platform's partner pricing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from mappings.addresses import normalize_address
+from mappings.addresses import AddressRecord
 from mappings.adobe_catalog import OfferCatalog
 from mappings.bounds import Short
+from mappings.builders import items_total
 from mappings.errors import MappingError
 from mappings.models import Address, Customer, Order, OrderItem, StatusEvent, Timestamp
 from mappings.money import Money, PriceSummary
-from mappings.records import Record, parse, present
+from mappings.records import LenientRecord, parse, present
 from mappings.records import text as _text
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
 
@@ -36,15 +36,11 @@ STATUS_DETAIL: dict[str, DetailedStatus] = {
 """CPAPI order status → ERC detailed status; `1008` and unknown codes are UNKNOWN."""
 
 
-class _Record(Record):
-    model_config = ConfigDict(coerce_numbers_to_str=True)
-
-
-class CPAPIPricing(_Record):
+class CPAPIPricing(LenientRecord):
     partner_price: Any = Field(default=None, alias="partnerPrice")
 
 
-class CPAPILineItem(_Record):
+class CPAPILineItem(LenientRecord):
     ext_line_item_number: Short = Field(alias="extLineItemNumber")
     offer_id: Short = Field(alias="offerId")
     quantity: int
@@ -55,7 +51,7 @@ class CPAPILineItem(_Record):
     pricing: CPAPIPricing | None = None
 
 
-class CPAPIOrder(_Record):
+class CPAPIOrder(LenientRecord):
     order_id: Short = Field(alias="orderId")
     customer_id: Short = Field(alias="customerId")
     order_type: Short = Field(alias="orderType")
@@ -77,34 +73,31 @@ class CPAPIOrder(_Record):
         return kind != "RETURN" and not kind.startswith("PREVIEW")
 
 
-class CPAPIHistory(_Record):
+class CPAPIHistory(LenientRecord):
     total_count: int = Field(alias="totalCount")
     items: list[CPAPIOrder] = Field(default_factory=list)
 
 
-class CPAPIAddress(_Record):
-    address_line1: Short | None = Field(default=None, alias="addressLine1")
-    address_line2: Short | None = Field(default=None, alias="addressLine2")
-    city: Short | None = None
-    region: Short | None = None
-    postal_code: Short | None = Field(default=None, alias="postalCode")
-    country: Short | None = None
+class CPAPIAddress(AddressRecord, LenientRecord):
+    line1: Short | None = Field(default=None, alias="addressLine1")
+    line2: Short | None = Field(default=None, alias="addressLine2")
+    zip_code: Short | None = Field(default=None, alias="postalCode")
     phone_number: Short | None = Field(default=None, alias="phoneNumber")
 
 
-class CPAPIContact(_Record):
+class CPAPIContact(LenientRecord):
     first_name: Short | None = Field(default=None, alias="firstName")
     last_name: Short | None = Field(default=None, alias="lastName")
 
 
-class CPAPICompanyProfile(_Record):
+class CPAPICompanyProfile(LenientRecord):
     company_name: Short | None = Field(default=None, alias="companyName")
     market_segment: Short | None = Field(default=None, alias="marketSegment")
     address: CPAPIAddress | None = None
     contacts: list[CPAPIContact] = Field(default_factory=list)
 
 
-class CPAPICustomer(_Record):
+class CPAPICustomer(LenientRecord):
     customer_id: Short = Field(alias="customerId")
     external_reference_id: Short | None = Field(default=None, alias="externalReferenceId")
     status: Short | None = None
@@ -150,20 +143,10 @@ def customer(raw: CPAPICustomer) -> Customer:
 
 
 def _company_address(address: CPAPIAddress, contact: CPAPIContact) -> Address | None:
-    company_address = partial(
-        normalize_address,
-        line1=address.address_line1,
-        line2=address.address_line2,
-        zip_code=address.postal_code,
-        city=address.city,
-        region=address.region,
-        country=address.country,
-        phone_number=address.phone_number,
-        default=True,
-    )
-    if company_address() is None:
+    if address.normalized() is None:
         return None  # a contact's name alone is not an address
-    return company_address(first_name=contact.first_name, last_name=contact.last_name)
+    named = {"first_name": contact.first_name, "last_name": contact.last_name, "default": True}
+    return address.model_copy(update=named).normalized()
 
 
 def status(code: str) -> tuple[StatusEvent, CancellationStatus | None]:
@@ -213,17 +196,10 @@ def price_summary(items: list[OrderItem]) -> PriceSummary | None:
 
     CPAPI reports no tax, shipping or end-customer discount, so those are zero.
     """
-    prices = [(entry.price, entry.quantity or 0) for entry in items]
-    if not prices or any(price is None for price, _ in prices):
+    total = items_total(items)
+    if total is None:
         return None
-    currencies = {price.currency for price, _ in prices if price is not None}
-    if len(currencies) != 1:
-        return None
-    zero = Money.zero(currencies.pop())
-    total = zero
-    for price, quantity in prices:
-        assert price is not None
-        total = total + price * quantity
+    zero = Money.zero(total.currency)
     return PriceSummary.from_original(original=total, discounts=zero, shipping=zero, taxes=zero)
 
 

@@ -10,15 +10,16 @@ and customer dates as ISO 8601.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
-from mappings.addresses import normalize_address
+from mappings.addresses import AddressRecord, addresses_of
 from mappings.bounds import SHORT_MAX, Short, Text, Url, clipped
+from mappings.builders import tracking
 from mappings.errors import MappingError
 from mappings.models import (
     Address,
@@ -30,10 +31,10 @@ from mappings.models import (
     PaymentDetails,
     StatusEvent,
     Timestamp,
-    TrackingInfo,
+    as_utc,
 )
-from mappings.money import Money, PriceSummary, currency_exponent, to_decimal
-from mappings.records import Record, present
+from mappings.money import Money, PriceSummary, iso_currency, to_decimal
+from mappings.records import LenientRecord, present
 from mappings.records import parse as parse
 from mappings.records import parse_list as parse_list
 from mappings.records import text as _text
@@ -74,9 +75,7 @@ def _rfc2822(value: object) -> datetime | None:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         raise ValueError(f"expected an RFC 2822 date, got {value!r}") from None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return as_utc(moment)
 
 
 def _amount(value: object) -> Decimal:
@@ -88,29 +87,18 @@ Amount = Annotated[Decimal, BeforeValidator(_amount)]
 ZERO = Decimal(0)
 
 
-class _Record(Record):
-    model_config = ConfigDict(coerce_numbers_to_str=True)
-
-
-class BCAddress(_Record):
+class BCAddress(AddressRecord, LenientRecord):
     """A V2 address: an order's billing address or one of its shipping destinations."""
 
-    id: Short | None = None
-    first_name: Short | None = None
-    last_name: Short | None = None
-    company: Short | None = None
-    street_1: Short | None = None
-    street_2: Short | None = None
-    city: Short | None = None
-    state: Short | None = None
-    zip: Short | None = None
-    country: Short | None = None
+    line1: Short | None = Field(default=None, alias="street_1")
+    line2: Short | None = Field(default=None, alias="street_2")
+    region: Short | None = Field(default=None, alias="state")
+    zip_code: Short | None = Field(default=None, alias="zip")
     country_iso2: Short | None = None
-    phone: Short | None = None
-    email: Short | None = None
+    phone_number: Short | None = Field(default=None, alias="phone")
 
 
-class BCOrder(_Record):
+class BCOrder(LenientRecord):
     id: int
     customer_id: int
     date_created: BCDate
@@ -145,18 +133,17 @@ class BCOrder(_Record):
         if not currency:
             raise MappingError("the order names no currency", "default_currency_code")
         try:
-            currency_exponent(currency)
+            return iso_currency(currency)
         except MappingError as exc:
             raise MappingError(exc.reason, "default_currency_code") from None
-        return currency.upper()
 
 
-class BCProductOption(_Record):
+class BCProductOption(LenientRecord):
     display_name: Short | None = None
     display_value: Text | None = None
 
 
-class BCProduct(_Record):
+class BCProduct(LenientRecord):
     """One line of `/v2/orders/{id}/products`."""
 
     id: int
@@ -173,12 +160,12 @@ class BCProduct(_Record):
     product_options: list[BCProductOption] = Field(default_factory=list)
 
 
-class BCShipmentItem(_Record):
+class BCShipmentItem(LenientRecord):
     order_product_id: int
     quantity: int
 
 
-class BCShipment(_Record):
+class BCShipment(LenientRecord):
     id: int
     date_created: BCDate = None
     tracking_number: Short | None = None
@@ -190,22 +177,18 @@ class BCShipment(_Record):
     items: list[BCShipmentItem] = Field(default_factory=list)
 
 
-class BCCustomerAddress(_Record):
+class BCCustomerAddress(AddressRecord, LenientRecord):
     """A V3 customer address (`include=addresses`)."""
 
-    id: Short | None = None
-    first_name: Short | None = None
-    last_name: Short | None = None
-    address1: Short | None = None
-    address2: Short | None = None
-    city: Short | None = None
-    state_or_province: Short | None = None
-    postal_code: Short | None = None
-    country_code: Short | None = None
-    phone: Short | None = None
+    line1: Short | None = Field(default=None, alias="address1")
+    line2: Short | None = Field(default=None, alias="address2")
+    region: Short | None = Field(default=None, alias="state_or_province")
+    zip_code: Short | None = Field(default=None, alias="postal_code")
+    country: Short | None = Field(default=None, alias="country_code")
+    phone_number: Short | None = Field(default=None, alias="phone")
 
 
-class BCCustomer(_Record):
+class BCCustomer(LenientRecord):
     id: int
     first_name: Short | None = None
     last_name: Short | None = None
@@ -215,11 +198,11 @@ class BCCustomer(_Record):
     addresses: list[BCCustomerAddress] = Field(default_factory=list)
 
 
-class BCCustomerList(_Record):
+class BCCustomerList(LenientRecord):
     data: list[BCCustomer]
 
 
-class BCProblem(_Record):
+class BCProblem(LenientRecord):
     """What an error body says, for the log: V2 sends a list, V3 one object."""
 
     status: int | None = None
@@ -243,46 +226,21 @@ def problem(raw: object) -> BCProblem:
 
 
 def address(raw: BCAddress | None) -> Address | None:
+    """V2 names the country twice: by its ISO code where it has one, else by its name."""
     if raw is None:
         return None
-    return normalize_address(
-        line1=raw.street_1,
-        line2=raw.street_2,
-        zip_code=raw.zip,
-        city=raw.city,
-        region=raw.state,
-        country=_text(raw.country_iso2) or raw.country,
-        first_name=raw.first_name,
-        last_name=raw.last_name,
-        phone_number=raw.phone,
-        address_id=raw.id,
-    )
-
-
-def customer_address(raw: BCCustomerAddress) -> Address | None:
-    return normalize_address(
-        line1=raw.address1,
-        line2=raw.address2,
-        zip_code=raw.postal_code,
-        city=raw.city,
-        region=raw.state_or_province,
-        country=raw.country_code,
-        first_name=raw.first_name,
-        last_name=raw.last_name,
-        phone_number=raw.phone,
-        address_id=raw.id,
-    )
+    iso2 = _text(raw.country_iso2)
+    return (raw.model_copy(update={"country": iso2}) if iso2 else raw).normalized()
 
 
 def customer(raw: BCCustomer) -> Customer:
-    addresses = [found for found in map(customer_address, raw.addresses) if found is not None]
     custom = {"email": _text(raw.email), "company": _text(raw.company)}
     return Customer(
         id=str(raw.id),
         first_name=_text(raw.first_name),
         last_name=_text(raw.last_name),
         customer_since=raw.date_created,
-        shipping_addresses=addresses or None,
+        shipping_addresses=addresses_of(raw.addresses),
         custom_fields=present(custom),
     )
 
@@ -365,11 +323,7 @@ def delivery(shipment: BCShipment, *, quantity: int, status: DetailedStatus) -> 
         shipping_date=shipment.date_created,
         service_level=_text(shipment.shipping_method),
         latest_status_info=DeliveryStatusInfo(type=status),
-        tracking_info=(
-            TrackingInfo(tracking_number=tracking_number, external_url=link)
-            if tracking_number
-            else None
-        ),
+        tracking_info=tracking(tracking_number, link),
     )
 
 

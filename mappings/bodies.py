@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from pydantic import Field
 
 from mappings.models import (
@@ -16,6 +18,8 @@ from mappings.models import (
 )
 from mappings.money import PriceSummary
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus, GenericStatus
+
+Embedded = TypeVar("Embedded")
 
 
 class Link(ERCModel):
@@ -38,6 +42,13 @@ class OrderExtraInfo(ERCModel):
     latest_status_info: StatusStep | None = None
 
 
+class PageBody(ERCModel, Generic[Embedded]):
+    """A page of a list route: what it holds, and its own and the next page's links."""
+
+    embedded: Embedded = Field(alias="_embedded")
+    links: Links = Field(alias="_links")
+
+
 class CustomerBody(Customer):
     """R1."""
 
@@ -45,13 +56,18 @@ class CustomerBody(Customer):
     links: Links = Field(alias="_links")
 
 
-class OrderHead(ERCModel):
-    """The fields an order's R2 element and its R3 body open with, in this order."""
+class OrderOpening(ERCModel):
+    """The fields every order body (R2 element, R3, R5) opens with, in this order."""
 
     id: str
     order_number: str
     customer_id: str | None = None
     brand: str | None = None
+
+
+class OrderHead(OrderOpening):
+    """The fields an order's R2 element and its R3 body open with, in this order."""
+
     purchase_datetime: Timestamp | None = None
     delivery_type: DeliveryType | None = None
 
@@ -72,11 +88,8 @@ class OrdersEmbedded(ERCModel):
     orders: list[OrderSummary]
 
 
-class OrdersPageBody(ERCModel):
+class OrdersPageBody(PageBody[OrdersEmbedded]):
     """R2."""
-
-    embedded: OrdersEmbedded = Field(alias="_embedded")
-    links: Links = Field(alias="_links")
 
 
 class OrderDetailBody(OrderHead):
@@ -97,20 +110,13 @@ class ItemsEmbedded(ERCModel):
     items: list[OrderItem]
 
 
-class ItemsPageBody(ERCModel):
+class ItemsPageBody(PageBody[ItemsEmbedded]):
     """R4 (seed 000)."""
 
-    embedded: ItemsEmbedded = Field(alias="_embedded")
-    links: Links = Field(alias="_links")
 
-
-class MostRecentOrderBody(ERCModel):
+class MostRecentOrderBody(OrderOpening):
     """R5 (seed 002)."""
 
-    id: str
-    order_number: str
-    customer_id: str | None = None
-    brand: str | None = None
     status_info: list[StatusStep] | None = None
     status_info_current_index: int | None = None
     purchase_datetime: Timestamp | None = None

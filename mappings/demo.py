@@ -10,11 +10,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from mappings.addresses import normalize_address
+from mappings.addresses import AddressRecord, address_of, addresses_of
 from mappings.bounds import Short, Text, Url
+from mappings.builders import items_total, tracking
 from mappings.errors import MappingError
 from mappings.models import (
-    Address,
     Customer,
     Delivery,
     DeliveryStatusInfo,
@@ -23,7 +23,6 @@ from mappings.models import (
     PaymentDetails,
     StatusEvent,
     Timestamp,
-    TrackingInfo,
 )
 from mappings.money import Money, PriceSummary
 from mappings.records import Record, parse, present
@@ -43,16 +42,9 @@ FULFILMENT_TYPES: dict[str, DeliveryType] = {
 }
 
 
-class DemoAddress(Record):
-    id: Short | None = None
-    line1: Short | None = None
-    line2: Short | None = None
-    zip: Short | None = None
-    city: Short | None = None
-    region: Short | None = None
-    country: Short | None = None
-    phone: Short | None = None
-    default: bool | None = None
+class DemoAddress(AddressRecord):
+    zip_code: Short | None = Field(default=None, alias="zip")
+    phone_number: Short | None = Field(default=None, alias="phone")
 
 
 class DemoCustomer(Record):
@@ -133,30 +125,13 @@ def parse_store(raw: Any) -> DemoStore:
     return parse(DemoStore, raw)
 
 
-def _address(raw: DemoAddress | None) -> Address | None:
-    if raw is None:
-        return None
-    return normalize_address(
-        line1=raw.line1,
-        line2=raw.line2,
-        zip_code=raw.zip,
-        city=raw.city,
-        region=raw.region,
-        country=raw.country,
-        phone_number=raw.phone,
-        address_id=raw.id,
-        default=raw.default,
-    )
-
-
 def customer(raw: DemoCustomer) -> Customer:
-    addresses = [a for a in (_address(address) for address in raw.addresses) if a]
     return Customer(
         id=raw.id,
         first_name=raw.first_name,
         last_name=raw.last_name,
         customer_since=raw.since,
-        shipping_addresses=addresses or None,
+        shipping_addresses=addresses_of(raw.addresses),
         custom_fields={"loyalty_tier": raw.loyalty_tier} if raw.loyalty_tier else None,
     )
 
@@ -178,11 +153,7 @@ def _delivery(shipment: DemoShipment, quantity: int) -> Delivery:
         latest_status_info=DeliveryStatusInfo(
             type=_detailed(shipment.status), status_date_time=shipment.status_at
         ),
-        tracking_info=(
-            TrackingInfo(tracking_number=shipment.tracking, external_url=shipment.tracking_url)
-            if shipment.tracking
-            else None
-        ),
+        tracking_info=tracking(shipment.tracking, shipment.tracking_url),
         last_update=shipment.status_at,
     )
 
@@ -224,12 +195,8 @@ def order(raw: DemoOrder) -> Order:
     if unknown:
         raise MappingError(f"items name unknown shipments {sorted(unknown)}", f"orders.{raw.id}")
     items = [_item(item, raw.currency, shipments) for item in raw.items]
-    subtotal = Money.zero(raw.currency)
-    for item in items:
-        assert item.price is not None and item.quantity is not None
-        subtotal = subtotal + item.price * item.quantity
     summary = PriceSummary.from_original(
-        original=subtotal,
+        original=items_total(items) or Money.zero(raw.currency),
         discounts=Money.of(raw.discount, raw.currency),
         shipping=Money.of(raw.shipping, raw.currency),
         taxes=Money.of(raw.tax, raw.currency),
@@ -244,8 +211,8 @@ def order(raw: DemoOrder) -> Order:
         customer_id=raw.customer_id,
         purchase_datetime=raw.placed_at,
         delivery_type=FULFILMENT_TYPES[raw.fulfilment],
-        shipping_address=_address(raw.shipping_address),
-        billing_address=_address(raw.billing_address),
+        shipping_address=address_of(raw.shipping_address),
+        billing_address=address_of(raw.billing_address),
         items=items,
         price_summary=summary,
         payment_details=(

@@ -8,15 +8,15 @@ those records into ERC models.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import Field, StrictInt, field_validator
+from pydantic import AfterValidator, Field, StrictInt
 
-from mappings.addresses import normalize_address
+from mappings.addresses import AddressRecord, address_of, addresses_of
 from mappings.bounds import Short, Text, clipped
+from mappings.builders import tracking
 from mappings.errors import MappingError
 from mappings.models import (
-    Address,
     Customer,
     Delivery,
     DeliveryStatusInfo,
@@ -24,9 +24,8 @@ from mappings.models import (
     OrderItem,
     StatusEvent,
     Timestamp,
-    TrackingInfo,
 )
-from mappings.money import Money, PriceSummary, currency_exponent
+from mappings.money import Money, PriceSummary, iso_currency
 from mappings.records import Record
 from mappings.records import parse as parse
 from mappings.records import text as _text
@@ -42,14 +41,8 @@ class EPAmount(Record):
     """An amount in integer minor units (FormattedPrice, `unit_price`, `value`)."""
 
     amount: StrictInt
-    currency: Short
+    currency: Annotated[Short, AfterValidator(iso_currency)]
     includes_tax: bool | None = None
-
-    @field_validator("currency")
-    @classmethod
-    def _iso_currency(cls, currency: str) -> str:
-        currency_exponent(currency)
-        return currency.upper()
 
     def money(self) -> Money:
         return Money.from_minor(self.amount, self.currency)
@@ -73,18 +66,10 @@ class EPToMany(Record):
     data: list[EPRef] = Field(default_factory=list)
 
 
-class EPAddress(Record):
-    id: Short | None = None
-    first_name: Short | None = None
-    last_name: Short | None = None
-    phone_number: Short | None = None
-    line_1: Short | None = None
-    line_2: Short | None = None
-    city: Short | None = None
-    postcode: Short | None = None
-    county: Short | None = None
-    region: Short | None = None
-    country: Short | None = None
+class EPAddress(AddressRecord):
+    line1: Short | None = Field(default=None, alias="line_1")
+    line2: Short | None = Field(default=None, alias="line_2")
+    zip_code: Short | None = Field(default=None, alias="postcode")
 
 
 class EPCustomerMeta(Record):
@@ -248,33 +233,15 @@ def split_name(name: str | None) -> tuple[str | None, str | None]:
     return first, rest.strip() or None
 
 
-def address(raw: EPAddress | None) -> Address | None:
-    if raw is None:
-        return None
-    return normalize_address(
-        line1=raw.line_1,
-        line2=raw.line_2,
-        zip_code=raw.postcode,
-        city=raw.city,
-        region=raw.region,
-        country=raw.country,
-        first_name=raw.first_name,
-        last_name=raw.last_name,
-        phone_number=raw.phone_number,
-        address_id=raw.id,
-    )
-
-
 def customer(raw: EPCustomer, addresses: Sequence[EPAddress]) -> Customer:
     first_name, last_name = split_name(raw.name)
-    shipping_addresses = [found for found in map(address, addresses) if found is not None]
     email = _text(raw.email)
     return Customer(
         id=raw.id,
         first_name=first_name,
         last_name=last_name,
         customer_since=raw.meta.timestamps.created_at,
-        shipping_addresses=shipping_addresses or None,
+        shipping_addresses=addresses_of(addresses),
         custom_fields={"email": email} if email and "*" not in email else None,
     )
 
@@ -356,7 +323,7 @@ def delivery(group: EPShippingGroup, *, quantity: int, status: DetailedStatus) -
         delivery_date_start=estimate.start,
         delivery_date_end=estimate.end,
         latest_status_info=DeliveryStatusInfo(type=status),
-        tracking_info=TrackingInfo(tracking_number=tracking_number) if tracking_number else None,
+        tracking_info=tracking(tracking_number),
         last_update=group.updated_at,
     )
 
@@ -421,7 +388,7 @@ def order(
     if owner is None:
         raise MappingError("the order has no customer", "relationships.customer.data.id")
     detailed, cancellation = order_status(raw)
-    shipping_address = address(raw.shipping_address)
+    shipping_address = address_of(raw.shipping_address)
     return Order(
         id=raw.id,
         order_number=_text(raw.order_number) or raw.id,
@@ -429,7 +396,7 @@ def order(
         purchase_datetime=raw.meta.timestamps.created_at,
         delivery_type=DeliveryType.SHIPPING if shipping_address else DeliveryType.UNKNOWN,
         shipping_address=shipping_address,
-        billing_address=address(raw.billing_address),
+        billing_address=address_of(raw.billing_address),
         items=(
             order_items(items, shipping_groups=shipping_groups, status=detailed)
             if items is not None

@@ -21,7 +21,8 @@ from mappings.status import (
 )
 
 
-def _as_utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
+    """`moment` as an aware UTC datetime; a naive one is taken to be UTC already."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
@@ -29,7 +30,7 @@ def _as_utc(moment: datetime) -> datetime:
 
 Timestamp = Annotated[
     datetime,
-    AfterValidator(_as_utc),
+    AfterValidator(as_utc),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 

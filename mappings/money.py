@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, NotRequired, TypedDict, Unpack
 
-from pydantic import BaseModel, ConfigDict, WithJsonSchema, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 
 from mappings.bounds import AMOUNT_MAX
 from mappings.errors import MappingError
@@ -41,6 +41,12 @@ def currency_exponent(currency: str) -> int:
         raise MappingError(f"unknown ISO 4217 currency {currency!r}") from None
 
 
+def iso_currency(currency: str) -> str:
+    """`currency` as its ISO 4217 code in capitals; MappingError when it is none."""
+    currency_exponent(currency)
+    return currency.upper()
+
+
 def to_decimal(raw: object, path: str = "") -> Decimal:
     """Read a platform amount (string, int or JSON number) without passing through float."""
     if isinstance(raw, float):
@@ -62,13 +68,7 @@ class Money(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     value: MoneyValue
-    currency: str
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, currency: str) -> str:
-        currency_exponent(currency)
-        return currency.upper()
+    currency: Annotated[str, AfterValidator(iso_currency)]
 
     @classmethod
     def of(cls, value: object, currency: str, path: str = "") -> Money:
@@ -103,6 +103,16 @@ class Money(BaseModel):
         return self if self.value >= 0 else Money(value=-self.value, currency=self.currency)
 
 
+class Charges(TypedDict):
+    """What lies between an order's original and final totals. `tax_inclusive` (default
+    False): the prices already include the taxes, so the total does not add them again."""
+
+    discounts: Money
+    shipping: Money
+    taxes: Money
+    tax_inclusive: NotRequired[bool]
+
+
 class PriceSummary(BaseModel):
     """`final = original - discounts + shipping + taxes`; taxes are not added again when
     the platform's prices include them."""
@@ -116,51 +126,34 @@ class PriceSummary(BaseModel):
     final_total_amount: Money
 
     @classmethod
-    def from_final(
-        cls,
-        *,
-        final: Money,
-        discounts: Money,
-        shipping: Money,
-        taxes: Money,
-        tax_inclusive: bool = False,
-    ) -> PriceSummary:
-        discount, added_taxes = _parts(final, discounts, shipping, taxes, tax_inclusive)
-        original = final.value + discount.value - shipping.value - added_taxes
+    def from_final(cls, *, final: Money, **charges: Unpack[Charges]) -> PriceSummary:
+        discount, added_taxes = _parts(final, charges)
+        original = final.value + discount.value - charges["shipping"].value - added_taxes
         return cls(
             original_total_amount=Money(value=original, currency=final.currency),
             discounts_amount=discount,
-            shipping_amount=shipping,
-            taxes_amount=taxes,
+            shipping_amount=charges["shipping"],
+            taxes_amount=charges["taxes"],
             final_total_amount=final,
         )
 
     @classmethod
-    def from_original(
-        cls,
-        *,
-        original: Money,
-        discounts: Money,
-        shipping: Money,
-        taxes: Money,
-        tax_inclusive: bool = False,
-    ) -> PriceSummary:
-        discount, added_taxes = _parts(original, discounts, shipping, taxes, tax_inclusive)
-        final = original.value - discount.value + shipping.value + added_taxes
+    def from_original(cls, *, original: Money, **charges: Unpack[Charges]) -> PriceSummary:
+        discount, added_taxes = _parts(original, charges)
+        final = original.value - discount.value + charges["shipping"].value + added_taxes
         return cls(
             original_total_amount=original,
             discounts_amount=discount,
-            shipping_amount=shipping,
-            taxes_amount=taxes,
+            shipping_amount=charges["shipping"],
+            taxes_amount=charges["taxes"],
             final_total_amount=Money(value=final, currency=original.currency),
         )
 
 
-def _parts(
-    total: Money, discounts: Money, shipping: Money, taxes: Money, tax_inclusive: bool
-) -> tuple[Money, Decimal]:
+def _parts(total: Money, charges: Charges) -> tuple[Money, Decimal]:
     """The discount as a positive amount and the taxes the total adds, all checked to be in
     the total's currency. Sums are taken on the values: a summary builds each amount once."""
-    for part in (discounts, shipping, taxes):
+    for part in (charges["discounts"], charges["shipping"], charges["taxes"]):
         total._same_currency(part)
-    return abs(discounts), Decimal(0) if tax_inclusive else taxes.value
+    added_taxes = Decimal(0) if charges.get("tax_inclusive") else charges["taxes"].value
+    return abs(charges["discounts"]), added_taxes

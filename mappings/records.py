@@ -25,6 +25,13 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class LenientRecord(Record):
+    """A record of a platform that sends some ids and codes as JSON numbers, some as strings:
+    its text fields take both."""
+
+    model_config = ConfigDict(coerce_numbers_to_str=True)
+
+
 def parse(model: type[R], raw: object, path: str = "") -> R:
     """Validate one platform body; `path` is where it sits in a larger body, if anywhere."""
     try:

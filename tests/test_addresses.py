@@ -1,6 +1,11 @@
 import pytest
+from pydantic import Field
 
-from mappings.addresses import normalize_address
+from mappings.addresses import AddressRecord, address_of, addresses_of, normalize_address
+from mappings.bounds import SHORT_MAX, Short
+from mappings.errors import MappingError
+from mappings.models import Address
+from mappings.records import parse
 
 
 def test_lines_are_joined_and_codes_normalized() -> None:
@@ -55,3 +60,38 @@ def test_anonymized_values_are_omitted() -> None:
 )
 def test_an_address_left_empty_is_no_address(fields: dict[str, str]) -> None:
     assert normalize_address(**fields) is None  # type: ignore[arg-type]
+
+
+class ShopAddress(AddressRecord):
+    """A platform that spells two parts its own way."""
+
+    line1: Short | None = Field(default=None, alias="street")
+    zip_code: Short | None = Field(default=None, alias="postcode")
+
+
+def test_a_platform_record_renames_only_the_parts_it_spells_otherwise() -> None:
+    raw = {"id": "7", "street": "Rua Augusta 10", "postcode": "1100-053", "city": "Lisboa"}
+    record = parse(ShopAddress, {**raw, "country": "PRT", "line1": "not this platform's key"})
+    assert address_of(record) == Address(
+        id="7", address="Rua Augusta 10", zip_code="1100-053", city="Lisboa", country_code="PT"
+    )
+
+
+def test_a_part_the_record_cannot_read_is_named_by_the_platform_key() -> None:
+    with pytest.raises(MappingError) as raised:
+        parse(ShopAddress, {"postcode": "9" * (SHORT_MAX + 1)}, "data.0")
+    assert raised.value.path == "data.0.postcode"
+
+
+def test_the_default_flag_is_kept_with_the_address() -> None:
+    record = parse(ShopAddress, {"city": "Porto", "default": True})
+    assert address_of(record) == Address(city="Porto", default=True)
+
+
+def test_missing_and_empty_addresses_are_left_out() -> None:
+    empty = parse(ShopAddress, {"street": "  ", "city": "***"})
+    porto = parse(ShopAddress, {"city": "Porto"})
+    assert address_of(None) is None
+    assert address_of(empty) is None
+    assert addresses_of([empty, porto, empty]) == [Address(city="Porto")]
+    assert addresses_of([empty]) is None

@@ -4,7 +4,14 @@ from typing import Any
 import pytest
 
 from mappings.errors import MappingError
-from mappings.money import CURRENCY_EXPONENTS, Money, PriceSummary, currency_exponent, to_decimal
+from mappings.money import (
+    CURRENCY_EXPONENTS,
+    Money,
+    PriceSummary,
+    currency_exponent,
+    iso_currency,
+    to_decimal,
+)
 from mappings.wire import render
 
 
@@ -134,3 +141,10 @@ def test_summaries_hold_whichever_way_the_platform_signs_its_discount(discount: 
         b'"taxes_amount":{"value":3.1,"currency":"USD"},'
         b'"final_total_amount":{"value":60.59,"currency":"USD"}}'
     )
+
+
+def test_currencies_are_read_as_iso_codes_in_capitals() -> None:
+    assert iso_currency("eur") == "EUR"
+    assert Money.of("1", "jpy").currency == "JPY"
+    with pytest.raises(MappingError):
+        iso_currency("EURO")

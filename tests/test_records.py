@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from mappings.bounds import Short
 from mappings.errors import MappingError
-from mappings.records import Record, field_path, parse, parse_list, present, text
+from mappings.records import LenientRecord, Record, field_path, parse, parse_list, present, text
 
 
 class Line(Record):
@@ -99,3 +99,14 @@ def test_text_is_a_trimmed_non_blank_string_or_none(value: object, expected: str
 def test_present_drops_absent_values_and_empties_to_none() -> None:
     assert present({"a": 1, "b": None, "c": 0, "d": ""}) == {"a": 1, "c": 0, "d": ""}
     assert present({"a": None}) is None
+
+
+class Shipment(LenientRecord):
+    id: Short
+    carrier: Short | None = None
+
+
+def test_a_lenient_record_reads_numbers_as_text() -> None:
+    assert parse(Shipment, {"id": 1042, "carrier": "UPS"}) == Shipment(id="1042", carrier="UPS")
+    with pytest.raises(MappingError):
+        parse(Order, {"id": 1042})
