@@ -232,32 +232,26 @@ MAPPING = '''\
 Platform bodies are first validated into the small records below, so that a body the
 bridge cannot read fails with a `MappingError` naming the field; the functions after them
 turn those records into ERC models (`mappings.models`), with the shared helpers for records
-(`mappings.records`), money (`mappings.money`), statuses (`mappings.status`) and addresses
-(`mappings.addresses`).
+(`mappings.records`), money (`mappings.money`), statuses (`mappings.status`), addresses
+(`mappings.addresses`) and deliveries and totals (`mappings.builders`).
 """
 
 from __future__ import annotations
 
-from pydantic import ConfigDict
-
 from mappings.bounds import Short
 from mappings.models import Customer, Order
-from mappings.records import Record, parse_list
+from mappings.records import LenientRecord, parse_list
 from mappings.records import parse as parse
 
 
-class _Record(Record):
-    model_config = ConfigDict(coerce_numbers_to_str=True)
-
-
-class ${Camel}Customer(_Record):
+class ${Camel}Customer(LenientRecord):
     """TODO($name): the fields of the platform's customer the mapping reads, every string
     bounded by a type of `mappings.bounds` (Short, Url or Text)."""
 
     id: Short
 
 
-class ${Camel}Order(_Record):
+class ${Camel}Order(LenientRecord):
     """TODO($name): the fields of the platform's order the mapping reads, every string
     bounded by a type of `mappings.bounds` (Short, Url or Text)."""
 
@@ -273,8 +267,9 @@ def parse_orders(raw: object) -> list[${Camel}Order]:
 def customer(raw: ${Camel}Customer) -> Customer:
     raise NotImplementedError(
         "TODO($name): map the platform's customer to an ERC Customer "
-        "(first_name, last_name, customer_since, and shipping_addresses "
-        "through mappings.addresses.normalize_address)"
+        "(first_name, last_name, customer_since, and shipping_addresses: declare the "
+        "platform's address as a mappings.addresses.AddressRecord, aliasing only the keys "
+        "it names otherwise, and map it with addresses_of / address_of)"
     )
 
 
