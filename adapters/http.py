@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -182,6 +182,19 @@ def encode_query(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
     return "&".join(encoded)
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One HTTP request to the platform, as an adapter asked for it: `data` is sent as a
+    form, `json` as a JSON body."""
+
+    method: str
+    path: str
+    params: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    data: dict[str, str] | None = None
+    json: Any = None
+
+
 class _HTTP1Wire:
     """Requests over a keep-alive HTTP/1.1 pool, sent exactly as given (no URL
     re-normalization), through the environment's egress proxy if it names one; gzip and
@@ -214,20 +227,11 @@ class _HTTP1Wire:
                 defaults["Proxy-Authorization"] = proxy.authorization
         self._defaults = {name.lower(): (name, value) for name, value in defaults.items()}
 
-    async def exchange(
-        self,
-        method: str,
-        path: str,
-        params: Any,
-        headers: dict[str, str],
-        data: dict[str, str] | None,
-        read_timeout: float,
-        json: Any = None,
-    ) -> PlatformResponse:
-        request = self._request(method, path, params, headers, data, json)
+    async def exchange(self, outgoing: Outgoing, read_timeout: float) -> PlatformResponse:
+        request = self._request(outgoing)
         try:
             raw = await self._pool.exchange(
-                request, within_s=read_timeout, idempotent=method in ("GET", "HEAD")
+                request, within_s=read_timeout, idempotent=outgoing.method in ("GET", "HEAD")
             )
         except TimeoutError:
             raise
@@ -239,31 +243,24 @@ class _HTTP1Wire:
             body = await decoded(encoding, body, max_bytes=self._max_bytes)
         return PlatformResponse(raw.status, raw.headers, body)
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        params: Any,
-        headers: Mapping[str, str],
-        data: dict[str, str] | None,
-        json: Any = None,
-    ) -> bytes:
-        target = f"{self._target_base}{path}"
-        if params:
-            target = f"{target}?{encode_query(params)}"
+    def _request(self, outgoing: Outgoing) -> bytes:
+        target = f"{self._target_base}{outgoing.path}"
+        if outgoing.params:
+            target = f"{target}?{encode_query(outgoing.params)}"
         lines = dict(self._defaults)
-        for name, value in headers.items():
+        for name, value in outgoing.headers.items():
             lines[name.lower()] = (name, value)
         body = b""
-        if data is not None:
-            body = urlencode(data).encode()  # not `encode_query`: no secret kept in its cache
+        if outgoing.data is not None:
+            # not `encode_query`: no secret kept in its cache
+            body = urlencode(outgoing.data).encode()
             lines["content-type"] = ("Content-Type", "application/x-www-form-urlencoded")
-        elif json is not None:
-            body = orjson.dumps(json)
+        elif outgoing.json is not None:
+            body = orjson.dumps(outgoing.json)
             lines["content-type"] = ("Content-Type", "application/json")
-        if body or method in ("POST", "PUT", "PATCH"):
+        if body or outgoing.method in ("POST", "PUT", "PATCH"):
             lines["content-length"] = ("Content-Length", str(len(body)))
-        head = [f"{method} {target} HTTP/1.1"]
+        head = [f"{outgoing.method} {target} HTTP/1.1"]
         head += [f"{name}: {value}" for name, value in lines.values()]
         for line in head:
             if "\r" in line or "\n" in line:
@@ -340,9 +337,8 @@ class UpstreamClient:
             failure: UpstreamUnavailable | None = None
             response: PlatformResponse | None = None
             try:
-                response = await self._attempt(
-                    method, path, params, {**(headers or {}), **fresh}, data, endpoint, json
-                )
+                outgoing = Outgoing(method, path, params, {**(headers or {}), **fresh}, data, json)
+                response = await self._attempt(outgoing, endpoint)
             except CircuitOpen:
                 raise
             except UpstreamUnavailable as exc:
@@ -371,16 +367,8 @@ class UpstreamClient:
         ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2**attempt)
         return random.uniform(0, ceiling)  # noqa: S311 - jitter, not security
 
-    async def _attempt(
-        self,
-        method: str,
-        path: str,
-        params: Any,
-        headers: dict[str, str],
-        data: dict[str, str] | None,
-        endpoint: str,
-        json: Any = None,
-    ) -> PlatformResponse:
+    async def _attempt(self, outgoing: Outgoing, endpoint: str) -> PlatformResponse:
+        method = outgoing.method
         with self.breaker.call() as call:  # CircuitOpen while calls are paused
             left = remaining()
             if left is not None and left <= 0:
@@ -392,9 +380,7 @@ class UpstreamClient:
             call.sending()
             started = time.perf_counter()
             try:
-                response = await self._wire.exchange(
-                    method, path, params, headers, data, read_timeout, json
-                )
+                response = await self._wire.exchange(outgoing, read_timeout)
             except TimeoutError as exc:
                 call.failed()
                 self._record(method, endpoint, started, outcome="timeout")

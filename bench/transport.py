@@ -19,7 +19,7 @@ import httpx2
 import uvloop
 from httpx_aiohttp import AiohttpTransport
 
-from adapters.http import HTTPConfig, _HTTP1Wire
+from adapters.http import HTTPConfig, Outgoing, _HTTP1Wire
 from bench.platform import order_id
 from bench.processes import free_port, running
 
@@ -63,7 +63,7 @@ async def measure(url: str, total: int) -> dict[str, list[float]]:
     wire = _HTTP1Wire(base, {}, HTTPConfig(max_connections=128))
 
     async def own() -> None:
-        await wire.exchange("GET", f"/v2/{path}", None, {}, None, 10.0)
+        await wire.exchange(Outgoing("GET", f"/v2/{path}"), 10.0)
 
     results["bridge http1"] = [await drive(own, total, c) for c in CONCURRENCY]
     await wire.close()

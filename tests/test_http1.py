@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from adapters.decoding import STEP_BYTES, decoded
-from adapters.http import HTTPConfig, UpstreamClient, _HTTP1Wire
+from adapters.http import HTTPConfig, Outgoing, UpstreamClient, _HTTP1Wire
 from adapters.http1 import HTTP1Pool, Origin, ProtocolError
 from tests.servers import serve
 
@@ -356,9 +356,10 @@ async def test_requests_carry_the_base_path_query_and_merged_headers() -> None:
     async with scripted(echo) as (_, origin):
         base = f"http://127.0.0.1:{origin.port}/stores/abc"
         wire = _HTTP1Wire(base, {"X-Auth-Token": "t0", "Accept": "text/plain"}, HTTPConfig())
-        response = await wire.exchange(
-            "GET", "/v3/orders", {"a b": "c&d", "n": [1, 2]}, {"x-auth-token": "t1"}, None, 2
+        outgoing = Outgoing(
+            "GET", "/v3/orders", {"a b": "c&d", "n": [1, 2]}, {"x-auth-token": "t1"}
         )
+        response = await wire.exchange(outgoing, 2)
         await wire.close()
     head, _ = response.content.split(b"\r\n\r\n", 1)
     lines = head.decode().split("\r\n")
@@ -374,7 +375,7 @@ async def test_form_posts_carry_their_length_and_type() -> None:
     async with scripted(echo) as (_, origin):
         wire = _HTTP1Wire(f"http://127.0.0.1:{origin.port}", {}, HTTPConfig())
         form = {"grant_type": "client_credentials", "client_secret": "a/b+c"}
-        response = await wire.exchange("POST", "/oauth", None, {}, form, 2)
+        response = await wire.exchange(Outgoing("POST", "/oauth", data=form), 2)
         await wire.close()
     head, body = response.content.split(b"\r\n\r\n", 1)
     assert body == b"grant_type=client_credentials&client_secret=a%2Fb%2Bc"
@@ -390,7 +391,7 @@ async def test_a_line_break_in_a_request_sends_nothing(headers: dict[str, str], 
     async with scripted(OK) as (server, origin):
         wire = _HTTP1Wire(f"http://127.0.0.1:{origin.port}", {}, HTTPConfig())
         with pytest.raises(ValueError, match="line break"):
-            await wire.exchange("GET", path, None, headers, None, 2)
+            await wire.exchange(Outgoing("GET", path, headers=headers), 2)
         await wire.close()
     assert server.connections == 0
 
@@ -414,7 +415,7 @@ async def test_compressed_answers_reach_adapters_decoded(
     )
     async with scripted(answer) as (_, origin):
         wire = _HTTP1Wire(f"http://127.0.0.1:{origin.port}", {}, HTTPConfig())
-        response = await wire.exchange("GET", "/", None, {}, None, 2)
+        response = await wire.exchange(Outgoing("GET", "/"), 2)
         await wire.close()
     assert response.json() == {"data": []}
 
@@ -424,7 +425,7 @@ async def test_a_corrupt_compressed_answer_is_a_protocol_error() -> None:
     async with scripted(answer) as (_, origin):
         wire = _HTTP1Wire(f"http://127.0.0.1:{origin.port}", {}, HTTPConfig())
         with pytest.raises(ProtocolError, match="corrupt"):
-            await wire.exchange("GET", "/", None, {}, None, 2)
+            await wire.exchange(Outgoing("GET", "/"), 2)
         await wire.close()
 
 
