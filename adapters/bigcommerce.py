@@ -56,10 +56,10 @@ from adapters.webhooks import (
     nested,
     unreadable,
 )
+from adapters.write_rules import refuse_refund, shows_address
 from adapters.writing import write_once
 from mappings import bigcommerce as bc
 from mappings.models import Customer, Order, OrderItem
-from mappings.write_rules import asks_for_refund, shows_address
 from mappings.writes import CancelOrder, NewShippingAddress
 
 PLATFORM = "bigcommerce"
@@ -159,7 +159,10 @@ class BigCommerceAdapter(HTTPAdapter):
     settings_class = BigCommerceSettings
     settings: BigCommerceSettings
     title = "BigCommerce"
-    credentials = "BIGCOMMERCE_ACCESS_TOKEN and its read-only Orders and Customers scopes"
+    credentials = (
+        "BIGCOMMERCE_ACCESS_TOKEN and its Orders and Customers scopes "
+        "(Orders: modify for the write routes)"
+    )
 
     def __init__(
         self,
@@ -251,12 +254,7 @@ class BigCommerceAdapter(HTTPAdapter):
 
     async def cancel_order(self, customer_id: str, order_id: str, body: CancelOrder) -> WriteResult:
         raw, notes = await self._owned_order_with_notes(customer_id, order_id)
-        if asks_for_refund(body):
-            raise NotAllowed(
-                "BigCommerce does not refund an order it cancels; "
-                "the refund has to be made separately",
-                field="refund_method",
-            )
+        refuse_refund(body, platform=self.title)
         if raw.status_id == bc.CANCELLED:
             return WriteResult("already_done")
         _check_before_shipping(raw)

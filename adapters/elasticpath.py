@@ -39,10 +39,10 @@ from adapters.webhooks import (
     nested,
     unreadable,
 )
+from adapters.write_rules import refuse_refund, shows_address
 from adapters.writing import write_once
 from mappings import elasticpath as ep
 from mappings.models import Customer, Order
-from mappings.write_rules import asks_for_refund, shows_address
 from mappings.writes import CancelOrder, NewShippingAddress
 
 PLATFORM = "elasticpath"
@@ -192,12 +192,7 @@ class ElasticPathAdapter(HTTPAdapter):
 
     async def cancel_order(self, customer_id: str, order_id: str, body: CancelOrder) -> WriteResult:
         raw = await self._owned_order(customer_id, order_id)
-        if asks_for_refund(body):
-            raise NotAllowed(
-                "Elastic Path does not refund an order it cancels; "
-                "the refund has to be made separately",
-                field="refund_method",
-            )
+        refuse_refund(body, platform=self.title)
         if ep.is_fulfilled(raw):
             raise NotAllowed("the order has shipped")
         if ep.is_cancelled(raw):

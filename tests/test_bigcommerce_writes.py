@@ -2,43 +2,35 @@
 
 BigCommerce itself accepts any status on any order, so every refusal here is the
 adapter's. Each test proves from the emulator's request log which writes reached the
-platform: one when the change is made, none when it is refused or already in place, and
-never a second one after a timeout, a platform error or a cancelled request.
+platform: one when the change is made, none when it is refused or already in place. What
+every platform's writes do alike (other customers' orders, timeouts, errors, cancelled
+requests) is in `test_platform_writes`, with the names this module gives it.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 
-from adapters.base import Capability, WriteResult
+from adapters.base import WriteResult
 from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
-from adapters.deadline import within
 from adapters.errors import (
     NotAllowed,
-    NotFound,
-    NotSupported,
-    UpstreamError,
-    WriteNotConfirmed,
+    UpstreamUnavailable,
 )
 from mappings.models import Order
 from mappings.status import CancellationStatus
-from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
+from mappings.writes import CancelOrder, NewShippingAddress
+from tests import test_conformance_bigcommerce as conformance
 from tests.conftest import FAST
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator, v2_error
-from tests.emulators.write_faults import WriteFault, until
+from tests.emulators.write_faults import WriteFault
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
-
-DEADLINE_S = 1.2
-"""The request's deadline in the timeout tests: the write may take two thirds of it."""
-HANG_S = 1.6
-"""How long a slow write keeps BigCommerce's answer back: past the deadline."""
 
 ORDER = fx.ORDER_AWAITING_FULFILLMENT
 """Ana's order that nothing has happened to yet: one destination (her office)."""
@@ -80,6 +72,22 @@ WRITES: dict[str, tuple[Write, Callable[[Order], bool]]] = {
     "cancel_order": (cancel, cancelled),
     "change_shipping_address": (move, moved),
 }
+"""Each write of `ORDER` by `CUSTOMER`, and what the next read of the order shows after it."""
+CUSTOMER = fx.ANA
+MANIFEST = conformance.TestBigCommerceConformance.manifest
+SOMEONE_ELSES = (fx.ORDER_EUR, fx.ORDER_GUEST)
+SERVER_ERROR = v2_error(500, "Internal server error.")
+
+
+def new_emulator() -> BigCommerceEmulator:
+    return BigCommerceEmulator(fx.default_store())
+
+
+def new_adapter(url: str) -> BigCommerceAdapter:
+    settings = BigCommerceSettings(
+        _env_file=None, store_hash=fx.STORE_HASH, access_token=fx.ACCESS_TOKEN, base_url=url
+    )
+    return BigCommerceAdapter(settings, http=FAST)
 
 
 @pytest.fixture
@@ -89,7 +97,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[BigCommerceEmulator, str]]:
-    emulator = BigCommerceEmulator(fx.default_store())
+    emulator = new_emulator()
     with serve(emulator.app) as url:
         yield emulator, url
 
@@ -107,10 +115,7 @@ def emulator(served: tuple[BigCommerceEmulator, str]) -> BigCommerceEmulator:
 async def adapter(
     served: tuple[BigCommerceEmulator, str], emulator: BigCommerceEmulator
 ) -> AsyncIterator[BigCommerceAdapter]:
-    settings = BigCommerceSettings(
-        _env_file=None, store_hash=fx.STORE_HASH, access_token=fx.ACCESS_TOKEN, base_url=served[1]
-    )
-    adapter = BigCommerceAdapter(settings, http=FAST)
+    adapter = new_adapter(served[1])
     await adapter.open()
     yield adapter
     await adapter.close()
@@ -290,89 +295,22 @@ async def test_address_change_the_order_does_not_allow_is_refused(
     assert writes(emulator) == []
 
 
-# Both writes
-
-
-@pytest.mark.parametrize("order_id", [fx.ORDER_EUR, fx.ORDER_GUEST])
-@pytest.mark.parametrize("write", WRITES)
-async def test_an_order_of_someone_else_is_not_found_and_not_written(
-    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator, write: str, order_id: str
+async def test_a_token_without_the_modify_scope_is_reported_as_the_operators_to_fix(
+    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator
 ) -> None:
-    attempt = (
-        adapter.cancel_order(fx.ANA, order_id, CancelOrder())
-        if write == "cancel_order"
-        else adapter.change_shipping_address(fx.ANA, order_id, NEW_ADDRESS)
-    )
-    with pytest.raises(NotFound):
-        await attempt
-
-    assert writes(emulator) == []
-
-
-@pytest.mark.parametrize("write", WRITES)
-async def test_timeout_after_bigcommerce_applied_the_change_is_confirmed_by_a_fresh_read(
-    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator, write: str
-) -> None:
-    send, shows = WRITES[write]
-    emulator.write_faults.add(WriteFault(hang=HANG_S, applies="first"))
-
-    async with within(DEADLINE_S):
-        result = await send(adapter)
-
-    assert result.outcome == "applied"
-    await until(lambda: len(emulator.writes) == 1)
-    assert len(writes(emulator)) == 1
-    assert shows(await adapter.get_order(fx.ANA, ORDER))
-
-
-@pytest.mark.parametrize("applies", ["never", "last"])
-@pytest.mark.parametrize("write", WRITES)
-async def test_timeout_without_the_change_in_place_is_not_confirmed_and_not_resent(
-    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator, write: str, applies: Any
-) -> None:
-    send, shows = WRITES[write]
-    emulator.write_faults.add(WriteFault(hang=HANG_S, applies=applies, status=504))
-
-    with pytest.raises(WriteNotConfirmed):
-        async with within(DEADLINE_S):
-            await send(adapter)
-
-    await until(lambda: len(emulator.writes) == 1)
-    assert len(writes(emulator)) == 1
-    # BigCommerce applying it late is what the answer warns of ("it may still be applied").
-    assert shows(await adapter.get_order(fx.ANA, ORDER)) is (applies == "last")
-
-
-@pytest.mark.parametrize("write", WRITES)
-async def test_a_server_error_on_the_write_is_an_upstream_error_without_a_retry(
-    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator, write: str
-) -> None:
-    send, _ = WRITES[write]
     emulator.write_faults.add(
-        WriteFault(applies="never", status=500, body=v2_error(500, "Internal server error."))
+        WriteFault(
+            applies="never",
+            status=403,
+            body=v2_error(403, "You don't have a required scope to access the endpoint"),
+        )
     )
 
-    with pytest.raises(UpstreamError):
-        await send(adapter)
+    with pytest.raises(UpstreamUnavailable) as caught:
+        await adapter.cancel_order(fx.ANA, ORDER, CancelOrder())
 
-    assert len(writes(emulator)) == 1
-
-
-@pytest.mark.parametrize("write", WRITES)
-async def test_a_request_cancelled_mid_write_sends_nothing_more(
-    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator, write: str
-) -> None:
-    send, _ = WRITES[write]
-    emulator.write_faults.add(WriteFault(hang=0.8, applies="first"))
-    task = asyncio.ensure_future(send(adapter))
-    await until(lambda: emulator.write_faults.arrived == 1)
-
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-
-    await until(lambda: len(emulator.writes) == 1)
-    await asyncio.sleep(0.1)
+    assert caught.value.credentials_rejected
+    assert "Orders: modify" in caught.value.message
     assert len(writes(emulator)) == 1
 
 
@@ -399,10 +337,3 @@ async def test_the_emulator_refuses_read_only_fields_as_bigcommerce_does(
     )
 
     assert response.status_code == 400
-
-
-async def test_cancelling_items_is_not_supported(adapter: BigCommerceAdapter) -> None:
-    assert Capability.CANCEL_ITEMS not in adapter.capabilities
-    assert {Capability.CANCEL_ORDER, Capability.CHANGE_SHIPPING_ADDRESS} <= adapter.capabilities
-    with pytest.raises(NotSupported):
-        await adapter.cancel_items(fx.ANA, ORDER, CancelItems(ids=[f"{ORDER}0"]))

@@ -1,32 +1,29 @@
 """Elastic Path writes (SPEC §7 W1, W2) against the emulator over real HTTP on 127.0.0.1.
 
 Every test proves from the emulator's request log which writes reached the platform: one
-when the change is made, none when it is refused or already in place, and never a second
-one after a timeout, a platform error or a cancelled request.
+when the change is made, none when it is refused or already in place. What every
+platform's writes do alike (other customers' orders, timeouts, errors, cancelled
+requests) is in `test_platform_writes`, with the names this module gives it.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import orjson
 import pytest
 
-from adapters.base import Capability, WriteResult
-from adapters.deadline import within
+from adapters.base import WriteResult
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
 from adapters.errors import (
     NotAllowed,
-    NotFound,
-    NotSupported,
     UpstreamError,
-    WriteNotConfirmed,
 )
 from mappings.models import Order
 from mappings.status import CancellationStatus
-from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
+from mappings.writes import CancelOrder, NewShippingAddress
+from tests import test_conformance_elasticpath as conformance
 from tests.conftest import FAST
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import (
@@ -35,15 +32,10 @@ from tests.emulators.elasticpath import (
     ElasticPathEmulator,
     error_body,
 )
-from tests.emulators.write_faults import WriteFault, until
+from tests.emulators.write_faults import WriteFault
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
-
-DEADLINE_S = 1.2
-"""The request's deadline in the timeout tests: the write may take two thirds of it."""
-HANG_S = 1.6
-"""How long a slow write keeps EP's answer back: past the deadline."""
 
 NEW_ADDRESS = NewShippingAddress(
     address="500 Court St NE",
@@ -84,6 +76,22 @@ WRITES: dict[str, tuple[Write, Callable[[Order], bool]]] = {
     "cancel_order": (cancel, cancelled),
     "change_shipping_address": (move, moved),
 }
+"""Each write of `ORDER` by `CUSTOMER`, and what the next read of the order shows after it."""
+CUSTOMER, ORDER = fx.MARIA, fx.ORDER_PROCESSING
+MANIFEST = conformance.TestElasticPathConformance.manifest
+SOMEONE_ELSES = (fx.ORDER_EUR, fx.ORDER_GUEST)
+SERVER_ERROR = orjson.dumps(error_body(500, "Internal Error"))
+
+
+def new_emulator() -> ElasticPathEmulator:
+    return ElasticPathEmulator(fx.default_store())
+
+
+def new_adapter(url: str) -> ElasticPathAdapter:
+    settings = ElasticPathSettings(
+        _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    )
+    return ElasticPathAdapter(settings, http=FAST)
 
 
 @pytest.fixture
@@ -93,7 +101,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[ElasticPathEmulator, str]]:
-    emulator = ElasticPathEmulator(fx.default_store())
+    emulator = new_emulator()
     with serve(emulator.app) as url:
         yield emulator, url
 
@@ -111,10 +119,7 @@ def emulator(served: tuple[ElasticPathEmulator, str]) -> ElasticPathEmulator:
 async def adapter(
     served: tuple[ElasticPathEmulator, str], emulator: ElasticPathEmulator
 ) -> AsyncIterator[ElasticPathAdapter]:
-    settings = ElasticPathSettings(
-        _env_file=None, base_url=served[1], client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
-    adapter = ElasticPathAdapter(settings, http=FAST)
+    adapter = new_adapter(served[1])
     await adapter.open()
     yield adapter
     await adapter.close()
@@ -310,98 +315,6 @@ async def test_address_change_the_order_does_not_allow_is_refused(
     assert writes(emulator) == []
 
 
-# Both writes
-
-
-@pytest.mark.parametrize("order_id", [fx.ORDER_EUR, fx.ORDER_GUEST], ids=fx.fixture_name)
-@pytest.mark.parametrize("write", ["cancel_order", "change_shipping_address"])
-async def test_an_order_of_someone_else_is_not_found_and_not_written(
-    adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, write: str, order_id: str
-) -> None:
-    attempt = (
-        adapter.cancel_order(fx.MARIA, order_id, CancelOrder())
-        if write == "cancel_order"
-        else adapter.change_shipping_address(fx.MARIA, order_id, NEW_ADDRESS)
-    )
-    with pytest.raises(NotFound):
-        await attempt
-
-    assert writes(emulator) == []
-
-
-@pytest.mark.parametrize("write", WRITES)
-async def test_timeout_after_ep_applied_the_change_is_confirmed_by_a_fresh_read(
-    adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, write: str
-) -> None:
-    send, shows = WRITES[write]
-    await adapter.authenticate()
-    emulator.write_faults.add(WriteFault(hang=HANG_S, applies="first"))
-
-    async with within(DEADLINE_S):
-        result = await send(adapter)
-
-    assert result.outcome == "applied"
-    reads_after_write = [r.method for r in emulator.api_calls]
-    assert reads_after_write.count("GET") >= 2  # the ownership read and the re-read
-    await until(lambda: len(emulator.writes) == 1)
-    assert len(writes(emulator)) == 1
-    assert shows(await adapter.get_order(fx.MARIA, fx.ORDER_PROCESSING))
-
-
-@pytest.mark.parametrize("applies", ["never", "last"])
-@pytest.mark.parametrize("write", WRITES)
-async def test_timeout_without_the_change_in_place_is_not_confirmed_and_not_resent(
-    adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, write: str, applies: Any
-) -> None:
-    send, shows = WRITES[write]
-    await adapter.authenticate()
-    emulator.write_faults.add(WriteFault(hang=HANG_S, applies=applies, status=504))
-
-    with pytest.raises(WriteNotConfirmed):
-        async with within(DEADLINE_S):
-            await send(adapter)
-
-    await until(lambda: len(emulator.writes) == 1)
-    assert len(writes(emulator)) == 1
-    # EP applying it late is what the answer warns of ("it may still be applied").
-    assert shows(await adapter.get_order(fx.MARIA, fx.ORDER_PROCESSING)) is (applies == "last")
-
-
-@pytest.mark.parametrize("write", WRITES)
-async def test_a_server_error_on_the_write_is_an_upstream_error_without_a_retry(
-    adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, write: str
-) -> None:
-    send, _ = WRITES[write]
-    emulator.write_faults.add(
-        WriteFault(
-            applies="never", status=500, body=orjson.dumps(error_body(500, "Internal Error"))
-        )
-    )
-
-    with pytest.raises(UpstreamError):
-        await send(adapter)
-
-    assert len(writes(emulator)) == 1
-
-
-@pytest.mark.parametrize("write", WRITES)
-async def test_a_request_cancelled_mid_write_sends_nothing_more(
-    adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, write: str
-) -> None:
-    send, _ = WRITES[write]
-    emulator.write_faults.add(WriteFault(hang=0.8, applies="first"))
-    task = asyncio.ensure_future(send(adapter))
-    await until(lambda: emulator.write_faults.arrived == 1)
-
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-
-    await until(lambda: len(emulator.writes) == 1)
-    await asyncio.sleep(0.1)
-    assert len(writes(emulator)) == 1
-
-
 async def test_a_token_ep_revoked_before_the_write_is_renewed_once(
     adapter: ElasticPathAdapter, emulator: ElasticPathEmulator
 ) -> None:
@@ -451,10 +364,3 @@ async def test_the_emulator_refuses_to_cancel_a_fulfilled_order_as_ep_does(
     assert response.status_code == 422
     assert response.json()["errors"][0]["detail"] == "The order has been fulfilled"
     assert order["status"] == "complete"
-
-
-async def test_cancelling_items_is_not_supported(adapter: ElasticPathAdapter) -> None:
-    assert Capability.CANCEL_ITEMS not in adapter.capabilities
-    assert {Capability.CANCEL_ORDER, Capability.CHANGE_SHIPPING_ADDRESS} <= adapter.capabilities
-    with pytest.raises(NotSupported):
-        await adapter.cancel_items(fx.MARIA, fx.ORDER_PROCESSING, CancelItems(ids=["x"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.errors import NotAllowed
 from mappings.models import Address
 from mappings.writes import CancelOrder, NewShippingAddress
 
@@ -17,6 +18,16 @@ def asks_for_refund(body: CancelOrder) -> bool:
     return refund is not None and (
         bool(refund.original_payment_method) or refund.store_credit is not None
     )
+
+
+def refuse_refund(body: CancelOrder, *, platform: str) -> None:
+    """NotAllowed (field `refund_method`) when the cancellation asks for a refund that a
+    platform's cancellation does not make: the bridge never claims one it did not make."""
+    if asks_for_refund(body):
+        raise NotAllowed(
+            f"{platform} does not refund an order it cancels; the refund has to be made separately",
+            field="refund_method",
+        )
 
 
 def shows_address(current: Address | None, new: NewShippingAddress) -> bool:
