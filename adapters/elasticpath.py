@@ -52,6 +52,8 @@ MAX_OFFSET = 10_000
 """EP refuses a `page[offset]` beyond this on `/v2/orders`."""
 GRANT_PATH = "/oauth/access_token"
 ORDER_ENDPOINT = "/v2/orders/{id}"
+CHANGE_REFUSED = frozenset({400, 409, 422})
+"""How EP may refuse an order change it does not allow (its status is not documented)."""
 EXAMPLE_HOST = "https://useast.api.elasticpath.com"
 
 # No EP id is empty or a dot segment, and some HTTP stacks resolve `.`/`..` even when
@@ -239,6 +241,11 @@ class ElasticPathAdapter(HTTPAdapter):
             response = await self._authorized(
                 "PUT", path, endpoint=ORDER_ENDPOINT, json=body, retry=False
             )
+            if response.status_code in CHANGE_REFUSED and ep.is_fulfilled(
+                await self._order(order_id)
+            ):
+                # Fulfilled since it was read: EP refused, and the agent is told why.
+                raise NotAllowed("the order has shipped")
             self.raise_for_status(response, ORDER_ENDPOINT, missing=_no_order(order_id))
 
         async def confirmed() -> bool:

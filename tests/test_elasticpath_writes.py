@@ -345,6 +345,22 @@ async def test_ep_refusing_the_write_is_an_upstream_error(
     assert len(writes(emulator)) == 1
 
 
+@pytest.mark.parametrize("write", ["cancel_order", "change_shipping_address"])
+async def test_an_order_fulfilled_since_it_was_read_is_refused_as_shipped(
+    adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, write: str
+) -> None:
+    order = emulator.store.order(ORDER)
+    assert order is not None
+    emulator.write_faults.add(WriteFault(meanwhile=lambda: order.update(shipping="fulfilled")))
+    send, shows = WRITES[write]
+
+    with pytest.raises(NotAllowed, match="the order has shipped"):
+        await send(adapter)
+
+    assert [(r.method, r.status) for r in emulator.writes] == [("PUT", 422)]
+    assert not shows(await adapter.get_order(CUSTOMER, ORDER))
+
+
 async def test_the_emulator_refuses_to_cancel_a_fulfilled_order_as_ep_does(
     emulator: ElasticPathEmulator, adapter: ElasticPathAdapter
 ) -> None:

@@ -452,11 +452,11 @@ class ElasticPathEmulator(Emulator[LoggedRequest]):
             or not all(isinstance(value, str) for value in address.values())
         ):
             return _failed("shipping_address is invalid")
-        if found["shipping"] == "fulfilled" and ("status" in data or address is not None):
-            # The status EP answers with here is not documented; its errors guide says 4xx.
-            return _failed("The order has been fulfilled")
 
         def apply() -> Response:
+            if found["shipping"] == "fulfilled" and ("status" in data or address is not None):
+                # The status EP answers with here is not documented; its errors guide says 4xx.
+                return _failed("The order has been fulfilled")
             if "status" in data:
                 found["status"] = data["status"]
             if address is not None:

@@ -22,12 +22,14 @@ from starlette.responses import Response
 @dataclass(frozen=True)
 class WriteFault:
     """How the next write goes: `applies` says when its change is made (on arrival, only
-    after the hang, or never), `status` and `body` replace the platform's answer."""
+    after the hang, or never), `status` and `body` replace the platform's answer, and
+    `meanwhile` changes the store just before (someone else acting on the order)."""
 
     hang: float = 0.0
     applies: Literal["first", "last", "never"] = "first"
     status: int | None = None
     body: bytes = b""
+    meanwhile: Callable[[], None] | None = None
 
 
 class WriteFaults:
@@ -56,6 +58,8 @@ class WriteFaults:
             fault = self._queue.popleft() if self._queue else None
         if fault is None:
             return apply()
+        if fault.meanwhile is not None:
+            fault.meanwhile()
         answer = apply() if fault.applies == "first" else None
         if fault.hang:
             await asyncio.sleep(fault.hang)
