@@ -16,15 +16,24 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
+import pycountry
 import structlog
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.answers import LogFields, PlatformProblem
-from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
+from adapters.base import (
+    READ_CAPABILITIES,
+    Capability,
+    HTTPAdapter,
+    OrderListRequest,
+    OrderPage,
+    WriteResult,
+)
 from adapters.deadline import remaining
 from adapters.errors import (
     AdapterError,
+    NotAllowed,
     NotFound,
     NotSupported,
     UpstreamError,
@@ -47,8 +56,11 @@ from adapters.webhooks import (
     nested,
     unreadable,
 )
+from adapters.write_rules import refuse_refund, shows_address
+from adapters.writing import write_once
 from mappings import bigcommerce as bc
 from mappings.models import Customer, Order, OrderItem
+from mappings.writes import CancelOrder, NewShippingAddress
 
 PLATFORM = "bigcommerce"
 PUBLIC_API = "https://api.bigcommerce.com"
@@ -61,6 +73,21 @@ QUOTA_MARGIN_S = 0.05
 _ID = re.compile(r"[1-9][0-9]{0,18}")
 _STORE_HASH = re.compile(r"[A-Za-z0-9]+")
 _SORT_FIELDS = {"purchase_datetime": "date_created", "order_number": "id"}
+
+ORDER_ENDPOINT = "/v2/orders/{id}"
+DESTINATION_ENDPOINT = "/v2/orders/{id}/shipping_addresses/{address_id}"
+TOO_LATE = {
+    0: "the order was never completed at checkout",
+    2: "the order has shipped",
+    3: "part of the order has shipped",
+    4: "the order has been refunded",
+    5: "the order is cancelled",
+    6: "the order's payment was declined",
+    10: "the order is completed",
+    13: "the order's payment is disputed",
+    14: "part of the order has been refunded",
+}
+"""Why an order in a status past `bc.BEFORE_SHIPPING` can no longer be changed."""
 
 log = structlog.get_logger("erc_bridge.bigcommerce")
 
@@ -128,10 +155,14 @@ class RateWindow:
 
 class BigCommerceAdapter(HTTPAdapter):
     name = "bigcommerce"
+    capabilities = READ_CAPABILITIES | {Capability.CANCEL_ORDER, Capability.CHANGE_SHIPPING_ADDRESS}
     settings_class = BigCommerceSettings
     settings: BigCommerceSettings
     title = "BigCommerce"
-    credentials = "BIGCOMMERCE_ACCESS_TOKEN and its read-only Orders and Customers scopes"
+    credentials = (
+        "BIGCOMMERCE_ACCESS_TOKEN and its Orders and Customers scopes "
+        "(Orders: modify for the write routes)"
+    )
 
     def __init__(
         self,
@@ -217,6 +248,88 @@ class BigCommerceAdapter(HTTPAdapter):
             raise NotFound(f"Customer {customer_id} has no orders")
         return await self._complete(newest[0])
 
+    # Writes (SPEC §7): BigCommerce has no idempotency keys and enforces no status
+    # transitions, so the rules are checked here and each write is sent at most once.
+
+    async def cancel_order(self, customer_id: str, order_id: str, body: CancelOrder) -> WriteResult:
+        raw, notes = await self._owned_order_with_notes(customer_id, order_id)
+        refuse_refund(body, platform=self.title)
+        if raw.status_id == bc.CANCELLED:
+            return WriteResult("already_done")
+        _check_before_shipping(raw)
+        changes: dict[str, Any] = {"status_id": bc.CANCELLED}
+        staff_notes = _staff_notes(notes.staff_notes, body)
+        if staff_notes is not None:
+            changes["staff_notes"] = staff_notes
+
+        async def cancelled() -> bool:
+            fresh = await self._owned_order(customer_id, order_id)
+            return fresh.status_id == bc.CANCELLED
+
+        path = f"/v2/orders/{path_segment(str(raw.id))}"
+        await self._put_once(path, changes, ORDER_ENDPOINT, order_id, shows_change=cancelled)
+        return WriteResult("applied", ignored=_ignored_cancel_options(body))
+
+    async def change_shipping_address(
+        self, customer_id: str, order_id: str, address: NewShippingAddress
+    ) -> WriteResult:
+        raw = await self._owned_order(customer_id, order_id)
+        _check_before_shipping(raw)
+        order_path = f"/v2/orders/{path_segment(str(raw.id))}"
+
+        async def destinations() -> list[bc.BCAddress]:
+            return await self._every(
+                f"{order_path}/shipping_addresses", bc.BCAddress, missing=_no_order(order_id)
+            )
+
+        found = await destinations() if raw.shipping_address_count > 0 else []
+        if len(found) != 1:
+            raise NotAllowed(
+                "the order ships to more than one address"
+                if found
+                else "the order has no shipping address"
+            )
+        current = found[0]
+
+        def ships_there(destination: bc.BCAddress) -> bool:
+            with readable(PLATFORM, "/v2/orders/{id}/shipping_addresses"):
+                return shows_address(bc.address(destination), address)
+
+        if ships_there(current):
+            return WriteResult("already_done")
+
+        async def moved() -> bool:
+            fresh = await destinations()
+            return any(d.id == current.id and ships_there(d) for d in fresh)
+
+        await self._put_once(
+            f"{order_path}/shipping_addresses/{path_segment(current.id or '')}",
+            _new_destination(address, current),
+            DESTINATION_ENDPOINT,
+            order_id,
+            shows_change=moved,
+        )
+        return WriteResult("applied")
+
+    async def _put_once(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        endpoint: str,
+        order_id: str,
+        *,
+        shows_change: Callable[[], Awaitable[bool]],
+    ) -> None:
+        """One PUT within the store's quota; after a timeout, `shows_change` decides."""
+
+        async def send() -> None:
+            await self._respect_quota(endpoint)
+            response = await self._http.send("PUT", path, json=body, endpoint=endpoint, retry=False)
+            self.quota.observe(response.headers)
+            self.raise_for_status(response, endpoint, missing=_no_order(order_id))
+
+        await write_once(send, shows_change, platform=self.title)
+
     # Platform resources
 
     async def _customer(self, customer_id: str) -> bc.BCCustomer:
@@ -236,6 +349,11 @@ class BigCommerceAdapter(HTTPAdapter):
 
     async def _owned_order(self, customer_id: str, order_id: str) -> bc.BCOrder:
         """The order, when it belongs to the customer; someone else's is answered as missing."""
+        return (await self._owned_order_with_notes(customer_id, order_id))[0]
+
+    async def _owned_order_with_notes(
+        self, customer_id: str, order_id: str
+    ) -> tuple[bc.BCOrder, bc.BCOrderNotes]:
         order_number = _number(order_id, missing=_no_order(order_id))
         customer = _number(customer_id, missing=_no_order(order_id))
         raw = await self.get_json(
@@ -245,9 +363,10 @@ class BigCommerceAdapter(HTTPAdapter):
         )
         with readable(PLATFORM, "/v2/orders/{id}"):
             found = bc.parse(bc.BCOrder, raw)
+            notes = bc.parse(bc.BCOrderNotes, raw)
         if found.customer_id != int(customer):
             raise NotFound(_no_order(order_id))
-        return found
+        return found, notes
 
     async def _orders_slice(
         self, customer: str, sort: str, *, start: int, count: int
@@ -409,6 +528,58 @@ def _cancelled_on_exit(*tasks: asyncio.Future[Any]) -> Iterator[None]:
     finally:
         for task in tasks:
             task.cancel()
+
+
+def _check_before_shipping(raw: bc.BCOrder) -> None:
+    """BigCommerce accepts any status change: changing an order after it left the store
+    (or was cancelled, refunded, declined) is refused here."""
+    if raw.status_id not in bc.BEFORE_SHIPPING:
+        raise NotAllowed(
+            TOO_LATE.get(raw.status_id, "the order can no longer be changed in its status")
+        )
+    if raw.items_shipped > 0:
+        raise NotAllowed(TOO_LATE[3])
+
+
+def _staff_notes(current: str | None, body: CancelOrder) -> str | None:
+    """The order's staff notes with the reason and the note of the cancellation added
+    below them; None when there is nothing to add."""
+    reason = f"Cancellation reason: {body.cancel_reason}" if body.cancel_reason else None
+    added = [text for text in (reason, body.staff_note) if text]
+    if not added:
+        return None
+    return "\n".join([current, *added] if current else added)
+
+
+def _ignored_cancel_options(body: CancelOrder) -> tuple[str, ...]:
+    """Restocking and customer mail follow store-wide settings, not the request, and V2
+    orders have no custom fields; reason and note go into the staff notes. A
+    `refund_method` that asks for no refund (the others are refused) is honoured."""
+    honoured = {"cancel_reason", "staff_note", "refund_method"}
+    return tuple(name for name in body.given() if name not in honoured)
+
+
+def _new_destination(new: NewShippingAddress, current: bc.BCAddress) -> dict[str, str]:
+    """The shipping address's writable fields: the place replaced as a whole (one street
+    line), the recipient kept unless given. BigCommerce names the state and the country."""
+    country = pycountry.countries.get(alpha_2=new.country_code)
+    region = (
+        pycountry.subdivisions.get(code=new.region_code)  # type: ignore[no-untyped-call]
+        if new.region_code
+        else None
+    )
+    return {
+        "first_name": new.first_name or current.first_name or "",
+        "last_name": new.last_name or current.last_name or "",
+        "phone": new.phone_number or current.phone_number or "",
+        "street_1": new.address,
+        "street_2": "",
+        "city": new.city,
+        "state": str(region.name) if region is not None else "",
+        "zip": new.zip_code or "",
+        "country": str(country.name) if country is not None else new.country_code,
+        "country_iso2": new.country_code,
+    }
 
 
 def _number(value: str, *, missing: str) -> str:

@@ -17,8 +17,15 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.answers import PlatformProblem
-from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
-from adapters.errors import NotFound, NotSupported, UnservableRequest, UpstreamError
+from adapters.base import (
+    READ_CAPABILITIES,
+    Capability,
+    HTTPAdapter,
+    OrderListRequest,
+    OrderPage,
+    WriteResult,
+)
+from adapters.errors import NotAllowed, NotFound, NotSupported, UnservableRequest, UpstreamError
 from adapters.http import HTTPConfig, json_body, path_segment, readable
 from adapters.paging import page_in_memory, resume_offset
 from adapters.responses import PlatformResponse
@@ -32,8 +39,12 @@ from adapters.webhooks import (
     nested,
     unreadable,
 )
+from adapters.write_rules import refuse_refund, shows_address
+from adapters.writing import write_once
 from mappings import elasticpath as ep
+from mappings.addresses import address_of
 from mappings.models import Customer, Order
+from mappings.writes import CancelOrder, NewShippingAddress
 
 PLATFORM = "elasticpath"
 PAGE_LIMIT = 100
@@ -41,6 +52,9 @@ PAGE_LIMIT = 100
 MAX_OFFSET = 10_000
 """EP refuses a `page[offset]` beyond this on `/v2/orders`."""
 GRANT_PATH = "/oauth/access_token"
+ORDER_ENDPOINT = "/v2/orders/{id}"
+CHANGE_REFUSED = frozenset({400, 409, 422})
+"""How EP may refuse an order change it does not allow (its status is not documented)."""
 EXAMPLE_HOST = "https://useast.api.elasticpath.com"
 
 # No EP id is empty or a dot segment, and some HTTP stacks resolve `.`/`..` even when
@@ -80,6 +94,7 @@ class ElasticPathSettings(BaseSettings):
 
 class ElasticPathAdapter(HTTPAdapter):
     name = "elasticpath"
+    capabilities = READ_CAPABILITIES | {Capability.CANCEL_ORDER, Capability.CHANGE_SHIPPING_ADDRESS}
     settings_class = ElasticPathSettings
     settings: ElasticPathSettings
     title = "Elastic Path"
@@ -161,11 +176,7 @@ class ElasticPathAdapter(HTTPAdapter):
         )
 
     async def get_order(self, customer_id: str, order_id: str) -> Order:
-        raw = await self._order(order_id)
-        if ep.customer_id_of(raw) != customer_id:
-            # Someone else's order is answered exactly like a missing one.
-            raise NotFound(_no_order(order_id))
-        return await self._complete(raw)
+        return await self._complete(await self._owned_order(customer_id, order_id))
 
     async def most_recent_order(self, customer_id: str) -> Order:
         customer_filter = await self._customer_filter(customer_id)
@@ -179,7 +190,77 @@ class ElasticPathAdapter(HTTPAdapter):
         self._check_owner(newest, customer_id)
         return await self._complete(newest)
 
+    # Writes (SPEC §7): EP has no idempotency keys, so each is sent at most once.
+
+    async def cancel_order(self, customer_id: str, order_id: str, body: CancelOrder) -> WriteResult:
+        raw = await self._owned_order(customer_id, order_id)
+        refuse_refund(body, platform=self.title)
+        if ep.is_fulfilled(raw):
+            raise NotAllowed("the order has shipped")
+        if ep.is_cancelled(raw):
+            return WriteResult("already_done")
+        await self._update_order(raw.id, {"status": "cancelled"}, shows_change=ep.is_cancelled)
+        return WriteResult("applied", ignored=_ignored_cancel_options(body))
+
+    async def change_shipping_address(
+        self, customer_id: str, order_id: str, address: NewShippingAddress
+    ) -> WriteResult:
+        raw = await self._owned_order(customer_id, order_id)
+        if ep.is_fulfilled(raw):
+            raise NotAllowed("the order has shipped")
+        if ep.is_cancelled(raw):
+            raise NotAllowed("the order is cancelled")
+        if len(await self._shipping_groups(_order_path(raw.id))) > 1:
+            raise NotAllowed("the order ships in several shipping groups, each to its own address")
+
+        def ships_there(order: ep.EPOrder) -> bool:
+            with readable(PLATFORM, ORDER_ENDPOINT):
+                return shows_address(address_of(order.shipping_address), address)
+
+        if ships_there(raw):
+            return WriteResult("already_done")
+        await self._update_order(
+            raw.id,
+            {"shipping_address": _new_shipping_address(address, raw.shipping_address)},
+            shows_change=ships_there,
+        )
+        return WriteResult("applied")
+
+    async def _update_order(
+        self,
+        order_id: str,
+        changes: Mapping[str, Any],
+        *,
+        shows_change: Callable[[ep.EPOrder], bool],
+    ) -> None:
+        """`PUT /v2/orders/{id}` once; after a timeout the order, read afresh, decides."""
+        path = _order_path(order_id)
+        body = {"data": {"type": "order", **changes}}
+
+        async def send() -> None:
+            response = await self._authorized(
+                "PUT", path, endpoint=ORDER_ENDPOINT, json=body, retry=False
+            )
+            if response.status_code in CHANGE_REFUSED and ep.is_fulfilled(
+                await self._order(order_id)
+            ):
+                # Fulfilled since it was read: EP refused, and the agent is told why.
+                raise NotAllowed("the order has shipped")
+            self.raise_for_status(response, ORDER_ENDPOINT, missing=_no_order(order_id))
+
+        async def confirmed() -> bool:
+            return shows_change(await self._order(order_id))
+
+        await write_once(send, confirmed, platform=self.title)
+
     # Platform resources
+
+    async def _owned_order(self, customer_id: str, order_id: str) -> ep.EPOrder:
+        raw = await self._order(order_id)
+        if ep.customer_id_of(raw) != customer_id:
+            # Someone else's order is answered exactly like a missing one.
+            raise NotFound(_no_order(order_id))
+        return raw
 
     async def _customer(self, customer_id: str) -> ep.EPCustomer:
         raw = await self.get_json(
@@ -333,31 +414,39 @@ class ElasticPathAdapter(HTTPAdapter):
     async def exchange(
         self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
     ) -> PlatformResponse:
+        return await self._authorized("GET", path, endpoint=endpoint, params=params)
+
+    async def _authorized(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        retry: bool = True,
+    ) -> PlatformResponse:
         """With the shared token; a 401 means it was revoked or expired before its time:
-        one new token, one more try."""
+        one new token, one more try (EP refused the first, so even a write is safe to resend)."""
         token = await self._token.get()
-        response = await self._send(path, token, endpoint=endpoint, params=params)
+
+        async def send() -> PlatformResponse:
+            return await self._http.send(
+                method,
+                path,
+                params=params,
+                json=json,
+                headers={"Authorization": f"Bearer {token}"},
+                endpoint=endpoint,
+                retry=retry,
+            )
+
+        response = await send()
         if response.status_code == 401:
             self._token.invalidate(token)
             token = await self._token.get()
-            response = await self._send(path, token, endpoint=endpoint, params=params)
+            response = await send()
         return response
-
-    async def _send(
-        self,
-        path: str,
-        token: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int] | None,
-    ) -> PlatformResponse:
-        return await self._http.send(
-            "GET",
-            path,
-            params=params,
-            headers={"Authorization": f"Bearer {token}"},
-            endpoint=endpoint,
-        )
 
     def parse_error(self, body: Any) -> PlatformProblem:
         said = ep.problem(body)
@@ -378,6 +467,34 @@ class ElasticPathAdapter(HTTPAdapter):
         with readable(PLATFORM, GRANT_PATH):
             grant = ep.parse_token_grant(json_body(response, PLATFORM))
             return grant.access_token, grant.lifetime(now=time.time())
+
+
+def _ignored_cancel_options(body: CancelOrder) -> tuple[str, ...]:
+    """EP has no place for a reason, a note, a notification or custom fields, and releases
+    reserved stock on every cancellation: only `restock: true` is honoured as asked. A
+    `refund_method` that asks for no refund (the others are refused) is honoured."""
+    honoured = {"refund_method", *(("restock",) if body.restock else ())}
+    return tuple(name for name in body.given() if name not in honoured)
+
+
+def _new_shipping_address(new: NewShippingAddress, current: ep.EPAddress | None) -> dict[str, str]:
+    """The order's `shipping_address`: the place replaced as a whole (one street line, no
+    county or instructions of the old place), the recipient kept unless given. `region` is
+    the subdivision part of the ISO 3166-2 code (`OR` of `US-OR`), as EP stores expect."""
+    kept = current or ep.EPAddress()
+    return {
+        "first_name": new.first_name or kept.first_name or "",
+        "last_name": new.last_name or kept.last_name or "",
+        "phone_number": new.phone_number or kept.phone_number or "",
+        "line_1": new.address,
+        "line_2": "",
+        "city": new.city,
+        "county": "",
+        "region": new.region_code.partition("-")[2] if new.region_code else "",
+        "postcode": new.zip_code or "",
+        "country": new.country_code,
+        "instructions": "",
+    }
 
 
 def _no_customer(customer_id: str) -> str:

@@ -425,3 +425,14 @@ def order(
         cancellation_status=cancellation(raw),
         custom_fields=custom_fields(raw),
     )
+
+
+BEFORE_SHIPPING = frozenset({1, 7, 8, 9, 11, 12})
+"""Pending, Awaiting Payment, Awaiting Pickup, Awaiting Shipment, Awaiting Fulfillment and
+Manual Verification Required: nothing has left the store and no money has come back."""
+
+
+class BCOrderNotes(LenientRecord):
+    """The merchant's notes on an order (never shown to the customer)."""
+
+    staff_notes: str | None = None

@@ -407,3 +407,11 @@ def order(
         cancellation_status=cancellation,
         custom_fields=custom_fields(raw) or None,
     )
+
+
+def is_cancelled(raw: EPOrder) -> bool:
+    return _word(raw.status) in CANCELLED_STATUSES
+
+
+def is_fulfilled(raw: EPOrder) -> bool:
+    return _word(raw.shipping) == "fulfilled"

@@ -13,6 +13,23 @@ from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.servers import serve
 
+WRITE_CASES = {
+    "cancellable_order": fx.ORDER_AWAITING_FULFILLMENT,
+    "shipped_order": fx.ORDER_SHIPPED,
+    "cancelled_order": fx.ORDER_CANCELLED,
+    "current_shipping_address": {
+        "address": "300 Congress Ave, Floor 12",
+        "city": "Austin",
+        "zip_code": "78701",
+        "region_code": "US-TX",
+        "country_code": "US",
+    },
+}
+"""Orders of `manifest.customer` for the suite's write cases (SPEC §7): W1 and W2 are
+applied to `cancellable_order` (whose W2 body `current_shipping_address` is already in
+place), refused (422) on `shipped_order`, and W1 is already done on `cancelled_order`.
+The emulator keeps every change: serve a fresh `fx.default_store()` for each write case."""
+
 
 class TestBigCommerceConformance(AdapterConformance):
     manifest = Manifest(

@@ -43,6 +43,24 @@ class ElasticPathFaults:
         self.emulator.reset()
 
 
+WRITE_CASES = {
+    "cancellable_order": fx.ORDER_PROCESSING,
+    "shipped_order": fx.ORDER_FULFILLED,
+    "cancelled_order": fx.ORDER_CANCELLED,
+    "current_shipping_address": {
+        "address": "1200 NW Naito Pkwy",
+        "city": "Portland",
+        "zip_code": "97209",
+        "region_code": "US-OR",
+        "country_code": "US",
+    },
+}
+"""Orders of `manifest.customer` for the suite's write cases (SPEC §7): W1 and W2 are
+applied to `cancellable_order` (whose W2 body `current_shipping_address` is already in
+place), refused (422) on `shipped_order`, and W1 is already done on `cancelled_order`.
+The emulator keeps every change: serve a fresh `fx.default_store()` for each write case."""
+
+
 class TestElasticPathConformance(AdapterConformance):
     manifest = Manifest(
         customer=fx.MARIA,

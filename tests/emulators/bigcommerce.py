@@ -5,8 +5,14 @@ account, JSON `Accept`, `page`/`limit` bounds (at most 250), the V2 sort fields,
 Content` for an empty list, V2 errors as a JSON array, and a request quota per time window
 reported in `X-Rate-Limit-*` headers on every answer (429 once it is used up).
 
+Writes as the real API takes them (platform-writes.md §3): `PUT /v2/orders/{id}` sets any
+`status_id` (BigCommerce enforces no transitions) and `staff_notes`, `PUT
+/v2/orders/{id}/shipping_addresses/{address_id}` changes one destination; read-only fields
+are refused with 400. Changes are kept in the store, so the next read shows them.
+
 Tests steer it with `inject`/`clear` (the conformance suite's faults), `fail_next`,
-`limit_rate` and `advance`, and read `requests` to see exactly which calls the adapter made.
+`write_faults`, `limit_rate` and `advance`, and read `requests` to see exactly which calls
+the adapter made.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote
@@ -25,7 +32,15 @@ from starlette.responses import Response
 
 from tests.conformance import Fault
 from tests.emulators.base import Emulator, json_response, raw_path
-from tests.emulators.bigcommerce_fixtures import ACCESS_TOKEN, STORE_HASH, Json, Store
+from tests.emulators.bigcommerce_fixtures import (
+    ACCESS_TOKEN,
+    STATUS_NAMES,
+    STORE_HASH,
+    Json,
+    Store,
+    rfc2822,
+)
+from tests.emulators.write_faults import WriteFaults, sent_json
 
 MAX_LIMIT = 250
 DEFAULT_LIMIT = 50
@@ -41,6 +56,25 @@ CUSTOMER_INCLUDES = frozenset(
 )
 ORDER_LISTS = ("products", "shipping_addresses", "shipments")
 MALFORMED_BODY = b'[{"id": 2174, "customer_id": '
+WRITABLE_ORDER_FIELDS = frozenset({"status_id", "staff_notes", "customer_message"})
+"""The order fields the emulator lets a PUT change (the real API has more, e.g. products)."""
+WRITABLE_ADDRESS_FIELDS = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "company",
+        "street_1",
+        "street_2",
+        "city",
+        "state",
+        "zip",
+        "country",
+        "country_iso2",
+        "phone",
+        "email",
+        "shipping_method",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +86,8 @@ class LoggedRequest:
     status: int
     token: str | None
     accept: str | None
+    sent: Any = None
+    """The JSON body the request carried, if any."""
 
     def param(self, name: str) -> str | None:
         return next((value for key, value in self.query if key == name), None)
@@ -93,7 +129,7 @@ class BigCommerceEmulator(Emulator[LoggedRequest]):
         token: str = ACCESS_TOKEN,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(handler=self._handle, clock=clock)
+        super().__init__(handler=self._handle, methods=("GET", "POST", "PUT"), clock=clock)
         self.store = store
         self.store_hash = store_hash
         self.token = token
@@ -103,6 +139,7 @@ class BigCommerceEmulator(Emulator[LoggedRequest]):
 
     def reset(self) -> None:
         super().reset()
+        self.write_faults = WriteFaults()
         with self._lock:
             self._quota = QUOTA
             self._window_ms = WINDOW_MS
@@ -162,11 +199,16 @@ class BigCommerceEmulator(Emulator[LoggedRequest]):
         """The path after `/stores/{hash}` of every call, in order."""
         return [r.resource for r in self.requests]
 
+    @property
+    def writes(self) -> list[LoggedRequest]:
+        """Every call that could change something, in order."""
+        return [r for r in self.requests if r.method not in ("GET", "HEAD")]
+
     # HTTP
 
     async def _handle(self, request: Request) -> Response:
         path = raw_path(request)
-        response = self._respond(request, path)
+        response = await self._respond(request, path)
         self.log(
             LoggedRequest(
                 method=request.method,
@@ -175,11 +217,12 @@ class BigCommerceEmulator(Emulator[LoggedRequest]):
                 status=response.status_code,
                 token=request.headers.get("x-auth-token"),
                 accept=request.headers.get("accept"),
+                sent=await sent_json(request),
             )
         )
         return response
 
-    def _respond(self, request: Request, raw_path: str) -> Response:
+    async def _respond(self, request: Request, raw_path: str) -> Response:
         segments = [unquote(segment) for segment in raw_path.strip("/").split("/")]
         if segments[:2] != ["stores", self.store_hash]:
             return _error(404, "The requested resource was not found.")
@@ -192,10 +235,12 @@ class BigCommerceEmulator(Emulator[LoggedRequest]):
         quota = self._quota_headers()
         if request.headers.get("x-auth-token") != self.token:
             return self._with(_error(401, "Invalid credentials."), quota)
-        if request.method != "GET":
+        if request.method not in ("GET", "PUT"):
             return self._with(_error(405, "Method not allowed."), quota)
         if "application/json" not in request.headers.get("accept", ""):
             return self._with(_error(406, "Only application/json is served here."), quota)
+        if request.method == "PUT":
+            return self._with(await self._update(request, segments[2:]), quota)
         try:
             response = self._route(request, segments[2:])
         except _BadParameter as exc:
@@ -252,6 +297,50 @@ class BigCommerceEmulator(Emulator[LoggedRequest]):
             case ["v3", "customers"]:
                 return self._customers(query)
         return _error(404, "The requested resource was not found.")
+
+    async def _update(self, request: Request, segments: list[str]) -> Response:
+        match segments:
+            case ["v2", "orders", order_id]:
+                record = self.store.order(order_id)
+                writable = WRITABLE_ORDER_FIELDS
+            case ["v2", "orders", order_id, "shipping_addresses", address_id]:
+                record = next(
+                    (
+                        found
+                        for found in self.store.shipping_addresses.get(order_id, [])
+                        if str(found["id"]) == address_id
+                    ),
+                    None,
+                )
+                writable = WRITABLE_ADDRESS_FIELDS
+            case _:
+                return _error(405, "Method not allowed.")
+        if record is None:
+            return _error(404, "The requested resource was not found.")
+        if request.headers.get("content-type", "").split(";")[0] != "application/json":
+            return _error(415, "The request must be JSON.")
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return _error(400, "The request body is not valid JSON.")
+        if not isinstance(body, dict):
+            return _error(400, "The request body must be an object.")
+        for name, value in body.items():
+            if name not in writable:
+                return _error(400, f"The field '{name}' cannot be written.")
+            valid = value in STATUS_NAMES if name == "status_id" else isinstance(value, str)
+            if not valid or isinstance(value, bool):
+                return _error(400, f"The field '{name}' is invalid.")
+
+        def apply() -> Response:
+            record.update(body)
+            if "status_id" in body:
+                record["status"] = record["custom_status"] = STATUS_NAMES[body["status_id"]]
+            if "date_modified" in record:
+                record["date_modified"] = rfc2822(datetime.now(UTC))
+            return json_response(record)
+
+        return await self.write_faults.answer(apply)
 
     def _orders(self, query: Any) -> Response:
         orders = list(self.store.orders)

@@ -26,6 +26,7 @@ LUKAS = "73"
 KENJI = "91"
 PRIYA = "105"
 BULK = "120"
+MEI = "131"
 
 ORDER_SHIPPED = "2174"  # platforms.md §5.5
 ORDER_AWAITING_FULFILLMENT = "2201"  # a discount and a coupon
@@ -42,6 +43,7 @@ ORDER_EUR = "3001"  # prices include 19 % VAT
 ORDER_EUR_REVIEW = "3002"
 ORDER_JPY = "4001"
 ORDER_GUEST = "2300"  # customer_id 0
+ORDER_TWO_DESTINATIONS = "6001"  # awaiting fulfillment, shipped to two addresses
 
 BULK_ORDERS = 260
 """More than one page of BigCommerce's largest page (250)."""
@@ -341,6 +343,16 @@ class Store:
             }
             for parcel in parcels
         ]
+
+    def add_destination(self, order_id: str, destination: Json) -> None:
+        """One more shipping address of an order (BigCommerce allows several)."""
+        order = self.order(order_id)
+        assert order is not None
+        first = self.shipping_addresses[order_id][0]
+        self.shipping_addresses[order_id].append(
+            {**first, **destination, "id": first["id"] + len(self.shipping_addresses[order_id])}
+        )
+        order["shipping_address_count"] = len(self.shipping_addresses[order_id])
 
     def order(self, order_id: str) -> Json | None:
         return next((o for o in self.orders if str(o["id"]) == order_id), None)
@@ -756,8 +768,38 @@ def _others(store: Store) -> None:
     )
 
 
+MEI_HOME = address(
+    "Mei", "Chen", "88 Queen St", "Auckland", "Auckland", "1010", "New Zealand", "NZ"
+)
+MEI_PARENTS = address(
+    "Li", "Chen", "12 Cuba St", "Wellington", "Wellington", "6011", "New Zealand", "NZ"
+)
+
+
+def _mei(store: Store) -> None:
+    store.add_customer(
+        MEI,
+        "Mei",
+        "Chen",
+        "mei.chen@example.nz",
+        "2024-03-03T03:00:00Z",
+        [_customer_address(MEI_HOME)],
+    )
+    store.add_order(
+        ORDER_TWO_DESTINATIONS,
+        customer_id=MEI,
+        created=at("2025-07-10T09:00:00"),
+        status_id=11,
+        currency="NZD",
+        lines=[Line("Gift Hamper", "HMP-GFT", "80.00", 2)],
+        destination=MEI_HOME,
+    )
+    store.add_destination(ORDER_TWO_DESTINATIONS, MEI_PARENTS)
+
+
 def default_store() -> Store:
     store = Store()
     _ana(store)
     _others(store)
+    _mei(store)
     return store

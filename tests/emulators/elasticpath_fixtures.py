@@ -34,6 +34,7 @@ OLIVIA = uid("customer:olivia")
 BRUNO = uid("customer:bruno")
 NOAH = uid("customer:noah")
 HUGE = uid("customer:huge")
+SOFIA = uid("customer:sofia")
 
 ORDER_COMPLETE = "b3f6c9d2-4e1a-4a7b-8c2d-5f0e9a1b7c63"
 ORDER_FULFILLED = uid("order:fulfilled")
@@ -49,10 +50,13 @@ ORDER_JPY = uid("order:jpy")
 ORDER_KWD = uid("order:kwd")
 ORDER_BIG = uid("order:big")
 ORDER_GUEST = uid("order:guest")
+ORDER_TWO_GROUPS = uid("order:two-groups")  # not fulfilled yet, shipped in two groups
 
 GROUP_COMPLETE = "9e2c5b71-4d08-4a3f-b6e1-0c7d2f8a5b34"
 GROUP_FEDEX = uid("group:fedex")
 GROUP_USPS = uid("group:usps")
+GROUP_HOME = uid("group:home")
+GROUP_OFFICE = uid("group:office")
 
 BULK_ORDERS = 120
 BIG_ORDER_LINES = 120
@@ -716,10 +720,46 @@ def _other_customers(store: Store) -> None:
     )
 
 
+def _sofia(store: Store) -> None:
+    """An order split into two shipping groups, each to its own address."""
+    home = address("Rua Augusta 120", "Lisboa", "1100-053", "11", "PT", first_name="Sofia")
+    office = address("Avenida da Liberdade 50", "Lisboa", "1250-145", "11", "PT")
+    store.add_customer(SOFIA, "Sofia Almeida", "sofia@example.pt", "2024-05-05T10:00:00Z", [home])
+    store.add_order(
+        ORDER_TWO_GROUPS,
+        customer_id=SOFIA,
+        order_number="PT-0007",
+        created_at="2025-08-01T10:00:00Z",
+        currency="EUR",
+        status="processing",
+        lines=[
+            Line("Cork Notebook", "NTB-CRK", 1500, shipping_group=GROUP_HOME),
+            Line("Desk Lamp", "LMP-DSK", 4900, shipping_group=GROUP_OFFICE),
+        ],
+        shipping_address=home,
+        billing_address=home,
+        shipping_groups=tuple(
+            shipping_group(
+                group,
+                ORDER_TWO_GROUPS,
+                shipping_type="CTT Expresso",
+                tracking_reference="",
+                estimate=None,
+                destination=destination,
+                cost=0,
+                currency="EUR",
+                updated_at="2025-08-01T10:00:00Z",
+            )
+            for group, destination in ((GROUP_HOME, home), (GROUP_OFFICE, office))
+        ),
+    )
+
+
 def default_store() -> Store:
     store = Store()
     _maria(store)
     _other_customers(store)
+    _sofia(store)
     return store
 
 

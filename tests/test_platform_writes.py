@@ -1,0 +1,204 @@
+"""What every platform write must do alike (SPEC §7), over real HTTP with each emulator.
+
+A write reaches the platform at most once: never for another customer's order, never
+again after a timeout, a platform error or a cancelled request. After a timeout the
+order, read afresh, decides the answer. Each platform's module (`test_<platform>_writes`)
+names its emulator, its adapter and the writes of one order that allows them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Literal
+
+import pytest
+
+from adapters.base import Capability, HTTPAdapter
+from adapters.deadline import within
+from adapters.errors import (
+    NotAllowed,
+    NotFound,
+    NotSupported,
+    UpstreamError,
+    WriteNotConfirmed,
+)
+from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
+from tests import test_bigcommerce_writes, test_elasticpath_writes
+from tests.emulators.write_faults import WriteFault, until
+from tests.servers import serve
+
+pytestmark = pytest.mark.anyio
+
+PLATFORMS = {"elasticpath": test_elasticpath_writes, "bigcommerce": test_bigcommerce_writes}
+WRITES = ("cancel_order", "change_shipping_address")
+DEADLINE_S = 2.0
+"""The request's deadline in the timeout tests: the write may take two thirds of it."""
+HANG_S = 2.8
+"""How long a slow write keeps the platform's answer back: past the deadline."""
+
+
+@dataclass(frozen=True)
+class Platform:
+    module: ModuleType
+    emulator: Any
+    url: str
+
+    def writes(self) -> list[Any]:
+        return list(self.emulator.writes)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module", params=list(PLATFORMS))
+def served(request: pytest.FixtureRequest) -> Iterator[Platform]:
+    module = PLATFORMS[request.param]
+    emulator = module.new_emulator()
+    with serve(emulator.app) as url:
+        yield Platform(module, emulator, url)
+
+
+@pytest.fixture
+def platform(served: Platform) -> Platform:
+    """The platform with a fresh store: writes change it."""
+    served.emulator.reset()
+    served.emulator.store = served.module.fx.default_store()
+    return served
+
+
+@pytest.fixture
+async def adapter(platform: Platform) -> AsyncIterator[HTTPAdapter]:
+    adapter = platform.module.new_adapter(platform.url)
+    await adapter.open()
+    await adapter.authenticate()  # a token now, so that no write waits for one
+    yield adapter
+    await adapter.close()
+
+
+async def send(platform: Platform, adapter: HTTPAdapter, write: str) -> Any:
+    return await platform.module.WRITES[write][0](adapter)
+
+
+async def shows_change(platform: Platform, adapter: HTTPAdapter, write: str) -> bool:
+    module = platform.module
+    order = await adapter.get_order(module.CUSTOMER, module.ORDER)
+    return bool(module.WRITES[write][1](order))
+
+
+@pytest.mark.parametrize("nth", [0, 1])
+@pytest.mark.parametrize("write", WRITES)
+async def test_an_order_of_someone_else_is_not_found_and_not_written(
+    platform: Platform, adapter: HTTPAdapter, write: str, nth: int
+) -> None:
+    module = platform.module
+    order_id = module.SOMEONE_ELSES[nth]
+    attempt = (
+        adapter.cancel_order(module.CUSTOMER, order_id, CancelOrder())
+        if write == "cancel_order"
+        else adapter.change_shipping_address(module.CUSTOMER, order_id, module.NEW_ADDRESS)
+    )
+    with pytest.raises(NotFound):
+        await attempt
+
+    assert platform.writes() == []
+
+
+@pytest.mark.parametrize("write", WRITES)
+async def test_timeout_after_the_platform_applied_the_change_is_confirmed_by_a_fresh_read(
+    platform: Platform, adapter: HTTPAdapter, write: str
+) -> None:
+    platform.emulator.write_faults.add(WriteFault(hang=HANG_S, applies="first"))
+
+    async with within(DEADLINE_S):
+        result = await send(platform, adapter, write)
+
+    assert result.outcome == "applied"
+    await until(lambda: len(platform.writes()) == 1)
+    assert len(platform.writes()) == 1
+    assert await shows_change(platform, adapter, write)
+
+
+@pytest.mark.parametrize("applies", ["never", "last"])
+@pytest.mark.parametrize("write", WRITES)
+async def test_timeout_without_the_change_in_place_is_not_confirmed_and_not_resent(
+    platform: Platform,
+    adapter: HTTPAdapter,
+    write: str,
+    applies: Literal["never", "last"],
+) -> None:
+    platform.emulator.write_faults.add(WriteFault(hang=HANG_S, applies=applies, status=504))
+
+    with pytest.raises(WriteNotConfirmed):
+        async with within(DEADLINE_S):
+            await send(platform, adapter, write)
+
+    await until(lambda: len(platform.writes()) == 1)
+    assert len(platform.writes()) == 1
+    # The platform applying it late is what the answer warns of ("it may still be applied").
+    assert await shows_change(platform, adapter, write) is (applies == "last")
+
+
+@pytest.mark.parametrize("write", WRITES)
+async def test_a_server_error_on_the_write_is_an_upstream_error_without_a_retry(
+    platform: Platform, adapter: HTTPAdapter, write: str
+) -> None:
+    platform.emulator.write_faults.add(
+        WriteFault(applies="never", status=500, body=platform.module.SERVER_ERROR)
+    )
+
+    with pytest.raises(UpstreamError):
+        await send(platform, adapter, write)
+
+    assert len(platform.writes()) == 1
+    assert not await shows_change(platform, adapter, write)
+
+
+@pytest.mark.parametrize("write", WRITES)
+async def test_a_request_cancelled_mid_write_sends_nothing_more(
+    platform: Platform, adapter: HTTPAdapter, write: str
+) -> None:
+    platform.emulator.write_faults.add(WriteFault(hang=0.8, applies="first"))
+    task = asyncio.ensure_future(send(platform, adapter, write))
+    await until(lambda: platform.emulator.write_faults.arrived == 1)
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    await until(lambda: len(platform.writes()) == 1)
+    await asyncio.sleep(0.1)
+    assert len(platform.writes()) == 1
+
+
+async def test_the_orders_named_for_the_conformance_write_cases_behave_as_named(
+    platform: Platform, adapter: HTTPAdapter
+) -> None:
+    cases = platform.module.conformance.WRITE_CASES
+    customer = platform.module.MANIFEST.customer
+    in_place = NewShippingAddress.model_validate(cases["current_shipping_address"])
+    cancellable, shipped = cases["cancellable_order"], cases["shipped_order"]
+
+    moved = await adapter.change_shipping_address(customer, cancellable, in_place)
+    done = await adapter.cancel_order(customer, cases["cancelled_order"], CancelOrder())
+    with pytest.raises(NotAllowed):
+        await adapter.cancel_order(customer, shipped, CancelOrder())
+    applied = await adapter.cancel_order(customer, cancellable, CancelOrder())
+
+    assert (moved.outcome, done.outcome, applied.outcome) == ("already_done",) * 2 + ("applied",)
+    assert len(platform.writes()) == 1
+
+
+async def test_cancelling_items_is_not_supported(platform: Platform, adapter: HTTPAdapter) -> None:
+    assert Capability.CANCEL_ITEMS not in adapter.capabilities
+    assert {Capability.CANCEL_ORDER, Capability.CHANGE_SHIPPING_ADDRESS} <= adapter.capabilities
+    with pytest.raises(NotSupported):
+        await adapter.cancel_items(
+            platform.module.CUSTOMER, platform.module.ORDER, CancelItems(ids=["1"])
+        )
+
+    assert platform.writes() == []
