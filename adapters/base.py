@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
+import orjson
 from pydantic_settings import BaseSettings
 
 from adapters.answers import PlatformAnswers
@@ -19,6 +20,7 @@ from adapters.http import (
     UpstreamObserver,
     json_body,
 )
+from adapters.resources import ResourceCache, Tag
 from adapters.responses import PlatformResponse
 from adapters.webhooks import WebhookEvent
 from mappings.models import Customer, Order, OrderItem
@@ -205,6 +207,8 @@ class HTTPAdapter(PlatformAnswers, Adapter):
     """
 
     _upstream: UpstreamClient | None = None
+    resources: ResourceCache | None = None
+    """Platform resources kept across routes (SPEC §9); set by the bridge before `open()`."""
 
     def __init__(
         self,
@@ -241,16 +245,29 @@ class HTTPAdapter(PlatformAnswers, Adapter):
         endpoint: str,
         params: Mapping[str, str | int] | None = None,
         missing: str | None = None,
+        tags: Iterable[Tag] = (),
     ) -> Any:
         """GET one platform resource as JSON; None for a 204 (nothing to say).
 
-        A 404 is NotFound(`missing`) when `missing` is given.
+        A 404 is NotFound(`missing`) when `missing` is given. A resource given `tags` (what
+        it belongs to) is kept in `resources` and read from there while it lives: the
+        caller checks whose it is every time, as for a fresh one.
         """
-        response = await self.exchange(path, endpoint=endpoint, params=params)
-        self.raise_for_status(response, endpoint, missing=missing)
-        if response.status_code == 204:
-            return None
-        return json_body(response, self.name)
+
+        async def fetch() -> bytes:
+            response = await self.exchange(path, endpoint=endpoint, params=params)
+            self.raise_for_status(response, endpoint, missing=missing)
+            if response.status_code == 204:
+                return b""
+            json_body(response, self.name)  # only JSON is kept
+            return response.content
+
+        if self.resources is None or not tags:
+            body = await fetch()
+        else:
+            key = (path, tuple(sorted((params or {}).items())))
+            body = await self.resources.fetch(key, fetch, tags)
+        return orjson.loads(body) if body else None
 
     async def exchange(
         self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
