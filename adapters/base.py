@@ -23,7 +23,10 @@ from adapters.http import (
 from adapters.resources import ResourceCache, Tag
 from adapters.responses import PlatformResponse
 from adapters.webhooks import WebhookEvent
+from mappings.carts import Cart
 from mappings.models import Customer, Order, OrderItem
+from mappings.products import Product
+from mappings.shipments import Shipment
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
 
 Resume = Mapping[str, Any]
@@ -37,6 +40,9 @@ class Capability(StrEnum):
     ORDER = "order"
     ITEMS = "items"
     MOST_RECENT_ORDER = "most_recent_order"
+    SHIPMENTS = "shipments"
+    PRODUCTS = "products"
+    CART = "cart"
     CANCEL_ORDER = "cancel_order"
     CHANGE_SHIPPING_ADDRESS = "change_shipping_address"
     CANCEL_ITEMS = "cancel_items"
@@ -45,7 +51,17 @@ class Capability(StrEnum):
 WRITE_CAPABILITIES = frozenset(
     {Capability.CANCEL_ORDER, Capability.CHANGE_SHIPPING_ADDRESS, Capability.CANCEL_ITEMS}
 )
-READ_CAPABILITIES = frozenset(Capability) - WRITE_CAPABILITIES
+READ_CAPABILITIES = frozenset(
+    {
+        Capability.CUSTOMER,
+        Capability.ORDERS,
+        Capability.ORDER,
+        Capability.ITEMS,
+        Capability.MOST_RECENT_ORDER,
+    }
+)
+"""The five order reads every platform adapter serves; R6 to R8 and the writes are declared
+one by one."""
 ALL_CAPABILITIES = frozenset(Capability)
 
 
@@ -75,6 +91,38 @@ class OrderPage:
     orders: Sequence[Order]
     resume: Resume | None = None
     """Where the next page starts (JSON-serializable); None when this page is the last."""
+
+
+@dataclass(frozen=True)
+class ShipmentListRequest:
+    """One page of a customer's shipments, newest first (R6); `resume` as for orders."""
+
+    customer_id: str
+    limit: int
+    order_id: str | None = None
+    tracking_number: str | None = None
+    resume: Resume | None = None
+
+
+@dataclass(frozen=True)
+class ShipmentPage:
+    shipments: Sequence[Shipment]
+    resume: Resume | None = None
+
+
+@dataclass(frozen=True)
+class ProductSearch:
+    """One page of the catalog (R7), matching `search` when given."""
+
+    limit: int
+    search: str | None = None
+    resume: Resume | None = None
+
+
+@dataclass(frozen=True)
+class ProductPage:
+    products: Sequence[Product]
+    resume: Resume | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +228,20 @@ class Adapter:
         if not page.orders:
             raise NotFound(f"customer {customer_id} has no orders")
         return await self.get_order(customer_id, page.orders[0].id)
+
+    async def list_shipments(self, request: ShipmentListRequest) -> ShipmentPage:
+        """The customer's shipments; NotFound for an unknown customer. The platform calls
+        one page costs are bounded (no walk over every order of the customer)."""
+        raise NotSupported(f"{self.name} cannot list shipments")
+
+    async def list_products(self, request: ProductSearch) -> ProductPage:
+        raise NotSupported(f"{self.name} cannot list products")
+
+    async def get_cart(self, *, cart_id: str | None = None, customer_id: str | None = None) -> Cart:
+        """The cart by id, or the customer's current cart; exactly one is given. Never
+        creates a cart: an id the platform does not know is NotFound. UnservableRequest
+        naming `customer_id` when the platform cannot look a cart up by customer."""
+        raise NotSupported(f"{self.name} cannot look up carts")
 
     # Writes (SPEC §7). Each checks ownership (NotFound), then the platform's state rules
     # (NotAllowed, nothing sent), answers `already_done` without a platform write when the
