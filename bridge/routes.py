@@ -131,7 +131,7 @@ class ERCEndpoint:
             body, status = self.bridge.cache.fresh(key), CacheStatus.HIT
             if body is None:
                 body, status = await self.bridge.cache.refresh(
-                    key, self.ttl, lambda: self.produce(request)
+                    key, self.ttl, lambda: self.produce(request), owner=request.customer_id
                 )
             body = request.as_requested(body)
         except AdapterError as exc:

@@ -10,9 +10,26 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+
+
+class FieldProblem(ValueError):
+    """A check across fields that blames one of them: `field` is its name as the error's
+    `fields` list shows it (`region_code`, `ids[3]`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 class WriteBody(BaseModel):
@@ -57,14 +74,19 @@ class NewShippingAddress(WriteBody):
         None
     )
 
+    @field_validator("country_code")
+    @classmethod
+    def _known_country(cls, code: str) -> str:
+        if pycountry.countries.get(alpha_2=code) is None:
+            raise ValueError("not an ISO 3166-1 alpha-2 country")
+        return code
+
     @model_validator(mode="after")
-    def _known_codes(self) -> NewShippingAddress:
-        if pycountry.countries.get(alpha_2=self.country_code) is None:
-            raise ValueError("country_code: not an ISO 3166-1 alpha-2 country")
+    def _region_of_country(self) -> NewShippingAddress:
         if self.region_code is not None:
             region = pycountry.subdivisions.get(code=self.region_code)  # type: ignore[no-untyped-call]
             if region is None or region.country_code != self.country_code:
-                raise ValueError("region_code: not an ISO 3166-2 region of that country")
+                raise FieldProblem("region_code", "not an ISO 3166-2 region of that country")
         return self
 
 
@@ -78,6 +100,9 @@ class CancelItems(WriteBody):
 
     @model_validator(mode="after")
     def _distinct(self) -> CancelItems:
-        if len(set(self.ids)) != len(self.ids):
-            raise ValueError("ids: the ids must be distinct")
+        first: dict[str, int] = {}
+        for index, line_id in enumerate(self.ids):
+            if line_id in first:
+                raise FieldProblem(f"ids[{index}]", f"repeats ids[{first[line_id]}]")
+            first[line_id] = index
         return self
