@@ -19,7 +19,9 @@ from pydantic import (
     model_validator,
 )
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"\S")]
+"""Some text: at least one character that is not a space."""
+COUNTRY_CODES = sorted(country.alpha_2 for country in pycountry.countries)
 
 
 class FieldProblem(ValueError):
@@ -65,7 +67,11 @@ class NewShippingAddress(WriteBody):
 
     address: Text
     city: Text
-    country_code: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    country_code: Annotated[
+        str,
+        StringConstraints(pattern=r"^[A-Z]{2}$"),
+        Field(json_schema_extra={"enum": COUNTRY_CODES}),
+    ]
     first_name: Text | None = None
     last_name: Text | None = None
     phone_number: Annotated[str, StringConstraints(max_length=64)] | None = None
@@ -95,7 +101,7 @@ class CancelItems(WriteBody):
 
     ids: Annotated[
         list[Annotated[str, StringConstraints(min_length=1, max_length=255)]],
-        Field(min_length=1, max_length=100),
+        Field(min_length=1, max_length=100, json_schema_extra={"uniqueItems": True}),
     ]
 
     @model_validator(mode="after")

@@ -335,3 +335,26 @@ def test_a_failed_write_is_tried_once(
     assert len(adapter.writes) == 1
     if isinstance(failure, WriteNotConfirmed):
         assert body["message"] == "The change was not confirmed"
+
+
+def test_a_method_a_path_does_not_serve_is_405_whatever_the_body(
+    writes: TestClient, adapter: RecordingWrites
+) -> None:
+    for route, allowed in (
+        ("/oauth/token", "POST"),
+        (path(CUSTOMER, ORDER, "cancel_order"), "POST"),
+        (path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), "PUT"),
+    ):
+        response = writes.request(
+            "GET",
+            route,
+            content=b"grant_type=client_credentials",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        _error(response, 405, "method_not_allowed")
+        assert response.headers["allow"] == allowed
+        assert "x-request-id" in response.headers
+    # A GET with a body on a path that serves GET is still refused as before.
+    read = writes.request("GET", f"{R}/customers/{CUSTOMER}", content=b"{}")
+    _error(read, 400, "invalid_request")
+    assert adapter.calls == []
