@@ -24,10 +24,9 @@ from starlette.types import Receive, Scope, Send
 
 from adapters.base import Adapter, Capability, WriteResult
 from adapters.deadline import within
-from adapters.errors import AdapterError, NotAllowed, WriteNotConfirmed
 from bridge import links
 from bridge.auth import ORDERS_WRITE, Principal, client_address
-from bridge.errors import ERCError, from_adapter_error, invalid_request
+from bridge.errors import ANSWERED, ERCError, error_of, invalid_request
 from bridge.idempotency import HEADER as IDEMPOTENCY_HEADER
 from bridge.idempotency import (
     Answer,
@@ -242,21 +241,6 @@ def _unknown_ids(body: CancelItems, known: set[str]) -> list[ErrorField]:
     ]
 
 
-def _not_allowed(exc: NotAllowed) -> ERCError:
-    fields = [ErrorField(name=exc.field, description=exc.message)] if exc.field else None
-    return ERCError(422, "not_allowed", exc.message, fields=fields)
-
-
-def _write_error(exc: AdapterError) -> ERCError:
-    if isinstance(exc, NotAllowed):
-        return _not_allowed(exc)
-    if isinstance(exc, WriteNotConfirmed):
-        return ERCError(
-            504, "upstream_timeout", "The change was not confirmed", description=exc.message
-        )
-    return from_adapter_error(exc)
-
-
 class WriteEndpoint:
     """One write route served by one bridge, as a pure ASGI app."""
 
@@ -381,12 +365,8 @@ class WriteEndpoint:
                 if result.outcome == "applied":
                     bridge.cache.forget_owner(attempt.customer_id)
                 content = await self._items_page(scope, attempt) if route.answers_items else b""
-        except AdapterError as exc:
-            error = _write_error(exc)
-        except TimeoutError:
-            error = ERCError(504, "upstream_timeout", "The platform did not answer in time")
-        except ERCError as exc:
-            error = exc
+        except ANSWERED as exc:
+            error = error_of(exc)
         else:
             attempt.outcome, attempt.reason = result.outcome, None
             attempt.ignored = result.ignored

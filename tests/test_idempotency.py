@@ -35,10 +35,7 @@ CUSTOMER, ORDER = CANCELLABLE
 LINE_CUSTOMER, LINE_ORDER, LINES = OPEN_LINES
 OTHER_KEY = "second-api-key-for-idempotency-tests-0123"
 
-
-@pytest.fixture
-def adapter() -> RecordingWrites:
-    return RecordingWrites()
+pytest_plugins = ("tests.write_fixtures",)
 
 
 @pytest.fixture
@@ -182,37 +179,51 @@ async def _opened(adapter: RecordingWrites, **overrides: Any) -> httpx.AsyncClie
     )
 
 
-@pytest.mark.anyio
-async def test_a_repeat_while_the_first_runs_is_409() -> None:
+def _held() -> RecordingWrites:
+    """A demo store whose writes wait for `gate`, saying when one has begun."""
     adapter = RecordingWrites()
     adapter.gate, adapter.entered = asyncio.Event(), asyncio.Event()
-    route = path(CUSTOMER, ORDER, "cancel_order")
+    return adapter
+
+
+CANCEL = path(CUSTOMER, ORDER, "cancel_order")
+
+
+async def _started(client: httpx.AsyncClient, adapter: RecordingWrites, key: str) -> Any:
+    """A cancel under `key`, sent and held inside the adapter's write."""
+    assert adapter.entered is not None
+    request = asyncio.create_task(client.post(CANCEL, headers=_key(key)))
+    await asyncio.wait_for(adapter.entered.wait(), 5)
+    return request
+
+
+@pytest.mark.anyio
+async def test_a_repeat_while_the_first_runs_is_409() -> None:
+    adapter = _held()
     async with await _opened(adapter) as client:
-        first = asyncio.create_task(client.post(route, headers=_key("k-6")))
-        await asyncio.wait_for(adapter.entered.wait(), 5)
-        during = await client.post(route, headers=_key("k-6"))
+        first = await _started(client, adapter, "k-6")
+        during = await client.post(CANCEL, headers=_key("k-6"))
         assert (during.status_code, during.json()["code"]) == (409, "conflict")
+        assert adapter.gate is not None
         adapter.gate.set()
         assert (await first).status_code == 200
-        after = await client.post(route, headers=_key("k-6"))
+        after = await client.post(CANCEL, headers=_key("k-6"))
         assert after.headers["idempotent-replayed"] == "true"
     assert len(adapter.writes) == 1
 
 
 @pytest.mark.anyio
 async def test_a_caller_that_goes_away_does_not_leave_the_key_running() -> None:
-    adapter = RecordingWrites()
-    adapter.gate, adapter.entered = asyncio.Event(), asyncio.Event()
-    route = path(CUSTOMER, ORDER, "cancel_order")
+    adapter = _held()
     async with await _opened(adapter) as client:
-        gone = asyncio.create_task(client.post(route, headers=_key("k-7")))
-        await asyncio.wait_for(adapter.entered.wait(), 5)
+        gone = await _started(client, adapter, "k-7")
         gone.cancel()
         with pytest.raises(asyncio.CancelledError):
             await gone
+        assert adapter.gate is not None
         adapter.gate.set()  # the write itself goes on to its end
         for _ in range(100):
-            repeat = await client.post(route, headers=_key("k-7"))
+            repeat = await client.post(CANCEL, headers=_key("k-7"))
             if repeat.status_code != 409:
                 break
             await asyncio.sleep(0.01)
@@ -223,16 +234,12 @@ async def test_a_caller_that_goes_away_does_not_leave_the_key_running() -> None:
 
 @pytest.mark.anyio
 async def test_a_write_that_never_ends_frees_its_key_at_the_deadline() -> None:
-    adapter = RecordingWrites()
-    adapter.gate, adapter.entered = asyncio.Event(), asyncio.Event()
-    route = path(CUSTOMER, ORDER, "cancel_order")
+    adapter = _held()
     async with await _opened(adapter, deadline_s=0.2) as client:
-        gone = asyncio.create_task(client.post(route, headers=_key("k-8")))
-        await asyncio.wait_for(adapter.entered.wait(), 5)
-        gone.cancel()
+        (await _started(client, adapter, "k-8")).cancel()
         await asyncio.sleep(0.4)
         adapter.gate = None
-        repeat = await client.post(route, headers=_key("k-8"))
+        repeat = await client.post(CANCEL, headers=_key("k-8"))
         assert repeat.status_code == 200
         assert "idempotent-replayed" not in repeat.headers
     assert len(adapter.writes) == 2

@@ -28,10 +28,7 @@ SECRET_REASON = "customer-said-zebra-umbrella"
 SECRET_NOTE = "call-back-at-marmalade-hour"
 PASSWORD = "audit-basic-password-0123456789abcd"
 
-
-@pytest.fixture
-def adapter() -> RecordingWrites:
-    return RecordingWrites()
+pytest_plugins = ("tests.write_fixtures",)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ its ERC error, and the adapter is never called."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -25,15 +25,7 @@ from tests.write_support import (
 CUSTOMER, ORDER = CANCELLABLE
 LINE_CUSTOMER, LINE_ORDER, LINES = OPEN_LINES
 
-
-@pytest.fixture
-def adapter() -> RecordingWrites:
-    return RecordingWrites()
-
-
-@pytest.fixture
-def writes(make_client: Callable[..., TestClient], adapter: RecordingWrites) -> TestClient:
-    return make_client(adapter, writes=True)
+pytest_plugins = ("tests.write_fixtures",)
 
 
 def _fields(response: Any) -> list[str]:

@@ -36,15 +36,7 @@ READ = "erc-ecommerce-connections-orders:read"
 CUSTOMER, ORDER = CANCELLABLE
 LINE_CUSTOMER, LINE_ORDER, LINES = OPEN_LINES
 
-
-@pytest.fixture
-def adapter() -> RecordingWrites:
-    return RecordingWrites()
-
-
-@pytest.fixture
-def writes(make_client: Callable[..., TestClient], adapter: RecordingWrites) -> TestClient:
-    return make_client(adapter, writes=True)
+pytest_plugins = ("tests.write_fixtures",)
 
 
 def _order(client: TestClient, customer: str, order: str) -> dict[str, Any]:
@@ -261,7 +253,6 @@ def test_an_oauth_client_needs_the_write_scope(
     make_app_client: Callable[..., TestClient], adapter: RecordingWrites, clock: ManualClock
 ) -> None:
     client = make_app_client(
-        adapter,
         clock=clock,
         headers={},
         writes=True,

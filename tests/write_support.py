@@ -8,6 +8,7 @@ from typing import Any
 from adapters.base import WriteResult
 from adapters.errors import AdapterError
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
+from tests.conformance import suite as conformance
 from tests.conftest import RecordingDemoAdapter
 
 WRITE_CALLS = ("cancel_order", "change_shipping_address", "cancel_items")
@@ -20,16 +21,7 @@ CANCELLED = ("cus_ana", "ord_1003")
 """Cancelled in the store's data."""
 OPEN_LINES = ("cus_john", "ord_us_004", ("itm_us_004_a", "itm_us_004_b"))
 """Confirmed, two lines, nothing shipped."""
-NEW_ADDRESS = {
-    "first_name": "Ana",
-    "last_name": "Silva",
-    "address": "Rua Nova 7",
-    "city": "Porto",
-    "zip_code": "4000-001",
-    "region_code": "PT-13",
-    "country_code": "PT",
-    "phone_number": "+351 900 000 001",
-}
+NEW_ADDRESS = {**conformance.NEW_ADDRESS, "phone_number": "+351 900 000 001"}
 
 
 def path(customer: str, order: str, action: str) -> str:
