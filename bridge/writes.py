@@ -226,7 +226,10 @@ def parse_body(model: type[WriteBody], raw: bytes, *, required: bool) -> WriteBo
 
 
 def _canonical(raw: bytes) -> bytes:
-    """The body as a repeat is compared: the same JSON in another spelling is the same."""
+    """The body as a repeat is compared: the same JSON in another spelling is the same,
+    and no body is `{}`."""
+    if not raw.strip():
+        return b"{}"
     try:
         return orjson.dumps(orjson.loads(raw), option=orjson.OPT_SORT_KEYS)
     except orjson.JSONDecodeError:

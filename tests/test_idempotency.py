@@ -127,6 +127,13 @@ def test_the_same_key_for_another_request_is_422(
     assert len(adapter.writes) == 1
 
 
+def test_no_body_is_the_empty_object(writes: TestClient, adapter: RecordingWrites) -> None:
+    assert writes.post(path(CUSTOMER, ORDER, "cancel_order"), headers=_key("k-9")).is_success
+    repeat = writes.post(path(CUSTOMER, ORDER, "cancel_order"), json={}, headers=_key("k-9"))
+    assert repeat.headers["idempotent-replayed"] == "true"
+    assert len(adapter.writes) == 1
+
+
 def test_keys_belong_to_their_caller(writes: TestClient, adapter: RecordingWrites) -> None:
     route = path(CUSTOMER, ORDER, "cancel_order")
     assert writes.post(route, headers=_key("shared")).is_success
