@@ -344,9 +344,12 @@ class ERC:
         self, capability: Capability, customer: str, order: str, body: Any = None
     ) -> httpx.Response:
         """Send a write; a test of a write the adapter does not declare is skipped."""
+        self.needs(capability)
+        return self.write_undeclared(capability, customer, order, body)
+
+    def needs(self, capability: Capability) -> None:
         if capability not in self.adapter.capabilities:
             pytest.skip(f"the {self.adapter.name} adapter does not serve {capability}")
-        return self.write_undeclared(capability, customer, order, body)
 
     def write_undeclared(
         self, capability: Capability, customer: str, order: str, body: Any = None
@@ -474,6 +477,13 @@ class AdapterConformance:
     @property
     def m(self) -> Manifest:
         return self.manifest
+
+    def writing_adapter(self, platform: Platform, capability: Capability) -> Watched:
+        """A new adapter under test, or a skip when it does not declare `capability`."""
+        adapter = watched(self.build_adapter(platform))
+        if capability not in adapter.capabilities:
+            pytest.skip(f"the {adapter.name} adapter does not serve {capability}")
+        return adapter
 
     def write_case(self, name: str) -> tuple[str, str]:
         """The customer and the order the manifest names for a write case, or a skip."""
@@ -752,6 +762,7 @@ class AdapterConformance:
     def test_a_write_to_another_customers_order_is_404(
         self, erc: ERC, capability: Capability
     ) -> None:
+        erc.needs(capability)
         before = erc.ok(
             route("R3", customer=self.m.other_customer, order=self.m.other_order), "order_detail"
         )
@@ -784,7 +795,7 @@ class AdapterConformance:
     def test_writes_are_off_unless_turned_on(
         self, platform: Platform, capability: Capability
     ) -> None:
-        adapter = watched(self.build_adapter(platform))
+        adapter = self.writing_adapter(platform, capability)
         with TestClient(create_app(settings(), adapter=adapter), headers=AUTH) as client:
             erc = ERC(client, adapter)
             body = _valid_body(capability, self.m.writes)
@@ -795,7 +806,7 @@ class AdapterConformance:
     def test_a_write_needs_the_write_scope(
         self, platform: Platform, capability: Capability
     ) -> None:
-        adapter = watched(self.build_adapter(platform))
+        adapter = self.writing_adapter(platform, capability)
         values = {"writes": True, "oauth_clients": OAUTH_CLIENT, "token_secret": TOKEN_SECRET}
         with TestClient(create_app(settings(**values), adapter=adapter)) as client:
             token = client.post(
