@@ -145,9 +145,16 @@ def _writes_off() -> ERCError:
     )
 
 
+def _carries_body(scope: Scope) -> bool:
+    declared = _header(scope, b"content-length")
+    chunked = _header(scope, b"transfer-encoding") is not None
+    return chunked or (declared is not None and declared.strip() != "0")
+
+
 def _check_content_type(scope: Scope, *, required: bool) -> None:
+    """JSON, or (for an optional body) no body and no content type at all."""
     sent = _header(scope, b"content-type")
-    if sent is None and not required:
+    if sent is None and not required and not _carries_body(scope):
         return
     media_type = (sent or "").partition(";")[0].strip().lower()
     if media_type != JSON_TYPE:
@@ -173,7 +180,8 @@ async def read_body(scope: Scope, receive: Receive, limit: int = MAX_BODY_BYTES)
     """The request body, read piece by piece and given up past `limit` bytes, whatever
     `Content-Length` says (413)."""
     declared = _header(scope, b"content-length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+    declared = declared.strip() if declared is not None else None
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise payload_too_large()
     chunks: list[bytes] = []
     size = 0

@@ -63,6 +63,14 @@ def test_a_required_body_needs_a_content_type(writes: TestClient, adapter: Recor
     _nothing_called(adapter)
 
 
+def test_an_optional_body_still_needs_its_content_type(
+    writes: TestClient, adapter: RecordingWrites
+) -> None:
+    response = writes.post(path(CUSTOMER, ORDER, "cancel_order"), content=b'{"restock": true}')
+    assert (response.status_code, response.json()["code"]) == (415, "unsupported_media_type")
+    _nothing_called(adapter)
+
+
 def test_cancel_takes_no_body_at_all(writes: TestClient, adapter: RecordingWrites) -> None:
     response = writes.post(path(CUSTOMER, ORDER, "cancel_order"))
     assert response.status_code == 200, response.text
