@@ -122,6 +122,7 @@ class Attempt:
     changed: tuple[str, ...] = ()
     ignored: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
+    recorded: bool = False
 
     def refused(self, error: ERCError) -> None:
         self.outcome = "failed" if error.status >= 500 else "refused"
@@ -284,6 +285,10 @@ class WriteEndpoint:
         await send({"type": "http.response.body", "body": answer.body})
 
     def _record(self, attempt: Attempt) -> None:
+        """The attempt's audit line and count, once."""
+        if attempt.recorded:
+            return
+        attempt.recorded = True
         self.metrics.observe_write(attempt.action, attempt.outcome)
         log.info(
             "order_write",
@@ -307,37 +312,40 @@ class WriteEndpoint:
             raw = await read_body(scope, receive)
         except ERCError as refusal:
             return _refused(attempt, refusal)
-        if key is None:
-            return await self._perform(scope, raw, attempt)
-        owner = principal.name if principal.key_digest is None else principal.caller
-        repeat = fingerprint(
-            self.route.path, attempt.customer_id, attempt.order_id, _canonical(raw)
-        )
-        lookup = await self.store.claim(owner, key, repeat)
-        if lookup.claim is Claim.REPLAY:
-            assert lookup.answer is not None
-            attempt.outcome, attempt.reason = "replayed", None
-            first = lookup.answer
-            return Answer(first.status, first.body, (*first.headers, REPLAYED_HEADER))
-        if lookup.claim is not Claim.NEW:
-            return _refused(attempt, _key_refusal(lookup.claim))
-        # The write runs to its end even if the caller goes away, so that its record is
-        # finished (or released) and a repeat learns what happened.
-        task = asyncio.ensure_future(self._perform_and_keep(scope, raw, attempt, owner, key))
+        claim: tuple[str, str] | None = None
+        if key is not None:
+            owner = principal.name if principal.key_digest is None else principal.caller
+            repeat = fingerprint(
+                self.route.path, attempt.customer_id, attempt.order_id, _canonical(raw)
+            )
+            lookup = await self.store.claim(owner, key, repeat)
+            if lookup.claim is Claim.REPLAY:
+                assert lookup.answer is not None
+                attempt.outcome, attempt.reason = "replayed", None
+                first = lookup.answer
+                return Answer(first.status, first.body, (*first.headers, REPLAYED_HEADER))
+            if lookup.claim is not Claim.NEW:
+                return _refused(attempt, _key_refusal(lookup.claim))
+            claim = (owner, key)
+        # The write runs to its end even if the caller goes away, so that it is audited
+        # and its key record finished (or released): a repeat learns what happened.
+        task = asyncio.ensure_future(self._settle(scope, raw, attempt, claim))
         return await asyncio.shield(task)
 
-    async def _perform_and_keep(
-        self, scope: Scope, raw: bytes, attempt: Attempt, owner: str, key: str
+    async def _settle(
+        self, scope: Scope, raw: bytes, attempt: Attempt, claim: tuple[str, str] | None
     ) -> Answer:
         answer: Answer | None = None
         try:
             answer = await self._perform(scope, raw, attempt)
             return answer
         finally:
-            if answer is not None and remembered(answer.status):
-                await self.store.finish(owner, key, answer)
-            else:
-                await self.store.release(owner, key)
+            if claim is not None:
+                if answer is not None and remembered(answer.status):
+                    await self.store.finish(*claim, answer)
+                else:
+                    await self.store.release(*claim)
+            self._record(attempt)
 
     def _authorize(self, scope: Scope) -> Principal:
         bridge = self.bridge

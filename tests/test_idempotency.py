@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
-import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from adapters.errors import UpstreamError
-from bridge.app import create_app
 from bridge.idempotency import (
     Answer,
     Claim,
@@ -21,14 +18,18 @@ from bridge.idempotency import (
     fingerprint,
     remembered,
 )
-from tests.conftest import API_KEY, AUTH, ManualClock, settings
+from tests.conftest import API_KEY, ManualClock
 from tests.write_support import (
+    CANCEL,
     CANCELLABLE,
     NEW_ADDRESS,
     OPEN_LINES,
     SHIPPED,
     RecordingWrites,
+    held,
+    opened,
     path,
+    started,
 )
 
 CUSTOMER, ORDER = CANCELLABLE
@@ -178,37 +179,11 @@ def test_a_server_error_is_not_kept_so_a_repeat_tries_again(
 _JSON = {"Content-Type": "application/json"}
 
 
-async def _opened(adapter: RecordingWrites, **overrides: Any) -> httpx.AsyncClient:
-    app = create_app(settings(writes=True, **overrides), adapter=adapter)
-    await adapter.open()
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=AUTH
-    )
-
-
-def _held() -> RecordingWrites:
-    """A demo store whose writes wait for `gate`, saying when one has begun."""
-    adapter = RecordingWrites()
-    adapter.gate, adapter.entered = asyncio.Event(), asyncio.Event()
-    return adapter
-
-
-CANCEL = path(CUSTOMER, ORDER, "cancel_order")
-
-
-async def _started(client: httpx.AsyncClient, adapter: RecordingWrites, key: str) -> Any:
-    """A cancel under `key`, sent and held inside the adapter's write."""
-    assert adapter.entered is not None
-    request = asyncio.create_task(client.post(CANCEL, headers=_key(key)))
-    await asyncio.wait_for(adapter.entered.wait(), 5)
-    return request
-
-
 @pytest.mark.anyio
 async def test_a_repeat_while_the_first_runs_is_409() -> None:
-    adapter = _held()
-    async with await _opened(adapter) as client:
-        first = await _started(client, adapter, "k-6")
+    adapter = held()
+    async with await opened(adapter) as client:
+        first = await started(client, adapter, "k-6")
         during = await client.post(CANCEL, headers=_key("k-6"))
         assert (during.status_code, during.json()["code"]) == (409, "conflict")
         assert adapter.gate is not None
@@ -221,9 +196,9 @@ async def test_a_repeat_while_the_first_runs_is_409() -> None:
 
 @pytest.mark.anyio
 async def test_a_caller_that_goes_away_does_not_leave_the_key_running() -> None:
-    adapter = _held()
-    async with await _opened(adapter) as client:
-        gone = await _started(client, adapter, "k-7")
+    adapter = held()
+    async with await opened(adapter) as client:
+        gone = await started(client, adapter, "k-7")
         gone.cancel()
         with pytest.raises(asyncio.CancelledError):
             await gone
@@ -241,9 +216,9 @@ async def test_a_caller_that_goes_away_does_not_leave_the_key_running() -> None:
 
 @pytest.mark.anyio
 async def test_a_write_that_never_ends_frees_its_key_at_the_deadline() -> None:
-    adapter = _held()
-    async with await _opened(adapter, deadline_s=0.2) as client:
-        (await _started(client, adapter, "k-8")).cancel()
+    adapter = held()
+    async with await opened(adapter, deadline_s=0.2) as client:
+        (await started(client, adapter, "k-8")).cancel()
         await asyncio.sleep(0.4)
         adapter.gate = None
         repeat = await client.post(CANCEL, headers=_key("k-8"))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from collections.abc import Callable
@@ -19,7 +20,10 @@ from tests.write_support import (
     OPEN_LINES,
     SHIPPED,
     RecordingWrites,
+    held,
+    opened,
     path,
+    started,
 )
 
 CUSTOMER, ORDER = CANCELLABLE
@@ -123,3 +127,23 @@ def test_the_metric_counts_actions_and_outcomes(writes: TestClient) -> None:
     assert 'erc_bridge_writes_total{action="cancel_order",outcome="applied"} 1.0' in text
     assert 'erc_bridge_writes_total{action="cancel_order",outcome="already_done"} 1.0' in text
     assert 'erc_bridge_writes_total{action="cancel_order",outcome="refused"} 1.0' in text
+
+
+@pytest.mark.anyio
+async def test_a_write_whose_caller_went_away_is_still_audited(
+    info_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    adapter = held()
+    async with await opened(adapter) as client:
+        (await started(client, adapter)).cancel()
+        await asyncio.sleep(0)
+        assert _audit(capsys.readouterr().out) == []
+        assert adapter.gate is not None
+        adapter.gate.set()
+        for _ in range(100):
+            lines = _audit(capsys.readouterr().out)
+            if lines:
+                break
+            await asyncio.sleep(0.01)
+    assert [line["outcome"] for line in lines] == ["applied"]
+    assert len(adapter.writes) == 1

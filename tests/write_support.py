@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
+
 from adapters.base import WriteResult
 from adapters.errors import AdapterError
+from bridge.app import create_app
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
 from tests.conformance import suite as conformance
-from tests.conftest import RecordingDemoAdapter
+from tests.conftest import AUTH, RecordingDemoAdapter, settings
 
 WRITE_CALLS = ("cancel_order", "change_shipping_address", "cancel_items")
 R = "/erc/ecommerce/connections"
@@ -69,3 +72,33 @@ class RecordingWrites(RecordingDemoAdapter):
     async def cancel_items(self, customer_id: str, order_id: str, body: CancelItems) -> WriteResult:
         await self._before_write("cancel_items", customer_id, order_id, body)
         return await super().cancel_items(customer_id, order_id, body)
+
+
+def held() -> RecordingWrites:
+    """A demo store whose writes wait for `gate`, saying when one has begun."""
+    adapter = RecordingWrites()
+    adapter.gate, adapter.entered = asyncio.Event(), asyncio.Event()
+    return adapter
+
+
+async def opened(adapter: RecordingWrites, **overrides: Any) -> httpx.AsyncClient:
+    """A client of the bridge with writes on, in this event loop, its adapter open."""
+    app = create_app(settings(writes=True, **overrides), adapter=adapter)
+    await adapter.open()
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=AUTH
+    )
+
+
+CANCEL = path(*CANCELLABLE, "cancel_order")
+
+
+async def started(
+    client: httpx.AsyncClient, adapter: RecordingWrites, key: str | None = None
+) -> asyncio.Task[httpx.Response]:
+    """A cancel (under `key`), sent and held inside the adapter's write."""
+    assert adapter.entered is not None
+    headers = {"Idempotency-Key": key} if key else {}
+    request = asyncio.create_task(client.post(CANCEL, headers=headers))
+    await asyncio.wait_for(adapter.entered.wait(), 5)
+    return request
