@@ -366,6 +366,8 @@ class ElasticPathAdapter(HTTPAdapter):
         )
         with readable(PLATFORM, "/v2/orders"):
             page = ep.parse(ep.EPOrderList, raw)
+            if any(item.shipping_group_id for item in page.included.items):
+                self._store_ships_in_groups = True
             if self.resources is not None:
                 for order_id, document in ep.order_documents(raw):
                     self.resources.put(
