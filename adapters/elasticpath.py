@@ -61,6 +61,8 @@ WITH_ITEMS = {"include": "items"}
 CHANGE_REFUSED = frozenset({400, 409, 422})
 """How EP may refuse an order change it does not allow (its status is not documented)."""
 EXAMPLE_HOST = "https://useast.api.elasticpath.com"
+HTTP = HTTPConfig(max_connections=256, max_in_flight=256)
+"""An order detail makes two calls at once: room for 100 agents' details, and more."""
 
 # No EP id is empty or a dot segment, and some HTTP stacks resolve `.`/`..` even when
 # percent-encoded: such ids are answered as unknown without calling the platform.
@@ -112,7 +114,7 @@ class ElasticPathAdapter(HTTPAdapter):
         http: HTTPConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(settings, http=http)
+        super().__init__(settings, http=http or HTTP)
         self._token = CachedToken(
             self._fetch_token,
             clock=clock,
