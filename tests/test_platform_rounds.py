@@ -26,6 +26,7 @@ from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
 from adapters.errors import NotFound
 from adapters.http import HTTPConfig
 from adapters.resources import ResourceCache
+from bench.session import agent_session
 from tests.emulators import adobe_fixtures as adobe_fx
 from tests.emulators import bigcommerce_fixtures as bc_fx
 from tests.emulators import elasticpath_fixtures as ep_fx
@@ -201,21 +202,6 @@ async def any_platform(
 
 def cold_cache() -> ResourceCache:
     return ResourceCache(ttl_s=30)
-
-
-async def agent_session(adapter: HTTPAdapter, customer_id: str) -> list[Any]:
-    """What an agent opening a caller asks, in order: R1, R5, R2 (5 orders), then R3 and
-    R4 of the two newest orders."""
-    answers: list[Any] = [
-        await adapter.get_customer(customer_id),
-        await adapter.most_recent_order(customer_id),
-    ]
-    page = await adapter.list_orders(OrderListRequest(customer_id=customer_id, limit=5))
-    answers.append(page)
-    for order in page.orders[:2]:
-        answers.append(await adapter.get_order(customer_id, order.id))
-        answers.append(await adapter.list_items(customer_id, order.id))
-    return answers
 
 
 SESSIONS = [
