@@ -45,6 +45,19 @@ async def agent_session(adapter: HTTPAdapter, customer_id: str) -> list[Any]:
     return answers
 
 
+def elasticpath_adapter(url: str) -> ElasticPathAdapter:
+    """An adapter on the Elastic Path emulator at `url`."""
+    settings = ElasticPathSettings(
+        _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    )
+    return ElasticPathAdapter(settings)
+
+
+def adobe_adapter(emulator: CPAPIEmulator, url: str) -> AdobeCPAPIAdapter:
+    """An adapter on the Adobe emulator `emulator`, served at `url`."""
+    return AdobeCPAPIAdapter(AdobeSettings(_env_file=None, **emulator.adapter_settings(url)))
+
+
 @dataclass(frozen=True)
 class Sessions:
     sessions: int
@@ -79,23 +92,14 @@ def stores() -> Iterator[list[Store]]:
             Store(
                 "Elastic Path",
                 ep,
-                lambda: ElasticPathAdapter(
-                    ElasticPathSettings(
-                        _env_file=None,
-                        base_url=ep_url,
-                        client_id=CLIENT_ID,
-                        client_secret=CLIENT_SECRET,
-                    )
-                ),
+                lambda: elasticpath_adapter(ep_url),
                 lambda: [(c.path, str(sorted(c.query.items()))) for c in ep.api_calls],
                 EP_CUSTOMERS,
             ),
             Store(
                 "Adobe CPAPI",
                 adobe,
-                lambda: AdobeCPAPIAdapter(
-                    AdobeSettings(_env_file=None, **adobe.adapter_settings(adobe_url))
-                ),
+                lambda: adobe_adapter(adobe, adobe_url),
                 lambda: [(e.path, str(sorted(e.params))) for e in adobe.cpapi_exchanges],
                 ADOBE_CUSTOMERS,
             ),

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
@@ -19,20 +20,20 @@ from typing import Any
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
+from adapters.adobe_cpapi import AdobeCPAPIAdapter
 from adapters.base import HTTPAdapter, OrderListRequest
 from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.elasticpath import ElasticPathAdapter
 from adapters.errors import NotFound
 from adapters.http import HTTPConfig
 from adapters.resources import ResourceCache
-from bench.session import agent_session
+from bench.session import adobe_adapter, agent_session, elasticpath_adapter
 from tests.emulators import adobe_fixtures as adobe_fx
 from tests.emulators import bigcommerce_fixtures as bc_fx
 from tests.emulators import elasticpath_fixtures as ep_fx
 from tests.emulators.adobe_cpapi import TOKEN_PATH, CPAPIEmulator
 from tests.emulators.bigcommerce import BigCommerceEmulator
-from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, GRANT_PATH, ElasticPathEmulator
+from tests.emulators.elasticpath import GRANT_PATH, ElasticPathEmulator
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
@@ -135,10 +136,7 @@ def reset(served: Served) -> Served:
 
 
 async def opened_elasticpath(served: Served) -> ElasticPathAdapter:
-    settings = ElasticPathSettings(
-        _env_file=None, base_url=served.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
-    adapter = ElasticPathAdapter(settings, http=FAST)
+    adapter = elasticpath_adapter(served.url)
     await adapter.open()
     return adapter
 
@@ -156,32 +154,41 @@ async def opened_bigcommerce(served: Served) -> BigCommerceAdapter:
 
 
 async def opened_adobe(served: Served) -> AdobeCPAPIAdapter:
-    settings = AdobeSettings(_env_file=None, **served.emulator.adapter_settings(served.url))
-    adapter = AdobeCPAPIAdapter(settings, http=FAST)
+    adapter = adobe_adapter(served.emulator, served.url)
     await adapter.open()
     await adapter.authenticate()  # the IMS token is not what these tests count
     return adapter
 
 
+Opener = Callable[[Served], Awaitable[Any]]
+
+
+@asynccontextmanager
+async def adapter_on(served: Served, opened: Opener) -> AsyncIterator[tuple[Any, Timed]]:
+    """An adapter opened on `served`, reset, and its timings; closed on exit."""
+    adapter = await opened(reset(served))
+    try:
+        yield adapter, served.timed
+    finally:
+        await adapter.close()
+
+
 @pytest.fixture
 async def elasticpath(ep_served: Served) -> AsyncIterator[tuple[ElasticPathAdapter, Timed]]:
-    adapter = await opened_elasticpath(reset(ep_served))
-    yield adapter, ep_served.timed
-    await adapter.close()
+    async with adapter_on(ep_served, opened_elasticpath) as opened:
+        yield opened
 
 
 @pytest.fixture
 async def bigcommerce(bc_served: Served) -> AsyncIterator[tuple[BigCommerceAdapter, Timed]]:
-    adapter = await opened_bigcommerce(reset(bc_served))
-    yield adapter, bc_served.timed
-    await adapter.close()
+    async with adapter_on(bc_served, opened_bigcommerce) as opened:
+        yield opened
 
 
 @pytest.fixture
 async def adobe(adobe_served: Served) -> AsyncIterator[tuple[AdobeCPAPIAdapter, Timed]]:
-    adapter = await opened_adobe(reset(adobe_served))
-    yield adapter, adobe_served.timed
-    await adapter.close()
+    async with adapter_on(adobe_served, opened_adobe) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -194,10 +201,8 @@ async def any_platform(
         "bigcommerce": (bc_served, opened_bigcommerce),
         "adobe": (adobe_served, opened_adobe),
     }[request.param]
-    adapter: HTTPAdapter = await opened(reset(served))
-    served.timed.reset()
-    yield adapter, served.timed
-    await adapter.close()
+    async with adapter_on(served, opened) as pair:
+        yield pair
 
 
 def cold_cache() -> ResourceCache:
