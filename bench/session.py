@@ -19,6 +19,7 @@ from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
 from adapters.base import HTTPAdapter, OrderListRequest
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
 from adapters.resources import ResourceCache
+from bridge.logs import configure_logging
 from tests.emulators import adobe_fixtures as adobe_fx
 from tests.emulators import elasticpath_fixtures as ep_fx
 from tests.emulators.adobe_cpapi import CPAPIEmulator
@@ -162,4 +163,5 @@ def _line(label: str, run: Sessions, cached: bool) -> str:
 
 
 if __name__ == "__main__":
+    configure_logging("warning")
     print("\n".join(report(measure())))
