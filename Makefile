@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: run check adapters test lint bench clean
+.PHONY: run check adapters test lint bench clean api-check
 
 # The runtime pins of requirements.lock first (what the container ships), then the project
 # and its development tools on top of them (without setuptools' notice that an editable
@@ -33,6 +33,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check bridge adapters mappings tests bench
 	$(BIN)/mypy bridge adapters mappings
 	$(BIN)/yamllint --strict deploy
+
+# Schemathesis, every check, against the demo store with writes on (about a minute).
+api-check: $(STAMP)
+	$(BIN)/python -m tests.api.schemathesis_run
 
 clean:
 	rm -rf $(VENV) build *.egg-info

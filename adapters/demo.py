@@ -1,4 +1,9 @@
-"""The built-in demo store: a sample shop shipped as a data file, no credentials needed."""
+"""The built-in demo store: a sample shop shipped as a data file, no credentials needed.
+
+It also takes the three writes (SPEC §7), kept in memory by this process: a restart
+brings the store back as shipped. Its rules are a small shop's: nothing is cancelled or
+redirected once it has left the warehouse.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,59 @@ from importlib import resources
 
 import orjson
 
-from adapters.base import Adapter, OrderListRequest, OrderPage
-from adapters.errors import NotFound
+from adapters.base import (
+    READ_CAPABILITIES,
+    WRITE_CAPABILITIES,
+    Adapter,
+    OrderListRequest,
+    OrderPage,
+    WriteResult,
+)
+from adapters.errors import NotAllowed, NotFound
 from adapters.paging import page_in_memory
 from mappings import demo as demo_mapping
-from mappings.models import Customer, Order
+from mappings.addresses import normalize_address
+from mappings.models import Customer, Delivery, Order, OrderItem
+from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
+from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
+
+NOT_YET_SHIPPED = frozenset(
+    {DetailedStatus.UNKNOWN, DetailedStatus.CONFIRMED, DetailedStatus.READY_FOR_PICKUP}
+)
+"""A delivery in one of these is still in the shop; any other has left it."""
+CANCEL_OPTIONS_IGNORED = ("restock", "notify_customer", "staff_note", "custom_fields")
+"""The demo store keeps no stock, sends no mail and has no notes or custom order data."""
+CANCELLED_LINE = {"status": CancellationStatus.CANCELED.value}
+"""How a cancelled product line shows in reads: the order's cancellation value, on the line."""
+
+
+def _left_the_shop(delivery: Delivery) -> bool:
+    status = delivery.latest_status_info.type if delivery.latest_status_info else None
+    return status is not None and status not in NOT_YET_SHIPPED
+
+
+def _shipped_lines(order: Order) -> list[OrderItem]:
+    return [item for item in order.items or [] if any(map(_left_the_shop, item.deliveries or []))]
+
+
+def _why_not_changeable(order: Order) -> str | None:
+    """The sentence an agent reads out when the order can no longer change, else None."""
+    if order.status.detailed is DetailedStatus.PICKED_UP:
+        return "the order has been picked up"
+    if order.status.detailed is DetailedStatus.DELIVERED:
+        return "the order has been delivered"
+    if _shipped_lines(order) or order.status.detailed not in NOT_YET_SHIPPED:
+        return "the order has shipped"
+    return None
+
+
+def _is_cancelled_line(item: OrderItem) -> bool:
+    return bool(item.custom_fields and item.custom_fields.get("status") == CANCELLED_LINE["status"])
 
 
 class DemoAdapter(Adapter):
     name = "demo"
+    capabilities = READ_CAPABILITIES | WRITE_CAPABILITIES
 
     def __init__(self, settings: None = None) -> None:
         super().__init__(settings)
@@ -48,3 +97,92 @@ class DemoAdapter(Adapter):
             if order.id == order_id:
                 return order
         raise NotFound(f"order {order_id} not found for customer {customer_id}")
+
+    def _replace(self, order: Order, **changes: object) -> None:
+        orders = self._orders[order.customer_id]
+        orders[orders.index(order)] = order.model_copy(update=changes)
+
+    # Writes
+
+    async def cancel_order(self, customer_id: str, order_id: str, body: CancelOrder) -> WriteResult:
+        order = await self.get_order(customer_id, order_id)
+        if order.cancellation_status is CancellationStatus.CANCELED:
+            return WriteResult("already_done", ignored=self._ignored(body))
+        reason = _why_not_changeable(order)
+        if reason is not None:
+            raise NotAllowed(reason)
+        refund = body.refund_method
+        if refund is not None and (refund.original_payment_method or refund.store_credit):
+            raise NotAllowed("the demo store takes no payments to refund", field="refund_method")
+        custom = dict(order.custom_fields or {})
+        if body.cancel_reason:
+            custom["cancel_reason"] = body.cancel_reason
+        self._replace(
+            order, cancellation_status=CancellationStatus.CANCELED, custom_fields=custom or None
+        )
+        return WriteResult("applied", ignored=self._ignored(body))
+
+    @staticmethod
+    def _ignored(body: CancelOrder) -> tuple[str, ...]:
+        return tuple(name for name in body.given() if name in CANCEL_OPTIONS_IGNORED)
+
+    async def change_shipping_address(
+        self, customer_id: str, order_id: str, address: NewShippingAddress
+    ) -> WriteResult:
+        order = await self.get_order(customer_id, order_id)
+        new = normalize_address(
+            line1=address.address,
+            zip_code=address.zip_code,
+            city=address.city,
+            region=address.region_code,
+            country=address.country_code,
+            first_name=address.first_name,
+            last_name=address.last_name,
+            phone_number=address.phone_number,
+        )
+        current = order.shipping_address
+        if current is not None and current.model_copy(update={"id": None, "default": None}) == new:
+            return WriteResult("already_done")
+        if order.cancellation_status is CancellationStatus.CANCELED:
+            raise NotAllowed("the order is cancelled")
+        if order.delivery_type not in (DeliveryType.SHIPPING, DeliveryType.LOCAL_DELIVERY):
+            raise NotAllowed("the order is not delivered to an address")
+        reason = _why_not_changeable(order)
+        if reason is not None:
+            raise NotAllowed(reason)
+        self._replace(order, shipping_address=new)
+        return WriteResult("applied")
+
+    async def cancel_items(self, customer_id: str, order_id: str, body: CancelItems) -> WriteResult:
+        order = await self.get_order(customer_id, order_id)
+        lines = {item.id: item for item in order.items or []}
+        wanted = [lines[line_id] for line_id in body.ids if line_id in lines]
+        if len(wanted) != len(body.ids):
+            raise NotFound(f"order {order_id} has no such product line")
+        if all(map(_is_cancelled_line, wanted)):
+            return WriteResult("already_done")
+        if order.cancellation_status is CancellationStatus.CANCELED:
+            raise NotAllowed("the order is cancelled")
+        shipped = {item.id for item in _shipped_lines(order)}
+        for index, line_id in enumerate(body.ids):
+            if line_id in shipped:
+                raise NotAllowed(f"the product line {line_id} has shipped", field=f"ids[{index}]")
+        cancelled = {item.id for item in wanted}
+        items = [
+            item.model_copy(
+                update={
+                    "custom_fields": {**(item.custom_fields or {}), **CANCELLED_LINE},
+                    "deliverable_quantity": None,
+                }
+            )
+            if item.id in cancelled
+            else item
+            for item in order.items or []
+        ]
+        every_line = all(map(_is_cancelled_line, items))
+        self._replace(
+            order,
+            items=items,
+            cancellation_status=CancellationStatus.CANCELED if every_line else None,
+        )
+        return WriteResult("applied")

@@ -24,8 +24,10 @@ from bridge.config import build_adapter
 from bridge.cursors import CursorCodec
 from bridge.errors import ERCError
 from bridge.health import health_routes
+from bridge.idempotency import MemoryIdempotencyStore
 from bridge.landing import landing_routes
 from bridge.logs import access_log
+from bridge.methods import MethodGate
 from bridge.metrics import Metrics, metrics_routes
 from bridge.middleware import FrontDoor
 from bridge.oauth import AccessTokens, ClientRegistry, TokenEndpoint
@@ -36,6 +38,7 @@ from bridge.redaction import register_secrets, secret_values
 from bridge.routes import erc_routes
 from bridge.service import Bridge
 from bridge.settings import BridgeSettings
+from bridge.writes import write_routes
 
 log = structlog.get_logger("erc_bridge")
 
@@ -186,16 +189,19 @@ def create_app(
                 log.info("bridge_stopped", adapter=adapter.name)
 
     erc_routes_of_bridge = erc_routes(bridge)
+    routes = [
+        *health_routes,
+        *metrics_routes,
+        *erc_routes_of_bridge,
+        *write_routes(bridge, metrics, MemoryIdempotencyStore(clock=clock or time.monotonic)),
+        TokenEndpoint(clients, tokens, limiter).route(),
+        openapi_route(build_document(settings, open_access=open_access)),
+        *landing_routes(adapter.name),
+    ]
     app = BridgeApp(
-        routes=[
-            *health_routes,
-            *metrics_routes,
-            *erc_routes_of_bridge,
-            TokenEndpoint(clients, tokens, limiter).route(),
-            openapi_route(build_document(settings, open_access=open_access)),
-            *landing_routes(adapter.name),
-        ],
+        routes=routes,
         middleware=[
+            Middleware(MethodGate, routes=routes),
             Middleware(FrontDoor, erc_routes=erc_routes_of_bridge, metrics=metrics),
         ],
         exception_handlers={HTTPException: http_error},

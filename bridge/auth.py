@@ -18,7 +18,8 @@ from bridge.ratelimit import FailedAuthLimiter
 
 CUSTOMERS_READ = "erc-ecommerce-connections-customers:read"
 ORDERS_READ = "erc-ecommerce-connections-orders:read"
-SCOPES = (CUSTOMERS_READ, ORDERS_READ)
+ORDERS_WRITE = "erc-ecommerce-connections-orders:write"
+SCOPES = (CUSTOMERS_READ, ORDERS_READ, ORDERS_WRITE)
 REALM = "erc-bridge"
 
 
@@ -28,9 +29,20 @@ class Principal:
 
     name: str
     scopes: frozenset[str] | None = None
+    key_digest: str | None = None
+    """For an API key: the first 8 hex digits of its SHA-256, which names it in audit
+    lines without revealing it."""
 
     def allows(self, oauth_scope: str) -> bool:
         return self.scopes is None or oauth_scope in self.scopes
+
+    @property
+    def caller(self) -> str:
+        """Who acted, as audit lines name them: the OAuth client id, the Basic user name,
+        or the API key's digest."""
+        if self.key_digest is not None:
+            return self.key_digest
+        return self.name.partition(":")[2] or self.name
 
 
 ANONYMOUS = Principal("anonymous")
@@ -155,7 +167,7 @@ class Authenticator:
         authorization = headers.get("authorization")
         if api_key is not None:
             if self._api_keys and _matches_any(api_key, self._api_keys):
-                return Principal("api-key")
+                return Principal("api-key", key_digest=secret_digest(api_key).hex()[:8])
             raise _Refused("The X-API-Key is not valid")
         if authorization is not None:
             scheme, _, credentials = authorization.partition(" ")

@@ -1,4 +1,5 @@
-"""The response cache: rendered bodies, per-resource TTL, shared misses, stale-if-error."""
+"""The response cache: rendered bodies, per-resource TTL, shared misses, stale-if-error,
+and per-customer invalidation after a write."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class Entry:
     fresh_until: float
     stale_until: float
     size: int
+    owner: str | None = None
 
 
 def weight(key: Hashable, body: bytes) -> int:
@@ -53,7 +55,11 @@ class ResponseCache:
 
     At most `max_entries` entries and `max_bytes` bytes (`weight`) are held; past
     either, the least recently used go first. A body larger than the whole cache is
-    answered and not kept."""
+    answered and not kept.
+
+    An entry may name its `owner` (the customer it shows): `forget_owner` drops every
+    entry of that owner, and a fill that began before it is not kept, so that no body
+    from before a write is served, fresh or stale, afterwards."""
 
     def __init__(
         self,
@@ -74,7 +80,8 @@ class ResponseCache:
             timer=clock,
             getsizeof=lambda entry: entry.size,
         )
-        self._fetches: dict[Hashable, asyncio.Task[bytes]] = {}
+        self._fetches: dict[Hashable, tuple[asyncio.Task[bytes], str | None]] = {}
+        self._outdated: set[asyncio.Task[bytes]] = set()
         self.hits = self.misses = self.stale_served = 0
 
     def __len__(self) -> int:
@@ -86,14 +93,19 @@ class ResponseCache:
         return int(self._entries.currsize)
 
     async def refresh(
-        self, key: Hashable, ttl: float, produce: Callable[[], Awaitable[bytes]]
+        self,
+        key: Hashable,
+        ttl: float,
+        produce: Callable[[], Awaitable[bytes]],
+        *,
+        owner: str | None = None,
     ) -> tuple[bytes, CacheStatus]:
         """A new body from `produce` (one call for concurrent misses of `key`), kept for
         `ttl` seconds; a stale one while `produce` fails on the platform's account."""
         if not self.enabled or ttl <= 0:
             return await produce(), CacheStatus.MISS
         try:
-            body = await asyncio.shield(self._shared_fetch(key, ttl, produce))
+            body = await asyncio.shield(self._shared_fetch(key, ttl, produce, owner))
         except STALE_WORTHY:
             entry = self._held(key)
             if entry is None:
@@ -117,22 +129,49 @@ class ResponseCache:
         except KeyError:
             return None
 
+    def forget_owner(self, owner: str) -> None:
+        """Drop every entry of `owner`; fills under way for it will not be kept, and later
+        requests do not wait for them."""
+        entries = self._entries
+        for key in [key for key in list(entries) if getattr(entries.get(key), "owner", 0) == owner]:
+            entries.pop(key, None)
+        for key in [key for key, (_, of) in self._fetches.items() if of == owner]:
+            task, _ = self._fetches.pop(key)
+            self._outdated.add(task)
+
     def _shared_fetch(
-        self, key: Hashable, ttl: float, produce: Callable[[], Awaitable[bytes]]
+        self,
+        key: Hashable,
+        ttl: float,
+        produce: Callable[[], Awaitable[bytes]],
+        owner: str | None,
     ) -> asyncio.Task[bytes]:
-        task = self._fetches.get(key)
-        if task is None:
-            task = asyncio.create_task(self._store(key, ttl, produce))
-            self._fetches[key] = task
-            task.add_done_callback(lambda _: self._fetches.pop(key, None))
+        fetch = self._fetches.get(key)
+        if fetch is not None:
+            return fetch[0]
+        task = asyncio.create_task(self._store(key, ttl, produce, owner))
+        self._fetches[key] = (task, owner)
+
+        def done(_: asyncio.Task[bytes]) -> None:
+            if self._fetches.get(key, (None, None))[0] is task:
+                del self._fetches[key]
+            self._outdated.discard(task)
+
+        task.add_done_callback(done)
         return task
 
     async def _store(
-        self, key: Hashable, ttl: float, produce: Callable[[], Awaitable[bytes]]
+        self,
+        key: Hashable,
+        ttl: float,
+        produce: Callable[[], Awaitable[bytes]],
+        owner: str | None,
     ) -> bytes:
         body = await produce()
+        if asyncio.current_task() in self._outdated:
+            return body  # a write for its owner came meanwhile: the body may predate it
         now = self._clock()
-        entry = Entry(body, now + ttl, now + ttl + self._stale, weight(key, body))
+        entry = Entry(body, now + ttl, now + ttl + self._stale, weight(key, body), owner)
         entries = self._entries
         if entry.size <= entries.maxsize:
             entries[key] = entry

@@ -1,5 +1,5 @@
 """`erc-bridge check` and `erc-bridge get`: the configuration, the platform and the mappings
-tried from a shell, without serving.
+tried from a shell, without serving; and the routes `erc-bridge adapters` lists.
 
 Both print their answer on stdout and keep the bridge's log lines off it, so that the
 output can be read, or piped, as it is. Neither prints a credential.
@@ -15,7 +15,7 @@ import logging
 import socket
 import ssl
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal, TextIO
 from urllib.parse import urlsplit
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 from starlette.applications import Starlette
 
-from adapters.base import Adapter
+from adapters.base import READ_CAPABILITIES, Adapter, Capability
 from adapters.deadline import within
 from adapters.errors import AdapterError, UpstreamError, UpstreamTimeout
 from bridge.app import create_app, secrets_to_redact
@@ -32,6 +32,25 @@ from bridge.logs import configure_logging, emit_startup_failure, log_format
 from bridge.oauth import TOKEN_PATH
 from bridge.redaction import redact, register_secrets
 from bridge.settings import BridgeSettings
+from bridge.writes import WRITE_ROUTES
+
+
+def route_lines(capabilities: Iterable[Capability]) -> list[str]:
+    """What `erc-bridge adapters` says an adapter with `capabilities` serves: its read
+    routes (R1-R5) and its write routes (W1-W3, served when ERC_BRIDGE_WRITES=true)."""
+    declared = set(capabilities)
+    reads = [c for c in Capability if c in READ_CAPABILITIES]
+    served_reads = [f"R{reads.index(c) + 1} {c}" for c in reads if c in declared]
+    served_writes = [
+        f"W{number} {route.capability}"
+        for number, route in enumerate(WRITE_ROUTES, 1)
+        if route.capability in declared
+    ]
+    return [
+        f"  routes:   {', '.join(served_reads) or 'none'}",
+        f"  writes:   {', '.join(served_writes) or 'none'}",
+    ]
+
 
 STEPS = ("configuration", "inbound credentials", "platform token", "platform call")
 

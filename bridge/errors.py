@@ -76,6 +76,23 @@ def _retry_after(seconds: float | None) -> dict[str, str]:
     return {"Retry-After": str(max(1, round(seconds)))} if seconds is not None else {}
 
 
+ANSWERED = (ERCError, upstream.AdapterError, TimeoutError)
+"""What a route turns into its ERC error answer (`error_of`); anything else is a bug."""
+
+
+def error_of(exc: BaseException) -> ERCError:
+    """The ERC answer to one of `ANSWERED`."""
+    if isinstance(exc, ERCError):
+        return exc
+    if isinstance(exc, upstream.AdapterError):
+        return from_adapter_error(exc)
+    return ERCError(504, "upstream_timeout", "The platform did not answer in time")
+
+
+def _blaming(exc: upstream.UnservableRequest | upstream.NotAllowed) -> list[ErrorField] | None:
+    return [ErrorField(name=exc.field, description=exc.message)] if exc.field else None
+
+
 def from_adapter_error(exc: upstream.AdapterError) -> ERCError:
     """Each adapter error class has exactly one ERC answer."""
     if isinstance(exc, upstream.NotFound):
@@ -83,8 +100,13 @@ def from_adapter_error(exc: upstream.AdapterError) -> ERCError:
     if isinstance(exc, upstream.NotSupported):
         return ERCError(501, "not_supported", exc.message)
     if isinstance(exc, upstream.UnservableRequest):
-        fields = [ErrorField(name=exc.field, description=exc.message)] if exc.field else None
-        return ERCError(400, "invalid_request", exc.message, fields=fields)
+        return ERCError(400, "invalid_request", exc.message, fields=_blaming(exc))
+    if isinstance(exc, upstream.NotAllowed):
+        return ERCError(422, "not_allowed", exc.message, fields=_blaming(exc))
+    if isinstance(exc, upstream.WriteNotConfirmed):
+        return ERCError(
+            504, "upstream_timeout", "The change was not confirmed", description=exc.message
+        )
     if isinstance(exc, upstream.UpstreamUnavailable):
         return ERCError(
             503, "upstream_unavailable", exc.message, headers=_retry_after(exc.retry_after)

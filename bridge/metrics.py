@@ -195,12 +195,19 @@ class Metrics:
             "Time of one HTTP call to the platform, by endpoint",
             ["platform", "endpoint"],
         )
+        self._writes = _Counts(
+            "erc_bridge_writes",
+            "Write attempts (cancel an order, change its address, cancel items), by action and"
+            " outcome (applied, already_done, refused, failed, replayed)",
+            ["action", "outcome"],
+        )
         registry.register(
             _Traffic(
                 self._requests,
                 self._request_seconds,
                 self._platform_calls,
                 self._platform_seconds,
+                self._writes,
             )
         )
         self._retries = Counter(
@@ -234,6 +241,9 @@ class Metrics:
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         self._requests.inc((route, _STATUS.get(status) or str(status)))
         self._request_seconds.observe((route,), seconds)
+
+    def observe_write(self, action: str, outcome: str) -> None:
+        self._writes.inc((action, outcome))
 
     def render(self, accept: str) -> tuple[bytes, str]:
         """The exposition in the format the scraper asked for, and its content type."""

@@ -16,14 +16,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.breaker import BreakerState
-from bridge.auth import CUSTOMERS_READ, ORDERS_READ
+from bridge.auth import CUSTOMERS_READ, ORDERS_READ, ORDERS_WRITE
 from bridge.cursors import MAX_CURSOR_LENGTH
+from bridge.idempotency import KEY_PATTERN
 from bridge.limits import MAX_PATH_BYTES, MAX_QUERY_BYTES
 from bridge.oauth import TOKEN_PATH, OAuthErrorBody, TokenForm, TokenResponse
 from bridge.params import MAX_ID_LENGTH, MAX_TEXT, PATH_ID_PATTERN
 from bridge.readiness import PlatformHealth
 from bridge.routes import ERC_ROUTES, PREFIXES, ERCRoute
 from bridge.settings import BridgeSettings
+from bridge.writes import MAX_BODY_BYTES, WRITE_ROUTES, WriteRoute
 from mappings.bodies import (
     CustomerBody,
     ErrorBody,
@@ -85,6 +87,32 @@ ERRORS = {
     "504": "The platform did not answer in time",
 }
 
+WRITE_ERRORS = {
+    **ERRORS,
+    "400": "The body (each bad field listed in `fields`), a path id or the Idempotency-Key "
+    "is invalid, or an id is not a product line of the order",
+    "404": "No such customer or order (an order of another customer included); nothing was written",
+    "409": "A request with this Idempotency-Key is still being answered (`conflict`)",
+    "413": f"The body is larger than {MAX_BODY_BYTES} bytes (`payload_too_large`)",
+    "415": "The body is not `application/json` (`unsupported_media_type`)",
+    "422": "The order's state does not allow the change (`not_allowed`, a sentence an agent "
+    "can read out; `fields` names the body field to blame), or the Idempotency-Key was used "
+    "for another request (`idempotency_key_reused`); nothing was written",
+    "501": "Writes are off (`ERC_BRIDGE_WRITES`), or the platform adapter cannot serve this route",
+    "504": "The platform did not answer in time, or did not confirm the change "
+    "(`upstream_timeout`): the change may or may not have been made",
+}
+
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes the request safe to repeat for 24 hours: a repeat with the same "
+    "key, route, ids and body gets the first answer again (with `Idempotent-Replayed: "
+    "true`) without reaching the platform",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN},
+}
+
 QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
     "brand": {
         "description": "This store's brand; another brand is 404",
@@ -95,12 +123,9 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "integer", "minimum": 1},
     },
     "cursor": {
-        "description": "Opaque cursor from `_links.next.href`",
-        "schema": {
-            "type": "string",
-            "maxLength": MAX_CURSOR_LENGTH,
-            "pattern": "^[A-Za-z0-9_.-]+$",
-        },
+        "description": "The opaque cursor of `_links.next.href`, passed back as it is; "
+        "any other value is 400 `invalid_cursor`",
+        "schema": {"type": "string", "maxLength": MAX_CURSOR_LENGTH},
     },
     "order_by": {"description": "`field:asc` or `field:desc`"},
     "search": {
@@ -147,6 +172,15 @@ def component_schemas(
     )
 
 
+def _request_schemas(
+    models: Iterable[type[BaseModel]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    refs, definitions = models_json_schema(
+        [(model, "validation") for model in models], by_alias=True, ref_template=REF
+    )
+    return {model.__name__: ref for (model, _), ref in refs.items()}, definitions["$defs"]
+
+
 def _json_content(ref: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": ref}}
 
@@ -155,9 +189,9 @@ def _header(description: str, schema_type: str = "string") -> dict[str, Any]:
     return {"description": description, "schema": {"type": schema_type}}
 
 
-def _error_responses(error_ref: dict[str, Any]) -> dict[str, Any]:
+def _error_responses(error_ref: dict[str, Any], errors: dict[str, str] = ERRORS) -> dict[str, Any]:
     responses: dict[str, Any] = {}
-    for status, description in ERRORS.items():
+    for status, description in errors.items():
         headers = {"X-Request-Id": _header("The request id, as logged")}
         if status == "401":
             headers["WWW-Authenticate"] = _header("The accepted authentication schemes")
@@ -173,8 +207,8 @@ def _error_responses(error_ref: dict[str, Any]) -> dict[str, Any]:
     return responses
 
 
-def _parameters(route: ERCRoute) -> list[dict[str, Any]]:
-    parameters: list[dict[str, Any]] = [
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    return [
         {
             "name": name,
             "in": "path",
@@ -187,8 +221,12 @@ def _parameters(route: ERCRoute) -> list[dict[str, Any]]:
                 "pattern": PATH_ID_PATTERN,
             },
         }
-        for name in re.findall(r"{(\w+)}", route.path)
+        for name in re.findall(r"{(\w+)}", path)
     ]
+
+
+def _parameters(route: ERCRoute) -> list[dict[str, Any]]:
+    parameters = _path_parameters(route.path)
     for name in route.accepts:
         parameter = {"name": name, "in": "query", "required": False, **QUERY_PARAMETERS[name]}
         if name == "order_by":
@@ -196,6 +234,13 @@ def _parameters(route: ERCRoute) -> list[dict[str, Any]]:
             parameter["schema"] = {"type": "string", "enum": values}
         parameters.append(parameter)
     return parameters
+
+
+def _scoped(security: list[dict[str, list[str]]], oauth_scope: str) -> list[dict[str, list[str]]]:
+    return [
+        {name: [oauth_scope] if name == "OAuth2" else [] for name in requirement}
+        for requirement in security
+    ]
 
 
 def _erc_paths(
@@ -207,10 +252,7 @@ def _erc_paths(
         tag = prefix.rsplit("/", 1)[-1]
         for route in ERC_ROUTES:
             model, summary = BODIES[route.path]
-            scoped = [
-                {name: [route.oauth_scope] if name == "OAuth2" else [] for name in requirement}
-                for requirement in security
-            ]
+            scoped = _scoped(security, route.oauth_scope)
             paths[prefix + route.path] = {
                 "get": {
                     "operationId": f"{tag}_{route.handler.__name__}",
@@ -229,6 +271,51 @@ def _erc_paths(
                 }
             }
     return paths
+
+
+def _write_operation(
+    prefix: str,
+    route: WriteRoute,
+    refs: dict[str, dict[str, Any]],
+    security: list[dict[str, list[str]]],
+) -> dict[str, Any]:
+    tag = prefix.rsplit("/", 1)[-1]
+    request_id = {"X-Request-Id": _header("The request id, as logged")}
+    replayed = {
+        "Idempotent-Replayed": _header("`true` when this is the first answer to the same request")
+    }
+    errors = _error_responses(refs["ErrorBody"], WRITE_ERRORS)
+    for status in ("400", "404", "409", "413", "415", "422"):
+        errors[status]["headers"] = {**errors[status]["headers"], **replayed}
+    success: dict[str, Any] = {
+        "description": "The change is made, or was already in place",
+        "headers": {**request_id, **replayed},
+    }
+    if route.answers_items:
+        success["description"] += ": the order's items after it (R4, first page)"
+        success["content"] = _json_content(refs["ItemsPageBody"])
+    return {
+        "operationId": f"{tag}_{route.action}",
+        "summary": route.summary,
+        "tags": [tag],
+        "parameters": [*_path_parameters(route.path), IDEMPOTENCY_PARAMETER],
+        "security": _scoped(security, ORDERS_WRITE),
+        "requestBody": {
+            "required": route.body_required,
+            "content": _json_content(refs[route.body.__name__]),
+        },
+        "responses": {"200": success, **errors},
+    }
+
+
+def _write_paths(
+    refs: dict[str, dict[str, Any]], security: list[dict[str, list[str]]]
+) -> dict[str, Any]:
+    return {
+        prefix + route.path: {route.method.lower(): _write_operation(prefix, route, refs, security)}
+        for prefix in PREFIXES
+        for route in WRITE_ROUTES
+    }
 
 
 def _token_path(refs: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -332,6 +419,9 @@ def build_document(settings: BridgeSettings, *, open_access: bool = False) -> di
             (ReadinessBody, "serialization"),
         ]
     )
+    # Request bodies as the bridge reads them: `null` is accepted where a field may be absent.
+    write_refs, write_schemas = _request_schemas(route.body for route in WRITE_ROUTES)
+    refs, schemas = {**refs, **write_refs}, {**schemas, **write_schemas}
     base = settings.public_url or ""
     security: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Basic": []}, {"OAuth2": []}]
     if open_access:  # the demo store without credentials answers anyone
@@ -345,6 +435,7 @@ def build_document(settings: BridgeSettings, *, open_access: bool = False) -> di
         },
         "paths": {
             **_erc_paths(refs, security),
+            **_write_paths(refs, security),
             TOKEN_PATH: _token_path(refs),
             "/healthz": _plain_get("health", "Liveness", refs["HealthBody"]),
             "/readyz": _readiness_path(refs),
@@ -364,6 +455,8 @@ def build_document(settings: BridgeSettings, *, open_access: bool = False) -> di
                             "scopes": {
                                 CUSTOMERS_READ: "Read customers (R1)",
                                 ORDERS_READ: "Read orders and their items (R2-R5)",
+                                ORDERS_WRITE: "Cancel orders and items, change shipping "
+                                "addresses (W1-W3)",
                             },
                         }
                     },

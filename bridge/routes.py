@@ -13,13 +13,12 @@ from starlette.types import Receive, Scope, Send
 
 from adapters.base import Capability, OrderListRequest, OrderSort
 from adapters.deadline import within
-from adapters.errors import AdapterError
 from adapters.paging import sort_items
 from bridge import links
 from bridge.auth import CUSTOMERS_READ, ORDERS_READ, client_address
 from bridge.cache import CacheStatus
 from bridge.cursors import CursorError
-from bridge.errors import ERCError, from_adapter_error, invalid_cursor, not_found
+from bridge.errors import ANSWERED, ERCError, error_of, invalid_cursor, not_found
 from bridge.params import (
     ITEM_LIST,
     ORDER_LIST,
@@ -131,15 +130,11 @@ class ERCEndpoint:
             body, status = self.bridge.cache.fresh(key), CacheStatus.HIT
             if body is None:
                 body, status = await self.bridge.cache.refresh(
-                    key, self.ttl, lambda: self.produce(request)
+                    key, self.ttl, lambda: self.produce(request), owner=request.customer_id
                 )
             body = request.as_requested(body)
-        except AdapterError as exc:
-            error = from_adapter_error(exc)
-        except TimeoutError:
-            error = ERCError(504, "upstream_timeout", "The platform did not answer in time")
-        except ERCError as exc:
-            error = exc
+        except ANSWERED as exc:
+            error = error_of(exc)
         else:
             headers = [(b"content-length", b"%d" % len(body)), _JSON, _X_CACHE[status], *extra]
             scope[RESPONSE_STARTED_KEY] = 200

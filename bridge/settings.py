@@ -133,6 +133,11 @@ class BridgeSettings(BaseSettings):
         "least recently used go first",
         json_schema_extra={SHOWN_DEFAULT: "`67108864` (64 MiB)"},
     )
+    writes: bool = Field(
+        default=False,
+        description="serve the write routes (cancel an order, change its shipping address, "
+        "cancel items); off, they answer 501",
+    )
     stale_s: float = Field(
         default=600.0,
         ge=0,

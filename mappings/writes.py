@@ -10,9 +10,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"\S")]
+"""Some text: at least one character that is not a space."""
+COUNTRY_CODES = sorted(country.alpha_2 for country in pycountry.countries)
+
+
+class FieldProblem(ValueError):
+    """A check across fields that blames one of them: `field` is its name as the error's
+    `fields` list shows it (`region_code`, `ids[3]`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 class WriteBody(BaseModel):
@@ -48,7 +67,11 @@ class NewShippingAddress(WriteBody):
 
     address: Text
     city: Text
-    country_code: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    country_code: Annotated[
+        str,
+        StringConstraints(pattern=r"^[A-Z]{2}$"),
+        Field(json_schema_extra={"enum": COUNTRY_CODES}),
+    ]
     first_name: Text | None = None
     last_name: Text | None = None
     phone_number: Annotated[str, StringConstraints(max_length=64)] | None = None
@@ -57,14 +80,19 @@ class NewShippingAddress(WriteBody):
         None
     )
 
+    @field_validator("country_code")
+    @classmethod
+    def _known_country(cls, code: str) -> str:
+        if pycountry.countries.get(alpha_2=code) is None:
+            raise ValueError("not an ISO 3166-1 alpha-2 country")
+        return code
+
     @model_validator(mode="after")
-    def _known_codes(self) -> NewShippingAddress:
-        if pycountry.countries.get(alpha_2=self.country_code) is None:
-            raise ValueError("country_code: not an ISO 3166-1 alpha-2 country")
+    def _region_of_country(self) -> NewShippingAddress:
         if self.region_code is not None:
             region = pycountry.subdivisions.get(code=self.region_code)  # type: ignore[no-untyped-call]
             if region is None or region.country_code != self.country_code:
-                raise ValueError("region_code: not an ISO 3166-2 region of that country")
+                raise FieldProblem("region_code", "not an ISO 3166-2 region of that country")
         return self
 
 
@@ -73,11 +101,14 @@ class CancelItems(WriteBody):
 
     ids: Annotated[
         list[Annotated[str, StringConstraints(min_length=1, max_length=255)]],
-        Field(min_length=1, max_length=100),
+        Field(min_length=1, max_length=100, json_schema_extra={"uniqueItems": True}),
     ]
 
     @model_validator(mode="after")
     def _distinct(self) -> CancelItems:
-        if len(set(self.ids)) != len(self.ids):
-            raise ValueError("ids: the ids must be distinct")
+        first: dict[str, int] = {}
+        for index, line_id in enumerate(self.ids):
+            if line_id in first:
+                raise FieldProblem(f"ids[{index}]", f"repeats ids[{first[line_id]}]")
+            first[line_id] = index
         return self

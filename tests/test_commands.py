@@ -17,8 +17,11 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from adapters.base import READ_CAPABILITIES, Capability
+from adapters.demo import DemoAdapter
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
 from bridge.app import create_app
+from bridge.commands import route_lines
 from tests.conftest import R, settings
 from tests.emulators import bigcommerce_fixtures as bc
 from tests.emulators import elasticpath_fixtures as fx
@@ -317,3 +320,15 @@ def test_get_authenticates_with_an_oauth_client(tmp_path: Path) -> None:
     assert body["id"] == "cus_ana"
     assert body["_links"]["self"]["href"] == "http://127.0.0.1:8080/erc/ecommerce/customers/cus_ana"
     assert secret not in output(result)
+
+
+def test_adapters_lists_the_reads_and_the_writes_each_adapter_serves() -> None:
+    assert route_lines(DemoAdapter.capabilities) == [
+        "  routes:   R1 customer, R2 orders, R3 order, R4 items, R5 most_recent_order",
+        "  writes:   W1 cancel_order, W2 change_shipping_address, W3 cancel_items",
+    ]
+    assert route_lines(READ_CAPABILITIES)[1] == "  writes:   none"
+    assert route_lines({Capability.ORDER, Capability.CANCEL_ITEMS}) == [
+        "  routes:   R3 order",
+        "  writes:   W3 cancel_items",
+    ]

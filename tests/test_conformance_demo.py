@@ -1,4 +1,6 @@
-"""The demo store against the adapter conformance suite (it reads no platform: no faults)."""
+"""The demo store against the adapter conformance suite (it reads no platform: no faults).
+
+Each test builds a new demo store, so the write cases may share orders."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from contextlib import AbstractContextManager
 
 from adapters.base import Adapter
 from adapters.demo import DemoAdapter
-from tests.conformance import AdapterConformance, Manifest, Platform, no_platform
+from tests.conformance import AdapterConformance, Manifest, Platform, WriteCases, no_platform
 
 
 class TestDemoConformance(AdapterConformance):
@@ -20,6 +22,16 @@ class TestDemoConformance(AdapterConformance):
         other_order="ord_us_001",
         missing_customer="cus_nobody",
         missing_order="ord_nope",
+        writes=WriteCases(
+            customer="cus_ana",
+            cancellable="ord_1005",
+            cancelled="ord_1003",
+            not_cancellable="ord_1002",
+            addressable="ord_1005",
+            not_addressable="ord_1004",
+            lines_order="ord_1005",
+            lines=("itm_1005_01", "itm_1005_02"),
+        ),
     )
 
     def serve_platform(self) -> AbstractContextManager[Platform]:

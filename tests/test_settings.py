@@ -103,6 +103,22 @@ def test_a_blank_metrics_key_is_no_key() -> None:
     assert load_settings(_env_file=None, metrics_key="  ").metrics_key is None
 
 
+def test_writes_are_off_by_default_and_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings(_env_file=None).writes is False
+    monkeypatch.setenv("ERC_BRIDGE_WRITES", "true")
+    assert load_settings(_env_file=None).writes is True
+    assert "ERC_BRIDGE_WRITES" in known_variables(BridgeSettings)
+
+
+def test_an_oauth_client_may_hold_the_write_scope() -> None:
+    client = "talkdesk:client-secret-of-at-least-32-bytes-0c7e:" + (
+        "erc-ecommerce-connections-orders:read+erc-ecommerce-connections-orders:write"
+    )
+    assert load_settings(_env_file=None, oauth_clients=client).oauth_clients
+
+
 # Unknown variables.
 
 

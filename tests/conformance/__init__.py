@@ -7,6 +7,7 @@ from tests.conformance.suite import (
     FaultInjector,
     Manifest,
     Platform,
+    WriteCases,
     no_platform,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "FaultInjector",
     "Manifest",
     "Platform",
+    "WriteCases",
     "no_platform",
 ]

@@ -18,6 +18,11 @@ a `Manifest`, and says how to start the platform and how to build the adapter fo
 Pytest then runs every `test_*` method below for that adapter: bodies against the ERC
 field tables, paging walks without skips or repeats, isolation between customers, not
 found, and the translation of the platform faults the emulator can inject.
+
+An adapter that declares write capabilities names, in `Manifest.writes`, the orders its
+emulator holds for them (`WriteCases`: one to cancel, one already cancelled, one shipped,
+...); the write cases run for each write it declares and skip the rest. The platform
+emulator is shared by the class, so each case that changes an order uses its own.
 """
 
 from __future__ import annotations
@@ -35,11 +40,28 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from adapters.base import Adapter, Capability, OrderListRequest, OrderPage
+from adapters.base import (
+    WRITE_CAPABILITIES,
+    Adapter,
+    Capability,
+    OrderListRequest,
+    OrderPage,
+    WriteResult,
+)
 from adapters.errors import AdapterError
 from bridge.app import create_app
+from bridge.auth import ORDERS_READ
 from mappings.models import Customer, Order, OrderItem
-from tests.conftest import AUTH, decode, settings
+from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
+from tests.conftest import (
+    AUTH,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    OAUTH_CLIENT,
+    TOKEN_SECRET,
+    decode,
+    settings,
+)
 from tests.erc_contract import check
 
 PREFIX = "/erc/ecommerce/connections"
@@ -120,6 +142,41 @@ class Manifest:
     """An id of the platform's kind that names no customer."""
     missing_order: str = "987654320"
     """An id of the platform's kind that names no order."""
+    writes: WriteCases | None = None
+    """The orders for the write cases, for an adapter that declares writes."""
+
+
+NEW_ADDRESS = {
+    "first_name": "Ana",
+    "last_name": "Silva",
+    "address": "Rua Nova 7",
+    "city": "Porto",
+    "zip_code": "4000-001",
+    "region_code": "PT-13",
+    "country_code": "PT",
+}
+
+
+@dataclass(frozen=True)
+class WriteCases:
+    """The emulator's orders for the write cases, all of `customer`; None skips a case."""
+
+    customer: str
+    cancellable: str | None = None
+    """An order W1 cancels."""
+    cancelled: str | None = None
+    """An order already cancelled: W1 is 200 without a change."""
+    not_cancellable: str | None = None
+    """An order W1 refuses (shipped, fulfilled, past the platform's window): 422."""
+    addressable: str | None = None
+    """An order W2 changes the shipping address of (not `cancellable`)."""
+    new_address: dict[str, str] = field(default_factory=lambda: dict(NEW_ADDRESS))
+    """A W2 body the platform takes for `addressable`."""
+    not_addressable: str | None = None
+    """An order W2 refuses: 422."""
+    lines_order: str | None = None
+    """An order W3 cancels `lines` of (neither `cancellable` nor `addressable`)."""
+    lines: tuple[str, ...] = ()
 
 
 # Ids the bridge lets through to the adapter, which no platform knows as these.
@@ -130,6 +187,14 @@ ROUTES = {
     "R3": "/customers/{customer}/orders/{order}",
     "R4": "/customers/{customer}/orders/{order}/items",
     "R5": "/customers/{customer}/most-recent-order",
+}
+WRITE_ROUTES = {
+    Capability.CANCEL_ORDER: ("POST", "/customers/{customer}/orders/{order}/cancel"),
+    Capability.CHANGE_SHIPPING_ADDRESS: (
+        "POST",
+        "/customers/{customer}/orders/{order}/change-shipping-address",
+    ),
+    Capability.CANCEL_ITEMS: ("PUT", "/customers/{customer}/orders/{order}/items/cancel"),
 }
 CAPABILITY_ROUTES = {
     Capability.CUSTOMER: "R1",
@@ -229,6 +294,17 @@ class Watched(Adapter):
     async def most_recent_order(self, customer_id: str) -> Order:
         return await self._call(self.inner.most_recent_order(customer_id))
 
+    async def cancel_order(self, customer_id: str, order_id: str, body: CancelOrder) -> WriteResult:
+        return await self._call(self.inner.cancel_order(customer_id, order_id, body))
+
+    async def change_shipping_address(
+        self, customer_id: str, order_id: str, address: NewShippingAddress
+    ) -> WriteResult:
+        return await self._call(self.inner.change_shipping_address(customer_id, order_id, address))
+
+    async def cancel_items(self, customer_id: str, order_id: str, body: CancelItems) -> WriteResult:
+        return await self._call(self.inner.cancel_items(customer_id, order_id, body))
+
 
 def watched(adapter: Adapter) -> Watched:
     cls = type(
@@ -259,6 +335,28 @@ class ERC:
 
     def get_undeclared(self, path: str, **params: Any) -> httpx.Response:
         response = self.client.get(f"{PREFIX}{path}", params=params)
+        bug, self.adapter.bug = self.adapter.bug, None
+        if bug is not None:
+            raise bug
+        return response
+
+    def write(
+        self, capability: Capability, customer: str, order: str, body: Any = None
+    ) -> httpx.Response:
+        """Send a write; a test of a write the adapter does not declare is skipped."""
+        self.needs(capability)
+        return self.write_undeclared(capability, customer, order, body)
+
+    def needs(self, capability: Capability) -> None:
+        if capability not in self.adapter.capabilities:
+            pytest.skip(f"the {self.adapter.name} adapter does not serve {capability}")
+
+    def write_undeclared(
+        self, capability: Capability, customer: str, order: str, body: Any = None
+    ) -> httpx.Response:
+        method, template = WRITE_ROUTES[capability]
+        path = PREFIX + template.format(customer=customer, order=order)
+        response = self.client.request(method, path, json=body)
         bug, self.adapter.bug = self.adapter.bug, None
         if bug is not None:
             raise bug
@@ -370,7 +468,7 @@ class AdapterConformance:
             platform.faults.clear()
         adapter = watched(self.build_adapter(platform))
         # The response cache is off so that every request reaches the platform.
-        app = create_app(settings(cache_ttl_s=0), adapter=adapter)
+        app = create_app(settings(cache_ttl_s=0, writes=True), adapter=adapter)
         with TestClient(app, headers=AUTH) as client:
             yield ERC(client, adapter)
         if platform.faults is not None:
@@ -379,6 +477,21 @@ class AdapterConformance:
     @property
     def m(self) -> Manifest:
         return self.manifest
+
+    def writing_adapter(self, platform: Platform, capability: Capability) -> Watched:
+        """A new adapter under test, or a skip when it does not declare `capability`."""
+        adapter = watched(self.build_adapter(platform))
+        if capability not in adapter.capabilities:
+            pytest.skip(f"the {adapter.name} adapter does not serve {capability}")
+        return adapter
+
+    def write_case(self, name: str) -> tuple[str, str]:
+        """The customer and the order the manifest names for a write case, or a skip."""
+        cases = self.m.writes
+        order = getattr(cases, name) if cases is not None else None
+        if cases is None or order is None:
+            pytest.skip(f"the manifest names no {name} order")
+        return cases.customer, order
 
     # R1
 
@@ -582,3 +695,135 @@ class AdapterConformance:
             assert int(response.headers["retry-after"]) >= 1
         platform.faults.clear()
         erc.ok(path, TABLES[name])  # the adapter recovers once the platform does
+
+    # Writes (SPEC §7)
+
+    def test_cancel_order_applies_and_the_next_read_shows_it(self, erc: ERC) -> None:
+        customer, order = self.write_case("cancellable")
+        response = erc.write(Capability.CANCEL_ORDER, customer, order, {"cancel_reason": "other"})
+        assert response.status_code == 200, response.text
+        assert response.content == b""
+        detail = erc.ok(route("R3", customer=customer, order=order), "order_detail")
+        assert detail.get("cancellation_status") == "CANCELED"
+        again = erc.write(Capability.CANCEL_ORDER, customer, order)
+        assert again.status_code == 200, again.text  # already done
+
+    def test_cancelling_a_cancelled_order_is_done_already(self, erc: ERC) -> None:
+        customer, order = self.write_case("cancelled")
+        before = erc.ok(route("R3", customer=customer, order=order), "order_detail")
+        response = erc.write(Capability.CANCEL_ORDER, customer, order)
+        assert response.status_code == 200, response.text
+        assert erc.ok(route("R3", customer=customer, order=order), "order_detail") == before
+
+    def test_cancelling_a_shipped_order_is_not_allowed(self, erc: ERC) -> None:
+        customer, order = self.write_case("not_cancellable")
+        before = erc.ok(route("R3", customer=customer, order=order), "order_detail")
+        response = erc.write(Capability.CANCEL_ORDER, customer, order)
+        body = erc.expect_error(response, 422, "not_allowed")
+        assert body["message"]
+        assert erc.ok(route("R3", customer=customer, order=order), "order_detail") == before
+
+    def test_changing_the_address_applies_and_the_next_read_shows_it(self, erc: ERC) -> None:
+        customer, order = self.write_case("addressable")
+        assert self.m.writes is not None
+        address = self.m.writes.new_address
+        response = erc.write(Capability.CHANGE_SHIPPING_ADDRESS, customer, order, address)
+        assert response.status_code == 200, response.text
+        detail = erc.ok(route("R3", customer=customer, order=order), "order_detail")
+        shipped_to = detail.get("shipping_address", {})
+        for name in ("address", "city", "country_code"):
+            assert shipped_to.get(name) == address[name], (name, shipped_to)
+        again = erc.write(Capability.CHANGE_SHIPPING_ADDRESS, customer, order, address)
+        assert again.status_code == 200, again.text  # the same address: already done
+
+    def test_changing_the_address_of_a_shipped_order_is_not_allowed(self, erc: ERC) -> None:
+        customer, order = self.write_case("not_addressable")
+        assert self.m.writes is not None
+        before = erc.ok(route("R3", customer=customer, order=order), "order_detail")
+        response = erc.write(
+            Capability.CHANGE_SHIPPING_ADDRESS, customer, order, self.m.writes.new_address
+        )
+        erc.expect_error(response, 422, "not_allowed")
+        assert erc.ok(route("R3", customer=customer, order=order), "order_detail") == before
+
+    def test_cancelling_items_answers_the_items_as_the_next_read_shows_them(self, erc: ERC) -> None:
+        customer, order = self.write_case("lines_order")
+        assert self.m.writes is not None
+        ids = list(self.m.writes.lines)
+        response = erc.write(Capability.CANCEL_ITEMS, customer, order, {"ids": ids})
+        assert response.status_code == 200, response.text
+        page = decode(response)
+        check(page, "items_page")
+        assert page == erc.ok(route("R4", customer=customer, order=order), "items_page")
+        again = erc.write(Capability.CANCEL_ITEMS, customer, order, {"ids": ids})
+        assert again.status_code == 200, again.text  # already done
+
+    @pytest.mark.parametrize("capability", sorted(WRITE_CAPABILITIES))
+    def test_a_write_to_another_customers_order_is_404(
+        self, erc: ERC, capability: Capability
+    ) -> None:
+        erc.needs(capability)
+        before = erc.ok(
+            route("R3", customer=self.m.other_customer, order=self.m.other_order), "order_detail"
+        )
+        body = _valid_body(capability, self.m.writes)
+        response = erc.write(capability, self.m.customer, self.m.other_order, body)
+        erc.expect_error(response, 404, "not_found")
+        after = erc.ok(
+            route("R3", customer=self.m.other_customer, order=self.m.other_order), "order_detail"
+        )
+        assert after == before
+
+    @pytest.mark.parametrize("capability", sorted(WRITE_CAPABILITIES))
+    def test_a_bad_write_body_is_400(self, erc: ERC, capability: Capability) -> None:
+        bad = {
+            Capability.CANCEL_ORDER: {"restock": "yes"},
+            Capability.CHANGE_SHIPPING_ADDRESS: {**NEW_ADDRESS, "country_code": "XX"},
+            Capability.CANCEL_ITEMS: {"ids": []},
+        }[capability]
+        response = erc.write(capability, self.m.customer, self.m.order, bad)
+        body = erc.expect_error(response, 400, "invalid_request")
+        assert body["fields"]
+
+    def test_undeclared_writes_are_501(self, erc: ERC) -> None:
+        for capability in sorted(WRITE_CAPABILITIES - erc.adapter.capabilities):
+            body = _valid_body(capability, self.m.writes)
+            response = erc.write_undeclared(capability, self.m.customer, self.m.order, body)
+            erc.expect_error(response, 501, "not_supported")
+
+    @pytest.mark.parametrize("capability", sorted(WRITE_CAPABILITIES))
+    def test_writes_are_off_unless_turned_on(
+        self, platform: Platform, capability: Capability
+    ) -> None:
+        adapter = self.writing_adapter(platform, capability)
+        with TestClient(create_app(settings(), adapter=adapter), headers=AUTH) as client:
+            erc = ERC(client, adapter)
+            body = _valid_body(capability, self.m.writes)
+            response = erc.write(capability, self.m.customer, self.m.order, body)
+            erc.expect_error(response, 501, "not_supported")
+
+    @pytest.mark.parametrize("capability", sorted(WRITE_CAPABILITIES))
+    def test_a_write_needs_the_write_scope(
+        self, platform: Platform, capability: Capability
+    ) -> None:
+        adapter = self.writing_adapter(platform, capability)
+        values = {"writes": True, "oauth_clients": OAUTH_CLIENT, "token_secret": TOKEN_SECRET}
+        with TestClient(create_app(settings(**values), adapter=adapter)) as client:
+            token = client.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials", "scope": ORDERS_READ},
+                auth=(CLIENT_ID, CLIENT_SECRET),
+            ).json()["access_token"]
+            client.headers["Authorization"] = f"Bearer {token}"
+            erc = ERC(client, adapter)
+            body = _valid_body(capability, self.m.writes)
+            response = erc.write(capability, self.m.customer, self.m.order, body)
+            erc.expect_error(response, 403, "forbidden")
+
+
+def _valid_body(capability: Capability, cases: WriteCases | None) -> Any:
+    if capability is Capability.CHANGE_SHIPPING_ADDRESS:
+        return cases.new_address if cases is not None else NEW_ADDRESS
+    if capability is Capability.CANCEL_ITEMS:
+        return {"ids": list(cases.lines) if cases is not None and cases.lines else ["x"]}
+    return None

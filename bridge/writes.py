@@ -1,0 +1,466 @@
+"""The three ERC write routes (SPEC §7), each answered under both prefixes.
+
+A write is checked in a fixed order, and nothing reaches the adapter until the request is
+known to be well formed: credentials and scope, writes turned on and served by the
+adapter, path ids, `Idempotency-Key`, content type, size and body. Then the adapter checks
+ownership and the order's state and writes at most once. Every attempt leaves one
+`order_write` audit line (names of fields, never their values) and one count in
+`erc_bridge_writes_total`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+from pydantic import ValidationError
+from starlette.datastructures import QueryParams
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from adapters.base import Adapter, Capability, WriteResult
+from adapters.deadline import within
+from bridge import links
+from bridge.auth import ORDERS_WRITE, Principal, client_address
+from bridge.errors import ANSWERED, ERCError, error_of, invalid_request
+from bridge.idempotency import HEADER as IDEMPOTENCY_HEADER
+from bridge.idempotency import (
+    Answer,
+    Claim,
+    IdempotencyStore,
+    fingerprint,
+    remembered,
+    valid_key,
+)
+from bridge.metrics import Metrics
+from bridge.params import Query, parse_query
+from bridge.request import RESPONSE_STARTED_KEY, request_headers
+from bridge.routes import PREFIXES, RouteRequest, list_items
+from bridge.service import Bridge
+from mappings.bodies import ErrorField
+from mappings.wire import render
+from mappings.writes import CancelItems, CancelOrder, FieldProblem, NewShippingAddress, WriteBody
+
+MAX_BODY_BYTES = 16 * 1024
+JSON_TYPE = "application/json"
+REPLAYED_HEADER = (b"idempotent-replayed", b"true")
+
+log = structlog.get_logger("erc_bridge.writes")
+
+Apply = Callable[[Adapter, str, str, Any], Awaitable[WriteResult]]
+
+
+@dataclass(frozen=True)
+class WriteRoute:
+    """What one write route is: its path, method, body and the adapter call it makes."""
+
+    path: str
+    method: str
+    action: str
+    capability: Capability
+    body: type[WriteBody]
+    apply: Apply
+    summary: str
+    body_required: bool = True
+    answers_items: bool = False
+    """W3 answers with the order's items page (R4, first page) after the change."""
+
+
+WRITE_ROUTES = (
+    WriteRoute(
+        "/customers/{customer_id}/orders/{order_id}/cancel",
+        "POST",
+        "cancel_order",
+        Capability.CANCEL_ORDER,
+        CancelOrder,
+        lambda adapter, customer, order, body: adapter.cancel_order(customer, order, body),
+        "Cancel the order (W1)",
+        body_required=False,
+    ),
+    WriteRoute(
+        "/customers/{customer_id}/orders/{order_id}/change-shipping-address",
+        "POST",
+        "change_shipping_address",
+        Capability.CHANGE_SHIPPING_ADDRESS,
+        NewShippingAddress,
+        lambda adapter, customer, order, body: adapter.change_shipping_address(
+            customer, order, body
+        ),
+        "Change the order's shipping address (W2)",
+    ),
+    WriteRoute(
+        "/customers/{customer_id}/orders/{order_id}/items/cancel",
+        "PUT",
+        "cancel_items",
+        Capability.CANCEL_ITEMS,
+        CancelItems,
+        lambda adapter, customer, order, body: adapter.cancel_items(customer, order, body),
+        "Cancel some of the order's items (W3)",
+        answers_items=True,
+    ),
+)
+
+
+class ClientGone(Exception):
+    """The caller disconnected before its body arrived: there is no one to answer."""
+
+
+@dataclass
+class Attempt:
+    """One write attempt, as its audit line tells it."""
+
+    action: str
+    customer_id: str
+    order_id: str
+    caller: str | None = None
+    outcome: str = "failed"
+    reason: str | None = None
+    changed: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)
+    recorded: bool = False
+
+    def refused(self, error: ERCError) -> None:
+        self.outcome = "failed" if error.status >= 500 else "refused"
+        self.reason = error.code
+        self.extra = {"message": error.message}
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _writes_off() -> ERCError:
+    return ERCError(
+        501,
+        "not_supported",
+        "Writes are off",
+        description="ERC_BRIDGE_WRITES=true turns on the write routes",
+    )
+
+
+def _carries_body(scope: Scope) -> bool:
+    declared = _header(scope, b"content-length")
+    chunked = _header(scope, b"transfer-encoding") is not None
+    return chunked or (declared is not None and declared.strip() != "0")
+
+
+def _check_content_type(scope: Scope, *, required: bool) -> None:
+    """JSON, or (for an optional body) no body and no content type at all."""
+    sent = _header(scope, b"content-type")
+    if sent is None and not required and not _carries_body(scope):
+        return
+    media_type = (sent or "").partition(";")[0].strip().lower()
+    if media_type != JSON_TYPE:
+        raise ERCError(
+            415,
+            "unsupported_media_type",
+            "The body must be JSON",
+            description=f"Send Content-Type: {JSON_TYPE}",
+        )
+
+
+def payload_too_large() -> ERCError:
+    return ERCError(
+        413,
+        "payload_too_large",
+        "The body is too large",
+        description=f"Write bodies are limited to {MAX_BODY_BYTES} bytes",
+        headers={"Connection": "close"},
+    )
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, read piece by piece and given up past `limit` bytes, whatever
+    `Content-Length` says (413)."""
+    declared = _header(scope, b"content-length")
+    declared = declared.strip() if declared is not None else None
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise payload_too_large()
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise payload_too_large()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
+def body_problems(exc: ValidationError) -> list[ErrorField]:
+    """Each bad field once, named as the body spells it (`ids[2]`, `refund_method.x`)."""
+    problems: dict[str, str] = {}
+    for error in exc.errors(include_url=False, include_input=False):
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, FieldProblem):
+            problems.setdefault(cause.field, cause.message)
+            continue
+        message = str(cause) if isinstance(cause, ValueError) else error["msg"]
+        problems.setdefault(_location(error["loc"]) or "body", message)
+    return [ErrorField(name=name, description=text) for name, text in problems.items()]
+
+
+def parse_body(model: type[WriteBody], raw: bytes, *, required: bool) -> WriteBody:
+    if not raw.strip() and not required:
+        return model()
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise invalid_request([ErrorField(name="body", description="not valid JSON")]) from None
+    if not isinstance(data, dict):
+        raise invalid_request([ErrorField(name="body", description="must be a JSON object")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_request(body_problems(exc)) from None
+
+
+def _canonical(raw: bytes) -> bytes:
+    """The body as a repeat is compared: the same JSON in another spelling is the same,
+    and no body is `{}`."""
+    if not raw.strip():
+        return b"{}"
+    try:
+        return orjson.dumps(orjson.loads(raw), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:
+        return raw
+
+
+def _unknown_ids(body: CancelItems, known: set[str]) -> list[ErrorField]:
+    return [
+        ErrorField(name=f"ids[{index}]", description="not a product line of this order")
+        for index, line_id in enumerate(body.ids)
+        if line_id not in known
+    ]
+
+
+class WriteEndpoint:
+    """One write route served by one bridge, as a pure ASGI app."""
+
+    def __init__(
+        self, route: WriteRoute, bridge: Bridge, metrics: Metrics, store: IdempotencyStore
+    ) -> None:
+        self.route = route
+        self.bridge = bridge
+        self.metrics = metrics
+        self.store = store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        params = scope["path_params"]
+        attempt = Attempt(self.route.action, str(params["customer_id"]), str(params["order_id"]))
+        try:
+            answer = await self.answer(scope, receive, attempt)
+        except ClientGone:
+            attempt.reason = "client_gone"
+            self._record(attempt)
+            return
+        self._record(attempt)
+        scope[RESPONSE_STARTED_KEY] = answer.status
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status,
+                "headers": [(b"content-length", b"%d" % len(answer.body)), *answer.headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer.body})
+
+    def _record(self, attempt: Attempt) -> None:
+        """The attempt's audit line and count, once."""
+        if attempt.recorded:
+            return
+        attempt.recorded = True
+        self.metrics.observe_write(attempt.action, attempt.outcome)
+        log.info(
+            "order_write",
+            action=attempt.action,
+            customer_id=attempt.customer_id,
+            order_id=attempt.order_id,
+            caller=attempt.caller,
+            outcome=attempt.outcome,
+            reason=attempt.reason,
+            changed=list(attempt.changed),
+            ignored=list(attempt.ignored),
+            **attempt.extra,
+        )
+
+    async def answer(self, scope: Scope, receive: Receive, attempt: Attempt) -> Answer:
+        try:
+            principal = self._authorize(scope)
+            attempt.caller = principal.caller
+            key = self._idempotency_key(scope)
+            _check_content_type(scope, required=self.route.body_required)
+            raw = await read_body(scope, receive)
+        except ERCError as refusal:
+            return _refused(attempt, refusal)
+        claim: tuple[str, str] | None = None
+        if key is not None:
+            owner = principal.name if principal.key_digest is None else principal.caller
+            repeat = fingerprint(
+                self.route.path, attempt.customer_id, attempt.order_id, _canonical(raw)
+            )
+            lookup = await self.store.claim(owner, key, repeat)
+            if lookup.claim is Claim.REPLAY:
+                assert lookup.answer is not None
+                attempt.outcome, attempt.reason = "replayed", None
+                first = lookup.answer
+                return Answer(first.status, first.body, (*first.headers, REPLAYED_HEADER))
+            if lookup.claim is not Claim.NEW:
+                return _refused(attempt, _key_refusal(lookup.claim))
+            claim = (owner, key)
+        # The write runs to its end even if the caller goes away, so that it is audited
+        # and its key record finished (or released): a repeat learns what happened.
+        task = asyncio.ensure_future(self._settle(scope, raw, attempt, claim))
+        return await asyncio.shield(task)
+
+    async def _settle(
+        self, scope: Scope, raw: bytes, attempt: Attempt, claim: tuple[str, str] | None
+    ) -> Answer:
+        answer: Answer | None = None
+        try:
+            answer = await self._perform(scope, raw, attempt)
+            return answer
+        finally:
+            if claim is not None:
+                if answer is not None and remembered(answer.status):
+                    await self.store.finish(*claim, answer)
+                else:
+                    await self.store.release(*claim)
+            self._record(attempt)
+
+    def _authorize(self, scope: Scope) -> Principal:
+        bridge = self.bridge
+        headers = request_headers(scope)
+        principal = bridge.auth.authenticate(headers, client=client_address(scope))
+        bridge.auth.require(principal, ORDERS_WRITE)
+        if not bridge.settings.writes:
+            raise _writes_off()
+        if self.route.capability not in bridge.adapter.capabilities:
+            raise ERCError(
+                501, "not_supported", f"The {bridge.adapter.name} adapter cannot serve this route"
+            )
+        parse_query(QueryParams(), path=scope["path_params"])
+        return principal
+
+    @staticmethod
+    def _idempotency_key(scope: Scope) -> str | None:
+        key = _header(scope, IDEMPOTENCY_HEADER.encode())
+        if key is not None and not valid_key(key):
+            raise invalid_request(
+                [
+                    ErrorField(
+                        name="Idempotency-Key",
+                        description="must be 1 to 255 visible ASCII characters",
+                    )
+                ]
+            )
+        return key
+
+    async def _perform(self, scope: Scope, raw: bytes, attempt: Attempt) -> Answer:
+        route, bridge = self.route, self.bridge
+        try:
+            body = parse_body(route.body, raw, required=route.body_required)
+            async with within(bridge.settings.deadline_s):
+                result = await self._write(attempt, body)
+                if result.outcome == "applied":
+                    bridge.cache.forget_owner(attempt.customer_id)
+                content = await self._items_page(scope, attempt) if route.answers_items else b""
+        except ANSWERED as exc:
+            error = error_of(exc)
+        else:
+            attempt.outcome, attempt.reason = result.outcome, None
+            attempt.ignored = result.ignored
+            if result.outcome == "applied":
+                attempt.changed = tuple(n for n in body.given() if n not in result.ignored)
+            headers = ((b"content-type", JSON_TYPE.encode()),) if content else ()
+            return Answer(200, content, headers)
+        return _refused(attempt, error)
+
+    async def _write(self, attempt: Attempt, body: WriteBody) -> WriteResult:
+        adapter = self.bridge.adapter
+        customer, order = attempt.customer_id, attempt.order_id
+        if isinstance(body, CancelItems):
+            # Ownership first (NotFound), then every id must be a line of the order.
+            items = await adapter.list_items(customer, order)
+            unknown = _unknown_ids(body, {item.id for item in items})
+            if unknown:
+                raise invalid_request(unknown)
+        return await self.route.apply(adapter, customer, order, body)
+
+    async def _items_page(self, scope: Scope, attempt: Attempt) -> bytes:
+        """The R4 answer after the change, read afresh: first page, default order."""
+        items_path = links.path(scope).removesuffix("/cancel")
+        items_scope = {
+            **scope,
+            "path": items_path,
+            "raw_path": items_path.encode(),
+            "query_string": b"",
+        }
+        headers = request_headers(scope)
+        base = links.base_url(scope, headers.get("host"), self.bridge.settings.public_url)
+        page = await list_items(RouteRequest(items_scope, self.bridge, Query(), base))
+        return render(page)
+
+
+def _key_refusal(claim: Claim) -> ERCError:
+    if claim is Claim.RUNNING:
+        return ERCError(
+            409,
+            "conflict",
+            "A request with this Idempotency-Key is still being answered",
+            description="Repeat it once the first has been answered",
+        )
+    return ERCError(
+        422,
+        "idempotency_key_reused",
+        "This Idempotency-Key was used for another request",
+        description="A key names one route, order and body; use a new key for another",
+        fields=[ErrorField(name="Idempotency-Key", description="already used for another request")],
+    )
+
+
+def _refused(attempt: Attempt, error: ERCError) -> Answer:
+    attempt.refused(error)
+    return _error_answer(error)
+
+
+def _error_answer(error: ERCError) -> Answer:
+    response = error.response()
+    headers = tuple(h for h in response.raw_headers if h[0] != b"content-length")
+    return Answer(error.status, bytes(response.body), headers)
+
+
+def write_routes(bridge: Bridge, metrics: Metrics, store: IdempotencyStore) -> list[Route]:
+    return [
+        Route(
+            prefix + route.path,
+            WriteEndpoint(route, bridge, metrics, store),
+            methods=[route.method],
+        )
+        for prefix in PREFIXES
+        for route in WRITE_ROUTES
+    ]
+
+
+def served_write_routes(capabilities: frozenset[Capability]) -> list[WriteRoute]:
+    """The write routes an adapter with `capabilities` serves."""
+    return [route for route in WRITE_ROUTES if route.capability in capabilities]

@@ -1,0 +1,351 @@
+"""The write routes on the demo store: applied and visible in the next reads, already done,
+not allowed, another customer's, off, without the scope, and the platform's failures."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from adapters.base import Capability
+from adapters.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable, WriteNotConfirmed
+from bridge.routes import PREFIXES
+from tests.conftest import (
+    API_KEY,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    TOKEN_SECRET,
+    ManualClock,
+)
+from tests.write_support import (
+    CANCELLABLE,
+    CANCELLED,
+    NEW_ADDRESS,
+    OPEN_LINES,
+    SHIPPED,
+    R,
+    RecordingWrites,
+    path,
+)
+
+WRITE = "erc-ecommerce-connections-orders:write"
+READ = "erc-ecommerce-connections-orders:read"
+CUSTOMER, ORDER = CANCELLABLE
+LINE_CUSTOMER, LINE_ORDER, LINES = OPEN_LINES
+
+pytest_plugins = ("tests.write_fixtures",)
+
+
+def _order(client: TestClient, customer: str, order: str) -> dict[str, Any]:
+    response = client.get(f"{R}/customers/{customer}/orders/{order}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert (response.status_code, response.json()["code"]) == (status, code), response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+# Applied, and visible in the next reads
+
+
+def test_cancel_applies_and_every_read_shows_it(
+    writes: TestClient, adapter: RecordingWrites
+) -> None:
+    assert "cancellation_status" not in _order(writes, CUSTOMER, ORDER)
+    response = writes.post(path(CUSTOMER, ORDER, "cancel_order"), json={"cancel_reason": "late"})
+    assert response.status_code == 200, response.text
+    assert response.content == b""
+    assert [name for name, _ in adapter.writes] == ["cancel_order"]
+    detail = _order(writes, CUSTOMER, ORDER)
+    assert detail["cancellation_status"] == "CANCELED"
+    assert detail["custom_fields"]["cancel_reason"] == "late"
+    listed = writes.get(f"{R}/customers/{CUSTOMER}/orders", params={"limit": 100}).json()
+    summary = next(o for o in listed["_embedded"]["orders"] if o["id"] == ORDER)
+    assert summary["cancellation_status"] == "CANCELED"
+
+
+def test_a_cached_order_shows_the_write_at_once(
+    writes: TestClient, adapter: RecordingWrites
+) -> None:
+    first = writes.get(f"{R}/customers/{CUSTOMER}/orders/{ORDER}")
+    again = writes.get(f"{R}/customers/{CUSTOMER}/orders/{ORDER}")
+    assert again.headers["x-cache"] == "HIT" and first.json() == again.json()
+    writes.get(f"{R}/customers/{CUSTOMER}/most-recent-order")
+    assert writes.post(
+        path(CUSTOMER, ORDER, "change_shipping_address"), json=NEW_ADDRESS
+    ).is_success
+    after = writes.get(f"{R}/customers/{CUSTOMER}/orders/{ORDER}")
+    assert after.headers["x-cache"] == "MISS"
+    shipped_to = after.json()["shipping_address"]
+    assert shipped_to["address"] == "Rua Nova 7"
+    assert shipped_to["region_code"] == "PT-13"
+    assert writes.get(f"{R}/customers/{CUSTOMER}/most-recent-order").headers["x-cache"] == "MISS"
+
+
+def test_other_customers_stay_cached_after_a_write(
+    writes: TestClient, adapter: RecordingWrites
+) -> None:
+    other = f"{R}/customers/{LINE_CUSTOMER}/orders/{LINE_ORDER}"
+    writes.get(other)
+    assert writes.post(path(CUSTOMER, ORDER, "cancel_order")).is_success
+    assert writes.get(other).headers["x-cache"] == "HIT"
+
+
+def test_cancel_items_answers_the_items_page_after_the_change(
+    writes: TestClient, adapter: RecordingWrites
+) -> None:
+    items_path = f"{R}/customers/{LINE_CUSTOMER}/orders/{LINE_ORDER}/items"
+    writes.get(items_path)  # cached before the write
+    response = writes.put(path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), json={"ids": [LINES[0]]})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    page = response.json()
+    assert page["_links"]["self"]["href"] == f"http://testserver{items_path}"
+    statuses = {
+        item["id"]: item.get("custom_fields", {}).get("status")
+        for item in page["_embedded"]["items"]
+    }
+    assert statuses == {LINES[0]: "CANCELED", LINES[1]: None}
+    read = writes.get(items_path)
+    assert read.headers["x-cache"] == "MISS"
+    assert read.json() == page
+    assert "cancellation_status" not in _order(writes, LINE_CUSTOMER, LINE_ORDER)
+    everything = writes.put(
+        path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), json={"ids": list(LINES)}
+    )
+    assert everything.status_code == 200
+    assert _order(writes, LINE_CUSTOMER, LINE_ORDER)["cancellation_status"] == "CANCELED"
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_both_prefixes_serve_the_writes(writes: TestClient, prefix: str) -> None:
+    route = path(CUSTOMER, ORDER, "cancel_order").replace(R, prefix)
+    assert writes.post(route).status_code == 200
+
+
+# Already done, not allowed, not the customer's
+
+
+def test_already_done_is_200_without_a_change(writes: TestClient, adapter: RecordingWrites) -> None:
+    customer, order = CANCELLED
+    before = _order(writes, customer, order)
+    assert writes.post(path(customer, order, "cancel_order")).status_code == 200
+    assert _order(writes, customer, order) == before
+    assert writes.post(
+        path(CUSTOMER, ORDER, "change_shipping_address"), json=NEW_ADDRESS
+    ).is_success
+    assert writes.post(
+        path(CUSTOMER, ORDER, "change_shipping_address"), json=NEW_ADDRESS
+    ).is_success
+    assert writes.put(
+        path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), json={"ids": [LINES[1]]}
+    ).is_success
+    again = writes.put(path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), json={"ids": [LINES[1]]})
+    assert again.status_code == 200
+
+
+def test_a_shipped_order_is_not_allowed(writes: TestClient, adapter: RecordingWrites) -> None:
+    customer, order = SHIPPED
+    before = _order(writes, customer, order)
+    body = _error(writes.post(path(customer, order, "cancel_order")), 422, "not_allowed")
+    assert body["message"] == "the order has shipped"
+    _error(
+        writes.post(path(customer, order, "change_shipping_address"), json=NEW_ADDRESS),
+        422,
+        "not_allowed",
+    )
+    lines = _error(
+        writes.put(path(customer, order, "cancel_items"), json={"ids": ["itm_1002_b"]}),
+        422,
+        "not_allowed",
+    )
+    assert lines["fields"][0]["name"] == "ids[0]"
+    assert _order(writes, customer, order) == before
+
+
+def test_a_delivered_order_says_so(writes: TestClient) -> None:
+    body = _error(writes.post(path("cus_ana", "ord_1001", "cancel_order")), 422, "not_allowed")
+    assert body["message"] == "the order has been delivered"
+    body = _error(writes.post(path("cus_yuki", "ord_2002", "cancel_order")), 422, "not_allowed")
+    assert body["message"] == "the order has been picked up"
+
+
+def test_a_refund_the_store_cannot_make_names_the_field(
+    writes: TestClient, adapter: RecordingWrites
+) -> None:
+    response = writes.post(
+        path(CUSTOMER, ORDER, "cancel_order"),
+        json={"refund_method": {"original_payment_method": True}},
+    )
+    body = _error(response, 422, "not_allowed")
+    assert [field["name"] for field in body["fields"]] == ["refund_method"]
+    assert "cancellation_status" not in _order(writes, CUSTOMER, ORDER)
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [
+        ("cancel_order", None),
+        ("change_shipping_address", NEW_ADDRESS),
+        ("cancel_items", {"ids": ["itm_1005_01"]}),
+    ],
+)
+def test_another_customers_order_is_404_and_untouched(
+    writes: TestClient, adapter: RecordingWrites, action: str, body: Any
+) -> None:
+    method = "PUT" if action == "cancel_items" else "POST"
+    response = writes.request(method, path(LINE_CUSTOMER, ORDER, action), json=body)
+    _error(response, 404, "not_found")
+    assert "cancellation_status" not in _order(writes, CUSTOMER, ORDER)
+
+
+# Off, not served, without the scope
+
+
+def test_writes_are_off_unless_turned_on(
+    make_client: Callable[..., TestClient], adapter: RecordingWrites
+) -> None:
+    client = make_client(adapter)
+    body = _error(client.post(path(CUSTOMER, ORDER, "cancel_order")), 501, "not_supported")
+    assert body["message"] == "Writes are off"
+    assert adapter.calls == []
+
+
+def test_an_adapter_without_the_write_is_501(
+    make_client: Callable[..., TestClient], adapter: RecordingWrites
+) -> None:
+    adapter.capabilities = adapter.capabilities - {Capability.CANCEL_ITEMS}
+    client = make_client(adapter, writes=True)
+    response = client.put(path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), json={"ids": [LINES[0]]})
+    _error(response, 501, "not_supported")
+    assert adapter.calls == []
+
+
+def test_credentials_come_first(
+    make_client: Callable[..., TestClient], adapter: RecordingWrites
+) -> None:
+    client = make_client(adapter, writes=True)
+    response = client.post(path(CUSTOMER, ORDER, "cancel_order"), headers={"X-API-Key": "w" * 40})
+    _error(response, 401, "unauthorized")
+    assert adapter.calls == []
+
+
+def _token(client: TestClient, scope: str) -> str:
+    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    response = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": scope},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def test_an_oauth_client_needs_the_write_scope(
+    make_app_client: Callable[..., TestClient], adapter: RecordingWrites, clock: ManualClock
+) -> None:
+    client = make_app_client(
+        clock=clock,
+        headers={},
+        writes=True,
+        oauth_clients=f"{CLIENT_ID}:{CLIENT_SECRET}:{READ}+{WRITE}",
+        token_secret=TOKEN_SECRET,
+    )
+    reader = {"Authorization": f"Bearer {_token(client, READ)}"}
+    refused = client.post(path(CUSTOMER, ORDER, "cancel_order"), headers=reader)
+    _error(refused, 403, "forbidden")
+    assert "insufficient_scope" in refused.headers["www-authenticate"]
+    assert adapter.calls == []
+    writer = {"Authorization": f"Bearer {_token(client, WRITE)}"}
+    assert client.post(path(CUSTOMER, ORDER, "cancel_order"), headers=writer).status_code == 200
+
+
+def test_the_token_endpoint_refuses_the_write_scope_to_a_reader(
+    make_app_client: Callable[..., TestClient], clock: ManualClock
+) -> None:
+    client = make_app_client(clock=clock, headers={}, writes=True)
+    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    response = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": WRITE},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_scope")
+
+
+def test_an_api_key_and_a_basic_user_hold_the_write_scope(
+    make_client: Callable[..., TestClient], adapter: RecordingWrites
+) -> None:
+    password = "basic-password-for-writes-0123456789"
+    client = make_client(adapter, writes=True, basic_users=f"agent:{password}")
+    basic = base64.b64encode(f"agent:{password}".encode()).decode()
+    assert client.post(
+        path(CUSTOMER, ORDER, "cancel_order"), headers={"X-API-Key": API_KEY}
+    ).is_success
+    response = client.post(
+        path(*CANCELLED, "cancel_order"), headers={"Authorization": f"Basic {basic}"}
+    )
+    assert response.status_code == 200
+
+
+def test_other_methods_are_405_with_allow(writes: TestClient) -> None:
+    response = writes.get(path(CUSTOMER, ORDER, "cancel_order"))
+    _error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "POST"
+    response = writes.post(
+        path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), json={"ids": [LINES[0]]}
+    )
+    assert response.headers["allow"] == "PUT"
+
+
+# The platform's failures
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "code"),
+    [
+        (WriteNotConfirmed("demo did not confirm"), 504, "upstream_timeout"),
+        (UpstreamTimeout("demo is slow"), 504, "upstream_timeout"),
+        (UpstreamError("demo answered 500"), 502, "upstream_error"),
+        (UpstreamUnavailable("demo is down"), 503, "upstream_unavailable"),
+    ],
+)
+def test_a_failed_write_is_tried_once(
+    writes: TestClient, adapter: RecordingWrites, failure: Exception, status: int, code: str
+) -> None:
+    adapter.fail_with = failure  # type: ignore[assignment]
+    body = _error(writes.post(path(CUSTOMER, ORDER, "cancel_order")), status, code)
+    assert len(adapter.writes) == 1
+    if isinstance(failure, WriteNotConfirmed):
+        assert body["message"] == "The change was not confirmed"
+
+
+def test_a_method_a_path_does_not_serve_is_405_whatever_the_body(
+    writes: TestClient, adapter: RecordingWrites
+) -> None:
+    for route, allowed in (
+        ("/oauth/token", "POST"),
+        (path(CUSTOMER, ORDER, "cancel_order"), "POST"),
+        (path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), "PUT"),
+    ):
+        response = writes.request(
+            "GET",
+            route,
+            content=b"grant_type=client_credentials",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        _error(response, 405, "method_not_allowed")
+        assert response.headers["allow"] == allowed
+        assert "x-request-id" in response.headers
+    # A GET with a body on a path that serves GET is still refused as before.
+    read = writes.request("GET", f"{R}/customers/{CUSTOMER}", content=b"{}")
+    _error(read, 400, "invalid_request")
+    assert adapter.calls == []
