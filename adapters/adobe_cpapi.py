@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +58,7 @@ from adapters.errors import (
 )
 from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
 from adapters.paging import matches_search, page_in_memory
+from adapters.resources import Tag, customer_tag, order_tag
 from adapters.responses import PlatformResponse
 from adapters.settings_types import AbsoluteURL, NonBlank, Secret
 from adapters.tokens import CachedToken
@@ -74,6 +76,7 @@ IMS = "adobe_ims"
 PAGE_MAX = 100
 """CPAPI's largest history page."""
 MOST_RECENT_CHUNK = 25
+PRICED = {"fetch-price": "true"}
 MAX_ID_LENGTH = 40
 """CPAPI customer and order ids are at most 40 characters."""
 TOKEN_MARGIN_S = 3600.0
@@ -286,7 +289,9 @@ class AdobeCPAPIAdapter(HTTPAdapter):
     async def get_customer(self, customer_id: str) -> Customer:
         _check_ids(customer_id)
         raw = await self._get(
-            f"/v3/customers/{path_segment(customer_id)}", endpoint="/v3/customers/{id}"
+            f"/v3/customers/{path_segment(customer_id)}",
+            endpoint="/v3/customers/{id}",
+            tags=(customer_tag(customer_id),),
         )
         with readable(PLATFORM, "get_customer"):
             customer = mapping.customer(mapping.parse_customer(raw))
@@ -304,13 +309,16 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         return page_in_memory(orders, request)
 
     async def get_order(self, customer_id: str, order_id: str) -> Order:
-        found = await self._fetch_order(customer_id, order_id)
-        async with aclosing(self._history(customer_id, reference_order_id=order_id)) as history:
-            return_ids = mapping.returns_of(order_id, [entry async for entry in history])
-        return self._order(found, return_ids)
+        """Two rounds: the order, then the returns that name it. Asked together they would
+        be one, but while CPAPI fails each is retried on its own and a single R3 would
+        spend the breaker's whole allowance of failures."""
+        tags = _order_tags(order_id, customer_id)
+        found = await self._fetch_order(customer_id, order_id, tags)
+        return self._order(found, await self._return_ids(customer_id, order_id, tags))
 
     async def list_items(self, customer_id: str, order_id: str) -> list[OrderItem]:
-        return list(self._order(await self._fetch_order(customer_id, order_id)).items or [])
+        tags = _order_tags(order_id, customer_id)
+        return list(self._order(await self._fetch_order(customer_id, order_id, tags)).items or [])
 
     async def most_recent_order(self, customer_id: str) -> Order:
         _check_ids(customer_id)
@@ -443,11 +451,17 @@ class AdobeCPAPIAdapter(HTTPAdapter):
                 orders.append(order)
         return OrderPage(orders=orders)
 
-    async def _fetch_order(self, customer_id: str, order_id: str) -> CPAPIOrder:
+    async def _fetch_order(
+        self, customer_id: str, order_id: str, tags: tuple[Tag, ...] = ()
+    ) -> CPAPIOrder:
+        """The order, read from the resources when `tags` are given (a read), else as it
+        is now (a write); NotFound unless it is the customer's and listable."""
         _check_ids(customer_id, order_id)
-        path = f"/v3/customers/{path_segment(customer_id)}/orders/{path_segment(order_id)}"
         raw = await self._get(
-            path, {"fetch-price": "true"}, endpoint="/v3/customers/{id}/orders/{id}"
+            _order_path(customer_id, order_id),
+            PRICED,
+            endpoint="/v3/customers/{id}/orders/{id}",
+            tags=tags,
         )
         with readable(PLATFORM, "get_order"):
             found = mapping.parse_order(raw)
@@ -464,15 +478,23 @@ class AdobeCPAPIAdapter(HTTPAdapter):
                 path=f"orders.{entry.order_id}",
             )
 
+    async def _return_ids(
+        self, customer_id: str, order_id: str, tags: tuple[Tag, ...]
+    ) -> list[str]:
+        history = self._history(customer_id, reference_order_id=order_id, tags=tags)
+        async with aclosing(history) as entries:
+            return mapping.returns_of(order_id, [entry async for entry in entries])
+
     async def _history(
         self,
         customer_id: str,
         *,
         chunk: int = PAGE_MAX,
         reference_order_id: str | None = None,
+        tags: tuple[Tag, ...] = (),
     ) -> AsyncGenerator[CPAPIOrder, None]:
         history = self._history_with_offsets(
-            customer_id, start=0, chunk=chunk, reference_order_id=reference_order_id
+            customer_id, start=0, chunk=chunk, reference_order_id=reference_order_id, tags=tags
         )
         async with aclosing(history) as entries:
             async for _, entry in entries:
@@ -485,16 +507,18 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         start: int,
         chunk: int,
         reference_order_id: str | None = None,
+        tags: tuple[Tag, ...] = (),
     ) -> AsyncGenerator[tuple[int, CPAPIOrder], None]:
         """The customer's order history from `start`, newest first, with platform offsets.
 
         The explicit `start-date` matters: without it CPAPI hides orders older than the
-        current term.
+        current term. Each order of a page is kept as its own resource, so that R3 and R4
+        of a listed order cost no call for it.
         """
         params = {
             "start-date": self.settings.history_start.isoformat(),
             "limit": str(chunk),
-            "fetch-price": "true",
+            **PRICED,
         }
         if reference_order_id is not None:
             params["reference-order-id"] = reference_order_id
@@ -503,12 +527,16 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         while True:
             try:
                 raw = await self._get(
-                    path, {**params, "offset": str(offset)}, endpoint="/v3/customers/{id}/orders"
+                    path,
+                    {**params, "offset": str(offset)},
+                    endpoint="/v3/customers/{id}/orders",
+                    tags=(customer_tag(customer_id), *tags),
                 )
             except _OffsetOutOfRange:
                 return  # the history shrank below our offset: nothing more to show
             with readable(PLATFORM, "history"):
                 page = mapping.parse_history(raw)
+            self._keep_orders(customer_id, raw)
             for index, entry in enumerate(page.items):
                 yield offset + index, entry
             offset += len(page.items)
@@ -567,9 +595,35 @@ class AdobeCPAPIAdapter(HTTPAdapter):
             "X-Correlation-Id": correlation.for_attempt(),
         }
 
-    async def _get(self, path: str, params: dict[str, str] | None = None, *, endpoint: str) -> Any:
-        """One logical CPAPI read, as JSON."""
-        return json_body(await self._exchange(path, params, endpoint=endpoint), PLATFORM)
+    async def _get(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        *,
+        endpoint: str,
+        tags: tuple[Tag, ...] = (),
+    ) -> Any:
+        """One logical CPAPI read, as JSON; kept in the resources when given `tags`."""
+        return await self.get_json(path, endpoint=endpoint, params=params, tags=tags)
+
+    async def exchange(
+        self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
+    ) -> PlatformResponse:
+        query = {name: str(value) for name, value in (params or {}).items()}
+        return await self._exchange(path, query or None, endpoint=endpoint)
+
+    def _keep_orders(self, customer_id: str, history: Any) -> None:
+        """Each order of a history page (parsed already) as `GET …/orders/{id}` answers it."""
+        if self.resources is None:
+            return
+        for entry in history.get("items", []):
+            order_id = entry.get("orderId")
+            if isinstance(order_id, str) and order_id:
+                self.resources.put(
+                    (_order_path(customer_id, order_id), tuple(PRICED.items())),
+                    orjson.dumps(entry),
+                    _order_tags(order_id, customer_id),
+                )
 
     async def _exchange(
         self, path: str, params: dict[str, str] | None = None, *, endpoint: str
@@ -631,6 +685,14 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
             raise UpstreamError(f"{IMS} sent a token response without a usable expires_in")
         return token, float(lifetime)
+
+
+def _order_path(customer_id: str, order_id: str) -> str:
+    return f"/v3/customers/{path_segment(customer_id)}/orders/{path_segment(order_id)}"
+
+
+def _order_tags(order_id: str, customer_id: str) -> tuple[Tag, ...]:
+    return (order_tag(order_id), customer_tag(customer_id))
 
 
 def _check_refund(body: CancelOrder) -> None:

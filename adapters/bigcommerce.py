@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
+import orjson
 import pycountry
 import structlog
 from pydantic import BaseModel, Field, field_validator
@@ -46,6 +47,7 @@ from adapters.http import (
     retry_after_seconds,
 )
 from adapters.paging import page_in_memory, resume_offset
+from adapters.resources import Tag, customer_tag, order_tag
 from adapters.responses import PlatformResponse, ResponseHeaders
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.webhooks import (
@@ -233,12 +235,14 @@ class BigCommerceAdapter(HTTPAdapter):
         )
 
     async def get_order(self, customer_id: str, order_id: str) -> Order:
-        raw = await self._owned_order(customer_id, order_id)
-        return await self._complete(raw)
+        tags = _order_tags(order_id, customer_id)
+        raw = await self._owned_order(customer_id, order_id, tags)
+        return await self._complete(raw, tags)
 
     async def list_items(self, customer_id: str, order_id: str) -> list[OrderItem]:
-        raw = await self._owned_order(customer_id, order_id)
-        return list((await self._complete(raw, with_addresses=False)).items or [])
+        tags = _order_tags(order_id, customer_id)
+        raw = await self._owned_order(customer_id, order_id, tags)
+        return list((await self._complete(raw, tags, with_addresses=False)).items or [])
 
     async def most_recent_order(self, customer_id: str) -> Order:
         customer = _number(customer_id, missing=_no_customer(customer_id))
@@ -246,7 +250,7 @@ class BigCommerceAdapter(HTTPAdapter):
         if not newest:
             await self._customer(customer_id)
             raise NotFound(f"Customer {customer_id} has no orders")
-        return await self._complete(newest[0])
+        return await self._complete(newest[0], _order_tags(str(newest[0].id), customer_id))
 
     # Writes (SPEC §7): BigCommerce has no idempotency keys and enforces no status
     # transitions, so the rules are checked here and each write is sent at most once.
@@ -339,6 +343,7 @@ class BigCommerceAdapter(HTTPAdapter):
             "/v3/customers",
             endpoint="/v3/customers",
             params={"id:in": number, "include": "addresses"},
+            tags=(customer_tag(customer_id),),
         )
         with readable(PLATFORM, "/v3/customers"):
             found = bc.parse(bc.BCCustomerList, raw or {"data": []}).data
@@ -347,19 +352,25 @@ class BigCommerceAdapter(HTTPAdapter):
                 return candidate
         raise NotFound(_no_customer(customer_id))
 
-    async def _owned_order(self, customer_id: str, order_id: str) -> bc.BCOrder:
-        """The order, when it belongs to the customer; someone else's is answered as missing."""
-        return (await self._owned_order_with_notes(customer_id, order_id))[0]
+    async def _owned_order(
+        self, customer_id: str, order_id: str, tags: tuple[Tag, ...] = ()
+    ) -> bc.BCOrder:
+        """The order, when it belongs to the customer; someone else's is answered as missing.
+
+        Read from the resources when `tags` are given (a read), else as it is now (a write).
+        """
+        return (await self._owned_order_with_notes(customer_id, order_id, tags))[0]
 
     async def _owned_order_with_notes(
-        self, customer_id: str, order_id: str
+        self, customer_id: str, order_id: str, tags: tuple[Tag, ...] = ()
     ) -> tuple[bc.BCOrder, bc.BCOrderNotes]:
         order_number = _number(order_id, missing=_no_order(order_id))
         customer = _number(customer_id, missing=_no_order(order_id))
         raw = await self.get_json(
-            f"/v2/orders/{path_segment(order_number)}",
+            _order_path(order_number),
             endpoint="/v2/orders/{id}",
             missing=_no_order(order_id),
+            tags=tags,
         )
         with readable(PLATFORM, "/v2/orders/{id}"):
             found = bc.parse(bc.BCOrder, raw)
@@ -401,6 +412,7 @@ class BigCommerceAdapter(HTTPAdapter):
             "/v2/orders",
             endpoint="/v2/orders",
             params={"customer_id": customer, "sort": sort, "page": page, "limit": limit},
+            tags=(customer_tag(customer),),
         )
         with readable(PLATFORM, "/v2/orders"):
             orders = bc.parse_list(bc.BCOrder, raw or [])
@@ -413,13 +425,24 @@ class BigCommerceAdapter(HTTPAdapter):
                     detail="an order of another customer came back for a customer_id filter",
                 )
                 raise UpstreamError("BigCommerce returned an order of another customer")
+        if self.resources is not None:
+            # A listed order is the body `GET /v2/orders/{id}` answers: R3 of it costs no call.
+            for listed in raw or []:
+                order_id = str(listed["id"])
+                self.resources.put(
+                    (_order_path(order_id), ()),
+                    orjson.dumps(listed),
+                    _order_tags(order_id, customer),
+                )
         return orders
 
     def _orders(self, raw: list[bc.BCOrder]) -> list[Order]:
         with readable(PLATFORM, "/v2/orders"):
             return [bc.order(order) for order in raw]
 
-    async def _complete(self, raw: bc.BCOrder, *, with_addresses: bool = True) -> Order:
+    async def _complete(
+        self, raw: bc.BCOrder, tags: tuple[Tag, ...], *, with_addresses: bool = True
+    ) -> Order:
         """The order with its product lines, shipping destinations and shipments.
 
         Destinations and shipments are asked for only when the order says it has some.
@@ -431,15 +454,15 @@ class BigCommerceAdapter(HTTPAdapter):
             return []
 
         products = asyncio.ensure_future(
-            self._every(f"{path}/products", bc.BCProduct, missing=missing)
+            self._every(f"{path}/products", bc.BCProduct, missing=missing, tags=tags)
         )
         addresses = asyncio.ensure_future(
-            self._every(f"{path}/shipping_addresses", bc.BCAddress, missing=missing)
+            self._every(f"{path}/shipping_addresses", bc.BCAddress, missing=missing, tags=tags)
             if with_addresses and raw.shipping_address_count > 0
             else nothing()
         )
         shipments = asyncio.ensure_future(
-            self._every(f"{path}/shipments", bc.BCShipment, missing=missing)
+            self._every(f"{path}/shipments", bc.BCShipment, missing=missing, tags=tags)
             if raw.items_shipped > 0
             else nothing()
         )
@@ -453,14 +476,20 @@ class BigCommerceAdapter(HTTPAdapter):
                 shipments=shipments.result(),
             )
 
-    async def _every(self, path: str, model: type[M], *, missing: str) -> list[M]:
+    async def _every(
+        self, path: str, model: type[M], *, missing: str, tags: tuple[Tag, ...] = ()
+    ) -> list[M]:
         """Every record of an order's sub-resource list, `PAGE_MAX` at a time."""
         endpoint = "/v2/orders/{id}/" + path.rsplit("/", 1)[-1]
         found: list[M] = []
         page = 1
         while True:
             raw = await self.get_json(
-                path, endpoint=endpoint, params={"page": page, "limit": PAGE_MAX}, missing=missing
+                path,
+                endpoint=endpoint,
+                params={"page": page, "limit": PAGE_MAX},
+                missing=missing,
+                tags=tags,
             )
             with readable(PLATFORM, endpoint):
                 batch = bc.parse_list(model, raw or [])
@@ -586,6 +615,14 @@ def _number(value: str, *, missing: str) -> str:
     if not _ID.fullmatch(value):
         raise NotFound(missing)
     return value
+
+
+def _order_path(order_id: str) -> str:
+    return f"/v2/orders/{path_segment(order_id)}"
+
+
+def _order_tags(order_id: str, customer_id: str) -> tuple[Tag, ...]:
+    return (order_tag(order_id), customer_tag(customer_id))
 
 
 def _no_customer(customer_id: str) -> str:

@@ -7,11 +7,13 @@ bodies in `adapters.http.readable`; nothing else decides what an upstream failur
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 
+import orjson
 import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +30,7 @@ from adapters.base import (
 from adapters.errors import NotAllowed, NotFound, NotSupported, UnservableRequest, UpstreamError
 from adapters.http import HTTPConfig, json_body, path_segment, readable
 from adapters.paging import page_in_memory, resume_offset
+from adapters.resources import Tag, customer_tag, order_tag
 from adapters.responses import PlatformResponse
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.tokens import CachedToken
@@ -53,9 +56,13 @@ MAX_OFFSET = 10_000
 """EP refuses a `page[offset]` beyond this on `/v2/orders`."""
 GRANT_PATH = "/oauth/access_token"
 ORDER_ENDPOINT = "/v2/orders/{id}"
+WITH_ITEMS = {"include": "items"}
+"""An order with its lines in one call (`included.items`)."""
 CHANGE_REFUSED = frozenset({400, 409, 422})
 """How EP may refuse an order change it does not allow (its status is not documented)."""
 EXAMPLE_HOST = "https://useast.api.elasticpath.com"
+HTTP = HTTPConfig(max_connections=256, max_in_flight=256)
+"""An order detail makes two calls at once: room for 100 agents' details, and more."""
 
 # No EP id is empty or a dot segment, and some HTTP stacks resolve `.`/`..` even when
 # percent-encoded: such ids are answered as unknown without calling the platform.
@@ -107,12 +114,15 @@ class ElasticPathAdapter(HTTPAdapter):
         http: HTTPConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(settings, http=http)
+        super().__init__(settings, http=http or HTTP)
         self._token = CachedToken(
             self._fetch_token,
             clock=clock,
             on_refresh=lambda: self.observer.token_refreshed(PLATFORM),
         )
+        self._store_ships_in_groups = False
+        """Set once an order named a shipping group: from then on an order's groups are
+        asked for alongside the order instead of after it."""
 
     async def open(self) -> None:
         self._upstream = self.connect(
@@ -138,12 +148,15 @@ class ElasticPathAdapter(HTTPAdapter):
     # Routes
 
     async def get_customer(self, customer_id: str) -> Customer:
+        # The addresses are asked for once the customer is known to exist: a second
+        # round, but no call for the ids no customer has.
         found = await self._customer(customer_id)
         pages = await self._all_pages(
             f"{_customer_path(customer_id)}/addresses",
             endpoint="/v2/customers/{id}/addresses",
             parse=lambda raw: ep.parse(ep.EPList[ep.EPAddress], raw),
             missing=_no_customer(customer_id),
+            tags=(customer_tag(customer_id),),
         )
         with readable(PLATFORM, "/v2/customers/{id}"):
             return ep.customer(found, [address for page in pages for address in page.data])
@@ -161,6 +174,7 @@ class ElasticPathAdapter(HTTPAdapter):
             )
         limit = min(max(request.limit, 1), PAGE_LIMIT)
         page = await self._orders_page(
+            request.customer_id,
             customer_filter,
             limit=limit,
             offset=offset,
@@ -176,19 +190,44 @@ class ElasticPathAdapter(HTTPAdapter):
         )
 
     async def get_order(self, customer_id: str, order_id: str) -> Order:
-        return await self._complete(await self._owned_order(customer_id, order_id))
+        """One round: the order with its lines and, in a store that uses shipping groups,
+        the order's groups alongside (asked before the order is known to be the
+        customer's, and never used when it is not)."""
+        order_path = _order_path(order_id)
+        tags = _order_tags(order_id, customer_id)
+        groups = (
+            asyncio.ensure_future(self._shipping_groups(order_path, tags))
+            if self._store_ships_in_groups
+            else None
+        )
+        try:
+            document = await self._order_document(order_id, tags)
+            if ep.customer_id_of(document.data) != customer_id:
+                # Someone else's order is answered exactly like a missing one.
+                raise NotFound(_no_order(order_id))
+            included = {item.id: item for item in document.included.items}
+            return await self._complete(
+                document.data, ep.included_items(document.data, included), tags, groups
+            )
+        finally:
+            _settle(groups)
 
     async def most_recent_order(self, customer_id: str) -> Order:
         customer_filter = await self._customer_filter(customer_id)
         page = await self._orders_page(
-            customer_filter, limit=1, offset=0, newest_first=True, with_items=False
+            customer_id, customer_filter, limit=1, offset=0, newest_first=True
         )
         if not page.data:
             await self._customer(customer_id)
             raise NotFound(f"Customer {customer_id} has no orders")
         newest = page.data[0]
         self._check_owner(newest, customer_id)
-        return await self._complete(newest)
+        included = {item.id: item for item in page.included.items}
+        return await self._complete(
+            newest,
+            ep.included_items(newest, included),
+            _order_tags(newest.id, customer_id),
+        )
 
     # Writes (SPEC §7): EP has no idempotency keys, so each is sent at most once.
 
@@ -267,6 +306,7 @@ class ElasticPathAdapter(HTTPAdapter):
             _customer_path(customer_id),
             endpoint="/v2/customers/{id}",
             missing=_no_customer(customer_id),
+            tags=(customer_tag(customer_id),),
         )
         with readable(PLATFORM, "/v2/customers/{id}"):
             found = ep.parse(ep.EPDocument[ep.EPCustomer], raw).data
@@ -276,7 +316,20 @@ class ElasticPathAdapter(HTTPAdapter):
             raise NotFound(_no_customer(customer_id))
         return found
 
+    async def _order_document(self, order_id: str, tags: Iterable[Tag]) -> ep.EPOrderDocument:
+        """The order with its lines, read from the resources while they live."""
+        raw = await self.get_json(
+            _order_path(order_id),
+            endpoint=ORDER_ENDPOINT,
+            params=WITH_ITEMS,
+            missing=_no_order(order_id),
+            tags=tags,
+        )
+        with readable(PLATFORM, ORDER_ENDPOINT):
+            return ep.parse(ep.EPOrderDocument, raw)
+
     async def _order(self, order_id: str) -> ep.EPOrder:
+        """The order as it is now, for a write (never from the resources)."""
         raw = await self.get_json(
             _order_path(order_id),
             endpoint="/v2/orders/{id}",
@@ -297,21 +350,34 @@ class ElasticPathAdapter(HTTPAdapter):
 
     async def _orders_page(
         self,
+        customer_id: str,
         customer_filter: str,
         *,
         limit: int,
         offset: int,
         newest_first: bool,
-        with_items: bool = True,
     ) -> ep.EPOrderList:
-        query = _orders_query(customer_filter, newest_first=newest_first, with_items=with_items)
+        """One page of the customer's orders with their lines; each order whose lines are
+        all there is kept as R3 would have fetched it."""
+        query = _orders_query(customer_filter, newest_first=newest_first)
         raw = await self.get_json(
             "/v2/orders",
             endpoint="/v2/orders",
             params={**query, "page[limit]": limit, "page[offset]": offset},
+            tags=(customer_tag(customer_id),),
         )
         with readable(PLATFORM, "/v2/orders"):
-            return ep.parse(ep.EPOrderList, raw)
+            page = ep.parse(ep.EPOrderList, raw)
+            if any(item.shipping_group_id for item in page.included.items):
+                self._store_ships_in_groups = True
+            if self.resources is not None:
+                for order_id, document in ep.order_documents(raw):
+                    self.resources.put(
+                        (_order_path(order_id), tuple(WITH_ITEMS.items())),
+                        orjson.dumps(document),
+                        _order_tags(order_id, customer_id),
+                    )
+        return page
 
     async def _every_order(
         self, customer_id: str, customer_filter: str, request: OrderListRequest
@@ -321,6 +387,7 @@ class ElasticPathAdapter(HTTPAdapter):
             endpoint="/v2/orders",
             params=_orders_query(customer_filter, newest_first=True),
             parse=lambda raw: ep.parse(ep.EPOrderList, raw),
+            tags=(customer_tag(customer_id),),
             too_many=UnservableRequest(
                 f"This customer has more orders than Elastic Path can page through "
                 f"({MAX_OFFSET + PAGE_LIMIT:,}); list them by purchase_datetime without a search",
@@ -349,29 +416,43 @@ class ElasticPathAdapter(HTTPAdapter):
             )
             raise UpstreamError("Elastic Path returned an order of another customer")
 
-    async def _complete(self, raw: ep.EPOrder) -> Order:
-        """The order with every product line and, when the store uses them, its shipping groups."""
+    async def _complete(
+        self,
+        raw: ep.EPOrder,
+        items: list[ep.EPItem] | None,
+        tags: tuple[Tag, ...],
+        groups: asyncio.Future[list[ep.EPShippingGroup]] | None = None,
+    ) -> Order:
+        """The order with every product line (read page by page unless `items` has them
+        all) and, when a line names one, its shipping groups (`groups` when they were
+        already asked for)."""
         order_path = _order_path(raw.id)
-        pages = await self._all_pages(
-            f"{order_path}/items",
-            endpoint="/v2/orders/{id}/items",
-            parse=lambda body: ep.parse(ep.EPList[ep.EPItem], body),
-            missing=_no_order(raw.id),
-        )
-        items = [item for page in pages for item in page.data]
-        groups: list[ep.EPShippingGroup] = []
+        if items is None:
+            pages = await self._all_pages(
+                f"{order_path}/items",
+                endpoint="/v2/orders/{id}/items",
+                parse=lambda body: ep.parse(ep.EPList[ep.EPItem], body),
+                missing=_no_order(raw.id),
+                tags=tags,
+            )
+            items = [item for page in pages for item in page.data]
+        shipping_groups: list[ep.EPShippingGroup] = []
         if any(item.shipping_group_id for item in items):
-            groups = await self._shipping_groups(order_path)
-        with readable(PLATFORM, "/v2/orders/{id}"):
-            return ep.order(raw, items=items, shipping_groups=groups)
+            self._store_ships_in_groups = True
+            shipping_groups = await (groups or self._shipping_groups(order_path, tags))
+        with readable(PLATFORM, ORDER_ENDPOINT):
+            return ep.order(raw, items=items, shipping_groups=shipping_groups)
 
-    async def _shipping_groups(self, order_path: str) -> list[ep.EPShippingGroup]:
+    async def _shipping_groups(
+        self, order_path: str, tags: Iterable[Tag] = ()
+    ) -> list[ep.EPShippingGroup]:
         """The order's shipping groups; none where the store does not use that EP feature."""
         try:
             raw = await self.get_json(
                 f"{order_path}/shipping-groups",
                 endpoint="/v2/orders/{id}/shipping-groups",
                 missing="The order has no shipping groups",
+                tags=tags,
             )
         except NotFound:
             return []
@@ -389,6 +470,7 @@ class ElasticPathAdapter(HTTPAdapter):
         params: Mapping[str, str | int] | None = None,
         missing: str | None = None,
         too_many: UnservableRequest | None = None,
+        tags: Iterable[Tag] = (),
     ) -> list[P]:
         """Every page of an EP list, `PAGE_LIMIT` records at a time (at least one page)."""
         pages: list[P] = []
@@ -399,6 +481,7 @@ class ElasticPathAdapter(HTTPAdapter):
                 endpoint=endpoint,
                 missing=missing,
                 params={**(params or {}), "page[limit]": PAGE_LIMIT, "page[offset]": offset},
+                tags=tags,
             )
             with readable(PLATFORM, endpoint):
                 page = parse(raw)
@@ -520,14 +603,22 @@ def _id_path(collection: str, resource_id: str, *, missing: str) -> str:
     return f"{collection}/{path_segment(resource_id)}"
 
 
-def _orders_query(
-    customer_filter: str, *, newest_first: bool, with_items: bool = True
-) -> dict[str, str]:
+def _orders_query(customer_filter: str, *, newest_first: bool) -> dict[str, str]:
     """One customer's orders by purchase time; `include=items` spares a call per order."""
-    query = {"filter": customer_filter, "sort": "-created_at" if newest_first else "created_at"}
-    if with_items:
-        query["include"] = "items"
-    return query
+    sort = "-created_at" if newest_first else "created_at"
+    return {"filter": customer_filter, "sort": sort, **WITH_ITEMS}
+
+
+def _order_tags(order_id: str, customer_id: str) -> tuple[Tag, ...]:
+    return (order_tag(order_id), customer_tag(customer_id))
+
+
+def _settle(call: asyncio.Future[Any] | None) -> None:
+    """A call made alongside that was not needed: stopped, its outcome unseen."""
+    if call is not None and not call.done():
+        call.cancel()
+    elif call is not None and not call.cancelled():
+        call.exception()
 
 
 def _has_more(page: ep.EPList[Any], *, after: int, limit: int) -> bool:

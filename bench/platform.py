@@ -4,8 +4,9 @@ The payloads come from the Elastic Path test emulator and its fixtures, recorded
 startup, then served as stored bytes so that the platform costs next to no CPU on the
 machine that also runs the bridge and the load. `CUSTOMER` has `BENCH_ORDERS` copies
 (default 1) of the order of platforms.md §2.11, each with its own id: an ERC order detail
-costs the bridge three platform calls (order, items, shipping groups). `SMALL` has one
-order: its ERC order list costs one call (`/v2/orders?...&include=items`).
+costs the bridge two platform calls made together (the order with `include=items`, and
+its shipping groups). `SMALL` has one order: its ERC order list costs one call
+(`/v2/orders?...&include=items`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ CUSTOMER = fx.MARIA
 SMALL = fx.HANS
 _ID_PREFIX = fx.ORDER_COMPLETE[:24]
 _ORDER_PATH = re.compile(rf"^/v2/orders/{_ID_PREFIX}(\d{{12}})(/items|/shipping-groups)?$")
+WITH_ITEMS = "?include=items"
 _NOT_FOUND = orjson.dumps({"errors": [{"status": 404, "title": "Not Found"}]})
 
 
@@ -56,6 +58,8 @@ async def _record() -> dict[str, bytes]:
         for suffix in ("", "/items", "/shipping-groups"):
             response = await http.get(f"/v2/orders/{fx.ORDER_COMPLETE}{suffix}")
             recorded[suffix] = response.content
+        with_items = await http.get(f"/v2/orders/{fx.ORDER_COMPLETE}", params={"include": "items"})
+        recorded[WITH_ITEMS] = with_items.content
     return recorded
 
 
@@ -65,7 +69,7 @@ class ReplayPlatform:
         self.latency = latency
         self.payloads = asyncio.run(_record())
 
-    def _payload(self, path: str) -> tuple[int, bytes]:
+    def _payload(self, path: str, query: bytes) -> tuple[int, bytes]:
         if path == "/oauth/access_token":
             return 200, self.payloads["token"]
         if path == "/v2/orders":
@@ -73,7 +77,8 @@ class ReplayPlatform:
         match = _ORDER_PATH.match(path)
         if match is None or int(match.group(1)) >= self.orders:
             return 404, _NOT_FOUND
-        body = self.payloads[match.group(2) or ""]
+        suffix = match.group(2) or ""
+        body = self.payloads[WITH_ITEMS if not suffix and b"include=items" in query else suffix]
         return 200, body.replace(fx.ORDER_COMPLETE.encode(), order_id(int(match.group(1))).encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -81,7 +86,7 @@ class ReplayPlatform:
             return
         if self.latency:
             await asyncio.sleep(self.latency)
-        status, body = self._payload(scope["path"])
+        status, body = self._payload(scope["path"], scope["query_string"])
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),

@@ -36,8 +36,6 @@ HANG_S = 30.0
 """Past any request deadline the bridge allows."""
 
 
-
-
 def open_with_500s(client: httpx.Client, emulator: ElasticPathEmulator) -> None:
     emulator.fail_next(500, times=5, path=ORDER_PATH)
     statuses = [client.get(ORDER).status_code for _ in range(2)]

@@ -178,6 +178,12 @@ class EPDocument(Record, Generic[T]):
     data: T
 
 
+class EPOrderDocument(EPDocument[EPOrder]):
+    """One order; asked with `include=items`, its lines are in `included.items`."""
+
+    included: EPIncluded = Field(default_factory=EPIncluded)
+
+
 class EPTokenGrant(Record):
     access_token: Text = Field(min_length=1)
     expires_in: float | None = None
@@ -286,6 +292,20 @@ def included_items(raw: EPOrder, included: Mapping[str, EPItem]) -> list[EPItem]
     if not ids or any(item_id not in included for item_id in ids):
         return None
     return [included[item_id] for item_id in ids]
+
+
+def order_documents(page: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Each order of an `include=items` list (already parsed as `EPOrderList`) as the body
+    `GET /v2/orders/{id}?include=items` answers, with its id; only the orders whose lines
+    are all on the page."""
+    by_id = {item["id"]: item for item in page.get("included", {}).get("items", [])}
+    documents = []
+    for raw in page["data"]:
+        ids = [ref["id"] for ref in raw.get("relationships", {}).get("items", {}).get("data", [])]
+        if ids and all(item_id in by_id for item_id in ids):
+            items = [by_id[item_id] for item_id in ids]
+            documents.append((raw["id"], {"data": raw, "included": {"items": items}}))
+    return documents
 
 
 def tax_inclusive(items: Sequence[EPItem] | None) -> bool:

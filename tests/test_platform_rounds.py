@@ -1,0 +1,452 @@
+"""Platform calls per route (SPEC §9) for Elastic Path, BigCommerce and Adobe CPAPI, over
+real HTTP on 127.0.0.1: which calls go out together, and which a route spares because
+another one of the agent's session fetched the resource already.
+
+Each emulator is served behind `Timed`, which can hold every API call for a fixed time
+and notes when each one started and ended: overlapping spans are calls made together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from copy import deepcopy
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from adapters.adobe_cpapi import AdobeCPAPIAdapter
+from adapters.base import HTTPAdapter, OrderListRequest
+from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
+from adapters.elasticpath import ElasticPathAdapter
+from adapters.errors import NotFound
+from adapters.http import HTTPConfig
+from adapters.resources import ResourceCache
+from bench.session import adobe_adapter, agent_session, elasticpath_adapter
+from tests.emulators import adobe_fixtures as adobe_fx
+from tests.emulators import bigcommerce_fixtures as bc_fx
+from tests.emulators import elasticpath_fixtures as ep_fx
+from tests.emulators.adobe_cpapi import TOKEN_PATH, CPAPIEmulator
+from tests.emulators.bigcommerce import BigCommerceEmulator
+from tests.emulators.elasticpath import GRANT_PATH, ElasticPathEmulator
+from tests.servers import serve
+
+pytestmark = pytest.mark.anyio
+
+FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
+DELAY_S = 0.2
+"""What each held API call waits: long enough that two rounds cannot pass for one."""
+
+EP_STORE = ep_fx.default_store()
+BC_STORE = bc_fx.default_store()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str
+    query: str
+    start: float
+    end: float
+
+    @property
+    def resource(self) -> tuple[str, str]:
+        return (self.path, self.query)
+
+
+class Timed:
+    """An emulator's app whose API calls (not token grants) wait `delay` seconds and are
+    noted with when they started and ended."""
+
+    def __init__(self, app: ASGIApp, *, token_path: str) -> None:
+        self.app = app
+        self.token_path = token_path
+        self.delay = 0.0
+        self.calls: list[Call] = []
+
+    def reset(self) -> None:
+        self.delay = 0.0
+        self.calls = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == self.token_path:
+            await self.app(scope, receive, send)
+            return
+        start = time.monotonic()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        await self.app(scope, receive, send)
+        query = scope["query_string"].decode("latin-1")
+        self.calls.append(Call(scope["path"], query, start, time.monotonic()))
+
+    def repeated(self) -> dict[tuple[str, str], int]:
+        """The resources asked for more than once, and how often."""
+        counts = Counter(call.resource for call in self.calls)
+        return {resource: count for resource, count in counts.items() if count > 1}
+
+
+def overlap(first: Call, second: Call) -> bool:
+    return first.start < second.end and second.start < first.end
+
+
+@dataclass
+class Served:
+    emulator: Any
+    timed: Timed
+    url: str
+
+
+@pytest.fixture(scope="module")
+def ep_served() -> Iterator[Served]:
+    emulator = ElasticPathEmulator(EP_STORE)
+    timed = Timed(emulator.app, token_path=GRANT_PATH)
+    with serve(timed) as url:
+        yield Served(emulator, timed, url)
+
+
+@pytest.fixture(scope="module")
+def bc_served() -> Iterator[Served]:
+    emulator = BigCommerceEmulator(BC_STORE)
+    timed = Timed(emulator.app, token_path="")
+    with serve(timed) as url:
+        yield Served(emulator, timed, url)
+
+
+@pytest.fixture(scope="module")
+def adobe_served() -> Iterator[Served]:
+    emulator = CPAPIEmulator()
+    timed = Timed(emulator.app, token_path=TOKEN_PATH)
+    with serve(timed) as url:
+        yield Served(emulator, timed, url)
+
+
+def reset(served: Served) -> Served:
+    served.emulator.reset()
+    served.timed.reset()
+    return served
+
+
+async def opened_elasticpath(served: Served) -> ElasticPathAdapter:
+    adapter = elasticpath_adapter(served.url)
+    await adapter.open()
+    return adapter
+
+
+async def opened_bigcommerce(served: Served) -> BigCommerceAdapter:
+    settings = BigCommerceSettings(
+        _env_file=None,
+        store_hash=bc_fx.STORE_HASH,
+        access_token=bc_fx.ACCESS_TOKEN,
+        base_url=served.url,
+    )
+    adapter = BigCommerceAdapter(settings, http=FAST)
+    await adapter.open()
+    return adapter
+
+
+async def opened_adobe(served: Served) -> AdobeCPAPIAdapter:
+    adapter = adobe_adapter(served.emulator, served.url)
+    await adapter.open()
+    await adapter.authenticate()  # the IMS token is not what these tests count
+    return adapter
+
+
+Opener = Callable[[Served], Awaitable[Any]]
+
+
+@asynccontextmanager
+async def adapter_on(served: Served, opened: Opener) -> AsyncIterator[tuple[Any, Timed]]:
+    """An adapter opened on `served`, reset, and its timings; closed on exit."""
+    adapter = await opened(reset(served))
+    try:
+        yield adapter, served.timed
+    finally:
+        await adapter.close()
+
+
+@pytest.fixture
+async def elasticpath(ep_served: Served) -> AsyncIterator[tuple[ElasticPathAdapter, Timed]]:
+    async with adapter_on(ep_served, opened_elasticpath) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def bigcommerce(bc_served: Served) -> AsyncIterator[tuple[BigCommerceAdapter, Timed]]:
+    async with adapter_on(bc_served, opened_bigcommerce) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def adobe(adobe_served: Served) -> AsyncIterator[tuple[AdobeCPAPIAdapter, Timed]]:
+    async with adapter_on(adobe_served, opened_adobe) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def any_platform(
+    request: pytest.FixtureRequest, ep_served: Served, bc_served: Served, adobe_served: Served
+) -> AsyncIterator[tuple[HTTPAdapter, Timed]]:
+    """The adapter of the platform the test is parametrized with (`request.param`)."""
+    served, opened = {
+        "elasticpath": (ep_served, opened_elasticpath),
+        "bigcommerce": (bc_served, opened_bigcommerce),
+        "adobe": (adobe_served, opened_adobe),
+    }[request.param]
+    async with adapter_on(served, opened) as pair:
+        yield pair
+
+
+def cold_cache() -> ResourceCache:
+    return ResourceCache(ttl_s=30)
+
+
+SESSIONS = [
+    ("elasticpath", ep_fx.MARIA),
+    ("bigcommerce", bc_fx.ANA),
+    ("adobe", adobe_fx.LARKSPUR),
+    ("adobe", adobe_fx.BUSY),
+]
+
+
+@pytest.mark.parametrize(("any_platform", "customer_id"), SESSIONS, indirect=["any_platform"])
+async def test_an_agent_session_fetches_each_resource_once(
+    any_platform: tuple[HTTPAdapter, Timed], customer_id: str
+) -> None:
+    adapter, timed = any_platform
+    uncached = await agent_session(adapter, customer_id)
+    without_cache = len(timed.calls)
+    assert timed.repeated()  # without resources the routes do ask again
+    timed.reset()
+
+    adapter.resources = cold_cache()
+    answers = await agent_session(adapter, customer_id)
+
+    assert answers == uncached
+    assert len(answers[2].orders) >= 2
+    assert timed.repeated() == {}
+    assert len(timed.calls) < without_cache
+
+
+# Elastic Path: an order, its lines and its shipping groups in one round
+
+
+async def test_elasticpath_order_detail_is_one_round(
+    elasticpath: tuple[ElasticPathAdapter, Timed],
+) -> None:
+    adapter, timed = elasticpath
+    await adapter.list_orders(OrderListRequest(customer_id=ep_fx.MARIA, limit=5))
+    timed.reset()
+    timed.delay = DELAY_S
+
+    started = time.monotonic()
+    order = await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_COMPLETE)
+    elapsed = time.monotonic() - started
+
+    assert order.items and order.items[0].deliveries  # the shipping group was read
+    path = f"/v2/orders/{ep_fx.ORDER_COMPLETE}"
+    detail, groups = sorted(timed.calls, key=lambda call: call.path)
+    assert (detail.path, detail.query) == (path, "include=items")
+    assert groups.path == f"{path}/shipping-groups"
+    assert overlap(detail, groups)
+    assert elapsed < 2 * DELAY_S
+
+
+async def test_elasticpath_first_order_of_a_store_learns_its_shipping_groups(
+    elasticpath: tuple[ElasticPathAdapter, Timed],
+) -> None:
+    adapter, timed = elasticpath
+    await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_CANCELLED)  # no shipping group
+    await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_COMPLETE)  # names one: a second round
+    first = [call.path for call in timed.calls]
+    timed.reset()
+    timed.delay = DELAY_S
+    await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_FULFILLED)
+
+    cancelled, complete = (
+        f"/v2/orders/{order}" for order in (ep_fx.ORDER_CANCELLED, ep_fx.ORDER_COMPLETE)
+    )
+    assert first == [cancelled, complete, f"{complete}/shipping-groups"]
+    detail, groups = sorted(timed.calls, key=lambda call: call.path)
+    assert overlap(detail, groups)
+
+
+async def test_elasticpath_lines_beyond_the_included_ones_are_paged(
+    elasticpath: tuple[ElasticPathAdapter, Timed], ep_served: Served
+) -> None:
+    adapter, timed = elasticpath
+    path = f"/v2/orders/{ep_fx.ORDER_BIG}"
+    short: dict[str, Any] = {"data": EP_STORE.order(ep_fx.ORDER_BIG), "included": {"items": []}}
+    ep_served.emulator.fail_next(200, short, path=path)
+
+    items = await adapter.list_items(ep_fx.OLIVIA, ep_fx.ORDER_BIG)
+
+    assert len(items) == ep_fx.BIG_ORDER_LINES
+    assert [(c.path, c.query) for c in timed.calls][1:] == [
+        (f"{path}/items", "page%5Blimit%5D=100&page%5Boffset%5D=0"),
+        (f"{path}/items", "page%5Blimit%5D=100&page%5Boffset%5D=100"),
+    ]
+
+
+async def test_elasticpath_most_recent_order_fills_its_detail_and_lines(
+    elasticpath: tuple[ElasticPathAdapter, Timed],
+) -> None:
+    adapter, timed = elasticpath
+    adapter.resources = cold_cache()
+    newest = await adapter.most_recent_order(ep_fx.MARIA)
+    calls = len(timed.calls)
+
+    assert await adapter.get_order(ep_fx.MARIA, newest.id) == newest
+    assert (await adapter.list_items(ep_fx.MARIA, newest.id)) == newest.items
+    assert len(timed.calls) == calls  # neither asked the platform
+
+
+# BigCommerce: the order, then its lines, destinations and shipments together
+
+
+async def test_bigcommerce_order_detail_is_two_rounds(
+    bigcommerce: tuple[BigCommerceAdapter, Timed],
+) -> None:
+    adapter, timed = bigcommerce
+    timed.delay = DELAY_S
+
+    started = time.monotonic()
+    order = await adapter.get_order(bc_owner(bc_fx.ORDER_SHIPPED), bc_fx.ORDER_SHIPPED)
+    elapsed = time.monotonic() - started
+
+    assert order.items
+    first, *together = timed.calls
+    assert first.path.endswith(f"/v2/orders/{bc_fx.ORDER_SHIPPED}")
+    assert len(together) == 3  # products, shipping addresses, shipments
+    assert all(overlap(a, b) for a in together for b in together if a is not b)
+    assert elapsed < 3 * DELAY_S
+
+
+async def test_bigcommerce_listed_orders_spare_their_detail_call(
+    bigcommerce: tuple[BigCommerceAdapter, Timed],
+) -> None:
+    adapter, timed = bigcommerce
+    adapter.resources = cold_cache()
+    page = await adapter.list_orders(OrderListRequest(customer_id=bc_fx.ANA, limit=5))
+    timed.reset()
+
+    await adapter.get_order(bc_fx.ANA, page.orders[0].id)
+
+    assert not any(call.path.endswith(f"/v2/orders/{page.orders[0].id}") for call in timed.calls)
+
+
+# Adobe: an order listed in the history costs no call of its own
+
+
+async def test_adobe_order_detail_after_the_history_asks_only_for_returns(
+    adobe: tuple[AdobeCPAPIAdapter, Timed],
+) -> None:
+    adapter, timed = adobe
+    adapter.resources = cold_cache()
+    newest = await adapter.most_recent_order(adobe_fx.BUSY)
+    timed.reset()
+
+    await adapter.get_order(adobe_fx.BUSY, newest.id)
+    await adapter.list_items(adobe_fx.BUSY, newest.id)
+
+    assert timed.calls == []
+
+
+# Isolation: ownership is checked on every resource, cached or not
+
+
+def bc_owner(order_id: str) -> str:
+    found = BC_STORE.order(order_id)
+    assert found is not None
+    return str(found["customer_id"])
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
+async def test_elasticpath_order_of_another_customer_is_never_served(
+    elasticpath: tuple[ElasticPathAdapter, Timed], cached: bool
+) -> None:
+    adapter, _ = elasticpath
+    adapter.resources = cold_cache() if cached else None
+    await adapter.list_orders(OrderListRequest(customer_id=ep_fx.MARIA, limit=5))  # groups learnt
+    await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_COMPLETE)
+
+    with pytest.raises(NotFound):
+        await adapter.get_order(ep_fx.OLIVIA, ep_fx.ORDER_COMPLETE)
+    with pytest.raises(NotFound):
+        await adapter.list_items(ep_fx.OLIVIA, ep_fx.ORDER_COMPLETE)
+    # and a listed order of Maria's is no order of Olivia's either
+    newest = await adapter.most_recent_order(ep_fx.MARIA)
+    with pytest.raises(NotFound):
+        await adapter.get_order(ep_fx.OLIVIA, newest.id)
+    assert (await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_COMPLETE)).id == ep_fx.ORDER_COMPLETE
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
+async def test_bigcommerce_order_of_another_customer_is_never_served(
+    bigcommerce: tuple[BigCommerceAdapter, Timed], cached: bool
+) -> None:
+    adapter, _ = bigcommerce
+    adapter.resources = cold_cache() if cached else None
+    owner = bc_owner(bc_fx.ORDER_SHIPPED)
+    other = next(c for c in (bc_fx.ANA, bc_fx.LUKAS) if c != owner)
+    await adapter.get_order(owner, bc_fx.ORDER_SHIPPED)
+    await adapter.list_orders(OrderListRequest(customer_id=owner, limit=5))
+
+    with pytest.raises(NotFound):
+        await adapter.get_order(other, bc_fx.ORDER_SHIPPED)
+    with pytest.raises(NotFound):
+        await adapter.list_items(other, bc_fx.ORDER_SHIPPED)
+
+
+SHARED_ORDER = "5120008217"
+"""Larkspur's order; the tests give Busy an order of the same id (CPAPI ids are per customer)."""
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
+async def test_adobe_an_order_id_two_customers_share_answers_each_their_own(
+    adobe: tuple[AdobeCPAPIAdapter, Timed], adobe_served: Served, cached: bool
+) -> None:
+    adapter, timed = adobe
+    adapter.resources = cold_cache() if cached else None
+    theirs = deepcopy(adobe_served.emulator.fixtures.order(SHARED_ORDER))
+    theirs.update(customerId=adobe_fx.BUSY, externalReferenceId="PO-BUSY-1")
+    adobe_served.emulator.fixtures.orders[adobe_fx.BUSY].append(theirs)
+
+    larkspur = await adapter.get_order(adobe_fx.LARKSPUR, SHARED_ORDER)
+    busy = await adapter.get_order(adobe_fx.BUSY, SHARED_ORDER)
+    again = await adapter.get_order(adobe_fx.LARKSPUR, SHARED_ORDER)
+
+    assert (larkspur.custom_fields or {})["external_reference_id"] == "PO-88413"
+    assert (busy.custom_fields or {})["external_reference_id"] == "PO-BUSY-1"
+    assert again == larkspur
+    asked = {call.path for call in timed.calls if call.path.endswith(f"/orders/{SHARED_ORDER}")}
+    assert asked == {
+        f"/v3/customers/{adobe_fx.LARKSPUR}/orders/{SHARED_ORDER}",
+        f"/v3/customers/{adobe_fx.BUSY}/orders/{SHARED_ORDER}",
+    }
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
+async def test_adobe_order_whose_body_names_another_customer_is_never_served(
+    adobe: tuple[AdobeCPAPIAdapter, Timed], adobe_served: Served, cached: bool
+) -> None:
+    adapter, _ = adobe
+    adapter.resources = cold_cache() if cached else None
+    # CPAPI answers, in Busy's history, an order that names Larkspur
+    adobe_served.emulator.fixtures.orders[adobe_fx.BUSY].append(
+        deepcopy(adobe_served.emulator.fixtures.order(SHARED_ORDER))
+    )
+    await adapter.list_orders(OrderListRequest(customer_id=adobe_fx.BUSY, limit=100))
+
+    with pytest.raises(NotFound):
+        await adapter.get_order(adobe_fx.BUSY, SHARED_ORDER)
+    with pytest.raises(NotFound):
+        await adapter.list_items(adobe_fx.BUSY, SHARED_ORDER)
