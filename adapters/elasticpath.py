@@ -319,13 +319,7 @@ class ElasticPathAdapter(HTTPAdapter):
         """The order's shipping groups as shipments; no call when no line names a group."""
         order_path = _order_path(raw.id)
         if items is None:
-            pages = await self._all_pages(
-                f"{order_path}/items",
-                endpoint="/v2/orders/{id}/items",
-                parse=lambda body: ep.parse(ep.EPList[ep.EPItem], body),
-                missing=_no_order(raw.id),
-            )
-            items = [item for page in pages for item in page.data]
+            items = await self._items_of(order_path, raw.id)
         if not any(item.shipping_group_id for item in items):
             return []
         endpoint = "/v2/orders/{id}/shipping-groups"
@@ -333,6 +327,16 @@ class ElasticPathAdapter(HTTPAdapter):
         with readable(PLATFORM, endpoint):
             groups = ep.parse(ep.EPList[shelf.EPShipmentGroup], body).data
             return shelf.shipments(raw, items, groups)
+
+    async def _items_of(self, order_path: str, order_id: str) -> list[ep.EPItem]:
+        """Every line of the order, 100 a call."""
+        pages = await self._all_pages(
+            f"{order_path}/items",
+            endpoint="/v2/orders/{id}/items",
+            parse=lambda body: ep.parse(ep.EPList[ep.EPItem], body),
+            missing=_no_order(order_id),
+        )
+        return [item for page in pages for item in page.data]
 
     async def _catalog_page(
         self, product_filter: str, *, limit: int, offset: int

@@ -52,17 +52,18 @@ async def shipments_page(
     the customer exists). A page may hold fewer than `limit` shipments, even none, and
     still resume: the orders it was allowed to read had no more."""
     cursor = ShipmentCursor.of(request.resume)
+    limit = max(request.limit, 1)
     batch, more = await orders(cursor.order, orders_per_page)
     found: list[Shipment] = []
     for index, order in enumerate(batch):
         listed = [s for s in await shipments_of(order) if tracked_as(s, request.tracking_number)]
         start = cursor.skip if index == 0 else 0
-        taken = listed[start : start + request.limit - len(found)]
+        taken = listed[start : start + limit - len(found)]
         found.extend(taken)
         at = cursor.order + index
         if start + len(taken) < len(listed):
             return ShipmentPage(found, ShipmentCursor(at, start + len(taken)).resume()), len(batch)
-        if len(found) >= request.limit:
+        if len(found) >= limit:
             follows = index + 1 < len(batch) or more
             return ShipmentPage(found, ShipmentCursor(at + 1).resume() if follows else None), len(
                 batch

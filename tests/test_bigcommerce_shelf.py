@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from adapters.base import (
     Capability,
-    ProductPage,
     ProductSearch,
     ShipmentListRequest,
-    ShipmentPage,
 )
 from adapters.bigcommerce import SHIPMENT_ORDERS_PER_PAGE, BigCommerceAdapter, BigCommerceSettings
 from adapters.errors import NotFound, UnservableRequest
@@ -22,6 +19,7 @@ from mappings import bigcommerce as bc
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.servers import serve
+from tests.shelf import all_products, all_shipments, shipments_with_calls
 
 pytestmark = pytest.mark.anyio
 
@@ -93,26 +91,6 @@ def emulator(
     served: tuple[BigCommerceEmulator, str], adapter: BigCommerceAdapter
 ) -> BigCommerceEmulator:
     return served[0]
-
-
-async def all_shipments(adapter: BigCommerceAdapter, **filters: Any) -> list[ShipmentPage]:
-    pages = [await adapter.list_shipments(ShipmentListRequest(**filters))]
-    while pages[-1].resume is not None:
-        assert len(pages) < 100
-        pages.append(
-            await adapter.list_shipments(
-                ShipmentListRequest(**{**filters, "resume": pages[-1].resume})
-            )
-        )
-    return pages
-
-
-async def all_products(adapter: BigCommerceAdapter, **search: Any) -> list[ProductPage]:
-    pages = [await adapter.list_products(ProductSearch(**search))]
-    while pages[-1].resume is not None:
-        assert len(pages) < 100
-        pages.append(await adapter.list_products(ProductSearch(**search, resume=pages[-1].resume)))
-    return pages
 
 
 def expected_shipments(store: fx.Store, customer_id: str) -> list[str]:
@@ -242,21 +220,15 @@ async def test_one_page_of_shipments_costs_a_bounded_number_of_calls(
     emulator.reset()
     adapter = await _adapter(url)
     try:
-        seen: list[str] = []
-        resume = None
-        while True:
-            before = len(emulator.requests)
-            page = await adapter.list_shipments(
-                ShipmentListRequest(customer_id=MANY, limit=25, resume=resume)
-            )
-            calls = emulator.requests[before:]
-            assert len(calls) <= 2 + 2 * SHIPMENT_ORDERS_PER_PAGE
-            seen += [s.id for s in page.shipments]
-            if page.resume is None:
-                break
-            resume = page.resume
+        pages = await shipments_with_calls(
+            adapter, lambda: emulator.requests, customer_id=MANY, limit=25
+        )
     finally:
         await adapter.close()
+    assert len(pages) > 1
+    for _, calls in pages:
+        assert len(calls) <= 2 + 2 * SHIPMENT_ORDERS_PER_PAGE
+    seen = [shipment for ids, _ in pages for shipment in ids]
     assert seen == [str(9000 + n) for n in reversed(range(MANY_ORDERS))]
 
 

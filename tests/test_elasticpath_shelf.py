@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 
 from adapters.base import (
     Capability,
-    ProductPage,
     ProductSearch,
     ShipmentListRequest,
-    ShipmentPage,
 )
 from adapters.elasticpath import SHIPMENT_ORDERS_PER_PAGE, ElasticPathAdapter, ElasticPathSettings
 from adapters.errors import NotFound, UnservableRequest
@@ -22,6 +19,7 @@ from mappings.addresses import address_of
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
 from tests.servers import serve
+from tests.shelf import all_products, all_shipments, shipments_with_calls
 
 pytestmark = pytest.mark.anyio
 
@@ -107,27 +105,6 @@ def emulator(
 def shelf(emulator: ElasticPathEmulator) -> fx.Shelf:
     assert emulator.store.shelf is not None
     return emulator.store.shelf
-
-
-async def all_shipments(adapter: ElasticPathAdapter, **filters: Any) -> list[ShipmentPage]:
-    request = ShipmentListRequest(**filters)
-    pages = [await adapter.list_shipments(request)]
-    while pages[-1].resume is not None:
-        assert len(pages) < 100
-        pages.append(
-            await adapter.list_shipments(
-                ShipmentListRequest(**{**filters, "resume": pages[-1].resume})
-            )
-        )
-    return pages
-
-
-async def all_products(adapter: ElasticPathAdapter, **search: Any) -> list[ProductPage]:
-    pages = [await adapter.list_products(ProductSearch(**search))]
-    while pages[-1].resume is not None:
-        assert len(pages) < 100
-        pages.append(await adapter.list_products(ProductSearch(**search, resume=pages[-1].resume)))
-    return pages
 
 
 def test_the_adapter_declares_the_three_reads() -> None:
@@ -227,22 +204,15 @@ async def test_one_page_of_shipments_costs_a_bounded_number_of_calls(
     emulator.reset()
     adapter = await _adapter(url)
     try:
-        seen: list[str] = []
-        resume = None
-        while True:
-            before = len(emulator.api_calls)
-            page = await adapter.list_shipments(
-                ShipmentListRequest(customer_id=MANY, limit=25, resume=resume)
-            )
-            calls = emulator.api_calls[before:]
-            assert len(calls) <= 1 + SHIPMENT_ORDERS_PER_PAGE
-            assert sum(1 for c in calls if c.segments == ("v2", "orders")) == 1
-            seen += [s.id for s in page.shipments]
-            if page.resume is None:
-                break
-            resume = page.resume
+        pages = await shipments_with_calls(
+            adapter, lambda: emulator.api_calls, customer_id=MANY, limit=25
+        )
     finally:
         await adapter.close()
+    for _, calls in pages:
+        assert len(calls) <= 1 + SHIPMENT_ORDERS_PER_PAGE
+        assert sum(1 for c in calls if c.segments == ("v2", "orders")) == 1
+    seen = [shipment for ids, _ in pages for shipment in ids]
     assert seen == [fx.uid(f"group:many:{n}") for n in reversed(range(MANY_ORDERS))]
 
 

@@ -129,6 +129,18 @@ CART_INCLUDES = frozenset(
 )
 
 
+def v3_page(data: list[Json], *, total: int, page: int, limit: int) -> Response:
+    """A V3 list: the page's records and where they stand among all `total`."""
+    pagination = {
+        "total": total,
+        "count": len(data),
+        "per_page": limit,
+        "current_page": page,
+        "total_pages": max(1, math.ceil(total / limit)),
+    }
+    return json_response({"data": data, "meta": {"pagination": pagination}})
+
+
 def _v3_error(status: int, title: str) -> Response:
     return json_response({"status": status, "title": title, "type": "about:blank"}, status)
 
@@ -187,20 +199,7 @@ class _ShelfRoutes:
         chosen = found[(page - 1) * limit : page * limit]
         left_out = {"variants", "images", "options"} - includes
         data = [{k: v for k, v in p.items() if k not in left_out} for p in chosen]
-        return json_response(
-            {
-                "data": data,
-                "meta": {
-                    "pagination": {
-                        "total": len(found),
-                        "count": len(chosen),
-                        "per_page": limit,
-                        "current_page": page,
-                        "total_pages": max(1, math.ceil(len(found) / limit)),
-                    }
-                },
-            }
-        )
+        return v3_page(data, total=len(found), page=page, limit=limit)
 
 
 class BigCommerceEmulator(_ShelfRoutes, Emulator[LoggedRequest]):
@@ -483,17 +482,4 @@ class BigCommerceEmulator(_ShelfRoutes, Emulator[LoggedRequest]):
             for customer in chosen
         ]
         data = [{k: v for k, v in customer.items() if v is not None} for customer in data]
-        return json_response(
-            {
-                "data": data,
-                "meta": {
-                    "pagination": {
-                        "total": len(found),
-                        "count": len(chosen),
-                        "per_page": limit,
-                        "current_page": page,
-                        "total_pages": max(1, math.ceil(len(found) / limit)),
-                    }
-                },
-            }
-        )
+        return v3_page(data, total=len(found), page=page, limit=limit)
