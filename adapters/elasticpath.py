@@ -268,18 +268,18 @@ class ElasticPathAdapter(HTTPAdapter):
         that, else those whose name is (EP's catalog has no free-text search)."""
         limit = min(max(request.limit, 1), PAGE_LIMIT)
         offset = _resume_count(request.resume, "offset")
-        if request.search is None:
+        search = (request.search or "").strip()
+        if not search:
             page = await self._catalog_page(TOP_LEVEL_PRODUCTS, limit=limit, offset=offset)
             field = None
         else:
-            if not _FILTER_VALUE.fullmatch(request.search.replace(" ", "_")):
+            if not _FILTER_VALUE.fullmatch(search.replace(" ", "_")):
                 raise UnservableRequest(
                     "Elastic Path's catalog filter cannot hold this text", field="search"
                 )
-            field = (request.resume or {}).get("field")
-            fields = [field] if field in SEARCHED_FIELDS else list(SEARCHED_FIELDS)
-            for field in fields:
-                wanted = f'eq({field},"{request.search}")'
+            resumed = (request.resume or {}).get("field")
+            for field in [resumed] if resumed in SEARCHED_FIELDS else SEARCHED_FIELDS:
+                wanted = f'eq({field},"{search}")'
                 if field == "name":
                     # A child product shares its parent's name: the parent stands for it.
                     wanted = f"{wanted}:{TOP_LEVEL_PRODUCTS}"

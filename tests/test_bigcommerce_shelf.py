@@ -244,6 +244,13 @@ async def test_the_catalog_is_paged_without_a_gap_or_a_repeat(
     assert fx.PRODUCT_HIDDEN not in ids
 
 
+async def test_a_keyword_search_is_paged_too(adapter: BigCommerceAdapter) -> None:
+    pages = await all_products(adapter, limit=6, search="trail bar")
+    ids = [p.id for page in pages for p in page.products]
+    assert ids == [str(200 + n) for n in range(1, fx.BULK_PRODUCTS + 1)]
+    assert [len(page.products) for page in pages] == [6, 6, 6, 2]
+
+
 async def test_a_product_with_options_variants_images_and_stock(
     adapter: BigCommerceAdapter, emulator: BigCommerceEmulator
 ) -> None:

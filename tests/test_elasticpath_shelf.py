@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from adapters.elasticpath import SHIPMENT_ORDERS_PER_PAGE, ElasticPathAdapter, E
 from adapters.errors import NotFound, UnservableRequest
 from adapters.http import HTTPConfig
 from mappings import elasticpath as ep
+from mappings import elasticpath_shelf as shelf_mapping
 from mappings.addresses import address_of
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
@@ -415,6 +417,25 @@ async def test_an_unknown_cart_id_is_not_found_and_leaves_no_cart_behind(
         ("GET", ("v2", "carts", unknown)),
         ("DELETE", ("v2", "carts", unknown)),
     ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": "Wishlist"},
+        {"description": "for the trip"},
+        {"meta": {"timestamps": {"updated_at": "2025-09-02T10:31:00Z"}}},
+        {"relationships": {"customers": {"data": [{"type": "customer", "id": fx.MARIA}]}}},
+    ],
+)
+def test_only_the_cart_ep_makes_for_an_unknown_id_counts_as_missing(change: dict[str, Any]) -> None:
+    made = fx.Shelf().made_by_read("x", "2025-09-02T10:00:00Z")
+    assert shelf_mapping.made_by_reading(ep.parse(shelf_mapping.EPCartDocument, {"data": made}))
+    changed = {**made, **change}
+    if "meta" in change:
+        changed["meta"] = {**made["meta"], "timestamps": change["meta"]["timestamps"]}
+    document = ep.parse(shelf_mapping.EPCartDocument, {"data": changed})
+    assert not shelf_mapping.made_by_reading(document)
 
 
 async def test_a_cart_id_that_is_no_id_is_not_found_without_a_call(
