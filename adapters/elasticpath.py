@@ -72,6 +72,15 @@ ORDER_ENDPOINT = "/v2/orders/{id}"
 CHANGE_REFUSED = frozenset({400, 409, 422})
 """How EP may refuse an order change it does not allow (its status is not documented)."""
 EXAMPLE_HOST = "https://useast.api.elasticpath.com"
+
+# No EP id is empty or a dot segment, and some HTTP stacks resolve `.`/`..` even when
+# percent-encoded: such ids are answered as unknown without calling the platform.
+_NOT_AN_ID = frozenset({"", ".", ".."})
+
+# Customer ids go into `filter=eq(customer_id,…)`, whose syntax has no escaping: anything
+# beyond these characters could change the filter. EP's own ids are UUIDs.
+_FILTER_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~@+-]*")
+
 SHIPMENT_ORDERS_PER_PAGE = 10
 """How many of the customer's orders one page of shipments reads: one `/v2/orders` call
 (lines included) and a shipping-groups call for each of them whose lines name a group."""
@@ -83,14 +92,6 @@ TOP_LEVEL_PRODUCTS = "in(product_types,standard,parent)"
 SEARCHED_FIELDS = ("sku", "name")
 """EP's catalog filters only by exact value (`eq`/`in`): `search` is an exact SKU (a variant's
 too), else the exact name of a top-level product."""
-
-# No EP id is empty or a dot segment, and some HTTP stacks resolve `.`/`..` even when
-# percent-encoded: such ids are answered as unknown without calling the platform.
-_NOT_AN_ID = frozenset({"", ".", ".."})
-
-# Customer ids go into `filter=eq(customer_id,…)`, whose syntax has no escaping: anything
-# beyond these characters could change the filter. EP's own ids are UUIDs.
-_FILTER_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~@+-]*")
 
 log = structlog.get_logger("erc_bridge.elasticpath")
 
