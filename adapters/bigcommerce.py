@@ -29,6 +29,10 @@ from adapters.base import (
     HTTPAdapter,
     OrderListRequest,
     OrderPage,
+    ProductPage,
+    ProductSearch,
+    ShipmentListRequest,
+    ShipmentPage,
     WriteResult,
 )
 from adapters.deadline import remaining
@@ -37,6 +41,7 @@ from adapters.errors import (
     NotAllowed,
     NotFound,
     NotSupported,
+    UnservableRequest,
     UpstreamError,
     UpstreamUnavailable,
 )
@@ -50,6 +55,7 @@ from adapters.paging import page_in_memory, resume_offset
 from adapters.resources import Tag, customer_tag, order_tag
 from adapters.responses import PlatformResponse, ResponseHeaders
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
+from adapters.shipment_paging import shipments_page
 from adapters.webhooks import (
     WebhookEvent,
     check_standard_signature,
@@ -61,7 +67,10 @@ from adapters.webhooks import (
 from adapters.write_rules import refuse_refund, shows_address
 from adapters.writing import write_once
 from mappings import bigcommerce as bc
+from mappings import bigcommerce_shelf as shelf
+from mappings.carts import Cart
 from mappings.models import Customer, Order, OrderItem
+from mappings.shipments import Shipment
 from mappings.writes import CancelOrder, NewShippingAddress
 
 PLATFORM = "bigcommerce"
@@ -69,11 +78,19 @@ PUBLIC_API = "https://api.bigcommerce.com"
 PAGE_MAX = 250
 """BigCommerce's largest V2 page."""
 QUOTA_MARGIN_S = 0.05
+SHIPMENT_ORDERS_PER_PAGE = 10
+"""How many of the customer's orders one page of shipments reads: one or two `/v2/orders`
+calls, then shipments and product lines (two calls) of each of them that shipped."""
+CATALOG_ENDPOINT = "/v3/catalog/products"
+CART_ENDPOINT = "/v3/carts/{id}"
+CART_INCLUDES = "line_items.physical_items.options,line_items.digital_items.options"
 
 # BigCommerce ids are positive integers. Anything else names nothing there, and `0` is
 # the guest "customer": its orders belong to nobody.
 _ID = re.compile(r"[1-9][0-9]{0,18}")
 _STORE_HASH = re.compile(r"[A-Za-z0-9]+")
+_CART_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,63}")
+"""BigCommerce cart ids are UUIDs: anything else names no cart."""
 _SORT_FIELDS = {"purchase_datetime": "date_created", "order_number": "id"}
 
 ORDER_ENDPOINT = "/v2/orders/{id}"
@@ -157,7 +174,13 @@ class RateWindow:
 
 class BigCommerceAdapter(HTTPAdapter):
     name = "bigcommerce"
-    capabilities = READ_CAPABILITIES | {Capability.CANCEL_ORDER, Capability.CHANGE_SHIPPING_ADDRESS}
+    capabilities = READ_CAPABILITIES | {
+        Capability.CANCEL_ORDER,
+        Capability.CHANGE_SHIPPING_ADDRESS,
+        Capability.SHIPMENTS,
+        Capability.PRODUCTS,
+        Capability.CART,
+    }
     settings_class = BigCommerceSettings
     settings: BigCommerceSettings
     title = "BigCommerce"
@@ -251,6 +274,100 @@ class BigCommerceAdapter(HTTPAdapter):
             await self._customer(customer_id)
             raise NotFound(f"Customer {customer_id} has no orders")
         return await self._complete(newest[0], _order_tags(str(newest[0].id), customer_id))
+
+    # Shipments, products and the cart (SPEC §8)
+
+    async def list_shipments(self, request: ShipmentListRequest) -> ShipmentPage:
+        """Shipments of the customer's orders, newest order first, at most
+        `SHIPMENT_ORDERS_PER_PAGE` orders a page; with `order_id` that order only."""
+        customer = _number(request.customer_id, missing=_no_customer(request.customer_id))
+
+        async def one_order(start: int, count: int) -> tuple[list[bc.BCOrder], bool]:
+            assert request.order_id is not None
+            if start > 0:
+                return [], False
+            return [await self._owned_order(request.customer_id, request.order_id)], False
+
+        async def customer_orders(start: int, count: int) -> tuple[list[bc.BCOrder], bool]:
+            # One order more than the page reads says whether another page follows.
+            batch = await self._orders_slice(
+                customer, "date_created:desc", start=start, count=count + 1
+            )
+            return batch[:count], len(batch) > count
+
+        page, read = await shipments_page(
+            request,
+            orders=one_order if request.order_id is not None else customer_orders,
+            shipments_of=self._shipments_of,
+            orders_per_page=SHIPMENT_ORDERS_PER_PAGE,
+        )
+        if read == 0 and request.resume is None and request.order_id is None:
+            await self._customer(request.customer_id)
+        return page
+
+    async def list_products(self, request: ProductSearch) -> ProductPage:
+        """Visible catalog products; `search` is BigCommerce's `keyword` (name, SKU,
+        description, brand). One catalog call a page, and one for the store's currency."""
+        resume = request.resume or {}
+        page_number = resume.get("page", 1)
+        limit = resume.get("limit", min(max(request.limit, 1), PAGE_MAX))
+        if not isinstance(page_number, int) or not isinstance(limit, int) or page_number < 1:
+            page_number, limit = 1, min(max(request.limit, 1), PAGE_MAX)
+        params: dict[str, str | int] = {
+            "include": "variants,images,options",
+            "is_visible": "true",
+            "page": page_number,
+            "limit": limit,
+        }
+        if request.search:
+            params["keyword"] = request.search
+        raw = await self.get_json("/v3/catalog/products", endpoint=CATALOG_ENDPOINT, params=params)
+        with readable(PLATFORM, CATALOG_ENDPOINT):
+            page = bc.parse(shelf.BCCatalogPage, raw or {"data": []})
+        if not page.data:
+            return ProductPage(products=[])
+        currency = await self._store_currency()
+        with readable(PLATFORM, CATALOG_ENDPOINT):
+            products = [shelf.product(found, currency=currency) for found in page.data]
+        return ProductPage(
+            products=products,
+            resume={"page": page_number + 1, "limit": limit} if page.has_more else None,
+        )
+
+    async def get_cart(self, *, cart_id: str | None = None, customer_id: str | None = None) -> Cart:
+        """By id only: BigCommerce's API has no lookup of a customer's cart."""
+        if cart_id is None:
+            raise UnservableRequest(
+                "BigCommerce finds carts only by their id; look the cart up by cart_id",
+                field="customer_id",
+            )
+        missing = f"Cart {cart_id} not found"
+        if not _CART_ID.fullmatch(cart_id):
+            raise NotFound(missing)
+        raw = await self.get_json(
+            f"/v3/carts/{path_segment(cart_id)}",
+            endpoint=CART_ENDPOINT,
+            params={"include": CART_INCLUDES},
+            missing=missing,
+        )
+        with readable(PLATFORM, CART_ENDPOINT):
+            return shelf.cart(bc.parse(shelf.BCCartDocument, raw))
+
+    async def _shipments_of(self, raw: bc.BCOrder) -> list[Shipment]:
+        """No call for an order that shipped nothing."""
+        if raw.items_shipped <= 0:
+            return []
+        path = f"/v2/orders/{path_segment(str(raw.id))}"
+        missing = _no_order(str(raw.id))
+        sent = await self._every(f"{path}/shipments", shelf.BCShipmentRecord, missing=missing)
+        lines = await self._every(f"{path}/products", bc.BCProduct, missing=missing)
+        with readable(PLATFORM, "/v2/orders/{id}/shipments"):
+            return shelf.shipments(raw, sent, lines)
+
+    async def _store_currency(self) -> str:
+        raw = await self.get_json("/v2/store", endpoint="/v2/store")
+        with readable(PLATFORM, "/v2/store"):
+            return bc.parse(shelf.BCStoreInfo, raw).currency
 
     # Writes (SPEC §7): BigCommerce has no idempotency keys and enforces no status
     # transitions, so the rules are checked here and each write is sent at most once.

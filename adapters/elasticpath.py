@@ -25,14 +25,26 @@ from adapters.base import (
     HTTPAdapter,
     OrderListRequest,
     OrderPage,
+    ProductPage,
+    ProductSearch,
+    ShipmentListRequest,
+    ShipmentPage,
     WriteResult,
 )
-from adapters.errors import NotAllowed, NotFound, NotSupported, UnservableRequest, UpstreamError
+from adapters.errors import (
+    AdapterError,
+    NotAllowed,
+    NotFound,
+    NotSupported,
+    UnservableRequest,
+    UpstreamError,
+)
 from adapters.http import HTTPConfig, json_body, path_segment, readable
 from adapters.paging import page_in_memory, resume_offset
 from adapters.resources import Tag, customer_tag, order_tag
 from adapters.responses import PlatformResponse
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
+from adapters.shipment_paging import shipments_page
 from adapters.tokens import CachedToken
 from adapters.webhooks import (
     WebhookEvent,
@@ -45,8 +57,12 @@ from adapters.webhooks import (
 from adapters.write_rules import refuse_refund, shows_address
 from adapters.writing import write_once
 from mappings import elasticpath as ep
+from mappings import elasticpath_shelf as shelf
 from mappings.addresses import address_of
+from mappings.carts import Cart
 from mappings.models import Customer, Order
+from mappings.products import Product
+from mappings.shipments import Shipment
 from mappings.writes import CancelOrder, NewShippingAddress
 
 PLATFORM = "elasticpath"
@@ -71,6 +87,18 @@ _NOT_AN_ID = frozenset({"", ".", ".."})
 # Customer ids go into `filter=eq(customer_id,…)`, whose syntax has no escaping: anything
 # beyond these characters could change the filter. EP's own ids are UUIDs.
 _FILTER_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~@+-]*")
+
+SHIPMENT_ORDERS_PER_PAGE = 10
+"""How many of the customer's orders one page of shipments reads: one `/v2/orders` call
+(lines included) and a shipping-groups call for each of them whose lines name a group."""
+CATALOG_ENDPOINT = "/catalog/products"
+CHILDREN_ENDPOINT = "/catalog/products/{id}/relationships/children"
+STOCK_ENDPOINT = "/inventories/multiple"
+CART_ENDPOINT = "/v2/carts/{id}"
+TOP_LEVEL_PRODUCTS = "in(product_types,standard,parent)"
+SEARCHED_FIELDS = ("sku", "name")
+"""EP's catalog filters only by exact value (`eq`/`in`): `search` is an exact SKU (a variant's
+too), else the exact name of a top-level product."""
 
 log = structlog.get_logger("erc_bridge.elasticpath")
 
@@ -101,7 +129,13 @@ class ElasticPathSettings(BaseSettings):
 
 class ElasticPathAdapter(HTTPAdapter):
     name = "elasticpath"
-    capabilities = READ_CAPABILITIES | {Capability.CANCEL_ORDER, Capability.CHANGE_SHIPPING_ADDRESS}
+    capabilities = READ_CAPABILITIES | {
+        Capability.CANCEL_ORDER,
+        Capability.CHANGE_SHIPPING_ADDRESS,
+        Capability.SHIPMENTS,
+        Capability.PRODUCTS,
+        Capability.CART,
+    }
     settings_class = ElasticPathSettings
     settings: ElasticPathSettings
     title = "Elastic Path"
@@ -228,6 +262,193 @@ class ElasticPathAdapter(HTTPAdapter):
             ep.included_items(newest, included),
             _order_tags(newest.id, customer_id),
         )
+
+    # Shipments, products and the cart (SPEC §8)
+
+    async def list_shipments(self, request: ShipmentListRequest) -> ShipmentPage:
+        """Shipping groups of the customer's orders, newest order first, at most
+        `SHIPMENT_ORDERS_PER_PAGE` orders a page; with `order_id` that order only."""
+        Listed = tuple[ep.EPOrder, list[ep.EPItem] | None]
+
+        async def one_order(start: int, count: int) -> tuple[list[Listed], bool]:
+            assert request.order_id is not None
+            if start > 0:
+                return [], False
+            return [(await self._owned_order(request.customer_id, request.order_id), None)], False
+
+        async def customer_orders(start: int, count: int) -> tuple[list[Listed], bool]:
+            if start > MAX_OFFSET:
+                raise UnservableRequest(
+                    f"Elastic Path cannot page past {MAX_OFFSET:,} orders", field="cursor"
+                )
+            page = await self._orders_page(
+                await self._customer_filter(request.customer_id),
+                limit=count,
+                offset=start,
+                newest_first=True,
+            )
+            included = {item.id: item for item in page.included.items}
+            for raw in page.data:
+                self._check_owner(raw, request.customer_id)
+            listed = [(raw, ep.included_items(raw, included)) for raw in page.data]
+            return listed, _has_more(page, after=start + len(page.data), limit=count)
+
+        page, read = await shipments_page(
+            request,
+            orders=one_order if request.order_id is not None else customer_orders,
+            shipments_of=lambda listed: self._shipments_of(*listed),
+            orders_per_page=SHIPMENT_ORDERS_PER_PAGE,
+        )
+        if read == 0 and request.resume is None and request.order_id is None:
+            await self._customer(request.customer_id)
+        return page
+
+    async def list_products(self, request: ProductSearch) -> ProductPage:
+        """Top-level catalog products; with `search`, the products whose SKU is exactly
+        that, else those whose name is (EP's catalog has no free-text search)."""
+        limit = min(max(request.limit, 1), PAGE_LIMIT)
+        offset = _resume_count(request.resume, "offset")
+        search = (request.search or "").strip()
+        if not search:
+            page = await self._catalog_page(TOP_LEVEL_PRODUCTS, limit=limit, offset=offset)
+            field = None
+        else:
+            if not _FILTER_VALUE.fullmatch(search.replace(" ", "_")):
+                raise UnservableRequest(
+                    "Elastic Path's catalog filter cannot hold this text", field="search"
+                )
+            resumed = (request.resume or {}).get("field")
+            for field in [resumed] if resumed in SEARCHED_FIELDS else SEARCHED_FIELDS:
+                wanted = f'eq({field},"{search}")'
+                if field == "name":
+                    # A child product shares its parent's name: the parent stands for it.
+                    wanted = f"{wanted}:{TOP_LEVEL_PRODUCTS}"
+                page = await self._catalog_page(wanted, limit=limit, offset=offset)
+                if page.data or offset > 0:
+                    break
+        products = await self._products(page)
+        after = offset + len(page.data)
+        more = _has_more(page, after=after, limit=limit)
+        return ProductPage(
+            products=products, resume={"field": field, "offset": after} if more else None
+        )
+
+    async def get_cart(self, *, cart_id: str | None = None, customer_id: str | None = None) -> Cart:
+        """By id only. EP answers an id it does not know with a cart it makes on the spot:
+        that one (empty, unowned, untouched) is answered as missing and deleted again, so
+        that the lookup leaves nothing behind."""
+        if cart_id is None:
+            raise UnservableRequest(
+                "Elastic Path shows a customer's carts only to that customer's own token; "
+                "look the cart up by cart_id",
+                field="customer_id",
+            )
+        missing = _no_cart(cart_id)
+        path = _id_path("/v2/carts", cart_id, missing=missing)
+        raw = await self.get_json(
+            path, endpoint=CART_ENDPOINT, params={"include": "items"}, missing=missing
+        )
+        with readable(PLATFORM, CART_ENDPOINT):
+            document = ep.parse(shelf.EPCartDocument, raw)
+            if not shelf.made_by_reading(document):
+                return shelf.cart(document)
+        await self._delete_cart(path)
+        raise NotFound(missing)
+
+    async def _shipments_of(self, raw: ep.EPOrder, items: list[ep.EPItem] | None) -> list[Shipment]:
+        """The order's shipping groups as shipments; no call when no line names a group."""
+        order_path = _order_path(raw.id)
+        if items is None:
+            items = await self._items_of(order_path, raw.id)
+        if not any(item.shipping_group_id for item in items):
+            return []
+        endpoint = "/v2/orders/{id}/shipping-groups"
+        body = await self.get_json(f"{order_path}/shipping-groups", endpoint=endpoint)
+        with readable(PLATFORM, endpoint):
+            groups = ep.parse(ep.EPList[shelf.EPShipmentGroup], body).data
+            return shelf.shipments(raw, items, groups)
+
+    async def _items_of(self, order_path: str, order_id: str) -> list[ep.EPItem]:
+        """Every line of the order, 100 a call."""
+        pages = await self._all_pages(
+            f"{order_path}/items",
+            endpoint="/v2/orders/{id}/items",
+            parse=lambda body: ep.parse(ep.EPList[ep.EPItem], body),
+            missing=_no_order(order_id),
+        )
+        return [item for page in pages for item in page.data]
+
+    async def _catalog_page(
+        self, product_filter: str, *, limit: int, offset: int
+    ) -> shelf.EPCatalogList:
+        if offset > MAX_OFFSET:
+            raise UnservableRequest(
+                f"Elastic Path cannot page past {MAX_OFFSET:,} products", field="cursor"
+            )
+        raw = await self.get_json(
+            "/catalog/products",
+            endpoint=CATALOG_ENDPOINT,
+            params={
+                "filter": product_filter,
+                "include": "main_image",
+                "page[limit]": limit,
+                "page[offset]": offset,
+            },
+        )
+        with readable(PLATFORM, CATALOG_ENDPOINT):
+            return ep.parse(shelf.EPCatalogList, raw)
+
+    async def _products(self, page: shelf.EPCatalogList) -> list[Product]:
+        """The page's products with their variants (a parent's child products, one call
+        per parent) and stock (one call for the whole page)."""
+        images = {image.id: image for image in page.included.main_images}
+        children: dict[str, list[shelf.EPCatalogProduct]] = {}
+        for raw in page.data:
+            if raw.is_parent:
+                found = await self._all_pages(
+                    f"/catalog/products/{path_segment(raw.id)}/relationships/children",
+                    endpoint=CHILDREN_ENDPOINT,
+                    params={"include": "main_image"},
+                    parse=lambda body: ep.parse(shelf.EPCatalogList, body),
+                )
+                children[raw.id] = [child for part in found for child in part.data]
+                images.update(
+                    (image.id, image) for part in found for image in part.included.main_images
+                )
+        sellable = [raw.id for raw in page.data if not raw.is_parent] + [
+            child.id for found in children.values() for child in found
+        ]
+        stock = await self._stock(sellable)
+        with readable(PLATFORM, CATALOG_ENDPOINT):
+            return [
+                shelf.product(raw, children=children.get(raw.id, []), images=images, stock=stock)
+                for raw in page.data
+            ]
+
+    async def _stock(self, product_ids: list[str]) -> dict[str, int]:
+        """What EP's inventory says is available, for the products it keeps stock of."""
+        if not product_ids:
+            return {}
+        response = await self._authorized(
+            "POST",
+            STOCK_ENDPOINT,
+            endpoint=STOCK_ENDPOINT,
+            json={"data": [{"id": product_id} for product_id in product_ids]},
+        )
+        self.raise_for_status(response, STOCK_ENDPOINT)
+        with readable(PLATFORM, STOCK_ENDPOINT):
+            found = ep.parse(ep.EPList[shelf.EPStock], json_body(response, PLATFORM)).data
+        return {level.id: level.available for level in found if level.available is not None}
+
+    async def _delete_cart(self, path: str) -> None:
+        """Remove the cart EP made for an unknown id; a failure is logged, not answered."""
+        try:
+            response = await self._authorized("DELETE", path, endpoint=CART_ENDPOINT, retry=False)
+            self.raise_for_status(response, CART_ENDPOINT, missing="The cart is gone")
+        except NotFound:
+            return
+        except AdapterError as exc:
+            log.warning("platform_cart_left_behind", platform=PLATFORM, error=type(exc).__name__)
 
     # Writes (SPEC §7): EP has no idempotency keys, so each is sent at most once.
 
@@ -586,6 +807,15 @@ def _no_customer(customer_id: str) -> str:
 
 def _no_order(order_id: str) -> str:
     return f"Order {order_id} not found"
+
+
+def _no_cart(cart_id: str) -> str:
+    return f"Cart {cart_id} not found"
+
+
+def _resume_count(resume: Mapping[str, Any] | None, name: str) -> int:
+    value = (resume or {}).get(name, 0)
+    return value if isinstance(value, int) and value >= 0 else 0
 
 
 def _customer_path(customer_id: str) -> str:

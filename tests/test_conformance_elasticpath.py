@@ -61,6 +61,24 @@ place), refused (422) on `shipped_order`, and W1 is already done on `cancelled_o
 The emulator keeps every change: serve a fresh `fx.default_store()` for each write case."""
 
 
+SHELF_CASES = {
+    "customer_with_shipments": fx.MARIA,
+    "shipments": 3,
+    "order_with_two_shipments": fx.ORDER_FULFILLED,
+    "tracking_number": "794698547301",
+    "other_customer_with_shipments": fx.SOFIA,
+    "product_search": "HDL-300",
+    "product_search_matches": [fx.PRODUCT_HEADLAMP],
+    "product_search_miss": "no-such-sku",
+    "cart_id": fx.CART_MARIA,
+    "unknown_cart_id": "00000000-0000-4000-8000-00000000ca27",
+    "cart_by_customer": False,
+}
+"""R6 to R8 (SPEC §8) on `fx.default_store()`. A cart by `customer_id` is refused with a
+400 naming `customer_id` (`cart_by_customer` False); an unknown cart id is a 404 and
+leaves no cart in the emulator's `store.shelf.carts` (EP made one for the read, listed in
+`store.shelf.carts_made_by_reads`, and the adapter deleted it again)."""
+
 class TestElasticPathConformance(AdapterConformance):
     manifest = Manifest(
         customer=fx.MARIA,

@@ -118,7 +118,91 @@ def _count(raw: str | None, *, name: str, default: int, low: int, high: int | No
     return int(raw)
 
 
-class BigCommerceEmulator(Emulator[LoggedRequest]):
+PRODUCT_INCLUDES = frozenset({"variants", "images", "options", "custom_fields", "modifiers"})
+CART_INCLUDES = frozenset(
+    {
+        "redirect_urls",
+        "line_items.physical_items.options",
+        "line_items.digital_items.options",
+        "promotions.banners",
+    }
+)
+
+
+def v3_page(data: list[Json], *, total: int, page: int, limit: int) -> Response:
+    """A V3 list: the page's records and where they stand among all `total`."""
+    pagination = {
+        "total": total,
+        "count": len(data),
+        "per_page": limit,
+        "current_page": page,
+        "total_pages": max(1, math.ceil(total / limit)),
+    }
+    return json_response({"data": data, "meta": {"pagination": pagination}})
+
+
+def _v3_error(status: int, title: str) -> Response:
+    return json_response({"status": status, "title": title, "type": "about:blank"}, status)
+
+
+def _matches_keyword(product: Json, keyword: str) -> bool:
+    """BigCommerce's `keyword`: words of the name, SKU or description, any case."""
+    wanted = keyword.casefold()
+    texts = [product["name"], product["sku"], product["description"]]
+    texts += [variant["sku"] for variant in product["variants"]]
+    return any(wanted in text.casefold() for text in texts)
+
+
+class _ShelfRoutes:
+    """The catalog, cart and store endpoints (SPEC §8), mixed into the emulator."""
+
+    store: Store
+    store_hash: str
+
+    def _shelf(self, query: Any, segments: list[str]) -> Response | None:
+        match segments:
+            case ["v2", "store"]:
+                return json_response(
+                    {
+                        "id": self.store_hash,
+                        "name": "Trail Outfitters",
+                        "currency": self.store.currency,
+                    }
+                )
+            case ["v3", "catalog", "products"]:
+                return self._catalog(query)
+            case ["v3", "carts", cart_id]:
+                includes = set(filter(None, query.get("include", "").split(",")))
+                if includes - CART_INCLUDES:
+                    return _v3_error(422, "The include is invalid")
+                found = self.store.carts.get(cart_id)
+                if found is None:
+                    return _v3_error(404, "Cart not found")
+                return json_response({"data": found})
+        return None
+
+    def _catalog(self, query: Any) -> Response:
+        includes = set(filter(None, query.get("include", "").split(",")))
+        if includes - PRODUCT_INCLUDES:
+            return _v3_error(422, "The include is invalid")
+        page = _count(query.get("page"), name="page", default=1, low=1)
+        limit = _count(
+            query.get("limit"), name="limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT
+        )
+        found = list(self.store.catalog)
+        visible = query.get("is_visible")
+        if visible is not None:
+            found = [p for p in found if p["is_visible"] == (visible == "true")]
+        keyword = query.get("keyword")
+        if keyword:
+            found = [p for p in found if _matches_keyword(p, keyword)]
+        chosen = found[(page - 1) * limit : page * limit]
+        left_out = {"variants", "images", "options"} - includes
+        data = [{k: v for k, v in p.items() if k not in left_out} for p in chosen]
+        return v3_page(data, total=len(found), page=page, limit=limit)
+
+
+class BigCommerceEmulator(_ShelfRoutes, Emulator[LoggedRequest]):
     """One BigCommerce store; `app` is what a test serves."""
 
     def __init__(
@@ -281,6 +365,9 @@ class BigCommerceEmulator(Emulator[LoggedRequest]):
 
     def _route(self, request: Request, segments: list[str]) -> Response:
         query = request.query_params
+        shelf = self._shelf(query, segments)
+        if shelf is not None:
+            return shelf
         match segments:
             case ["v2", "orders"]:
                 return self._orders(query)
@@ -395,17 +482,4 @@ class BigCommerceEmulator(Emulator[LoggedRequest]):
             for customer in chosen
         ]
         data = [{k: v for k, v in customer.items() if v is not None} for customer in data]
-        return json_response(
-            {
-                "data": data,
-                "meta": {
-                    "pagination": {
-                        "total": len(found),
-                        "count": len(chosen),
-                        "per_page": limit,
-                        "current_page": page,
-                        "total_pages": max(1, math.ceil(len(found) / limit)),
-                    }
-                },
-            }
-        )
+        return v3_page(data, total=len(found), page=page, limit=limit)

@@ -144,6 +144,10 @@ class Store:
     products: dict[str, list[Json]] = field(default_factory=dict)
     shipping_addresses: dict[str, list[Json]] = field(default_factory=dict)
     shipments: dict[str, list[Json]] = field(default_factory=dict)
+    catalog: list[Json] = field(default_factory=list)
+    carts: dict[str, Json] = field(default_factory=dict)
+    currency: str = "USD"
+    """The store's default currency, which catalog prices are in."""
 
     def add_customer(
         self,
@@ -802,4 +806,267 @@ def default_store() -> Store:
     _ana(store)
     _others(store)
     _mei(store)
+    store.catalog = default_catalog()
+    store.carts = default_carts(store.catalog)
     return store
+
+
+# Catalog and carts (SPEC §8): the emulator's `/v3/catalog/products`, `/v3/carts/{id}` and
+# `/v2/store` read these.
+
+PRODUCT_TENT = "112"  # stock tracked for the product
+PRODUCT_BASE_LAYER = "113"  # two options, four variants tracked one by one, one sold out
+PRODUCT_HEADLAMP = "114"  # out of stock
+PRODUCT_GIFT_CARD = "115"  # stock not tracked
+PRODUCT_HIDDEN = "116"  # not visible in the storefront: never listed
+BULK_PRODUCTS = 20
+BASE_LAYER_SOLD_OUT = "1131"
+
+CART_ANA = "a7d4e3c2-1b6f-4e8a-9c3d-2f1e0b9a8c71"  # a sale, a line promotion and a coupon
+CART_GUEST_EUR = "5c0f9b8e-2d7a-4f6b-8e1c-3a9d0b7c6e52"  # a guest's cart in euros
+STORE_CURRENCY = "USD"
+
+
+def _image(product_id: int, index: int, name: str, *, thumbnail: bool) -> Json:
+    image_id = product_id * 10 + index
+    return {
+        "id": image_id,
+        "product_id": product_id,
+        "is_thumbnail": thumbnail,
+        "sort_order": index,
+        "description": "",
+        "url_standard": f"https://cdn.example-bc.test/products/{product_id}/{name}.jpg",
+        "url_zoom": f"https://cdn.example-bc.test/products/{product_id}/{name}-zoom.jpg",
+    }
+
+
+def catalog_product(
+    product_id: str,
+    name: str,
+    sku: str,
+    price: str,
+    *,
+    tracking: str = "none",
+    level: int = 0,
+    visible: bool = True,
+    images: Sequence[str] = (),
+    options: Sequence[tuple[str, Sequence[str]]] = (),
+    variants: Sequence[tuple[str, Sequence[str], int, str | None, str | None]] = (),
+    description: str = "",
+) -> Json:
+    """`variants`: (sku, option labels, stock, price or None, image name or None); a product
+    without options has its base variant only."""
+    number = int(product_id)
+    pictures = [_image(number, i, image, thumbnail=i == 0) for i, image in enumerate(images)]
+    option_records = [
+        {
+            "id": number * 10 + i,
+            "display_name": option,
+            "type": "rectangles",
+            "option_values": [
+                {"id": number * 100 + i * 10 + j, "label": label, "sort_order": j}
+                for j, label in enumerate(labels)
+            ],
+        }
+        for i, (option, labels) in enumerate(options)
+    ]
+    if not variants:
+        variants = ((sku, (), level, None, None),)
+    variant_records = []
+    for index, (variant_sku, labels, stock, own_price, image) in enumerate(variants):
+        variant_records.append(
+            {
+                "id": number * 10 + index,
+                "product_id": number,
+                "sku": variant_sku,
+                "price": own_price,
+                "calculated_price": float(own_price or price),
+                "sale_price": None,
+                "inventory_level": stock,
+                "purchasing_disabled": False,
+                "image_url": (
+                    f"https://cdn.example-bc.test/products/{number}/{image}.jpg" if image else ""
+                ),
+                "option_values": [
+                    {
+                        "id": number * 100 + i * 10 + list(options[i][1]).index(label),
+                        "label": label,
+                        "option_id": number * 10 + i,
+                        "option_display_name": options[i][0],
+                    }
+                    for i, label in enumerate(labels)
+                ],
+            }
+        )
+    return {
+        "id": number,
+        "name": name,
+        "type": "physical",
+        "sku": sku,
+        "description": description,
+        "price": float(price),
+        "calculated_price": float(price),
+        "sale_price": 0,
+        "inventory_level": level if tracking == "product" else sum(v[2] for v in variants),
+        "inventory_tracking": tracking,
+        "is_visible": visible,
+        "brand_id": 0,
+        "base_variant_id": variant_records[0]["id"] if not options else None,
+        "variants": variant_records,
+        "images": pictures,
+        "options": option_records,
+    }
+
+
+def _cart_item(
+    item_id: str,
+    product: Json,
+    variant_index: int,
+    quantity: int,
+    *,
+    sale: str | None = None,
+    promotion: tuple[str, str] | None = None,
+) -> Json:
+    variant = product["variants"][variant_index]
+    listed = Decimal(str(variant["calculated_price"]))
+    paid = Decimal(sale) if sale is not None else listed
+    off = Decimal(promotion[1]) if promotion else Decimal(0)
+    return {
+        "id": item_id,
+        "parent_id": None,
+        "variant_id": variant["id"],
+        "product_id": product["id"],
+        "sku": variant["sku"],
+        "name": product["name"],
+        "url": f"https://shop.example-bc.test/{product['sku'].lower()}/",
+        "quantity": quantity,
+        "is_taxable": True,
+        "image_url": variant["image_url"] or product["images"][0]["url_standard"],
+        "discounts": [{"id": promotion[0], "discounted_amount": float(off)}] if promotion else [],
+        "coupons": [],
+        "discount_amount": float(off),
+        "coupon_amount": 0,
+        "list_price": float(listed),
+        "sale_price": float(paid),
+        "extended_list_price": float(listed * quantity),
+        "extended_sale_price": float(paid * quantity),
+        "options": [
+            {"name": value["option_display_name"], "value": value["label"]}
+            for value in variant["option_values"]
+        ],
+    }
+
+
+def default_catalog() -> list[Json]:
+    products = [
+        catalog_product(
+            PRODUCT_TENT,
+            "Ultralight Tent 2P",
+            "TNT-UL2",
+            "349.00",
+            tracking="product",
+            level=12,
+            images=("tent", "tent-open"),
+            description="<p>Two-person tent, 1.1 kg</p>",
+        ),
+        catalog_product(
+            PRODUCT_BASE_LAYER,
+            "Merino Base Layer",
+            "TOP-MRN",
+            "69.00",
+            tracking="variant",
+            images=("merino", "merino-forest"),
+            options=(("Color", ("Charcoal", "Forest")), ("Size", ("S", "M"))),
+            variants=(
+                ("TOP-MRN-CH-S", ("Charcoal", "S"), 7, None, None),
+                ("TOP-MRN-CH-M", ("Charcoal", "M"), 0, None, None),
+                ("TOP-MRN-FO-S", ("Forest", "S"), 2, "59.00", "merino-forest"),
+                ("TOP-MRN-FO-M", ("Forest", "M"), 9, "59.00", "merino-forest"),
+            ),
+        ),
+        catalog_product(
+            PRODUCT_HEADLAMP, "Headlamp 400", "HLP-400", "39.99", tracking="product", level=0
+        ),
+        catalog_product(PRODUCT_GIFT_CARD, "E-Gift Card", "GIFT-50", "50.00", images=("gift",)),
+        catalog_product(PRODUCT_HIDDEN, "Sample Tent", "TNT-SMP", "1.00", visible=False),
+    ]
+    products += [
+        catalog_product(str(200 + n), f"Trail Bar {n:02d}", f"BAR-{n:02d}", "2.50", images=("bar",))
+        for n in range(1, BULK_PRODUCTS + 1)
+    ]
+    return products
+
+
+def default_carts(catalog: Sequence[Json]) -> dict[str, Json]:
+    by_id = {str(p["id"]): p for p in catalog}
+    lines = [
+        _cart_item(
+            "e1d0c2b3-0001-4a5b-8c7d-000000000001",
+            by_id[PRODUCT_BASE_LAYER],
+            3,
+            2,
+            promotion=("7", "5.90"),
+        ),
+        _cart_item("e1d0c2b3-0002-4a5b-8c7d-000000000002", by_id[PRODUCT_TENT], 0, 1),
+    ]
+    base = sum((Decimal(str(line["extended_sale_price"])) for line in lines), Decimal(0))
+    ana = {
+        "id": CART_ANA,
+        "customer_id": int(ANA),
+        "channel_id": 1,
+        "email": "ana.souza@example.com",
+        "currency": {"code": "USD"},
+        "tax_included": False,
+        "base_amount": float(base),
+        "discount_amount": 0,
+        "cart_amount": float(base - Decimal("5.90") - Decimal("10.00")),
+        "coupons": [
+            {
+                "id": "31",
+                "code": "TRAIL10",
+                "display_name": "$10 off your trail kit",
+                "coupon_type": "per_total_discount",
+                "discounted_amount": 10.0,
+            }
+        ],
+        "discounts": [],
+        "line_items": {
+            "physical_items": lines,
+            "digital_items": [],
+            "gift_certificates": [],
+            "custom_items": [],
+        },
+        "created_time": "2025-09-03T08:00:00+00:00",
+        "updated_time": "2025-09-03T08:12:00+00:00",
+    }
+    gift = _cart_item("e1d0c2b3-0003-4a5b-8c7d-000000000003", by_id[PRODUCT_GIFT_CARD], 0, 1)
+    guest = {
+        "id": CART_GUEST_EUR,
+        "customer_id": 0,
+        "channel_id": 1,
+        "email": "",
+        "currency": {"code": "EUR"},
+        "tax_included": True,
+        "base_amount": 46.0,
+        "discount_amount": 0,
+        "cart_amount": 46.0,
+        "coupons": [],
+        "discounts": [],
+        "line_items": {
+            "physical_items": [],
+            "digital_items": [
+                {
+                    **gift,
+                    "list_price": 46.0,
+                    "sale_price": 46.0,
+                    "extended_sale_price": 46.0,
+                    "extended_list_price": 46.0,
+                }
+            ],
+            "gift_certificates": [],
+            "custom_items": [],
+        },
+        "created_time": "2025-09-04T18:00:00+00:00",
+        "updated_time": "2025-09-04T18:00:00+00:00",
+    }
+    return {CART_ANA: ana, CART_GUEST_EUR: guest}

@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode
 
@@ -29,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tests.emulators.base import Emulator, json_response, raw_path
-from tests.emulators.elasticpath_fixtures import Json, Store, owner
+from tests.emulators.elasticpath_fixtures import Json, Shelf, Store, iso, owner
 from tests.emulators.write_faults import WriteFaults, sent_json
 
 CLIENT_ID = "emulated-client-id"
@@ -77,6 +78,8 @@ ADDRESS_FIELDS = frozenset(
     }
 )
 _CLAUSE = re.compile(r"(eq|like|in|gt|ge|lt|le)\(([a-z_.]+),([^()]+)\)")
+_CATALOG_CLAUSE = re.compile(r"(eq|in)\((name|sku|slug|product_types),([^()]+)\)")
+"""The catalog's filters: exact values only (`eq`, `in`), no free text."""
 
 
 class FilterSyntaxError(ValueError):
@@ -190,7 +193,109 @@ def _matches(order: Json, operator: str, field: str, value: str) -> bool:
     ]
 
 
-class ElasticPathEmulator(Emulator[LoggedRequest]):
+def _catalog_filter(text: str) -> Callable[[Json], bool]:
+    """`eq`/`in` clauses joined by `:`, values bare or in double quotes."""
+    tests: list[Callable[[Json], bool]] = []
+    for clause in text.split(":"):
+        match = _CATALOG_CLAUSE.fullmatch(clause)
+        if match is None:
+            raise FilterSyntaxError(clause)
+        operator, field, raw = match.groups()
+        values = [value.strip('"') for value in (raw.split(",") if operator == "in" else [raw])]
+
+        def test(product: Json, field: str = field, values: list[str] = values) -> bool:
+            if field == "product_types":
+                return any(kind in values for kind in product["meta"]["product_types"])
+            return str(product["attributes"].get(field)) in values
+
+        tests.append(test)
+    return lambda product: all(test(product) for test in tests)
+
+
+class _ShelfRoutes:
+    """The catalog, inventory and cart endpoints (SPEC §8), mixed into the emulator."""
+
+    store: Store
+    _page: Callable[..., Response]
+    now: Callable[[], float]
+
+    async def _shelf(self, request: Request, segments: tuple[str, ...]) -> Response | None:
+        shelf = self.store.shelf
+        if shelf is None:
+            return None
+        match request.method, list(segments):
+            case "GET", ["catalog", "products"]:
+                return self._catalog(request, shelf, shelf.catalog)
+            case "GET", ["catalog", "products", product_id, "relationships", "children"]:
+                if shelf.product(product_id) is None:
+                    return _error(404, "Not Found", "The product could not be found")
+                return self._catalog(request, shelf, shelf.children(product_id))
+            case "POST", ["inventories", "multiple"]:
+                return await self._stock(request, shelf)
+            case "GET", ["v2", "carts", cart_id]:
+                return self._cart(request, shelf, cart_id)
+            case "DELETE", ["v2", "carts", cart_id]:
+                if shelf.carts.pop(cart_id, None) is None:
+                    return _error(404, "Not Found", "The cart could not be found")
+                shelf.cart_items.pop(cart_id, None)
+                return Response(status_code=204)
+        return None
+
+    def _catalog(self, request: Request, shelf: Shelf, products: list[Json]) -> Response:
+        query = request.query_params
+        try:
+            chosen = _catalog_filter(query["filter"]) if "filter" in query else None
+        except FilterSyntaxError:
+            return _error(400, "Bad Request", "Could not parse the supplied filter")
+        matching = [p for p in products if chosen is None or chosen(p)]
+        with_images = query.get("include") == "main_image"
+
+        def included(page: list[Json]) -> Json | None:
+            if not with_images:
+                return None
+            ids = [
+                p["relationships"]["main_image"]["data"]["id"]
+                for p in page
+                if "main_image" in p["relationships"]
+            ]
+            return {"main_images": [shelf.main_images[image_id] for image_id in ids]}
+
+        return self._page(request, matching, included=included, cap_offset=True)
+
+    async def _stock(self, request: Request, shelf: Shelf) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+            ids = [entry["id"] for entry in body["data"]]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return _bad_request("data must list the products by id")
+        return json_response(
+            {
+                "data": [
+                    {
+                        "id": product_id,
+                        "type": "stock",
+                        "total": shelf.stock[product_id] + 2,
+                        "allocated": 2,
+                        "available": shelf.stock[product_id],
+                    }
+                    for product_id in ids
+                    if product_id in shelf.stock
+                ]
+            }
+        )
+
+    def _cart(self, request: Request, shelf: Shelf, cart_id: str) -> Response:
+        found = shelf.carts.get(cart_id)
+        if found is None:
+            # EP's documented behaviour: an unknown id gets a new, empty cart.
+            found = shelf.made_by_read(cart_id, iso(datetime.fromtimestamp(self.now(), UTC)))
+        body: Json = {"data": found}
+        if request.query_params.get("include") == "items":
+            body["included"] = {"items": shelf.cart_items.get(cart_id, [])}
+        return json_response(body)
+
+
+class ElasticPathEmulator(_ShelfRoutes, Emulator[LoggedRequest]):
     fault_prefix = "/v2/"
 
     def __init__(
@@ -300,6 +405,9 @@ class ElasticPathEmulator(Emulator[LoggedRequest]):
             return await self._grant(request)
         if not self._authorized(request):
             return _error(401, "Unable to validate access token")
+        shelf = await self._shelf(request, segments)
+        if shelf is not None:
+            return shelf
         if request.method == "PUT" and segments[:2] == ("v2", "orders") and len(segments) == 3:
             return await self._update_order(request, segments[2])
         if request.method != "GET":

@@ -154,6 +154,8 @@ class Store:
     orders: list[Json] = field(default_factory=list)
     items: dict[str, list[Json]] = field(default_factory=dict)
     shipping_groups: dict[str, list[Json]] = field(default_factory=dict)
+    shelf: Shelf | None = None
+    """The catalog and the carts (default_store has them; other stores none)."""
 
     def add_customer(
         self, customer_id: str, name: str, email: str, since: str, addresses: Sequence[Json] = ()
@@ -760,6 +762,7 @@ def default_store() -> Store:
     _maria(store)
     _other_customers(store)
     _sofia(store)
+    store.shelf = default_shelf()
     return store
 
 
@@ -778,3 +781,301 @@ def huge_store(orders: int = 10_150) -> Store:
             lines=[Line("Coffee", "COF", 450)],
         )
     return store
+
+
+# Catalog and carts (SPEC §8): the emulator's `/catalog/products`, `/inventories/multiple`
+# and `/v2/carts/{id}` read these.
+
+PRODUCT_MUG = uid("product:MUG-CMP")
+PRODUCT_HEADLAMP = uid("product:HDL-300")  # out of stock
+PRODUCT_GIFT_CARD = uid("product:GFT-050")  # EP keeps no stock for it
+PRODUCT_JACKET = uid("product:JKT-TRL")  # a parent with four child products
+JACKET_BLUE_M = uid("product:JKT-TRL-BLU-M")
+JACKET_BLUE_L = uid("product:JKT-TRL-BLU-L")  # out of stock
+JACKET_RED_M = uid("product:JKT-TRL-RED-M")
+JACKET_RED_L = uid("product:JKT-TRL-RED-L")
+BULK_PRODUCTS = 23
+
+CART_MARIA = uid("cart:maria")  # two lines, a line discount and a cart promotion
+CART_EMPTY_USED = uid("cart:emptied")  # emptied by its shopper: a cart, with nothing in it
+CART_SHELF_CURRENCY = "USD"
+
+
+@dataclass
+class Shelf:
+    """What the shopper side of the store holds: the catalog and the carts."""
+
+    catalog: list[Json] = field(default_factory=list)
+    main_images: dict[str, Json] = field(default_factory=dict)
+    stock: dict[str, int] = field(default_factory=dict)
+    carts: dict[str, Json] = field(default_factory=dict)
+    cart_items: dict[str, list[Json]] = field(default_factory=dict)
+    carts_made_by_reads: list[str] = field(default_factory=list)
+    """Ids EP answered with a cart it made on the spot, in order (deleted ones stay listed)."""
+
+    def product(self, product_id: str) -> Json | None:
+        return next((p for p in self.catalog if p["id"] == product_id), None)
+
+    def add_product(
+        self,
+        product_id: str,
+        name: str,
+        sku: str,
+        amount: int,
+        *,
+        kind: str = "standard",
+        stock: int | None = None,
+        description: str = "",
+        image: bool = True,
+        variations: Sequence[tuple[str, Sequence[str]]] = (),
+        choices: Sequence[tuple[str, str]] = (),
+        parent: str | None = None,
+    ) -> None:
+        meta: Json = {
+            "display_price": {
+                "with_tax": price(amount, CART_SHELF_CURRENCY),
+                "without_tax": price(amount, CART_SHELF_CURRENCY),
+            },
+            "product_types": [kind],
+            "catalog_source": "pim",
+        }
+        if variations:
+            meta["variations"] = [
+                {
+                    "id": uid(f"variation:{name}"),
+                    "name": name,
+                    "options": [
+                        {"id": uid(f"option:{name}:{value}"), "name": value, "description": value}
+                        for value in values
+                    ],
+                }
+                for name, values in variations
+            ]
+        if choices:
+            meta["child_variations"] = [
+                {
+                    "id": uid(f"variation:{name}"),
+                    "name": name,
+                    "option": {"id": uid(f"option:{name}:{value}"), "name": value},
+                }
+                for name, value in choices
+            ]
+        relationships: Json = {}
+        if image:
+            image_id = uid(f"image:{sku}")
+            self.main_images[image_id] = {
+                "type": "file",
+                "id": image_id,
+                "file_name": f"{sku.lower()}.jpg",
+                "mime_type": "image/jpeg",
+                "link": {"href": f"https://files.example-ep.test/{sku.lower()}.jpg"},
+            }
+            relationships["main_image"] = {"data": {"type": "main_image", "id": image_id}}
+        if parent is not None:
+            relationships["parent"] = {"data": {"type": "product", "id": parent}}
+        self.catalog.append(
+            {
+                "type": "product",
+                "id": product_id,
+                "attributes": {
+                    "name": name,
+                    "sku": sku,
+                    "slug": sku.lower(),
+                    "description": description,
+                    "status": "live",
+                    "commodity_type": "physical",
+                    "base_product": kind == "parent",
+                    "base_product_id": parent or "",
+                },
+                "meta": meta,
+                "relationships": relationships,
+            }
+        )
+        if stock is not None:
+            self.stock[product_id] = stock
+
+    def children(self, product_id: str) -> list[Json]:
+        return [
+            p
+            for p in self.catalog
+            if ((p["relationships"].get("parent") or {}).get("data") or {}).get("id") == product_id
+        ]
+
+    def add_cart(
+        self,
+        cart_id: str,
+        *,
+        customer_id: str | None,
+        created_at: str,
+        updated_at: str,
+        lines: Sequence[tuple[str, int, int, str]] = (),
+        promotion: tuple[str, int] | None = None,
+    ) -> None:
+        """`lines`: (product id, quantity, line discount, discount code)."""
+        currency = CART_SHELF_CURRENCY
+        items = []
+        for product_id, quantity, discount, code in lines:
+            found = self.product(product_id)
+            assert found is not None
+            unit = found["meta"]["display_price"]["with_tax"]["amount"]
+            value = unit * quantity
+            image = found["relationships"].get("main_image")
+            href = self.main_images[image["data"]["id"]]["link"]["href"] if image else ""
+            items.append(
+                {
+                    "type": "cart_item",
+                    "id": uid(f"{cart_id}:line:{product_id}"),
+                    "product_id": product_id,
+                    "name": found["attributes"]["name"],
+                    "description": found["attributes"]["description"],
+                    "sku": found["attributes"]["sku"],
+                    "slug": found["attributes"]["slug"],
+                    "image": {"mime_type": "image/jpeg", "file_name": "", "href": href},
+                    "quantity": quantity,
+                    "manage_stock": product_id in self.stock,
+                    "unit_price": {"amount": unit, "currency": currency, "includes_tax": True},
+                    "value": {"amount": value, "currency": currency, "includes_tax": True},
+                    "discounts": (
+                        [
+                            {
+                                "amount": {"amount": -discount, "currency": currency},
+                                "code": code,
+                                "id": uid(f"promotion:{code}"),
+                                "promotion_source": "rule-promotion",
+                            }
+                        ]
+                        if discount
+                        else []
+                    ),
+                    "meta": {
+                        "display_price": {
+                            "with_tax": _pair(unit, value - discount, currency),
+                            "without_tax": _pair(unit, value - discount, currency),
+                            "tax": _pair(0, 0, currency),
+                            "discount": _pair(-discount, -discount, currency),
+                            "without_discount": _pair(unit, value, currency),
+                        },
+                        "timestamps": {"created_at": created_at, "updated_at": updated_at},
+                    },
+                }
+            )
+        if promotion is not None:
+            code, amount = promotion
+            items.append(
+                {
+                    "type": "promotion_item",
+                    "id": uid(f"{cart_id}:promotion:{code}"),
+                    "promotion_id": uid(f"promotion:{code}"),
+                    "name": f"Summer {amount // 100} off",
+                    "description": "Five dollars off any cart over fifty",
+                    "sku": code,
+                    "quantity": 1,
+                    "unit_price": {"amount": -amount, "currency": currency, "includes_tax": True},
+                    "value": {"amount": -amount, "currency": currency, "includes_tax": True},
+                    "discounts": [],
+                    "meta": {
+                        "display_price": {
+                            "with_tax": _pair(-amount, -amount, currency),
+                            "without_tax": _pair(-amount, -amount, currency),
+                            "tax": _pair(0, 0, currency),
+                            "discount": _pair(-amount, -amount, currency),
+                            "without_discount": _pair(0, 0, currency),
+                        },
+                        "timestamps": {"created_at": created_at, "updated_at": updated_at},
+                    },
+                }
+            )
+        self.cart_items[cart_id] = items
+        products = [i for i in items if i["type"] == "cart_item"]
+        before = sum(i["value"]["amount"] for i in products)
+        off = sum(-i["meta"]["display_price"]["discount"]["value"]["amount"] for i in items)
+        relationships: Json = {
+            "items": {"data": [{"type": i["type"], "id": i["id"]} for i in items]},
+        }
+        if customer_id is not None:
+            relationships["customers"] = {"data": [{"type": "customer", "id": customer_id}]}
+        self.carts[cart_id] = {
+            "id": cart_id,
+            "type": "cart",
+            "name": "Cart",
+            "description": "",
+            "meta": {
+                "display_price": {
+                    "with_tax": price(before - off, currency),
+                    "without_tax": price(before - off, currency),
+                    "tax": price(0, currency),
+                    "discount": price(-off, currency),
+                    "without_discount": price(before, currency),
+                },
+                "timestamps": {
+                    "created_at": created_at,
+                    "updated_at": updated_at,
+                    "expires_at": "2026-12-31T00:00:00Z",
+                },
+            },
+            "relationships": relationships,
+        }
+
+    def made_by_read(self, cart_id: str, now: str) -> Json:
+        """What EP does for an id it does not know: make an empty cart with that id."""
+        self.add_cart(cart_id, customer_id=None, created_at=now, updated_at=now)
+        self.carts_made_by_reads.append(cart_id)
+        return self.carts[cart_id]
+
+
+def default_shelf() -> Shelf:
+    shelf = Shelf()
+    shelf.add_product(
+        PRODUCT_MUG, "Camp Mug", "MUG-CMP", 1450, stock=40, description="Enamel mug, 350 ml"
+    )
+    shelf.add_product(
+        PRODUCT_HEADLAMP, "Headlamp 300", "HDL-300", 3900, stock=0, description="300 lumens"
+    )
+    shelf.add_product(PRODUCT_GIFT_CARD, "Gift Card 50", "GFT-050", 5000, image=False)
+    colours, sizes = ("Blue", "Red"), ("M", "L")
+    shelf.add_product(
+        PRODUCT_JACKET,
+        "Trail Jacket",
+        "JKT-TRL",
+        12900,
+        kind="parent",
+        description="Waterproof shell",
+        variations=(("Color", colours), ("Size", sizes)),
+    )
+    children = {
+        JACKET_BLUE_M: ("Blue", "M", 5),
+        JACKET_BLUE_L: ("Blue", "L", 0),
+        JACKET_RED_M: ("Red", "M", 3),
+        JACKET_RED_L: ("Red", "L", None),
+    }
+    for child, (colour, size, stock) in children.items():
+        shelf.add_product(
+            child,
+            "Trail Jacket",
+            f"JKT-TRL-{colour[:3].upper()}-{size}",
+            12900 if size == "M" else 13900,
+            kind="child",
+            stock=stock,
+            image=colour == "Red",
+            choices=(("Color", colour), ("Size", size)),
+            parent=PRODUCT_JACKET,
+        )
+    for n in range(1, BULK_PRODUCTS + 1):
+        shelf.add_product(
+            uid(f"product:BAR-{n:02d}"), f"Trail Bar {n:02d}", f"BAR-{n:02d}", 250 + n, stock=n
+        )
+    shelf.add_cart(
+        CART_MARIA,
+        customer_id=MARIA,
+        created_at="2025-09-01T10:00:00Z",
+        updated_at="2025-09-01T10:05:00Z",
+        lines=((JACKET_BLUE_M, 1, 1290, "JACKET10"), (PRODUCT_MUG, 2, 0, "")),
+        promotion=("SUMMER5", 500),
+    )
+    shelf.add_cart(
+        CART_EMPTY_USED,
+        customer_id=None,
+        created_at="2025-09-02T10:00:00Z",
+        updated_at="2025-09-02T10:30:00Z",
+    )
+    return shelf

@@ -1,0 +1,72 @@
+"""One page of a customer's shipments, read order by order with a bounded number of calls.
+
+No platform here lists shipments across orders: they hang off each order. A page reads at
+most `orders_per_page` orders (newest first) and the shipments of those; the resume says
+which order comes next and how many of its shipments were already served, so a page never
+repeats or skips one, and a customer with thousands of orders costs no more per page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from adapters.base import Resume, ShipmentListRequest, ShipmentPage
+from mappings.shelf import tracked_as
+from mappings.shipments import Shipment
+
+OrderT = TypeVar("OrderT")
+
+OrdersFrom = Callable[[int, int], Awaitable[tuple[Sequence[OrderT], bool]]]
+"""(start, count) → that slice of the customer's orders, newest first, and whether more follow."""
+
+
+@dataclass(frozen=True)
+class ShipmentCursor:
+    order: int = 0
+    """How many of the customer's orders, newest first, earlier pages finished."""
+    skip: int = 0
+    """How many shipments of the next order earlier pages served."""
+
+    @classmethod
+    def of(cls, resume: Resume | None) -> ShipmentCursor:
+        def count(name: str) -> int:
+            value = (resume or {}).get(name, 0)
+            return value if isinstance(value, int) and value >= 0 else 0
+
+        return cls(order=count("order"), skip=count("skip"))
+
+    def resume(self) -> Resume:
+        return {"order": self.order, "skip": self.skip}
+
+
+async def shipments_page(
+    request: ShipmentListRequest,
+    *,
+    orders: OrdersFrom[OrderT],
+    shipments_of: Callable[[OrderT], Awaitable[Sequence[Shipment]]],
+    orders_per_page: int,
+) -> tuple[ShipmentPage, int]:
+    """The page and how many orders were read for it (0 tells the caller to check that
+    the customer exists). A page may hold fewer than `limit` shipments, even none, and
+    still resume: the orders it was allowed to read had no more."""
+    cursor = ShipmentCursor.of(request.resume)
+    limit = max(request.limit, 1)
+    batch, more = await orders(cursor.order, orders_per_page)
+    found: list[Shipment] = []
+    for index, order in enumerate(batch):
+        listed = [s for s in await shipments_of(order) if tracked_as(s, request.tracking_number)]
+        start = cursor.skip if index == 0 else 0
+        taken = listed[start : start + limit - len(found)]
+        found.extend(taken)
+        at = cursor.order + index
+        if start + len(taken) < len(listed):
+            return ShipmentPage(found, ShipmentCursor(at, start + len(taken)).resume()), len(batch)
+        if len(found) >= limit:
+            follows = index + 1 < len(batch) or more
+            return ShipmentPage(found, ShipmentCursor(at + 1).resume() if follows else None), len(
+                batch
+            )
+    after = ShipmentCursor(cursor.order + len(batch))
+    return ShipmentPage(found, after.resume() if more and batch else None), len(batch)
