@@ -282,6 +282,7 @@ class ElasticPathAdapter(HTTPAdapter):
                     f"Elastic Path cannot page past {MAX_OFFSET:,} orders", field="cursor"
                 )
             page = await self._orders_page(
+                request.customer_id,
                 await self._customer_filter(request.customer_id),
                 limit=count,
                 offset=start,

@@ -315,7 +315,9 @@ async def test_order_with_items_and_shipping_group(
         "1Z84X7E90312345678",
     )
     path = order_path(fx.ORDER_COMPLETE)
-    assert emulator.api_paths == [path, f"{path}/items", f"{path}/shipping-groups"]
+    # the lines come with the order; the store is not yet known to use shipping groups
+    assert emulator.api_paths == [path, f"{path}/shipping-groups"]
+    assert emulator.api_calls[0].query == {"include": "items"}
 
 
 async def test_order_without_shipping_groups_asks_for_none(
@@ -323,8 +325,7 @@ async def test_order_without_shipping_groups_asks_for_none(
 ) -> None:
     order = await adapter.get_order(fx.MARIA, fx.ORDER_CANCELLED)
     assert order.cancellation_status is not None
-    path = order_path(fx.ORDER_CANCELLED)
-    assert emulator.api_paths == [path, f"{path}/items"]
+    assert emulator.api_paths == [order_path(fx.ORDER_CANCELLED)]
 
 
 async def test_store_without_shipping_groups_endpoint_still_answers(
@@ -356,13 +357,23 @@ async def test_order_of_another_customer_is_not_found(
     ]
 
 
+def without_included_items(order_id: str) -> dict[str, Any]:
+    """The order as `GET /v2/orders/{id}?include=items` answers it when EP leaves its
+    lines out: the adapter then pages over `/items`."""
+    return {"data": STORE.order(order_id), "included": {"items": []}}
+
+
 async def test_every_item_page_is_read(
     adapter: ElasticPathAdapter, emulator: ElasticPathEmulator
 ) -> None:
     items = await adapter.list_items(fx.OLIVIA, fx.ORDER_BIG)
     assert [item.sku for item in items] == [f"BLK-{n:03d}" for n in range(1, 121)]
     path = order_path(fx.ORDER_BIG)
-    assert [(c.path, c.query.get("page[offset]")) for c in emulator.api_calls] == [
+    assert emulator.api_paths == [path]  # all 120 lines were included
+    emulator.fail_next(200, without_included_items(fx.ORDER_BIG), path=path)
+    items = await adapter.list_items(fx.OLIVIA, fx.ORDER_BIG)
+    assert [item.sku for item in items] == [f"BLK-{n:03d}" for n in range(1, 121)]
+    assert [(c.path, c.query.get("page[offset]")) for c in emulator.api_calls[1:]] == [
         (path, None),
         (f"{path}/items", "0"),
         (f"{path}/items", "100"),
@@ -373,6 +384,7 @@ async def test_item_pages_without_totals_are_read_until_a_short_page(
     adapter: ElasticPathAdapter, emulator: ElasticPathEmulator
 ) -> None:
     items_path = f"{order_path(fx.ORDER_BIG)}/items"
+    emulator.fail_next(200, without_included_items(fx.ORDER_BIG), path=order_path(fx.ORDER_BIG))
     emulator.fail_next(200, {"data": STORE.items[fx.ORDER_BIG][:100]}, path=items_path)
     items = await adapter.list_items(fx.OLIVIA, fx.ORDER_BIG)
     assert len(items) == 120
@@ -391,9 +403,9 @@ async def test_most_recent_order(
     assert order.delivery_type is DeliveryType.SHIPPING
     assert [len(item.deliveries or []) for item in order.items or []] == [1, 1]
     path = order_path(fx.ORDER_FULFILLED)
-    assert emulator.api_paths == ["/v2/orders", f"{path}/items", f"{path}/shipping-groups"]
+    assert emulator.api_paths == ["/v2/orders", f"{path}/shipping-groups"]
     assert emulator.api_calls[0].query["page[limit]"] == "1"
-    assert "include" not in emulator.api_calls[0].query
+    assert emulator.api_calls[0].query["include"] == "items"
 
 
 @pytest.mark.parametrize(
@@ -562,7 +574,8 @@ async def test_token_expiring_in_the_middle_of_an_order_walk(
 async def test_token_expiring_in_the_middle_of_an_item_walk(
     adapter: ElasticPathAdapter, emulator: ElasticPathEmulator
 ) -> None:
-    emulator.expire_tokens_after(2)
+    emulator.fail_next(200, without_included_items(fx.ORDER_BIG), path=order_path(fx.ORDER_BIG))
+    emulator.expire_tokens_after(1)  # the injected order answer uses none
     items = await adapter.list_items(fx.OLIVIA, fx.ORDER_BIG)
     assert len(items) == 120
     items_path = f"{order_path(fx.ORDER_BIG)}/items"
@@ -691,7 +704,6 @@ async def test_one_server_error_is_retried_transparently(
     assert emulator.sequence[1:] == [
         (path, 500),
         (path, 200),
-        (f"{path}/items", 200),
         (f"{path}/shipping-groups", 200),
     ]
 

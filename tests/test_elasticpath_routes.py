@@ -351,9 +351,11 @@ def test_items_walk_over_an_order_of_120_lines(
     skus = [item["sku"] for page in pages for item in page["_embedded"]["items"]]
     assert [len(page["_embedded"]["items"]) for page in pages] == [25, 25, 25, 25, 20]
     assert skus == [f"BLK-{n:03d}" for n in range(1, 121)]
-    # each ERC page read the order and both EP item pages (100 + 20 lines)
-    items_calls = [c.query["page[offset]"] for c in emulator.api_calls if c.path.endswith("/items")]
-    assert items_calls == ["0", "100"] * 5
+    # each ERC page read the order, its 120 lines included
+    order_path = f"/v2/orders/{fx.ORDER_BIG}"
+    assert [(c.path, c.query) for c in emulator.api_calls] == [
+        (order_path, {"include": "items"})
+    ] * 5
 
 
 @pytest.mark.parametrize(
