@@ -525,6 +525,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         path = f"/v3/customers/{path_segment(customer_id)}/orders"
         offset = start
         while True:
+            since = self.resources.generation if self.resources is not None else None
             try:
                 raw = await self._get(
                     path,
@@ -536,7 +537,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
                 return  # the history shrank below our offset: nothing more to show
             with readable(PLATFORM, "history"):
                 page = mapping.parse_history(raw)
-            self._keep_orders(customer_id, raw)
+            self._keep_orders(customer_id, raw, since)
             for index, entry in enumerate(page.items):
                 yield offset + index, entry
             offset += len(page.items)
@@ -612,7 +613,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         query = {name: str(value) for name, value in (params or {}).items()}
         return await self._exchange(path, query or None, endpoint=endpoint)
 
-    def _keep_orders(self, customer_id: str, history: Any) -> None:
+    def _keep_orders(self, customer_id: str, history: Any, since: int | None) -> None:
         """Each order of a history page (parsed already) as `GET …/orders/{id}` answers it."""
         if self.resources is None:
             return
@@ -623,6 +624,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
                     (_order_path(customer_id, order_id), tuple(PRICED.items())),
                     orjson.dumps(entry),
                     _order_tags(order_id, customer_id),
+                    since=since,
                 )
 
     async def _exchange(

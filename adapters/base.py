@@ -316,12 +316,14 @@ class HTTPAdapter(PlatformAnswers, Adapter):
         caller checks whose it is every time, as for a fresh one.
         """
 
+        decoded: list[Any] = []
+
         async def fetch() -> bytes:
             response = await self.exchange(path, endpoint=endpoint, params=params)
             self.raise_for_status(response, endpoint, missing=missing)
             if response.status_code == 204:
                 return b""
-            json_body(response, self.name)  # only JSON is kept
+            decoded.append(json_body(response, self.name))  # only JSON is kept
             return response.content
 
         if self.resources is None or not tags:
@@ -329,6 +331,8 @@ class HTTPAdapter(PlatformAnswers, Adapter):
         else:
             key = (path, tuple(sorted((params or {}).items())))
             body = await self.resources.fetch(key, fetch, tags)
+        if decoded:  # this call fetched it: decoded once, and the cache keeps the bytes
+            return decoded[0]
         return orjson.loads(body) if body else None
 
     async def exchange(

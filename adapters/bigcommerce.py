@@ -525,6 +525,7 @@ class BigCommerceAdapter(HTTPAdapter):
     async def _orders_page(
         self, customer: str, sort: str, *, page: int, limit: int
     ) -> list[bc.BCOrder]:
+        since = self.resources.generation if self.resources is not None else None
         raw = await self.get_json(
             "/v2/orders",
             endpoint="/v2/orders",
@@ -550,6 +551,7 @@ class BigCommerceAdapter(HTTPAdapter):
                     (_order_path(order_id), ()),
                     orjson.dumps(listed),
                     _order_tags(order_id, customer),
+                    since=since,
                 )
         return orders
 

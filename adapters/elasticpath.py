@@ -582,6 +582,7 @@ class ElasticPathAdapter(HTTPAdapter):
         """One page of the customer's orders with their lines; each order whose lines are
         all there is kept as R3 would have fetched it."""
         query = _orders_query(customer_filter, newest_first=newest_first)
+        since = self.resources.generation if self.resources is not None else None
         raw = await self.get_json(
             "/v2/orders",
             endpoint="/v2/orders",
@@ -598,6 +599,7 @@ class ElasticPathAdapter(HTTPAdapter):
                         (_order_path(order_id), tuple(WITH_ITEMS.items())),
                         orjson.dumps(document),
                         _order_tags(order_id, customer_id),
+                        since=since,
                     )
         return page
 

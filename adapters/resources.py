@@ -129,9 +129,18 @@ class ResourceCache:
         self.stats.hits += 1
         return kept.body
 
-    def put(self, key: Hashable, body: bytes, tags: Iterable[Tag] = ()) -> None:
-        """Keep `body` (a resource fetched as part of another answer, or by `fetch`)."""
-        if not self.enabled:
+    @property
+    def generation(self) -> int:
+        """Changes whenever something is forgotten: read it before fetching what `put` will
+        keep, and pass it as `since`."""
+        return self._generation
+
+    def put(
+        self, key: Hashable, body: bytes, tags: Iterable[Tag] = (), *, since: int | None = None
+    ) -> None:
+        """Keep `body` (a resource fetched as part of another answer, or by `fetch`);
+        not when something was forgotten after `since` (it may be older than that)."""
+        if not self.enabled or (since is not None and since != self._generation):
             return
         weight = sys.getsizeof(body) + sys.getsizeof(key) + ENTRY_OVERHEAD_BYTES
         if weight > self.max_bytes:

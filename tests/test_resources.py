@@ -144,3 +144,13 @@ def test_forgetting_everything_empties_the_cache_and_its_weight() -> None:
     resources.forget_all()
     assert len(resources) == 0 and resources.held_bytes == 0
     assert resources.forget(order_tag("1")) == 0
+
+
+def test_a_resource_put_from_an_answer_fetched_before_a_forget_is_not_kept() -> None:
+    resources = cache()
+    since = resources.generation  # a list is fetched from here on
+    resources.forget(order_tag("1"))  # a write or a webhook while the list was on its way
+    resources.put("/orders/1", b"{}", [order_tag("1")], since=since)
+    assert resources.get("/orders/1") is None
+    resources.put("/orders/1", b"{}", [order_tag("1")], since=resources.generation)
+    assert resources.get("/orders/1") == b"{}"
