@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info, disable_created_metrics
@@ -29,12 +30,30 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.breaker import BreakerState, CircuitBreaker
+from adapters.resources import ResourceCache
 from bridge.auth import client_address
 from bridge.cache import ResponseCache
 from bridge.errors import ERCError
 from bridge.readiness import PlatformHealth, Readiness
 
 METRICS_PATH = "/metrics"
+CALLS_PER_REQUEST_BOUNDS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 32)
+WEBHOOK_OUTCOMES = ("received", "refused_unauthenticated", "refused_invalid", "replayed")
+
+
+class PlatformCalls:
+    """How many platform calls were made while one request was served."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+COUNTING: ContextVar[PlatformCalls | None] = ContextVar("platform_calls", default=None)
+"""The request being served, where the adapters' calls are counted: tasks started for it
+(shared fills and fetches, a write that runs on) carry it too, so a call counts for the
+request that started it."""
 
 # `*_created` series double what Prometheus stores and say nothing a restart does not.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -65,13 +84,18 @@ class _Counts:
 
 
 class _Durations:
-    """A histogram of seconds by label values: per label set, one count per bucket (not yet
-    cumulative) and the sum."""
+    """A histogram of seconds (or of any `bounds`) by label values: per label set, one count
+    per bucket (not yet cumulative) and the sum."""
 
-    bounds = Histogram.DEFAULT_BUCKETS[:-1]  # the last, +Inf, is the list's end
-
-    def __init__(self, name: str, documentation: str, labels: Sequence[str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labels: Sequence[str],
+        bounds: Sequence[float] = Histogram.DEFAULT_BUCKETS[:-1],  # the last, +Inf, is the end
+    ) -> None:
         self.name, self.documentation, self.labels = name, documentation, list(labels)
+        self.bounds = tuple(bounds)
         self.series: dict[tuple[str, ...], list[float]] = {}
 
     def observe(self, labels: tuple[str, ...], seconds: float) -> None:
@@ -105,9 +129,15 @@ class _ReadAtScrape(Collector):
     """The response cache's counters, each platform's breaker and the platform's health
     found by the last readiness check, as they are now."""
 
-    def __init__(self, cache: ResponseCache, breakers: dict[str, CircuitBreaker]) -> None:
+    def __init__(
+        self,
+        cache: ResponseCache,
+        breakers: dict[str, CircuitBreaker],
+        resources: ResourceCache | None,
+    ) -> None:
         self._cache = cache
         self._breakers = breakers
+        self._resources = resources
         self.readiness: Readiness | None = None
 
     def collect(self) -> Iterable[Metric]:
@@ -129,6 +159,8 @@ class _ReadAtScrape(Collector):
             "Bytes the responses held weigh: bodies, keys and bookkeeping",
             value=cache.held_bytes,
         )
+        if self._resources is not None:
+            yield from _resource_families(self._resources)
         states = GaugeMetricFamily(
             "erc_bridge_breaker_state",
             "1 for the state each platform's circuit breaker is in, 0 for the others",
@@ -149,6 +181,33 @@ class _ReadAtScrape(Collector):
         yield periods
         if self.readiness is not None:
             yield from _readiness_families(self.readiness)
+
+
+def _resource_families(resources: ResourceCache) -> Iterable[Metric]:
+    stats = resources.stats
+    yield CounterMetricFamily(
+        "erc_bridge_resource_cache_hits",
+        "Platform resources read from the resource cache instead of the platform",
+        value=stats.hits,
+    )
+    yield CounterMetricFamily(
+        "erc_bridge_resource_cache_misses",
+        "Platform resources not held by the resource cache, fetched or joined a fetch",
+        value=stats.misses,
+    )
+    yield CounterMetricFamily(
+        "erc_bridge_resource_cache_evictions",
+        "Platform resources dropped to stay within the resource cache's bounds",
+        value=stats.evictions,
+    )
+    yield GaugeMetricFamily(
+        "erc_bridge_resource_cache_entries", "Platform resources held", value=len(resources)
+    )
+    yield GaugeMetricFamily(
+        "erc_bridge_resource_cache_bytes",
+        "Bytes the platform resources held weigh: bodies, keys and bookkeeping",
+        value=resources.held_bytes,
+    )
 
 
 def _readiness_families(readiness: Readiness) -> Iterable[Metric]:
@@ -172,7 +231,9 @@ def _readiness_families(readiness: Readiness) -> Iterable[Metric]:
 class Metrics:
     """Every `erc_bridge_*` metric; also the adapters' `UpstreamObserver`."""
 
-    def __init__(self, cache: ResponseCache, *, adapter: str) -> None:
+    def __init__(
+        self, cache: ResponseCache, *, adapter: str, resources: ResourceCache | None = None
+    ) -> None:
         self.registry = registry = CollectorRegistry()
         self._requests = _Counts(
             "erc_bridge_requests",
@@ -201,6 +262,17 @@ class Metrics:
             " outcome (applied, already_done, refused, failed, replayed)",
             ["action", "outcome"],
         )
+        self._calls_per_request = _Durations(
+            "erc_bridge_platform_calls_per_request",
+            "Platform calls made while serving one ERC request, by route template",
+            ["route"],
+            bounds=CALLS_PER_REQUEST_BOUNDS,
+        )
+        self._webhooks = _Counts(
+            "erc_bridge_webhooks",
+            "Platform webhook deliveries, by outcome (" + ", ".join(WEBHOOK_OUTCOMES) + ")",
+            ["outcome"],
+        )
         registry.register(
             _Traffic(
                 self._requests,
@@ -208,6 +280,8 @@ class Metrics:
                 self._platform_calls,
                 self._platform_seconds,
                 self._writes,
+                self._calls_per_request,
+                self._webhooks,
             )
         )
         self._retries = Counter(
@@ -226,7 +300,7 @@ class Metrics:
             {"version": _version(), "adapter": adapter}
         )
         self._breakers: dict[str, CircuitBreaker] = {}
-        self._read_at_scrape = _ReadAtScrape(cache, self._breakers)
+        self._read_at_scrape = _ReadAtScrape(cache, self._breakers, resources)
         registry.register(self._read_at_scrape)
 
     @property
@@ -245,6 +319,12 @@ class Metrics:
     def observe_write(self, action: str, outcome: str) -> None:
         self._writes.inc((action, outcome))
 
+    def observe_platform_calls(self, route: str, calls: int) -> None:
+        self._calls_per_request.observe((route,), calls)
+
+    def observe_webhook(self, outcome: str) -> None:
+        self._webhooks.inc((outcome,))
+
     def render(self, accept: str) -> tuple[bytes, str]:
         """The exposition in the format the scraper asked for, and its content type."""
         encode, content_type = choose_encoder(accept)
@@ -253,6 +333,9 @@ class Metrics:
     # UpstreamObserver
 
     def platform_call(self, platform: str, endpoint: str, outcome: str, seconds: float) -> None:
+        counting = COUNTING.get()
+        if counting is not None:
+            counting.count += 1
         self._platform_calls.inc((platform, endpoint, outcome))
         self._platform_seconds.observe((platform, endpoint), seconds)
 
