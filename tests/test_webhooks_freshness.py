@@ -3,30 +3,24 @@ Elastic Path and BigCommerce emulators, each platform call proven by the emulato
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
-from threading import Event
 from typing import Any
 
 import httpx
 import pytest
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from adapters.base import HTTPAdapter
 from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
-from adapters.resources import ResourceCache, customer_tag, order_tag
-from bridge.app import create_app
-from tests.conftest import AUTH, FAST, R, settings
+from adapters.resources import customer_tag, order_tag
+from tests.conftest import FAST, R
 from tests.emulators import bigcommerce_fixtures as bc_fx
 from tests.emulators import elasticpath_fixtures as ep_fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.served_bridge import Bridge, Gate, bridge_over
 from tests.servers import serve
 from tests.test_webhooks import BC_SECRET, EP_SECRET, bc_delivery, ep_delivery, signed
 
@@ -36,65 +30,6 @@ ANA = f"{R}/customers/{bc_fx.ANA}"
 ANA_SHIPPED = f"{ANA}/orders/{bc_fx.ORDER_SHIPPED}"
 ANA_COMPLETED = f"{ANA}/orders/{bc_fx.ORDER_COMPLETED}"
 LUKAS = f"{R}/customers/{bc_fx.LUKAS}"
-
-
-class Gate:
-    """Wraps an emulator's app: once armed with a path, the next request for it waits
-    until `release` is set, so the bridge's fetch is under way for as long as a test needs."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.path: str | None = None
-        self.arrived = Event()
-        self.release = Event()
-
-    def arm(self, path: str) -> None:
-        self.arrived.clear()
-        self.release.clear()
-        self.path = path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == self.path:
-            self.path = None
-            self.arrived.set()
-            await asyncio.to_thread(self.release.wait, 10)
-        await self.app(scope, receive, send)
-
-
-@dataclass
-class Bridge:
-    client: httpx.Client
-    url: str
-    adapter: HTTPAdapter
-    calls: Callable[[], int]
-    """How many requests the platform emulator has received."""
-
-    def read(self, path: str) -> str:
-        """The `X-Cache` status of a successful read."""
-        response = self.client.get(path)
-        assert response.status_code == 200, response.text
-        return response.headers["x-cache"]
-
-    def deliver(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        """A delivery as the platform sends it: without any ERC credential."""
-        return httpx.post(f"{self.url}/webhooks/{self.adapter.name}", content=body, headers=headers)
-
-    @property
-    def resources(self) -> ResourceCache:
-        assert self.adapter.resources is not None
-        return self.adapter.resources
-
-    def metrics(self) -> str:
-        return self.client.get("/metrics").text
-
-
-@contextmanager
-def bridge_over(
-    adapter: HTTPAdapter, calls: Callable[[], int], **overrides: Any
-) -> Iterator[Bridge]:
-    app = create_app(settings(**overrides), adapter=adapter)
-    with serve(app) as url, httpx.Client(base_url=url, headers=AUTH) as client:
-        yield Bridge(client, url, adapter, calls)
 
 
 @pytest.fixture(scope="module")
