@@ -4,7 +4,7 @@ what it keeps."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 
 import pytest
 
@@ -39,14 +39,17 @@ BODIES = {
 }
 
 
-async def _body(text: bytes) -> bytes:
-    return text
+def _body(text: bytes) -> Callable[[], Awaitable[bytes]]:
+    async def produce() -> bytes:
+        return text
+
+    return produce
 
 
 async def filled(clock: ManualClock) -> ResponseCache:
     cache = ResponseCache(max_entries=100, stale=600, clock=clock)
     for name, body_key in BODIES.items():
-        await cache.refresh(body_key, 30, lambda name=name: _body(name.encode()), owner=name[:3])
+        await cache.refresh(body_key, 30, _body(name.encode()), owner=name[:3])
     return cache
 
 
