@@ -37,23 +37,16 @@ from bridge.errors import ERCError
 from bridge.readiness import PlatformHealth, Readiness
 
 METRICS_PATH = "/metrics"
+ERC_PREFIX = "/erc/"
 CALLS_PER_REQUEST_BOUNDS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 32)
 WEBHOOK_OUTCOMES = ("received", "refused_unauthenticated", "refused_invalid", "replayed")
 
 
-class PlatformCalls:
-    """How many platform calls were made while one request was served."""
+COUNTING: ContextVar[list[int] | None] = ContextVar("platform_calls", default=None)
+"""The platform calls made for the request being served, in a one-item list (the cheapest
+thing to make for every request). Tasks started for the request (shared fills and
+fetches, a write that runs on) carry it too: a call counts for the request that started it."""
 
-    __slots__ = ("count",)
-
-    def __init__(self) -> None:
-        self.count = 0
-
-
-COUNTING: ContextVar[PlatformCalls | None] = ContextVar("platform_calls", default=None)
-"""The request being served, where the adapters' calls are counted: tasks started for it
-(shared fills and fetches, a write that runs on) carry it too, so a call counts for the
-request that started it."""
 
 # `*_created` series double what Prometheus stores and say nothing a restart does not.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -106,14 +99,44 @@ class _Durations:
         series[-1] += seconds
 
     def family(self) -> Metric:
+        return self._family(self.series)
+
+    def _family(self, all_series: dict[tuple[str, ...], list[float]]) -> Metric:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labels)
-        for labels, series in sorted(self.series.items()):
+        for labels, series in sorted(all_series.items()):
             buckets, seen = [], 0.0
             for bound, count in zip((*self.bounds, INF), series[:-1], strict=True):
                 seen += count
                 buckets.append((floatToGoString(bound), seen))  # type: ignore[no-untyped-call]
             family.add_metric(list(labels), buckets, sum_value=series[-1])
         return family
+
+
+class _CallsPerRequest(_Durations):
+    """Platform calls per ERC request, by route template. Requests that made none (cache
+    hits) are not observed, so they cost nothing more to serve: they are the requests of
+    the route counted in `requests` and not here, worked out when Prometheus scrapes."""
+
+    def __init__(self, requests: _Counts, prefix: str) -> None:
+        super().__init__(
+            "erc_bridge_platform_calls_per_request",
+            "Platform calls made while serving one ERC request, by route template",
+            ["route"],
+            bounds=CALLS_PER_REQUEST_BOUNDS,
+        )
+        self._requests = requests
+        self._prefix = prefix
+
+    def family(self) -> Metric:
+        totals: dict[tuple[str, ...], int] = {}
+        for (route, _), count in self._requests.values.items():
+            if route.startswith(self._prefix):
+                totals[(route,)] = totals.get((route,), 0) + count
+        every = {labels: list(series) for labels, series in self.series.items()}
+        for labels, total in totals.items():
+            series = every.setdefault(labels, [0] * (len(self.bounds) + 2))
+            series[0] += total - sum(series[:-1])  # the first bound is 0 calls
+        return self._family(every)
 
 
 class _Traffic(Collector):
@@ -262,12 +285,7 @@ class Metrics:
             " outcome (applied, already_done, refused, failed, replayed)",
             ["action", "outcome"],
         )
-        self._calls_per_request = _Durations(
-            "erc_bridge_platform_calls_per_request",
-            "Platform calls made while serving one ERC request, by route template",
-            ["route"],
-            bounds=CALLS_PER_REQUEST_BOUNDS,
-        )
+        self._calls_per_request = _CallsPerRequest(self._requests, ERC_PREFIX)
         self._webhooks = _Counts(
             "erc_bridge_webhooks",
             "Platform webhook deliveries, by outcome (" + ", ".join(WEBHOOK_OUTCOMES) + ")",
@@ -320,6 +338,7 @@ class Metrics:
         self._writes.inc((action, outcome))
 
     def observe_platform_calls(self, route: str, calls: int) -> None:
+        """`calls` (at least one) made while serving a request of the ERC `route`."""
         self._calls_per_request.observe((route,), calls)
 
     def observe_webhook(self, outcome: str) -> None:
@@ -335,7 +354,7 @@ class Metrics:
     def platform_call(self, platform: str, endpoint: str, outcome: str, seconds: float) -> None:
         counting = COUNTING.get()
         if counting is not None:
-            counting.count += 1
+            counting[0] += 1
         self._platform_calls.inc((platform, endpoint, outcome))
         self._platform_seconds.observe((platform, endpoint), seconds)
 

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bridge.errors import ERCError
 from bridge.limits import refusal
 from bridge.logs import REQUEST_ID, access_log
-from bridge.metrics import COUNTING, Metrics, PlatformCalls
+from bridge.metrics import COUNTING, ERC_PREFIX, Metrics
 from bridge.request import RESPONSE_STARTED_KEY, host_refusal, read_headers
 
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -85,7 +85,7 @@ class FrontDoor:
         id_header = (b"x-request-id", request_id.encode())
         status = 500
         context = REQUEST_ID.set(request_id)
-        calls = PlatformCalls()
+        calls = [0]
         counting = COUNTING.set(calls)
         try:
             refused = refusal(scope) or host_refusal(headers)
@@ -119,8 +119,8 @@ class FrontDoor:
             template = getattr(scope.get("route"), "path", None) or "unmatched"
             if self.metrics is not None:
                 self.metrics.observe_request(template, status, seconds)
-                if template.startswith(self.erc_prefix):
-                    self.metrics.observe_platform_calls(template, calls.count)
+                if calls[0] and template.startswith(ERC_PREFIX):
+                    self.metrics.observe_platform_calls(template, calls[0])
             access_log.write(
                 request_id=request_id,
                 offered=offered is not None,
