@@ -125,7 +125,8 @@ class BridgeSettings(BaseSettings):
     cache_ttl_s: float = Field(
         default=30.0,
         ge=0,
-        description="response cache lifetime in seconds (customers: 300); `0` turns the cache off",
+        description="lifetime in seconds of cached responses (customers: 300) and of the "
+        "platform resources they are built from; `0` turns both caches off",
     )
     cache_max_entries: int = Field(default=10_000, ge=1, description="bound on cached responses")
     cache_max_bytes: int = Field(
