@@ -305,3 +305,10 @@ def test_a_refusal_is_an_erc_error_body(bc: Bridge) -> None:
     refused = bc.deliver(body, headers)
     assert refused.headers["content-type"] == "application/json"
     assert json.loads(refused.text)["code"] == "invalid_request"
+
+
+def test_the_webhook_route_is_documented_without_erc_credentials(ep: Bridge) -> None:
+    operation = ep.client.get("/openapi.json").json()["paths"]["/webhooks/{adapter}"]["post"]
+    assert operation["security"] == []
+    assert set(operation["responses"]) == {"204", "400", "401", "404"}
+    assert "application/json" in operation["requestBody"]["content"]
