@@ -167,8 +167,10 @@ def create_app(
     )
 
     resources = None
-    if isinstance(adapter, HTTPAdapter) and settings.cache_ttl_s > 0:
-        resources = adapter.resources = _resource_cache(settings, clock)
+    if isinstance(adapter, HTTPAdapter):
+        if settings.cache_ttl_s > 0:
+            resources = _resource_cache(settings, clock)
+        adapter.resources = resources  # None when the caches are off
     metrics = Metrics(bridge.cache, adapter=adapter.name, resources=resources)
     adapter.observer = metrics
     adapter.platform_limits = PlatformLimits(
