@@ -27,12 +27,16 @@ ENTRY_OVERHEAD_BYTES = 400
 """The bookkeeping of one entry besides its body and key: the entry, the index slots."""
 
 
+ORDER = "order"
+CUSTOMER = "customer"
+
+
 def order_tag(order_id: str) -> Tag:
-    return ("order", order_id)
+    return (ORDER, order_id)
 
 
 def customer_tag(customer_id: str) -> Tag:
-    return ("customer", customer_id)
+    return (CUSTOMER, customer_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,16 @@ class ResourceCache:
         were dropped."""
         self._generation += 1
         keys = self._by_tag.pop(tag, set())
+        for key in keys:
+            self._drop(key)
+        return len(keys)
+
+    def forget_untagged(self, kind: str) -> int:
+        """Drop every resource with no tag of `kind`; fetches under way are not kept. How
+        many were dropped. With `"order"`: customers and the lists of their orders, which
+        may show an order whose customer is not known."""
+        self._generation += 1
+        keys = [key for key, kept in self._entries.items() if all(t[0] != kind for t in kept.tags)]
         for key in keys:
             self._drop(key)
         return len(keys)

@@ -16,13 +16,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from adapters.base import Adapter
+from adapters.base import Adapter, HTTPAdapter
 from adapters.http import PlatformLimits
+from adapters.resources import ResourceCache
 from bridge.auth import Authenticator
 from bridge.cache import ResponseCache
 from bridge.config import build_adapter
 from bridge.cursors import CursorCodec
 from bridge.errors import ERCError
+from bridge.forgetting import CacheForgetting
 from bridge.health import health_routes
 from bridge.idempotency import MemoryIdempotencyStore
 from bridge.landing import landing_routes
@@ -38,6 +40,7 @@ from bridge.redaction import register_secrets, secret_values
 from bridge.routes import erc_routes
 from bridge.service import Bridge
 from bridge.settings import BridgeSettings
+from bridge.webhooks import WebhookEndpoint
 from bridge.writes import write_routes
 
 log = structlog.get_logger("erc_bridge")
@@ -86,6 +89,16 @@ def _log_metrics_access(settings: BridgeSettings, *, open_access: bool) -> None:
         log.warning("metrics_access", protected_by="nothing", detail="/metrics answers anyone")
     else:
         log.info("metrics_access", protected_by="the inbound credentials of the ERC routes")
+
+
+def _resource_cache(settings: BridgeSettings, clock: Callable[[], float] | None) -> ResourceCache:
+    """Platform resources kept for the response cache's lifetime (SPEC §9)."""
+    return ResourceCache(
+        ttl_s=settings.cache_ttl_s,
+        max_entries=settings.resource_cache_max_entries,
+        max_bytes=settings.resource_cache_max_bytes,
+        clock=clock or time.monotonic,
+    )
 
 
 class BridgeApp(Starlette):
@@ -153,7 +166,12 @@ def create_app(
         ),
     )
 
-    metrics = Metrics(bridge.cache, adapter=adapter.name)
+    resources = None
+    if isinstance(adapter, HTTPAdapter):
+        if settings.cache_ttl_s > 0:
+            resources = _resource_cache(settings, clock)
+        adapter.resources = resources  # None when the caches are off
+    metrics = Metrics(bridge.cache, adapter=adapter.name, resources=resources)
     adapter.observer = metrics
     adapter.platform_limits = PlatformLimits(
         idle_timeout=settings.platform_idle_s, max_answer_bytes=settings.platform_max_answer_bytes
@@ -195,6 +213,9 @@ def create_app(
         *erc_routes_of_bridge,
         *write_routes(bridge, metrics, MemoryIdempotencyStore(clock=clock or time.monotonic)),
         TokenEndpoint(clients, tokens, limiter).route(),
+        WebhookEndpoint(
+            adapter, CacheForgetting.of(bridge), observe=metrics.observe_webhook
+        ).route(),
         openapi_route(build_document(settings, open_access=open_access)),
         *landing_routes(adapter.name),
     ]

@@ -58,8 +58,9 @@ class ResponseCache:
     answered and not kept.
 
     An entry may name its `owner` (the customer it shows): `forget_owner` drops every
-    entry of that owner, and a fill that began before it is not kept, so that no body
-    from before a write is served, fresh or stale, afterwards."""
+    entry of that owner (`forget`, every entry a predicate picks), and a fill that began
+    before it is not kept, so that no body from before a write or a webhook is served,
+    fresh or stale, afterwards."""
 
     def __init__(
         self,
@@ -132,10 +133,17 @@ class ResponseCache:
     def forget_owner(self, owner: str) -> None:
         """Drop every entry of `owner`; fills under way for it will not be kept, and later
         requests do not wait for them."""
+        self.forget(lambda _key, of: of == owner)
+
+    def forget(self, matches: Callable[[Hashable, str | None], bool]) -> None:
+        """Drop every entry whose key and owner `matches`; fills under way for such a key
+        will not be kept, and later requests do not wait for them."""
         entries = self._entries
-        for key in [key for key in list(entries) if getattr(entries.get(key), "owner", 0) == owner]:
-            entries.pop(key, None)
-        for key in [key for key, (_, of) in self._fetches.items() if of == owner]:
+        for key in list(entries):
+            entry = entries.get(key)
+            if entry is not None and matches(key, entry.owner):
+                entries.pop(key, None)
+        for key in [key for key, (_, of) in self._fetches.items() if matches(key, of)]:
             task, _ = self._fetches.pop(key)
             self._outdated.add(task)
 

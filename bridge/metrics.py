@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info, disable_created_metrics
@@ -29,12 +30,23 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.breaker import BreakerState, CircuitBreaker
+from adapters.resources import ResourceCache
 from bridge.auth import client_address
 from bridge.cache import ResponseCache
 from bridge.errors import ERCError
 from bridge.readiness import PlatformHealth, Readiness
 
 METRICS_PATH = "/metrics"
+ERC_PREFIX = "/erc/"
+CALLS_PER_REQUEST_BOUNDS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 32)
+WEBHOOK_OUTCOMES = ("received", "refused_unauthenticated", "refused_invalid", "replayed")
+
+
+COUNTING: ContextVar[list[int] | None] = ContextVar("platform_calls", default=None)
+"""The platform calls made for the request being served, in a one-item list (the cheapest
+thing to make for every request). Tasks started for the request (shared fills and
+fetches, a write that runs on) carry it too: a call counts for the request that started it."""
+
 
 # `*_created` series double what Prometheus stores and say nothing a restart does not.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -65,13 +77,18 @@ class _Counts:
 
 
 class _Durations:
-    """A histogram of seconds by label values: per label set, one count per bucket (not yet
-    cumulative) and the sum."""
+    """A histogram of seconds (or of any `bounds`) by label values: per label set, one count
+    per bucket (not yet cumulative) and the sum."""
 
-    bounds = Histogram.DEFAULT_BUCKETS[:-1]  # the last, +Inf, is the list's end
-
-    def __init__(self, name: str, documentation: str, labels: Sequence[str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labels: Sequence[str],
+        bounds: Sequence[float] = Histogram.DEFAULT_BUCKETS[:-1],  # the last, +Inf, is the end
+    ) -> None:
         self.name, self.documentation, self.labels = name, documentation, list(labels)
+        self.bounds = tuple(bounds)
         self.series: dict[tuple[str, ...], list[float]] = {}
 
     def observe(self, labels: tuple[str, ...], seconds: float) -> None:
@@ -82,14 +99,44 @@ class _Durations:
         series[-1] += seconds
 
     def family(self) -> Metric:
+        return self._family(self.series)
+
+    def _family(self, all_series: dict[tuple[str, ...], list[float]]) -> Metric:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labels)
-        for labels, series in sorted(self.series.items()):
+        for labels, series in sorted(all_series.items()):
             buckets, seen = [], 0.0
             for bound, count in zip((*self.bounds, INF), series[:-1], strict=True):
                 seen += count
                 buckets.append((floatToGoString(bound), seen))  # type: ignore[no-untyped-call]
             family.add_metric(list(labels), buckets, sum_value=series[-1])
         return family
+
+
+class _CallsPerRequest(_Durations):
+    """Platform calls per ERC request, by route template. Requests that made none (cache
+    hits) are not observed, so they cost nothing more to serve: they are the requests of
+    the route counted in `requests` and not here, worked out when Prometheus scrapes."""
+
+    def __init__(self, requests: _Counts, prefix: str) -> None:
+        super().__init__(
+            "erc_bridge_platform_calls_per_request",
+            "Platform calls made while serving one ERC request, by route template",
+            ["route"],
+            bounds=CALLS_PER_REQUEST_BOUNDS,
+        )
+        self._requests = requests
+        self._prefix = prefix
+
+    def family(self) -> Metric:
+        totals: dict[tuple[str, ...], int] = {}
+        for (route, _), count in self._requests.values.items():
+            if route.startswith(self._prefix):
+                totals[(route,)] = totals.get((route,), 0) + count
+        every = {labels: list(series) for labels, series in self.series.items()}
+        for labels, total in totals.items():
+            series = every.setdefault(labels, [0] * (len(self.bounds) + 2))
+            series[0] += total - sum(series[:-1])  # the first bound is 0 calls
+        return self._family(every)
 
 
 class _Traffic(Collector):
@@ -105,9 +152,15 @@ class _ReadAtScrape(Collector):
     """The response cache's counters, each platform's breaker and the platform's health
     found by the last readiness check, as they are now."""
 
-    def __init__(self, cache: ResponseCache, breakers: dict[str, CircuitBreaker]) -> None:
+    def __init__(
+        self,
+        cache: ResponseCache,
+        breakers: dict[str, CircuitBreaker],
+        resources: ResourceCache | None,
+    ) -> None:
         self._cache = cache
         self._breakers = breakers
+        self._resources = resources
         self.readiness: Readiness | None = None
 
     def collect(self) -> Iterable[Metric]:
@@ -129,6 +182,8 @@ class _ReadAtScrape(Collector):
             "Bytes the responses held weigh: bodies, keys and bookkeeping",
             value=cache.held_bytes,
         )
+        if self._resources is not None:
+            yield from _resource_families(self._resources)
         states = GaugeMetricFamily(
             "erc_bridge_breaker_state",
             "1 for the state each platform's circuit breaker is in, 0 for the others",
@@ -149,6 +204,33 @@ class _ReadAtScrape(Collector):
         yield periods
         if self.readiness is not None:
             yield from _readiness_families(self.readiness)
+
+
+def _resource_families(resources: ResourceCache) -> Iterable[Metric]:
+    stats = resources.stats
+    yield CounterMetricFamily(
+        "erc_bridge_resource_cache_hits",
+        "Platform resources read from the resource cache instead of the platform",
+        value=stats.hits,
+    )
+    yield CounterMetricFamily(
+        "erc_bridge_resource_cache_misses",
+        "Platform resources not held by the resource cache, fetched or joined a fetch",
+        value=stats.misses,
+    )
+    yield CounterMetricFamily(
+        "erc_bridge_resource_cache_evictions",
+        "Platform resources dropped to stay within the resource cache's bounds",
+        value=stats.evictions,
+    )
+    yield GaugeMetricFamily(
+        "erc_bridge_resource_cache_entries", "Platform resources held", value=len(resources)
+    )
+    yield GaugeMetricFamily(
+        "erc_bridge_resource_cache_bytes",
+        "Bytes the platform resources held weigh: bodies, keys and bookkeeping",
+        value=resources.held_bytes,
+    )
 
 
 def _readiness_families(readiness: Readiness) -> Iterable[Metric]:
@@ -172,7 +254,9 @@ def _readiness_families(readiness: Readiness) -> Iterable[Metric]:
 class Metrics:
     """Every `erc_bridge_*` metric; also the adapters' `UpstreamObserver`."""
 
-    def __init__(self, cache: ResponseCache, *, adapter: str) -> None:
+    def __init__(
+        self, cache: ResponseCache, *, adapter: str, resources: ResourceCache | None = None
+    ) -> None:
         self.registry = registry = CollectorRegistry()
         self._requests = _Counts(
             "erc_bridge_requests",
@@ -201,6 +285,12 @@ class Metrics:
             " outcome (applied, already_done, refused, failed, replayed)",
             ["action", "outcome"],
         )
+        self._calls_per_request = _CallsPerRequest(self._requests, ERC_PREFIX)
+        self._webhooks = _Counts(
+            "erc_bridge_webhooks",
+            "Platform webhook deliveries, by outcome (" + ", ".join(WEBHOOK_OUTCOMES) + ")",
+            ["outcome"],
+        )
         registry.register(
             _Traffic(
                 self._requests,
@@ -208,6 +298,8 @@ class Metrics:
                 self._platform_calls,
                 self._platform_seconds,
                 self._writes,
+                self._calls_per_request,
+                self._webhooks,
             )
         )
         self._retries = Counter(
@@ -226,7 +318,7 @@ class Metrics:
             {"version": _version(), "adapter": adapter}
         )
         self._breakers: dict[str, CircuitBreaker] = {}
-        self._read_at_scrape = _ReadAtScrape(cache, self._breakers)
+        self._read_at_scrape = _ReadAtScrape(cache, self._breakers, resources)
         registry.register(self._read_at_scrape)
 
     @property
@@ -245,6 +337,13 @@ class Metrics:
     def observe_write(self, action: str, outcome: str) -> None:
         self._writes.inc((action, outcome))
 
+    def observe_platform_calls(self, route: str, calls: int) -> None:
+        """`calls` (at least one) made while serving a request of the ERC `route`."""
+        self._calls_per_request.observe((route,), calls)
+
+    def observe_webhook(self, outcome: str) -> None:
+        self._webhooks.inc((outcome,))
+
     def render(self, accept: str) -> tuple[bytes, str]:
         """The exposition in the format the scraper asked for, and its content type."""
         encode, content_type = choose_encoder(accept)
@@ -253,6 +352,9 @@ class Metrics:
     # UpstreamObserver
 
     def platform_call(self, platform: str, endpoint: str, outcome: str, seconds: float) -> None:
+        counting = COUNTING.get()
+        if counting is not None:
+            counting[0] += 1
         self._platform_calls.inc((platform, endpoint, outcome))
         self._platform_seconds.observe((platform, endpoint), seconds)
 

@@ -1,7 +1,8 @@
 """The front door, outermost of the application: every HTTP request gets an id (accepted
 from `X-Request-Id` or generated, always echoed), is checked against the input limits
 and for a well-formed `Host`, is counted and logged once, and any unexpected exception
-becomes a 500 ERC body.
+becomes a 500 ERC body. The platform calls made while an ERC request is served are
+counted for it.
 
 A GET on an ERC route goes from here straight to its endpoint, which answers with its
 own two messages; everything else (other methods, health, metrics, tokens, unknown
@@ -24,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bridge.errors import ERCError
 from bridge.limits import refusal
 from bridge.logs import REQUEST_ID, access_log
-from bridge.metrics import Metrics
+from bridge.metrics import COUNTING, ERC_PREFIX, Metrics
 from bridge.request import RESPONSE_STARTED_KEY, host_refusal, read_headers
 
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -84,6 +85,8 @@ class FrontDoor:
         id_header = (b"x-request-id", request_id.encode())
         status = 500
         context = REQUEST_ID.set(request_id)
+        calls = [0]
+        counting = COUNTING.set(calls)
         try:
             refused = refusal(scope) or host_refusal(headers)
             route = None if refused is not None else self._erc_route(scope)
@@ -110,11 +113,14 @@ class FrontDoor:
                 response.raw_headers.append(id_header)
                 await response(scope, receive, send)
         finally:
+            COUNTING.reset(counting)
             REQUEST_ID.reset(context)
             seconds = time.perf_counter() - started
             template = getattr(scope.get("route"), "path", None) or "unmatched"
             if self.metrics is not None:
                 self.metrics.observe_request(template, status, seconds)
+                if calls[0] and template.startswith(ERC_PREFIX):
+                    self.metrics.observe_platform_calls(template, calls[0])
             access_log.write(
                 request_id=request_id,
                 offered=offered is not None,

@@ -25,6 +25,8 @@ from bridge.params import MAX_ID_LENGTH, MAX_TEXT, PATH_ID_PATTERN
 from bridge.readiness import PlatformHealth
 from bridge.routes import ERC_ROUTES, PREFIXES, ERCRoute
 from bridge.settings import BridgeSettings
+from bridge.webhooks import MAX_BODY_BYTES as WEBHOOK_MAX_BODY_BYTES
+from bridge.webhooks import PATH as WEBHOOK_PATH
 from bridge.writes import MAX_BODY_BYTES, WRITE_ROUTES, WriteRoute
 from mappings.bodies import (
     CustomerBody,
@@ -407,6 +409,47 @@ def _metrics_path(refs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _webhook_path(refs: dict[str, Any]) -> dict[str, Any]:
+    def refused(description: str) -> dict[str, Any]:
+        return {"description": description, "content": _json_content(refs["ErrorBody"])}
+
+    return {
+        "post": {
+            "operationId": "receive_webhook",
+            "summary": "Receive a platform's order or customer event",
+            "description": "Called by the platform, not by Talkdesk: the delivery proves its "
+            "sender (Elastic Path: `X-MOLTIN-SECRET-KEY`; BigCommerce: Standard Webhooks "
+            "`webhook-id`, `webhook-timestamp` and `webhook-signature`), and what it names "
+            "is dropped from every cache so the next read asks the platform. The platform "
+            "is never called. See docs/webhooks.md.",
+            "tags": ["webhooks"],
+            "security": [],
+            "parameters": [
+                {
+                    "name": "adapter",
+                    "in": "path",
+                    "required": True,
+                    "description": "The adapter this bridge serves (`elasticpath`, `bigcommerce`)",
+                    "schema": {"type": "string"},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "description": f"The platform's delivery, at most {WEBHOOK_MAX_BODY_BYTES} bytes",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "204": {"description": "Received: what the event names is forgotten"},
+                "400": refused(
+                    "Not acted on: unreadable, naming nothing to refresh, or received before"
+                ),
+                "401": refused("Not acted on: the delivery does not prove its sender"),
+                "404": refused("This bridge receives no webhooks for that adapter"),
+            },
+        }
+    }
+
+
 def build_document(settings: BridgeSettings, *, open_access: bool = False) -> dict[str, Any]:
     refs, schemas = component_schemas(
         [
@@ -440,6 +483,7 @@ def build_document(settings: BridgeSettings, *, open_access: bool = False) -> di
             "/healthz": _plain_get("health", "Liveness", refs["HealthBody"]),
             "/readyz": _readiness_path(refs),
             "/metrics": _metrics_path(refs),
+            WEBHOOK_PATH: _webhook_path(refs),
             OPENAPI_PATH: _plain_get("openapi", "This document", {"type": "object"}),
         },
         "components": {

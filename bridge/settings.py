@@ -24,6 +24,8 @@ from adapters.settings_types import (
 from bridge.auth import SCOPES
 from bridge.cache import DEFAULT_MAX_BYTES
 
+RESOURCE_CACHE_MAX_BYTES = 32 * 1024 * 1024
+
 __all__ = ["MIN_SECRET_BYTES", "BridgeSettings", "describe_validation_error"]
 
 
@@ -123,7 +125,8 @@ class BridgeSettings(BaseSettings):
     cache_ttl_s: float = Field(
         default=30.0,
         ge=0,
-        description="response cache lifetime in seconds (customers: 300); `0` turns the cache off",
+        description="lifetime in seconds of cached responses (customers: 300) and of the "
+        "platform resources they are built from; `0` turns both caches off",
     )
     cache_max_entries: int = Field(default=10_000, ge=1, description="bound on cached responses")
     cache_max_bytes: int = Field(
@@ -132,6 +135,19 @@ class BridgeSettings(BaseSettings):
         description="bound on what cached responses weigh (bodies, keys and bookkeeping); "
         "least recently used go first",
         json_schema_extra={SHOWN_DEFAULT: "`67108864` (64 MiB)"},
+    )
+    resource_cache_max_entries: int = Field(
+        default=20_000,
+        ge=1,
+        description="bound on platform resources (customers, orders, lines) kept for "
+        "`ERC_BRIDGE_CACHE_TTL_S` and shared across routes",
+    )
+    resource_cache_max_bytes: int = Field(
+        default=RESOURCE_CACHE_MAX_BYTES,
+        ge=1,
+        description="bound on what kept platform resources weigh (bodies as received, keys "
+        "and bookkeeping); least recently used go first",
+        json_schema_extra={SHOWN_DEFAULT: "`33554432` (32 MiB)"},
     )
     writes: bool = Field(
         default=False,

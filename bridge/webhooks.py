@@ -56,6 +56,9 @@ class SeenDeliveries:
 
 
 class WebhookEndpoint:
+    """`observe` is told each delivery's outcome: `received`, `refused_unauthenticated`,
+    `refused_invalid` or `replayed`."""
+
     def __init__(
         self,
         adapter: Adapter,
@@ -63,11 +66,13 @@ class WebhookEndpoint:
         *,
         wall_clock: Callable[[], float] = time.time,
         seen: SeenDeliveries | None = None,
+        observe: Callable[[str], None] = lambda _outcome: None,
     ) -> None:
         self._adapter = adapter
         self._forgetting = forgetting
         self._wall_clock = wall_clock
         self._seen = seen or SeenDeliveries()
+        self._observe = observe
 
     def route(self) -> Route:
         return Route(PATH, self.receive, methods=["POST"])
@@ -75,22 +80,29 @@ class WebhookEndpoint:
     async def receive(self, request: Request) -> Response:
         if request.path_params["adapter"] != self._adapter.name:
             return not_found("No webhooks are received for this adapter").response()
+        outcome = "refused_invalid"
         try:
             body = await _bounded_body(request)
             event = self._adapter.read_webhook(request.headers, body, now=self._wall_clock())
             if event.kind is None or event.resource_id is None:
                 raise WebhookRefused(400, f"the event {event.topic!r} names nothing to refresh")
             if not self._seen.first_time(event.delivery_id):
+                outcome = "replayed"
                 raise WebhookRefused(400, "the delivery was received before")
         except NotSupported:
             return not_found("No webhooks are received for this adapter").response()
         except WebhookRefused as refused:
+            if refused.status == 401:
+                outcome = "refused_unauthenticated"
+            self._observe(outcome)
+            # The reason is the bridge's own words: never a header or body of the delivery.
             log.warning("webhook_refused", adapter=self._adapter.name, reason=refused.reason)
             code = "unauthorized" if refused.status == 401 else "invalid_request"
             return ERCError(
                 refused.status, code, "The delivery was refused", description=refused.reason
             ).response()
         self._forget(event)
+        self._observe("received")
         log.info(
             "webhook_received",
             adapter=self._adapter.name,

@@ -27,6 +27,7 @@ from adapters.deadline import within
 from bridge import links
 from bridge.auth import ORDERS_WRITE, Principal, client_address
 from bridge.errors import ANSWERED, ERCError, error_of, invalid_request
+from bridge.forgetting import CacheForgetting
 from bridge.idempotency import HEADER as IDEMPOTENCY_HEADER
 from bridge.idempotency import (
     Answer,
@@ -382,7 +383,8 @@ class WriteEndpoint:
             async with within(bridge.settings.deadline_s):
                 result = await self._write(attempt, body)
                 if result.outcome == "applied":
-                    bridge.cache.forget_owner(attempt.customer_id)
+                    forgetting = CacheForgetting.of(bridge)
+                    forgetting.forget_order(attempt.order_id, attempt.customer_id)
                 content = await self._items_page(scope, attempt) if route.answers_items else b""
         except ANSWERED as exc:
             error = error_of(exc)
