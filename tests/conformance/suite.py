@@ -441,6 +441,11 @@ class AdapterConformance:
         """A new adapter pointed at the running platform."""
         raise NotImplementedError
 
+    def restore_platform(self, platform: Platform) -> None:
+        """Bring the platform's data back as first served, before each test: a platform
+        that keeps the writes' changes makes every write case start from the same orders.
+        Nothing to do by default (a platform whose `faults.clear()` does it, or none)."""
+
     # Fixtures
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
@@ -466,6 +471,7 @@ class AdapterConformance:
     def erc(self, platform: Platform) -> Iterator[ERC]:
         if platform.faults is not None:
             platform.faults.clear()
+        self.restore_platform(platform)
         adapter = watched(self.build_adapter(platform))
         # The response cache is off so that every request reaches the platform.
         app = create_app(settings(cache_ttl_s=0, writes=True), adapter=adapter)
