@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from mappings.bodies import (
+    CartBody,
     CustomerBody,
     ItemsEmbedded,
     ItemsPageBody,
@@ -17,9 +18,16 @@ from mappings.bodies import (
     OrdersEmbedded,
     OrdersPageBody,
     OrderSummary,
+    ProductsEmbedded,
+    ProductsPageBody,
+    ShipmentsEmbedded,
+    ShipmentsPageBody,
     StatusStep,
 )
+from mappings.carts import Cart
 from mappings.models import Address, Customer, Order, OrderItem, StatusEvent, TrackingInfo
+from mappings.products import Product
+from mappings.shipments import Shipment
 from mappings.status import TYPICAL_DETAIL, GenericStatus, current_step_index, status_steps
 
 
@@ -165,3 +173,29 @@ def most_recent_order(order: Order, *, brand: str | None, self_href: str) -> Mos
         custom_fields=order.custom_fields or None,
         links=links(self_href),
     )
+
+
+def shipments_page(
+    shipments: list[Shipment], *, brand: str | None, self_href: str, next_href: str | None
+) -> ShipmentsPageBody:
+    return ShipmentsPageBody(
+        embedded=ShipmentsEmbedded(
+            shipments=[s.model_copy(update={"brand": brand or s.brand}) for s in shipments]
+        ),
+        links=links(self_href, next_href),
+    )
+
+
+def products_page(
+    products: list[Product], *, brand: str | None, self_href: str, next_href: str | None
+) -> ProductsPageBody:
+    return ProductsPageBody(
+        embedded=ProductsEmbedded(
+            products=[p.model_copy(update={"brand": brand or p.brand}) for p in products]
+        ),
+        links=links(self_href, next_href),
+    )
+
+
+def cart_body(cart: Cart, *, brand: str | None, self_href: str) -> CartBody:
+    return CartBody(**{**dict(cart), "brand": brand or cart.brand}, links=links(self_href))
