@@ -316,8 +316,7 @@ def _slot_paths(
 ) -> dict[str, Any]:
     """The delivery slot routes: in the ERC family, served by no platform here."""
     paths: dict[str, Any] = {}
-    errors = _error_responses(refs["ErrorBody"])
-    answers = {status: errors[status] for status in ("401", "403", "429", "500", "501")}
+    answers = _error_responses(refs["ErrorBody"])
     for prefix in PREFIXES:
         tag = prefix.rsplit("/", 1)[-1]
         for method, path, oauth_scope in SLOT_ROUTES:
