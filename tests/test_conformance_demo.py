@@ -35,7 +35,7 @@ class TestDemoConformance(AdapterConformance):
     )
 
     SHIPMENTS_CUSTOMER = "cus_ana"
-    SHIPMENTS_COUNT = 4
+    SHIPMENTS_COUNT = 5
     SHIPMENTS_ORDER = "ord_1002"  # two parcels
     SHIPMENTS_TRACKING_NUMBER = "RR987654321PT"
     SHIPMENTS_OTHER_CUSTOMER = "cus_john"
