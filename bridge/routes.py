@@ -100,6 +100,16 @@ class RouteRequest:
         except CursorError as exc:
             raise invalid_cursor(str(exc)) from None
 
+    def page_links(
+        self, binding: Mapping[str, str | None], state: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """What a list page body is built with besides its elements: brand and links."""
+        return {
+            "brand": self.brand,
+            "self_href": self.self_href,
+            "next_href": self.next_href(binding, state),
+        }
+
     def next_href(
         self, binding: Mapping[str, str | None], state: Mapping[str, Any] | None
     ) -> str | None:
@@ -282,12 +292,7 @@ async def list_orders(request: RouteRequest) -> BaseModel:
             resume=request.resume(binding),
         )
     )
-    return views.orders_page(
-        list(page.orders),
-        brand=request.brand,
-        self_href=request.self_href,
-        next_href=request.next_href(binding, page.resume),
-    )
+    return views.orders_page(list(page.orders), **request.page_links(binding, page.resume))
 
 
 async def get_order(request: RouteRequest) -> BaseModel:
@@ -340,12 +345,7 @@ async def list_shipments(request: RouteRequest) -> BaseModel:
             resume=request.resume(binding),
         )
     )
-    return views.shipments_page(
-        list(page.shipments),
-        brand=request.brand,
-        self_href=request.self_href,
-        next_href=request.next_href(binding, page.resume),
-    )
+    return views.shipments_page(list(page.shipments), **request.page_links(binding, page.resume))
 
 
 async def list_products(request: RouteRequest) -> BaseModel:
@@ -357,12 +357,7 @@ async def list_products(request: RouteRequest) -> BaseModel:
             resume=request.resume(binding),
         )
     )
-    return views.products_page(
-        list(page.products),
-        brand=request.brand,
-        self_href=request.self_href,
-        next_href=request.next_href(binding, page.resume),
-    )
+    return views.products_page(list(page.products), **request.page_links(binding, page.resume))
 
 
 async def get_cart(request: RouteRequest) -> BaseModel:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from mappings.bodies import (
     CartBody,
@@ -175,13 +175,21 @@ def most_recent_order(order: Order, *, brand: str | None, self_href: str) -> Mos
     )
 
 
+Branded = TypeVar("Branded", Shipment, Product)
+
+
+def _branded(elements: list[Branded], brand: str | None) -> list[Branded]:
+    """The configured brand wins over the one the platform gives, as on every body."""
+    if brand is None:
+        return elements
+    return [element.model_copy(update={"brand": brand}) for element in elements]
+
+
 def shipments_page(
     shipments: list[Shipment], *, brand: str | None, self_href: str, next_href: str | None
 ) -> ShipmentsPageBody:
     return ShipmentsPageBody(
-        embedded=ShipmentsEmbedded(
-            shipments=[s.model_copy(update={"brand": brand or s.brand}) for s in shipments]
-        ),
+        embedded=ShipmentsEmbedded(shipments=_branded(shipments, brand)),
         links=links(self_href, next_href),
     )
 
@@ -190,9 +198,7 @@ def products_page(
     products: list[Product], *, brand: str | None, self_href: str, next_href: str | None
 ) -> ProductsPageBody:
     return ProductsPageBody(
-        embedded=ProductsEmbedded(
-            products=[p.model_copy(update={"brand": brand or p.brand}) for p in products]
-        ),
+        embedded=ProductsEmbedded(products=_branded(products, brand)),
         links=links(self_href, next_href),
     )
 

@@ -56,6 +56,7 @@ from adapters.base import (
 from adapters.errors import AdapterError
 from bridge.app import create_app
 from bridge.auth import ORDERS_READ
+from bridge.commands import ROUTE_IDS
 from mappings.carts import Cart
 from mappings.models import Customer, Order, OrderItem
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
@@ -207,16 +208,7 @@ SHELF_ROUTES = {
     "R7": "/products",
     "R8": "/customers/cart",
 }
-CAPABILITY_ROUTES = {
-    Capability.CUSTOMER: "R1",
-    Capability.ORDERS: "R2",
-    Capability.ORDER: "R3",
-    Capability.ITEMS: "R4",
-    Capability.MOST_RECENT_ORDER: "R5",
-    Capability.SHIPMENTS: "R6",
-    Capability.PRODUCTS: "R7",
-    Capability.CART: "R8",
-}
+CAPABILITY_ROUTES = {c: name for c, name in ROUTE_IDS.items() if name.startswith("R")}
 TABLES = {
     "R1": "customer",
     "R2": "orders_page",
