@@ -232,9 +232,10 @@ class UnservedEndpoint:
     """A route of the ERC family no platform here can serve (SPEC §8: delivery slots):
     501 `not_supported` to a caller whose credentials grant its scope."""
 
-    def __init__(self, bridge: Bridge, oauth_scope: str) -> None:
+    def __init__(self, bridge: Bridge, oauth_scope: str, method: str) -> None:
         self.bridge = bridge
         self.oauth_scope = oauth_scope
+        self.method = method
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.respond(scope, receive, send)
@@ -243,6 +244,14 @@ class UnservedEndpoint:
         self, scope: Scope, receive: Receive, send: Send, *extra: tuple[bytes, bytes]
     ) -> int:
         try:
+            if scope["method"] not in (self.method, "HEAD" if self.method == "GET" else ""):
+                # The front door hands every GET of an ERC path here, the POST route's too.
+                raise ERCError(
+                    405,
+                    "method_not_allowed",
+                    "Method not allowed on this route",
+                    headers={"Allow": self.method},
+                )
             authorize(self.bridge, scope, self.oauth_scope)
             raise ERCError(
                 501,
@@ -430,7 +439,8 @@ def erc_routes(bridge: Bridge) -> list[Route]:
         (route.path, ["GET"], ERCEndpoint(route, bridge)) for route in ERC_ROUTES
     ]
     slots = [
-        (path, [method], UnservedEndpoint(bridge, scope)) for method, path, scope in SLOT_ROUTES
+        (path, [method], UnservedEndpoint(bridge, scope, method))
+        for method, path, scope in SLOT_ROUTES
     ]
     ordered = sorted([*reads, *slots], key=lambda entry: _matching_order(entry[0]))
     return [

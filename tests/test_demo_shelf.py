@@ -367,3 +367,10 @@ def test_slot_routes_need_their_scope(make_client: Callable[..., TestClient]) ->
     refused(client.post(SCHEDULE, json={"id": "s1"}, headers=customers_only), 403, "forbidden")
     orders = {"Authorization": f"Bearer {_token(client, ORDERS_READ)}"}
     refused(client.get(SLOTS, headers=orders), 501, "not_supported")
+
+
+def test_slot_routes_answer_other_methods_405(client: TestClient) -> None:
+    wrong = client.get(SCHEDULE)
+    refused(wrong, 405, "method_not_allowed")
+    assert wrong.headers["allow"] == "POST"
+    assert client.post(SLOTS).status_code == 405
