@@ -3,11 +3,17 @@
 It also takes the three writes (SPEC §7), kept in memory by this process: a restart
 brings the store back as shipped. Its rules are a small shop's: nothing is cancelled or
 redirected once it has left the warehouse.
+
+Besides orders it has a small catalog (R7), the parcels of its orders (R6, built from the
+orders as they are now, so a write shows in them) and carts (R8), by id or by customer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from importlib import resources
+from typing import TypeVar
 
 import orjson
 
@@ -15,15 +21,23 @@ from adapters.base import (
     READ_CAPABILITIES,
     WRITE_CAPABILITIES,
     Adapter,
+    Capability,
     OrderListRequest,
     OrderPage,
+    ProductPage,
+    ProductSearch,
+    Resume,
+    ShipmentListRequest,
+    ShipmentPage,
     WriteResult,
 )
 from adapters.errors import NotAllowed, NotFound
 from adapters.paging import page_in_memory
 from mappings import demo as demo_mapping
 from mappings.addresses import normalize_address
+from mappings.carts import Cart
 from mappings.models import Customer, Delivery, Order, OrderItem
+from mappings.shipments import Shipment
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
 
@@ -57,18 +71,43 @@ def _why_not_changeable(order: Order) -> str | None:
     return None
 
 
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+T = TypeVar("T")
+
+
+def _page(
+    selected: Sequence[T], limit: int, resume: Resume | None
+) -> tuple[list[T], Resume | None]:
+    """The page of `selected` that starts at the resume offset, and where the next starts."""
+    offset = (resume or {}).get("offset", 0)
+    start = offset if isinstance(offset, int) and offset >= 0 else 0
+    end = start + limit
+    return list(selected[start:end]), {"offset": end} if end < len(selected) else None
+
+
+def _newest_first(shipment: Shipment, order: Order) -> tuple[datetime, str]:
+    """A parcel not sent yet ranks by its order's date."""
+    return (shipment.shipping_date or order.purchase_datetime or _EARLIEST, shipment.id)
+
+
 def _is_cancelled_line(item: OrderItem) -> bool:
     return bool(item.custom_fields and item.custom_fields.get("status") == CANCELLED_LINE["status"])
 
 
 class DemoAdapter(Adapter):
     name = "demo"
-    capabilities = READ_CAPABILITIES | WRITE_CAPABILITIES
+    capabilities = (
+        READ_CAPABILITIES
+        | WRITE_CAPABILITIES
+        | {Capability.SHIPMENTS, Capability.PRODUCTS, Capability.CART}
+    )
 
     def __init__(self, settings: None = None) -> None:
         super().__init__(settings)
         self._customers: dict[str, Customer] = {}
         self._orders: dict[str, list[Order]] = {}
+        self._catalog = demo_mapping.DemoCatalog(currency="EUR", products=[])
+        self._carts: dict[str, Cart] = {}
 
     async def open(self) -> None:
         raw = orjson.loads(
@@ -79,6 +118,8 @@ class DemoAdapter(Adapter):
         self._orders = {customer_id: [] for customer_id in self._customers}
         for raw_order in store.orders:
             self._orders[raw_order.customer_id].append(demo_mapping.order(raw_order))
+        self._catalog = store.catalog
+        self._carts = {c.id: demo_mapping.cart(c, store.catalog) for c in store.carts}
 
     def _orders_of(self, customer_id: str) -> list[Order]:
         if customer_id not in self._customers:
@@ -97,6 +138,50 @@ class DemoAdapter(Adapter):
             if order.id == order_id:
                 return order
         raise NotFound(f"order {order_id} not found for customer {customer_id}")
+
+    async def list_shipments(self, request: ShipmentListRequest) -> ShipmentPage:
+        ranked = sorted(
+            (
+                (_newest_first(shipment, order), shipment)
+                for order in self._orders_of(request.customer_id)
+                if request.order_id in (None, order.id)
+                for shipment in demo_mapping.shipments(order)
+            ),
+            key=lambda pair: pair[0],
+            reverse=True,
+        )
+        wanted = request.tracking_number
+        selected = [
+            shipment
+            for _, shipment in ranked
+            if wanted is None
+            or (shipment.tracking_info and shipment.tracking_info.tracking_number == wanted)
+        ]
+        shown, resume = _page(selected, request.limit, request.resume)
+        return ShipmentPage(shipments=shown, resume=resume)
+
+    async def list_products(self, request: ProductSearch) -> ProductPage:
+        currency = self._catalog.currency
+        selected = [
+            raw
+            for raw in self._catalog.products
+            if demo_mapping.matches_search(raw, request.search)
+        ]
+        shown, resume = _page(selected, request.limit, request.resume)
+        return ProductPage(
+            products=[demo_mapping.product(raw, currency) for raw in shown], resume=resume
+        )
+
+    async def get_cart(self, *, cart_id: str | None = None, customer_id: str | None = None) -> Cart:
+        if cart_id is not None:
+            if cart_id not in self._carts:
+                raise NotFound(f"cart {cart_id} not found")
+            return self._carts[cart_id]
+        self._orders_of(customer_id or "")  # an unknown customer is 404
+        for found in self._carts.values():
+            if found.customer_id == customer_id:
+                return found
+        raise NotFound(f"customer {customer_id} has no cart")
 
     def _replace(self, order: Order, **changes: object) -> None:
         orders = self._orders[order.customer_id]

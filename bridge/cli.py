@@ -17,10 +17,9 @@ from types import FrameType
 import uvicorn
 from dotenv.parser import parse_stream
 
-from adapters.base import Capability
 from adapters.registry import adapter_sources, describe, shadowed_plugins
 from bridge.app import create_app
-from bridge.commands import run_check, run_get
+from bridge.commands import route_lines, run_check, run_get
 from bridge.config import StartupError, load_configuration
 from bridge.heap import settle_heap
 from bridge.logs import configure_logging, emit_startup_failure, emit_warning, log_format
@@ -165,8 +164,8 @@ def list_adapters() -> int:
         if info.problem is not None:
             print(f"  cannot be loaded: {info.problem}")
             continue
-        routes = [f"R{list(Capability).index(c) + 1} {c}" for c in info.capabilities]
-        print(f"  routes:   {', '.join(routes) or 'none'}")
+        for line in route_lines(info.capabilities):
+            print(line)
         print(f"  requires: {', '.join(info.required) or 'nothing'}")
         if info.optional:
             print(f"  optional: {', '.join(info.optional)}")

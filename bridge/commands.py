@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 from starlette.applications import Starlette
 
-from adapters.base import READ_CAPABILITIES, Adapter, Capability
+from adapters.base import Adapter, Capability
 from adapters.deadline import within
 from adapters.errors import AdapterError, UpstreamError, UpstreamTimeout
 from bridge.app import create_app, secrets_to_redact
@@ -32,20 +32,30 @@ from bridge.logs import configure_logging, emit_startup_failure, log_format
 from bridge.oauth import TOKEN_PATH
 from bridge.redaction import redact, register_secrets
 from bridge.settings import BridgeSettings
-from bridge.writes import WRITE_ROUTES
+
+ROUTE_IDS: dict[Capability, str] = {
+    Capability.CUSTOMER: "R1",
+    Capability.ORDERS: "R2",
+    Capability.ORDER: "R3",
+    Capability.ITEMS: "R4",
+    Capability.MOST_RECENT_ORDER: "R5",
+    Capability.SHIPMENTS: "R6",
+    Capability.PRODUCTS: "R7",
+    Capability.CART: "R8",
+    Capability.CANCEL_ORDER: "W1",
+    Capability.CHANGE_SHIPPING_ADDRESS: "W2",
+    Capability.CANCEL_ITEMS: "W3",
+}
+"""Each route's id as SPEC §1, §7 and §8 number them."""
 
 
 def route_lines(capabilities: Iterable[Capability]) -> list[str]:
     """What `erc-bridge adapters` says an adapter with `capabilities` serves: its read
-    routes (R1-R5) and its write routes (W1-W3, served when ERC_BRIDGE_WRITES=true)."""
+    routes (R1-R8) and its write routes (W1-W3, served when ERC_BRIDGE_WRITES=true)."""
     declared = set(capabilities)
-    reads = [c for c in Capability if c in READ_CAPABILITIES]
-    served_reads = [f"R{reads.index(c) + 1} {c}" for c in reads if c in declared]
-    served_writes = [
-        f"W{number} {route.capability}"
-        for number, route in enumerate(WRITE_ROUTES, 1)
-        if route.capability in declared
-    ]
+    served = [f"{ROUTE_IDS[c]} {c}" for c in Capability if c in declared]
+    served_reads = [line for line in served if line.startswith("R")]
+    served_writes = [line for line in served if line.startswith("W")]
     return [
         f"  routes:   {', '.join(served_reads) or 'none'}",
         f"  writes:   {', '.join(served_writes) or 'none'}",

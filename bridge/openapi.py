@@ -23,18 +23,21 @@ from bridge.limits import MAX_PATH_BYTES, MAX_QUERY_BYTES
 from bridge.oauth import TOKEN_PATH, OAuthErrorBody, TokenForm, TokenResponse
 from bridge.params import MAX_ID_LENGTH, MAX_TEXT, PATH_ID_PATTERN
 from bridge.readiness import PlatformHealth
-from bridge.routes import ERC_ROUTES, PREFIXES, ERCRoute
+from bridge.routes import ERC_ROUTES, PREFIXES, SLOT_ROUTES, ERCRoute
 from bridge.settings import BridgeSettings
 from bridge.webhooks import MAX_BODY_BYTES as WEBHOOK_MAX_BODY_BYTES
 from bridge.webhooks import PATH as WEBHOOK_PATH
 from bridge.writes import MAX_BODY_BYTES, WRITE_ROUTES, WriteRoute
 from mappings.bodies import (
+    CartBody,
     CustomerBody,
     ErrorBody,
     ItemsPageBody,
     MostRecentOrderBody,
     OrderDetailBody,
     OrdersPageBody,
+    ProductsPageBody,
+    ShipmentsPageBody,
 )
 
 OPENAPI_PATH = "/openapi.json"
@@ -72,13 +75,23 @@ BODIES: dict[str, tuple[type[BaseModel], str]] = {
         MostRecentOrderBody,
         "The customer's most recent order (R5)",
     ),
+    "/customers/{customer_id}/shipments": (
+        ShipmentsPageBody,
+        "One page of the customer's shipments, newest first (R6)",
+    ),
+    "/products": (ProductsPageBody, "One page of the catalog (R7)"),
+    "/customers/cart": (CartBody, "A cart, by its id or as the customer's current cart (R8)"),
+}
+SLOT_SUMMARIES = {
+    "/customers/{customer_id}/shipments/schedule": "Book a delivery slot (not supported)",
+    "/customers/shipments/available-slots": "List delivery slots (not supported)",
 }
 
 ERRORS = {
     "400": "A parameter (each one listed in `fields`) or the cursor is invalid",
     "401": "Missing or invalid credentials",
     "403": "The credentials do not grant the route's scope",
-    "404": "No such customer or order (an order of another customer included)",
+    "404": "No such customer, order or cart (an order of another customer included)",
     "414": f"The path exceeds {MAX_PATH_BYTES} or the query string {MAX_QUERY_BYTES} bytes",
     "429": "Too many failed authentications from this address",
     "431": "The request headers are too large",
@@ -115,6 +128,13 @@ IDEMPOTENCY_PARAMETER = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN},
 }
 
+_ID_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_ID_LENGTH,
+    "pattern": PATH_ID_PATTERN,
+}
+
 QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
     "brand": {
         "description": "This store's brand; another brand is 404",
@@ -132,6 +152,28 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
     "order_by": {"description": "`field:asc` or `field:desc`"},
     "search": {
         "description": "Case-insensitive substring of the order number",
+        "schema": {"type": "string", "maxLength": MAX_TEXT},
+    },
+    "order_id": {"description": "Only the shipments of this order", "schema": _ID_SCHEMA},
+    "tracking_number": {
+        "description": "Only the shipment with this tracking number",
+        "schema": {"type": "string", "maxLength": MAX_TEXT},
+    },
+    "customer_id": {
+        "description": "The customer whose current cart to answer (exactly one of "
+        "`customer_id` and `cart_id`); some platforms cannot, and answer 400 naming it",
+        "schema": _ID_SCHEMA,
+    },
+    "cart_id": {
+        "description": "The cart to answer (exactly one of `customer_id` and `cart_id`); "
+        "never creates one",
+        "schema": _ID_SCHEMA,
+    },
+}
+ROUTE_QUERY_PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
+    ("/products", "search"): {
+        "description": "Words to look for in the catalog (what each platform matches: "
+        "the adapter's documentation)",
         "schema": {"type": "string", "maxLength": MAX_TEXT},
     },
 }
@@ -216,12 +258,7 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
             "in": "path",
             "required": True,
             "description": "An opaque platform id",
-            "schema": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": MAX_ID_LENGTH,
-                "pattern": PATH_ID_PATTERN,
-            },
+            "schema": _ID_SCHEMA,
         }
         for name in re.findall(r"{(\w+)}", path)
     ]
@@ -230,7 +267,8 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
 def _parameters(route: ERCRoute) -> list[dict[str, Any]]:
     parameters = _path_parameters(route.path)
     for name in route.accepts:
-        parameter = {"name": name, "in": "query", "required": False, **QUERY_PARAMETERS[name]}
+        described = ROUTE_QUERY_PARAMETERS.get((route.path, name), QUERY_PARAMETERS[name])
+        parameter = {"name": name, "in": "query", "required": False, **described}
         if name == "order_by":
             values = [f"{field}:{d}" for field in route.sort_fields for d in ("asc", "desc")]
             parameter["schema"] = {"type": "string", "enum": values}
@@ -270,6 +308,31 @@ def _erc_paths(
                         },
                         **errors,
                     },
+                }
+            }
+    return paths
+
+
+def _slot_paths(
+    refs: dict[str, dict[str, Any]], security: list[dict[str, list[str]]]
+) -> dict[str, Any]:
+    """The delivery slot routes: in the ERC family, served by no platform here."""
+    paths: dict[str, Any] = {}
+    answers = _error_responses(refs["ErrorBody"])
+    for prefix in PREFIXES:
+        tag = prefix.rsplit("/", 1)[-1]
+        for method, path, oauth_scope in SLOT_ROUTES:
+            summary = SLOT_SUMMARIES[path]
+            paths[prefix + path] = {
+                method.lower(): {
+                    "operationId": f"{tag}_{path.rsplit('/', 1)[-1].replace('-', '_')}",
+                    "summary": summary,
+                    "description": "No platform the bridge serves has delivery slots: "
+                    "answered 501 `not_supported` to a caller allowed to ask.",
+                    "tags": [tag],
+                    "parameters": _path_parameters(path),
+                    "security": _scoped(security, oauth_scope),
+                    "responses": answers,
                 }
             }
     return paths
@@ -479,6 +542,7 @@ def build_document(settings: BridgeSettings, *, open_access: bool = False) -> di
         "paths": {
             **_erc_paths(refs, security),
             **_write_paths(refs, security),
+            **_slot_paths(refs, security),
             TOKEN_PATH: _token_path(refs),
             "/healthz": _plain_get("health", "Liveness", refs["HealthBody"]),
             "/readyz": _readiness_path(refs),
@@ -497,8 +561,9 @@ def build_document(settings: BridgeSettings, *, open_access: bool = False) -> di
                         "clientCredentials": {
                             "tokenUrl": base + TOKEN_PATH,
                             "scopes": {
-                                CUSTOMERS_READ: "Read customers (R1)",
-                                ORDERS_READ: "Read orders and their items (R2-R5)",
+                                CUSTOMERS_READ: "Read customers, the catalog and carts "
+                                "(R1, R7, R8)",
+                                ORDERS_READ: "Read orders, their items and shipments (R2-R6)",
                                 ORDERS_WRITE: "Cancel orders and items, change shipping "
                                 "addresses (W1-W3)",
                             },

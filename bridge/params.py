@@ -27,6 +27,11 @@ _PATH_ID = re.compile(PATH_ID_PATTERN)
 SINGLE = ("brand",)
 ORDER_LIST = ("brand", "limit", "cursor", "order_by", "search")
 ITEM_LIST = ("brand", "limit", "cursor", "order_by")
+SHIPMENT_LIST = ("brand", "limit", "cursor", "order_id", "tracking_number")
+PRODUCT_LIST = ("brand", "limit", "cursor", "search")
+CART_LOOKUP = ("brand", "customer_id", "cart_id")
+ID_PARAMETERS = ("order_id", "customer_id", "cart_id")
+"""Query parameters that carry a platform id: checked as path ids are."""
 
 
 @dataclass(frozen=True)
@@ -49,9 +54,16 @@ class Query:
     cursor: str | None = None
     search: str | None = None
     brand: str | None = None
+    ids: tuple[tuple[str, str], ...] = ()
+    """The id parameters given (`order_id`, `customer_id`, `cart_id`), by name."""
+    tracking_number: str | None = None
     given: Given = ()
     """The known parameters the request gave, in canonical form and the route's order:
     what the cache key and the `_links` are made of. Unknown parameters never reach it."""
+
+    def id_of(self, name: str) -> str | None:
+        """The id parameter `name`, when given."""
+        return dict(self.ids).get(name)
 
 
 _DEFAULTS = Query()
@@ -79,6 +91,7 @@ def _order_by(raw: str, allowed: Sequence[str], problems: list[ErrorField]) -> S
 
 
 def _path_ids(path: Mapping[str, Any], problems: list[ErrorField]) -> None:
+    """Each id must be one a platform URL can carry (query ids are checked alike)."""
     for name, value in path.items():
         text = value if isinstance(value, str) else ""
         if not (len(text) <= MAX_ID_LENGTH and _PATH_ID.fullmatch(text)):
@@ -96,12 +109,14 @@ def parse_query(
     path: Mapping[str, Any] | None = None,
     accepts: Sequence[str] = SINGLE,
     sort_fields: Sequence[str] = (),
+    exactly_one: Sequence[str] = (),
 ) -> Query:
-    """Validate the path ids and the query parameters this route knows (`accepts`);
-    unknown query parameters are ignored."""
+    """Validate the path ids and the query parameters this route knows (`accepts`), of
+    which `exactly_one` (when named) must be given one; unknown query parameters are
+    ignored."""
     problems: list[ErrorField] = []
     _path_ids(path or {}, problems)
-    if not params and not problems:
+    if not params and not problems and not exactly_one:
         return _DEFAULTS
     values: dict[str, str] = {}
     for name in accepts:
@@ -110,7 +125,9 @@ def parse_query(
             problems.append(ErrorField(name=name, description="must be given at most once"))
         elif sent:
             values[name] = sent[0]
-    for name in ("search", "brand"):
+    _path_ids({name: values[name] for name in ID_PARAMETERS if values.get(name)}, problems)
+    _one_of(exactly_one, values, problems)
+    for name in ("search", "brand", "tracking_number"):
         if len(values.get(name, "")) > MAX_TEXT:
             problems.append(
                 ErrorField(name=name, description=f"must be at most {MAX_TEXT} characters")
@@ -124,7 +141,11 @@ def parse_query(
     cursor = values.get("cursor") or None
     search = values.get("search") or None
     brand = values.get("brand") or None
+    ids = tuple((name, values[name]) for name in ID_PARAMETERS if values.get(name))
+    tracking_number = values.get("tracking_number") or None
     canonical = {
+        **dict(ids),
+        "tracking_number": tracking_number,
         "limit": str(limit),
         "order_by": order_by.text if order_by else None,
         "cursor": cursor,
@@ -138,4 +159,11 @@ def parse_query(
         for name in accepts
         if name in values and (text := canonical.get(name)) is not None
     )
-    return Query(limit, order_by, cursor, search, brand, given)
+    return Query(limit, order_by, cursor, search, brand, ids, tracking_number, given)
+
+
+def _one_of(names: Sequence[str], values: Mapping[str, str], problems: list[ErrorField]) -> None:
+    if names and sum(1 for name in names if values.get(name)) != 1:
+        wanted = " or ".join(f"`{name}`" for name in names)
+        for name in names:
+            problems.append(ErrorField(name=name, description=f"give exactly one of {wanted}"))

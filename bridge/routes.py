@@ -1,4 +1,5 @@
-"""The five ERC read routes (SPEC §1), each answered under both prefixes."""
+"""The ERC read routes (SPEC §1, §8), each answered under both prefixes, and the delivery
+slot routes no platform here can serve (501)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,26 @@ from starlette.datastructures import QueryParams
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from adapters.base import Capability, OrderListRequest, OrderSort
+from adapters.base import (
+    Capability,
+    OrderListRequest,
+    OrderSort,
+    ProductSearch,
+    ShipmentListRequest,
+)
 from adapters.deadline import within
 from adapters.paging import sort_items
 from bridge import links
-from bridge.auth import CUSTOMERS_READ, ORDERS_READ, client_address
+from bridge.auth import CUSTOMERS_READ, ORDERS_READ, ORDERS_WRITE, client_address
 from bridge.cache import CacheStatus
 from bridge.cursors import CursorError
 from bridge.errors import ANSWERED, ERCError, error_of, invalid_cursor, not_found
 from bridge.params import (
+    CART_LOOKUP,
     ITEM_LIST,
     ORDER_LIST,
+    PRODUCT_LIST,
+    SHIPMENT_LIST,
     SINGLE,
     Given,
     Query,
@@ -57,6 +67,13 @@ class RouteRequest:
         return str(self.scope["path_params"]["customer_id"])
 
     @property
+    def owner(self) -> str | None:
+        """The customer whose data the answer shows; None for the catalog, or a cart
+        looked up by its id."""
+        path_customer = self.scope["path_params"].get("customer_id")
+        return str(path_customer) if path_customer else self.query.id_of("customer_id")
+
+    @property
     def order_id(self) -> str:
         return str(self.scope["path_params"]["order_id"])
 
@@ -83,6 +100,16 @@ class RouteRequest:
         except CursorError as exc:
             raise invalid_cursor(str(exc)) from None
 
+    def page_links(
+        self, binding: Mapping[str, str | None], state: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """What a list page body is built with besides its elements: brand and links."""
+        return {
+            "brand": self.brand,
+            "self_href": self.self_href,
+            "next_href": self.next_href(binding, state),
+        }
+
     def next_href(
         self, binding: Mapping[str, str | None], state: Mapping[str, Any] | None
     ) -> str | None:
@@ -105,6 +132,8 @@ class ERCRoute:
     capability: Capability
     accepts: Sequence[str] = SINGLE
     sort_fields: Sequence[str] = ()
+    exactly_one: Sequence[str] = ()
+    """Query parameters of which a request must give exactly one (R8: customer or cart)."""
 
 
 class ERCEndpoint:
@@ -130,7 +159,7 @@ class ERCEndpoint:
             body, status = self.bridge.cache.fresh(key), CacheStatus.HIT
             if body is None:
                 body, status = await self.bridge.cache.refresh(
-                    key, self.ttl, lambda: self.produce(request), owner=request.customer_id
+                    key, self.ttl, lambda: self.produce(request), owner=request.owner
                 )
             body = request.as_requested(body)
         except ANSWERED as exc:
@@ -150,9 +179,7 @@ class ERCEndpoint:
         """Everything settled before the platform: who calls, with what parameters, and
         the cache key of the answer (an ERCError when the request cannot be answered)."""
         route, bridge = self.route, self.bridge
-        headers = request_headers(scope)
-        principal = bridge.auth.authenticate(headers, client=client_address(scope))
-        bridge.auth.require(principal, route.oauth_scope)
+        headers = authorize(bridge, scope, route.oauth_scope)
         if route.capability not in bridge.adapter.capabilities:
             raise ERCError(
                 501,
@@ -165,6 +192,7 @@ class ERCEndpoint:
             path=scope["path_params"],
             accepts=route.accepts,
             sort_fields=route.sort_fields,
+            exactly_one=route.exactly_one,
         )
         _check_brand(query.brand, bridge.settings.brand)
         base = links.base_url(scope, headers.get("host"), bridge.settings.public_url)
@@ -190,6 +218,52 @@ class ERCEndpoint:
             base,
             query.given,
         )
+
+
+def authorize(bridge: Bridge, scope: Scope, oauth_scope: str) -> Mapping[str, str]:
+    """The request's headers, once its credentials are known to grant `oauth_scope`."""
+    headers = request_headers(scope)
+    principal = bridge.auth.authenticate(headers, client=client_address(scope))
+    bridge.auth.require(principal, oauth_scope)
+    return headers
+
+
+class UnservedEndpoint:
+    """A route of the ERC family no platform here can serve (SPEC §8: delivery slots):
+    501 `not_supported` to a caller whose credentials grant its scope."""
+
+    def __init__(self, bridge: Bridge, oauth_scope: str, method: str) -> None:
+        self.bridge = bridge
+        self.oauth_scope = oauth_scope
+        self.method = method
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.respond(scope, receive, send)
+
+    async def respond(
+        self, scope: Scope, receive: Receive, send: Send, *extra: tuple[bytes, bytes]
+    ) -> int:
+        try:
+            if scope["method"] not in (self.method, "HEAD" if self.method == "GET" else ""):
+                # The front door hands every GET of an ERC path here, the POST route's too.
+                raise ERCError(
+                    405,
+                    "method_not_allowed",
+                    "Method not allowed on this route",
+                    headers={"Allow": self.method},
+                )
+            authorize(self.bridge, scope, self.oauth_scope)
+            raise ERCError(
+                501,
+                "not_supported",
+                f"The {self.bridge.adapter.name} adapter has no delivery slots",
+            )
+        except ANSWERED as exc:
+            error = error_of(exc)
+        response = error.response()
+        response.raw_headers += list(extra)
+        await response(scope, receive, send)
+        return error.status
 
 
 _NO_PARAMS = QueryParams()
@@ -227,12 +301,7 @@ async def list_orders(request: RouteRequest) -> BaseModel:
             resume=request.resume(binding),
         )
     )
-    return views.orders_page(
-        list(page.orders),
-        brand=request.brand,
-        self_href=request.self_href,
-        next_href=request.next_href(binding, page.resume),
-    )
+    return views.orders_page(list(page.orders), **request.page_links(binding, page.resume))
 
 
 async def get_order(request: RouteRequest) -> BaseModel:
@@ -267,6 +336,46 @@ async def most_recent_order(request: RouteRequest) -> BaseModel:
     return views.most_recent_order(order, brand=request.brand, self_href=request.self_href)
 
 
+async def list_shipments(request: RouteRequest) -> BaseModel:
+    order_id = request.query.id_of("order_id")
+    tracking_number = request.query.tracking_number
+    binding = {
+        "route": "shipments",
+        "customer": request.customer_id,
+        "order_id": order_id,
+        "tracking_number": tracking_number,
+    }
+    page = await request.bridge.adapter.list_shipments(
+        ShipmentListRequest(
+            customer_id=request.customer_id,
+            limit=request.query.limit,
+            order_id=order_id,
+            tracking_number=tracking_number,
+            resume=request.resume(binding),
+        )
+    )
+    return views.shipments_page(list(page.shipments), **request.page_links(binding, page.resume))
+
+
+async def list_products(request: RouteRequest) -> BaseModel:
+    binding = {"route": "products", "search": request.query.search}
+    page = await request.bridge.adapter.list_products(
+        ProductSearch(
+            limit=request.query.limit,
+            search=request.query.search,
+            resume=request.resume(binding),
+        )
+    )
+    return views.products_page(list(page.products), **request.page_links(binding, page.resume))
+
+
+async def get_cart(request: RouteRequest) -> BaseModel:
+    cart = await request.bridge.adapter.get_cart(
+        cart_id=request.query.id_of("cart_id"), customer_id=request.query.id_of("customer_id")
+    )
+    return views.cart_body(cart, brand=request.brand, self_href=request.self_href)
+
+
 ERC_ROUTES = (
     ERCRoute("/customers/{customer_id}", get_customer, CUSTOMERS_READ, Capability.CUSTOMER),
     ERCRoute(
@@ -294,12 +403,48 @@ ERC_ROUTES = (
         ORDERS_READ,
         Capability.MOST_RECENT_ORDER,
     ),
+    ERCRoute(
+        "/customers/{customer_id}/shipments",
+        list_shipments,
+        ORDERS_READ,
+        Capability.SHIPMENTS,
+        accepts=SHIPMENT_LIST,
+    ),
+    ERCRoute("/products", list_products, CUSTOMERS_READ, Capability.PRODUCTS, accepts=PRODUCT_LIST),
+    ERCRoute(
+        "/customers/cart",
+        get_cart,
+        CUSTOMERS_READ,
+        Capability.CART,
+        accepts=CART_LOOKUP,
+        exactly_one=("customer_id", "cart_id"),
+    ),
 )
+SLOT_ROUTES = (
+    ("POST", "/customers/{customer_id}/shipments/schedule", ORDERS_WRITE),
+    ("GET", "/customers/shipments/available-slots", ORDERS_READ),
+)
+"""Method, path and scope of the delivery slot routes: 501 on every adapter (SPEC §8)."""
+
+
+def _matching_order(path: str) -> tuple[bool, ...]:
+    """Literal segments before parameters: `/customers/cart` is R8, not the customer
+    `cart` of R1."""
+    return tuple(segment.startswith("{") for segment in path.split("/"))
 
 
 def erc_routes(bridge: Bridge) -> list[Route]:
+    """Every route of this module, each under both prefixes, in matching order."""
+    reads: list[tuple[str, list[str], ERCEndpoint | UnservedEndpoint]] = [
+        (route.path, ["GET"], ERCEndpoint(route, bridge)) for route in ERC_ROUTES
+    ]
+    slots = [
+        (path, [method], UnservedEndpoint(bridge, scope, method))
+        for method, path, scope in SLOT_ROUTES
+    ]
+    ordered = sorted([*reads, *slots], key=lambda entry: _matching_order(entry[0]))
     return [
-        Route(prefix + route.path, ERCEndpoint(route, bridge), methods=["GET"])
+        Route(prefix + path, endpoint, methods=methods)
         for prefix in PREFIXES
-        for route in ERC_ROUTES
+        for path, methods, endpoint in ordered
     ]

@@ -24,7 +24,7 @@ from adapters.settings_types import (
 from bridge.auth import SCOPES
 from bridge.cache import DEFAULT_MAX_BYTES
 
-RESOURCE_CACHE_MAX_BYTES = 32 * 1024 * 1024
+RESOURCE_CACHE_MAX_BYTES = 16 * 1024 * 1024
 
 __all__ = ["MIN_SECRET_BYTES", "BridgeSettings", "describe_validation_error"]
 
@@ -147,7 +147,7 @@ class BridgeSettings(BaseSettings):
         ge=1,
         description="bound on what kept platform resources weigh (bodies as received, keys "
         "and bookkeeping); least recently used go first",
-        json_schema_extra={SHOWN_DEFAULT: "`33554432` (32 MiB)"},
+        json_schema_extra={SHOWN_DEFAULT: "`16777216` (16 MiB)"},
     )
     writes: bool = Field(
         default=False,

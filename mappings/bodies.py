@@ -1,4 +1,4 @@
-"""The bodies of the five ERC read routes and of every error (SPEC §1, §2)."""
+"""The bodies of the ERC read routes and of every error (SPEC §1, §2, §8)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Generic, TypeVar
 
 from pydantic import Field
 
+from mappings.carts import Cart
 from mappings.models import (
     Address,
     Customer,
@@ -17,6 +18,8 @@ from mappings.models import (
     TrackingInfo,
 )
 from mappings.money import PriceSummary
+from mappings.products import Product
+from mappings.shipments import Shipment
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus, GenericStatus
 
 Embedded = TypeVar("Embedded")
@@ -125,6 +128,28 @@ class MostRecentOrderBody(OrderOpening):
     shipping_addresses: list[Address] | None = None
     highlighted_item: OrderItem | None = None
     custom_fields: CustomFields | None = None
+    links: Links = Field(alias="_links")
+
+
+class ShipmentsEmbedded(ERCModel):
+    shipments: list[Shipment]
+
+
+class ShipmentsPageBody(PageBody[ShipmentsEmbedded]):
+    """R6 (erc-api.md C8)."""
+
+
+class ProductsEmbedded(ERCModel):
+    products: list[Product]
+
+
+class ProductsPageBody(PageBody[ProductsEmbedded]):
+    """R7 (erc-api.md C11)."""
+
+
+class CartBody(Cart):
+    """R8 (erc-api.md C12)."""
+
     links: Links = Field(alias="_links")
 
 

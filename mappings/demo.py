@@ -2,10 +2,12 @@
 
 The demo store mimics a small platform: amounts are decimal strings in major units,
 statuses are ERC detailed values, and shipments list how many of each item they carry.
+Its catalog prices variants in one currency; a cart names variants of the catalog.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field
@@ -13,6 +15,7 @@ from pydantic import Field
 from mappings.addresses import AddressRecord, address_of, addresses_of
 from mappings.bounds import Short, Text, Url
 from mappings.builders import items_total, tracking
+from mappings.carts import Cart, CartCost, CartDiscount, CartLine
 from mappings.errors import MappingError
 from mappings.models import (
     Customer,
@@ -24,8 +27,10 @@ from mappings.models import (
     StatusEvent,
     Timestamp,
 )
-from mappings.money import Money, PriceSummary
+from mappings.money import Money, PriceSummary, currency_exponent, to_decimal
+from mappings.products import Product, ProductImage, ProductOption, Variant
 from mappings.records import Record, parse, present
+from mappings.shipments import Shipment, ShipmentItem, ShipmentTracking
 from mappings.status import (
     CancellationStatus,
     DeliveryType,
@@ -116,9 +121,68 @@ class DemoOrder(Record):
     channel: Short | None = None
 
 
+class DemoImage(Record):
+    id: Short
+    url: Url
+
+
+class DemoVariant(Record):
+    id: Short
+    sku: Short | None = None
+    price: Short
+    options: dict[Short, Short] = Field(default_factory=dict)
+    stock: int
+    images: list[Short] = Field(default_factory=list)
+
+
+class DemoProduct(Record):
+    id: Short
+    title: Short
+    brand: Short | None = None
+    description: Text | None = None
+    images: list[DemoImage] = Field(default_factory=list)
+    options: dict[Short, list[Short]] = Field(default_factory=dict)
+    variants: list[DemoVariant]
+
+
+class DemoCatalog(Record):
+    currency: Short
+    products: list[DemoProduct]
+
+
+class DemoDiscount(Record):
+    code: Short
+    name: Short | None = None
+    type: Short
+    amount: Short
+    description: Text | None = None
+
+
+class DemoCartLine(Record):
+    id: Short
+    variant_id: Short
+    quantity: int
+    discount: DemoDiscount | None = None
+
+
+class DemoCart(Record):
+    id: Short
+    customer_id: Short | None = None
+    currency: Short
+    status: Short | None = None
+    created_at: Timestamp | None = None
+    updated_at: Timestamp | None = None
+    lines: list[DemoCartLine]
+    discounts: list[DemoDiscount] = Field(default_factory=list)
+    tax: Short = "0"
+    tax_included: bool = False
+
+
 class DemoStore(Record):
     customers: list[DemoCustomer]
     orders: list[DemoOrder]
+    catalog: DemoCatalog = Field(default_factory=lambda: DemoCatalog(currency="EUR", products=[]))
+    carts: list[DemoCart] = Field(default_factory=list)
 
 
 def parse_store(raw: Any) -> DemoStore:
@@ -227,3 +291,173 @@ def order(raw: DemoOrder) -> Order:
         cancellation_status=CancellationStatus.CANCELED if raw.cancelled else None,
         custom_fields=present(custom),
     )
+
+
+def shipments(order: Order) -> list[Shipment]:
+    """The order's parcels as R6 lists them, from its items' deliveries: what the order
+    shows now (a changed address included)."""
+    parcels: dict[str, tuple[Delivery, list[ShipmentItem]]] = {}
+    for item in order.items or []:
+        for delivery in item.deliveries or []:
+            _, carried = parcels.setdefault(delivery.id, (delivery, []))
+            carried.append(_shipped_item(item, delivery.delivery_quantity))
+    return [_shipment(order, delivery, carried) for delivery, carried in parcels.values()]
+
+
+def _shipped_item(item: OrderItem, quantity: int | None) -> ShipmentItem:
+    return ShipmentItem(
+        id=item.id,
+        name=item.name,
+        description=item.description,
+        brand=item.brand,
+        price=item.price,
+        image_url=item.image_url,
+        quantity=str(quantity) if quantity is not None else None,
+        sku=item.sku,
+    )
+
+
+def _shipment(order: Order, delivery: Delivery, items: list[ShipmentItem]) -> Shipment:
+    status = delivery.latest_status_info
+    quantities = [int(item.quantity) for item in items if item.quantity is not None]
+    tracked = delivery.tracking_info
+    return Shipment(
+        id=delivery.id,
+        customer_id=order.customer_id,
+        order_id=order.id,
+        delivery_quantity=str(sum(quantities)) if quantities else None,
+        delivery_date_start=delivery.delivery_date_start,
+        delivery_date_end=delivery.delivery_date_end,
+        latest_status_info=status.type.value if status else None,
+        last_updated=delivery.last_update,
+        description=delivery.description,
+        shipping_provider=delivery.carrier,
+        shipping_date=delivery.shipping_date,
+        shipping_address=order.shipping_address,
+        tracking_info=ShipmentTracking(
+            tracking_number=tracked.tracking_number,
+            tracking_carrier=delivery.carrier,
+            external_url=tracked.external_url,
+        )
+        if tracked
+        else None,
+        items=items,
+    )
+
+
+def product(raw: DemoProduct, currency: str) -> Product:
+    first_image = raw.images[0].id if raw.images else None
+    return Product(
+        id=raw.id,
+        title=raw.title,
+        brand=raw.brand,
+        description=raw.description,
+        default_variant_id=raw.variants[0].id if raw.variants else None,
+        default_image_id=first_image,
+        images=[ProductImage(id=image.id, image_url=image.url) for image in raw.images],
+        options=[ProductOption(name=name, values=values) for name, values in raw.options.items()]
+        or None,
+        variants=[
+            Variant(
+                id=variant.id,
+                sku=variant.sku,
+                price=Money.of(variant.price, currency, path=f"catalog.{variant.id}.price"),
+                images_ids=variant.images or None,
+                options=variant.options or None,
+                available_quantity=max(variant.stock, 0),
+            )
+            for variant in raw.variants
+        ],
+    )
+
+
+def matches_search(raw: DemoProduct, search: str | None) -> bool:
+    """Case-insensitive: a part of the title, the description or a variant's SKU."""
+    if not search:
+        return True
+    wanted = search.casefold()
+    texts = [raw.title, raw.description or "", *(v.sku or "" for v in raw.variants)]
+    return any(wanted in text.casefold() for text in texts)
+
+
+def cart_amount(value: Decimal, currency: str) -> str:
+    """A cart amount as ERC's cart has them: decimal text in the currency's minor unit."""
+    return f"{value:.{currency_exponent(currency)}f}"
+
+
+def _discount(raw: DemoDiscount, currency: str, path: str) -> tuple[Decimal, CartDiscount]:
+    amount = to_decimal(raw.amount, path)
+    return amount, CartDiscount(
+        discounted_amount=cart_amount(amount, currency),
+        type=raw.type,
+        discount_code=raw.code,
+        discount_name=raw.name,
+        discount_description=raw.description,
+    )
+
+
+def cart(raw: DemoCart, catalog: DemoCatalog) -> Cart:
+    """The cart with its costs worked out from the catalog's prices (tax as the cart says)."""
+    currency = raw.currency
+    variants = {v.id: (p, v) for p in catalog.products for v in p.variants}
+    lines: list[CartLine] = []
+    base = line_discounts = Decimal(0)
+    for line in raw.lines:
+        path = f"carts.{raw.id}.lines.{line.id}"
+        if line.variant_id not in variants:
+            raise MappingError(f"unknown variant {line.variant_id}", path)
+        owner, variant = variants[line.variant_id]
+        cost = to_decimal(variant.price, path) * line.quantity
+        discounts = [_discount(line.discount, currency, path)] if line.discount else []
+        taken = sum((amount for amount, _ in discounts), Decimal(0))
+        base, line_discounts = base + cost, line_discounts + taken
+        lines.append(
+            CartLine(
+                line_id=line.id,
+                variant_id=variant.id,
+                variant_title=" / ".join(variant.options.values()) or owner.title,
+                product_id=owner.id,
+                sku=variant.sku or variant.id,
+                default_image=_image_url(owner, variant),
+                quantity=str(line.quantity),
+                quantity_available=str(max(variant.stock, 0)),
+                cost=CartCost(
+                    base_amount=cart_amount(cost, currency),
+                    discounts_amount=cart_amount(taken, currency),
+                    final_amount=cart_amount(cost - taken, currency),
+                ),
+                cart_lines_discounts=[discount for _, discount in discounts] or None,
+            )
+        )
+    order_discounts = [
+        _discount(d, currency, f"carts.{raw.id}.discounts.{d.code}") for d in raw.discounts
+    ]
+    discounts_total = line_discounts + sum((amount for amount, _ in order_discounts), Decimal(0))
+    tax = to_decimal(raw.tax, f"carts.{raw.id}.tax")
+    final = base - discounts_total + (0 if raw.tax_included else tax)
+    return Cart(
+        cart_id=raw.id,
+        customer_id=raw.customer_id,
+        total_quantity=str(sum(line.quantity for line in raw.lines)),
+        currency=currency,
+        cart_status=raw.status,
+        created_time=raw.created_at,
+        updated_time=raw.updated_at,
+        cost=CartCost(
+            base_amount=cart_amount(base, currency),
+            discounts_amount=cart_amount(discounts_total, currency),
+            final_amount=cart_amount(final, currency),
+            taxes_amount=cart_amount(tax, currency),
+        ),
+        cart_discounts=[discount for _, discount in order_discounts] or None,
+        cart_lines=lines or None,
+    )
+
+
+def _image_url(owner: DemoProduct, variant: DemoVariant) -> str:
+    """The variant's first image, else the product's (a cart line must show one)."""
+    urls = {image.id: image.url for image in owner.images}
+    for image_id in [*variant.images, *urls]:
+        if image_id in urls:
+            return urls[image_id]
+    raise MappingError("a product in a cart needs an image", f"catalog.{owner.id}")

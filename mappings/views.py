@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from mappings.bodies import (
+    CartBody,
     CustomerBody,
     ItemsEmbedded,
     ItemsPageBody,
@@ -17,9 +18,16 @@ from mappings.bodies import (
     OrdersEmbedded,
     OrdersPageBody,
     OrderSummary,
+    ProductsEmbedded,
+    ProductsPageBody,
+    ShipmentsEmbedded,
+    ShipmentsPageBody,
     StatusStep,
 )
+from mappings.carts import Cart
 from mappings.models import Address, Customer, Order, OrderItem, StatusEvent, TrackingInfo
+from mappings.products import Product
+from mappings.shipments import Shipment
 from mappings.status import TYPICAL_DETAIL, GenericStatus, current_step_index, status_steps
 
 
@@ -165,3 +173,35 @@ def most_recent_order(order: Order, *, brand: str | None, self_href: str) -> Mos
         custom_fields=order.custom_fields or None,
         links=links(self_href),
     )
+
+
+Branded = TypeVar("Branded", Shipment, Product)
+
+
+def _branded(elements: list[Branded], brand: str | None) -> list[Branded]:
+    """The configured brand wins over the one the platform gives, as on every body."""
+    if brand is None:
+        return elements
+    return [element.model_copy(update={"brand": brand}) for element in elements]
+
+
+def shipments_page(
+    shipments: list[Shipment], *, brand: str | None, self_href: str, next_href: str | None
+) -> ShipmentsPageBody:
+    return ShipmentsPageBody(
+        embedded=ShipmentsEmbedded(shipments=_branded(shipments, brand)),
+        links=links(self_href, next_href),
+    )
+
+
+def products_page(
+    products: list[Product], *, brand: str | None, self_href: str, next_href: str | None
+) -> ProductsPageBody:
+    return ProductsPageBody(
+        embedded=ProductsEmbedded(products=_branded(products, brand)),
+        links=links(self_href, next_href),
+    )
+
+
+def cart_body(cart: Cart, *, brand: str | None, self_href: str) -> CartBody:
+    return CartBody(**{**dict(cart), "brand": brand or cart.brand}, links=links(self_href))

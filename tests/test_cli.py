@@ -185,3 +185,21 @@ def test_an_unknown_log_format_is_refused(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "serve", env={"ERC_BRIDGE_LOG_FORMAT": "yaml"})
     assert result.returncode == 2
     assert "ERC_BRIDGE_LOG_FORMAT is invalid" in result.stderr
+
+
+def test_adapters_names_each_route_by_its_spec_id(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "adapters")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    demo = lines.index(next(line for line in lines if line.startswith("demo ")))
+    assert lines[demo + 1] == (
+        "  routes:   R1 customer, R2 orders, R3 order, R4 items, R5 most_recent_order, "
+        "R6 shipments, R7 products, R8 cart"
+    )
+    assert (
+        lines[demo + 2]
+        == "  writes:   W1 cancel_order, W2 change_shipping_address, W3 cancel_items"
+    )
+    adobe = lines.index(next(line for line in lines if line.startswith("adobe_cpapi ")))
+    assert lines[adobe + 2] == "  writes:   W1 cancel_order, W3 cancel_items"

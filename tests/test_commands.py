@@ -324,10 +324,15 @@ def test_get_authenticates_with_an_oauth_client(tmp_path: Path) -> None:
 
 def test_adapters_lists_the_reads_and_the_writes_each_adapter_serves() -> None:
     assert route_lines(DemoAdapter.capabilities) == [
-        "  routes:   R1 customer, R2 orders, R3 order, R4 items, R5 most_recent_order",
+        "  routes:   R1 customer, R2 orders, R3 order, R4 items, R5 most_recent_order, "
+        "R6 shipments, R7 products, R8 cart",
         "  writes:   W1 cancel_order, W2 change_shipping_address, W3 cancel_items",
     ]
     assert route_lines(READ_CAPABILITIES)[1] == "  writes:   none"
+    assert route_lines({Capability.CART, Capability.CANCEL_ORDER}) == [
+        "  routes:   R8 cart",
+        "  writes:   W1 cancel_order",
+    ]
     assert route_lines({Capability.ORDER, Capability.CANCEL_ITEMS}) == [
         "  routes:   R3 order",
         "  writes:   W3 cancel_items",

@@ -10,7 +10,7 @@ from starlette.types import Receive, Scope, Send
 
 from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
 from adapters.base import Adapter
-from tests.conformance import ALL_FAULTS, AdapterConformance, Fault, Manifest, Platform
+from tests.conformance import ALL_FAULTS, AdapterConformance, Fault, Manifest, Platform, WriteCases
 from tests.conftest import FAST_SHORT_READ
 from tests.emulators.adobe_cpapi import TOKEN_PATH, CPAPIEmulator
 from tests.emulators.adobe_fixtures import (
@@ -89,6 +89,14 @@ class TestAdobeConformance(AdapterConformance):
         other_customer=EURO,
         other_order="5150000101",
         faults=ALL_FAULTS,
+        writes=WriteCases(
+            customer=WRITE_CUSTOMER,
+            cancellable=CANCELLABLE_ORDER,
+            cancelled=CANCELLED_ORDER,
+            not_cancellable=REFUSED_ORDER,
+            lines_order=ITEMS_ORDER,
+            lines=CANCELLABLE_ITEM_IDS,
+        ),
     )
 
     @contextmanager

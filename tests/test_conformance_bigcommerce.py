@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from adapters.base import Adapter
 from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
-from tests.conformance import ALL_FAULTS, AdapterConformance, Manifest, Platform
+from tests.conformance import ALL_FAULTS, AdapterConformance, Manifest, Platform, WriteCases
 from tests.conftest import FAST
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
@@ -57,6 +57,14 @@ class TestBigCommerceConformance(AdapterConformance):
         other_customer=fx.LUKAS,
         other_order=fx.ORDER_EUR,
         faults=ALL_FAULTS,
+        writes=WriteCases(
+            customer=fx.ANA,
+            cancellable=WRITE_CASES["cancellable_order"],
+            cancelled=WRITE_CASES["cancelled_order"],
+            not_cancellable=WRITE_CASES["shipped_order"],
+            addressable=WRITE_CASES["cancellable_order"],
+            not_addressable=WRITE_CASES["shipped_order"],
+        ),
     )
 
     @contextmanager
@@ -64,6 +72,9 @@ class TestBigCommerceConformance(AdapterConformance):
         emulator = BigCommerceEmulator(fx.default_store())
         with serve(emulator.app) as url:
             yield Platform(url=url, faults=emulator, emulator=emulator)
+
+    def restore_platform(self, platform: Platform) -> None:
+        platform.emulator.store = fx.default_store()
 
     def build_adapter(self, platform: Platform) -> Adapter:
         settings = BigCommerceSettings(

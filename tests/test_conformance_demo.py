@@ -34,6 +34,17 @@ class TestDemoConformance(AdapterConformance):
         ),
     )
 
+    SHIPMENTS_CUSTOMER = "cus_ana"
+    SHIPMENTS_COUNT = 5
+    SHIPMENTS_ORDER = "ord_1002"  # two parcels
+    SHIPMENTS_TRACKING_NUMBER = "RR987654321PT"
+    SHIPMENTS_OTHER_CUSTOMER = "cus_john"
+    PRODUCT_SEARCH = "linen"
+    PRODUCT_COUNT = 7
+    CART_ID = "crt_guest_7f3a"
+    CART_CUSTOMER = "cus_ana"
+    UNKNOWN_CART_ID = "crt_nope"
+
     def serve_platform(self) -> AbstractContextManager[Platform]:
         return no_platform()
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from adapters.base import Adapter
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
-from tests.conformance import ALL_FAULTS, AdapterConformance, Fault, Manifest, Platform
+from tests.conformance import ALL_FAULTS, AdapterConformance, Fault, Manifest, Platform, WriteCases
 from tests.conftest import FAST
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import (
@@ -89,6 +89,14 @@ class TestElasticPathConformance(AdapterConformance):
         other_customer=fx.HANS,
         other_order=fx.ORDER_EUR,
         faults=ALL_FAULTS,
+        writes=WriteCases(
+            customer=fx.MARIA,
+            cancellable=WRITE_CASES["cancellable_order"],
+            cancelled=WRITE_CASES["cancelled_order"],
+            not_cancellable=WRITE_CASES["shipped_order"],
+            addressable=WRITE_CASES["cancellable_order"],
+            not_addressable=WRITE_CASES["shipped_order"],
+        ),
         missing_customer="00000000-0000-4000-8000-000000000001",
         missing_order="00000000-0000-4000-8000-000000000000",
     )
@@ -98,6 +106,9 @@ class TestElasticPathConformance(AdapterConformance):
         emulator = ElasticPathEmulator(fx.default_store())
         with serve(emulator.app) as url:
             yield Platform(url=url, faults=ElasticPathFaults(emulator), emulator=emulator)
+
+    def restore_platform(self, platform: Platform) -> None:
+        platform.emulator.store = fx.default_store()
 
     def build_adapter(self, platform: Platform) -> Adapter:
         settings = ElasticPathSettings(

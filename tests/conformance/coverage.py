@@ -2,9 +2,11 @@
 
 For every registered adapter with a conformance test module (`tests/test_conformance_*.py`)
 this starts its emulator, serves its manifest's customers through the real app (R1, every
-page of R2, R5, and R3 and R4 for every order listed) and notes each field that appears in
-a body. Rows are the fields of the ERC tables in `tests.erc_contract`; fields the bridge
-itself fills (`brand`, `_links`) and those every body must carry are left out.
+page of R2, R5, and R3 and R4 for every order listed; every page of R6 for the customers
+its R6 fixtures name, of R7, and R8 for its cart fixtures, where the adapter declares them)
+and notes each field that appears in a body. Rows are the fields of the ERC tables in
+`tests.erc_contract` and `tests.conformance.shelf_contract`; fields the bridge itself fills
+(`brand`, `_links`) and those every body must carry are left out.
 
     python -m tests.conformance.coverage          # print the table
     python -m tests.conformance.coverage --write  # refresh it in README.md
@@ -15,18 +17,22 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import structlog
 from starlette.testclient import TestClient
 
+from adapters.base import Adapter, Capability
 from adapters.registry import available_adapters
 from bridge.app import create_app
+from tests.conformance.shelf_contract import SHELF_TABLES
 from tests.conformance.suite import PREFIX, AdapterConformance
 from tests.conftest import AUTH, decode, settings
-from tests.erc_contract import TABLES
+from tests.erc_contract import TABLES as ORDER_TABLES
+
+TABLES = {**ORDER_TABLES, **SHELF_TABLES}
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -39,13 +45,28 @@ ROUTES = {
     "R3": ("order_detail", ""),
     "R4": ("item", "items[]."),
     "R5": ("most_recent_order", ""),
+    "R6": ("shipment", "shipments[]."),
+    "R7": ("product", "products[]."),
+    "R8": ("cart", ""),
 }
 FILLED_BY_THE_BRIDGE = frozenset({"brand", "_links"})
 """Top-level fields of the route bodies that come from the bridge's settings and request."""
-BODIES = frozenset({"customer", "order_summary", "order_detail", "most_recent_order"})
+BODIES = frozenset({"customer", "order_summary", "order_detail", "most_recent_order", "cart"})
 # Tables shown as one row: a money amount or an address is there or not, as a whole.
 ONE_ROW = frozenset(
-    {"money", "address", "price_summary", "tracking_info", "delivery_status", "integration_info"}
+    {
+        "money",
+        "address",
+        "price_summary",
+        "tracking_info",
+        "delivery_status",
+        "integration_info",
+        "shipment_tracking",
+        "product_image",
+        "product_option",
+        "cart_cost",
+        "cart_discount",
+    }
 )
 ONE_ROW_OUTSIDE_R4 = frozenset({"item"})
 
@@ -162,7 +183,35 @@ def observe(subject: type[AdapterConformance]) -> tuple[str, set[tuple[str, str]
                     note("R3", decode(client.get(f"{PREFIX}{path}")))
                     for page in _all_pages(client, f"{path}/items", "items"):
                         note("R4", page)
+            _observe_shelf(subject, adapter, client, note)
     return adapter.name, seen
+
+
+def _observe_shelf(
+    subject: type[AdapterConformance],
+    adapter: Adapter,
+    client: TestClient,
+    note: Callable[[str, Any], None],
+) -> None:
+    """R6 to R8 for the fixtures the conformance module names, where declared."""
+    declared = adapter.capabilities
+    if Capability.SHIPMENTS in declared:
+        for customer in (subject.SHIPMENTS_CUSTOMER, subject.SHIPMENTS_OTHER_CUSTOMER):
+            if customer is not None:
+                for page in _all_pages(client, f"/customers/{customer}/shipments", "shipments"):
+                    note("R6", page)
+    if Capability.PRODUCTS in declared:
+        for page in _all_pages(client, "/products", "products"):
+            note("R7", page)
+    if Capability.CART in declared:
+        lookups = [("cart_id", subject.CART_ID)]
+        if subject.CART_BY_CUSTOMER:
+            lookups.append(("customer_id", subject.CART_CUSTOMER))
+        for name, value in lookups:
+            if value is not None:
+                response = client.get(f"{PREFIX}/customers/cart", params={name: value})
+                assert response.status_code == 200, response.text
+                note("R8", decode(response))
 
 
 def table() -> str:

@@ -31,6 +31,7 @@ import re
 from collections.abc import Awaitable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -46,13 +47,20 @@ from adapters.base import (
     Capability,
     OrderListRequest,
     OrderPage,
+    ProductPage,
+    ProductSearch,
+    ShipmentListRequest,
+    ShipmentPage,
     WriteResult,
 )
 from adapters.errors import AdapterError
 from bridge.app import create_app
 from bridge.auth import ORDERS_READ
+from bridge.commands import ROUTE_IDS
+from mappings.carts import Cart
 from mappings.models import Customer, Order, OrderItem
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
+from tests.conformance.shelf_contract import check
 from tests.conftest import (
     AUTH,
     CLIENT_ID,
@@ -62,7 +70,6 @@ from tests.conftest import (
     decode,
     settings,
 )
-from tests.erc_contract import check
 
 PREFIX = "/erc/ecommerce/connections"
 
@@ -196,13 +203,12 @@ WRITE_ROUTES = {
     ),
     Capability.CANCEL_ITEMS: ("PUT", "/customers/{customer}/orders/{order}/items/cancel"),
 }
-CAPABILITY_ROUTES = {
-    Capability.CUSTOMER: "R1",
-    Capability.ORDERS: "R2",
-    Capability.ORDER: "R3",
-    Capability.ITEMS: "R4",
-    Capability.MOST_RECENT_ORDER: "R5",
+SHELF_ROUTES = {
+    "R6": "/customers/{customer}/shipments",
+    "R7": "/products",
+    "R8": "/customers/cart",
 }
+CAPABILITY_ROUTES = {c: name for c, name in ROUTE_IDS.items() if name.startswith("R")}
 TABLES = {
     "R1": "customer",
     "R2": "orders_page",
@@ -293,6 +299,15 @@ class Watched(Adapter):
 
     async def most_recent_order(self, customer_id: str) -> Order:
         return await self._call(self.inner.most_recent_order(customer_id))
+
+    async def list_shipments(self, request: ShipmentListRequest) -> ShipmentPage:
+        return await self._call(self.inner.list_shipments(request))
+
+    async def list_products(self, request: ProductSearch) -> ProductPage:
+        return await self._call(self.inner.list_products(request))
+
+    async def get_cart(self, *, cart_id: str | None = None, customer_id: str | None = None) -> Cart:
+        return await self._call(self.inner.get_cart(cart_id=cart_id, customer_id=customer_id))
 
     async def cancel_order(self, customer_id: str, order_id: str, body: CancelOrder) -> WriteResult:
         return await self._call(self.inner.cancel_order(customer_id, order_id, body))
@@ -399,14 +414,19 @@ class ERC:
             assert len(pages) <= 1000, "the walk does not end"
 
 
-def route(name: str, *, customer: str, order: str = "") -> str:
-    return ROUTES[name].format(customer=customer, order=order)
+def route(name: str, *, customer: str = "", order: str = "") -> str:
+    return {**ROUTES, **SHELF_ROUTES}[name].format(customer=customer, order=order)
 
 
 def capability_of(path: str) -> Capability:
     """The capability an ERC path needs (`/customers/c1/orders` needs ORDERS)."""
     parts = path.strip("/").split("/")
-    name = "R5" if parts[-1] == "most-recent-order" else f"R{len(parts) - 1}"
+    if parts in (["products"], ["customers", "cart"]):
+        name = "R7" if parts == ["products"] else "R8"
+    elif parts[-1] in ("most-recent-order", "shipments"):
+        name = "R5" if parts[-1] == "most-recent-order" else "R6"
+    else:
+        name = f"R{len(parts) - 1}"
     return next(c for c, route_name in CAPABILITY_ROUTES.items() if route_name == name)
 
 
@@ -429,9 +449,36 @@ def assert_whole_pages(pages: list[list[Any]], limit: int, total: int) -> None:
 
 
 class AdapterConformance:
-    """Every adapter, against its emulator, through the real app. Subclass it as `Test...`."""
+    """Every adapter, against its emulator, through the real app. Subclass it as `Test...`.
+
+    R6 to R8 cases read the emulator's fixtures from the optional class attributes below;
+    a case whose attribute is left None is skipped (as is one for a route the adapter does
+    not declare)."""
 
     manifest: ClassVar[Manifest]
+    SHIPMENTS_CUSTOMER: ClassVar[str | None] = None
+    """A customer with at least two shipments (R6), so that a walk has two pages."""
+    SHIPMENTS_COUNT: ClassVar[int | None] = None
+    """How many shipments R6 lists for SHIPMENTS_CUSTOMER."""
+    SHIPMENTS_ORDER: ClassVar[str | None] = None
+    """One of SHIPMENTS_CUSTOMER's orders with shipments: the `order_id` filter."""
+    SHIPMENTS_TRACKING_NUMBER: ClassVar[str | None] = None
+    """The tracking number of one of SHIPMENTS_CUSTOMER's shipments."""
+    SHIPMENTS_OTHER_CUSTOMER: ClassVar[str | None] = None
+    """Another customer with shipments: none of them is ever listed for the first."""
+    PRODUCT_SEARCH: ClassVar[str | None] = None
+    """A `search` that finds some products of the catalog, not all (R7)."""
+    PRODUCT_COUNT: ClassVar[int | None] = None
+    """How many products R7 lists without `search` (at least two)."""
+    CART_ID: ClassVar[str | None] = None
+    """A cart the platform holds (R8 by `cart_id`)."""
+    CART_CUSTOMER: ClassVar[str | None] = None
+    """A customer whose current cart R8 finds by `customer_id`; for a platform that
+    cannot look a cart up by customer, any customer (the case expects 400 naming it)."""
+    CART_BY_CUSTOMER: ClassVar[bool] = True
+    """False when the platform cannot look a cart up by customer (400 `customer_id`)."""
+    UNKNOWN_CART_ID: ClassVar[str | None] = None
+    """An id of the platform's kind that names no cart."""
 
     def serve_platform(self) -> AbstractContextManager[Platform]:
         """Start the platform emulator; `no_platform()` for an adapter that reads none."""
@@ -440,6 +487,11 @@ class AdapterConformance:
     def build_adapter(self, platform: Platform) -> Adapter:
         """A new adapter pointed at the running platform."""
         raise NotImplementedError
+
+    def restore_platform(self, platform: Platform) -> None:
+        """Bring the platform's data back as first served, before each test: a platform
+        that keeps the writes' changes makes every write case start from the same orders.
+        Nothing to do by default (a platform whose `faults.clear()` does it, or none)."""
 
     # Fixtures
 
@@ -466,6 +518,7 @@ class AdapterConformance:
     def erc(self, platform: Platform) -> Iterator[ERC]:
         if platform.faults is not None:
             platform.faults.clear()
+        self.restore_platform(platform)
         adapter = watched(self.build_adapter(platform))
         # The response cache is off so that every request reaches the platform.
         app = create_app(settings(cache_ttl_s=0, writes=True), adapter=adapter)
@@ -484,6 +537,13 @@ class AdapterConformance:
         if capability not in adapter.capabilities:
             pytest.skip(f"the {adapter.name} adapter does not serve {capability}")
         return adapter
+
+    def shelf(self, name: str) -> str:
+        """The class attribute `name` (an R6 to R8 fixture), or a skip when it is absent."""
+        value = getattr(self, name)
+        if value is None:
+            pytest.skip(f"the conformance module names no {name}")
+        return str(value)
 
     def write_case(self, name: str) -> tuple[str, str]:
         """The customer and the order the manifest names for a write case, or a skip."""
@@ -618,6 +678,166 @@ class AdapterConformance:
 
     def test_most_recent_order_of_customer_without_orders_is_404(self, erc: ERC) -> None:
         erc.error(route("R5", customer=self.m.empty_customer), 404, "not_found")
+
+    # R6 shipments
+
+    def test_shipments_walk_newest_first_without_skips_or_repeats(self, erc: ERC) -> None:
+        customer = self.shelf("SHIPMENTS_CUSTOMER")
+        path = route("R6", customer=customer)
+        whole = erc.ok(path, "shipments_page", limit=100)["_embedded"]["shipments"]
+        total = self.SHIPMENTS_COUNT if self.SHIPMENTS_COUNT is not None else len(whole)
+        assert len(whole) == min(total, 100) and total >= 2
+        limit = page_limit(total)
+        pages = erc.walk(path, "shipments_page", "shipments", limit=limit)
+        shipments = _flatten(pages)
+        assert len(set(_ids(shipments))) == len(shipments), "a shipment was listed twice"
+        assert_whole_pages(pages, limit, total)
+        assert _ids(shipments)[:100] == _ids(whole)
+        assert {s.get("customer_id", customer) for s in shipments} == {customer}
+        sent = [s["shipping_date"] for s in shipments if "shipping_date" in s]
+        assert sent == sorted(sent, reverse=True)
+
+    def test_shipments_filtered_by_order(self, erc: ERC) -> None:
+        customer, order = self.shelf("SHIPMENTS_CUSTOMER"), self.shelf("SHIPMENTS_ORDER")
+        path = route("R6", customer=customer)
+        every = _flatten(erc.walk(path, "shipments_page", "shipments", limit=100))
+        pages = erc.walk(path, "shipments_page", "shipments", limit=1, order_id=order)
+        found = _flatten(pages)
+        assert found and {s.get("order_id", order) for s in found} == {order}
+        assert _ids(found) == [s["id"] for s in every if s.get("order_id") == order]
+
+    def test_shipments_filtered_by_tracking_number(self, erc: ERC) -> None:
+        customer = self.shelf("SHIPMENTS_CUSTOMER")
+        number = self.shelf("SHIPMENTS_TRACKING_NUMBER")
+        path = route("R6", customer=customer)
+        body = erc.ok(path, "shipments_page", tracking_number=number)
+        found = body["_embedded"]["shipments"]
+        assert found
+        assert {s["tracking_info"]["tracking_number"] for s in found} == {number}
+        none = erc.ok(path, "shipments_page", tracking_number="ZZ-NO-SUCH-PARCEL-ZZ")
+        assert none["_embedded"]["shipments"] == []
+
+    def test_another_customers_shipments_are_never_listed(self, erc: ERC) -> None:
+        customer = self.shelf("SHIPMENTS_CUSTOMER")
+        other = self.shelf("SHIPMENTS_OTHER_CUSTOMER")
+        mine = _flatten(erc.walk(route("R6", customer=customer), "shipments_page", "shipments"))
+        theirs = _flatten(erc.walk(route("R6", customer=other), "shipments_page", "shipments"))
+        assert theirs, "the other customer has no shipments to keep apart"
+        assert not set(_ids(mine)) & set(_ids(theirs))
+        assert {s.get("customer_id", other) for s in theirs} == {other}
+        # Their order, named as a filter of mine, finds nothing of theirs.
+        their_order = next((s["order_id"] for s in theirs if "order_id" in s), None)
+        if their_order is not None:
+            path = route("R6", customer=customer)
+            found = erc.ok(path, "shipments_page", order_id=their_order)["_embedded"]
+            assert found["shipments"] == []
+
+    def test_shipments_of_an_unknown_customer_are_404(self, erc: ERC) -> None:
+        self.shelf("SHIPMENTS_CUSTOMER")
+        erc.error(route("R6", customer=self.m.missing_customer), 404, "not_found")
+
+    def test_a_shipments_cursor_does_not_cross_customers_or_filters(self, erc: ERC) -> None:
+        customer = self.shelf("SHIPMENTS_CUSTOMER")
+        first = erc.ok(route("R6", customer=customer), "shipments_page", limit=1)
+        cursor = parse_qs(urlsplit(first["_links"]["next"]["href"]).query)["cursor"][0]
+        other = route("R6", customer=self.m.other_customer)
+        erc.error(other, 400, "invalid_cursor", cursor=cursor)
+        mine = route("R6", customer=customer)
+        erc.error(mine, 400, "invalid_cursor", cursor=cursor, tracking_number="X1")
+
+    @pytest.mark.parametrize(
+        ("name", "value"), [("limit", "0"), ("order_id", "a/b"), ("tracking_number", "x" * 201)]
+    )
+    def test_bad_shipments_parameters_are_400_naming_them(
+        self, erc: ERC, name: str, value: str
+    ) -> None:
+        customer = self.shelf("SHIPMENTS_CUSTOMER")
+        body = erc.error(route("R6", customer=customer), 400, "invalid_request", **{name: value})
+        assert [f["name"] for f in body["fields"]] == [name]
+
+    # R7 products
+
+    def test_products_walk_without_skips_or_repeats(self, erc: ERC) -> None:
+        whole = erc.ok(route("R7"), "products_page", limit=100)["_embedded"]["products"]
+        total = self.PRODUCT_COUNT if self.PRODUCT_COUNT is not None else len(whole)
+        if total < 2:
+            pytest.skip("the catalog has fewer than two products to page")
+        limit = page_limit(total)
+        pages = erc.walk(route("R7"), "products_page", "products", limit=limit)
+        products = _flatten(pages)
+        assert len(set(_ids(products))) == len(products), "a product was listed twice"
+        assert_whole_pages(pages, limit, total)
+        assert _ids(products)[:100] == _ids(whole)
+        for product in products:
+            variants = {v["id"] for v in product.get("variants", [])}
+            if "default_variant_id" in product:
+                assert product["default_variant_id"] in variants, product["id"]
+            images = {i["id"] for i in product.get("images", [])}
+            for variant in product.get("variants", []):
+                assert set(variant.get("images_ids", [])) <= images, variant["id"]
+
+    def test_product_search_finds_some_of_the_catalog(self, erc: ERC) -> None:
+        search = self.shelf("PRODUCT_SEARCH")
+        every = _ids(_flatten(erc.walk(route("R7"), "products_page", "products", limit=100)))
+        pages = erc.walk(route("R7"), "products_page", "products", limit=1, search=search)
+        found = _ids(_flatten(pages))
+        assert found, f"nothing found for {search!r}"
+        assert len(set(found)) == len(found)
+        assert set(found) < set(every)
+        none = erc.ok(route("R7"), "products_page", search="zz-no-such-product-zz")
+        assert none["_embedded"]["products"] == []
+        assert "next" not in none["_links"]
+
+    def test_a_products_cursor_is_bound_to_its_search(self, erc: ERC) -> None:
+        first = erc.ok(route("R7"), "products_page", limit=1)
+        if "next" not in first["_links"]:
+            pytest.skip("the catalog has one page")
+        cursor = parse_qs(urlsplit(first["_links"]["next"]["href"]).query)["cursor"][0]
+        erc.error(route("R7"), 400, "invalid_cursor", cursor=cursor, search="zz")
+
+    @pytest.mark.parametrize(("name", "value"), [("limit", "-1"), ("search", "s" * 201)])
+    def test_bad_products_parameters_are_400_naming_them(
+        self, erc: ERC, name: str, value: str
+    ) -> None:
+        body = erc.error(route("R7"), 400, "invalid_request", **{name: value})
+        assert [f["name"] for f in body["fields"]] == [name]
+
+    # R8 cart
+
+    def test_cart_by_id(self, erc: ERC) -> None:
+        cart_id = self.shelf("CART_ID")
+        body = erc.ok(route("R8"), "cart", cart_id=cart_id)
+        assert body["cart_id"] == cart_id
+        assert_cart_adds_up(body)
+
+    def test_cart_by_customer(self, erc: ERC) -> None:
+        customer = self.shelf("CART_CUSTOMER")
+        if not self.CART_BY_CUSTOMER:
+            body = erc.error(route("R8"), 400, "invalid_request", customer_id=customer)
+            assert [f["name"] for f in body["fields"]] == ["customer_id"]
+            return
+        body = erc.ok(route("R8"), "cart", customer_id=customer)
+        assert body.get("customer_id", customer) == customer
+        assert_cart_adds_up(body)
+
+    def test_unknown_cart_is_404(self, erc: ERC) -> None:
+        erc.error(route("R8"), 404, "not_found", cart_id=self.shelf("UNKNOWN_CART_ID"))
+
+    def test_cart_of_an_unknown_customer_is_404(self, erc: ERC) -> None:
+        self.shelf("CART_CUSTOMER")
+        if not self.CART_BY_CUSTOMER:
+            pytest.skip("the platform looks carts up by id only")
+        erc.error(route("R8"), 404, "not_found", customer_id=self.m.missing_customer)
+
+    @pytest.mark.parametrize(
+        "params",
+        [{}, {"customer_id": "c1", "cart_id": "k1"}, {"cart_id": "a/b"}, {"customer_id": ""}],
+        ids=["neither", "both", "bad-id", "empty"],
+    )
+    def test_a_cart_needs_exactly_one_good_id(self, erc: ERC, params: dict[str, str]) -> None:
+        body = erc.error(route("R8"), 400, "invalid_request", **params)
+        named = {f["name"] for f in body["fields"]}
+        assert named <= {"customer_id", "cart_id"} and named
 
     # Not found and isolation
 
@@ -819,6 +1039,18 @@ class AdapterConformance:
             body = _valid_body(capability, self.m.writes)
             response = erc.write(capability, self.m.customer, self.m.order, body)
             erc.expect_error(response, 403, "forbidden")
+
+
+def assert_cart_adds_up(cart: dict[str, Any]) -> None:
+    """Each line's and the cart's final amount are their base less their discounts, when
+    the platform says both; the quantities add up."""
+    for cost in [cart["cost"], *(line["cost"] for line in cart.get("cart_lines", []))]:
+        if {"base_amount", "discounts_amount"} <= cost.keys() and "taxes_amount" not in cost:
+            expected = Decimal(cost["base_amount"]) - Decimal(cost["discounts_amount"])
+            assert Decimal(cost["final_amount"]) == expected, cost
+    lines = cart.get("cart_lines", [])
+    if "total_quantity" in cart and lines:
+        assert int(cart["total_quantity"]) == sum(int(line["quantity"]) for line in lines)
 
 
 def _valid_body(capability: Capability, cases: WriteCases | None) -> Any:
