@@ -325,7 +325,7 @@ def _cart_line(raw: BCCartItem, currency: str) -> CartLine:
         variant_title=_variant_title(raw),
         product_id=str(raw.product_id or ""),
         sku=_text(raw.sku) or "",
-        default_image=_text(raw.image_url) or "",
+        default_image=_text(raw.image_url),
         quantity=str(raw.quantity),
         url=_text(raw.url),
         cost=CartCost(

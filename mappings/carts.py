@@ -27,7 +27,8 @@ class CartLine(ERCModel):
     variant_title: str
     product_id: str
     sku: str
-    default_image: str
+    default_image: str | None = None
+    """Required by ERC, but left out when the platform has no image for the line."""
     quantity: str
     quantity_available: str | None = None
     url: str | None = None

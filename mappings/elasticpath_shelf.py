@@ -363,7 +363,7 @@ def cart_line(raw: EPCartItem) -> CartLine:
         variant_title=raw.name,
         product_id=product_id,
         sku=_text(raw.sku) or "",
-        default_image=(raw.image.href if raw.image and raw.image.href else ""),
+        default_image=raw.image.href if raw.image and raw.image.href else None,
         quantity=str(raw.quantity),
         cost=CartCost(
             base_amount=_minor(

@@ -67,6 +67,17 @@ class TestBigCommerceConformance(AdapterConformance):
         ),
     )
 
+    SHIPMENTS_CUSTOMER = SHELF_CASES["customer_with_shipments"]
+    SHIPMENTS_COUNT = SHELF_CASES["shipments"]
+    SHIPMENTS_ORDER = SHELF_CASES["order_with_two_shipments"]
+    SHIPMENTS_TRACKING_NUMBER = SHELF_CASES["tracking_number"]
+    SHIPMENTS_OTHER_CUSTOMER = SHELF_CASES["other_customer_with_shipments"]
+    PRODUCT_SEARCH = SHELF_CASES["product_search"]
+    CART_ID = SHELF_CASES["cart_id"]
+    CART_CUSTOMER = SHELF_CASES["customer_with_shipments"]
+    CART_BY_CUSTOMER = SHELF_CASES["cart_by_customer"]
+    UNKNOWN_CART_ID = SHELF_CASES["unknown_cart_id"]
+
     @contextmanager
     def serve_platform(self) -> Iterator[Platform]:
         emulator = BigCommerceEmulator(fx.default_store())

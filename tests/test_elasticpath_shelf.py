@@ -362,7 +362,6 @@ async def test_a_cart_by_id_with_its_discounts(adapter: ElasticPathAdapter) -> N
                 "variant_title": "Trail Jacket",
                 "product_id": fx.JACKET_BLUE_M,
                 "sku": "JKT-TRL-BLU-M",
-                "default_image": "",
                 "quantity": "1",
                 "cost": {
                     "base_amount": "129.00",

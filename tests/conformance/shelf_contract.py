@@ -101,7 +101,7 @@ SHELF_TABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "variant_title": ("str", True),
         "product_id": ("str", True),
         "sku": ("str", True),
-        "default_image": ("str", True),
+        "default_image": ("str", False),  # a line whose product has no image has none
         "quantity": ("count", True),
         "quantity_available": ("count", False),
         "url": ("str", False),

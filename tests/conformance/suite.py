@@ -684,15 +684,16 @@ class AdapterConformance:
     def test_shipments_walk_newest_first_without_skips_or_repeats(self, erc: ERC) -> None:
         customer = self.shelf("SHIPMENTS_CUSTOMER")
         path = route("R6", customer=customer)
-        whole = erc.ok(path, "shipments_page", limit=100)["_embedded"]["shipments"]
+        whole = _flatten(erc.walk(path, "shipments_page", "shipments", limit=100))
         total = self.SHIPMENTS_COUNT if self.SHIPMENTS_COUNT is not None else len(whole)
-        assert len(whole) == min(total, 100) and total >= 2
+        assert len(whole) == total and total >= 2
         limit = page_limit(total)
         pages = erc.walk(path, "shipments_page", "shipments", limit=limit)
         shipments = _flatten(pages)
         assert len(set(_ids(shipments))) == len(shipments), "a shipment was listed twice"
-        assert_whole_pages(pages, limit, total)
-        assert _ids(shipments)[:100] == _ids(whole)
+        # A page may hold fewer than `limit`: a platform bounds the orders one page reads.
+        assert all(len(page) <= limit for page in pages), [len(page) for page in pages]
+        assert _ids(shipments) == _ids(whole)
         assert {s.get("customer_id", customer) for s in shipments} == {customer}
         sent = [s["shipping_date"] for s in shipments if "shipping_date" in s]
         assert sent == sorted(sent, reverse=True)
@@ -710,12 +711,12 @@ class AdapterConformance:
         customer = self.shelf("SHIPMENTS_CUSTOMER")
         number = self.shelf("SHIPMENTS_TRACKING_NUMBER")
         path = route("R6", customer=customer)
-        body = erc.ok(path, "shipments_page", tracking_number=number)
-        found = body["_embedded"]["shipments"]
+        found = _flatten(erc.walk(path, "shipments_page", "shipments", tracking_number=number))
         assert found
         assert {s["tracking_info"]["tracking_number"] for s in found} == {number}
-        none = erc.ok(path, "shipments_page", tracking_number="ZZ-NO-SUCH-PARCEL-ZZ")
-        assert none["_embedded"]["shipments"] == []
+        unknown = "ZZ-NO-SUCH-PARCEL-ZZ"
+        none = erc.walk(path, "shipments_page", "shipments", tracking_number=unknown)
+        assert _flatten(none) == []
 
     def test_another_customers_shipments_are_never_listed(self, erc: ERC) -> None:
         customer = self.shelf("SHIPMENTS_CUSTOMER")
@@ -727,10 +728,12 @@ class AdapterConformance:
         assert {s.get("customer_id", other) for s in theirs} == {other}
         # Their order, named as a filter of mine, finds nothing of theirs.
         their_order = next((s["order_id"] for s in theirs if "order_id" in s), None)
-        if their_order is not None:
+        if their_order is not None:  # none of theirs: nothing listed, or no such order (404)
             path = route("R6", customer=customer)
-            found = erc.ok(path, "shipments_page", order_id=their_order)["_embedded"]
-            assert found["shipments"] == []
+            response = erc.get(path, order_id=their_order)
+            assert response.status_code in (200, 404), response.text
+            if response.status_code == 200:
+                assert response.json()["_embedded"]["shipments"] == []
 
     def test_shipments_of_an_unknown_customer_are_404(self, erc: ERC) -> None:
         self.shelf("SHIPMENTS_CUSTOMER")
