@@ -21,6 +21,7 @@ from adapters.base import (
 )
 from adapters.deadline import within
 from adapters.paging import sort_items
+from adapters.resources import customer_tag, order_tag
 from bridge import links
 from bridge.auth import CUSTOMERS_READ, ORDERS_READ, ORDERS_WRITE, client_address
 from bridge.cache import CacheStatus
@@ -199,9 +200,16 @@ class ERCEndpoint:
         return self.cache_key(scope, base, query), RouteRequest(scope, bridge, query, base)
 
     async def produce(self, request: RouteRequest) -> bytes:
-        """The rendered body, fetched within the request deadline."""
-        async with within(request.bridge.settings.deadline_s):
-            body = await self.route.handler(request)
+        """The rendered body, fetched within the request deadline. A request that fails
+        keeps none of the platform resources it read: one of them may be why (a body
+        naming another customer, a field the bridge cannot read), and the next request
+        must ask the platform again."""
+        try:
+            async with within(request.bridge.settings.deadline_s):
+                body = await self.route.handler(request)
+        except Exception:
+            _forget_resources_of(request)
+            raise
         return render(body)
 
     def cache_key(self, scope: Scope, base: str, query: Query) -> CacheKey:
@@ -448,3 +456,14 @@ def erc_routes(bridge: Bridge) -> list[Route]:
         for prefix in PREFIXES
         for path, methods, endpoint in ordered
     ]
+
+
+def _forget_resources_of(request: RouteRequest) -> None:
+    resources = getattr(request.bridge.adapter, "resources", None)
+    if resources is None:
+        return
+    ids = request.scope["path_params"]
+    if "customer_id" in ids:
+        resources.forget(customer_tag(str(ids["customer_id"])))
+    if "order_id" in ids:
+        resources.forget(order_tag(str(ids["order_id"])))

@@ -155,7 +155,7 @@ def test_adapters_command_shows_plugins_and_their_problems(
     assert main(["adapters"]) == 0
     out = capsys.readouterr().out
     assert f"{PLUGIN}  (plugin acme-erc 1.0: acme_erc)" in out
-    assert "  routes:   R1 customer, R2 orders\n  requires: nothing" in out
+    assert "  routes:   R1 customer, R2 orders\n  writes:   none\n  requires: nothing" in out
     assert "exploding  (plugin acme-erc 1.0: acme_exploding)\n  cannot be loaded:" in out
     assert "ignored: plugin acme-erc 1.0 also registers 'demo'; the other one is used" in out
 

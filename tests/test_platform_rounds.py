@@ -243,6 +243,7 @@ async def test_elasticpath_order_detail_is_one_round(
     elasticpath: tuple[ElasticPathAdapter, Timed],
 ) -> None:
     adapter, timed = elasticpath
+    adapter.speculate_shipping_groups = True  # the one-round read, off by default
     await adapter.list_orders(OrderListRequest(customer_id=ep_fx.MARIA, limit=5))
     timed.reset()
     timed.delay = DELAY_S
@@ -264,6 +265,7 @@ async def test_elasticpath_first_order_of_a_store_learns_its_shipping_groups(
     elasticpath: tuple[ElasticPathAdapter, Timed],
 ) -> None:
     adapter, timed = elasticpath
+    adapter.speculate_shipping_groups = True  # the one-round read, off by default
     await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_CANCELLED)  # no shipping group
     await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_COMPLETE)  # names one: a second round
     first = [call.path for call in timed.calls]
