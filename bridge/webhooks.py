@@ -22,6 +22,7 @@ from adapters.base import Adapter
 from adapters.errors import NotSupported
 from adapters.webhooks import WebhookEvent, WebhookRefused
 from bridge.errors import ERCError, not_found
+from bridge.writes import read_body
 
 PATH = "/webhooks/{adapter}"
 MAX_BODY_BYTES = 256 * 1024
@@ -121,14 +122,12 @@ class WebhookEndpoint:
 
 
 async def _bounded_body(request: Request) -> bytes:
+    """The body, read piece by piece as the write routes read theirs; past the bound, or
+    with a `Content-Length` that is not a number, the delivery is refused."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+    if declared is not None and not declared.isdigit():
         raise WebhookRefused(400, "the delivery is too large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise WebhookRefused(400, "the delivery is too large")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_body(request.scope, request.receive, MAX_BODY_BYTES)
+    except ERCError:
+        raise WebhookRefused(400, "the delivery is too large") from None
