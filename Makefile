@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: run check adapters test lint bench clean api-check
+.PHONY: run check adapters test lint bench clean api-check redis-server
 
 # The runtime pins of requirements.lock first (what the container ships), then the project
 # and its development tools on top of them (without setuptools' notice that an editable
@@ -25,9 +25,18 @@ check: $(STAMP)
 adapters: $(STAMP)
 	$(BIN)/erc-bridge adapters
 
-test: $(STAMP)
+test: $(STAMP) redis-server
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory lint
+
+# The shared-state tests start a real Redis: Debian's redis-server, installed when missing
+# (as root, or with sudo).
+redis-server:
+	@command -v redis-server >/dev/null || { \
+		echo "installing Debian's redis-server for the shared-state tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check bridge adapters mappings tests bench

@@ -159,3 +159,16 @@ OptionalBaseURL = Annotated[
     AfterValidator(_when_set(_url_check("", path=True))),
 ]
 """A BaseURL; blank is the same as unset."""
+
+
+def _redis_url(value: SecretStr) -> SecretStr:
+    parts = urlsplit(value.get_secret_value().strip())
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return SecretStr(value.get_secret_value().strip())
+
+
+OptionalRedisURL = Annotated[
+    SecretStr | None, BeforeValidator(_blank_is_none), AfterValidator(_when_set(_redis_url))
+]
+"""A Redis URL, kept secret because it may carry a password; blank is the same as unset."""

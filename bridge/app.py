@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from urllib.parse import unquote, urlsplit
 
 import structlog
 from starlette.applications import Starlette
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp
 from adapters.base import Adapter, HTTPAdapter
 from adapters.http import PlatformLimits
 from adapters.resources import ResourceCache
+from adapters.shared_state import SharedState, store_namespace
 from bridge.auth import Authenticator
 from bridge.cache import ResponseCache
 from bridge.config import build_adapter
@@ -79,6 +81,10 @@ def secrets_to_redact(settings: BridgeSettings, adapter: Adapter) -> list[str]:
         values.append(entry.get_secret_value().partition(":")[2])
     for entry in settings.oauth_clients:
         values.append(entry.get_secret_value().split(":", 2)[1])
+    if settings.redis_url is not None:
+        password = urlsplit(settings.redis_url.get_secret_value()).password
+        if password:
+            values.append(unquote(password))
     return values
 
 
@@ -97,6 +103,19 @@ def _resource_cache(settings: BridgeSettings, clock: Callable[[], float] | None)
         ttl_s=settings.cache_ttl_s,
         max_entries=settings.resource_cache_max_entries,
         max_bytes=settings.resource_cache_max_bytes,
+        clock=clock or time.monotonic,
+    )
+
+
+def _shared_state(
+    settings: BridgeSettings, adapter: Adapter, clock: Callable[[], float] | None
+) -> SharedState | None:
+    if settings.redis_url is None:
+        return None
+    return SharedState(
+        settings.redis_url.get_secret_value(),
+        namespace=store_namespace(adapter.name, adapter.settings),
+        timeout_s=settings.redis_timeout_s,
         clock=clock or time.monotonic,
     )
 
@@ -164,6 +183,7 @@ def create_app(
             enabled=settings.cache_ttl_s > 0,
             clock=clock or time.monotonic,
         ),
+        shared=_shared_state(settings, adapter, clock),
     )
 
     resources = None
@@ -193,6 +213,9 @@ def create_app(
                 detail="no inbound credentials configured: the demo store answers anyone",
             )
         _log_metrics_access(settings, open_access=open_access)
+        if bridge.shared is not None:
+            await bridge.shared.open()
+            log.info("redis_shared", url=bridge.shared.url, namespace=bridge.shared.namespace)
         await adapter.open()
         readiness.opened()
         log.info("bridge_started", adapter=adapter.name)
@@ -202,6 +225,8 @@ def create_app(
             readiness.closing()
             try:
                 await adapter.close()
+                if bridge.shared is not None:
+                    await bridge.shared.close()
             finally:
                 access_log.flush()
                 log.info("bridge_stopped", adapter=adapter.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapters.base import Adapter
+from adapters.shared_state import SharedState
 from bridge.auth import Authenticator
 from bridge.cache import ResponseCache
 from bridge.cursors import CursorCodec
@@ -18,3 +19,5 @@ class Bridge:
     auth: Authenticator
     cursors: CursorCodec
     cache: ResponseCache
+    shared: SharedState | None = None
+    """The Redis the replicas share (`ERC_BRIDGE_REDIS_URL`), else None."""

@@ -17,6 +17,7 @@ from adapters.settings_types import (
     LongSecrets,
     OptionalBaseURL,
     OptionalLongSecret,
+    OptionalRedisURL,
     OptionalText,
     SecretList,
     long_enough,
@@ -207,6 +208,30 @@ class BridgeSettings(BaseSettings):
         description="comma-separated addresses or networks (`10.0.0.0/8`; `*` for any) of "
         "the proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed; "
         "uvicorn's `FORWARDED_ALLOW_IPS` is read when this is unset",
+        json_schema_extra={SHOWN_DEFAULT: "none"},
+    )
+
+    redis_url: OptionalRedisURL = Field(
+        default=None,
+        description="Redis shared by the replicas of one store (`redis://`, `rediss://` for "
+        "TLS, `unix://`; a password in the URL is never logged): cached answers and platform "
+        "resources, single flight, idempotency keys and the platform call budget; unset, "
+        "each process keeps its own",
+        json_schema_extra={SHOWN_DEFAULT: "none"},
+    )
+    redis_timeout_s: float = Field(
+        default=0.25,
+        gt=0,
+        le=10,
+        description="seconds a Redis command may take before the bridge goes on without "
+        "Redis; it tries again a second later",
+    )
+    platform_rate: float | None = Field(
+        default=None,
+        gt=0,
+        description="platform calls per second for all replicas together (with "
+        "`ERC_BRIDGE_REDIS_URL`; else for this process); a call that cannot start within "
+        "its deadline is answered 503 with `Retry-After`. Unset: no budget",
         json_schema_extra={SHOWN_DEFAULT: "none"},
     )
 
