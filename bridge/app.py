@@ -82,7 +82,10 @@ def secrets_to_redact(settings: BridgeSettings, adapter: Adapter) -> list[str]:
     for entry in settings.oauth_clients:
         values.append(entry.get_secret_value().split(":", 2)[1])
     if settings.redis_url is not None:
-        password = urlsplit(settings.redis_url.get_secret_value()).password
+        # The URL is logged without its password (`redacted_url`): only the password is hunted.
+        url = settings.redis_url.get_secret_value()
+        values.remove(url)
+        password = urlsplit(url).password
         if password:
             values.append(unquote(password))
     return values
