@@ -59,6 +59,18 @@ class RecordingDemoAdapter(DemoAdapter):
         self.calls.append(("most_recent_order", (customer_id,)))
         return await super().most_recent_order(customer_id)
 
+    async def list_shipments(self, request: Any) -> Any:
+        self.calls.append(("list_shipments", (request,)))
+        return await super().list_shipments(request)
+
+    async def list_products(self, request: Any) -> Any:
+        self.calls.append(("list_products", (request,)))
+        return await super().list_products(request)
+
+    async def get_cart(self, *, cart_id: str | None = None, customer_id: str | None = None) -> Any:
+        self.calls.append(("get_cart", (cart_id, customer_id)))
+        return await super().get_cart(cart_id=cart_id, customer_id=customer_id)
+
 
 def settings(**overrides: Any) -> BridgeSettings:
     values: dict[str, Any] = {"api_keys": API_KEY, "cursor_secret": CURSOR_SECRET}

@@ -25,29 +25,8 @@ SCHEDULE = f"{R}/customers/cus_ana/shipments/schedule"
 SLOTS = f"{R}/customers/shipments/available-slots"
 
 
-class ShelfRecorder(RecordingDemoAdapter):
-    """The recording demo store, noting the R6 to R8 calls too."""
-
-    async def list_shipments(self, request: Any) -> Any:
-        self.calls.append(("list_shipments", (request,)))
-        return await super().list_shipments(request)
-
-    async def list_products(self, request: Any) -> Any:
-        self.calls.append(("list_products", (request,)))
-        return await super().list_products(request)
-
-    async def get_cart(self, *, cart_id: str | None = None, customer_id: str | None = None) -> Any:
-        self.calls.append(("get_cart", (cart_id, customer_id)))
-        return await super().get_cart(cart_id=cart_id, customer_id=customer_id)
-
-
 @pytest.fixture
-def recorder() -> ShelfRecorder:
-    return ShelfRecorder()
-
-
-@pytest.fixture
-def cached(make_client: Callable[..., TestClient], recorder: ShelfRecorder) -> TestClient:
+def cached(make_client: Callable[..., TestClient], recorder: RecordingDemoAdapter) -> TestClient:
     return make_client(recorder, cache_ttl_s=60)
 
 
@@ -217,7 +196,7 @@ def test_anas_cart_by_customer_and_by_id_with_its_discounts(client: TestClient) 
 
 
 def test_the_cart_path_is_not_a_customer_named_cart(
-    client: TestClient, recorder: ShelfRecorder
+    client: TestClient, recorder: RecordingDemoAdapter
 ) -> None:
     ok(client.get("/erc/ecommerce/customers/cart", params={"cart_id": "crt_guest_7f3a"}), "cart")
     assert recorder.calls == [("get_cart", ("crt_guest_7f3a", None))]
@@ -262,7 +241,7 @@ def test_unknown_carts_are_404(client: TestClient, params: dict[str, str], messa
 )
 def test_a_bad_parameter_is_400_naming_it_without_an_adapter_call(
     client: TestClient,
-    recorder: ShelfRecorder,
+    recorder: RecordingDemoAdapter,
     path: str,
     params: dict[str, str],
     named: list[str],
@@ -274,7 +253,7 @@ def test_a_bad_parameter_is_400_naming_it_without_an_adapter_call(
 
 @pytest.mark.parametrize("path", [SHIPMENTS, PRODUCTS])
 def test_a_forged_cursor_is_400_without_an_adapter_call(
-    client: TestClient, recorder: ShelfRecorder, path: str
+    client: TestClient, recorder: RecordingDemoAdapter, path: str
 ) -> None:
     refused(client.get(path, params={"cursor": "e30.AAAA"}), 400, "invalid_cursor")
     assert recorder.calls == []
@@ -289,7 +268,7 @@ def test_unknown_parameters_are_ignored(client: TestClient) -> None:
 
 
 def test_the_cache_keeps_customers_carts_and_searches_apart(
-    cached: TestClient, recorder: ShelfRecorder
+    cached: TestClient, recorder: RecordingDemoAdapter
 ) -> None:
     ana = cached.get(SHIPMENTS)
     john = cached.get(f"{R}/customers/cus_john/shipments")
@@ -346,7 +325,9 @@ def test_slot_routes_are_501_once_authorized(client: TestClient, prefix: str) ->
         refused(response, 501, "not_supported")
 
 
-def test_slot_routes_check_credentials_first(client: TestClient, recorder: ShelfRecorder) -> None:
+def test_slot_routes_check_credentials_first(
+    client: TestClient, recorder: RecordingDemoAdapter
+) -> None:
     refused(
         client.post(SCHEDULE, json={"id": "s1"}, headers={"X-API-Key": "wrong"}),
         401,
