@@ -11,6 +11,7 @@ import orjson
 from pydantic_settings import BaseSettings
 
 from adapters.answers import PlatformAnswers
+from adapters.budget import CallBudget
 from adapters.errors import NotFound, NotSupported
 from adapters.http import (
     NO_OBSERVER,
@@ -156,6 +157,9 @@ class Adapter:
     """Idle time and answer cap of platform connections; set by the bridge before `open()`
     and handed, like `observer`, to every `UpstreamClient`."""
     breaker_periods: tuple[float, float] | None = None
+    budget: CallBudget | None = None
+    """The platform call budget every `UpstreamClient` takes a turn from before each call
+    (`ERC_BRIDGE_PLATFORM_RATE`); set before `open()`, None for no budget."""
     """The circuit breaker's first and longest open period in seconds, from the bridge's
     settings; set before `open()` and applied by `http_config()`."""
 
@@ -292,6 +296,7 @@ class HTTPAdapter(PlatformAnswers, Adapter):
             config=self.http_config(self._http_config),
             observer=self.observer,
             limits=self.platform_limits,
+            budget=self.budget,
             **options,
         )
 
