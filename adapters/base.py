@@ -157,11 +157,11 @@ class Adapter:
     """Idle time and answer cap of platform connections; set by the bridge before `open()`
     and handed, like `observer`, to every `UpstreamClient`."""
     breaker_periods: tuple[float, float] | None = None
+    """The circuit breaker's first and longest open period in seconds, from the bridge's
+    settings; set before `open()` and applied by `http_config()`."""
     budget: CallBudget | None = None
     """The platform call budget every `UpstreamClient` takes a turn from before each call
     (`ERC_BRIDGE_PLATFORM_RATE`); set before `open()`, None for no budget."""
-    """The circuit breaker's first and longest open period in seconds, from the bridge's
-    settings; set before `open()` and applied by `http_config()`."""
 
     settings: BaseSettings | None
     """The adapter's own configuration: `settings_class()` read from the environment

@@ -121,7 +121,7 @@ class CallBudget:
         if wait is None:
             self._observer.budget_refused()
             raise OverBudget(
-                "the platform call budget is spent for now (ERC_BRIDGE_PLATFORM_RATE)",
+                "the platform call budget has no turn for this call before its deadline",
                 retry_after=max(math.ceil(refused_for), 1),
             )
         if wait > 0:

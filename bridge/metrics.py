@@ -405,7 +405,6 @@ class Metrics:
             "Times the shared Redis stopped answering (the bridge went on without it)",
             registry=registry,
         )
-        failures.inc(0 if shared.reachable else 1)
 
         def observe(reachable: bool) -> None:
             if not reachable:
