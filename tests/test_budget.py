@@ -5,7 +5,6 @@ one in Redis for the fleet (a real redis-server), and a refused call answered 50
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -66,10 +65,10 @@ async def test_two_replicas_share_one_budget_in_redis(redis_server: RedisServer)
         starts = sorted(
             [t for ts in await asyncio.gather(_starts(a, 10), _starts(b, 10)) for t in ts]
         )
-        # 20 calls at 50/s: the last one goes out 19/50 s after the first, whichever replica.
+        # 20 calls at 50/s: the last one goes out 19/50 s after the first, whichever replica,
+        # and no more than five turns fit in the first tenth of a second (one of slack).
         assert starts[-1] - began >= 19 / 50 - 0.02
-        gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-        assert min(gaps) >= 1 / 50 - 0.01
+        assert sum(1 for moment in starts if moment - began < 0.1) <= 6
         assert all(s.reachable for s in shared)
     finally:
         for s in shared:

@@ -195,8 +195,10 @@ def test_two_replicas_under_load_keep_the_shared_platform_rate(
     during = [t for t in platform.arrivals.times if began <= t <= ended]
     # Six callers could make several times the rate; the budget lets RATE a second through.
     assert len(during) >= RATE * 3 * 0.7, "the load did not reach the budget"
-    assert _busiest_second(during) <= RATE + 1  # one call of slack for arrival jitter
-    assert len(during) <= RATE * (ended - began) + 2
+    # Two calls of slack for jitter on the way (one call late, the next on time); without
+    # the shared budget each replica alone would reach the rate, and without any, hundreds.
+    assert _busiest_second(during) <= RATE + 2
+    assert len(during) <= RATE * (ended - began) + 3
     assert set(statuses) == {200}
     with fleet[0].client() as client:
         assert _metric(client, "erc_bridge_platform_budget_waits_total") > 0
