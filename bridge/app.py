@@ -206,8 +206,11 @@ def create_app(
     metrics.report_replicas(bridge.shared)
     idempotency: IdempotencyStore = MemoryIdempotencyStore(clock=clock or time.monotonic)
     if bridge.shared is not None:
-        running_ttl_s = settings.deadline_s + RUNNING_MARGIN_S
-        idempotency = RedisIdempotencyStore(bridge.shared, running_ttl_s=running_ttl_s)
+        idempotency = RedisIdempotencyStore(
+            bridge.shared,
+            running_ttl_s=settings.deadline_s + RUNNING_MARGIN_S,
+            clock=clock or time.monotonic,
+        )
     if settings.platform_rate is not None:
         adapter.budget = CallBudget(settings.platform_rate, shared=bridge.shared, observer=metrics)
     readiness = Readiness(
