@@ -11,6 +11,7 @@ import orjson
 from pydantic_settings import BaseSettings
 
 from adapters.answers import PlatformAnswers
+from adapters.budget import CallBudget
 from adapters.errors import NotFound, NotSupported
 from adapters.http import (
     NO_OBSERVER,
@@ -158,6 +159,9 @@ class Adapter:
     breaker_periods: tuple[float, float] | None = None
     """The circuit breaker's first and longest open period in seconds, from the bridge's
     settings; set before `open()` and applied by `http_config()`."""
+    budget: CallBudget | None = None
+    """The platform call budget every `UpstreamClient` takes a turn from before each call
+    (`ERC_BRIDGE_PLATFORM_RATE`); set before `open()`, None for no budget."""
 
     settings: BaseSettings | None
     """The adapter's own configuration: `settings_class()` read from the environment
@@ -292,6 +296,7 @@ class HTTPAdapter(PlatformAnswers, Adapter):
             config=self.http_config(self._http_config),
             observer=self.observer,
             limits=self.platform_limits,
+            budget=self.budget,
             **options,
         )
 

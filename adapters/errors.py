@@ -67,3 +67,8 @@ class CircuitOpen(UpstreamUnavailable):
 
 class WriteNotConfirmed(UpstreamTimeout):
     """A write timed out and the re-read order does not show the change (504)."""
+
+
+class OverBudget(UpstreamUnavailable):
+    """The platform call budget has no turn for the call before its deadline: it was not
+    sent (503 with `Retry-After`)."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, quote_plus, urlencode
 
 import orjson
@@ -34,6 +34,7 @@ from adapters.decoding import content_encoding, decoded
 from adapters.errors import (
     CircuitOpen,
     NotFound,
+    OverBudget,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -42,6 +43,9 @@ from adapters.http1 import IDLE_TIMEOUT, MAX_ANSWER_BYTES, HTTP1Pool, Origin, Pr
 from adapters.proxies import proxy_from_environment
 from adapters.responses import PlatformResponse as PlatformResponse  # adapters name it here too
 from mappings.errors import MappingError
+
+if TYPE_CHECKING:
+    from adapters.budget import CallBudget
 
 log = structlog.get_logger("erc_bridge.upstream")
 
@@ -286,8 +290,10 @@ class UpstreamClient:
         observer: UpstreamObserver = NO_OBSERVER,
         retry_after: Callable[[PlatformResponse | None], float | None] = _retry_after,
         limits: PlatformLimits = PlatformLimits(),
+        budget: CallBudget | None = None,
     ) -> None:
         self.config = config = config or HTTPConfig()
+        self._budget = budget
         self.platform = platform
         base_url = base_url.rstrip("/")
         self._wire = _HTTP1Wire(base_url, headers or {}, config, limits)
@@ -339,7 +345,7 @@ class UpstreamClient:
             try:
                 outgoing = Outgoing(method, path, params, {**(headers or {}), **fresh}, data, json)
                 response = await self._attempt(outgoing, endpoint)
-            except CircuitOpen:
+            except (CircuitOpen, OverBudget):
                 raise
             except UpstreamUnavailable as exc:
                 failure = exc
@@ -373,6 +379,8 @@ class UpstreamClient:
             left = remaining()
             if left is not None and left <= 0:
                 raise UpstreamTimeout(f"no time left to call {self.platform}")
+            if self._budget is not None:  # the fleet's calls per second (SPEC §9)
+                await self._budget.take(left)
             read_timeout = (
                 self.config.read_timeout if left is None else min(self.config.read_timeout, left)
             )

@@ -68,7 +68,8 @@ def store_namespace(adapter_name: str, settings: BaseSettings | None) -> str:
 class SharedState:
     """A Redis client that says when Redis is unreachable instead of failing.
 
-    `observe(reachable)` hears every change of reachability (metrics)."""
+    `observe(reachable)` hears every change of reachability (metrics); it may be set
+    after the client is built."""
 
     def __init__(
         self,
@@ -93,7 +94,7 @@ class SharedState:
         self.retry_after_s = retry_after_s
         self.reachable = True
         self._clock = clock
-        self._observe = observe
+        self.observe = observe
         self._quiet_until = 0.0
         self._channels: list[tuple[str, Handler]] = []
         self._listeners: list[asyncio.Task[None]] = []
@@ -125,15 +126,15 @@ class SharedState:
         if self.reachable:
             self.reachable = False
             log.warning("redis_unreachable", url=self.url, error=type(error).__name__)
-            if self._observe is not None:
-                self._observe(False)
+            if self.observe is not None:
+                self.observe(False)
 
     def answered(self) -> None:
         if not self.reachable:
             self.reachable = True
             log.info("redis_reachable", url=self.url)
-            if self._observe is not None:
-                self._observe(True)
+            if self.observe is not None:
+                self.observe(True)
 
     async def publish(self, channel: str, message: bytes) -> bool:
         """Send `message` to every replica subscribed to `channel` (this one included);

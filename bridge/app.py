@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from adapters.base import Adapter, HTTPAdapter
+from adapters.budget import CallBudget
 from adapters.http import PlatformLimits
 from adapters.resources import ResourceCache
 from adapters.shared_state import SharedState, store_namespace
@@ -28,7 +29,8 @@ from bridge.cursors import CursorCodec
 from bridge.errors import ERCError
 from bridge.forgetting import CacheForgetting
 from bridge.health import health_routes
-from bridge.idempotency import MemoryIdempotencyStore
+from bridge.idempotency import IdempotencyStore, MemoryIdempotencyStore
+from bridge.idempotency_redis import RUNNING_MARGIN_S, RedisIdempotencyStore
 from bridge.landing import landing_routes
 from bridge.logs import access_log
 from bridge.methods import MethodGate
@@ -200,11 +202,23 @@ def create_app(
         idle_timeout=settings.platform_idle_s, max_answer_bytes=settings.platform_max_answer_bytes
     )
     adapter.breaker_periods = (settings.breaker_open_s, settings.breaker_open_max_s)
+    # Replicas (SPEC §9): Redis shown in metrics, the fleet's idempotency keys, the budget.
+    metrics.report_replicas(bridge.shared)
+    idempotency: IdempotencyStore = MemoryIdempotencyStore(clock=clock or time.monotonic)
+    if bridge.shared is not None:
+        idempotency = RedisIdempotencyStore(
+            bridge.shared,
+            running_ttl_s=settings.deadline_s + RUNNING_MARGIN_S,
+            clock=clock or time.monotonic,
+        )
+    if settings.platform_rate is not None:
+        adapter.budget = CallBudget(settings.platform_rate, shared=bridge.shared, observer=metrics)
     readiness = Readiness(
         adapter,
         deadline_s=settings.deadline_s,
         breakers=metrics.breakers,
         clock=clock or time.monotonic,
+        shared=bridge.shared,
     )
     metrics.report_readiness(readiness)
 
@@ -239,7 +253,7 @@ def create_app(
         *health_routes,
         *metrics_routes,
         *erc_routes_of_bridge,
-        *write_routes(bridge, metrics, MemoryIdempotencyStore(clock=clock or time.monotonic)),
+        *write_routes(bridge, metrics, idempotency),
         TokenEndpoint(clients, tokens, limiter).route(),
         WebhookEndpoint(
             adapter, CacheForgetting.of(bridge), observe=metrics.observe_webhook

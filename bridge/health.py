@@ -26,6 +26,9 @@ async def readyz(request: Request) -> Response:
         body["reason"] = report.reason
     body["platform"] = report.platform
     body["breaker"] = readiness.breaker
+    redis = await readiness.redis()
+    if redis is not None:
+        body["redis"] = redis
     return Response(
         orjson.dumps(body),
         status_code=200 if report.ready else 503,

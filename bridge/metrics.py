@@ -15,7 +15,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from importlib import metadata
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+)
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -31,6 +38,7 @@ from starlette.routing import Route
 
 from adapters.breaker import BreakerState, CircuitBreaker
 from adapters.resources import ResourceCache
+from adapters.shared_state import SharedState
 from bridge.auth import client_address
 from bridge.cache import ResponseCache
 from bridge.errors import ERCError
@@ -366,6 +374,52 @@ class Metrics:
 
     def breaker_created(self, breaker: CircuitBreaker) -> None:
         self._breakers[breaker.platform] = breaker
+
+    # Replicas: the Redis they share and the platform call budget (SPEC §9)
+
+    def report_replicas(self, shared: SharedState | None) -> None:
+        """Show whether `shared` (Redis) answers and how often it stopped answering, and
+        count the platform call budget's waits and refusals; call once, before serving."""
+        registry = self.registry
+        self._budget_waits = Counter(
+            "erc_bridge_platform_budget_waits",
+            "Platform calls that waited for their turn in the platform call budget",
+            registry=registry,
+        )
+        self._budget_wait_seconds = Counter(
+            "erc_bridge_platform_budget_wait_seconds",
+            "Seconds platform calls waited for their turn in the platform call budget",
+            registry=registry,
+        )
+        self._budget_refusals = Counter(
+            "erc_bridge_platform_budget_refusals",
+            "Platform calls not sent (503) because their turn came after their deadline",
+            registry=registry,
+        )
+        if shared is None:
+            return
+        up = Gauge("erc_bridge_redis_up", "1 while the shared Redis answers", registry=registry)
+        up.set_function(lambda: 1.0 if shared.reachable else 0.0)
+        failures = Counter(
+            "erc_bridge_redis_failures",
+            "Times the shared Redis stopped answering (the bridge went on without it)",
+            registry=registry,
+        )
+
+        def observe(reachable: bool) -> None:
+            if not reachable:
+                failures.inc()
+
+        shared.observe = observe
+
+    # BudgetObserver
+
+    def budget_waited(self, seconds: float) -> None:
+        self._budget_waits.inc()
+        self._budget_wait_seconds.inc(seconds)
+
+    def budget_refused(self) -> None:
+        self._budget_refusals.inc()
 
 
 _STATUS = {status: str(status) for status in range(100, 600)}

@@ -10,6 +10,8 @@ The platform's health is reported beside readiness instead.
 The platform is asked at most every few seconds. Answers name what is wrong in words safe
 for anyone to read: never a URL, an id or a credential. The details go to the log, once
 per change.
+
+Redis (SPEC §9) is reported beside readiness too: the bridge serves without it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ import structlog
 from adapters.base import Adapter
 from adapters.breaker import BreakerState, CircuitBreaker
 from adapters.deadline import within
-from adapters.errors import AdapterError, CircuitOpen, UpstreamTimeout, UpstreamUnavailable
+from adapters.errors import (
+    AdapterError,
+    CircuitOpen,
+    OverBudget,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from adapters.shared_state import SharedState
 
 CHECK_EVERY_S = 5.0
 CREDENTIALS_REJECTED = "platform rejected the credentials"
@@ -54,6 +63,8 @@ def health_of(exc: AdapterError, before: PlatformHealth) -> PlatformHealth:
     last check found."""
     if isinstance(exc, UpstreamUnavailable) and exc.credentials_rejected:
         return PlatformHealth.CREDENTIALS_REJECTED
+    if isinstance(exc, OverBudget):  # not asked: the call budget had no turn for the check
+        return before
     if isinstance(exc, CircuitOpen):  # not asked now: as it was when its calls were paused
         return before if before in _UNHEALTHY else PlatformHealth.FAILING
     if isinstance(exc, UpstreamUnavailable) and isinstance(exc.__cause__, ConnectionError):
@@ -89,8 +100,10 @@ class Readiness:
         breakers: Mapping[str, CircuitBreaker] | None = None,
         every_s: float = CHECK_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedState | None = None,
     ) -> None:
         self._adapter = adapter
+        self._shared = shared
         self._deadline_s = deadline_s
         self._breakers = breakers if breakers is not None else {}
         self._every_s = every_s
@@ -113,6 +126,15 @@ class Readiness:
         """The worst state of the adapter's circuit breakers."""
         states = {breaker.state for breaker in self._breakers.values()}
         return next((state for state in _WORST_FIRST if state in states), BreakerState.CLOSED)
+
+    async def redis(self) -> str | None:
+        """`reachable` or `unreachable` for the Redis the replicas share, asked now (at
+        most every second while it is unreachable); None without Redis."""
+        shared = self._shared
+        if shared is None:
+            return None
+        await shared.run(lambda client: client.ping(), otherwise=False)
+        return "reachable" if shared.reachable else "unreachable"
 
     async def report(self) -> Report:
         if not self._open:

@@ -235,6 +235,12 @@ class BridgeSettings(BaseSettings):
         json_schema_extra={SHOWN_DEFAULT: "none"},
     )
 
+    @field_validator("platform_rate", mode="before")
+    @classmethod
+    def _blank_rate_is_none(cls, value: object) -> object:
+        """`ERC_BRIDGE_PLATFORM_RATE=` (as compose passes an unset variable): no budget."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:

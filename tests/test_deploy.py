@@ -27,6 +27,8 @@ DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"
 OURS = re.compile(r"^(ERC_BRIDGE|ELASTICPATH|ADOBE)_[A-Z0-9_]+$")
 INTERPOLATED = re.compile(r"\$\{([A-Z0-9_]+)")
+REDIS_POLICY = "volatile-ttl"
+"""Every key the bridge writes expires: the shortest-lived go first, idempotency records last."""
 SETTINGS: tuple[type[BaseSettings], ...] = (BridgeSettings, ElasticPathSettings, AdobeSettings)
 
 
@@ -194,6 +196,49 @@ def test_the_metrics_key_is_optional() -> None:
     [entry] = [e for e in container(manifests())["env"] if e["name"] == "ERC_BRIDGE_METRICS_KEY"]
     assert entry["valueFrom"]["secretKeyRef"]["optional"] is True
     assert not BridgeSettings.model_fields["metrics_key"].is_required()
+
+
+# Replicas and Redis
+
+
+def bridge_services() -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in compose()["services"].items() if s.get("image", "").startswith("erc")}
+
+
+def test_compose_runs_two_replicas_sharing_one_unpublished_redis() -> None:
+    services = compose()["services"]
+    replicas = bridge_services()
+    assert len(replicas) >= 2
+    published = [port.split(":")[1] for s in replicas.values() for port in s["ports"]]
+    assert len(set(published)) == len(published), "each replica on a port of its own"
+    redis = services["redis"]
+    assert "ports" not in redis, "only the replicas reach Redis"
+    command = redis["command"]
+    assert command[command.index("--maxmemory-policy") + 1] == REDIS_POLICY
+    assert "--requirepass" in command and "--maxmemory" in command
+    for replica in replicas.values():
+        url = replica["environment"]["ERC_BRIDGE_REDIS_URL"]
+        assert url.startswith("redis://:${REDIS_PASSWORD") and "@redis:6379/" in url
+        assert "redis" in replica["depends_on"]
+
+
+def test_kubernetes_takes_the_redis_url_from_the_secret_and_ships_no_redis() -> None:
+    objects = manifests()
+    env = {entry["name"]: entry for entry in container(objects)["env"]}
+    reference = env["ERC_BRIDGE_REDIS_URL"]["valueFrom"]["secretKeyRef"]
+    assert reference["name"] == objects["Secret"]["metadata"]["name"]
+    assert reference["optional"] is True
+    assert reference["key"] in objects["Secret"]["stringData"]
+    assert "ERC_BRIDGE_PLATFORM_RATE" in env
+    pod = objects["Deployment"]["spec"]["template"]["spec"]
+    assert not any("redis" in c["image"] for c in pod["containers"])
+
+
+def test_the_deploy_readme_says_when_to_use_redis_and_which_policy() -> None:
+    text = (DEPLOY / "README.md").read_text()
+    assert f"maxmemory-policy {REDIS_POLICY}" in text
+    for topic in ("ERC_BRIDGE_REDIS_URL", "ERC_BRIDGE_PLATFORM_RATE", "redis_unreachable"):
+        assert topic in text, topic
 
 
 # Dockerfile

@@ -1,0 +1,169 @@
+"""`Idempotency-Key` records every replica sees (SPEC §7, §9): kept in Redis.
+
+The process's own `MemoryIdempotencyStore` stays in front: a repeat on the replica that
+answered first is served without Redis, and while Redis is unreachable it is the only
+store (writes keep their per-process idempotency, as one process alone would).
+
+In Redis a record is a hash under the store's namespace and the caller: the request's
+fingerprint and a random token while it runs, then its answer. Claiming is one script
+(the record is created only when none exists), and finishing or releasing acts only on
+the record holding this request's token, so a request never settles another's claim.
+A running record expires after `running_ttl_s` (the write's deadline and a margin): a
+replica that died mid-write holds the key no longer than that. An answer is kept for
+`TTL_S` (24 h).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+
+import orjson
+import structlog
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from adapters.shared_state import SharedState
+from bridge.idempotency import (
+    TTL_S,
+    Answer,
+    Claim,
+    Lookup,
+    MemoryIdempotencyStore,
+)
+
+log = structlog.get_logger("erc_bridge.idempotency")
+
+Argument = bytes | str | int
+
+RUNNING_MARGIN_S = 30.0
+"""Past the write's deadline, how long a running record may wait for its answer: the
+write settles its record after the deadline cut it (a re-read, the audit line)."""
+
+# KEYS[1] the record; ARGV fingerprint, token, running expiry (ms). Nothing when the
+# record was created for this request, else its fingerprint, status, body and headers.
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'token', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return false
+end
+return redis.call('HMGET', KEYS[1], 'fingerprint', 'status', 'body', 'headers')
+"""
+
+# KEYS[1] the record; ARGV token, status, body, headers (JSON), expiry (ms).
+_FINISH = """
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'body', ARGV[3], 'headers', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+# KEYS[1] the record; ARGV token.
+_RELEASE = """
+if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def _headers_json(headers: tuple[tuple[bytes, bytes], ...]) -> bytes:
+    return orjson.dumps(
+        [[name.decode("latin-1"), value.decode("latin-1")] for name, value in headers]
+    )
+
+
+def _headers_of(stored: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple(
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in orjson.loads(stored)
+    )
+
+
+def _lookup_of(found: list[bytes | None], fingerprint: str) -> Lookup:
+    """What a record another request claimed means for this one."""
+    stored_fingerprint, status, body, headers = found
+    if stored_fingerprint is None or stored_fingerprint.decode() != fingerprint:
+        return Lookup(Claim.REUSED)
+    if status is None:
+        return Lookup(Claim.RUNNING)
+    answer = Answer(int(status), body or b"", _headers_of(headers or b"[]"))
+    return Lookup(Claim.REPLAY, answer)
+
+
+class RedisIdempotencyStore:
+    """Records in `shared`, with `memory` in front and in its stead while Redis is down."""
+
+    def __init__(
+        self,
+        shared: SharedState,
+        *,
+        running_ttl_s: float,
+        ttl_s: float = TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.shared = shared
+        self.memory = MemoryIdempotencyStore(ttl_s=ttl_s, clock=clock)
+        self._running_ms = round(running_ttl_s * 1000)
+        self._kept_ms = round(ttl_s * 1000)
+        self._claim = shared.client.register_script(_CLAIM)
+        self._finish = shared.client.register_script(_FINISH)
+        self._release = shared.client.register_script(_RELEASE)
+        self._tokens: dict[tuple[str, str], str] = {}
+        """This process's claims in Redis, by caller and key: what proves them its own."""
+
+    def _key(self, owner: str, key: str) -> str:
+        digest = hashlib.sha256(b"%d:%s%s" % (len(owner), owner.encode(), key.encode()))
+        return self.shared.key("idempotency", digest.hexdigest())
+
+    async def claim(self, owner: str, key: str, fingerprint: str) -> Lookup:
+        local = await self.memory.claim(owner, key, fingerprint)
+        if local.claim is not Claim.NEW:
+            return local
+        token = secrets.token_hex(16)
+        record = self._key(owner, key)
+        script = self._claim
+
+        async def claim(client: Redis) -> tuple[list[bytes | None] | None]:
+            found = await script(keys=[record], args=[fingerprint, token, self._running_ms])
+            return (found,)
+
+        answer = await self.shared.run(claim, otherwise=None)
+        if answer is None:
+            log.warning("idempotency_local", detail="Redis unreachable: the key is this process's")
+            return local
+        [found] = answer
+        if found is None:
+            self._tokens[(owner, key)] = token
+            return local
+        await self.memory.release(owner, key)
+        return _lookup_of(found, fingerprint)
+
+    async def finish(self, owner: str, key: str, answer: Answer) -> None:
+        await self.memory.finish(owner, key, answer)
+        headers = _headers_json(answer.headers)
+        await self._settle(
+            self._finish, owner, key, answer.status, answer.body, headers, self._kept_ms
+        )
+
+    async def release(self, owner: str, key: str) -> None:
+        await self.memory.release(owner, key)
+        await self._settle(self._release, owner, key)
+
+    async def _settle(
+        self, script: AsyncScript, owner: str, key: str, *arguments: Argument
+    ) -> None:
+        """Run `script` on this request's record in Redis, if it claimed one there."""
+        token = self._tokens.pop((owner, key), None)
+        if token is None:
+            return
+        record = self._key(owner, key)
+
+        async def settle(client: Redis) -> None:
+            await script(keys=[record], args=[token, *arguments])
+
+        await self.shared.run(settle, otherwise=None)

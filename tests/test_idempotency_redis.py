@@ -1,0 +1,129 @@
+"""`Idempotency-Key` records in Redis (SPEC §7, §9) against a real redis-server: two
+stores on one namespace are two replicas of one store."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from adapters.shared_state import SharedState
+from bridge.idempotency import TTL_S, Answer, Claim, fingerprint
+from bridge.idempotency_redis import RedisIdempotencyStore
+from tests.redis_server import RedisServer, redis_server, require_redis_server
+
+__all__ = ["redis_server"]
+
+pytestmark = pytest.mark.anyio
+
+FIRST = fingerprint("/cancel", "customer-1", "order-1", b"{}")
+OTHER = fingerprint("/cancel", "customer-1", "order-2", b"{}")
+ANSWER = Answer(200, b'{"done": true}', ((b"content-type", b"application/json"),))
+
+
+@pytest.fixture
+async def pair(redis_server: RedisServer) -> AsyncIterator[list[RedisIdempotencyStore]]:
+    """Two replicas' stores, on a namespace of their own."""
+    namespace = f"test-idempotency-{uuid.uuid4().hex}"
+    shared = [SharedState(redis_server.url, namespace=namespace) for _ in range(2)]
+    try:
+        yield [RedisIdempotencyStore(s, running_ttl_s=0.5) for s in shared]
+    finally:
+        for s in shared:
+            await s.close()
+
+
+async def test_a_key_claimed_on_one_replica_is_running_then_replayed_on_the_other(
+    pair: list[RedisIdempotencyStore],
+) -> None:
+    a, b = pair
+    assert (await a.claim("me", "k-1", FIRST)).claim is Claim.NEW
+    assert (await b.claim("me", "k-1", FIRST)).claim is Claim.RUNNING
+    assert (await b.claim("me", "k-1", OTHER)).claim is Claim.REUSED
+    assert (await b.claim("you", "k-1", FIRST)).claim is Claim.NEW  # another caller's key
+    await a.finish("me", "k-1", ANSWER)
+    replay = await b.claim("me", "k-1", FIRST)
+    assert (replay.claim, replay.answer) == (Claim.REPLAY, ANSWER)
+    assert (await b.claim("me", "k-1", OTHER)).claim is Claim.REUSED
+    # B's refusals left nothing of theirs behind in B's own memory.
+    assert len(b.memory) == 1  # only "you"
+
+
+async def test_an_answer_is_kept_a_day(pair: list[RedisIdempotencyStore]) -> None:
+    a, _ = pair
+    await a.claim("me", "k-day", FIRST)
+    record = a._key("me", "k-day")
+    running = await a.shared.client.pttl(record)
+    assert 0 < running <= 500
+    await a.finish("me", "k-day", ANSWER)
+    kept = await a.shared.client.pttl(record)
+    assert TTL_S * 1000 - 5000 < kept <= TTL_S * 1000
+
+
+async def test_a_released_key_is_free_everywhere(pair: list[RedisIdempotencyStore]) -> None:
+    a, b = pair
+    await a.claim("me", "k-5xx", FIRST)
+    await b.release("me", "k-5xx")  # not B's claim: nothing happens
+    assert (await b.claim("me", "k-5xx", FIRST)).claim is Claim.RUNNING
+    await a.release("me", "k-5xx")
+    assert (await b.claim("me", "k-5xx", FIRST)).claim is Claim.NEW
+
+
+async def test_a_dead_replicas_claim_expires_and_its_late_answer_is_not_kept(
+    pair: list[RedisIdempotencyStore],
+) -> None:
+    a, b = pair
+    assert (await a.claim("me", "k-dead", FIRST)).claim is Claim.NEW
+    await asyncio.sleep(0.6)  # past the running expiry: A is taken for dead
+    assert (await b.claim("me", "k-dead", FIRST)).claim is Claim.NEW
+    # A wakes up: neither its answer nor its release touches B's claim.
+    await a.finish("me", "k-dead", Answer(422, b"late"))
+    await a.release("me", "k-dead")
+    fresh = RedisIdempotencyStore(b.shared, running_ttl_s=0.5)
+    assert (await fresh.claim("me", "k-dead", FIRST)).claim is Claim.RUNNING
+    await b.finish("me", "k-dead", ANSWER)
+    assert (await fresh.claim("me", "k-dead", FIRST)).answer == ANSWER
+
+
+async def test_concurrent_claims_on_two_replicas_give_one_new(
+    pair: list[RedisIdempotencyStore],
+) -> None:
+    a, b = pair
+    lookups = await asyncio.gather(
+        *(store.claim("me", "k-race", FIRST) for _ in range(10) for store in (a, b))
+    )
+    assert [lookup.claim for lookup in lookups].count(Claim.NEW) == 1
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    require_redis_server()
+    with RedisServer(tmp_path) as server:
+        yield server
+
+
+async def test_without_redis_the_key_is_the_processs(own_redis: RedisServer) -> None:
+    shared = SharedState(own_redis.url, namespace="t", retry_after_s=0.2)
+    store = RedisIdempotencyStore(shared, running_ttl_s=5)
+    try:
+        own_redis.stop()
+        with structlog.testing.capture_logs() as logs:
+            assert (await store.claim("me", "k", FIRST)).claim is Claim.NEW
+            assert (await store.claim("me", "k", FIRST)).claim is Claim.RUNNING
+            await store.finish("me", "k", ANSWER)
+            assert (await store.claim("me", "k", FIRST)).answer == ANSWER
+        assert "idempotency_local" in [line["event"] for line in logs]
+        own_redis.start()
+        await asyncio.sleep(0.25)
+        # Redis back: the record kept in memory still answers, and new keys are shared.
+        assert (await store.claim("me", "k", FIRST)).answer == ANSWER
+        assert (await store.claim("me", "k2", FIRST)).claim is Claim.NEW
+        assert shared.reachable
+        other = RedisIdempotencyStore(shared, running_ttl_s=5)
+        assert (await other.claim("me", "k2", FIRST)).claim is Claim.RUNNING
+    finally:
+        await shared.close()
