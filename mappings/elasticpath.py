@@ -297,7 +297,7 @@ def order_status(raw: EPOrder) -> tuple[DetailedStatus, CancellationStatus | Non
 
 
 def is_promotion_line(raw: EPLineItem) -> bool:
-    """Legacy promotions arrive as order lines of negative value; they are not products.
+    """Legacy promotions arrive as order or cart lines of negative value; they are not products.
 
     A line of zero value (a free gift) is a product, whatever promotion put it there.
     """
