@@ -283,32 +283,51 @@ def _scoped(security: list[dict[str, list[str]]], oauth_scope: str) -> list[dict
     ]
 
 
+def _family_operation(
+    prefix: str,
+    name: str,
+    summary: str,
+    parameters: list[dict[str, Any]],
+    security: list[dict[str, list[str]]],
+    responses: dict[str, Any],
+    *,
+    description: str | None = None,
+    request_body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One operation of the ERC family under `prefix`, tagged and named after it."""
+    tag = prefix.rsplit("/", 1)[-1]
+    operation: dict[str, Any] = {"operationId": f"{tag}_{name}", "summary": summary}
+    if description is not None:
+        operation["description"] = description
+    operation |= {"tags": [tag], "parameters": parameters, "security": security}
+    if request_body is not None:
+        operation["requestBody"] = request_body
+    operation["responses"] = responses
+    return operation
+
+
 def _erc_paths(
     refs: dict[str, dict[str, Any]], security: list[dict[str, list[str]]]
 ) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     errors = _error_responses(refs["ErrorBody"])
     for prefix in PREFIXES:
-        tag = prefix.rsplit("/", 1)[-1]
         for route in ERC_ROUTES:
             model, summary = BODIES[route.path]
-            scoped = _scoped(security, route.oauth_scope)
+            success = {
+                "description": summary,
+                "headers": {"X-Request-Id": _header("The request id, as logged")},
+                "content": _json_content(refs[model.__name__]),
+            }
             paths[prefix + route.path] = {
-                "get": {
-                    "operationId": f"{tag}_{route.handler.__name__}",
-                    "summary": summary,
-                    "tags": [tag],
-                    "parameters": _parameters(route),
-                    "security": scoped,
-                    "responses": {
-                        "200": {
-                            "description": summary,
-                            "headers": {"X-Request-Id": _header("The request id, as logged")},
-                            "content": _json_content(refs[model.__name__]),
-                        },
-                        **errors,
-                    },
-                }
+                "get": _family_operation(
+                    prefix,
+                    route.handler.__name__,
+                    summary,
+                    _parameters(route),
+                    _scoped(security, route.oauth_scope),
+                    {"200": success, **errors},
+                )
             }
     return paths
 
@@ -320,20 +339,18 @@ def _slot_paths(
     paths: dict[str, Any] = {}
     answers = _error_responses(refs["ErrorBody"])
     for prefix in PREFIXES:
-        tag = prefix.rsplit("/", 1)[-1]
         for method, path, oauth_scope in SLOT_ROUTES:
-            summary = SLOT_SUMMARIES[path]
             paths[prefix + path] = {
-                method.lower(): {
-                    "operationId": f"{tag}_{path.rsplit('/', 1)[-1].replace('-', '_')}",
-                    "summary": summary,
-                    "description": "No platform the bridge serves has delivery slots: "
+                method.lower(): _family_operation(
+                    prefix,
+                    path.rsplit("/", 1)[-1].replace("-", "_"),
+                    SLOT_SUMMARIES[path],
+                    _path_parameters(path),
+                    _scoped(security, oauth_scope),
+                    answers,
+                    description="No platform the bridge serves has delivery slots: "
                     "answered 501 `not_supported` to a caller allowed to ask.",
-                    "tags": [tag],
-                    "parameters": _path_parameters(path),
-                    "security": _scoped(security, oauth_scope),
-                    "responses": answers,
-                }
+                )
             }
     return paths
 
@@ -344,7 +361,6 @@ def _write_operation(
     refs: dict[str, dict[str, Any]],
     security: list[dict[str, list[str]]],
 ) -> dict[str, Any]:
-    tag = prefix.rsplit("/", 1)[-1]
     request_id = {"X-Request-Id": _header("The request id, as logged")}
     replayed = {
         "Idempotent-Replayed": _header("`true` when this is the first answer to the same request")
@@ -359,18 +375,18 @@ def _write_operation(
     if route.answers_items:
         success["description"] += ": the order's items after it (R4, first page)"
         success["content"] = _json_content(refs["ItemsPageBody"])
-    return {
-        "operationId": f"{tag}_{route.action}",
-        "summary": route.summary,
-        "tags": [tag],
-        "parameters": [*_path_parameters(route.path), IDEMPOTENCY_PARAMETER],
-        "security": _scoped(security, ORDERS_WRITE),
-        "requestBody": {
+    return _family_operation(
+        prefix,
+        route.action,
+        route.summary,
+        [*_path_parameters(route.path), IDEMPOTENCY_PARAMETER],
+        _scoped(security, ORDERS_WRITE),
+        {"200": success, **errors},
+        request_body={
             "required": route.body_required,
             "content": _json_content(refs[route.body.__name__]),
         },
-        "responses": {"200": success, **errors},
-    }
+    )
 
 
 def _write_paths(

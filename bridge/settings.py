@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +41,21 @@ def _is_network(text: str) -> bool:
 def _uvicorn_forwarded_allow_ips() -> str:
     # uvicorn's own variable, which deployments may already set; ours wins when both are.
     return os.environ.get("FORWARDED_ALLOW_IPS", "")
+
+
+Count = Annotated[int, Field(ge=1)]
+UpToAnHour = Annotated[float, Field(gt=0, le=3600)]
+"""Seconds: more than none, an hour at most."""
+
+
+def _weight_bound(default: int, kept: str, weighed: str) -> Any:
+    """The byte bound of a least-recently-used store, its default shown in MiB too."""
+    return Field(
+        default=default,
+        description=f"bound on what {kept} weigh ({weighed} and bookkeeping); "
+        "least recently used go first",
+        json_schema_extra={SHOWN_DEFAULT: f"`{default}` ({default // 1024**2} MiB)"},
+    )
 
 
 class BridgeSettings(BaseSettings):
@@ -99,10 +114,8 @@ class BridgeSettings(BaseSettings):
         le=3600,
         description="lifetime of the bearer tokens the bridge issues (1–3600)",  # noqa: RUF001
     )
-    auth_failure_limit: int = Field(
-        default=10,
-        ge=1,
-        description="failed authentications per client address and window before 429",
+    auth_failure_limit: Count = Field(
+        default=10, description="failed authentications per client address and window before 429"
     )
     auth_failure_window_s: float = Field(
         default=60.0,
@@ -113,15 +126,13 @@ class BridgeSettings(BaseSettings):
     deadline_s: float = Field(
         default=8.0, gt=0, le=300, description="whole-request deadline in seconds"
     )
-    breaker_open_s: float = Field(
+    breaker_open_s: UpToAnHour = Field(
         default=5.0,
-        gt=0,
-        le=3600,
         description="first pause of a failing platform's calls; each failed probe doubles "
         "the pause, a success starts over",
     )
-    breaker_open_max_s: float = Field(
-        default=60.0, gt=0, le=3600, description="longest pause of a failing platform's calls"
+    breaker_open_max_s: UpToAnHour = Field(
+        default=60.0, description="longest pause of a failing platform's calls"
     )
     cache_ttl_s: float = Field(
         default=30.0,
@@ -129,26 +140,15 @@ class BridgeSettings(BaseSettings):
         description="lifetime in seconds of cached responses (customers: 300) and of the "
         "platform resources they are built from; `0` turns both caches off",
     )
-    cache_max_entries: int = Field(default=10_000, ge=1, description="bound on cached responses")
-    cache_max_bytes: int = Field(
-        default=DEFAULT_MAX_BYTES,
-        ge=1,
-        description="bound on what cached responses weigh (bodies, keys and bookkeeping); "
-        "least recently used go first",
-        json_schema_extra={SHOWN_DEFAULT: "`67108864` (64 MiB)"},
-    )
-    resource_cache_max_entries: int = Field(
+    cache_max_entries: Count = Field(default=10_000, description="bound on cached responses")
+    cache_max_bytes: Count = _weight_bound(DEFAULT_MAX_BYTES, "cached responses", "bodies, keys")
+    resource_cache_max_entries: Count = Field(
         default=20_000,
-        ge=1,
         description="bound on platform resources (customers, orders, lines) kept for "
         "`ERC_BRIDGE_CACHE_TTL_S` and shared across routes",
     )
-    resource_cache_max_bytes: int = Field(
-        default=RESOURCE_CACHE_MAX_BYTES,
-        ge=1,
-        description="bound on what kept platform resources weigh (bodies as received, keys "
-        "and bookkeeping); least recently used go first",
-        json_schema_extra={SHOWN_DEFAULT: "`16777216` (16 MiB)"},
+    resource_cache_max_bytes: Count = _weight_bound(
+        RESOURCE_CACHE_MAX_BYTES, "kept platform resources", "bodies as received, keys"
     )
     writes: bool = Field(
         default=False,
@@ -161,10 +161,8 @@ class BridgeSettings(BaseSettings):
         description="how long past its lifetime a cached response may be served while the "
         "platform fails",
     )
-    platform_idle_s: float = Field(
+    platform_idle_s: UpToAnHour = Field(
         default=15.0,
-        gt=0,
-        le=3600,
         description="seconds an unused keep-alive connection to the platform is kept for reuse",
     )
     platform_max_answer_bytes: int = Field(
@@ -180,9 +178,8 @@ class BridgeSettings(BaseSettings):
         description="seconds a request head may take to arrive, from accept and from its "
         "first byte; then 408 and close",
     )
-    max_connections: int = Field(
+    max_connections: Count = Field(
         default=768,
-        ge=1,
         description="open connections at most; one more is answered 503 at once (the cap "
         "plus 256 must fit the open-file limit)",
     )

@@ -61,7 +61,6 @@ class WriteRoute:
 
     path: str
     method: str
-    action: str
     capability: Capability
     body: type[WriteBody]
     apply: Apply
@@ -70,12 +69,16 @@ class WriteRoute:
     answers_items: bool = False
     """W3 answers with the order's items page (R4, first page) after the change."""
 
+    @property
+    def action(self) -> str:
+        """The write's name in audit lines, metrics and operation ids: its capability's."""
+        return self.capability.value
+
 
 WRITE_ROUTES = (
     WriteRoute(
         "/customers/{customer_id}/orders/{order_id}/cancel",
         "POST",
-        "cancel_order",
         Capability.CANCEL_ORDER,
         CancelOrder,
         lambda adapter, customer, order, body: adapter.cancel_order(customer, order, body),
@@ -85,7 +88,6 @@ WRITE_ROUTES = (
     WriteRoute(
         "/customers/{customer_id}/orders/{order_id}/change-shipping-address",
         "POST",
-        "change_shipping_address",
         Capability.CHANGE_SHIPPING_ADDRESS,
         NewShippingAddress,
         lambda adapter, customer, order, body: adapter.change_shipping_address(
@@ -96,7 +98,6 @@ WRITE_ROUTES = (
     WriteRoute(
         "/customers/{customer_id}/orders/{order_id}/items/cancel",
         "PUT",
-        "cancel_items",
         Capability.CANCEL_ITEMS,
         CancelItems,
         lambda adapter, customer, order, body: adapter.cancel_items(customer, order, body),

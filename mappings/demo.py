@@ -304,16 +304,15 @@ def shipments(order: Order) -> list[Shipment]:
     return [_shipment(order, delivery, carried) for delivery, carried in parcels.values()]
 
 
+_AS_ORDERED = (ShipmentItem.model_fields.keys() & OrderItem.model_fields.keys()) - {"quantity"}
+"""What a shipped item shows as its order item does: ERC gives these fields of both one
+meaning (the quantity is the parcel's, and text)."""
+
+
 def _shipped_item(item: OrderItem, quantity: int | None) -> ShipmentItem:
     return ShipmentItem(
-        id=item.id,
-        name=item.name,
-        description=item.description,
-        brand=item.brand,
-        price=item.price,
-        image_url=item.image_url,
+        **{name: getattr(item, name) for name in _AS_ORDERED},
         quantity=str(quantity) if quantity is not None else None,
-        sku=item.sku,
     )
 
 

@@ -83,17 +83,30 @@ class EPCustomer(Record):
     meta: EPCustomerMeta = Field(default_factory=EPCustomerMeta)
 
 
-class EPDisplayPrice(Record):
+class EPPriceParts(Record):
+    """The display price parts Elastic Path gives orders and carts alike."""
+
     with_tax: EPAmount
     without_tax: EPAmount | None = None
     tax: EPAmount | None = None
     discount: EPAmount | None = None
+
+
+class EPDisplayPrice(EPPriceParts):
     shipping: EPAmount | None = None
 
 
-class EPOrderMeta(Record):
-    display_price: EPDisplayPrice
+Price = TypeVar("Price", bound=EPPriceParts)
+
+
+class EPPricedMeta(Record, Generic[Price]):
+    """The `meta` of an order or a cart: its display price and when it changed."""
+
+    display_price: Price
     timestamps: EPTimestamps = Field(default_factory=EPTimestamps)
+
+
+EPOrderMeta = EPPricedMeta[EPDisplayPrice]
 
 
 class EPOrderRelationships(Record):
@@ -115,7 +128,9 @@ class EPOrder(Record):
     relationships: EPOrderRelationships = Field(default_factory=EPOrderRelationships)
 
 
-class EPItem(Record):
+class EPLineItem(Record):
+    """The fields Elastic Path gives order items and cart items alike."""
+
     type: Short | None = None
     id: Short
     product_id: Short | None = None
@@ -123,6 +138,9 @@ class EPItem(Record):
     sku: Short | None = None
     quantity: int
     unit_price: EPAmount
+
+
+class EPItem(EPLineItem):
     shipping_group_id: Short | None = None
 
 
@@ -278,8 +296,8 @@ def order_status(raw: EPOrder) -> tuple[DetailedStatus, CancellationStatus | Non
     return DetailedStatus.UNKNOWN, None
 
 
-def is_promotion_line(raw: EPItem) -> bool:
-    """Legacy promotions arrive as order lines of negative value; they are not products.
+def is_promotion_line(raw: EPLineItem) -> bool:
+    """Legacy promotions arrive as order or cart lines of negative value; they are not products.
 
     A line of zero value (a free gift) is a product, whatever promotion put it there.
     """

@@ -22,10 +22,12 @@ from mappings.elasticpath import (
     EPAddress,
     EPAmount,
     EPItem,
+    EPLineItem,
     EPList,
     EPOrder,
+    EPPricedMeta,
+    EPPriceParts,
     EPShippingGroup,
-    EPTimestamps,
     EPToMany,
     EPToOne,
     customer_id_of,
@@ -242,17 +244,11 @@ def product(
 # Carts
 
 
-class EPCartPrice(Record):
-    with_tax: EPAmount
-    without_tax: EPAmount | None = None
-    tax: EPAmount | None = None
-    discount: EPAmount | None = None
+class EPCartPrice(EPPriceParts):
     without_discount: EPAmount | None = None
 
 
-class EPCartMeta(Record):
-    display_price: EPCartPrice
-    timestamps: EPTimestamps = Field(default_factory=EPTimestamps)
+EPCartMeta = EPPricedMeta[EPCartPrice]
 
 
 class EPCartRelationships(Record):
@@ -295,23 +291,12 @@ class EPImage(Record):
     href: Url | None = None
 
 
-class EPCartItem(Record):
-    type: Short | None = None
-    id: Short
-    product_id: Short | None = None
-    name: Short
+class EPCartItem(EPLineItem):
     description: Text | None = None
-    sku: Short | None = None
-    quantity: int
-    unit_price: EPAmount
     value: EPAmount
     image: EPImage | None = None
     discounts: list[EPLineDiscount] = Field(default_factory=list)
     meta: EPLineMeta
-
-    @property
-    def is_promotion(self) -> bool:
-        return (self.type or "").strip().lower() == "promotion_item" or self.unit_price.amount < 0
 
 
 class EPCartIncluded(Record):
@@ -392,8 +377,8 @@ def cart(document: EPCartDocument) -> Cart:
     raw = document.data
     prices = raw.meta.display_price
     currency = prices.with_tax.currency
-    lines = [item for item in document.included.items if not item.is_promotion]
-    promotions = [item for item in document.included.items if item.is_promotion]
+    lines = [item for item in document.included.items if not is_promotion_line(item)]
+    promotions = [item for item in document.included.items if is_promotion_line(item)]
     owners = raw.relationships.customers.data
     custom: dict[str, Any] = {"name": _text(raw.name), "description": _text(raw.description)}
     return Cart(
