@@ -301,6 +301,7 @@ async def test_a_call_made_ahead_is_never_a_probe_nor_let_through_while_open(
     open_breaker(breaker)
     if half_open:
         clock.advance(breaker.open_period)
+
     async def call_platform() -> None:
         succeed(breaker)
 

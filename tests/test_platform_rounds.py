@@ -23,8 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from adapters.adobe_cpapi import AdobeCPAPIAdapter
 from adapters.base import HTTPAdapter, OrderListRequest
 from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
-from adapters.elasticpath import ElasticPathAdapter
 from adapters.breaker import BreakerState
+from adapters.elasticpath import ElasticPathAdapter
 from adapters.errors import NotFound, UpstreamError
 from adapters.http import HTTPConfig
 from adapters.resources import ResourceCache

@@ -21,8 +21,6 @@ ORDER = f"{R}/customers/{fx.MARIA}/orders/{fx.ORDER_COMPLETE}"
 ORDER_PATH = f"/v2/orders/{fx.ORDER_COMPLETE}"
 
 
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[ElasticPathEmulator, Hang, str]]:
     emulator = ElasticPathEmulator(fx.default_store())
