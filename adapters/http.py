@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import quote, quote_plus, urlencode
 
@@ -455,12 +454,7 @@ class readable:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
         if not isinstance(error, MappingError):
             return
         log.error(
