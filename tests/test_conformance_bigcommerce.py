@@ -47,7 +47,6 @@ SHELF_CASES = {
 """R6 to R8 (SPEC §8) on `fx.default_store()`. A cart by `customer_id` is refused with a
 400 naming `customer_id` (`cart_by_customer` False); an unknown cart id is a 404."""
 
-
 class TestBigCommerceConformance(AdapterConformance):
     manifest = Manifest(
         customer=fx.ANA,

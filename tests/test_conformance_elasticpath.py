@@ -79,7 +79,6 @@ SHELF_CASES = {
 leaves no cart in the emulator's `store.shelf.carts` (EP made one for the read, listed in
 `store.shelf.carts_made_by_reads`, and the adapter deleted it again)."""
 
-
 class TestElasticPathConformance(AdapterConformance):
     manifest = Manifest(
         customer=fx.MARIA,

@@ -54,6 +54,8 @@ WAIT_S = 10.0
 """Generous bound on waiting for the breaker to let a probe through."""
 
 
+
+
 @dataclass
 class Platform:
     emulator: ElasticPathEmulator
