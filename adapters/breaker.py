@@ -3,13 +3,18 @@ out, one call at a time, when it is back."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from enum import StrEnum
 from types import TracebackType
+from typing import Any, Generic, TypeVar
 
 from adapters.errors import CircuitOpen
+
+T = TypeVar("T")
 
 
 class BreakerState(StrEnum):
@@ -27,7 +32,9 @@ class CircuitBreaker:
     the probe's outcome closes the breaker or opens it again.
 
     Every call let through is a `Call` that ends however its attempt ends, so the breaker
-    is never left waiting for a probe that is gone.
+    is never left waiting for a probe that is gone. A call made ahead of need (`Ahead`)
+    goes through only while the breaker is closed, and its outcome counts only if the
+    request uses its answer.
     """
 
     def __init__(
@@ -66,10 +73,11 @@ class CircuitBreaker:
 
     def call(self) -> Call:
         """Let one call through, or raise CircuitOpen saying how long calls stay paused."""
+        ahead = _ahead.get()
         if self._open_until is None:
-            return Call(self, probe=False)
+            return Call(self, probe=False, ahead=ahead)
         left = self._open_until - self._clock()
-        if left <= 0 and self._probe is None:
+        if left <= 0 and self._probe is None and ahead is None:
             self._probe = Call(self, probe=True)
             return self._probe
         # While a probe is out, the answer is due within one call's time.
@@ -116,25 +124,39 @@ class Call:
     any exception or cancellation, abandons the call. The first of these ends it.
     """
 
-    __slots__ = ("_breaker", "_ended", "probe", "sent")
+    __slots__ = ("_ahead", "_breaker", "_ended", "probe", "sent")
 
-    def __init__(self, breaker: CircuitBreaker, *, probe: bool) -> None:
+    def __init__(
+        self, breaker: CircuitBreaker, *, probe: bool, ahead: Ahead[Any] | None = None
+    ) -> None:
         self._breaker = breaker
         self.probe = probe
         self.sent = False
         self._ended = False
+        self._ahead = ahead
 
     def sending(self) -> None:
         self.sent = True
 
     def succeeded(self) -> None:
-        if not self._ended:
-            self._ended = True
-            self._breaker._succeeded(self)
+        self._end(succeeded=True)
 
     def failed(self) -> None:
-        if not self._ended:
-            self._ended = True
+        self._end(succeeded=False)
+
+    def _end(self, *, succeeded: bool) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        if self._ahead is None:
+            self._count(succeeded=succeeded)
+        else:
+            self._ahead._outcome(self, succeeded)
+
+    def _count(self, *, succeeded: bool) -> None:
+        if succeeded:
+            self._breaker._succeeded(self)
+        else:
             self._breaker._failed(self)
 
     def __enter__(self) -> Call:
@@ -149,3 +171,52 @@ class Call:
         if not self._ended:
             self._ended = True
             self._breaker._abandoned(self)
+
+
+_ahead: ContextVar[Ahead[Any] | None] = ContextVar("erc_bridge_call_ahead", default=None)
+
+
+class Ahead(Generic[T]):
+    """Platform calls made ahead of need, alongside the ones they may turn out to follow
+    (Elastic Path's shipping groups beside the order): one round instead of two.
+
+    `work()` runs in a task of its own from the start. The breaker lets its calls through
+    only while it is closed (never as a probe) and holds their outcomes until the request
+    knows whether it needs the answer: `result()` counts them as if the calls had been made
+    then, `settle()` stops the work and forgets them. So a failing request counts the
+    failures of the calls it waited for, however many went out together, exactly as its
+    sequential read would have; CircuitOpen from `result()` means the breaker was not
+    closed and the call is still to be made.
+    """
+
+    __slots__ = ("_held", "_task", "_used")
+
+    def __init__(self, work: Callable[[], Awaitable[T]]) -> None:
+        self._held: list[tuple[Call, bool]] | None = []
+        self._used = False
+        self._task = asyncio.ensure_future(self._run(work))
+
+    async def _run(self, work: Callable[[], Awaitable[T]]) -> T:
+        _ahead.set(self)  # in the task's own context: its calls, and the tasks they start
+        return await work()
+
+    async def result(self) -> T:
+        """The answer, now needed: what its calls did counts from here on."""
+        held, self._held, self._used = self._held, None, True
+        for call, succeeded in held or ():
+            call._count(succeeded=succeeded)
+        return await self._task
+
+    def settle(self) -> None:
+        """The request is over: work it did not use is stopped and its outcomes forgotten."""
+        self._held = None
+        if not self._task.done():
+            self._task.cancel()
+        elif not self._task.cancelled():
+            self._task.exception()  # seen: a failure nobody used is no error
+
+    def _outcome(self, call: Call, succeeded: bool) -> None:
+        if self._used:
+            call._count(succeeded=succeeded)
+        elif self._held is not None:
+            self._held.append((call, succeeded))

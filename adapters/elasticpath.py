@@ -7,7 +7,7 @@ bodies in `adapters.http.readable`; nothing else decides what an upstream failur
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -31,8 +31,10 @@ from adapters.base import (
     ShipmentPage,
     WriteResult,
 )
+from adapters.breaker import Ahead
 from adapters.errors import (
     AdapterError,
+    CircuitOpen,
     NotAllowed,
     NotFound,
     NotSupported,
@@ -154,11 +156,10 @@ class ElasticPathAdapter(HTTPAdapter):
             clock=clock,
             on_refresh=lambda: self.observer.token_refreshed(PLATFORM),
         )
-        self.speculate_shipping_groups = False
-        """Ask for an order's shipping groups alongside the order (R3 in one round). Off:
-        while the platform fails, each R3 would then count two failures towards the
-        circuit breaker and open it twice as fast as a sequential read, and serve stale
-        answers past the outage."""
+        self.speculate_shipping_groups = True
+        """Ask for an order's shipping groups alongside the order (R3 in one round). The
+        breaker counts the groups call only when its answer is used, so a failing R3
+        counts as many failures as when the groups are asked for after the order."""
         self._store_ships_in_groups = False
         """Set once an order named a shipping group: from then on an order's groups are
         asked for alongside the order instead of after it."""
@@ -231,11 +232,12 @@ class ElasticPathAdapter(HTTPAdapter):
     async def get_order(self, customer_id: str, order_id: str) -> Order:
         """One round: the order with its lines and, in a store that uses shipping groups,
         the order's groups alongside (asked before the order is known to be the
-        customer's, and never used when it is not)."""
+        customer's, and never used when it is not). The groups call's outcome counts
+        towards the circuit breaker only when its answer is used (`Ahead`)."""
         order_path = _order_path(order_id)
         tags = _order_tags(order_id, customer_id)
         groups = (
-            asyncio.ensure_future(self._shipping_groups(order_path, tags))
+            Ahead(lambda: self._shipping_groups(order_path, tags))
             if self.speculate_shipping_groups and self._store_ships_in_groups
             else None
         )
@@ -249,7 +251,8 @@ class ElasticPathAdapter(HTTPAdapter):
                 document.data, ep.included_items(document.data, included), tags, groups
             )
         finally:
-            _settle(groups)
+            if groups is not None:
+                groups.settle()
 
     async def most_recent_order(self, customer_id: str) -> Order:
         customer_filter = await self._customer_filter(customer_id)
@@ -650,7 +653,7 @@ class ElasticPathAdapter(HTTPAdapter):
         raw: ep.EPOrder,
         items: list[ep.EPItem] | None,
         tags: tuple[Tag, ...],
-        groups: asyncio.Future[list[ep.EPShippingGroup]] | None = None,
+        groups: Ahead[list[ep.EPShippingGroup]] | None = None,
     ) -> Order:
         """The order with every product line (read page by page unless `items` has them
         all) and, when a line names one, its shipping groups (`groups` when they were
@@ -668,9 +671,20 @@ class ElasticPathAdapter(HTTPAdapter):
         shipping_groups: list[ep.EPShippingGroup] = []
         if any(item.shipping_group_id for item in items):
             self._store_ships_in_groups = True
-            shipping_groups = await (groups or self._shipping_groups(order_path, tags))
+            shipping_groups = await self._groups_of(order_path, tags, groups)
         with readable(PLATFORM, ORDER_ENDPOINT):
             return ep.order(raw, items=items, shipping_groups=shipping_groups)
+
+    async def _groups_of(
+        self,
+        order_path: str,
+        tags: Iterable[Tag],
+        ahead: Ahead[list[ep.EPShippingGroup]] | None,
+    ) -> list[ep.EPShippingGroup]:
+        if ahead is not None:
+            with contextlib.suppress(CircuitOpen):  # the breaker was not closed: ask now
+                return await ahead.result()
+        return await self._shipping_groups(order_path, tags)
 
     async def _shipping_groups(
         self, order_path: str, tags: Iterable[Tag] = ()
@@ -849,14 +863,6 @@ def _orders_query(customer_filter: str, *, newest_first: bool) -> dict[str, str]
 
 def _order_tags(order_id: str, customer_id: str) -> tuple[Tag, ...]:
     return (order_tag(order_id), customer_tag(customer_id))
-
-
-def _settle(call: asyncio.Future[Any] | None) -> None:
-    """A call made alongside that was not needed: stopped, its outcome unseen."""
-    if call is not None and not call.done():
-        call.cancel()
-    elif call is not None and not call.cancelled():
-        call.exception()
 
 
 def _has_more(page: ep.EPList[Any], *, after: int, limit: int) -> bool:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -134,7 +134,13 @@ def path_segment(value: str) -> str:
     """
     if value in {"", ".", ".."}:
         raise NotFound(f"{value!r} is not an id")
+    if _UNRESERVED.fullmatch(value) is not None:
+        return value  # as quote() would: most platform ids (UUIDs, numbers) are like this
     return quote(value, safe="")
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")
+"""The characters `quote` leaves as they are."""
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -441,20 +447,33 @@ class UpstreamClient:
         )
 
 
-@contextmanager
-def readable(platform: str, endpoint: str) -> Iterator[None]:
-    """A platform body we cannot map is the platform's fault: log the field, answer 502."""
-    try:
-        yield
-    except MappingError as exc:
+class readable:
+    """A platform body we cannot map is the platform's fault: log the field, answer 502.
+
+    A class rather than a generator: every platform body a request reads is mapped in one.
+    """
+
+    __slots__ = ("endpoint", "platform")
+
+    def __init__(self, platform: str, endpoint: str) -> None:
+        self.platform = platform
+        self.endpoint = endpoint
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
+        if not isinstance(error, MappingError):
+            return
         log.error(
             "platform_body_unusable",
-            platform=platform,
-            endpoint=endpoint,
-            field=exc.path,
-            reason=exc.reason,
+            platform=self.platform,
+            endpoint=self.endpoint,
+            field=error.path,
+            reason=error.reason,
         )
-        raise UpstreamError(f"{platform} sent a {endpoint} body the bridge cannot read") from None
+        unreadable = f"{self.platform} sent a {self.endpoint} body the bridge cannot read"
+        raise UpstreamError(unreadable) from None
 
 
 def json_body(response: PlatformResponse, platform: str) -> Any:

@@ -71,6 +71,7 @@ class FrontDoor:
         self.erc_routes = tuple(erc_routes)
         self.erc_prefix = erc_prefix
         self.metrics = metrics
+        self._by_depth = _by_depth(self.erc_routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -149,7 +150,8 @@ class FrontDoor:
         path = route_path(scope)
         if not path.startswith(self.erc_prefix):
             return None
-        for route in self.erc_routes:
+        routes = self.erc_routes if self._by_depth is None else self._by_depth.get(path.count("/"))
+        for route in routes or ():
             match = route.path_regex.match(path)
             if match is not None:
                 scope["route"] = route
@@ -172,3 +174,15 @@ class FrontDoor:
 
         await self.app(scope, receive, send_with_id)
         return status
+
+
+def _by_depth(routes: Sequence[Route]) -> dict[int, tuple[Route, ...]] | None:
+    """The routes by how many `/` their paths have, each group in matching order: a path
+    parameter never holds a `/`, so a path is tried against its own group only. None when
+    some parameter may hold one (`{name:path}`): then every route is tried."""
+    if any(":path}" in route.path for route in routes):
+        return None
+    groups: dict[int, list[Route]] = {}
+    for route in routes:
+        groups.setdefault(route.path.count("/"), []).append(route)
+    return {depth: tuple(group) for depth, group in groups.items()}

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from adapters.breaker import BreakerState, Call, CircuitBreaker
+from adapters.breaker import Ahead, BreakerState, Call, CircuitBreaker
 from adapters.errors import CircuitOpen
 from bridge.config import StartupError, load_settings
 from tests.conftest import ManualClock
@@ -243,6 +243,79 @@ def test_an_outcome_counts_once(breaker: CircuitBreaker, clock: ManualClock) -> 
         call.succeeded()
         call.failed()
     assert breaker.state is BreakerState.CLOSED
+
+
+# Calls made ahead of need: counted only when their answer is used
+
+
+def failing_ahead(breaker: CircuitBreaker, times: int = 1) -> Ahead[None]:
+    async def work() -> None:
+        fail(breaker, times)
+
+    return Ahead(work)
+
+
+@pytest.mark.anyio
+async def test_an_unused_call_made_ahead_counts_nothing(breaker: CircuitBreaker) -> None:
+    ahead = failing_ahead(breaker, breaker.threshold)
+    await asyncio.sleep(0)  # its calls failed
+    ahead.settle()
+    assert breaker.state is BreakerState.CLOSED
+    fail(breaker, breaker.threshold - 1)
+    assert breaker.state is BreakerState.CLOSED
+
+
+@pytest.mark.anyio
+async def test_a_used_call_made_ahead_counts_as_if_made_when_used(
+    breaker: CircuitBreaker,
+) -> None:
+    ahead = failing_ahead(breaker, breaker.threshold - 1)
+    await asyncio.sleep(0)
+    succeed(breaker)  # the call the request waited for first
+    assert breaker.state is BreakerState.CLOSED
+    await ahead.result()
+    ahead.settle()
+    fail(breaker)
+    assert breaker.state is BreakerState.OPEN
+
+
+@pytest.mark.anyio
+async def test_a_call_made_ahead_settled_before_it_ran_is_never_made(
+    breaker: CircuitBreaker,
+) -> None:
+    made: list[str] = []
+
+    async def work() -> None:
+        made.append("made")
+
+    Ahead(work).settle()
+    await asyncio.sleep(0)
+    assert made == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("half_open", [False, True])
+async def test_a_call_made_ahead_is_never_a_probe_nor_let_through_while_open(
+    breaker: CircuitBreaker, clock: ManualClock, half_open: bool
+) -> None:
+    open_breaker(breaker)
+    if half_open:
+        clock.advance(breaker.open_period)
+
+    async def call_platform() -> None:
+        succeed(breaker)
+
+    ahead = Ahead(call_platform)
+    with pytest.raises(CircuitOpen):
+        await ahead.result()
+    ahead.settle()
+    if half_open:
+        assert breaker.call().probe  # still there for the call the request waits for
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
 
 
 @pytest.mark.parametrize(("open_s", "open_max_s"), [(0, 60), (-1, 60), (10, 5)])

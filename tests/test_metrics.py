@@ -129,6 +129,7 @@ def test_stale_serves_are_counted(
     bridge = make_client(adapter_for(served[1]), cache_ttl_s=0.05)
     assert bridge.get(ORDER).headers["x-cache"] == "MISS"
     time.sleep(0.1)  # past the order's cache lifetime, well within the stale window
+    emulator.fail_next(500, times=3, path=f"{ORDER_PATH}/shipping-groups")  # asked alongside
     emulator.fail_next(500, times=3, path=ORDER_PATH)
     assert bridge.get(ORDER).headers["x-cache"] == "STALE"
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.middleware import Middleware
+from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -635,3 +636,29 @@ def test_an_exception_after_the_answer_began_is_logged_with_the_status_sent(
 ) -> None:
     through_front_door(half_answer, [])
     assert [line["status"] for line in access_lines(capsys.readouterr().out)] == [202]
+
+
+async def _noop_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    raise AssertionError("not called")
+
+
+@pytest.mark.parametrize("with_path_parameter", [False, True])
+def test_a_path_is_matched_by_the_first_route_of_its_depth(with_path_parameter: bool) -> None:
+    """Routes are looked up among those with as many `/`, in matching order; a `{…:path}`
+    parameter (which may hold `/`) has every route tried."""
+    paths = ["/erc/x/cart", "/erc/x/{customer_id}", "/erc/x/{customer_id}/orders/{order_id}"]
+    if with_path_parameter:
+        paths.append("/erc/files/{rest:path}")
+    routes = [Route(path, _noop_endpoint) for path in paths]
+    door = FrontDoor(_noop_endpoint, erc_routes=routes)
+    expected = {
+        "/erc/x/cart": routes[0],
+        "/erc/x/ana": routes[1],
+        "/erc/x/ana/orders/1": routes[2],
+        "/erc/x/ana/orders": None,
+        "/erc/x/ana/orders/1/": None,
+        "/erc/files/a/b/c": routes[3] if with_path_parameter else None,
+    }
+    for path, route in expected.items():
+        scope: dict[str, Any] = {"type": "http", "method": "GET", "path": path}
+        assert door._erc_route(scope) is route, path

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -23,8 +23,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from adapters.adobe_cpapi import AdobeCPAPIAdapter
 from adapters.base import HTTPAdapter, OrderListRequest
 from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
+from adapters.breaker import BreakerState
 from adapters.elasticpath import ElasticPathAdapter
-from adapters.errors import NotFound
+from adapters.errors import NotFound, UpstreamError
 from adapters.http import HTTPConfig
 from adapters.resources import ResourceCache
 from bench.session import adobe_adapter, agent_session, elasticpath_adapter
@@ -64,17 +65,19 @@ class Call:
 
 
 class Timed:
-    """An emulator's app whose API calls (not token grants) wait `delay` seconds and are
-    noted with when they started and ended."""
+    """An emulator's app whose API calls (not token grants) wait `delay` seconds, and those
+    of a path in `slower` that much longer, and are noted with when they started and ended."""
 
     def __init__(self, app: ASGIApp, *, token_path: str) -> None:
         self.app = app
         self.token_path = token_path
         self.delay = 0.0
+        self.slower: dict[str, float] = {}
         self.calls: list[Call] = []
 
     def reset(self) -> None:
         self.delay = 0.0
+        self.slower = {}
         self.calls = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,8 +85,9 @@ class Timed:
             await self.app(scope, receive, send)
             return
         start = time.monotonic()
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        delay = self.delay + self.slower.get(scope["path"], 0.0)
+        if delay:
+            await asyncio.sleep(delay)
         await self.app(scope, receive, send)
         query = scope["query_string"].decode("latin-1")
         self.calls.append(Call(scope["path"], query, start, time.monotonic()))
@@ -243,7 +247,6 @@ async def test_elasticpath_order_detail_is_one_round(
     elasticpath: tuple[ElasticPathAdapter, Timed],
 ) -> None:
     adapter, timed = elasticpath
-    adapter.speculate_shipping_groups = True  # the one-round read, off by default
     await adapter.list_orders(OrderListRequest(customer_id=ep_fx.MARIA, limit=5))
     timed.reset()
     timed.delay = DELAY_S
@@ -265,7 +268,6 @@ async def test_elasticpath_first_order_of_a_store_learns_its_shipping_groups(
     elasticpath: tuple[ElasticPathAdapter, Timed],
 ) -> None:
     adapter, timed = elasticpath
-    adapter.speculate_shipping_groups = True  # the one-round read, off by default
     await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_CANCELLED)  # no shipping group
     await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_COMPLETE)  # names one: a second round
     first = [call.path for call in timed.calls]
@@ -279,6 +281,39 @@ async def test_elasticpath_first_order_of_a_store_learns_its_shipping_groups(
     assert first == [cancelled, complete, f"{complete}/shipping-groups"]
     detail, groups = sorted(timed.calls, key=lambda call: call.path)
     assert overlap(detail, groups)
+
+
+async def test_elasticpath_failing_one_round_order_detail_counts_one_breaker_failure(
+    ep_served: Served,
+) -> None:
+    """Order and shipping groups fail together, the groups first: the breaker counts the
+    order's failure only, as when the groups are asked for after it (threshold 2: two
+    would open it)."""
+    timed = reset(ep_served).timed
+    settings = elasticpath_adapter(ep_served.url).settings
+    adapter = ElasticPathAdapter(settings, http=replace(FAST, attempts=1, breaker_threshold=2))
+    await adapter.open()
+    try:
+        await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_COMPLETE)  # learns the groups
+        timed.reset()
+        path = f"/v2/orders/{ep_fx.ORDER_COMPLETE}"
+        ep_served.emulator.fail_next(500, times=2, path=f"{path}/shipping-groups")
+        ep_served.emulator.fail_next(500, times=2, path=path)
+        timed.delay = DELAY_S
+        timed.slower = {path: DELAY_S}
+
+        with pytest.raises(UpstreamError):
+            await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_COMPLETE)
+
+        detail, groups = sorted(timed.calls, key=lambda call: call.path)
+        assert (detail.path, groups.path) == (path, f"{path}/shipping-groups")
+        assert overlap(detail, groups)
+        assert adapter._http.breaker.state is BreakerState.CLOSED
+        with pytest.raises(UpstreamError):
+            await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_COMPLETE)
+        assert adapter._http.breaker.state is BreakerState.OPEN
+    finally:
+        await adapter.close()
 
 
 async def test_elasticpath_lines_beyond_the_included_ones_are_paged(

@@ -21,8 +21,6 @@ ORDER = f"{R}/customers/{fx.MARIA}/orders/{fx.ORDER_COMPLETE}"
 ORDER_PATH = f"/v2/orders/{fx.ORDER_COMPLETE}"
 
 
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[ElasticPathEmulator, Hang, str]]:
     emulator = ElasticPathEmulator(fx.default_store())
@@ -155,10 +153,14 @@ def guarded(
 
 
 def open_with_500s(bridge: TestClient, emulator: ElasticPathEmulator) -> None:
+    """The order fails five times, its shipping groups (asked alongside) with it; then
+    the platform is healthy again."""
+    emulator.fail_next(500, times=10, path=f"{ORDER_PATH}/shipping-groups")
     emulator.fail_next(500, times=5, path=ORDER_PATH)
     assert bridge.get(ORDER).status_code == 502  # three failed attempts
     opened = bridge.get(ORDER)  # two more: the fifth consecutive failure opens the breaker
     assert (opened.status_code, opened.json()["code"]) == (503, "upstream_unavailable")
+    emulator.faults.clear()
 
 
 def until_served(bridge: TestClient, within_s: float) -> tuple[float, list[Any]]:
