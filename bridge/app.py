@@ -42,6 +42,7 @@ from bridge.redaction import register_secrets, secret_values
 from bridge.routes import erc_routes
 from bridge.service import Bridge
 from bridge.settings import BridgeSettings
+from bridge.sharing import share_caches
 from bridge.webhooks import WebhookEndpoint
 from bridge.writes import write_routes
 
@@ -194,6 +195,7 @@ def create_app(
         if settings.cache_ttl_s > 0:
             resources = _resource_cache(settings, clock)
         adapter.resources = resources  # None when the caches are off
+    share_caches(bridge, resources)
     metrics = Metrics(bridge.cache, adapter=adapter.name, resources=resources)
     adapter.observer = metrics
     adapter.platform_limits = PlatformLimits(
