@@ -195,8 +195,8 @@ def create_app(
         if settings.cache_ttl_s > 0:
             resources = _resource_cache(settings, clock)
         adapter.resources = resources  # None when the caches are off
-    share_caches(bridge, resources)
     metrics = Metrics(bridge.cache, adapter=adapter.name, resources=resources)
+    share_caches(bridge, resources, metrics)
     adapter.observer = metrics
     adapter.platform_limits = PlatformLimits(
         idle_timeout=settings.platform_idle_s, max_answer_bytes=settings.platform_max_answer_bytes

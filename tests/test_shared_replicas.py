@@ -196,6 +196,16 @@ def test_fifty_concurrent_misses_over_two_replicas_make_one_platform_call(
     assert [r.status_code for r in answers] == [200] * 50
     assert len({r.content for r in answers}) == 1
     assert order_calls(emulator, fx.ORDER_PARTIAL) == 1
+    # The other replica read the order or its body from Redis, having waited for it or not.
+    tiers = ('tier="resource"', 'tier="body"')
+    assert sum(counter(r, "erc_bridge_shared_cache_hits_total", t) for r in pair for t in tiers)
+
+
+def counter(replica: Replica, name: str, labels: str) -> float:
+    with replica.client(timeout=10) as client:
+        text = client.get("/metrics").text
+    prefix = f"{name}{{{labels}}} "
+    return sum(float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix))
 
 
 def _lock_taken(url: str) -> bool:
