@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 
 from adapters.shared_entries import Dependency, SharedEntries
 from adapters.shared_state import SharedState
-from adapters.single_flight import FlightStats, fill_once
+from adapters.single_flight import Flight, FlightStats, fill_once
 
 ANY_ORDER: Dependency = ("orders", "*")
 """What may show an order without naming it: forgotten with an order whose customer is not
@@ -53,11 +53,14 @@ class SharedResources:
             self.entries.entry_key(key),
             resource_dependencies(tags),
             load,
-            ttl_s=ttl_s,
-            patience_s=self.patience_s,
-            stats=self.stats,
+            Flight(ttl_s=ttl_s, patience_s=self.patience_s),
+            self.stats,
         )
-        return filled.value, min(ttl_s, LOCAL_TTL_S) if filled.shared else ttl_s
+        if not filled.shared:
+            return filled.value, ttl_s
+        if filled.from_shared:
+            return filled.value, min(ttl_s, LOCAL_TTL_S, filled.fresh_s)
+        return filled.value, min(ttl_s, LOCAL_TTL_S)
 
     def local_ttl(self, ttl_s: float) -> float:
         """How long this process may keep what it fetched: a short while when Redis is

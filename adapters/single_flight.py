@@ -1,10 +1,14 @@
-"""One platform call for concurrent identical misses on different replicas (SPEC §9).
+"""One fill for concurrent identical misses on different replicas (SPEC §9).
 
 The first replica to miss takes a short lock in Redis and fills the entry; the others
 poll for the entry within their deadline. A holder that fails releases the lock, one that
 dies leaves it to expire: a waiter that finds the lock free takes it over, and one whose
-patience runs out calls the platform itself rather than fail. Each process keeps its own
+patience runs out makes the value itself rather than fail. Each process keeps its own
 single flight in front, so at most one caller per replica waits here.
+
+A body and the platform resources it is made of each have their flight. A request that
+waited out its patience for a body does not wait again for a resource: what is left of
+its deadline goes to the platform.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from adapters.deadline import remaining
@@ -23,6 +28,8 @@ LOCK_S = 10.0
 """The longest a fill holds its lock (less when its request has less time left): past it,
 another replica may fill the entry too."""
 
+_waited_out: ContextVar[bool] = ContextVar("erc_bridge_waited_out", default=False)
+
 
 @dataclass
 class FlightStats:
@@ -33,12 +40,26 @@ class FlightStats:
 
 
 @dataclass(frozen=True, slots=True)
+class Flight:
+    """How one kind of entry is filled: kept `ttl_s` (+ `stale_s`) in Redis, waited for at
+    most `patience_s` (and half of what is left of the request's deadline), locked for at
+    most `lock_s`."""
+
+    ttl_s: float
+    patience_s: float
+    stale_s: float = 0.0
+    lock_s: float = LOCK_S
+
+
+@dataclass(frozen=True, slots=True)
 class Filled:
     value: bytes
     from_shared: bool
     """Read from Redis rather than made here."""
     shared: bool
     """Redis answered: whatever was made here went there too."""
+    fresh_s: float = 0.0
+    """How much longer a value read from Redis stays fresh."""
 
 
 async def fill_once(
@@ -46,18 +67,17 @@ async def fill_once(
     entry: str,
     depends: Iterable[Dependency],
     make: Callable[[], Awaitable[bytes]],
-    *,
-    ttl_s: float,
-    patience_s: float,
+    flight: Flight,
     stats: FlightStats,
 ) -> Filled:
     """The fresh value of `entry` from Redis, or `make()`'s, made by one replica at a time
-    and kept there for `ttl_s`. Waits for another replica's fill at most `patience_s` (and
-    half of what is left of the request's deadline)."""
+    and kept in Redis for the next."""
     depends = tuple(depends)
     left = remaining()
+    patience_s = 0.0 if _waited_out.get() else flight.patience_s
     if left is not None:
         patience_s = min(patience_s, left / 2)
+    lock_ms = int(1000 * (flight.lock_s if left is None else min(flight.lock_s, max(left, 0.05))))
     give_up = time.monotonic() + patience_s
     pause, waited = FIRST_PAUSE_S, False
     while True:
@@ -66,8 +86,8 @@ async def fill_once(
             return Filled(await make(), from_shared=False, shared=False)
         if seen.fresh is not None:
             stats.shared_hits += 1
-            return Filled(seen.fresh, from_shared=True, shared=True)
-        lock = await entries.lock(entry, _lock_ms(left))
+            return Filled(seen.fresh, True, True, seen.fresh_ms / 1000)
+        lock = await entries.lock(entry, lock_ms)
         if lock is not None or time.monotonic() + pause > give_up:
             break
         if not waited:
@@ -78,7 +98,10 @@ async def fill_once(
     stats.shared_misses += 1
     if lock is None:
         stats.fallbacks += 1
-    return Filled(await _made(entries, entry, depends, seen, make, ttl_s, lock), False, True)
+        if waited:
+            _waited_out.set(True)
+    value = await _made(entries, entry, depends, seen, make, flight, lock)
+    return Filled(value, from_shared=False, shared=True)
 
 
 async def _made(
@@ -87,7 +110,7 @@ async def _made(
     depends: tuple[Dependency, ...],
     seen: Seen,
     make: Callable[[], Awaitable[bytes]],
-    ttl_s: float,
+    flight: Flight,
     lock: str | None,
 ) -> bytes:
     try:
@@ -96,10 +119,7 @@ async def _made(
         if lock is not None:
             await entries.unlock(entry, lock)
         raise
-    await entries.store(entry, depends, seen.stamp, value, ttl_s=ttl_s, lock=lock)
+    await entries.store(
+        entry, depends, seen.stamp, value, ttl_s=flight.ttl_s, stale_s=flight.stale_s, lock=lock
+    )
     return value
-
-
-def _lock_ms(left: float | None) -> int:
-    seconds = LOCK_S if left is None else min(LOCK_S, max(left, 0.05))
-    return int(seconds * 1000)

@@ -1,10 +1,9 @@
 """Rendered bodies every replica reads: the Redis tier behind `ResponseCache` (SPEC §9).
 
 The in-process cache stays in front: a local hit never reaches Redis. On a local miss the
-body is looked up in Redis before it is produced; a produced body goes to Redis for its
-lifetime and the stale period after it. Replicas that miss together each render the body,
-but the platform resources it is made of are fetched by one of them
-(adapters/single_flight.py): waiting here too would spend the request's deadline twice.
+body is looked up in Redis before it is produced, by one replica at a time
+(adapters/single_flight.py); a produced body goes to Redis for its lifetime and the
+stale period after it.
 
 The Redis key is a digest of the local cache key, which carries the customer: a body of
 one customer is never another's. A body depends on its owner, its
@@ -19,16 +18,17 @@ from collections.abc import Awaitable, Callable, Hashable
 from adapters.shared_entries import Dependency, SharedEntries
 from adapters.shared_resources import LOCAL_TTL_S
 from adapters.shared_state import SharedState
-from adapters.single_flight import FlightStats
+from adapters.single_flight import Flight, FlightStats, fill_once
 
 Dependencies = Callable[[Hashable, str | None], list[Dependency]]
 """What the body under a key, shown to an owner, depends on (bridge/forgetting.py)."""
 
 
 class SharedBodies:
-    def __init__(self, state: SharedState, depends: Dependencies) -> None:
+    def __init__(self, state: SharedState, depends: Dependencies, *, deadline_s: float) -> None:
         self.entries = SharedEntries(state, "body")
         self.depends = depends
+        self.deadline_s = deadline_s
         self.stats = FlightStats()
         self.stale_served = 0
         self.unsettled = False
@@ -46,18 +46,24 @@ class SharedBodies:
         stale_s: float,
     ) -> tuple[bytes, bool, float]:
         """The body, whether it came from Redis, and how long this process may keep it."""
-        entry, depends = self.entries.entry_key(key), self.depends(key, owner)
-        seen = await self.entries.read(entry, depends)
-        if seen is None:
-            return await produce(), False, ttl_s
+        # Half the request's deadline, at most, waiting for another replica's body: the
+        # other half is left to make it here. Its lock lasts as long as a request may.
+        deadline_s = self.deadline_s
+        flight = Flight(ttl_s, patience_s=deadline_s / 2, stale_s=stale_s, lock_s=deadline_s)
+        filled = await fill_once(
+            self.entries,
+            self.entries.entry_key(key),
+            self.depends(key, owner),
+            produce,
+            flight,
+            self.stats,
+        )
+        if not filled.shared:
+            return filled.value, False, ttl_s
         local_ttl = min(ttl_s, LOCAL_TTL_S)
-        if seen.fresh is not None:
-            self.stats.shared_hits += 1
-            return seen.fresh, True, min(local_ttl, seen.fresh_ms / 1000)
-        self.stats.shared_misses += 1
-        body = await produce()
-        await self.entries.store(entry, depends, seen.stamp, body, ttl_s=ttl_s, stale_s=stale_s)
-        return body, False, local_ttl
+        if filled.from_shared:
+            return filled.value, True, min(local_ttl, filled.fresh_s)
+        return filled.value, False, local_ttl
 
     async def stale(self, key: Hashable, owner: str | None) -> bytes | None:
         """The body Redis still holds for `key`, fresh or stale, if nothing it depends

@@ -15,10 +15,12 @@ def share_caches(bridge: Bridge, resources: ResourceCache | None, metrics: Metri
     flight across replicas, and forgetting that reaches every replica."""
     if bridge.shared is None or not bridge.cache.enabled:
         return
-    bodies = bridge.cache.shared = SharedBodies(bridge.shared, body_dependencies)
+    deadline_s = bridge.settings.deadline_s
+    bodies = SharedBodies(bridge.shared, body_dependencies, deadline_s=deadline_s)
+    bridge.cache.shared = bodies
     if resources is not None:
         # Half the request's deadline, at most, waiting for another replica's fetch: the
         # other half is left to fetch it here.
-        resources.shared = SharedResources(bridge.shared, patience_s=bridge.settings.deadline_s)
+        resources.shared = SharedResources(bridge.shared, patience_s=deadline_s)
     CacheForgetting.of(bridge).listen(bridge.shared)
     report_shared_caches(metrics, bodies, resources.shared if resources is not None else None)

@@ -89,7 +89,7 @@ async def replica(redis_server: RedisServer) -> AsyncIterator[Replicas]:
         state = SharedState(url, namespace=namespace, retry_after_s=0.2)
         opened.append(state)
         bodies = ResponseCache(max_entries=100, stale=stale)
-        bodies.shared = SharedBodies(state, body_dependencies)
+        bodies.shared = SharedBodies(state, body_dependencies, deadline_s=5)
         resources = ResourceCache(ttl_s=30)
         resources.shared = SharedResources(state, patience_s=5)
         made = Replica(state, bodies, resources)
