@@ -35,19 +35,28 @@ that expires only costs the next read of its entries a miss."""
 _READ = """
 local entry = redis.call('HMGET', KEYS[1], 'v', 'g', 's')
 local current = {}
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2])
-  current[i - 1] = redis.call('GET', KEYS[i])
+  current[i - 2] = redis.call('GET', KEYS[i])
 end
 local stamp = table.concat(current, ' ')
+local fresh = false
 if entry[1] and entry[2] == stamp then
-  return {stamp, entry[1], redis.call('PTTL', KEYS[1]) - tonumber(entry[3])}
+  fresh = redis.call('PTTL', KEYS[1]) - tonumber(entry[3])
+  if fresh > 0 then return {stamp, 0, entry[1], fresh} end
 end
-return {stamp}
+local locked = 0
+if ARGV[3] ~= '' and redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4]) then
+  locked = 1
+end
+if fresh then return {stamp, locked, entry[1], fresh} end
+return {stamp, locked}
 """
-"""KEYS: the entry, its generations (made when missing); ARGV: a new token, its lifetime.
-The generations now (what a fill is made under), and the entry with how long it stays
-fresh (ms) when it was made under them."""
+"""KEYS: the entry, its fill lock, its generations (made when missing); ARGV: a new
+generation token and its lifetime, a lock token ('' for none) and its lifetime. The
+generations now (what a fill is made under); the lock when asked for and the entry has
+nothing fresh (taken in the same step, so that no fill can end in between); the entry
+and how long it stays fresh (ms) when it was made under those generations."""
 
 _STORE = """
 local current = {}
@@ -75,10 +84,12 @@ return 0
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """What Redis holds for a key: the generations a fill would be made under, and the
-    value when one was made under them (`fresh_ms` > 0 while it is fresh)."""
+    """What Redis holds for a key: the generations a fill would be made under, whether
+    the caller got the lock, and the value when one was made under those generations
+    (`fresh_ms` > 0 while it is fresh)."""
 
     stamp: bytes
+    locked: bool = False
     value: bytes | None = None
     fresh_ms: int = 0
 
@@ -113,17 +124,20 @@ class SharedEntries:
         unique = sorted({EVERYTHING, *depends})
         return [self.state.key("gen", kind, name) for kind, name in unique]
 
-    async def read(self, entry: str, depends: Iterable[Dependency]) -> Seen | None:
-        """What is kept under `entry`; None when Redis cannot say."""
-        keys = [entry, *self._generations(depends)]
-        args: list[Any] = [secrets.token_hex(8), GENERATION_LIFETIME_MS]
+    async def read(
+        self, entry: str, depends: Iterable[Dependency], *, lock: str = "", lock_ms: int = 0
+    ) -> Seen | None:
+        """What is kept under `entry`, taking its fill lock with the token `lock` when
+        nothing fresh is; None when Redis cannot say."""
+        keys = [entry, self._lock_key(entry), *self._generations(depends)]
+        args: list[Any] = [secrets.token_hex(8), GENERATION_LIFETIME_MS, lock, lock_ms]
 
         async def read(_: Redis) -> Seen:
             answer: Sequence[Any] = await self._read(keys=keys, args=args)
-            if len(answer) == 1:
-                return Seen(bytes(answer[0]))
-            stamp, value, fresh_ms = answer
-            return Seen(bytes(stamp), bytes(value), int(fresh_ms))
+            stamp, locked = bytes(answer[0]), bool(answer[1])
+            if len(answer) == 2:
+                return Seen(stamp, locked)
+            return Seen(stamp, locked, bytes(answer[2]), int(answer[3]))
 
         return await self.state.run(read, otherwise=None)
 
@@ -162,15 +176,6 @@ class SharedEntries:
             return True
 
         return await self.state.run(forget, otherwise=False)
-
-    async def lock(self, entry: str, ttl_ms: int) -> str | None:
-        """A token when this caller may fill `entry` alone for `ttl_ms`, else None."""
-        token = secrets.token_hex(8)
-
-        async def lock(client: Redis) -> bool:
-            return bool(await client.set(self._lock_key(entry), token, nx=True, px=ttl_ms))
-
-        return token if await self.state.run(lock, otherwise=False) else None
 
     async def unlock(self, entry: str, token: str) -> None:
         async def unlock(_: Redis) -> None:

@@ -14,6 +14,7 @@ its deadline goes to the platform.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
@@ -79,15 +80,15 @@ async def fill_once(
         patience_s = min(patience_s, left / 2)
     lock_ms = int(1000 * (flight.lock_s if left is None else min(flight.lock_s, max(left, 0.05))))
     give_up = time.monotonic() + patience_s
-    pause, waited = FIRST_PAUSE_S, False
+    pause, waited, token = FIRST_PAUSE_S, False, secrets.token_hex(8)
     while True:
-        seen = await entries.read(entry, depends)
+        seen = await entries.read(entry, depends, lock=token, lock_ms=lock_ms)
         if seen is None:
             return Filled(await make(), from_shared=False, shared=False)
         if seen.fresh is not None:
             stats.shared_hits += 1
             return Filled(seen.fresh, True, True, seen.fresh_ms / 1000)
-        lock = await entries.lock(entry, lock_ms)
+        lock = token if seen.locked else None
         if lock is not None or time.monotonic() + pause > give_up:
             break
         if not waited:
