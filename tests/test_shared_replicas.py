@@ -118,6 +118,13 @@ def get(replica: Replica, url: str, headers: dict[str, str]) -> httpx.Response:
         return client.get(url, headers=headers)
 
 
+def cached_on_both(pair: list[Replica], url: str, headers: dict[str, str]) -> httpx.Response:
+    """Read on A, then a hit on B: the body each replica now keeps."""
+    first = get(pair[0], url, headers)
+    assert get(pair[1], url, headers).headers["x-cache"] == "HIT"
+    return first
+
+
 def test_a_body_cached_by_one_replica_is_a_hit_on_the_other(
     pair: list[Replica], emulator: ElasticPathEmulator
 ) -> None:
@@ -138,8 +145,7 @@ def test_a_write_on_one_replica_shows_on_the_other(
     a, b = pair
     headers = host()
     url = order_url(fx.ORDER_PROCESSING)
-    before = get(a, url, headers)
-    assert get(b, url, headers).headers["x-cache"] == "HIT"
+    before = cached_on_both(pair, url, headers)
     with a.client(timeout=10) as client:
         written = client.post(f"{url}/cancel", json={}, headers=headers)
     assert written.status_code == 200, written.text
@@ -156,8 +162,7 @@ def test_a_webhook_on_one_replica_drops_the_order_on_the_other(
     a, b = pair
     headers = host()
     url = order_url(fx.ORDER_FULFILLED)
-    get(a, url, headers)
-    assert get(b, url, headers).headers["x-cache"] == "HIT"
+    cached_on_both(pair, url, headers)
     delivery = {
         "id": f"delivery-{uuid.uuid4().hex}",
         "triggered_by": "order.updated",
