@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.deadline import within
+from adapters.errors import UpstreamUnavailable
 from adapters.resources import ResourceCache, customer_tag, order_tag
 from adapters.shared_resources import LOCAL_TTL_S, SharedResources
 from adapters.shared_state import SharedState
@@ -186,8 +188,6 @@ async def test_bodies_expire_in_redis_and_a_stale_one_answers_a_failing_platform
         CacheStatus.MISS,
     )
 
-    from adapters.errors import UpstreamUnavailable
-
     async def failing() -> bytes:
         raise UpstreamUnavailable("down")
 
@@ -296,3 +296,48 @@ async def test_without_redis_both_tiers_answer_as_one_process(
     await a.forgetting.forget_customer("ana")  # nothing to tell anyone: no error either
     assert a.bodies.shared is not None and a.bodies.shared.unsettled
     assert not a.state.reachable
+
+
+@pytest.mark.anyio
+async def test_when_the_fetching_replica_fails_a_waiting_one_fetches(replica: Replicas) -> None:
+    a, b = await replica(), await replica()
+    tags = (order_tag("o1"),)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def failing() -> bytes:
+        started.set()
+        await release.wait()
+        raise UpstreamUnavailable("down")
+
+    first = asyncio.create_task(a.resources.fetch("/v2/orders/o1", failing, tags))
+    await started.wait()
+    fetched = Produced(b"fetched by b")
+    second = asyncio.create_task(b.resources.fetch("/v2/orders/o1", fetched, tags))
+    await asyncio.sleep(0.1)
+    assert fetched.calls == 0  # waiting for a
+    release.set()
+    with pytest.raises(UpstreamUnavailable):
+        await first
+    assert await second == b"fetched by b"
+    assert b.resources.shared is not None
+    assert (b.resources.shared.stats.waits, b.resources.shared.stats.fallbacks) == (1, 0)
+
+
+@pytest.mark.anyio
+async def test_a_waiting_replica_gives_up_on_a_hung_one_within_its_deadline(
+    replica: Replicas,
+) -> None:
+    a, b = await replica(), await replica()
+    tags = (order_tag("o1"),)
+    hung = Produced(b"never", release=asyncio.Event())
+    stuck = asyncio.create_task(a.resources.fetch("/v2/orders/o1", hung, tags))
+    await hung.started.wait()
+    fetched = Produced(b"fetched by b")
+    started = asyncio.get_running_loop().time()
+    async with within(1.0):
+        assert await b.resources.fetch("/v2/orders/o1", fetched, tags) == b"fetched by b"
+    assert asyncio.get_running_loop().time() - started < 0.8  # half the deadline, then b's call
+    assert b.resources.shared is not None and b.resources.shared.stats.fallbacks == 1
+    assert hung.release is not None
+    hung.release.set()
+    assert await stuck == b"never"
