@@ -341,3 +341,18 @@ async def test_a_waiting_replica_gives_up_on_a_hung_one_within_its_deadline(
     assert hung.release is not None
     hung.release.set()
     assert await stuck == b"never"
+
+
+@pytest.mark.anyio
+async def test_a_forget_redis_missed_makes_everything_in_redis_old_once_it_answers(
+    replica: Replicas,
+) -> None:
+    a, b = await replica(), await replica()
+    await a.bodies.refresh(key(ORDER, "bob", "o3"), 30, Produced(b"bob's"), owner="bob")
+    assert b.bodies.shared is not None
+    b.bodies.shared.unsettled = True  # as after forgetting "ana" while Redis was unreachable
+    await b.forgetting.forget_customer("carl")
+    assert not b.bodies.shared.unsettled
+    made = Produced(b"bob's again")
+    found = await b.bodies.refresh(key(ORDER, "bob", "o3"), 30, made, owner="bob")
+    assert found == (b"bob's again", CacheStatus.MISS)
