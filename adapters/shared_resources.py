@@ -13,15 +13,11 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 
 from adapters.shared_entries import Dependency, SharedEntries
 from adapters.shared_state import SharedState
-from adapters.single_flight import Flight, FlightStats, fill_once
+from adapters.single_flight import LOCAL_TTL_S, Flight, FlightStats, fill_once
 
 ANY_ORDER: Dependency = ("orders", "*")
 """What may show an order without naming it: forgotten with an order whose customer is not
 known."""
-
-LOCAL_TTL_S = 2.0
-"""The longest a process keeps for itself what it shares: the bound of a stale read should
-an invalidation not reach it (SPEC §9; docs/redis.md)."""
 
 
 def resource_dependencies(tags: Iterable[Dependency]) -> list[Dependency]:
@@ -56,11 +52,7 @@ class SharedResources:
             Flight(ttl_s=ttl_s, patience_s=self.patience_s),
             self.stats,
         )
-        if not filled.shared:
-            return filled.value, ttl_s
-        if filled.from_shared:
-            return filled.value, min(ttl_s, LOCAL_TTL_S, filled.fresh_s)
-        return filled.value, min(ttl_s, LOCAL_TTL_S)
+        return filled.value, filled.kept_here(ttl_s)
 
     def local_ttl(self, ttl_s: float) -> float:
         """How long this process may keep what it fetched: a short while when Redis is

@@ -29,6 +29,10 @@ LOCK_S = 10.0
 """The longest a fill holds its lock (less when its request has less time left): past it,
 another replica may fill the entry too."""
 
+LOCAL_TTL_S = 2.0
+"""The longest a process keeps for itself what it shares: the bound of a stale read should
+an invalidation not reach it (SPEC §9; docs/redis.md)."""
+
 _waited_out: ContextVar[bool] = ContextVar("erc_bridge_waited_out", default=False)
 
 
@@ -61,6 +65,15 @@ class Filled:
     """Redis answered: whatever was made here went there too."""
     fresh_s: float = 0.0
     """How much longer a value read from Redis stays fresh."""
+
+    def kept_here(self, ttl_s: float) -> float:
+        """How long this process may keep the value: a short while when the replicas share
+        it (`LOCAL_TTL_S`), else as long as a lone process would."""
+        if not self.shared:
+            return ttl_s
+        if self.from_shared:
+            return min(ttl_s, LOCAL_TTL_S, self.fresh_s)
+        return min(ttl_s, LOCAL_TTL_S)
 
 
 async def fill_once(

@@ -31,7 +31,7 @@ class CacheStatus(StrEnum):
     STALE = "STALE"
 
 
-Filled = tuple[bytes, CacheStatus]
+Fill = tuple[bytes, CacheStatus]
 """A body and where it came from: made here (MISS) or found in Redis (HIT)."""
 
 
@@ -91,8 +91,8 @@ class ResponseCache:
             timer=clock,
             getsizeof=lambda entry: entry.size,
         )
-        self._fetches: dict[Hashable, tuple[asyncio.Task[Filled], str | None]] = {}
-        self._outdated: set[asyncio.Task[Filled]] = set()
+        self._fetches: dict[Hashable, tuple[asyncio.Task[Fill], str | None]] = {}
+        self._outdated: set[asyncio.Task[Fill]] = set()
         self.shared: SharedBodies | None = None
         self.hits = self.misses = self.stale_served = 0
 
@@ -171,14 +171,14 @@ class ResponseCache:
         ttl: float,
         produce: Callable[[], Awaitable[bytes]],
         owner: str | None,
-    ) -> asyncio.Task[Filled]:
+    ) -> asyncio.Task[Fill]:
         fetch = self._fetches.get(key)
         if fetch is not None:
             return fetch[0]
         task = asyncio.create_task(self._store(key, ttl, produce, owner))
         self._fetches[key] = (task, owner)
 
-        def done(_: asyncio.Task[Filled]) -> None:
+        def done(_: asyncio.Task[Fill]) -> None:
             if self._fetches.get(key, (None, None))[0] is task:
                 del self._fetches[key]
             self._outdated.discard(task)
@@ -192,7 +192,7 @@ class ResponseCache:
         ttl: float,
         produce: Callable[[], Awaitable[bytes]],
         owner: str | None,
-    ) -> Filled:
+    ) -> Fill:
         status, lifetime = CacheStatus.MISS, ttl
         if self.shared is None:
             body = await produce()

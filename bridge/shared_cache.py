@@ -16,7 +16,6 @@ import secrets
 from collections.abc import Awaitable, Callable, Hashable
 
 from adapters.shared_entries import Dependency, SharedEntries
-from adapters.shared_resources import LOCAL_TTL_S
 from adapters.shared_state import SharedState
 from adapters.single_flight import Flight, FlightStats, fill_once
 
@@ -58,12 +57,7 @@ class SharedBodies:
             flight,
             self.stats,
         )
-        if not filled.shared:
-            return filled.value, False, ttl_s
-        local_ttl = min(ttl_s, LOCAL_TTL_S)
-        if filled.from_shared:
-            return filled.value, True, min(local_ttl, filled.fresh_s)
-        return filled.value, False, local_ttl
+        return filled.value, filled.from_shared, filled.kept_here(ttl_s)
 
     async def stale(self, key: Hashable, owner: str | None) -> bytes | None:
         """The body Redis still holds for `key`, fresh or stale, if nothing it depends

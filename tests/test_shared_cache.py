@@ -14,8 +14,9 @@ import pytest
 from adapters.deadline import within
 from adapters.errors import UpstreamUnavailable
 from adapters.resources import ResourceCache, customer_tag, order_tag
-from adapters.shared_resources import LOCAL_TTL_S, SharedResources
+from adapters.shared_resources import SharedResources
 from adapters.shared_state import SharedState
+from adapters.single_flight import LOCAL_TTL_S
 from bridge.cache import CacheStatus, ResponseCache
 from bridge.forgetting import CHANNEL, CacheForgetting, body_dependencies
 from bridge.shared_cache import SharedBodies
