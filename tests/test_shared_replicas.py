@@ -139,6 +139,15 @@ def test_a_body_cached_by_one_replica_is_a_hit_on_the_other(
     assert emulator.api_calls == []
 
 
+def test_an_order_shared_by_one_replica_is_never_shown_to_another_customer(
+    pair: list[Replica],
+) -> None:
+    headers = host()
+    assert get(pair[0], order_url(fx.ORDER_COMPLETE), headers).status_code == 200
+    someone_else = get(pair[1], order_url(fx.ORDER_COMPLETE, fx.HANS), headers)
+    assert (someone_else.status_code, someone_else.json()["code"]) == (404, "not_found")
+
+
 def test_a_write_on_one_replica_shows_on_the_other(
     pair: list[Replica], emulator: ElasticPathEmulator
 ) -> None:
