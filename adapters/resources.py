@@ -9,6 +9,9 @@ Ownership is never cached: an adapter checks the customer on the resource every 
 uses one, cached or not. A resource is tagged with what it belongs to (`order`, `customer`)
 so that a write or a webhook forgets everything about one order or one customer; a fetch
 that was under way while something was forgotten is answered but not kept.
+
+With Redis (`shared`), a local miss reads the replicas' shared copy before the platform
+(adapters/shared_resources.py), and what is kept here from it lives a short while only.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
+
+from adapters.shared_resources import SharedResources
 
 Tag = tuple[str, str]
 """What a resource belongs to: `("order", order_id)` or `("customer", customer_id)`."""
@@ -76,6 +81,7 @@ class ResourceCache:
         self._bytes = 0
         self._generation = 0
         self._fetching: dict[Hashable, asyncio.Task[bytes]] = {}
+        self.shared: SharedResources | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -112,9 +118,13 @@ class ResourceCache:
         tags: tuple[Tag, ...],
         generation: int,
     ) -> bytes:
-        body = await load()
+        ttl_s = None
+        if self.shared is None:
+            body = await load()
+        else:
+            body, ttl_s = await self.shared.fetch(key, tags, load, self.ttl_s)
         if generation == self._generation:  # nothing was forgotten while it was fetched
-            self.put(key, body, tags)
+            self.put(key, body, tags, ttl_s=ttl_s)
         return body
 
     def _settled(self, key: Hashable, task: asyncio.Task[bytes]) -> None:
@@ -140,10 +150,17 @@ class ResourceCache:
         return self._generation
 
     def put(
-        self, key: Hashable, body: bytes, tags: Iterable[Tag] = (), *, since: int | None = None
+        self,
+        key: Hashable,
+        body: bytes,
+        tags: Iterable[Tag] = (),
+        *,
+        since: int | None = None,
+        ttl_s: float | None = None,
     ) -> None:
-        """Keep `body` (a resource fetched as part of another answer, or by `fetch`);
-        not when something was forgotten after `since` (it may be older than that)."""
+        """Keep `body` (a resource fetched as part of another answer, or by `fetch`) for
+        `ttl_s` (default: the cache's); not when something was forgotten after `since`
+        (it may be older than that)."""
         if not self.enabled or (since is not None and since != self._generation):
             return
         weight = sys.getsizeof(body) + sys.getsizeof(key) + ENTRY_OVERHEAD_BYTES
@@ -151,7 +168,9 @@ class ResourceCache:
             return
         if key in self._entries:
             self._drop(key)
-        kept = Kept(body, frozenset(tags), self._clock() + self.ttl_s, weight)
+        if ttl_s is None:
+            ttl_s = self.ttl_s if self.shared is None else self.shared.local_ttl(self.ttl_s)
+        kept = Kept(body, frozenset(tags), self._clock() + ttl_s, weight)
         self._entries[key] = kept
         self._bytes += weight
         for tag in kept.tags:
@@ -162,8 +181,14 @@ class ResourceCache:
             self.stats.evictions += 1
 
     def forget(self, tag: Tag) -> int:
-        """Drop every resource tagged `tag`; fetches under way are not kept. How many
-        were dropped."""
+        """Drop every resource tagged `tag`, here and (without waiting) in Redis; fetches
+        under way are not kept. How many were dropped here."""
+        if self.shared is not None:
+            self.shared.forget_soon((tag,))
+        return self.forget_here(tag)
+
+    def forget_here(self, tag: Tag) -> int:
+        """`forget` in this process only."""
         self._generation += 1
         keys = self._by_tag.pop(tag, set())
         for key in keys:

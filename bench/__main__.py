@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bench import load, session
+from bench import load, replicas, session
 from bench.platform import CUSTOMER, SMALL, order_id
 from bench.processes import free_port, running
 from bridge.logs import configure_logging
@@ -29,9 +29,10 @@ KEY = "bench-key-2e7a-4f19-b0c6-d83e5a91"
 R = "/erc/ecommerce/connections"
 R3 = f"{R}/customers/{CUSTOMER}/orders/{order_id(0)}"
 R2 = f"{R}/customers/{SMALL}/orders"
-SCENARIOS = ("anchored", "r3-miss", "session")
+SCENARIOS = ("anchored", "r3-miss", "session", "replicas")
 """`--only` picks among them: the hit, 0 ms miss, R2 100 ms and memory rows (each with its
-anchor); R3 misses at 100 ms; the agent session's platform calls."""
+anchor); R3 misses at 100 ms; the agent session's platform calls; two replicas sharing a
+Redis against one."""
 LITTLE_BOUND = 1000.0
 """100 connections each waiting one 100 ms platform round: at most 1,000 req/s."""
 R3_MISS_ORDERS = 20_000
@@ -51,7 +52,9 @@ def platform(latency_ms: float, orders: int) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def bridge(platform_url: str, *, cache_ttl: float, log_level: str) -> Iterator[tuple[str, int]]:
+def bridge(
+    platform_url: str, *, cache_ttl: float, log_level: str, redis_url: str | None = None
+) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {
         "ERC_BRIDGE_ADAPTER": "elasticpath",
@@ -63,6 +66,8 @@ def bridge(platform_url: str, *, cache_ttl: float, log_level: str) -> Iterator[t
         "ERC_BRIDGE_CACHE_TTL_S": str(cache_ttl),
         "ERC_BRIDGE_LOG_LEVEL": log_level,
     }
+    if redis_url is not None:
+        env["ERC_BRIDGE_REDIS_URL"] = redis_url
     with running(["bridge.cli", "serve", "--port", str(port)], port, env=env) as process:
         yield f"http://127.0.0.1:{port}", process.pid
 
@@ -194,6 +199,9 @@ def main() -> None:
         configure_logging("warning")
         print()
         print("\n".join(session.report(session.measure())))
+    if "replicas" in args.only:
+        print()
+        print("\n".join(replica_lines(args)))
 
 
 def anchored_rows(rows: list[Row], args: argparse.Namespace) -> str:
@@ -290,6 +298,25 @@ def r3_miss_rows(args: argparse.Namespace) -> list[Row]:
             miss.rps >= 900,
         ),
     ]
+
+
+def replica_lines(args: argparse.Namespace) -> list[str]:
+    """Two replicas sharing one Redis against one replica (bench/replicas.py)."""
+    paths = r3_paths(replicas.ORDERS)
+    with (
+        platform(0, 1) as fast,
+        platform(replicas.PLATFORM_LATENCY_MS, replicas.ORDERS) as slow,
+    ):
+        return replicas.report(
+            bridge,
+            fast,
+            slow,
+            paths,
+            R3,
+            key=KEY,
+            seconds=args.seconds,
+            log_level=args.log_level,
+        )
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from bridge.redaction import register_secrets, secret_values
 from bridge.routes import erc_routes
 from bridge.service import Bridge
 from bridge.settings import BridgeSettings
+from bridge.sharing import share_caches
 from bridge.webhooks import WebhookEndpoint
 from bridge.writes import write_routes
 
@@ -197,6 +198,7 @@ def create_app(
             resources = _resource_cache(settings, clock)
         adapter.resources = resources  # None when the caches are off
     metrics = Metrics(bridge.cache, adapter=adapter.name, resources=resources)
+    share_caches(bridge, resources, metrics)
     adapter.observer = metrics
     adapter.platform_limits = PlatformLimits(
         idle_timeout=settings.platform_idle_s, max_answer_bytes=settings.platform_max_answer_bytes

@@ -1,5 +1,6 @@
 """The response cache: rendered bodies, per-resource TTL, shared misses, stale-if-error,
-and per-customer invalidation after a write."""
+and per-customer invalidation after a write. With Redis, a tier the replicas share sits
+behind it (bridge/shared_cache.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from enum import StrEnum
 from cachetools import TLRUCache
 
 from adapters.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from bridge.shared_cache import SharedBodies
 
 # A platform failure, not an answer: a recent body is better than an error.
 STALE_WORTHY = (UpstreamError, UpstreamUnavailable, UpstreamTimeout, TimeoutError)
@@ -27,6 +29,10 @@ class CacheStatus(StrEnum):
     HIT = "HIT"
     MISS = "MISS"
     STALE = "STALE"
+
+
+Fill = tuple[bytes, CacheStatus]
+"""A body and where it came from: made here (MISS) or found in Redis (HIT)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +66,11 @@ class ResponseCache:
     An entry may name its `owner` (the customer it shows): `forget_owner` drops every
     entry of that owner (`forget`, every entry a predicate picks), and a fill that began
     before it is not kept, so that no body from before a write or a webhook is served,
-    fresh or stale, afterwards."""
+    fresh or stale, afterwards.
+
+    With `shared` (Redis), a local miss asks Redis before producing: a body found there is
+    a hit, and is kept here for a short while only (`LOCAL_TTL_S`), as are the ones this
+    process shares."""
 
     def __init__(
         self,
@@ -81,8 +91,9 @@ class ResponseCache:
             timer=clock,
             getsizeof=lambda entry: entry.size,
         )
-        self._fetches: dict[Hashable, tuple[asyncio.Task[bytes], str | None]] = {}
-        self._outdated: set[asyncio.Task[bytes]] = set()
+        self._fetches: dict[Hashable, tuple[asyncio.Task[Fill], str | None]] = {}
+        self._outdated: set[asyncio.Task[Fill]] = set()
+        self.shared: SharedBodies | None = None
         self.hits = self.misses = self.stale_served = 0
 
     def __len__(self) -> int:
@@ -106,15 +117,22 @@ class ResponseCache:
         if not self.enabled or ttl <= 0:
             return await produce(), CacheStatus.MISS
         try:
-            body = await asyncio.shield(self._shared_fetch(key, ttl, produce, owner))
+            body, status = await asyncio.shield(self._shared_fetch(key, ttl, produce, owner))
         except STALE_WORTHY:
             entry = self._held(key)
-            if entry is None:
+            stale = entry.body if entry is not None else await self._shared_stale(key, owner)
+            if stale is None:
                 raise
             self.stale_served += 1
-            return entry.body, CacheStatus.STALE
-        self.misses += 1
-        return body, CacheStatus.MISS
+            return stale, CacheStatus.STALE
+        if status is CacheStatus.HIT:
+            self.hits += 1
+        else:
+            self.misses += 1
+        return body, status
+
+    async def _shared_stale(self, key: Hashable, owner: str | None) -> bytes | None:
+        return None if self.shared is None else await self.shared.stale(key, owner)
 
     def fresh(self, key: Hashable) -> bytes | None:
         """The body kept for `key` if it is still fresh (counted as a hit), else None."""
@@ -153,14 +171,14 @@ class ResponseCache:
         ttl: float,
         produce: Callable[[], Awaitable[bytes]],
         owner: str | None,
-    ) -> asyncio.Task[bytes]:
+    ) -> asyncio.Task[Fill]:
         fetch = self._fetches.get(key)
         if fetch is not None:
             return fetch[0]
         task = asyncio.create_task(self._store(key, ttl, produce, owner))
         self._fetches[key] = (task, owner)
 
-        def done(_: asyncio.Task[bytes]) -> None:
+        def done(_: asyncio.Task[Fill]) -> None:
             if self._fetches.get(key, (None, None))[0] is task:
                 del self._fetches[key]
             self._outdated.discard(task)
@@ -174,15 +192,23 @@ class ResponseCache:
         ttl: float,
         produce: Callable[[], Awaitable[bytes]],
         owner: str | None,
-    ) -> bytes:
-        body = await produce()
+    ) -> Fill:
+        status, lifetime = CacheStatus.MISS, ttl
+        if self.shared is None:
+            body = await produce()
+        else:
+            body, from_shared, lifetime = await self.shared.fill(
+                key, owner, produce, ttl_s=ttl, stale_s=self._stale
+            )
+            status = CacheStatus.HIT if from_shared else CacheStatus.MISS
         if asyncio.current_task() in self._outdated:
-            return body  # a write for its owner came meanwhile: the body may predate it
+            return body, status  # a write for its owner came meanwhile: it may predate it
         now = self._clock()
-        entry = Entry(body, now + ttl, now + ttl + self._stale, weight(key, body), owner)
+        stale_until = now + lifetime + self._stale
+        entry = Entry(body, now + lifetime, stale_until, weight(key, body), owner)
         entries = self._entries
         if entry.size <= entries.maxsize:
             entries[key] = entry
             while len(entries) > self._max_entries:
                 entries.popitem()
-        return body
+        return body, status

@@ -3,17 +3,36 @@ and the platform resources. A write the bridge made and a platform's webhook bot
 
 The guarantee is the write's: nothing from before is served afterwards, fresh or stale,
 and a fill or fetch under way when something is forgotten is answered but not kept.
+
+With Redis, forgetting reaches every replica: what is kept in Redis gets new generations
+(adapters/shared_entries.py) before the call returns, and every replica hears over
+pub/sub what to drop from its own memory. A replica that was cut off from the channel
+drops everything it keeps; one that could not reach Redis to forget something makes
+everything in Redis old once it reaches it again.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Hashable
+
+import orjson
+import structlog
 
 from adapters.base import Capability, HTTPAdapter
 from adapters.resources import ORDER, ResourceCache, customer_tag, order_tag
+from adapters.shared_entries import EVERYTHING, Dependency
+from adapters.shared_resources import ANY_ORDER
+from adapters.shared_state import SharedState
 from bridge.cache import ResponseCache
 from bridge.routes import ERC_ROUTES
 from bridge.service import Bridge
+from bridge.shared_cache import SharedBodies
+
+log = structlog.get_logger("erc_bridge.redis")
+
+CHANNEL = "forget"
+"""The pub/sub channel (under the store's namespace) that carries what to forget."""
 
 _LISTING_CAPABILITIES = frozenset({Capability.ORDERS, Capability.MOST_RECENT_ORDER})
 ORDER_LISTINGS = frozenset(r.path for r in ERC_ROUTES if r.capability in _LISTING_CAPABILITIES)
@@ -29,9 +48,21 @@ def _order(key: Hashable) -> object:
     return key[2] if isinstance(key, tuple) and len(key) > 2 else None
 
 
+def body_dependencies(key: Hashable, owner: str | None) -> list[Dependency]:
+    """What a body kept in Redis depends on: what `forget_order` and `forget_customer`
+    drop it for."""
+    depends = [customer_tag(owner)] if owner else []
+    order = _order(key)
+    if order:
+        depends.append(order_tag(str(order)))
+    if _route(key) in ORDER_LISTINGS:
+        depends.append(ANY_ORDER)
+    return depends
+
+
 class CacheForgetting:
     """The bridge's `Forgetting` (bridge/webhooks.py): `resources` is None when the adapter
-    keeps none."""
+    keeps none; the bodies' `shared` tier, when set, reaches Redis and the replicas."""
 
     def __init__(self, bodies: ResponseCache, resources: ResourceCache | None) -> None:
         self._bodies = bodies
@@ -43,25 +74,92 @@ class CacheForgetting:
         resources = adapter.resources if isinstance(adapter, HTTPAdapter) else None
         return cls(bridge.cache, resources)
 
-    def forget_customer(self, customer_id: str) -> None:
-        self._bodies.forget_owner(customer_id)
-        if self._resources is not None:
-            self._resources.forget(customer_tag(customer_id))
+    async def forget_customer(self, customer_id: str) -> None:
+        self.forget_customer_here(customer_id)
+        await self._everywhere({"customer": customer_id}, [customer_tag(customer_id)])
 
-    def forget_order(self, order_id: str, customer_id: str | None) -> None:
+    async def forget_order(self, order_id: str, customer_id: str | None) -> None:
         """With the customer known, everything of that customer; without (BigCommerce names
         only the order), the order's bodies and resources whoever asked, and every
         customer's order lists and most recent order, which may show it."""
+        self.forget_order_here(order_id, customer_id)
+        widest = customer_tag(customer_id) if customer_id is not None else ANY_ORDER
+        message = {"order": order_id, "customer": customer_id}
+        await self._everywhere(message, [order_tag(order_id), widest])
+
+    def forget_customer_here(self, customer_id: str) -> None:
+        self._bodies.forget_owner(customer_id)
+        if self._resources is not None:
+            self._resources.forget_here(customer_tag(customer_id))
+
+    def forget_order_here(self, order_id: str, customer_id: str | None) -> None:
         if customer_id is not None:
-            self.forget_customer(customer_id)
+            self.forget_customer_here(customer_id)
         else:
             self._bodies.forget(
                 lambda key, _owner: _order(key) == order_id or _route(key) in ORDER_LISTINGS
             )
         resources = self._resources
         if resources is not None:
-            resources.forget(order_tag(order_id))
+            resources.forget_here(order_tag(order_id))
             if customer_id is None:
                 # A list is tagged with its customer only: it cannot name its orders before
                 # it is fetched.
                 resources.forget_untagged(ORDER)
+
+    def forget_everything_here(self) -> None:
+        self._bodies.forget(lambda _key, _owner: True)
+        if self._resources is not None:
+            self._resources.forget_all()
+
+    def listen(self, state: SharedState) -> None:
+        """Forget here what other replicas forget (before `state` is opened)."""
+        bodies = self._bodies.shared
+        if bodies is None:
+            return
+        settling: set[asyncio.Task[None]] = set()
+
+        def heard(message: bytes | None) -> None:
+            if message is None:
+                # Subscribed (again): whatever was published meanwhile is lost to us.
+                self.forget_everything_here()
+                if bodies.unsettled:
+                    task = asyncio.get_running_loop().create_task(_settle(bodies))
+                    settling.add(task)
+                    task.add_done_callback(settling.discard)
+                return
+            try:
+                told = orjson.loads(message)
+                if told.get("from") == bodies.origin:
+                    return
+                if "order" in told:
+                    self.forget_order_here(str(told["order"]), _text(told.get("customer")))
+                else:
+                    self.forget_customer_here(str(told["customer"]))
+            except (orjson.JSONDecodeError, AttributeError, KeyError):
+                log.warning("redis_forget_unreadable")
+
+        state.subscribe(CHANNEL, heard)
+
+    async def _everywhere(self, message: dict[str, str | None], depends: list[Dependency]) -> None:
+        shared = self._bodies.shared
+        if shared is None:
+            return
+        if shared.unsettled:
+            depends = [*depends, EVERYTHING]
+        forgotten = await shared.entries.forget(depends)
+        shared.unsettled = not forgotten
+        if not forgotten:
+            log.warning("redis_forget_missed", detail="Redis entries are refused once it answers")
+        published = orjson.dumps({**message, "from": shared.origin})
+        await shared.entries.state.publish(CHANNEL, published)
+
+
+async def _settle(bodies: SharedBodies) -> None:
+    """Make everything in Redis old: this replica forgot something Redis did not hear."""
+    if await bodies.entries.forget([EVERYTHING]):
+        bodies.unsettled = False
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

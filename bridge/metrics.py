@@ -38,11 +38,13 @@ from starlette.routing import Route
 
 from adapters.breaker import BreakerState, CircuitBreaker
 from adapters.resources import ResourceCache
+from adapters.shared_resources import SharedResources
 from adapters.shared_state import SharedState
 from bridge.auth import client_address
 from bridge.cache import ResponseCache
 from bridge.errors import ERCError
 from bridge.readiness import PlatformHealth, Readiness
+from bridge.shared_cache import SharedBodies
 
 METRICS_PATH = "/metrics"
 ERC_PREFIX = "/erc/"
@@ -463,3 +465,54 @@ async def metrics_endpoint(request: Request) -> Response:
 
 
 metrics_routes = [Route(METRICS_PATH, metrics_endpoint, methods=["GET"])]
+
+
+# The caches the replicas share through Redis (bridge/sharing.py)
+
+
+_SHARED_COUNTS = (
+    ("erc_bridge_shared_cache_hits", "shared_hits", "Local misses answered from Redis, by tier"),
+    (
+        "erc_bridge_shared_cache_misses",
+        "shared_misses",
+        "Local misses Redis had nothing fresh for, by tier",
+    ),
+    (
+        "erc_bridge_single_flight_waits",
+        "waits",
+        "Misses that waited for another replica's fetch, by tier",
+    ),
+    (
+        "erc_bridge_single_flight_fallbacks",
+        "fallbacks",
+        "Misses that gave up waiting for another replica and fetched themselves, by tier",
+    ),
+)
+
+
+class _SharedCaches(Collector):
+    """Hits and misses of the Redis tiers, and how the replicas' single flight went."""
+
+    def __init__(self, bodies: SharedBodies, resources: SharedResources | None) -> None:
+        self._tiers = [("body", bodies.stats)]
+        if resources is not None:
+            self._tiers.append(("resource", resources.stats))
+        self._bodies = bodies
+
+    def collect(self) -> Iterable[Metric]:
+        for name, field, documentation in _SHARED_COUNTS:
+            family = CounterMetricFamily(name, documentation, labels=["tier"])
+            for tier, stats in self._tiers:
+                family.add_metric([tier], getattr(stats, field))
+            yield family
+        yield CounterMetricFamily(
+            "erc_bridge_shared_cache_stale_served",
+            "Expired responses served from Redis because the platform failed",
+            value=self._bodies.stale_served,
+        )
+
+
+def report_shared_caches(
+    metrics: Metrics, bodies: SharedBodies, resources: SharedResources | None
+) -> None:
+    metrics.registry.register(_SharedCaches(bodies, resources))

@@ -38,9 +38,9 @@ log = structlog.get_logger("erc_bridge.webhooks")
 class Forgetting(Protocol):
     """What a delivery makes the bridge forget, in every cache it keeps."""
 
-    def forget_customer(self, customer_id: str) -> None: ...
+    async def forget_customer(self, customer_id: str) -> None: ...
 
-    def forget_order(self, order_id: str, customer_id: str | None) -> None: ...
+    async def forget_order(self, order_id: str, customer_id: str | None) -> None: ...
 
 
 class SeenDeliveries:
@@ -102,7 +102,7 @@ class WebhookEndpoint:
             return ERCError(
                 refused.status, code, "The delivery was refused", description=refused.reason
             ).response()
-        self._forget(event)
+        await self._forget(event)
         self._observe("received")
         log.info(
             "webhook_received",
@@ -113,12 +113,12 @@ class WebhookEndpoint:
         )
         return Response(status_code=204)
 
-    def _forget(self, event: WebhookEvent) -> None:
+    async def _forget(self, event: WebhookEvent) -> None:
         assert event.resource_id is not None
         if event.kind == "customer":
-            self._forgetting.forget_customer(event.resource_id)
+            await self._forgetting.forget_customer(event.resource_id)
         else:
-            self._forgetting.forget_order(event.resource_id, event.customer_id)
+            await self._forgetting.forget_order(event.resource_id, event.customer_id)
 
 
 async def _bounded_body(request: Request) -> bytes:

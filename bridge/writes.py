@@ -385,7 +385,7 @@ class WriteEndpoint:
                 result = await self._write(attempt, body)
                 if result.outcome == "applied":
                     forgetting = CacheForgetting.of(bridge)
-                    forgetting.forget_order(attempt.order_id, attempt.customer_id)
+                    await forgetting.forget_order(attempt.order_id, attempt.customer_id)
                 content = await self._items_page(scope, attempt) if route.answers_items else b""
         except ANSWERED as exc:
             error = error_of(exc)

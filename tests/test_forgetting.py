@@ -62,7 +62,7 @@ async def test_an_order_of_a_known_customer_drops_that_customers_bodies_only(
     clock: ManualClock,
 ) -> None:
     cache = await filled(clock)
-    CacheForgetting(cache, None).forget_order("o1", "ana")
+    await CacheForgetting(cache, None).forget_order("o1", "ana")
     assert held(cache) == {"bob r1", "bob r2", "bob r3 o1", "bob r3 o3"}
 
 
@@ -71,14 +71,14 @@ async def test_an_order_of_an_unknown_customer_drops_its_bodies_and_every_listin
     clock: ManualClock,
 ) -> None:
     cache = await filled(clock)
-    CacheForgetting(cache, None).forget_order("o1", None)
+    await CacheForgetting(cache, None).forget_order("o1", None)
     assert held(cache) == {"ana r1", "ana r3 o2", "bob r1", "bob r3 o3"}
 
 
 @pytest.mark.anyio
 async def test_a_customer_drops_every_body_of_that_customer(clock: ManualClock) -> None:
     cache = await filled(clock)
-    CacheForgetting(cache, None).forget_customer("bob")
+    await CacheForgetting(cache, None).forget_customer("bob")
     assert held(cache) == {name for name in BODIES if name.startswith("ana")}
 
 
@@ -97,7 +97,7 @@ async def test_a_listing_filled_while_an_order_is_forgotten_is_not_kept(
     listing = key(ORDERS, "ana")
     early = asyncio.create_task(cache.refresh(listing, 30, slow_listing, owner="ana"))
     await started.wait()
-    CacheForgetting(cache, None).forget_order("o1", None)
+    await CacheForgetting(cache, None).forget_order("o1", None)
     release.set()
     assert (await early)[0] == b"before"
     assert cache.fresh(listing) is None
@@ -127,14 +127,14 @@ def kept(resources: ResourceCache) -> set[str]:
 @pytest.mark.anyio
 async def test_resources_of_an_order_of_a_known_customer(clock: ManualClock) -> None:
     resources = resources_with(*RESOURCES)
-    CacheForgetting(await filled(clock), resources).forget_order("o3", "bob")
+    await CacheForgetting(await filled(clock), resources).forget_order("o3", "bob")
     assert kept(resources) == {"order o1", "order o2", "ana", "ana's orders"}
 
 
 @pytest.mark.anyio
 async def test_resources_of_an_order_of_an_unknown_customer(clock: ManualClock) -> None:
     resources = resources_with(*RESOURCES)
-    CacheForgetting(await filled(clock), resources).forget_order("o1", None)
+    await CacheForgetting(await filled(clock), resources).forget_order("o1", None)
     # Lists are tagged with their customer only: any of them may show the order.
     assert kept(resources) == {"order o2", "order o3"}
 
@@ -142,5 +142,5 @@ async def test_resources_of_an_order_of_an_unknown_customer(clock: ManualClock) 
 @pytest.mark.anyio
 async def test_resources_of_a_customer(clock: ManualClock) -> None:
     resources = resources_with(*RESOURCES)
-    CacheForgetting(await filled(clock), resources).forget_customer("ana")
+    await CacheForgetting(await filled(clock), resources).forget_customer("ana")
     assert kept(resources) == {"order o3", "bob"}

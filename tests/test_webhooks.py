@@ -31,10 +31,10 @@ class Forgotten:
     customers: list[str] = field(default_factory=list)
     orders: list[tuple[str, str | None]] = field(default_factory=list)
 
-    def forget_customer(self, customer_id: str) -> None:
+    async def forget_customer(self, customer_id: str) -> None:
         self.customers.append(customer_id)
 
-    def forget_order(self, order_id: str, customer_id: str | None) -> None:
+    async def forget_order(self, order_id: str, customer_id: str | None) -> None:
         self.orders.append((order_id, customer_id))
 
     @property
