@@ -226,7 +226,8 @@ def test_public_url_names_the_server(document: dict[str, Any]) -> None:
 
 APP = demo_app()
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
-asyncio.run(DemoAdapter().open())  # fail early here if the demo data cannot load
+DEMO_STORE: DemoAdapter = APP.state.bridge.adapter
+asyncio.run(DEMO_STORE.open())  # fail early here if the demo data cannot load
 
 DEMO_CUSTOMERS = ["cus_ana", "cus_john", "cus_yuki", "cus_fatima", "cus_new"]
 DEMO_ORDERS = [
@@ -300,7 +301,7 @@ def flatmap_body(context: Any, body: Any) -> Any:
     return st.one_of(st.just(body), st.sampled_from(real))
 
 
-WRITE_PATHS = r"/(cancel|change-shipping-address)$"
+WRITE_PATHS = r"/(cancel|change-shipping-address|cancel-items)$"
 WRITE_CASES_PER_OPERATION = 150
 """Fewer than for the reads: a write body has fewer shapes, and `make api-check` runs
 every check on them."""
@@ -335,6 +336,10 @@ UNSERVED_CHECKS = [check for check in CHECKS if check is not not_a_server_error]
 
 
 def _call(case: Any) -> None:
+    if case.method == "POST" and re.search(WRITE_PATHS, case.path):
+        # Each write case starts from the demo orders as shipped: one that cancelled the only
+        # order whose address may change must not turn every later change into a 422.
+        asyncio.run(DEMO_STORE.open())
     headers = {} if case.path == "/oauth/token" else AUTH
     checks = UNSERVED_CHECKS if case.path.endswith(SLOT_PATHS) else CHECKS
     response = case.call_and_validate(headers=headers, checks=checks)
