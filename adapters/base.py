@@ -8,11 +8,12 @@ from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 import orjson
+import structlog
 from pydantic_settings import BaseSettings
 
 from adapters.answers import PlatformAnswers
 from adapters.budget import CallBudget
-from adapters.errors import NotFound, NotSupported
+from adapters.errors import NotFound, NotSupported, UpstreamError
 from adapters.http import (
     NO_OBSERVER,
     HTTPConfig,
@@ -29,6 +30,8 @@ from mappings.models import Customer, Order, OrderItem
 from mappings.products import Product
 from mappings.shipments import Shipment
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
+
+log = structlog.get_logger("erc_bridge.adapters")
 
 Resume = Mapping[str, Any]
 
@@ -284,6 +287,18 @@ class HTTPAdapter(PlatformAnswers, Adapter):
     ) -> None:
         super().__init__(settings)
         self._http_config = http
+
+    def filter_ignored(self, endpoint: str) -> UpstreamError:
+        """What to raise when a list for one customer names another customer's order: the
+        platform ignored the filter, and nothing of the list may be shown. Logged as an
+        error, the same event for every platform, so that one alert covers them all."""
+        log.error(
+            "platform_filter_ignored",
+            platform=self.name,
+            endpoint=endpoint,
+            detail="an order of another customer came back for a customer filter",
+        )
+        return UpstreamError(f"{self.name} returned an order of another customer")
 
     def connect(
         self, base_url: str, *, platform: str | None = None, **options: Any

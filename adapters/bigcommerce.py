@@ -42,7 +42,6 @@ from adapters.errors import (
     NotFound,
     NotSupported,
     UnservableRequest,
-    UpstreamError,
     UpstreamUnavailable,
 )
 from adapters.http import (
@@ -536,13 +535,7 @@ class BigCommerceAdapter(HTTPAdapter):
             orders = bc.parse_list(bc.BCOrder, raw or [])
         for order in orders:
             if order.customer_id != int(customer):
-                log.error(
-                    "platform_filter_ignored",
-                    platform=PLATFORM,
-                    endpoint="/v2/orders",
-                    detail="an order of another customer came back for a customer_id filter",
-                )
-                raise UpstreamError("BigCommerce returned an order of another customer")
+                raise self.filter_ignored("/v2/orders")
         if self.resources is not None:
             # A listed order is the body `GET /v2/orders/{id}` answers: R3 of it costs no call.
             for listed in raw or []:

@@ -39,7 +39,6 @@ from adapters.errors import (
     NotFound,
     NotSupported,
     UnservableRequest,
-    UpstreamError,
 )
 from adapters.http import HTTPConfig, json_body, path_segment, readable
 from adapters.paging import page_in_memory, resume_offset
@@ -640,13 +639,7 @@ class ElasticPathAdapter(HTTPAdapter):
     def _check_owner(self, raw: ep.EPOrder, customer_id: str) -> None:
         """A listed order of anyone else means EP ignored our filter: never show it."""
         if ep.customer_id_of(raw) != customer_id:
-            log.error(
-                "platform_filter_ignored",
-                platform=PLATFORM,
-                endpoint="/v2/orders",
-                detail="an order of another customer came back for a customer_id filter",
-            )
-            raise UpstreamError("Elastic Path returned an order of another customer")
+            raise self.filter_ignored("/v2/orders")
 
     async def _complete(
         self,

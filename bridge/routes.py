@@ -137,7 +137,21 @@ class ERCRoute:
     """Query parameters of which a request must give exactly one (R8: customer or cart)."""
 
 
-class ERCEndpoint:
+class Endpoint:
+    """A pure ASGI app that the front door may also call as a `Responder`
+    (bridge/middleware.py), adding headers of its own and learning the status sent."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.respond(scope, receive, send)
+
+    async def respond(
+        self, scope: Scope, receive: Receive, send: Send, *extra: tuple[bytes, bytes]
+    ) -> int:
+        """Send the answer, with `extra` headers; its status."""
+        raise NotImplementedError
+
+
+class ERCEndpoint(Endpoint):
     """One route served by one bridge, as a pure ASGI app: the rendered body with its
     `X-Cache` status, or the ERC error."""
 
@@ -147,9 +161,6 @@ class ERCEndpoint:
         settings = bridge.settings
         customer_ttl = CUSTOMER_TTL_S if settings.cache_ttl_s > 0 else settings.cache_ttl_s
         self.ttl = customer_ttl if route.capability is Capability.CUSTOMER else settings.cache_ttl_s
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.respond(scope, receive, send)
 
     async def respond(
         self, scope: Scope, receive: Receive, send: Send, *extra: tuple[bytes, bytes]
@@ -236,7 +247,7 @@ def authorize(bridge: Bridge, scope: Scope, oauth_scope: str) -> Mapping[str, st
     return headers
 
 
-class UnservedEndpoint:
+class UnservedEndpoint(Endpoint):
     """A route of the ERC family no platform here can serve (SPEC §8: delivery slots):
     501 `not_supported` to a caller whose credentials grant its scope."""
 
@@ -244,9 +255,6 @@ class UnservedEndpoint:
         self.bridge = bridge
         self.oauth_scope = oauth_scope
         self.method = method
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.respond(scope, receive, send)
 
     async def respond(
         self, scope: Scope, receive: Receive, send: Send, *extra: tuple[bytes, bytes]

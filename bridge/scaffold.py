@@ -110,13 +110,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.answers import PlatformProblem
 from adapters.base import HTTPAdapter, OrderListRequest, OrderPage
-from adapters.errors import NotFound, UpstreamError
+from adapters.errors import NotFound
 from adapters.http import path_segment, readable
 from adapters.paging import page_in_memory
 from adapters.settings_types import BaseURL, Secret
@@ -124,8 +123,6 @@ from mappings import $name as mapping
 from mappings.models import Customer, Order
 
 PLATFORM = "$name"
-
-log = structlog.get_logger("erc_bridge.$name")
 
 
 class ${Camel}Settings(BaseSettings):
@@ -215,8 +212,7 @@ class ${Camel}Adapter(HTTPAdapter):
     def _check_owner(self, entry: mapping.${Camel}Order, customer_id: str) -> None:
         """A listed order of anyone else means the platform ignored the filter: never show it."""
         if entry.customer_id != customer_id:
-            log.error("platform_filter_ignored", platform=PLATFORM, endpoint="/orders")
-            raise UpstreamError("$Title returned an order of another customer")
+            raise self.filter_ignored("/orders")
 
     # Platform answers
 
