@@ -11,12 +11,35 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 BINARY = "redis-server"
+
+
+def wait_until_listening(
+    port: int,
+    process: subprocess.Popen[bytes],
+    what: str,
+    output: Callable[[], str],
+    *,
+    timeout: float,
+) -> None:
+    """Return once `process` listens on 127.0.0.1:`port`; fail with the end of its
+    `output` when it exits or does not within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited: {output()[-3000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start within {timeout:g} s: {output()[-3000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.02)
 
 
 def free_port() -> int:
@@ -71,17 +94,13 @@ class RedisServer:
     def start(self) -> None:
         assert self._process is None, "already running"
         self._process = subprocess.Popen(self._arguments(), stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                log = (self.directory / "redis.log").read_text(errors="replace")
-                raise RuntimeError(f"redis-server exited: {log[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("redis-server did not start within 10 s")
+        wait_until_listening(
+            self.port,
+            self._process,
+            "redis-server",
+            lambda: (self.directory / "redis.log").read_text(errors="replace"),
+            timeout=10,
+        )
 
     def stop(self) -> None:
         process, self._process = self._process, None

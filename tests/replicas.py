@@ -5,10 +5,8 @@ request log counts the calls of every replica) and sharing one Redis."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ import httpx
 
 from tests.conftest import API_KEY, AUTH, CURSOR_SECRET
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET
-from tests.redis_server import free_port
+from tests.redis_server import free_port, wait_until_listening
 
 TOKEN_SECRET = "token-secret-shared-by-replicas-0123456789"
 _CONFIGURATION = ("ERC_BRIDGE_", "ELASTICPATH_", "BIGCOMMERCE_", "ADOBE_")
@@ -68,20 +66,6 @@ def elasticpath_env(platform_url: str, redis_url: str | None) -> dict[str, str]:
     return env
 
 
-def _wait_until_serving(replica: Replica, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if replica.process.poll() is not None:
-            raise RuntimeError(f"the replica exited: {replica.logs()[-3000:]}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the replica did not start: {replica.logs()[-3000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", replica.port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-
-
 @contextmanager
 def replica(directory: Path, env: Mapping[str, str], *, name: str = "a") -> Iterator[Replica]:
     """One `erc-bridge serve` with `env` on top of a clean environment (no ERC_BRIDGE_*
@@ -99,7 +83,7 @@ def replica(directory: Path, env: Mapping[str, str], *, name: str = "a") -> Iter
         )
     running = Replica(port, process, log_path)
     try:
-        _wait_until_serving(running)
+        wait_until_listening(port, process, "the replica", running.logs, timeout=30)
         yield running
     finally:
         running.stop()
