@@ -165,6 +165,9 @@ class Adapter:
     budget: CallBudget | None = None
     """The platform call budget every `UpstreamClient` takes a turn from before each call
     (`ERC_BRIDGE_PLATFORM_RATE`); set before `open()`, None for no budget."""
+    resources: ResourceCache | None = None
+    """Platform resources kept across routes (SPEC §9); set by the bridge before `open()`
+    for an adapter that reads a platform, None when nothing is kept."""
 
     settings: BaseSettings | None
     """The adapter's own configuration: `settings_class()` read from the environment
@@ -276,8 +279,6 @@ class HTTPAdapter(PlatformAnswers, Adapter):
     """
 
     _upstream: UpstreamClient | None = None
-    resources: ResourceCache | None = None
-    """Platform resources kept across routes (SPEC §9); set by the bridge before `open()`."""
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ from collections.abc import Hashable
 import orjson
 import structlog
 
-from adapters.base import Capability, HTTPAdapter
+from adapters.base import Capability
 from adapters.resources import ORDER, ResourceCache, customer_tag, order_tag
 from adapters.shared_entries import EVERYTHING, Dependency
 from adapters.shared_resources import ANY_ORDER
@@ -70,9 +70,7 @@ class CacheForgetting:
 
     @classmethod
     def of(cls, bridge: Bridge) -> CacheForgetting:
-        adapter = bridge.adapter
-        resources = adapter.resources if isinstance(adapter, HTTPAdapter) else None
-        return cls(bridge.cache, resources)
+        return cls(bridge.cache, bridge.adapter.resources)
 
     async def forget_customer(self, customer_id: str) -> None:
         self.forget_customer_here(customer_id)

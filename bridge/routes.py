@@ -467,7 +467,7 @@ def erc_routes(bridge: Bridge) -> list[Route]:
 
 
 def _forget_resources_of(request: RouteRequest) -> None:
-    resources = getattr(request.bridge.adapter, "resources", None)
+    resources = request.bridge.adapter.resources
     if resources is None:
         return
     ids = request.scope["path_params"]
