@@ -36,6 +36,10 @@ os.register_at_fork(after_in_child=_ids.seed)
 
 log = structlog.get_logger("erc_bridge.access")
 
+CLIENT_CLOSED = 499
+"""The status logged for a request whose caller left before it was answered (as nginx
+logs it): nothing was sent, and it is no error of the bridge's."""
+
 
 class Responder(Protocol):
     """An endpoint that sends its own answer, adding `extra` headers, and says its status."""
@@ -163,7 +167,7 @@ class FrontDoor:
     async def _forward(
         self, scope: Scope, receive: Receive, send: Send, id_header: tuple[bytes, bytes]
     ) -> int:
-        status = 500
+        status = CLIENT_CLOSED  # what is logged when nothing is sent: the caller had gone
 
         async def send_with_id(message: Message) -> None:
             nonlocal status

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, unquote_plus
 import jwt
 import orjson
 from pydantic import BaseModel, ConfigDict
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -29,6 +29,7 @@ from bridge.auth import (
     client_address,
     secret_digest,
 )
+from bridge.bodies import ClientGone, read_body
 from bridge.ratelimit import FailedAuthLimiter
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path
@@ -246,17 +247,17 @@ def invalid_client(description: str) -> OAuthError:
     )
 
 
+def _form_too_large() -> OAuthError:
+    return invalid_request(f"The request body exceeds {MAX_FORM_BYTES} bytes")
+
+
 async def _read_form(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if content_type != FORM_CONTENT_TYPE:
         raise invalid_request(f"The request body must be {FORM_CONTENT_TYPE}")
-    body = bytearray()
     try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_FORM_BYTES:
-                raise invalid_request(f"The request body exceeds {MAX_FORM_BYTES} bytes")
-    except ClientDisconnect:
+        body = await read_body(request.scope, request.receive, MAX_FORM_BYTES, _form_too_large)
+    except ClientGone:
         raise invalid_request("The request body was not received") from None
     try:
         pairs = parse_qsl(

@@ -21,8 +21,8 @@ from starlette.routing import Route
 from adapters.base import Adapter
 from adapters.errors import NotSupported
 from adapters.webhooks import WebhookEvent, WebhookRefused
+from bridge.bodies import ClientGone, read_body
 from bridge.errors import ERCError, not_found
-from bridge.writes import read_body
 
 PATH = "/webhooks/{adapter}"
 MAX_BODY_BYTES = 256 * 1024
@@ -128,6 +128,10 @@ async def _bounded_body(request: Request) -> bytes:
     if declared is not None and not declared.isdigit():
         raise WebhookRefused(400, "the delivery is too large")
     try:
-        return await read_body(request.scope, request.receive, MAX_BODY_BYTES)
-    except ERCError:
-        raise WebhookRefused(400, "the delivery is too large") from None
+        return await read_body(request.scope, request.receive, MAX_BODY_BYTES, _too_large)
+    except ClientGone:
+        raise WebhookRefused(400, "the delivery ended before its body did") from None
+
+
+def _too_large() -> WebhookRefused:
+    return WebhookRefused(400, "the delivery is too large")

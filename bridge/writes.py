@@ -26,6 +26,7 @@ from adapters.base import Adapter, Capability, WriteResult
 from adapters.deadline import within
 from bridge import links
 from bridge.auth import ORDERS_WRITE, Principal, client_address
+from bridge.bodies import ClientGone, header, read_body
 from bridge.errors import ANSWERED, ERCError, error_of, invalid_request
 from bridge.forgetting import CacheForgetting
 from bridge.idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -107,10 +108,6 @@ WRITE_ROUTES = (
 )
 
 
-class ClientGone(Exception):
-    """The caller disconnected before its body arrived: there is no one to answer."""
-
-
 @dataclass
 class Attempt:
     """One write attempt, as its audit line tells it."""
@@ -132,13 +129,6 @@ class Attempt:
         self.extra = {"message": error.message}
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 def _writes_off() -> ERCError:
     return ERCError(
         501,
@@ -149,14 +139,14 @@ def _writes_off() -> ERCError:
 
 
 def _carries_body(scope: Scope) -> bool:
-    declared = _header(scope, b"content-length")
-    chunked = _header(scope, b"transfer-encoding") is not None
+    declared = header(scope, b"content-length")
+    chunked = header(scope, b"transfer-encoding") is not None
     return chunked or (declared is not None and declared.strip() != "0")
 
 
 def _check_content_type(scope: Scope, *, required: bool) -> None:
     """JSON, or (for an optional body) no body and no content type at all."""
-    sent = _header(scope, b"content-type")
+    sent = header(scope, b"content-type")
     if sent is None and not required and not _carries_body(scope):
         return
     media_type = (sent or "").partition(";")[0].strip().lower()
@@ -177,28 +167,6 @@ def payload_too_large() -> ERCError:
         description=f"Write bodies are limited to {MAX_BODY_BYTES} bytes",
         headers={"Connection": "close"},
     )
-
-
-async def read_body(scope: Scope, receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, read piece by piece and given up past `limit` bytes, whatever
-    `Content-Length` says (413)."""
-    declared = _header(scope, b"content-length")
-    declared = declared.strip() if declared is not None else None
-    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise payload_too_large()
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise payload_too_large()
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -311,7 +279,7 @@ class WriteEndpoint:
             attempt.caller = principal.caller
             key = self._idempotency_key(scope)
             _check_content_type(scope, required=self.route.body_required)
-            raw = await read_body(scope, receive)
+            raw = await read_body(scope, receive, MAX_BODY_BYTES, payload_too_large)
         except ERCError as refusal:
             return _refused(attempt, refusal)
         claim: tuple[str, str] | None = None
@@ -365,7 +333,7 @@ class WriteEndpoint:
 
     @staticmethod
     def _idempotency_key(scope: Scope) -> str | None:
-        key = _header(scope, IDEMPOTENCY_HEADER.encode())
+        key = header(scope, IDEMPOTENCY_HEADER.encode())
         if key is not None and not valid_key(key):
             raise invalid_request(
                 [
