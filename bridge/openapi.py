@@ -524,6 +524,9 @@ def _webhook_path(refs: dict[str, Any]) -> dict[str, Any]:
                 ),
                 "401": refused("Not acted on: the delivery does not prove its sender"),
                 "404": refused("This bridge receives no webhooks for that adapter"),
+                # The front door's bounds hold on every path, this one's too.
+                "414": refused(ERRORS["414"]),
+                "431": refused(ERRORS["431"]),
             },
         }
     }
