@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from contextlib import aclosing
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -327,7 +327,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         _check_ids(customer_id, order_id)
         tags = _order_tags(order_id, customer_id)
         path, params = self._returns_page(customer_id, order_id)
-        returns = Ahead(lambda: self._read_ahead(path, params))
+        returns = Ahead(lambda: self._read_ahead(path, endpoint=ORDERS_ENDPOINT, params=params))
         try:
             found = await self._fetch_order(customer_id, order_id, tags)
             first = await self._used_ahead(returns, path, params, tags)
@@ -660,21 +660,29 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         query = {name: str(value) for name, value in (params or {}).items()}
         return await self._exchange(path, query or None, endpoint=endpoint)
 
-    async def _read_ahead(self, path: str, params: dict[str, str]) -> AheadRead:
-        """A history page read before it is known to be needed: from the resources when
-        kept there, else from CPAPI without keeping it (`_used_ahead` keeps it)."""
+    async def _read_ahead(
+        self,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int],
+        missing: str | None = None,
+    ) -> AheadRead:
+        """A resource read before it is known to be needed: from the resources when kept
+        there, else from the platform without keeping it (`_used_ahead` keeps it)."""
         kept = None if self.resources is None else self.resources.get(_resource_key(path, params))
         if kept is not None:
             return AheadRead(orjson.loads(kept), since=None)
         since = self.resources.generation if self.resources is not None else None
-        return AheadRead(await self._get(path, params, endpoint=ORDERS_ENDPOINT), since)
+        raw = await self.get_json(path, endpoint=endpoint, params=params, missing=missing)
+        return AheadRead(raw, since)
 
     async def _used_ahead(
         self,
         ahead: Ahead[AheadRead],
         path: str,
-        params: dict[str, str],
-        tags: tuple[Tag, ...],
+        params: Mapping[str, str | int],
+        tags: Iterable[Tag],
     ) -> AheadRead | None:
         """What `ahead` read, now needed, and kept; None when the breaker was not closed
         for it (the caller reads it now)."""
@@ -683,9 +691,8 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         except CircuitOpen:
             return None
         if self.resources is not None and read.since is not None:
-            self.resources.put(
-                _resource_key(path, params), orjson.dumps(read.raw), tags, since=read.since
-            )
+            key = _resource_key(path, params)
+            self.resources.put(key, orjson.dumps(read.raw), tags, since=read.since)
         return read
 
     def _keep_orders(self, customer_id: str, history: Any, since: int | None) -> None:
@@ -764,7 +771,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         return token, float(lifetime)
 
 
-def _resource_key(path: str, params: Mapping[str, str]) -> tuple[str, Any]:
+def _resource_key(path: str, params: Mapping[str, str | int]) -> tuple[str, Any]:
     """The key `get_json` keeps a resource under."""
     return (path, tuple(sorted(params.items())))
 

@@ -211,13 +211,14 @@ class ElasticPathAdapter(HTTPAdapter):
         )
         try:
             found = await self._customer(customer_id)
+            first = await self._used_ahead(addresses, path, first_page, tags)
             pages = await self._all_pages(
                 path,
                 endpoint=ADDRESSES_ENDPOINT,
                 parse=lambda raw: ep.parse(ep.EPList[ep.EPAddress], raw),
                 missing=missing,
                 tags=tags,
-                first=await self._used_ahead(addresses, path, first_page, tags),
+                first=None if first is None else first.raw,
             )
         finally:
             addresses.settle()
@@ -761,12 +762,16 @@ class ElasticPathAdapter(HTTPAdapter):
                 )
 
     async def _read_ahead(
-        self, path: str, *, endpoint: str, params: Mapping[str, str | int], missing: str
+        self,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int],
+        missing: str | None = None,
     ) -> AheadRead:
         """A resource read before it is known to be needed: from the resources when kept
         there, else from the platform without keeping it (`_used_ahead` keeps it)."""
-        key = _resource_key(path, params)
-        kept = self.resources.get(key) if self.resources is not None else None
+        kept = None if self.resources is None else self.resources.get(_resource_key(path, params))
         if kept is not None:
             return AheadRead(orjson.loads(kept), since=None)
         since = self.resources.generation if self.resources is not None else None
@@ -779,7 +784,7 @@ class ElasticPathAdapter(HTTPAdapter):
         path: str,
         params: Mapping[str, str | int],
         tags: Iterable[Tag],
-    ) -> Any:
+    ) -> AheadRead | None:
         """What `ahead` read, now needed, and kept; None when the breaker was not closed
         for it (the caller reads it now)."""
         try:
@@ -789,7 +794,7 @@ class ElasticPathAdapter(HTTPAdapter):
         if self.resources is not None and read.since is not None:
             key = _resource_key(path, params)
             self.resources.put(key, orjson.dumps(read.raw), tags, since=read.since)
-        return read.raw
+        return read
 
     async def exchange(
         self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from copy import deepcopy
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -39,6 +39,7 @@ from tests.emulators.elasticpath import GRANT_PATH, ElasticPathEmulator
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
+T = TypeVar("T")
 
 FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 DELAY_S = 0.2
@@ -525,6 +526,14 @@ async def strict_adapter(
         await adapter.close()
 
 
+async def held(timed: Timed, read: Awaitable[T]) -> tuple[T, float]:
+    """`read`'s answer with every API call held `DELAY_S`, and how long it took."""
+    timed.delay = DELAY_S
+    started = time.monotonic()
+    answer = await read
+    return answer, time.monotonic() - started
+
+
 def one_round(timed: Timed, first: str, ahead: str) -> tuple[Call, Call]:
     """The two calls, by path, after checking they went out together."""
     by_path = {call.path: call for call in timed.calls}
@@ -538,11 +547,7 @@ async def test_elasticpath_customer_and_addresses_are_one_round(
     elasticpath: tuple[ElasticPathAdapter, Timed],
 ) -> None:
     adapter, timed = elasticpath
-    timed.delay = DELAY_S
-
-    started = time.monotonic()
-    customer = await adapter.get_customer(ep_fx.MARIA)
-    elapsed = time.monotonic() - started
+    customer, elapsed = await held(timed, adapter.get_customer(ep_fx.MARIA))
 
     assert customer.id == ep_fx.MARIA and customer.shipping_addresses
     one_round(timed, *ep_customer_paths(ep_fx.MARIA))
@@ -553,11 +558,7 @@ async def test_adobe_order_and_its_returns_are_one_round(
     adobe: tuple[AdobeCPAPIAdapter, Timed],
 ) -> None:
     adapter, timed = adobe
-    timed.delay = DELAY_S
-
-    started = time.monotonic()
-    order = await adapter.get_order(adobe_fx.LARKSPUR, SHARED_ORDER)
-    elapsed = time.monotonic() - started
+    order, elapsed = await held(timed, adapter.get_order(adobe_fx.LARKSPUR, SHARED_ORDER))
 
     assert order.id == SHARED_ORDER
     order_path, history = adobe_order_paths(adobe_fx.LARKSPUR, SHARED_ORDER)
@@ -635,25 +636,23 @@ async def test_unknown_customer_or_order_drops_the_call_made_ahead(
         assert adapter.resources is not None and len(adapter.resources) == 0
 
 
-async def test_adobe_returns_asked_ahead_are_kept_once_used(
-    adobe: tuple[AdobeCPAPIAdapter, Timed],
+KEPT_ONCE_USED = [
+    ("elasticpath", "get_customer", (ep_fx.MARIA,)),
+    ("adobe", "get_order", (adobe_fx.LARKSPUR, SHARED_ORDER)),
+]
+
+
+@pytest.mark.parametrize(
+    ("any_platform", "route", "ids"), KEPT_ONCE_USED, indirect=["any_platform"]
+)
+async def test_a_call_made_ahead_is_kept_once_used(
+    any_platform: tuple[HTTPAdapter, Timed], route: str, ids: tuple[str, ...]
 ) -> None:
-    adapter, timed = adobe
+    adapter, timed = any_platform
     adapter.resources = cold_cache()
-    first = await adapter.get_order(adobe_fx.LARKSPUR, SHARED_ORDER)
+    read = getattr(adapter, route)
+    answer = await read(*ids)
     timed.reset()
 
-    assert await adapter.get_order(adobe_fx.LARKSPUR, SHARED_ORDER) == first
-    assert timed.calls == []
-
-
-async def test_elasticpath_addresses_asked_ahead_are_kept_once_used(
-    elasticpath: tuple[ElasticPathAdapter, Timed],
-) -> None:
-    adapter, timed = elasticpath
-    adapter.resources = cold_cache()
-    first = await adapter.get_customer(ep_fx.MARIA)
-    timed.reset()
-
-    assert await adapter.get_customer(ep_fx.MARIA) == first
+    assert await read(*ids) == answer
     assert timed.calls == []
