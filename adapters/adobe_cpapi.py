@@ -21,12 +21,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from contextlib import aclosing
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import orjson
@@ -45,6 +45,7 @@ from adapters.base import (
     Resume,
     WriteResult,
 )
+from adapters.breaker import Ahead
 from adapters.deadline import remaining
 from adapters.errors import (
     AdapterError,
@@ -156,6 +157,14 @@ class AdobeSettings(BaseSettings):
         default=date(2000, 1, 1),
         description="earliest order date asked of CPAPI (`YYYY-MM-DD`)",
     )
+
+
+class AheadRead(NamedTuple):
+    """A resource read ahead of need: its JSON, and the resources' generation before it
+    was fetched (None when it came from the resources: nothing to keep)."""
+
+    raw: Any
+    since: int | None
 
 
 class _OffsetOutOfRange(UpstreamError):
@@ -309,12 +318,22 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         return page_in_memory(orders, request)
 
     async def get_order(self, customer_id: str, order_id: str) -> Order:
-        """Two rounds: the order, then the returns that name it. Asked together they would
-        be one, but while CPAPI fails each is retried on its own and a single R3 would
-        spend the breaker's whole allowance of failures."""
+        """One round: the order, and the returns that name it alongside (the customer's
+        history by `reference-order-id` needs only the ids of the path). The returns are
+        asked for ahead of need (`Ahead`): they count towards the circuit breaker, and are
+        kept among the resources, only once the order is known to be the customer's and
+        listable; else they are forgotten. So a failing R3 counts what its sequential
+        read counted: the order's failure alone."""
+        _check_ids(customer_id, order_id)
         tags = _order_tags(order_id, customer_id)
-        found = await self._fetch_order(customer_id, order_id, tags)
-        return self._order(found, await self._return_ids(customer_id, order_id, tags))
+        path, params = self._returns_page(customer_id, order_id)
+        returns = Ahead(lambda: self._read_ahead(path, endpoint=ORDERS_ENDPOINT, params=params))
+        try:
+            found = await self._fetch_order(customer_id, order_id, tags)
+            first = await self._used_ahead(returns, path, params, tags)
+            return self._order(found, await self._return_ids(customer_id, order_id, tags, first))
+        finally:
+            returns.settle()
 
     async def list_items(self, customer_id: str, order_id: str) -> list[OrderItem]:
         tags = _order_tags(order_id, customer_id)
@@ -479,11 +498,41 @@ class AdobeCPAPIAdapter(HTTPAdapter):
             )
 
     async def _return_ids(
-        self, customer_id: str, order_id: str, tags: tuple[Tag, ...]
+        self,
+        customer_id: str,
+        order_id: str,
+        tags: tuple[Tag, ...],
+        first: AheadRead | None = None,
     ) -> list[str]:
-        history = self._history(customer_id, reference_order_id=order_id, tags=tags)
+        """The ids of the returns naming the order; `first` is their first history page
+        when it was read already."""
+        history = self._history_with_offsets(
+            customer_id,
+            start=0,
+            chunk=PAGE_MAX,
+            reference_order_id=order_id,
+            tags=tags,
+            first=first,
+        )
         async with aclosing(history) as entries:
-            return mapping.returns_of(order_id, [entry async for entry in entries])
+            return mapping.returns_of(order_id, [entry async for _, entry in entries])
+
+    def _returns_page(self, customer_id: str, order_id: str) -> tuple[str, dict[str, str]]:
+        """The path and query of the first history page of the returns naming the order."""
+        params = self._history_params(PAGE_MAX, order_id)
+        return _history_path(customer_id), {**params, "offset": "0"}
+
+    def _history_params(self, chunk: int, reference_order_id: str | None) -> dict[str, str]:
+        """The explicit `start-date` matters: without it CPAPI hides orders older than the
+        current term."""
+        params = {
+            "start-date": self.settings.history_start.isoformat(),
+            "limit": str(chunk),
+            **PRICED,
+        }
+        if reference_order_id is not None:
+            params["reference-order-id"] = reference_order_id
+        return params
 
     async def _history(
         self,
@@ -508,31 +557,29 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         chunk: int,
         reference_order_id: str | None = None,
         tags: tuple[Tag, ...] = (),
+        first: AheadRead | None = None,
     ) -> AsyncGenerator[tuple[int, CPAPIOrder], None]:
-        """The customer's order history from `start`, newest first, with platform offsets.
+        """The customer's order history from `start`, newest first, with platform offsets;
+        `first` is the page at `start` when it was read already.
 
-        The explicit `start-date` matters: without it CPAPI hides orders older than the
-        current term. Each order of a page is kept as its own resource, so that R3 and R4
-        of a listed order cost no call for it.
+        Each order of a page is kept as its own resource, so that R3 and R4 of a listed
+        order cost no call for it.
         """
-        params = {
-            "start-date": self.settings.history_start.isoformat(),
-            "limit": str(chunk),
-            **PRICED,
-        }
-        if reference_order_id is not None:
-            params["reference-order-id"] = reference_order_id
-        path = f"/v3/customers/{path_segment(customer_id)}/orders"
+        params = self._history_params(chunk, reference_order_id)
+        path = _history_path(customer_id)
         offset = start
         while True:
             since = self.resources.generation if self.resources is not None else None
             try:
-                raw = await self._get(
-                    path,
-                    {**params, "offset": str(offset)},
-                    endpoint="/v3/customers/{id}/orders",
-                    tags=(customer_tag(customer_id), *tags),
-                )
+                if offset == start and first is not None:
+                    raw, since = first.raw, first.since if first.since is not None else since
+                else:
+                    raw = await self._get(
+                        path,
+                        {**params, "offset": str(offset)},
+                        endpoint=ORDERS_ENDPOINT,
+                        tags=(customer_tag(customer_id), *tags),
+                    )
             except _OffsetOutOfRange:
                 return  # the history shrank below our offset: nothing more to show
             with readable(PLATFORM, "history"):
@@ -613,6 +660,41 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         query = {name: str(value) for name, value in (params or {}).items()}
         return await self._exchange(path, query or None, endpoint=endpoint)
 
+    async def _read_ahead(
+        self,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int],
+        missing: str | None = None,
+    ) -> AheadRead:
+        """A resource read before it is known to be needed: from the resources when kept
+        there, else from the platform without keeping it (`_used_ahead` keeps it)."""
+        kept = None if self.resources is None else self.resources.get(_resource_key(path, params))
+        if kept is not None:
+            return AheadRead(orjson.loads(kept), since=None)
+        since = self.resources.generation if self.resources is not None else None
+        raw = await self.get_json(path, endpoint=endpoint, params=params, missing=missing)
+        return AheadRead(raw, since)
+
+    async def _used_ahead(
+        self,
+        ahead: Ahead[AheadRead],
+        path: str,
+        params: Mapping[str, str | int],
+        tags: Iterable[Tag],
+    ) -> AheadRead | None:
+        """What `ahead` read, now needed, and kept; None when the breaker was not closed
+        for it (the caller reads it now)."""
+        try:
+            read = await ahead.result()
+        except CircuitOpen:
+            return None
+        if self.resources is not None and read.since is not None:
+            key = _resource_key(path, params)
+            self.resources.put(key, orjson.dumps(read.raw), tags, since=read.since)
+        return read
+
     def _keep_orders(self, customer_id: str, history: Any, since: int | None) -> None:
         """Each order of a history page (parsed already) as `GET …/orders/{id}` answers it."""
         if self.resources is None:
@@ -687,6 +769,15 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
             raise UpstreamError(f"{IMS} sent a token response without a usable expires_in")
         return token, float(lifetime)
+
+
+def _resource_key(path: str, params: Mapping[str, str | int]) -> tuple[str, Any]:
+    """The key `get_json` keeps a resource under."""
+    return (path, tuple(sorted(params.items())))
+
+
+def _history_path(customer_id: str) -> str:
+    return f"/v3/customers/{path_segment(customer_id)}/orders"
 
 
 def _order_path(customer_id: str, order_id: str) -> str:

@@ -11,7 +11,7 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar
 
 import orjson
 import structlog
@@ -73,6 +73,7 @@ MAX_OFFSET = 10_000
 """EP refuses a `page[offset]` beyond this on `/v2/orders`."""
 GRANT_PATH = "/oauth/access_token"
 ORDER_ENDPOINT = "/v2/orders/{id}"
+ADDRESSES_ENDPOINT = "/v2/customers/{id}/addresses"
 WITH_ITEMS = {"include": "items"}
 """An order with its lines in one call (`included.items`)."""
 CHANGE_REFUSED = frozenset({400, 409, 422})
@@ -104,6 +105,14 @@ too), else the exact name of a top-level product."""
 log = structlog.get_logger("erc_bridge.elasticpath")
 
 P = TypeVar("P", bound=ep.EPList[Any])
+
+
+class AheadRead(NamedTuple):
+    """A resource read ahead of need: its JSON, and the resources' generation before it
+    was fetched (None when it came from the resources: nothing to keep)."""
+
+    raw: Any
+    since: int | None
 
 
 class ElasticPathSettings(BaseSettings):
@@ -187,16 +196,32 @@ class ElasticPathAdapter(HTTPAdapter):
     # Routes
 
     async def get_customer(self, customer_id: str) -> Customer:
-        # The addresses are asked for once the customer is known to exist: a second
-        # round, but no call for the ids no customer has.
-        found = await self._customer(customer_id)
-        pages = await self._all_pages(
-            f"{_customer_path(customer_id)}/addresses",
-            endpoint="/v2/customers/{id}/addresses",
-            parse=lambda raw: ep.parse(ep.EPList[ep.EPAddress], raw),
-            missing=_no_customer(customer_id),
-            tags=(customer_tag(customer_id),),
+        """One round: the customer and the first page of its addresses go out together.
+        The addresses are asked for ahead of need (`Ahead`): they count towards the
+        circuit breaker, and are kept among the resources, only once the customer is
+        known; an id no customer has forgets them."""
+        path = f"{_customer_path(customer_id)}/addresses"
+        tags = (customer_tag(customer_id),)
+        missing = _no_customer(customer_id)
+        first_page = {"page[limit]": PAGE_LIMIT, "page[offset]": 0}
+        addresses = Ahead(
+            lambda: self._read_ahead(
+                path, endpoint=ADDRESSES_ENDPOINT, params=first_page, missing=missing
+            )
         )
+        try:
+            found = await self._customer(customer_id)
+            first = await self._used_ahead(addresses, path, first_page, tags)
+            pages = await self._all_pages(
+                path,
+                endpoint=ADDRESSES_ENDPOINT,
+                parse=lambda raw: ep.parse(ep.EPList[ep.EPAddress], raw),
+                missing=missing,
+                tags=tags,
+                first=None if first is None else first.raw,
+            )
+        finally:
+            addresses.settle()
         with readable(PLATFORM, "/v2/customers/{id}"):
             return ep.customer(found, [address for page in pages for address in page.data])
 
@@ -707,17 +732,23 @@ class ElasticPathAdapter(HTTPAdapter):
         missing: str | None = None,
         too_many: UnservableRequest | None = None,
         tags: Iterable[Tag] = (),
+        first: Any = None,
     ) -> list[P]:
-        """Every page of an EP list, `PAGE_LIMIT` records at a time (at least one page)."""
+        """Every page of an EP list, `PAGE_LIMIT` records at a time (at least one page);
+        `first` is the first page when it was read already."""
         pages: list[P] = []
         offset = 0
         while True:
-            raw = await self.get_json(
-                path,
-                endpoint=endpoint,
-                missing=missing,
-                params={**(params or {}), "page[limit]": PAGE_LIMIT, "page[offset]": offset},
-                tags=tags,
+            raw = (
+                first
+                if offset == 0 and first is not None
+                else await self.get_json(
+                    path,
+                    endpoint=endpoint,
+                    missing=missing,
+                    params={**(params or {}), "page[limit]": PAGE_LIMIT, "page[offset]": offset},
+                    tags=tags,
+                )
             )
             with readable(PLATFORM, endpoint):
                 page = parse(raw)
@@ -729,6 +760,41 @@ class ElasticPathAdapter(HTTPAdapter):
                 raise too_many or UnservableRequest(
                     f"Elastic Path cannot page past {MAX_OFFSET:,} records"
                 )
+
+    async def _read_ahead(
+        self,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int],
+        missing: str | None = None,
+    ) -> AheadRead:
+        """A resource read before it is known to be needed: from the resources when kept
+        there, else from the platform without keeping it (`_used_ahead` keeps it)."""
+        kept = None if self.resources is None else self.resources.get(_resource_key(path, params))
+        if kept is not None:
+            return AheadRead(orjson.loads(kept), since=None)
+        since = self.resources.generation if self.resources is not None else None
+        raw = await self.get_json(path, endpoint=endpoint, params=params, missing=missing)
+        return AheadRead(raw, since)
+
+    async def _used_ahead(
+        self,
+        ahead: Ahead[AheadRead],
+        path: str,
+        params: Mapping[str, str | int],
+        tags: Iterable[Tag],
+    ) -> AheadRead | None:
+        """What `ahead` read, now needed, and kept; None when the breaker was not closed
+        for it (the caller reads it now)."""
+        try:
+            read = await ahead.result()
+        except CircuitOpen:
+            return None
+        if self.resources is not None and read.since is not None:
+            key = _resource_key(path, params)
+            self.resources.put(key, orjson.dumps(read.raw), tags, since=read.since)
+        return read
 
     async def exchange(
         self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
@@ -831,6 +897,11 @@ def _no_cart(cart_id: str) -> str:
 def _resume_count(resume: Mapping[str, Any] | None, name: str) -> int:
     value = (resume or {}).get(name, 0)
     return value if isinstance(value, int) and value >= 0 else 0
+
+
+def _resource_key(path: str, params: Mapping[str, str | int]) -> tuple[str, Any]:
+    """The key `get_json` keeps a resource under."""
+    return (path, tuple(sorted(params.items())))
 
 
 def _customer_path(customer_id: str) -> str:

@@ -55,7 +55,8 @@ def test_elasticpath_r1_answered_with_another_customer_is_404(
     with capture_logs() as logs:
         refused = bridge.get(f"{R}/customers/{ep.HANS}")
     assert_not_found(refused, never=[ep.MARIA, maria["name"], maria["email"]])
-    assert hostile.calls("/addresses") == 0  # nothing more is asked about anyone
+    # nothing is asked about Maria (Hans's addresses go out alongside, and are dropped)
+    assert hostile.calls(f"/v2/customers/{ep.MARIA}/addresses") == 0
     assert "platform_answered_another_customer" in [entry["event"] for entry in logs]
     assert len(bridge.app.state.bridge.cache) == 0  # type: ignore[attr-defined]
 

@@ -470,7 +470,8 @@ def test_platform_errors_become_erc_errors(
     answer: int,
     code: str,
 ) -> None:
-    emulator.fail_next(status, body, times=times)
+    # R1 asks for the addresses alongside the customer: each call meets the fault
+    emulator.fail_next(status, body, times=2 * times)
     response = bridge.get(f"{R}/customers/{fx.MARIA}")
     assert response.status_code == answer
     assert response.headers["content-type"] == "application/json"

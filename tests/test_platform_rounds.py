@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from copy import deepcopy
 from dataclasses import dataclass, replace
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -38,6 +39,7 @@ from tests.emulators.elasticpath import GRANT_PATH, ElasticPathEmulator
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
+T = TypeVar("T")
 
 FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 DELAY_S = 0.2
@@ -487,3 +489,170 @@ async def test_adobe_order_whose_body_names_another_customer_is_never_served(
         await adapter.get_order(adobe_fx.BUSY, SHARED_ORDER)
     with pytest.raises(NotFound):
         await adapter.list_items(adobe_fx.BUSY, SHARED_ORDER)
+
+
+# Calls made ahead of need: Adobe R3's returns beside the order, EP R1's addresses beside
+# the customer. One round; the call ahead counts, and is kept, only once it is used.
+
+UNKNOWN_CUSTOMER = "00000000-0000-4000-8000-00000000dead"
+
+
+def ep_customer_paths(customer_id: str) -> tuple[str, str]:
+    path = f"/v2/customers/{customer_id}"
+    return path, f"{path}/addresses"
+
+
+def adobe_order_paths(customer_id: str, order_id: str) -> tuple[str, str]:
+    history = f"/v3/customers/{customer_id}/orders"
+    return f"{history}/{order_id}", history
+
+
+@asynccontextmanager
+async def strict_adapter(
+    served: Served, platform: str, *, threshold: int
+) -> AsyncIterator[HTTPAdapter]:
+    """An adapter whose breaker opens after `threshold` failures of one attempt each."""
+    http = replace(FAST, attempts=1, breaker_threshold=threshold)
+    reset(served)
+    if platform == "elasticpath":
+        settings: Any = elasticpath_adapter(served.url).settings
+        adapter: HTTPAdapter = ElasticPathAdapter(settings, http=http)
+    else:
+        adapter = AdobeCPAPIAdapter(adobe_adapter(served.emulator, served.url).settings, http=http)
+    await adapter.open()
+    try:
+        yield adapter
+    finally:
+        await adapter.close()
+
+
+async def held(timed: Timed, read: Awaitable[T]) -> tuple[T, float]:
+    """`read`'s answer with every API call held `DELAY_S`, and how long it took."""
+    timed.delay = DELAY_S
+    started = time.monotonic()
+    answer = await read
+    return answer, time.monotonic() - started
+
+
+def one_round(timed: Timed, first: str, ahead: str) -> tuple[Call, Call]:
+    """The two calls, by path, after checking they went out together."""
+    by_path = {call.path: call for call in timed.calls}
+    assert sorted(by_path) == sorted([first, ahead])
+    assert len(timed.calls) == 2
+    assert overlap(by_path[first], by_path[ahead])
+    return by_path[first], by_path[ahead]
+
+
+async def test_elasticpath_customer_and_addresses_are_one_round(
+    elasticpath: tuple[ElasticPathAdapter, Timed],
+) -> None:
+    adapter, timed = elasticpath
+    customer, elapsed = await held(timed, adapter.get_customer(ep_fx.MARIA))
+
+    assert customer.id == ep_fx.MARIA and customer.shipping_addresses
+    one_round(timed, *ep_customer_paths(ep_fx.MARIA))
+    assert elapsed < 2 * DELAY_S
+
+
+async def test_adobe_order_and_its_returns_are_one_round(
+    adobe: tuple[AdobeCPAPIAdapter, Timed],
+) -> None:
+    adapter, timed = adobe
+    order, elapsed = await held(timed, adapter.get_order(adobe_fx.LARKSPUR, SHARED_ORDER))
+
+    assert order.id == SHARED_ORDER
+    order_path, history = adobe_order_paths(adobe_fx.LARKSPUR, SHARED_ORDER)
+    _, returns = one_round(timed, order_path, history)
+    assert f"reference-order-id={SHARED_ORDER}" in returns.query
+    assert elapsed < 2 * DELAY_S
+
+
+def fail_both(served: Served, platform: str) -> None:
+    """Both calls of the round fail with 500, in each of two reads."""
+    if platform == "elasticpath":
+        served.emulator.fail_next(500, times=4)
+    else:
+        served.emulator.fail_next(500, "1124", times=4)
+
+
+@pytest.mark.parametrize("platform", ["elasticpath", "adobe"])
+async def test_failing_one_round_counts_one_breaker_failure(
+    ep_served: Served, adobe_served: Served, platform: str
+) -> None:
+    """Both calls fail, the one made ahead first: the breaker counts the failure of the
+    call waited for only, as the sequential read did (threshold 2: two would open it)."""
+    served = ep_served if platform == "elasticpath" else adobe_served
+    async with strict_adapter(served, platform, threshold=2) as adapter:
+        if platform == "elasticpath":
+            first, ahead = ep_customer_paths(ep_fx.MARIA)
+            read: Callable[[], Awaitable[Any]] = partial(adapter.get_customer, ep_fx.MARIA)
+        else:
+            await adapter.authenticate()  # the IMS token is not what this test counts
+            first, ahead = adobe_order_paths(adobe_fx.LARKSPUR, SHARED_ORDER)
+            read = partial(adapter.get_order, adobe_fx.LARKSPUR, SHARED_ORDER)
+        fail_both(served, platform)
+        served.timed.delay = DELAY_S
+        served.timed.slower = {first: DELAY_S}
+
+        with pytest.raises(UpstreamError):
+            await read()
+
+        one_round(served.timed, first, ahead)
+        assert adapter._http.breaker.state is BreakerState.CLOSED
+        with pytest.raises(UpstreamError):
+            await read()
+        assert adapter._http.breaker.state is BreakerState.OPEN
+
+
+@pytest.mark.parametrize("platform", ["elasticpath", "adobe"])
+async def test_unknown_customer_or_order_drops_the_call_made_ahead(
+    ep_served: Served, adobe_served: Served, platform: str
+) -> None:
+    """The call made ahead fails, and has ended before the read it was to follow is a 404:
+    its failure does not count (threshold 1: it would open the breaker), nothing of it is
+    kept, and the answer is the 404 of the read alone."""
+    served = ep_served if platform == "elasticpath" else adobe_served
+    async with strict_adapter(served, platform, threshold=1) as adapter:
+        adapter.resources = cold_cache()
+        if platform == "elasticpath":
+            first, ahead = ep_customer_paths(UNKNOWN_CUSTOMER)
+            served.emulator.fail_next(500, path=ahead)
+            read: Callable[[], Awaitable[Any]] = partial(adapter.get_customer, UNKNOWN_CUSTOMER)
+        else:
+            await adapter.authenticate()
+            # Larkspur's order, asked as Busy's: CPAPI does not know it for Busy
+            first, ahead = adobe_order_paths(adobe_fx.BUSY, SHARED_ORDER)
+            served.emulator.fail_next(500, "1124", path=ahead)
+            read = partial(adapter.get_order, adobe_fx.BUSY, SHARED_ORDER)
+        served.timed.delay = DELAY_S
+        served.timed.slower = {first: DELAY_S}
+
+        with pytest.raises(NotFound):
+            await read()
+
+        _, made_ahead = one_round(served.timed, first, ahead)
+        assert made_ahead.end < time.monotonic() - DELAY_S / 2  # it ended well before the 404
+        assert adapter._http.breaker.state is BreakerState.CLOSED
+        assert adapter.resources is not None and len(adapter.resources) == 0
+
+
+KEPT_ONCE_USED = [
+    ("elasticpath", "get_customer", (ep_fx.MARIA,)),
+    ("adobe", "get_order", (adobe_fx.LARKSPUR, SHARED_ORDER)),
+]
+
+
+@pytest.mark.parametrize(
+    ("any_platform", "route", "ids"), KEPT_ONCE_USED, indirect=["any_platform"]
+)
+async def test_a_call_made_ahead_is_kept_once_used(
+    any_platform: tuple[HTTPAdapter, Timed], route: str, ids: tuple[str, ...]
+) -> None:
+    adapter, timed = any_platform
+    adapter.resources = cold_cache()
+    read = getattr(adapter, route)
+    answer = await read(*ids)
+    timed.reset()
+
+    assert await read(*ids) == answer
+    assert timed.calls == []

@@ -119,6 +119,8 @@ class _Fault:
     hang_s: float = 0.0
     processed: bool = True
     """With `hang_s`: whether the request is processed before the late answer, or lost."""
+    path: str | None = None
+    """The one path it applies to; any when None."""
 
 
 @dataclass
@@ -263,12 +265,19 @@ class CPAPIEmulator(Emulator[Exchange]):
         }
 
     def fail_next(
-        self, status: int, code: str | None = None, *, times: int = 1, after: int = 0
+        self,
+        status: int,
+        code: str | None = None,
+        *,
+        times: int = 1,
+        after: int = 0,
+        path: str | None = None,
     ) -> None:
-        """`times` CPAPI calls get this error, once `after` calls went through untouched."""
+        """`times` CPAPI calls (to `path` only, when given) get this error, once `after`
+        calls went through untouched."""
         with self._lock:
-            self._state.faults.extend(_Fault() for _ in range(after))
-            self._state.faults.extend(_Fault(status, code) for _ in range(times))
+            self._state.faults.extend(_Fault(path=path) for _ in range(after))
+            self._state.faults.extend(_Fault(status, code, path=path) for _ in range(times))
 
     def hang_next(self, seconds: float, *, times: int = 1) -> None:
         """The next `times` CPAPI calls are processed, but answered only after `seconds`."""
@@ -379,7 +388,7 @@ class CPAPIEmulator(Emulator[Exchange]):
             writing = request.method == "POST"
             faults = self._state.write_faults if writing else self._state.faults
             # A stall delays any answer; an error fault replaces only a fresh one.
-            fault = faults.popleft() if faults and (fresh or faults[0].hang_s) else None
+            fault = _next_fault(faults, exchange.path, fresh=fresh)
         if fault is not None and fault.hang_s and not fault.processed:
             await asyncio.sleep(fault.hang_s)  # lost on the way: nothing done, nothing stored
             return self._send(exchange, _Answer(504, orjson.dumps({"message": "lost"})))
@@ -639,3 +648,13 @@ class CPAPIEmulator(Emulator[Exchange]):
         exchange.status = answer.status
         exchange.code = answer.code
         return Response(answer.body, status_code=answer.status, media_type="application/json")
+
+
+def _next_fault(faults: deque[_Fault], path: str, *, fresh: bool) -> _Fault | None:
+    """The first fault for `path`, taken; a stall delays any answer, an error fault
+    replaces only a fresh one."""
+    fault = next((f for f in faults if f.path is None or f.path == path), None)
+    if fault is None or not (fresh or fault.hang_s):
+        return None
+    faults.remove(fault)
+    return fault
