@@ -21,12 +21,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -37,6 +37,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.answers import LogFields, PlatformProblem
 from adapters.base import (
     READ_CAPABILITIES,
+    AheadRead,
     Capability,
     HTTPAdapter,
     OrderListRequest,
@@ -157,14 +158,6 @@ class AdobeSettings(BaseSettings):
         default=date(2000, 1, 1),
         description="earliest order date asked of CPAPI (`YYYY-MM-DD`)",
     )
-
-
-class AheadRead(NamedTuple):
-    """A resource read ahead of need: its JSON, and the resources' generation before it
-    was fetched (None when it came from the resources: nothing to keep)."""
-
-    raw: Any
-    since: int | None
 
 
 class _OffsetOutOfRange(UpstreamError):
@@ -327,10 +320,10 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         _check_ids(customer_id, order_id)
         tags = _order_tags(order_id, customer_id)
         path, params = self._returns_page(customer_id, order_id)
-        returns = Ahead(lambda: self._read_ahead(path, endpoint=ORDERS_ENDPOINT, params=params))
+        returns = Ahead(lambda: self.read_ahead(path, endpoint=ORDERS_ENDPOINT, params=params))
         try:
             found = await self._fetch_order(customer_id, order_id, tags)
-            first = await self._used_ahead(returns, path, params, tags)
+            first = await self.used_ahead(returns, path, params, tags)
             return self._order(found, await self._return_ids(customer_id, order_id, tags, first))
         finally:
             returns.settle()
@@ -660,41 +653,6 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         query = {name: str(value) for name, value in (params or {}).items()}
         return await self._exchange(path, query or None, endpoint=endpoint)
 
-    async def _read_ahead(
-        self,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int],
-        missing: str | None = None,
-    ) -> AheadRead:
-        """A resource read before it is known to be needed: from the resources when kept
-        there, else from the platform without keeping it (`_used_ahead` keeps it)."""
-        kept = None if self.resources is None else self.resources.get(_resource_key(path, params))
-        if kept is not None:
-            return AheadRead(orjson.loads(kept), since=None)
-        since = self.resources.generation if self.resources is not None else None
-        raw = await self.get_json(path, endpoint=endpoint, params=params, missing=missing)
-        return AheadRead(raw, since)
-
-    async def _used_ahead(
-        self,
-        ahead: Ahead[AheadRead],
-        path: str,
-        params: Mapping[str, str | int],
-        tags: Iterable[Tag],
-    ) -> AheadRead | None:
-        """What `ahead` read, now needed, and kept; None when the breaker was not closed
-        for it (the caller reads it now)."""
-        try:
-            read = await ahead.result()
-        except CircuitOpen:
-            return None
-        if self.resources is not None and read.since is not None:
-            key = _resource_key(path, params)
-            self.resources.put(key, orjson.dumps(read.raw), tags, since=read.since)
-        return read
-
     def _keep_orders(self, customer_id: str, history: Any, since: int | None) -> None:
         """Each order of a history page (parsed already) as `GET …/orders/{id}` answers it."""
         if self.resources is None:
@@ -769,11 +727,6 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
             raise UpstreamError(f"{IMS} sent a token response without a usable expires_in")
         return token, float(lifetime)
-
-
-def _resource_key(path: str, params: Mapping[str, str | int]) -> tuple[str, Any]:
-    """The key `get_json` keeps a resource under."""
-    return (path, tuple(sorted(params.items())))
 
 
 def _history_path(customer_id: str) -> str:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import orjson
 import structlog
 from pydantic_settings import BaseSettings
 
 from adapters.answers import PlatformAnswers
+from adapters.breaker import Ahead
 from adapters.budget import CallBudget
-from adapters.errors import NotFound, NotSupported, UpstreamError
+from adapters.errors import CircuitOpen, NotFound, NotSupported, UpstreamError
 from adapters.http import (
     NO_OBSERVER,
     HTTPConfig,
@@ -32,6 +33,20 @@ from mappings.shipments import Shipment
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
 
 log = structlog.get_logger("erc_bridge.adapters")
+
+
+class AheadRead(NamedTuple):
+    """A resource read ahead of need: its JSON, and the resources' generation before it
+    was fetched (None when it came from the resources: nothing to keep)."""
+
+    raw: Any
+    since: int | None
+
+
+def resource_key(path: str, params: Mapping[str, str | int] | None) -> tuple[str, Any]:
+    """The key `HTTPAdapter.get_json` keeps a resource under."""
+    return (path, tuple(sorted((params or {}).items())))
+
 
 Resume = Mapping[str, Any]
 
@@ -350,11 +365,46 @@ class HTTPAdapter(PlatformAnswers, Adapter):
         if self.resources is None or not tags:
             body = await fetch()
         else:
-            key = (path, tuple(sorted((params or {}).items())))
-            body = await self.resources.fetch(key, fetch, tags)
+            body = await self.resources.fetch(resource_key(path, params), fetch, tags)
         if decoded:  # this call fetched it: decoded once, and the cache keeps the bytes
             return decoded[0]
         return orjson.loads(body) if body else None
+
+    async def read_ahead(
+        self,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int],
+        missing: str | None = None,
+    ) -> AheadRead:
+        """A resource read before it is known to be needed (`breaker.Ahead`): from the
+        resources when kept there, else from the platform without keeping it (`used_ahead`
+        keeps it)."""
+        kept = None if self.resources is None else self.resources.get(resource_key(path, params))
+        if kept is not None:
+            return AheadRead(orjson.loads(kept), since=None)
+        since = self.resources.generation if self.resources is not None else None
+        raw = await self.get_json(path, endpoint=endpoint, params=params, missing=missing)
+        return AheadRead(raw, since)
+
+    async def used_ahead(
+        self,
+        ahead: Ahead[AheadRead],
+        path: str,
+        params: Mapping[str, str | int],
+        tags: Iterable[Tag],
+    ) -> AheadRead | None:
+        """What `ahead` read, now needed, and kept; None when the breaker was not closed
+        for it (the caller reads it now)."""
+        try:
+            read = await ahead.result()
+        except CircuitOpen:
+            return None
+        if self.resources is not None and read.since is not None:
+            key = resource_key(path, params)
+            self.resources.put(key, orjson.dumps(read.raw), tags, since=read.since)
+        return read
 
     async def exchange(
         self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None

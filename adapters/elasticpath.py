@@ -11,7 +11,7 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Annotated, Any, NamedTuple, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
 import structlog
@@ -107,14 +107,6 @@ log = structlog.get_logger("erc_bridge.elasticpath")
 P = TypeVar("P", bound=ep.EPList[Any])
 
 
-class AheadRead(NamedTuple):
-    """A resource read ahead of need: its JSON, and the resources' generation before it
-    was fetched (None when it came from the resources: nothing to keep)."""
-
-    raw: Any
-    since: int | None
-
-
 class ElasticPathSettings(BaseSettings):
     """`ELASTICPATH_*`: the store's API host and an application key (client_credentials)."""
 
@@ -205,13 +197,13 @@ class ElasticPathAdapter(HTTPAdapter):
         missing = _no_customer(customer_id)
         first_page = {"page[limit]": PAGE_LIMIT, "page[offset]": 0}
         addresses = Ahead(
-            lambda: self._read_ahead(
+            lambda: self.read_ahead(
                 path, endpoint=ADDRESSES_ENDPOINT, params=first_page, missing=missing
             )
         )
         try:
             found = await self._customer(customer_id)
-            first = await self._used_ahead(addresses, path, first_page, tags)
+            first = await self.used_ahead(addresses, path, first_page, tags)
             pages = await self._all_pages(
                 path,
                 endpoint=ADDRESSES_ENDPOINT,
@@ -761,41 +753,6 @@ class ElasticPathAdapter(HTTPAdapter):
                     f"Elastic Path cannot page past {MAX_OFFSET:,} records"
                 )
 
-    async def _read_ahead(
-        self,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int],
-        missing: str | None = None,
-    ) -> AheadRead:
-        """A resource read before it is known to be needed: from the resources when kept
-        there, else from the platform without keeping it (`_used_ahead` keeps it)."""
-        kept = None if self.resources is None else self.resources.get(_resource_key(path, params))
-        if kept is not None:
-            return AheadRead(orjson.loads(kept), since=None)
-        since = self.resources.generation if self.resources is not None else None
-        raw = await self.get_json(path, endpoint=endpoint, params=params, missing=missing)
-        return AheadRead(raw, since)
-
-    async def _used_ahead(
-        self,
-        ahead: Ahead[AheadRead],
-        path: str,
-        params: Mapping[str, str | int],
-        tags: Iterable[Tag],
-    ) -> AheadRead | None:
-        """What `ahead` read, now needed, and kept; None when the breaker was not closed
-        for it (the caller reads it now)."""
-        try:
-            read = await ahead.result()
-        except CircuitOpen:
-            return None
-        if self.resources is not None and read.since is not None:
-            key = _resource_key(path, params)
-            self.resources.put(key, orjson.dumps(read.raw), tags, since=read.since)
-        return read
-
     async def exchange(
         self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
     ) -> PlatformResponse:
@@ -897,11 +854,6 @@ def _no_cart(cart_id: str) -> str:
 def _resume_count(resume: Mapping[str, Any] | None, name: str) -> int:
     value = (resume or {}).get(name, 0)
     return value if isinstance(value, int) and value >= 0 else 0
-
-
-def _resource_key(path: str, params: Mapping[str, str | int]) -> tuple[str, Any]:
-    """The key `get_json` keeps a resource under."""
-    return (path, tuple(sorted(params.items())))
 
 
 def _customer_path(customer_id: str) -> str:

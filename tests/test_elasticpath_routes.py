@@ -514,7 +514,10 @@ def test_sorting_more_orders_than_ep_can_page_is_a_clear_400(
 
 
 def test_configured_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, served: tuple[ElasticPathEmulator, str]
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    served: tuple[ElasticPathEmulator, str],
+    emulator: ElasticPathEmulator,  # reset: no fault left over from another test
 ) -> None:
     monkeypatch.chdir(tmp_path)
     for name, value in {
