@@ -67,6 +67,8 @@ def run_scenario(emulator: ElasticPathEmulator, platform_url: str) -> list[str]:
     )
     tokens: list[str] = []
     customer = f"{R}/customers/{fx.MARIA}"
+    # One platform call a read (R1 sends the addresses call beside the customer's).
+    orders = f"{R}/customers/{fx.MARIA}/orders"
     with serve(app) as base, httpx.Client(base_url=base) as http:
         for form, headers in (
             (
@@ -124,7 +126,7 @@ def run_scenario(emulator: ElasticPathEmulator, platform_url: str) -> list[str]:
             ),
             times=2,  # the adapter renews its token once after a 401
         )
-        assert http.get(customer, headers={"X-API-Key": API_KEY}).status_code == 503
+        assert http.get(orders, headers={"X-API-Key": API_KEY}).status_code == 503
         emulator.fail_next(
             400,
             error_body(
@@ -133,7 +135,7 @@ def run_scenario(emulator: ElasticPathEmulator, platform_url: str) -> list[str]:
                 json.dumps({"access_token": platform_token, "client_id": CLIENT_ID}),
             ),
         )
-        assert http.get(customer, headers={"X-API-Key": API_KEY}).status_code == 502
+        assert http.get(orders, headers={"X-API-Key": API_KEY}).status_code == 502
 
     # Lines other code might write: uvicorn's logger and a careless structlog call.
     logging.getLogger("uvicorn.error").warning(
