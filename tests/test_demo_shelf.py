@@ -4,7 +4,6 @@ parameter refused before the adapter is called."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -17,6 +16,7 @@ from starlette.testclient import TestClient
 from bridge.auth import CUSTOMERS_READ, ORDERS_READ
 from tests.conformance.shelf_contract import check
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, TOKEN_SECRET, R, RecordingDemoAdapter, decode
+from tests.test_oauth import token_for
 
 SHIPMENTS = f"{R}/customers/cus_ana/shipments"
 PRODUCTS = f"{R}/products"
@@ -305,18 +305,6 @@ def test_the_cache_keeps_customers_carts_and_searches_apart(
 # Delivery slots: 501 on every adapter, after the credentials
 
 
-def _token(client: TestClient, scope: str) -> str:
-    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-    response = client.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials", "scope": scope},
-        headers={"Authorization": f"Basic {basic}"},
-    )
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
 @pytest.mark.parametrize("prefix", [R, "/erc/ecommerce"])
 def test_slot_routes_are_501_once_authorized(client: TestClient, prefix: str) -> None:
     schedule = client.post(f"{prefix}/customers/cus_ana/shipments/schedule", json={"id": "s1"})
@@ -343,10 +331,10 @@ def test_slot_routes_need_their_scope(make_client: Callable[..., TestClient]) ->
     oauth = f"{CLIENT_ID}:{CLIENT_SECRET}:{CUSTOMERS_READ}+{ORDERS_READ}"
     client = make_client(oauth_clients=oauth, token_secret=TOKEN_SECRET)
     del client.headers["X-API-Key"]  # the bearer token alone speaks for the caller
-    customers_only = {"Authorization": f"Bearer {_token(client, CUSTOMERS_READ)}"}
+    customers_only = {"Authorization": f"Bearer {token_for(client, scope=CUSTOMERS_READ)}"}
     refused(client.get(SLOTS, headers=customers_only), 403, "forbidden")
     refused(client.post(SCHEDULE, json={"id": "s1"}, headers=customers_only), 403, "forbidden")
-    orders = {"Authorization": f"Bearer {_token(client, ORDERS_READ)}"}
+    orders = {"Authorization": f"Bearer {token_for(client, scope=ORDERS_READ)}"}
     refused(client.get(SLOTS, headers=orders), 501, "not_supported")
 
 

@@ -3,7 +3,6 @@ not allowed, another customer's, off, without the scope, and the platform's fail
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from tests.conftest import (
     TOKEN_SECRET,
     ManualClock,
 )
+from tests.test_oauth import basic, token_for
 from tests.write_support import (
     CANCELLABLE,
     CANCELLED,
@@ -237,18 +237,6 @@ def test_credentials_come_first(
     assert adapter.calls == []
 
 
-def _token(client: TestClient, scope: str) -> str:
-    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-    response = client.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials", "scope": scope},
-        headers={"Authorization": f"Basic {basic}"},
-    )
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
 def test_an_oauth_client_needs_the_write_scope(
     make_app_client: Callable[..., TestClient], adapter: RecordingWrites, clock: ManualClock
 ) -> None:
@@ -259,12 +247,12 @@ def test_an_oauth_client_needs_the_write_scope(
         oauth_clients=f"{CLIENT_ID}:{CLIENT_SECRET}:{READ}+{WRITE}",
         token_secret=TOKEN_SECRET,
     )
-    reader = {"Authorization": f"Bearer {_token(client, READ)}"}
+    reader = {"Authorization": f"Bearer {token_for(client, scope=READ)}"}
     refused = client.post(path(CUSTOMER, ORDER, "cancel_order"), headers=reader)
     _error(refused, 403, "forbidden")
     assert "insufficient_scope" in refused.headers["www-authenticate"]
     assert adapter.calls == []
-    writer = {"Authorization": f"Bearer {_token(client, WRITE)}"}
+    writer = {"Authorization": f"Bearer {token_for(client, scope=WRITE)}"}
     assert client.post(path(CUSTOMER, ORDER, "cancel_order"), headers=writer).status_code == 200
 
 
@@ -272,11 +260,10 @@ def test_the_token_endpoint_refuses_the_write_scope_to_a_reader(
     make_app_client: Callable[..., TestClient], clock: ManualClock
 ) -> None:
     client = make_app_client(clock=clock, headers={}, writes=True)
-    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
     response = client.post(
         "/oauth/token",
         data={"grant_type": "client_credentials", "scope": WRITE},
-        headers={"Authorization": f"Basic {basic}"},
+        headers=basic(CLIENT_ID, CLIENT_SECRET),
     )
     assert (response.status_code, response.json()["error"]) == (400, "invalid_scope")
 
@@ -286,13 +273,10 @@ def test_an_api_key_and_a_basic_user_hold_the_write_scope(
 ) -> None:
     password = "basic-password-for-writes-0123456789"
     client = make_client(adapter, writes=True, basic_users=f"agent:{password}")
-    basic = base64.b64encode(f"agent:{password}".encode()).decode()
     assert client.post(
         path(CUSTOMER, ORDER, "cancel_order"), headers={"X-API-Key": API_KEY}
     ).is_success
-    response = client.post(
-        path(*CANCELLED, "cancel_order"), headers={"Authorization": f"Basic {basic}"}
-    )
+    response = client.post(path(*CANCELLED, "cancel_order"), headers=basic("agent", password))
     assert response.status_code == 200
 
 
