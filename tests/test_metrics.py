@@ -148,7 +148,8 @@ def test_an_open_breaker_shows(
 ) -> None:
     http = HTTPConfig(backoff_base=0.01, backoff_cap=0.05, breaker_threshold=2)
     bridge = make_client(adapter_for(served[1], http), cache_ttl_s=0)
-    emulator.fail_next(500, times=3, path="/v2/customers/")
+    # Exact: R1 asks for the customer's addresses at the same moment.
+    emulator.fail_next(500, times=3, path=f"/v2/customers/{fx.MARIA}", exact=True)
     assert bridge.get(CUSTOMER).status_code == 503
 
     metrics = scrape(bridge)

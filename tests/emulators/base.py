@@ -38,7 +38,8 @@ def raw_path(request: Request) -> str:
 
 @dataclass
 class Fault:
-    """An injected answer, given to the next `remaining` requests under `path`."""
+    """An injected answer, given to the next `remaining` requests under `path` (or to
+    `path` alone, when `exact`)."""
 
     status: int
     body: bytes
@@ -46,6 +47,11 @@ class Fault:
     remaining: int = 1
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
+    exact: bool = False
+
+    def applies_to(self, path: str, default_prefix: str) -> bool:
+        wanted = self.path if self.path is not None else default_prefix
+        return path == wanted if self.exact else path.startswith(wanted)
 
     def response(self, headers: dict[str, str] | None = None) -> Response:
         """The fault as an answer; its own headers win over `headers`."""
@@ -77,10 +83,12 @@ class FaultQueue:
         path: str | None = None,
         headers: dict[str, str] | None = None,
         content_type: str = "application/json",
+        exact: bool = False,
     ) -> None:
-        """`body` is sent as is when it is bytes, else as JSON."""
+        """`body` is sent as is when it is bytes, else as JSON; `exact` spares the paths
+        below `path`, which a platform may be asked at the same moment."""
         raw = body if isinstance(body, bytes) else orjson.dumps(body)
-        fault = Fault(status, raw, path, times, dict(headers or {}), content_type)
+        fault = Fault(status, raw, path, times, dict(headers or {}), content_type, exact)
         with self._lock:
             self._faults.append(fault)
 
@@ -88,8 +96,7 @@ class FaultQueue:
         """The first fault that applies to `path`, counted as used."""
         with self._lock:
             for fault in self._faults:
-                wanted = fault.path if fault.path is not None else self.default_prefix
-                if path.startswith(wanted):
+                if fault.applies_to(path, self.default_prefix):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)

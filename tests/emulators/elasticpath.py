@@ -337,11 +337,15 @@ class ElasticPathEmulator(_ShelfRoutes, Emulator[LoggedRequest]):
         times: int = 1,
         path: str | None = None,
         content_type: str = "application/json",
+        exact: bool = False,
     ) -> None:
-        """Answer the next `times` API calls (those under `path` only, when given) with this."""
+        """Answer the next `times` API calls (those under `path` only, when given, or to
+        `path` alone when `exact`) with this."""
         if body is None:
             body = error_body(status, "Injected failure")
-        self.faults.add(status, body, times=times, path=path, content_type=content_type)
+        self.faults.add(
+            status, body, times=times, path=path, content_type=content_type, exact=exact
+        )
 
     def send_malformed_next(self, *, path: str | None = None) -> None:
         self.fail_next(200, b'{"data": [{"type": "order", "id": ', path=path)
