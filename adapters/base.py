@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, NamedTuple
+from functools import partial
+from typing import Any, ClassVar, Literal, NamedTuple, TypeVar
 
 import orjson
 import structlog
+from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
 from adapters.answers import PlatformAnswers
@@ -21,18 +23,23 @@ from adapters.http import (
     PlatformLimits,
     UpstreamClient,
     UpstreamObserver,
-    json_body,
+    decoded_body,
 )
 from adapters.resources import ResourceCache, Tag
 from adapters.responses import PlatformResponse
 from adapters.webhooks import WebhookEvent
 from mappings.carts import Cart
+from mappings.errors import MappingError
 from mappings.models import Customer, Order, OrderItem
 from mappings.products import Product
+from mappings.records import parse_json
 from mappings.shipments import Shipment
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
 
 log = structlog.get_logger("erc_bridge.adapters")
+
+R = TypeVar("R", bound=BaseModel)
+T = TypeVar("T")
 
 
 class AheadRead(NamedTuple):
@@ -351,15 +358,45 @@ class HTTPAdapter(PlatformAnswers, Adapter):
         it belongs to) is kept in `resources` and read from there while it lives: the
         caller checks whose it is every time, as for a fresh one.
         """
+        return await self._read_resource(path, orjson.loads, endpoint, params, missing, tags)
 
-        decoded: list[Any] = []
+    async def get_record(
+        self,
+        model: type[R],
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int] | None = None,
+        missing: str | None = None,
+        tags: Iterable[Tag] = (),
+    ) -> R:
+        """`get_json` validated as `model` straight from the JSON bytes, which costs less
+        than decoding and then validating. A body that does not fit is a MappingError (for
+        the caller's `readable`) and is not kept."""
+        record = await self._read_resource(
+            path, partial(parse_json, model), endpoint, params, missing, tags
+        )
+        if record is None:
+            raise MappingError("the platform answered without a body")
+        return record
+
+    async def _read_resource(
+        self,
+        path: str,
+        decode: Callable[[bytes], T],
+        endpoint: str,
+        params: Mapping[str, str | int] | None,
+        missing: str | None,
+        tags: Iterable[Tag],
+    ) -> T | None:
+        decoded: list[T] = []
 
         async def fetch() -> bytes:
             response = await self.exchange(path, endpoint=endpoint, params=params)
             self.raise_for_status(response, endpoint, missing=missing)
             if response.status_code == 204:
                 return b""
-            decoded.append(json_body(response, self.name))  # only JSON is kept
+            decoded.append(decoded_body(response, self.name, decode))  # only what decodes is kept
             return response.content
 
         if self.resources is None or not tags:
@@ -368,7 +405,7 @@ class HTTPAdapter(PlatformAnswers, Adapter):
             body = await self.resources.fetch(resource_key(path, params), fetch, tags)
         if decoded:  # this call fetched it: decoded once, and the cache keeps the bytes
             return decoded[0]
-        return orjson.loads(body) if body else None
+        return decode(body) if body else None
 
     async def read_ahead(
         self,

@@ -564,15 +564,15 @@ class ElasticPathAdapter(HTTPAdapter):
 
     async def _order_document(self, order_id: str, tags: Iterable[Tag]) -> ep.EPOrderDocument:
         """The order with its lines, read from the resources while they live."""
-        raw = await self.get_json(
-            _order_path(order_id),
-            endpoint=ORDER_ENDPOINT,
-            params=WITH_ITEMS,
-            missing=_no_order(order_id),
-            tags=tags,
-        )
         with readable(PLATFORM, ORDER_ENDPOINT):
-            return ep.parse(ep.EPOrderDocument, raw)
+            return await self.get_record(
+                ep.EPOrderDocument,
+                _order_path(order_id),
+                endpoint=ORDER_ENDPOINT,
+                params=WITH_ITEMS,
+                missing=_no_order(order_id),
+                tags=tags,
+            )
 
     async def _order(self, order_id: str) -> ep.EPOrder:
         """The order as it is now, for a write (never from the resources)."""
@@ -701,16 +701,17 @@ class ElasticPathAdapter(HTTPAdapter):
     ) -> list[ep.EPShippingGroup]:
         """The order's shipping groups; none where the store does not use that EP feature."""
         try:
-            raw = await self.get_json(
-                f"{order_path}/shipping-groups",
-                endpoint="/v2/orders/{id}/shipping-groups",
-                missing="The order has no shipping groups",
-                tags=tags,
-            )
+            with readable(PLATFORM, "/v2/orders/{id}/shipping-groups"):
+                groups = await self.get_record(
+                    ep.EPList[ep.EPShippingGroup],
+                    f"{order_path}/shipping-groups",
+                    endpoint="/v2/orders/{id}/shipping-groups",
+                    missing="The order has no shipping groups",
+                    tags=tags,
+                )
         except NotFound:
             return []
-        with readable(PLATFORM, "/v2/orders/{id}/shipping-groups"):
-            return ep.parse(ep.EPList[ep.EPShippingGroup], raw).data
+        return groups.data
 
     # HTTP
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote, quote_plus, urlencode
 
 import orjson
@@ -43,11 +43,13 @@ from adapters.http1 import IDLE_TIMEOUT, MAX_ANSWER_BYTES, HTTP1Pool, Origin, Pr
 from adapters.proxies import proxy_from_environment
 from adapters.responses import PlatformResponse as PlatformResponse  # adapters name it here too
 from mappings.errors import MappingError
+from mappings.records import NotJSON
 
 if TYPE_CHECKING:
     from adapters.budget import CallBudget
 
 log = structlog.get_logger("erc_bridge.upstream")
+T = TypeVar("T")
 
 DEFAULT_HEADERS = {
     "User-Agent": "erc-bridge",
@@ -478,9 +480,14 @@ class readable:
 
 def json_body(response: PlatformResponse, platform: str) -> Any:
     """The decoded JSON body; UpstreamError when the platform sent something else."""
+    return decoded_body(response, platform, orjson.loads)
+
+
+def decoded_body(response: PlatformResponse, platform: str, decode: Callable[[bytes], T]) -> T:
+    """The body as `decode` reads JSON; UpstreamError when the platform sent no JSON."""
     try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError:
+        return decode(response.content)
+    except (orjson.JSONDecodeError, NotJSON):
         log.warning(
             "platform_body_unreadable",
             platform=platform,

@@ -26,11 +26,20 @@ class Load:
     p99_ms: float
 
 
-# Rotates over `paths`. (wrk runs for a duration: a request count needs the Python one.)
+# Rotates over `paths`, each thread from its own share of them: two threads asking for the
+# same order at the same moment would share one platform fetch. (wrk runs for a duration:
+# a request count needs the Python one.)
 _WRK_SCRIPT = """
 local paths = {%(paths)s}
-local counter = 0
 local headers = {["X-API-Key"] = "%(key)s"}
+local started = 0
+setup = function(thread)
+  thread:set("first", started * math.floor(#paths / %(threads)d))
+  started = started + 1
+end
+init = function(args)
+  counter = first
+end
 request = function()
   counter = counter + 1
   return wrk.format("GET", paths[(counter %% #paths) + 1], headers)
@@ -47,7 +56,8 @@ def _ms(text: str) -> float:
 
 def _wrk(base: str, paths: list[str], key: str, connections: int, seconds: float) -> Load:
     threads = min(2, connections)
-    script = _WRK_SCRIPT % {"paths": ", ".join(f'"{p}"' for p in paths), "key": key}
+    quoted = ", ".join(f'"{p}"' for p in paths)
+    script = _WRK_SCRIPT % {"paths": quoted, "key": key, "threads": threads}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:

@@ -40,6 +40,21 @@ def parse(model: type[R], raw: object, path: str = "") -> R:
         raise _unreadable(exc, path) from None
 
 
+class NotJSON(ValueError):
+    """The body is not JSON at all (which is the platform's answer, not its record)."""
+
+
+def parse_json(model: type[R], body: bytes, path: str = "") -> R:
+    """Validate one platform body straight from its JSON bytes (no Python objects in
+    between): MappingError when it does not fit `model`, NotJSON when it is not JSON."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        if exc.errors(include_input=False, include_url=False)[0]["type"] == "json_invalid":
+            raise NotJSON(str(exc)) from None
+        raise _unreadable(exc, path) from None
+
+
 def parse_list(model: type[R], raw: object, path: str = "") -> list[R]:
     """Validate a body that is a bare JSON array of `model`."""
     try:

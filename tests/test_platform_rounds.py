@@ -318,6 +318,23 @@ async def test_elasticpath_failing_one_round_order_detail_counts_one_breaker_fai
         await adapter.close()
 
 
+async def test_an_elasticpath_order_that_cannot_be_read_is_not_kept(
+    elasticpath: tuple[ElasticPathAdapter, Timed], ep_served: Served
+) -> None:
+    adapter, timed = elasticpath
+    adapter.resources = cold_cache()
+    path = f"/v2/orders/{ep_fx.ORDER_CANCELLED}"
+    broken = {"data": {**EP_STORE.order(ep_fx.ORDER_CANCELLED), "meta": {}}}
+    ep_served.emulator.fail_next(200, broken, path=path, exact=True)
+
+    with pytest.raises(UpstreamError):
+        await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_CANCELLED)
+    order = await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_CANCELLED)
+
+    assert order.id == ep_fx.ORDER_CANCELLED
+    assert [c.path for c in timed.calls if c.path == path] == [path, path]
+
+
 async def test_elasticpath_lines_beyond_the_included_ones_are_paged(
     elasticpath: tuple[ElasticPathAdapter, Timed], ep_served: Served
 ) -> None:

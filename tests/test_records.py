@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
 from mappings.bounds import Short
 from mappings.errors import MappingError
-from mappings.records import LenientRecord, Record, field_path, parse, parse_list, present, text
+from mappings.records import (
+    LenientRecord,
+    NotJSON,
+    Record,
+    field_path,
+    parse,
+    parse_json,
+    parse_list,
+    present,
+    text,
+)
 
 
 class Line(Record):
@@ -52,6 +63,26 @@ def test_parse_prefixes_where_the_body_sits_in_a_larger_one() -> None:
     with pytest.raises(MappingError) as caught:
         parse(Order, {"lines": []}, "orders.o1")
     assert caught.value.path == "orders.o1.id"
+
+
+def test_parse_json_reads_a_record_from_its_bytes_as_parse_reads_it_from_objects() -> None:
+    body = b'{"id": "o1", "lines": [{"sku": "A", "quantity": 2}], "extra": {"x": [1]}}'
+    assert parse_json(Order, body) == parse(Order, orjson.loads(body))
+
+
+def test_parse_json_names_the_unreadable_field_as_parse_does() -> None:
+    with pytest.raises(MappingError) as caught:
+        parse_json(Order, b'{"id": "o1", "lines": [{"sku": "A"}]}', "data")
+    assert caught.value.path == "data.lines.0.quantity"
+
+
+@pytest.mark.parametrize("body", [b"", b"<html>busy</html>", b'{"id": "o1"', b"\xff"])
+def test_parse_json_tells_a_body_that_is_not_json_from_one_that_does_not_fit(
+    body: bytes,
+) -> None:
+    with pytest.raises(NotJSON):
+        parse_json(Order, body)
+    assert not issubclass(NotJSON, MappingError)
 
 
 def test_parse_list_reads_a_bare_array() -> None:
