@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bench import load, replicas, session
+from bench import cores, load, replicas, session
 from bench.platform import CUSTOMER, SMALL, order_id
 from bench.processes import free_port, running
 from bridge.logs import configure_logging
@@ -50,7 +50,7 @@ def r3_paths(orders: int) -> list[str]:
 def platform(latency_ms: float, orders: int) -> Iterator[str]:
     port = free_port()
     env = {"BENCH_LATENCY_MS": str(latency_ms), "BENCH_ORDERS": str(orders)}
-    with running(["uvicorn", "bench.platform:app", "--port", str(port)], port, env=env):
+    with running(["bench.platform", "--port", str(port)], port, env=env):
         yield f"http://127.0.0.1:{port}"
 
 
@@ -144,12 +144,13 @@ def measure(pid: int, base: str, paths: list[str], **options: Any) -> Measured:
     """A timed run after `WARM_UP_S` of the same load unmeasured (not before a run counted
     in requests). The warm-up starts half-way round `paths`, so that a run over distinct
     orders is not warmed up on the orders it then asks for."""
-    if not options.get("limit"):
-        half = len(paths) // 2
-        load.generate(base, paths[half:] + paths[:half], **{**options, "seconds": WARM_UP_S})
-    before = cpu_seconds(pid)
-    result = load.generate(base, paths, **options)
-    spent = cpu_seconds(pid) - before
+    with cores.own_core(pid):
+        if not options.get("limit"):
+            half = len(paths) // 2
+            load.generate(base, paths[half:] + paths[:half], **{**options, "seconds": WARM_UP_S})
+        before = cpu_seconds(pid)
+        result = load.generate(base, paths, **options)
+        spent = cpu_seconds(pid) - before
     return Measured(result, spent / max(result.requests, 1) * 1e6)
 
 
@@ -197,10 +198,11 @@ def main() -> None:
     )
     rows: list[Row] = []
     memory: str | None = None
-    if "anchored" in args.only:
-        memory = anchored_rows(rows, args)
-    if "r3-miss" in args.only:
-        rows += r3_miss_rows(args)
+    with cores.apparatus():
+        if "anchored" in args.only:
+            memory = anchored_rows(rows, args)
+        if "r3-miss" in args.only:
+            rows += r3_miss_rows(args)
     print_table(rows)
     if memory is not None:
         print(memory)

@@ -85,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     port = free_port()
     env = {"BENCH_LATENCY_MS": str(args.latency_ms)}
-    with running(["uvicorn", "bench.platform:app", "--port", str(port)], port, env=env):
+    with running(["bench.platform", "--port", str(port)], port, env=env):
         url = f"http://127.0.0.1:{port}/v2/orders/{order_id(0)}"
         results = uvloop.run(measure(url, args.requests))
     anchor = results["aiohttp (anchor)"]
