@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import partial
-from typing import Any, ClassVar, Literal, NamedTuple, TypeVar
+from typing import Any, ClassVar, Literal, NamedTuple, TypedDict, TypeVar, Unpack
 
 import orjson
 import structlog
@@ -56,6 +56,14 @@ def resource_key(path: str, params: Mapping[str, str | int] | None) -> tuple[str
 
 
 Resume = Mapping[str, Any]
+
+
+class ReadOptions(TypedDict, total=False):
+    """What a read of one platform resource may add to its path (`HTTPAdapter.get_json`)."""
+
+    params: Mapping[str, str | int] | None
+    missing: str | None
+    tags: Iterable[Tag]
 
 
 class Capability(StrEnum):
@@ -343,52 +351,31 @@ class HTTPAdapter(PlatformAnswers, Adapter):
             await self._upstream.close()
             self._upstream = None
 
-    async def get_json(
-        self,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int] | None = None,
-        missing: str | None = None,
-        tags: Iterable[Tag] = (),
-    ) -> Any:
+    async def get_json(self, path: str, *, endpoint: str, **options: Unpack[ReadOptions]) -> Any:
         """GET one platform resource as JSON; None for a 204 (nothing to say).
 
         A 404 is NotFound(`missing`) when `missing` is given. A resource given `tags` (what
         it belongs to) is kept in `resources` and read from there while it lives: the
         caller checks whose it is every time, as for a fresh one.
         """
-        return await self._read_resource(path, orjson.loads, endpoint, params, missing, tags)
+        return await self._read_resource(path, orjson.loads, endpoint, options)
 
     async def get_record(
-        self,
-        model: type[R],
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int] | None = None,
-        missing: str | None = None,
-        tags: Iterable[Tag] = (),
+        self, model: type[R], path: str, *, endpoint: str, **options: Unpack[ReadOptions]
     ) -> R:
         """`get_json` validated as `model` straight from the JSON bytes, which costs less
         than decoding and then validating. A body that does not fit is a MappingError (for
         the caller's `readable`) and is not kept."""
-        record = await self._read_resource(
-            path, partial(parse_json, model), endpoint, params, missing, tags
-        )
+        record = await self._read_resource(path, partial(parse_json, model), endpoint, options)
         if record is None:
             raise MappingError("the platform answered without a body")
         return record
 
     async def _read_resource(
-        self,
-        path: str,
-        decode: Callable[[bytes], T],
-        endpoint: str,
-        params: Mapping[str, str | int] | None,
-        missing: str | None,
-        tags: Iterable[Tag],
+        self, path: str, decode: Callable[[bytes], T], endpoint: str, options: ReadOptions
     ) -> T | None:
+        params, missing = options.get("params"), options.get("missing")
+        tags = options.get("tags", ())
         decoded: list[T] = []
 
         async def fetch() -> bytes:
