@@ -1,8 +1,8 @@
 """Opaque, tamper-evident paging cursors (SPEC §2 Paging).
 
 A cursor carries the adapter's resume state, a digest of what it was issued for (route,
-customer, order, order_by, filters) and an expiry, signed with HMAC-SHA256. The first
-secret signs; every configured secret verifies, so secrets can be rotated.
+customer, order, order_by, filters) and an expiry, signed with HMAC-SHA256 with secrets
+that can be rotated (`bridge/signing.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
+
+from bridge.signing import SigningSecrets
 
 MAX_CURSOR_LENGTH = 2048
 DEFAULT_TTL_S = 3600.0
@@ -45,9 +47,7 @@ class CursorCodec:
         ttl: float = DEFAULT_TTL_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not secrets:
-            raise ValueError("at least one cursor secret is required")
-        self._secrets = list(secrets)
+        self._secrets = SigningSecrets(secrets, what="cursor")
         self._ttl = ttl
         self._clock = clock
 
@@ -58,7 +58,7 @@ class CursorCodec:
         payload = orjson.dumps(
             {"b": binding_digest(binding), "s": dict(state), "x": int(self._clock() + self._ttl)}
         )
-        return f"{_b64encode(payload)}.{_b64encode(self._sign(payload, self._secrets[0]))}"
+        return f"{_b64encode(payload)}.{_b64encode(self._sign(payload, self._secrets.signing))}"
 
     def decode(self, cursor: str, binding: Mapping[str, str | None]) -> dict[str, Any]:
         """The resume state, or CursorError saying why the cursor is refused."""
@@ -70,7 +70,8 @@ class CursorCodec:
             signature = _b64decode(encoded_signature)
         except ValueError:
             raise CursorError("malformed cursor") from None
-        if not any(hmac.compare_digest(signature, self._sign(payload, s)) for s in self._secrets):
+        secrets = self._secrets.verifying
+        if not any(hmac.compare_digest(signature, self._sign(payload, s)) for s in secrets):
             raise CursorError("cursor signature does not match")
         try:
             content = orjson.loads(payload)

@@ -1,6 +1,6 @@
 """The bridge's own OAuth2 token endpoint (RFC 6749 §4.4, client credentials) and the
 short-lived JWT access tokens it issues (HS256, signed with the first
-`ERC_BRIDGE_TOKEN_SECRET`, verified with any of them)."""
+`ERC_BRIDGE_TOKEN_SECRET`, verified with any of them: `bridge/signing.py`)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from bridge.auth import (
 )
 from bridge.bodies import ClientGone, read_body
 from bridge.ratelimit import FailedAuthLimiter
+from bridge.signing import SigningSecrets
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path
 ALGORITHM = "HS256"
@@ -96,9 +97,7 @@ class AccessTokens:
         ttl_s: int = 600,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not secrets:
-            raise ValueError("at least one token secret is required")
-        self._secrets = list(secrets)
+        self._secrets = SigningSecrets(secrets, what="token")
         self._clients = clients
         self.ttl_s = ttl_s
         self._clock = clock
@@ -114,7 +113,7 @@ class AccessTokens:
             "jti": uuid.uuid4().hex,
         }
         token = jwt.encode(
-            claims, self._secrets[0], algorithm=ALGORITHM, headers={"typ": TOKEN_TYPE}
+            claims, self._secrets.signing, algorithm=ALGORITHM, headers={"typ": TOKEN_TYPE}
         )
         return IssuedToken(token, self.ttl_s, granted)
 
@@ -150,7 +149,7 @@ class AccessTokens:
         return Principal(f"oauth:{client.client_id}", scopes)
 
     def _verified_claims(self, token: str) -> dict[str, Any]:
-        for secret in self._secrets:
+        for secret in self._secrets.verifying:
             try:
                 return jwt.decode(
                     token,

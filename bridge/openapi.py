@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Literal
 
@@ -283,84 +284,92 @@ def _scoped(security: list[dict[str, list[str]]], oauth_scope: str) -> list[dict
     ]
 
 
-def _family_operation(
-    prefix: str,
-    name: str,
-    summary: str,
-    parameters: list[dict[str, Any]],
+@dataclass(frozen=True, slots=True)
+class _FamilyOperation:
+    """One operation of the ERC family, the same under each of its prefixes."""
+
+    method: str
+    path: str
+    name: str
+    summary: str
+    parameters: list[dict[str, Any]]
+    security: list[dict[str, list[str]]]
+    responses: dict[str, Any]
+    description: str | None = None
+    request_body: dict[str, Any] | None = None
+
+    def under(self, prefix: str) -> dict[str, Any]:
+        """The operation under `prefix`, tagged and named after it."""
+        tag = prefix.rsplit("/", 1)[-1]
+        operation: dict[str, Any] = {"operationId": f"{tag}_{self.name}", "summary": self.summary}
+        if self.description is not None:
+            operation["description"] = self.description
+        operation |= {"tags": [tag], "parameters": self.parameters, "security": self.security}
+        if self.request_body is not None:
+            operation["requestBody"] = self.request_body
+        operation["responses"] = self.responses
+        return operation
+
+
+def _family_paths(operations: Iterable[_FamilyOperation]) -> dict[str, Any]:
+    """Every one of `operations` under every prefix of the ERC family."""
+    listed = list(operations)
+    return {
+        prefix + operation.path: {operation.method.lower(): operation.under(prefix)}
+        for prefix in PREFIXES
+        for operation in listed
+    }
+
+
+def _read_operation(
+    route: ERCRoute,
+    refs: dict[str, dict[str, Any]],
     security: list[dict[str, list[str]]],
-    responses: dict[str, Any],
-    *,
-    description: str | None = None,
-    request_body: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """One operation of the ERC family under `prefix`, tagged and named after it."""
-    tag = prefix.rsplit("/", 1)[-1]
-    operation: dict[str, Any] = {"operationId": f"{tag}_{name}", "summary": summary}
-    if description is not None:
-        operation["description"] = description
-    operation |= {"tags": [tag], "parameters": parameters, "security": security}
-    if request_body is not None:
-        operation["requestBody"] = request_body
-    operation["responses"] = responses
-    return operation
+    errors: dict[str, Any],
+) -> _FamilyOperation:
+    model, summary = BODIES[route.path]
+    success = {
+        "description": summary,
+        "headers": {"X-Request-Id": _header("The request id, as logged")},
+        "content": _json_content(refs[model.__name__]),
+    }
+    return _FamilyOperation(
+        "GET",
+        route.path,
+        route.handler.__name__,
+        summary,
+        _parameters(route),
+        _scoped(security, route.oauth_scope),
+        {"200": success, **errors},
+    )
 
 
-def _erc_paths(
-    refs: dict[str, dict[str, Any]], security: list[dict[str, list[str]]]
-) -> dict[str, Any]:
-    paths: dict[str, Any] = {}
-    errors = _error_responses(refs["ErrorBody"])
-    for prefix in PREFIXES:
-        for route in ERC_ROUTES:
-            model, summary = BODIES[route.path]
-            success = {
-                "description": summary,
-                "headers": {"X-Request-Id": _header("The request id, as logged")},
-                "content": _json_content(refs[model.__name__]),
-            }
-            paths[prefix + route.path] = {
-                "get": _family_operation(
-                    prefix,
-                    route.handler.__name__,
-                    summary,
-                    _parameters(route),
-                    _scoped(security, route.oauth_scope),
-                    {"200": success, **errors},
-                )
-            }
-    return paths
-
-
-def _slot_paths(
-    refs: dict[str, dict[str, Any]], security: list[dict[str, list[str]]]
-) -> dict[str, Any]:
-    """The delivery slot routes: in the ERC family, served by no platform here."""
-    paths: dict[str, Any] = {}
-    answers = _error_responses(refs["ErrorBody"])
-    for prefix in PREFIXES:
-        for method, path, oauth_scope in SLOT_ROUTES:
-            paths[prefix + path] = {
-                method.lower(): _family_operation(
-                    prefix,
-                    path.rsplit("/", 1)[-1].replace("-", "_"),
-                    SLOT_SUMMARIES[path],
-                    _path_parameters(path),
-                    _scoped(security, oauth_scope),
-                    answers,
-                    description="No platform the bridge serves has delivery slots: "
-                    "answered 501 `not_supported` to a caller allowed to ask.",
-                )
-            }
-    return paths
+def _slot_operation(
+    method: str,
+    path: str,
+    oauth_scope: str,
+    security: list[dict[str, list[str]]],
+    errors: dict[str, Any],
+) -> _FamilyOperation:
+    """A delivery slot route: in the ERC family, served by no platform here."""
+    return _FamilyOperation(
+        method,
+        path,
+        path.rsplit("/", 1)[-1].replace("-", "_"),
+        SLOT_SUMMARIES[path],
+        _path_parameters(path),
+        _scoped(security, oauth_scope),
+        errors,
+        description="No platform the bridge serves has delivery slots: "
+        "answered 501 `not_supported` to a caller allowed to ask.",
+    )
 
 
 def _write_operation(
-    prefix: str,
     route: WriteRoute,
     refs: dict[str, dict[str, Any]],
     security: list[dict[str, list[str]]],
-) -> dict[str, Any]:
+) -> _FamilyOperation:
     request_id = {"X-Request-Id": _header("The request id, as logged")}
     replayed = {
         "Idempotent-Replayed": _header("`true` when this is the first answer to the same request")
@@ -375,8 +384,9 @@ def _write_operation(
     if route.answers_items:
         success["description"] += ": the order's items after it (R4, first page)"
         success["content"] = _json_content(refs["ItemsPageBody"])
-    return _family_operation(
-        prefix,
+    return _FamilyOperation(
+        route.method,
+        route.path,
         route.action,
         route.summary,
         [*_path_parameters(route.path), IDEMPOTENCY_PARAMETER],
@@ -387,16 +397,6 @@ def _write_operation(
             "content": _json_content(refs[route.body.__name__]),
         },
     )
-
-
-def _write_paths(
-    refs: dict[str, dict[str, Any]], security: list[dict[str, list[str]]]
-) -> dict[str, Any]:
-    return {
-        prefix + route.path: {route.method.lower(): _write_operation(prefix, route, refs, security)}
-        for prefix in PREFIXES
-        for route in WRITE_ROUTES
-    }
 
 
 def _token_path(refs: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -547,6 +547,7 @@ def build_document(settings: BridgeSettings, *, open_access: bool = False) -> di
     # Request bodies as the bridge reads them: `null` is accepted where a field may be absent.
     write_refs, write_schemas = _request_schemas(route.body for route in WRITE_ROUTES)
     refs, schemas = {**refs, **write_refs}, {**schemas, **write_schemas}
+    errors = _error_responses(refs["ErrorBody"])
     base = settings.public_url or ""
     security: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Basic": []}, {"OAuth2": []}]
     if open_access:  # the demo store without credentials answers anyone
@@ -559,9 +560,9 @@ def build_document(settings: BridgeSettings, *, open_access: bool = False) -> di
             "description": "Talkdesk Retail Experience Cloud e-commerce connection routes.",
         },
         "paths": {
-            **_erc_paths(refs, security),
-            **_write_paths(refs, security),
-            **_slot_paths(refs, security),
+            **_family_paths(_read_operation(route, refs, security, errors) for route in ERC_ROUTES),
+            **_family_paths(_write_operation(route, refs, security) for route in WRITE_ROUTES),
+            **_family_paths(_slot_operation(*slot, security, errors) for slot in SLOT_ROUTES),
             TOKEN_PATH: _token_path(refs),
             "/healthz": _plain_get("health", "Liveness", refs["HealthBody"]),
             "/readyz": _readiness_path(refs),

@@ -16,6 +16,8 @@ from adapters.demo import DemoAdapter
 from bridge.app import create_app
 from bridge.auth import CUSTOMERS_READ, ORDERS_READ
 from bridge.config import StartupError, load_settings
+from bridge.cursors import CursorCodec
+from bridge.oauth import AccessTokens, ClientRegistry
 from tests.conftest import (
     BOTH_SCOPES,
     CLIENT_ID,
@@ -538,6 +540,18 @@ def test_cursor_secret_rotation(make_app_client: Any) -> None:
     assert after.get(new_next).status_code == 200
     assert before.get(new_next).status_code == 400
     assert after.get(old_next.removeprefix("http://testserver")).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("sign", "what"),
+    [
+        (lambda: CursorCodec([]), "cursor"),
+        (lambda: AccessTokens([], ClientRegistry([])), "token"),
+    ],
+)
+def test_nothing_is_signed_without_a_secret(sign: Any, what: str) -> None:
+    with pytest.raises(ValueError, match=f"at least one {what} secret is required"):
+        sign()
 
 
 # Configuration.
