@@ -23,7 +23,7 @@ from adapters.http import (
     UpstreamObserver,
     json_body,
 )
-from adapters.resources import ResourceCache, Tag
+from adapters.resources import ResourceCache, Tag, customer_tag, order_tag
 from adapters.responses import PlatformResponse
 from adapters.webhooks import WebhookEvent
 from mappings.carts import Cart
@@ -46,6 +46,12 @@ class AheadRead(NamedTuple):
 def resource_key(path: str, params: Mapping[str, str | int] | None) -> tuple[str, Any]:
     """The key `HTTPAdapter.get_json` keeps a resource under."""
     return (path, tuple(sorted((params or {}).items())))
+
+
+def order_tags(order_id: str, customer_id: str) -> tuple[Tag, ...]:
+    """What an order's resources belong to: the order and its customer, so that news of
+    either forgets them."""
+    return (order_tag(order_id), customer_tag(customer_id))
 
 
 Resume = Mapping[str, Any]
@@ -384,7 +390,7 @@ class HTTPAdapter(PlatformAnswers, Adapter):
         kept = None if self.resources is None else self.resources.get(resource_key(path, params))
         if kept is not None:
             return AheadRead(orjson.loads(kept), since=None)
-        since = self.resources.generation if self.resources is not None else None
+        since = self.generation()
         raw = await self.get_json(path, endpoint=endpoint, params=params, missing=missing)
         return AheadRead(raw, since)
 
@@ -401,10 +407,28 @@ class HTTPAdapter(PlatformAnswers, Adapter):
             read = await ahead.result()
         except CircuitOpen:
             return None
-        if self.resources is not None and read.since is not None:
-            key = resource_key(path, params)
-            self.resources.put(key, orjson.dumps(read.raw), tags, since=read.since)
+        if read.since is not None:
+            self.keep(path, params, read.raw, tags, since=read.since)
         return read
+
+    def generation(self) -> int | None:
+        """The resources' generation: read it before fetching what `keep` will keep. None
+        when nothing is kept."""
+        return self.resources.generation if self.resources is not None else None
+
+    def keep(
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        raw: Any,
+        tags: Iterable[Tag],
+        *,
+        since: int | None,
+    ) -> None:
+        """Keep `raw`, which came with another answer, as `get_json(path, params=params)`
+        would fetch it; not when something was forgotten after `since` (`generation()`)."""
+        if self.resources is not None:
+            self.resources.put(resource_key(path, params), orjson.dumps(raw), tags, since=since)
 
     async def exchange(
         self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
-import orjson
 import pycountry
 import structlog
 from pydantic import BaseModel, Field, field_validator
@@ -34,6 +33,7 @@ from adapters.base import (
     ShipmentListRequest,
     ShipmentPage,
     WriteResult,
+    order_tags,
 )
 from adapters.deadline import remaining
 from adapters.errors import (
@@ -51,7 +51,7 @@ from adapters.http import (
     retry_after_seconds,
 )
 from adapters.paging import page_in_memory, resume_offset
-from adapters.resources import Tag, customer_tag, order_tag
+from adapters.resources import Tag, customer_tag
 from adapters.responses import PlatformResponse, ResponseHeaders
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.shipment_paging import shipments_page
@@ -257,12 +257,12 @@ class BigCommerceAdapter(HTTPAdapter):
         )
 
     async def get_order(self, customer_id: str, order_id: str) -> Order:
-        tags = _order_tags(order_id, customer_id)
+        tags = order_tags(order_id, customer_id)
         raw = await self._owned_order(customer_id, order_id, tags)
         return await self._complete(raw, tags)
 
     async def list_items(self, customer_id: str, order_id: str) -> list[OrderItem]:
-        tags = _order_tags(order_id, customer_id)
+        tags = order_tags(order_id, customer_id)
         raw = await self._owned_order(customer_id, order_id, tags)
         return list((await self._complete(raw, tags, with_addresses=False)).items or [])
 
@@ -272,7 +272,7 @@ class BigCommerceAdapter(HTTPAdapter):
         if not newest:
             await self._customer(customer_id)
             raise NotFound(f"Customer {customer_id} has no orders")
-        return await self._complete(newest[0], _order_tags(str(newest[0].id), customer_id))
+        return await self._complete(newest[0], order_tags(str(newest[0].id), customer_id))
 
     # Shipments, products and the cart (SPEC §8)
 
@@ -308,10 +308,10 @@ class BigCommerceAdapter(HTTPAdapter):
         """Visible catalog products; `search` is BigCommerce's `keyword` (name, SKU,
         description, brand). One catalog call a page, and one for the store's currency."""
         resume = request.resume or {}
-        page_number = resume.get("page", 1)
-        limit = resume.get("limit", min(max(request.limit, 1), PAGE_MAX))
+        asked = min(max(request.limit, 1), PAGE_MAX)
+        page_number, limit = resume.get("page", 1), resume.get("limit", asked)
         if not isinstance(page_number, int) or not isinstance(limit, int) or page_number < 1:
-            page_number, limit = 1, min(max(request.limit, 1), PAGE_MAX)
+            page_number, limit = 1, asked
         params: dict[str, str | int] = {
             "include": "variants,images,options",
             "is_visible": "true",
@@ -356,7 +356,7 @@ class BigCommerceAdapter(HTTPAdapter):
         """No call for an order that shipped nothing."""
         if raw.items_shipped <= 0:
             return []
-        path = f"/v2/orders/{path_segment(str(raw.id))}"
+        path = _order_path(str(raw.id))
         missing = _no_order(str(raw.id))
         sent = await self._every(f"{path}/shipments", shelf.BCShipmentRecord, missing=missing)
         lines = await self._every(f"{path}/products", bc.BCProduct, missing=missing)
@@ -386,7 +386,7 @@ class BigCommerceAdapter(HTTPAdapter):
             fresh = await self._owned_order(customer_id, order_id)
             return fresh.status_id == bc.CANCELLED
 
-        path = f"/v2/orders/{path_segment(str(raw.id))}"
+        path = _order_path(str(raw.id))
         await self._put_once(path, changes, ORDER_ENDPOINT, order_id, shows_change=cancelled)
         return WriteResult("applied", ignored=_ignored_cancel_options(body))
 
@@ -395,7 +395,7 @@ class BigCommerceAdapter(HTTPAdapter):
     ) -> WriteResult:
         raw = await self._owned_order(customer_id, order_id)
         _check_before_shipping(raw)
-        order_path = f"/v2/orders/{path_segment(str(raw.id))}"
+        order_path = _order_path(str(raw.id))
 
         async def destinations() -> list[bc.BCAddress]:
             return await self._every(
@@ -512,19 +512,14 @@ class BigCommerceAdapter(HTTPAdapter):
         return found[skip : skip + count]
 
     async def _every_order(self, customer: str) -> list[bc.BCOrder]:
-        found: list[bc.BCOrder] = []
-        page = 1
-        while True:
-            batch = await self._orders_page(customer, "id:desc", page=page, limit=PAGE_MAX)
-            found.extend(batch)
-            if len(batch) < PAGE_MAX:
-                return found
-            page += 1
+        return await _every_page(
+            lambda page: self._orders_page(customer, "id:desc", page=page, limit=PAGE_MAX)
+        )
 
     async def _orders_page(
         self, customer: str, sort: str, *, page: int, limit: int
     ) -> list[bc.BCOrder]:
-        since = self.resources.generation if self.resources is not None else None
+        since = self.generation()
         raw = await self.get_json(
             "/v2/orders",
             endpoint="/v2/orders",
@@ -536,16 +531,11 @@ class BigCommerceAdapter(HTTPAdapter):
         for order in orders:
             if order.customer_id != int(customer):
                 raise self.filter_ignored("/v2/orders")
-        if self.resources is not None:
-            # A listed order is the body `GET /v2/orders/{id}` answers: R3 of it costs no call.
-            for listed in raw or []:
-                order_id = str(listed["id"])
-                self.resources.put(
-                    (_order_path(order_id), ()),
-                    orjson.dumps(listed),
-                    _order_tags(order_id, customer),
-                    since=since,
-                )
+        # A listed order is the body `GET /v2/orders/{id}` answers: R3 of it costs no call.
+        for listed in raw or []:
+            order_id = str(listed["id"])
+            tags = order_tags(order_id, customer)
+            self.keep(_order_path(order_id), None, listed, tags, since=since)
         return orders
 
     def _orders(self, raw: list[bc.BCOrder]) -> list[Order]:
@@ -559,7 +549,7 @@ class BigCommerceAdapter(HTTPAdapter):
 
         Destinations and shipments are asked for only when the order says it has some.
         """
-        path = f"/v2/orders/{path_segment(str(raw.id))}"
+        path = _order_path(str(raw.id))
         missing = _no_order(str(raw.id))
 
         async def nothing() -> list[Any]:
@@ -593,9 +583,8 @@ class BigCommerceAdapter(HTTPAdapter):
     ) -> list[M]:
         """Every record of an order's sub-resource list, `PAGE_MAX` at a time."""
         endpoint = "/v2/orders/{id}/" + path.rsplit("/", 1)[-1]
-        found: list[M] = []
-        page = 1
-        while True:
+
+        async def read(page: int) -> list[M]:
             raw = await self.get_json(
                 path,
                 endpoint=endpoint,
@@ -604,11 +593,9 @@ class BigCommerceAdapter(HTTPAdapter):
                 tags=tags,
             )
             with readable(PLATFORM, endpoint):
-                batch = bc.parse_list(model, raw or [])
-            found.extend(batch)
-            if len(batch) < PAGE_MAX:
-                return found
-            page += 1
+                return bc.parse_list(model, raw or [])
+
+        return await _every_page(read)
 
     # HTTP
 
@@ -659,6 +646,18 @@ def _quota_reset(response: PlatformResponse | None) -> float | None:
     if response.status_code == 429 and reset_ms and reset_ms.isdigit():
         return int(reset_ms) / 1000
     return retry_after_seconds(response.headers.get("retry-after"))
+
+
+async def _every_page(read: Callable[[int], Awaitable[list[M]]]) -> list[M]:
+    """Pages 1, 2, … of `PAGE_MAX` records each, until one comes back short."""
+    found: list[M] = []
+    page = 1
+    while True:
+        batch = await read(page)
+        found.extend(batch)
+        if len(batch) < PAGE_MAX:
+            return found
+        page += 1
 
 
 @contextmanager
@@ -731,10 +730,6 @@ def _number(value: str, *, missing: str) -> str:
 
 def _order_path(order_id: str) -> str:
     return f"/v2/orders/{path_segment(order_id)}"
-
-
-def _order_tags(order_id: str, customer_id: str) -> tuple[Tag, ...]:
-    return (order_tag(order_id), customer_tag(customer_id))
 
 
 def _no_customer(customer_id: str) -> str:

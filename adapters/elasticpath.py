@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 
-import orjson
 import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +30,7 @@ from adapters.base import (
     ShipmentPage,
     WriteResult,
 )
+from adapters.base import order_tags as _order_tags
 from adapters.breaker import Ahead
 from adapters.errors import (
     AdapterError,
@@ -42,7 +42,7 @@ from adapters.errors import (
 )
 from adapters.http import HTTPConfig, json_body, path_segment, readable
 from adapters.paging import page_in_memory, resume_offset
-from adapters.resources import Tag, customer_tag, order_tag
+from adapters.resources import Tag, customer_tag
 from adapters.responses import PlatformResponse
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.shipment_paging import shipments_page
@@ -224,10 +224,7 @@ class ElasticPathAdapter(HTTPAdapter):
             every = await self._every_order(request.customer_id, customer_filter, request)
             return page_in_memory(every, request)
         offset = resume_offset(request)
-        if offset > MAX_OFFSET:
-            raise UnservableRequest(
-                f"Elastic Path cannot page past {MAX_OFFSET:,} orders", field="cursor"
-            )
+        _check_offset(offset, "orders")
         limit = min(max(request.limit, 1), PAGE_LIMIT)
         page = await self._orders_page(
             request.customer_id,
@@ -278,14 +275,8 @@ class ElasticPathAdapter(HTTPAdapter):
         if not page.data:
             await self._customer(customer_id)
             raise NotFound(f"Customer {customer_id} has no orders")
-        newest = page.data[0]
-        self._check_owner(newest, customer_id)
-        included = {item.id: item for item in page.included.items}
-        return await self._complete(
-            newest,
-            ep.included_items(newest, included),
-            _order_tags(newest.id, customer_id),
-        )
+        newest, items = self._owned_orders(page, customer_id)[0]
+        return await self._complete(newest, items, _order_tags(newest.id, customer_id))
 
     # Shipments, products and the cart (SPEC §8)
 
@@ -301,10 +292,7 @@ class ElasticPathAdapter(HTTPAdapter):
             return [(await self._owned_order(request.customer_id, request.order_id), None)], False
 
         async def customer_orders(start: int, count: int) -> tuple[list[Listed], bool]:
-            if start > MAX_OFFSET:
-                raise UnservableRequest(
-                    f"Elastic Path cannot page past {MAX_OFFSET:,} orders", field="cursor"
-                )
+            _check_offset(start, "orders")
             page = await self._orders_page(
                 request.customer_id,
                 await self._customer_filter(request.customer_id),
@@ -312,10 +300,7 @@ class ElasticPathAdapter(HTTPAdapter):
                 offset=start,
                 newest_first=True,
             )
-            included = {item.id: item for item in page.included.items}
-            for raw in page.data:
-                self._check_owner(raw, request.customer_id)
-            listed = [(raw, ep.included_items(raw, included)) for raw in page.data]
+            listed = self._owned_orders(page, request.customer_id)
             return listed, _has_more(page, after=start + len(page.data), limit=count)
 
         page, read = await shipments_page(
@@ -406,10 +391,7 @@ class ElasticPathAdapter(HTTPAdapter):
     async def _catalog_page(
         self, product_filter: str, *, limit: int, offset: int
     ) -> shelf.EPCatalogList:
-        if offset > MAX_OFFSET:
-            raise UnservableRequest(
-                f"Elastic Path cannot page past {MAX_OFFSET:,} products", field="cursor"
-            )
+        _check_offset(offset, "products")
         raw = await self.get_json(
             "/catalog/products",
             endpoint=CATALOG_ENDPOINT,
@@ -606,7 +588,7 @@ class ElasticPathAdapter(HTTPAdapter):
         """One page of the customer's orders with their lines; each order whose lines are
         all there is kept as R3 would have fetched it."""
         query = _orders_query(customer_filter, newest_first=newest_first)
-        since = self.resources.generation if self.resources is not None else None
+        since = self.generation()
         raw = await self.get_json(
             "/v2/orders",
             endpoint="/v2/orders",
@@ -617,14 +599,9 @@ class ElasticPathAdapter(HTTPAdapter):
             page = ep.parse(ep.EPOrderList, raw)
             if any(item.shipping_group_id for item in page.included.items):
                 self._store_ships_in_groups = True
-            if self.resources is not None:
-                for order_id, document in ep.order_documents(raw):
-                    self.resources.put(
-                        (_order_path(order_id), tuple(WITH_ITEMS.items())),
-                        orjson.dumps(document),
-                        _order_tags(order_id, customer_id),
-                        since=since,
-                    )
+            for order_id, document in ep.order_documents(raw):
+                tags = _order_tags(order_id, customer_id)
+                self.keep(_order_path(order_id), WITH_ITEMS, document, tags, since=since)
         return page
 
     async def _every_order(
@@ -647,16 +624,19 @@ class ElasticPathAdapter(HTTPAdapter):
         return [order for page in pages for order in self._listed_orders(page, customer_id)]
 
     def _listed_orders(self, page: ep.EPOrderList, customer_id: str) -> list[Order]:
-        included = {item.id: item for item in page.included.items}
-        for raw in page.data:
-            self._check_owner(raw, customer_id)
+        owned = self._owned_orders(page, customer_id)
         with readable(PLATFORM, "/v2/orders"):
-            return [ep.order(raw, items=ep.included_items(raw, included)) for raw in page.data]
+            return [ep.order(raw, items=items) for raw, items in owned]
 
-    def _check_owner(self, raw: ep.EPOrder, customer_id: str) -> None:
-        """A listed order of anyone else means EP ignored our filter: never show it."""
-        if ep.customer_id_of(raw) != customer_id:
-            raise self.filter_ignored("/v2/orders")
+    def _owned_orders(
+        self, page: ep.EPOrderList, customer_id: str
+    ) -> list[tuple[ep.EPOrder, list[ep.EPItem] | None]]:
+        """The page's orders with their lines (`EPOrderList.with_items`). A listed order of
+        anyone else means EP ignored our filter: nothing of the page is shown."""
+        for raw in page.data:
+            if ep.customer_id_of(raw) != customer_id:
+                raise self.filter_ignored("/v2/orders")
+        return page.with_items()
 
     async def _complete(
         self,
@@ -877,8 +857,12 @@ def _orders_query(customer_filter: str, *, newest_first: bool) -> dict[str, str]
     return {"filter": customer_filter, "sort": sort, **WITH_ITEMS}
 
 
-def _order_tags(order_id: str, customer_id: str) -> tuple[Tag, ...]:
-    return (order_tag(order_id), customer_tag(customer_id))
+def _check_offset(offset: int, records: str) -> None:
+    """A cursor past `MAX_OFFSET`, where EP refuses to page, cannot be served."""
+    if offset > MAX_OFFSET:
+        raise UnservableRequest(
+            f"Elastic Path cannot page past {MAX_OFFSET:,} {records}", field="cursor"
+        )
 
 
 def _has_more(page: ep.EPList[Any], *, after: int, limit: int) -> bool:

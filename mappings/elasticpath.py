@@ -191,6 +191,11 @@ class EPList(Record, Generic[T]):
 class EPOrderList(EPList[EPOrder]):
     included: EPIncluded = Field(default_factory=EPIncluded)
 
+    def with_items(self) -> list[tuple[EPOrder, list[EPItem] | None]]:
+        """Each order of the page with its lines as `included_items` finds them."""
+        included = {item.id: item for item in self.included.items}
+        return [(raw, included_items(raw, included)) for raw in self.data]
+
 
 class EPDocument(Record, Generic[T]):
     data: T
