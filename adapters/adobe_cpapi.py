@@ -364,7 +364,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         `already_done` even past the window, since cancelling a cancelled order is no change.
         """
         customer_id, order_id = found.customer_id, found.order_id
-        if found.order_type.strip().upper() not in RETURNABLE_TYPES:
+        if found.kind not in RETURNABLE_TYPES:
             raise NotAllowed("Adobe takes back only new and renewal orders, not this kind of order")
         lines = [(line, mapping.remaining(line)) for line in _chosen_lines(found, line_ids)]
         lines = [(line, quantity) for line, quantity in lines if quantity > 0]
