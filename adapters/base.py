@@ -54,6 +54,20 @@ def order_tags(order_id: str, customer_id: str) -> tuple[Tag, ...]:
     return (order_tag(order_id), customer_tag(customer_id))
 
 
+def no_customer(customer_id: str) -> str:
+    """What NotFound says of a customer the platform does not show this bridge."""
+    return f"Customer {customer_id} not found"
+
+
+def no_order(order_id: str) -> str:
+    """What NotFound says of an order that is missing or someone else's (never which)."""
+    return f"Order {order_id} not found"
+
+
+def no_cart(cart_id: str) -> str:
+    return f"Cart {cart_id} not found"
+
+
 Resume = Mapping[str, Any]
 
 

@@ -33,6 +33,9 @@ from adapters.base import (
     ShipmentListRequest,
     ShipmentPage,
     WriteResult,
+    no_cart,
+    no_customer,
+    no_order,
     order_tags,
 )
 from adapters.deadline import remaining
@@ -233,7 +236,7 @@ class BigCommerceAdapter(HTTPAdapter):
             return bc.customer(found)
 
     async def list_orders(self, request: OrderListRequest) -> OrderPage:
-        customer = _number(request.customer_id, missing=_no_customer(request.customer_id))
+        customer = _number(request.customer_id, missing=no_customer(request.customer_id))
         if request.search:
             # BigCommerce cannot search inside order numbers: page over all of them.
             every = await self._every_order(customer)
@@ -267,7 +270,7 @@ class BigCommerceAdapter(HTTPAdapter):
         return list((await self._complete(raw, tags, with_addresses=False)).items or [])
 
     async def most_recent_order(self, customer_id: str) -> Order:
-        customer = _number(customer_id, missing=_no_customer(customer_id))
+        customer = _number(customer_id, missing=no_customer(customer_id))
         newest = await self._orders_page(customer, "date_created:desc", page=1, limit=1)
         if not newest:
             await self._customer(customer_id)
@@ -279,7 +282,7 @@ class BigCommerceAdapter(HTTPAdapter):
     async def list_shipments(self, request: ShipmentListRequest) -> ShipmentPage:
         """Shipments of the customer's orders, newest order first, at most
         `SHIPMENT_ORDERS_PER_PAGE` orders a page; with `order_id` that order only."""
-        customer = _number(request.customer_id, missing=_no_customer(request.customer_id))
+        customer = _number(request.customer_id, missing=no_customer(request.customer_id))
 
         async def one_order(start: int, count: int) -> tuple[list[bc.BCOrder], bool]:
             assert request.order_id is not None
@@ -340,7 +343,7 @@ class BigCommerceAdapter(HTTPAdapter):
                 "BigCommerce finds carts only by their id; look the cart up by cart_id",
                 field="customer_id",
             )
-        missing = f"Cart {cart_id} not found"
+        missing = no_cart(cart_id)
         if not _CART_ID.fullmatch(cart_id):
             raise NotFound(missing)
         raw = await self.get_json(
@@ -357,7 +360,7 @@ class BigCommerceAdapter(HTTPAdapter):
         if raw.items_shipped <= 0:
             return []
         path = _order_path(str(raw.id))
-        missing = _no_order(str(raw.id))
+        missing = no_order(str(raw.id))
         sent = await self._every(f"{path}/shipments", shelf.BCShipmentRecord, missing=missing)
         lines = await self._every(f"{path}/products", bc.BCProduct, missing=missing)
         with readable(PLATFORM, "/v2/orders/{id}/shipments"):
@@ -399,7 +402,7 @@ class BigCommerceAdapter(HTTPAdapter):
 
         async def destinations() -> list[bc.BCAddress]:
             return await self._every(
-                f"{order_path}/shipping_addresses", bc.BCAddress, missing=_no_order(order_id)
+                f"{order_path}/shipping_addresses", bc.BCAddress, missing=no_order(order_id)
             )
 
         found = await destinations() if raw.shipping_address_count > 0 else []
@@ -446,7 +449,7 @@ class BigCommerceAdapter(HTTPAdapter):
             await self._respect_quota(endpoint)
             response = await self._http.send("PUT", path, json=body, endpoint=endpoint, retry=False)
             self.quota.observe(response.headers)
-            self.raise_for_status(response, endpoint, missing=_no_order(order_id))
+            self.raise_for_status(response, endpoint, missing=no_order(order_id))
 
         await write_once(send, shows_change, platform=self.title)
 
@@ -454,7 +457,7 @@ class BigCommerceAdapter(HTTPAdapter):
 
     async def _customer(self, customer_id: str) -> bc.BCCustomer:
         """The V3 customer with its addresses; NotFound when the store has no such customer."""
-        number = _number(customer_id, missing=_no_customer(customer_id))
+        number = _number(customer_id, missing=no_customer(customer_id))
         raw = await self.get_json(
             "/v3/customers",
             endpoint="/v3/customers",
@@ -466,7 +469,7 @@ class BigCommerceAdapter(HTTPAdapter):
         for candidate in found:
             if candidate.id == int(number):
                 return candidate
-        raise NotFound(_no_customer(customer_id))
+        raise NotFound(no_customer(customer_id))
 
     async def _owned_order(
         self, customer_id: str, order_id: str, tags: tuple[Tag, ...] = ()
@@ -480,19 +483,19 @@ class BigCommerceAdapter(HTTPAdapter):
     async def _owned_order_with_notes(
         self, customer_id: str, order_id: str, tags: tuple[Tag, ...] = ()
     ) -> tuple[bc.BCOrder, bc.BCOrderNotes]:
-        order_number = _number(order_id, missing=_no_order(order_id))
-        customer = _number(customer_id, missing=_no_order(order_id))
+        order_number = _number(order_id, missing=no_order(order_id))
+        customer = _number(customer_id, missing=no_order(order_id))
         raw = await self.get_json(
             _order_path(order_number),
             endpoint="/v2/orders/{id}",
-            missing=_no_order(order_id),
+            missing=no_order(order_id),
             tags=tags,
         )
         with readable(PLATFORM, "/v2/orders/{id}"):
             found = bc.parse(bc.BCOrder, raw)
             notes = bc.parse(bc.BCOrderNotes, raw)
         if found.customer_id != int(customer):
-            raise NotFound(_no_order(order_id))
+            raise NotFound(no_order(order_id))
         return found, notes
 
     async def _orders_slice(
@@ -550,7 +553,7 @@ class BigCommerceAdapter(HTTPAdapter):
         Destinations and shipments are asked for only when the order says it has some.
         """
         path = _order_path(str(raw.id))
-        missing = _no_order(str(raw.id))
+        missing = no_order(str(raw.id))
 
         async def nothing() -> list[Any]:
             return []
@@ -730,14 +733,6 @@ def _number(value: str, *, missing: str) -> str:
 
 def _order_path(order_id: str) -> str:
     return f"/v2/orders/{path_segment(order_id)}"
-
-
-def _no_customer(customer_id: str) -> str:
-    return f"Customer {customer_id} not found"
-
-
-def _no_order(order_id: str) -> str:
-    return f"Order {order_id} not found"
 
 
 def _header_int(headers: ResponseHeaders, name: str) -> int | None:

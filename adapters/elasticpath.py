@@ -30,6 +30,9 @@ from adapters.base import (
     ShipmentPage,
     WriteResult,
 )
+from adapters.base import no_cart as _no_cart
+from adapters.base import no_customer as _no_customer
+from adapters.base import no_order as _no_order
 from adapters.base import order_tags as _order_tags
 from adapters.breaker import Ahead
 from adapters.errors import (
@@ -817,18 +820,6 @@ def _new_shipping_address(new: NewShippingAddress, current: ep.EPAddress | None)
         "country": new.country_code,
         "instructions": "",
     }
-
-
-def _no_customer(customer_id: str) -> str:
-    return f"Customer {customer_id} not found"
-
-
-def _no_order(order_id: str) -> str:
-    return f"Order {order_id} not found"
-
-
-def _no_cart(cart_id: str) -> str:
-    return f"Cart {cart_id} not found"
 
 
 def _resume_count(resume: Mapping[str, Any] | None, name: str) -> int:
