@@ -446,9 +446,9 @@ class BigCommerceAdapter(HTTPAdapter):
         """One PUT within the store's quota; after a timeout, `shows_change` decides."""
 
         async def send() -> None:
-            await self._respect_quota(endpoint)
-            response = await self._http.send("PUT", path, json=body, endpoint=endpoint, retry=False)
-            self.quota.observe(response.headers)
+            response = await self._within_quota(
+                "PUT", path, json=body, endpoint=endpoint, retry=False
+            )
             self.raise_for_status(response, endpoint, missing=no_order(order_id))
 
         await write_once(send, shows_change, platform=self.title)
@@ -605,9 +605,23 @@ class BigCommerceAdapter(HTTPAdapter):
     async def exchange(
         self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
     ) -> PlatformResponse:
-        """Within the store's request quota, which every answer reports."""
+        return await self._within_quota("GET", path, endpoint=endpoint, params=params)
+
+    async def _within_quota(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        retry: bool = True,
+    ) -> PlatformResponse:
+        """One call within the store's request quota, which every answer reports."""
         await self._respect_quota(endpoint)
-        response = await super().exchange(path, endpoint=endpoint, params=params)
+        response = await self._http.send(
+            method, path, params=params, json=json, endpoint=endpoint, retry=retry
+        )
         self.quota.observe(response.headers)
         return response
 
