@@ -447,9 +447,24 @@ class HTTPAdapter(PlatformAnswers, Adapter):
     async def exchange(
         self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
     ) -> PlatformResponse:
-        """One GET of the platform, whatever its answer: where a platform adds its
-        per-call authentication or quota."""
-        return await self._http.send("GET", path, params=params, endpoint=endpoint)
+        """One GET of the platform, whatever its answer."""
+        return await self.request("GET", path, endpoint=endpoint, params=params)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        retry: bool = True,
+    ) -> PlatformResponse:
+        """One call of the platform, whatever its answer: where a platform adds its
+        per-call authentication or quota, for reads and writes alike."""
+        return await self._http.send(
+            method, path, params=params, json=json, endpoint=endpoint, retry=retry
+        )
 
     @property
     def _http(self) -> UpstreamClient:

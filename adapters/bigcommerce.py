@@ -446,9 +446,7 @@ class BigCommerceAdapter(HTTPAdapter):
         """One PUT within the store's quota; after a timeout, `shows_change` decides."""
 
         async def send() -> None:
-            response = await self._within_quota(
-                "PUT", path, json=body, endpoint=endpoint, retry=False
-            )
+            response = await self.request("PUT", path, json=body, endpoint=endpoint, retry=False)
             self.raise_for_status(response, endpoint, missing=no_order(order_id))
 
         await write_once(send, shows_change, platform=self.title)
@@ -602,12 +600,7 @@ class BigCommerceAdapter(HTTPAdapter):
 
     # HTTP
 
-    async def exchange(
-        self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
-    ) -> PlatformResponse:
-        return await self._within_quota("GET", path, endpoint=endpoint, params=params)
-
-    async def _within_quota(
+    async def request(
         self,
         method: str,
         path: str,
@@ -617,10 +610,10 @@ class BigCommerceAdapter(HTTPAdapter):
         json: Any = None,
         retry: bool = True,
     ) -> PlatformResponse:
-        """One call within the store's request quota, which every answer reports."""
+        """Within the store's request quota, which every answer reports."""
         await self._respect_quota(endpoint)
-        response = await self._http.send(
-            method, path, params=params, json=json, endpoint=endpoint, retry=retry
+        response = await super().request(
+            method, path, endpoint=endpoint, params=params, json=json, retry=retry
         )
         self.quota.observe(response.headers)
         return response

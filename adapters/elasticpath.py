@@ -439,7 +439,7 @@ class ElasticPathAdapter(HTTPAdapter):
         """What EP's inventory says is available, for the products it keeps stock of."""
         if not product_ids:
             return {}
-        response = await self._authorized(
+        response = await self.request(
             "POST",
             STOCK_ENDPOINT,
             endpoint=STOCK_ENDPOINT,
@@ -453,7 +453,7 @@ class ElasticPathAdapter(HTTPAdapter):
     async def _delete_cart(self, path: str) -> None:
         """Remove the cart EP made for an unknown id; a failure is logged, not answered."""
         try:
-            response = await self._authorized("DELETE", path, endpoint=CART_ENDPOINT, retry=False)
+            response = await self.request("DELETE", path, endpoint=CART_ENDPOINT, retry=False)
             self.raise_for_status(response, CART_ENDPOINT, missing="The cart is gone")
         except NotFound:
             return
@@ -508,7 +508,7 @@ class ElasticPathAdapter(HTTPAdapter):
         body = {"data": {"type": "order", **changes}}
 
         async def send() -> None:
-            response = await self._authorized(
+            response = await self.request(
                 "PUT", path, endpoint=ORDER_ENDPOINT, json=body, retry=False
             )
             if response.status_code in CHANGE_REFUSED and ep.is_fulfilled(
@@ -736,12 +736,7 @@ class ElasticPathAdapter(HTTPAdapter):
                     f"Elastic Path cannot page past {MAX_OFFSET:,} records"
                 )
 
-    async def exchange(
-        self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
-    ) -> PlatformResponse:
-        return await self._authorized("GET", path, endpoint=endpoint, params=params)
-
-    async def _authorized(
+    async def request(
         self,
         method: str,
         path: str,
