@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple, TypedDict, Unpack
 
 import orjson
 import structlog
@@ -69,6 +69,14 @@ def no_cart(cart_id: str) -> str:
 
 
 Resume = Mapping[str, Any]
+
+
+class CallOptions(TypedDict, total=False):
+    """What one platform call (`HTTPAdapter.request`) may add to its method and path."""
+
+    params: Mapping[str, str | int] | None
+    json: Any
+    retry: bool
 
 
 class Capability(StrEnum):
@@ -451,20 +459,11 @@ class HTTPAdapter(PlatformAnswers, Adapter):
         return await self.request("GET", path, endpoint=endpoint, params=params)
 
     async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int] | None = None,
-        json: Any = None,
-        retry: bool = True,
+        self, method: str, path: str, *, endpoint: str, **options: Unpack[CallOptions]
     ) -> PlatformResponse:
         """One call of the platform, whatever its answer: where a platform adds its
         per-call authentication or quota, for reads and writes alike."""
-        return await self._http.send(
-            method, path, params=params, json=json, endpoint=endpoint, retry=retry
-        )
+        return await self._http.send(method, path, endpoint=endpoint, **options)
 
     @property
     def _http(self) -> UpstreamClient:

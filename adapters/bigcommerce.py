@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, Unpack
 
 import pycountry
 import structlog
@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.answers import LogFields, PlatformProblem
 from adapters.base import (
     READ_CAPABILITIES,
+    CallOptions,
     Capability,
     HTTPAdapter,
     OrderListRequest,
@@ -601,20 +602,11 @@ class BigCommerceAdapter(HTTPAdapter):
     # HTTP
 
     async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int] | None = None,
-        json: Any = None,
-        retry: bool = True,
+        self, method: str, path: str, *, endpoint: str, **options: Unpack[CallOptions]
     ) -> PlatformResponse:
         """Within the store's request quota, which every answer reports."""
         await self._respect_quota(endpoint)
-        response = await super().request(
-            method, path, endpoint=endpoint, params=params, json=json, retry=retry
-        )
+        response = await super().request(method, path, endpoint=endpoint, **options)
         self.quota.observe(response.headers)
         return response
 

@@ -11,7 +11,7 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, Unpack
 
 import structlog
 from pydantic import Field
@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.answers import PlatformProblem
 from adapters.base import (
     READ_CAPABILITIES,
+    CallOptions,
     Capability,
     HTTPAdapter,
     OrderListRequest,
@@ -737,14 +738,7 @@ class ElasticPathAdapter(HTTPAdapter):
                 )
 
     async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int] | None = None,
-        json: Any = None,
-        retry: bool = True,
+        self, method: str, path: str, *, endpoint: str, **options: Unpack[CallOptions]
     ) -> PlatformResponse:
         """With the shared token; a 401 means it was revoked or expired before its time:
         one new token, one more try (EP refused the first, so even a write is safe to resend)."""
@@ -754,11 +748,9 @@ class ElasticPathAdapter(HTTPAdapter):
             return await self._http.send(
                 method,
                 path,
-                params=params,
-                json=json,
                 headers={"Authorization": f"Bearer {token}"},
                 endpoint=endpoint,
-                retry=retry,
+                **options,
             )
 
         response = await send()
