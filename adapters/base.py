@@ -65,6 +65,7 @@ def no_order(order_id: str) -> str:
 
 
 def no_cart(cart_id: str) -> str:
+    """What NotFound says of a cart the platform does not know."""
     return f"Cart {cart_id} not found"
 
 
