@@ -404,14 +404,7 @@ async def test_adobe_order_detail_after_the_history_asks_only_for_returns(
     assert timed.calls == []
 
 
-LISTINGS = [
-    ("elasticpath", ep_fx.MARIA),
-    ("bigcommerce", bc_fx.ANA),
-    ("adobe", adobe_fx.BUSY),
-]
-
-
-@pytest.mark.parametrize(("any_platform", "customer_id"), LISTINGS, indirect=["any_platform"])
+@pytest.mark.parametrize(("any_platform", "customer_id"), SESSIONS, indirect=["any_platform"])
 async def test_orders_listed_while_their_customer_is_forgotten_are_not_kept(
     any_platform: tuple[HTTPAdapter, Timed], customer_id: str
 ) -> None:
