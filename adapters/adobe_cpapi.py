@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +44,7 @@ from adapters.base import (
     OrderSort,
     Resume,
     WriteResult,
+    order_tags,
 )
 from adapters.breaker import Ahead
 from adapters.deadline import remaining
@@ -60,7 +60,7 @@ from adapters.errors import (
 )
 from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
 from adapters.paging import matches_search, page_in_memory
-from adapters.resources import Tag, customer_tag, order_tag
+from adapters.resources import Tag, customer_tag
 from adapters.responses import PlatformResponse
 from adapters.settings_types import AbsoluteURL, NonBlank, Secret
 from adapters.tokens import CachedToken
@@ -318,7 +318,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         listable; else they are forgotten. So a failing R3 counts what its sequential
         read counted: the order's failure alone."""
         _check_ids(customer_id, order_id)
-        tags = _order_tags(order_id, customer_id)
+        tags = order_tags(order_id, customer_id)
         path, params = self._returns_page(customer_id, order_id)
         returns = Ahead(lambda: self.read_ahead(path, endpoint=ORDERS_ENDPOINT, params=params))
         try:
@@ -329,7 +329,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
             returns.settle()
 
     async def list_items(self, customer_id: str, order_id: str) -> list[OrderItem]:
-        tags = _order_tags(order_id, customer_id)
+        tags = order_tags(order_id, customer_id)
         return list(self._order(await self._fetch_order(customer_id, order_id, tags)).items or [])
 
     async def most_recent_order(self, customer_id: str) -> Order:
@@ -364,7 +364,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         `already_done` even past the window, since cancelling a cancelled order is no change.
         """
         customer_id, order_id = found.customer_id, found.order_id
-        if found.order_type.strip().upper() not in RETURNABLE_TYPES:
+        if found.kind not in RETURNABLE_TYPES:
             raise NotAllowed("Adobe takes back only new and renewal orders, not this kind of order")
         lines = [(line, mapping.remaining(line)) for line in _chosen_lines(found, line_ids)]
         lines = [(line, quantity) for line, quantity in lines if quantity > 0]
@@ -562,7 +562,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         path = _history_path(customer_id)
         offset = start
         while True:
-            since = self.resources.generation if self.resources is not None else None
+            since = self.generation()
             try:
                 if offset == start and first is not None:
                     raw, since = first.raw, first.since if first.since is not None else since
@@ -655,17 +655,11 @@ class AdobeCPAPIAdapter(HTTPAdapter):
 
     def _keep_orders(self, customer_id: str, history: Any, since: int | None) -> None:
         """Each order of a history page (parsed already) as `GET …/orders/{id}` answers it."""
-        if self.resources is None:
-            return
         for entry in history.get("items", []):
             order_id = entry.get("orderId")
             if isinstance(order_id, str) and order_id:
-                self.resources.put(
-                    (_order_path(customer_id, order_id), tuple(PRICED.items())),
-                    orjson.dumps(entry),
-                    _order_tags(order_id, customer_id),
-                    since=since,
-                )
+                tags = order_tags(order_id, customer_id)
+                self.keep(_order_path(customer_id, order_id), PRICED, entry, tags, since=since)
 
     async def _exchange(
         self, path: str, params: dict[str, str] | None = None, *, endpoint: str
@@ -735,10 +729,6 @@ def _history_path(customer_id: str) -> str:
 
 def _order_path(customer_id: str, order_id: str) -> str:
     return f"/v3/customers/{path_segment(customer_id)}/orders/{path_segment(order_id)}"
-
-
-def _order_tags(order_id: str, customer_id: str) -> tuple[Tag, ...]:
-    return (order_tag(order_id), customer_tag(customer_id))
 
 
 def _check_refund(body: CancelOrder) -> None:

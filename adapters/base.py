@@ -25,7 +25,7 @@ from adapters.http import (
     UpstreamObserver,
     decoded_body,
 )
-from adapters.resources import ResourceCache, Tag
+from adapters.resources import ResourceCache, Tag, customer_tag, order_tag
 from adapters.responses import PlatformResponse
 from adapters.webhooks import WebhookEvent
 from mappings.carts import Cart
@@ -55,7 +55,36 @@ def resource_key(path: str, params: Mapping[str, str | int] | None) -> tuple[str
     return (path, tuple(sorted((params or {}).items())))
 
 
+def order_tags(order_id: str, customer_id: str) -> tuple[Tag, ...]:
+    """What an order's resources belong to: the order and its customer, so that news of
+    either forgets them."""
+    return (order_tag(order_id), customer_tag(customer_id))
+
+
+def no_customer(customer_id: str) -> str:
+    """What NotFound says of a customer the platform does not show this bridge."""
+    return f"Customer {customer_id} not found"
+
+
+def no_order(order_id: str) -> str:
+    """What NotFound says of an order that is missing or someone else's (never which)."""
+    return f"Order {order_id} not found"
+
+
+def no_cart(cart_id: str) -> str:
+    """What NotFound says of a cart the platform does not know."""
+    return f"Cart {cart_id} not found"
+
+
 Resume = Mapping[str, Any]
+
+
+class CallOptions(TypedDict, total=False):
+    """What one platform call (`HTTPAdapter.request`) may add to its method and path."""
+
+    params: Mapping[str, str | int] | None
+    json: Any
+    retry: bool
 
 
 class ReadOptions(TypedDict, total=False):
@@ -408,7 +437,7 @@ class HTTPAdapter(PlatformAnswers, Adapter):
         kept = None if self.resources is None else self.resources.get(resource_key(path, params))
         if kept is not None:
             return AheadRead(orjson.loads(kept), since=None)
-        since = self.resources.generation if self.resources is not None else None
+        since = self.generation()
         raw = await self.get_json(path, endpoint=endpoint, params=params, missing=missing)
         return AheadRead(raw, since)
 
@@ -425,17 +454,41 @@ class HTTPAdapter(PlatformAnswers, Adapter):
             read = await ahead.result()
         except CircuitOpen:
             return None
-        if self.resources is not None and read.since is not None:
-            key = resource_key(path, params)
-            self.resources.put(key, orjson.dumps(read.raw), tags, since=read.since)
+        if read.since is not None:
+            self.keep(path, params, read.raw, tags, since=read.since)
         return read
+
+    def generation(self) -> int | None:
+        """The resources' generation: read it before fetching what `keep` will keep. None
+        when nothing is kept."""
+        return self.resources.generation if self.resources is not None else None
+
+    def keep(
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        raw: Any,
+        tags: Iterable[Tag],
+        *,
+        since: int | None,
+    ) -> None:
+        """Keep `raw`, which came with another answer, as `get_json(path, params=params)`
+        would fetch it; not when something was forgotten after `since` (`generation()`)."""
+        if self.resources is not None:
+            self.resources.put(resource_key(path, params), orjson.dumps(raw), tags, since=since)
 
     async def exchange(
         self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
     ) -> PlatformResponse:
-        """One GET of the platform, whatever its answer: where a platform adds its
-        per-call authentication or quota."""
-        return await self._http.send("GET", path, params=params, endpoint=endpoint)
+        """One GET of the platform, whatever its answer."""
+        return await self.request("GET", path, endpoint=endpoint, params=params)
+
+    async def request(
+        self, method: str, path: str, *, endpoint: str, **options: Unpack[CallOptions]
+    ) -> PlatformResponse:
+        """One call of the platform, whatever its answer: where a platform adds its
+        per-call authentication or quota, for reads and writes alike."""
+        return await self._http.send(method, path, endpoint=endpoint, **options)
 
     @property
     def _http(self) -> UpstreamClient:

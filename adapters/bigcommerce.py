@@ -14,9 +14,8 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, Unpack
 
-import orjson
 import pycountry
 import structlog
 from pydantic import BaseModel, Field, field_validator
@@ -25,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.answers import LogFields, PlatformProblem
 from adapters.base import (
     READ_CAPABILITIES,
+    CallOptions,
     Capability,
     HTTPAdapter,
     OrderListRequest,
@@ -34,6 +34,10 @@ from adapters.base import (
     ShipmentListRequest,
     ShipmentPage,
     WriteResult,
+    no_cart,
+    no_customer,
+    no_order,
+    order_tags,
 )
 from adapters.deadline import remaining
 from adapters.errors import (
@@ -51,7 +55,7 @@ from adapters.http import (
     retry_after_seconds,
 )
 from adapters.paging import page_in_memory, resume_offset
-from adapters.resources import Tag, customer_tag, order_tag
+from adapters.resources import Tag, customer_tag
 from adapters.responses import PlatformResponse, ResponseHeaders
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.shipment_paging import shipments_page
@@ -233,7 +237,7 @@ class BigCommerceAdapter(HTTPAdapter):
             return bc.customer(found)
 
     async def list_orders(self, request: OrderListRequest) -> OrderPage:
-        customer = _number(request.customer_id, missing=_no_customer(request.customer_id))
+        customer = _number(request.customer_id, missing=no_customer(request.customer_id))
         if request.search:
             # BigCommerce cannot search inside order numbers: page over all of them.
             every = await self._every_order(customer)
@@ -257,29 +261,29 @@ class BigCommerceAdapter(HTTPAdapter):
         )
 
     async def get_order(self, customer_id: str, order_id: str) -> Order:
-        tags = _order_tags(order_id, customer_id)
+        tags = order_tags(order_id, customer_id)
         raw = await self._owned_order(customer_id, order_id, tags)
         return await self._complete(raw, tags)
 
     async def list_items(self, customer_id: str, order_id: str) -> list[OrderItem]:
-        tags = _order_tags(order_id, customer_id)
+        tags = order_tags(order_id, customer_id)
         raw = await self._owned_order(customer_id, order_id, tags)
         return list((await self._complete(raw, tags, with_addresses=False)).items or [])
 
     async def most_recent_order(self, customer_id: str) -> Order:
-        customer = _number(customer_id, missing=_no_customer(customer_id))
+        customer = _number(customer_id, missing=no_customer(customer_id))
         newest = await self._orders_page(customer, "date_created:desc", page=1, limit=1)
         if not newest:
             await self._customer(customer_id)
             raise NotFound(f"Customer {customer_id} has no orders")
-        return await self._complete(newest[0], _order_tags(str(newest[0].id), customer_id))
+        return await self._complete(newest[0], order_tags(str(newest[0].id), customer_id))
 
     # Shipments, products and the cart (SPEC §8)
 
     async def list_shipments(self, request: ShipmentListRequest) -> ShipmentPage:
         """Shipments of the customer's orders, newest order first, at most
         `SHIPMENT_ORDERS_PER_PAGE` orders a page; with `order_id` that order only."""
-        customer = _number(request.customer_id, missing=_no_customer(request.customer_id))
+        customer = _number(request.customer_id, missing=no_customer(request.customer_id))
 
         async def one_order(start: int, count: int) -> tuple[list[bc.BCOrder], bool]:
             assert request.order_id is not None
@@ -308,10 +312,10 @@ class BigCommerceAdapter(HTTPAdapter):
         """Visible catalog products; `search` is BigCommerce's `keyword` (name, SKU,
         description, brand). One catalog call a page, and one for the store's currency."""
         resume = request.resume or {}
-        page_number = resume.get("page", 1)
-        limit = resume.get("limit", min(max(request.limit, 1), PAGE_MAX))
+        asked = min(max(request.limit, 1), PAGE_MAX)
+        page_number, limit = resume.get("page", 1), resume.get("limit", asked)
         if not isinstance(page_number, int) or not isinstance(limit, int) or page_number < 1:
-            page_number, limit = 1, min(max(request.limit, 1), PAGE_MAX)
+            page_number, limit = 1, asked
         params: dict[str, str | int] = {
             "include": "variants,images,options",
             "is_visible": "true",
@@ -340,7 +344,7 @@ class BigCommerceAdapter(HTTPAdapter):
                 "BigCommerce finds carts only by their id; look the cart up by cart_id",
                 field="customer_id",
             )
-        missing = f"Cart {cart_id} not found"
+        missing = no_cart(cart_id)
         if not _CART_ID.fullmatch(cart_id):
             raise NotFound(missing)
         raw = await self.get_json(
@@ -356,8 +360,8 @@ class BigCommerceAdapter(HTTPAdapter):
         """No call for an order that shipped nothing."""
         if raw.items_shipped <= 0:
             return []
-        path = f"/v2/orders/{path_segment(str(raw.id))}"
-        missing = _no_order(str(raw.id))
+        path = _order_path(str(raw.id))
+        missing = no_order(str(raw.id))
         sent = await self._every(f"{path}/shipments", shelf.BCShipmentRecord, missing=missing)
         lines = await self._every(f"{path}/products", bc.BCProduct, missing=missing)
         with readable(PLATFORM, "/v2/orders/{id}/shipments"):
@@ -386,7 +390,7 @@ class BigCommerceAdapter(HTTPAdapter):
             fresh = await self._owned_order(customer_id, order_id)
             return fresh.status_id == bc.CANCELLED
 
-        path = f"/v2/orders/{path_segment(str(raw.id))}"
+        path = _order_path(str(raw.id))
         await self._put_once(path, changes, ORDER_ENDPOINT, order_id, shows_change=cancelled)
         return WriteResult("applied", ignored=_ignored_cancel_options(body))
 
@@ -395,11 +399,11 @@ class BigCommerceAdapter(HTTPAdapter):
     ) -> WriteResult:
         raw = await self._owned_order(customer_id, order_id)
         _check_before_shipping(raw)
-        order_path = f"/v2/orders/{path_segment(str(raw.id))}"
+        order_path = _order_path(str(raw.id))
 
         async def destinations() -> list[bc.BCAddress]:
             return await self._every(
-                f"{order_path}/shipping_addresses", bc.BCAddress, missing=_no_order(order_id)
+                f"{order_path}/shipping_addresses", bc.BCAddress, missing=no_order(order_id)
             )
 
         found = await destinations() if raw.shipping_address_count > 0 else []
@@ -443,10 +447,8 @@ class BigCommerceAdapter(HTTPAdapter):
         """One PUT within the store's quota; after a timeout, `shows_change` decides."""
 
         async def send() -> None:
-            await self._respect_quota(endpoint)
-            response = await self._http.send("PUT", path, json=body, endpoint=endpoint, retry=False)
-            self.quota.observe(response.headers)
-            self.raise_for_status(response, endpoint, missing=_no_order(order_id))
+            response = await self.request("PUT", path, json=body, endpoint=endpoint, retry=False)
+            self.raise_for_status(response, endpoint, missing=no_order(order_id))
 
         await write_once(send, shows_change, platform=self.title)
 
@@ -454,7 +456,7 @@ class BigCommerceAdapter(HTTPAdapter):
 
     async def _customer(self, customer_id: str) -> bc.BCCustomer:
         """The V3 customer with its addresses; NotFound when the store has no such customer."""
-        number = _number(customer_id, missing=_no_customer(customer_id))
+        number = _number(customer_id, missing=no_customer(customer_id))
         raw = await self.get_json(
             "/v3/customers",
             endpoint="/v3/customers",
@@ -466,7 +468,7 @@ class BigCommerceAdapter(HTTPAdapter):
         for candidate in found:
             if candidate.id == int(number):
                 return candidate
-        raise NotFound(_no_customer(customer_id))
+        raise NotFound(no_customer(customer_id))
 
     async def _owned_order(
         self, customer_id: str, order_id: str, tags: tuple[Tag, ...] = ()
@@ -480,19 +482,19 @@ class BigCommerceAdapter(HTTPAdapter):
     async def _owned_order_with_notes(
         self, customer_id: str, order_id: str, tags: tuple[Tag, ...] = ()
     ) -> tuple[bc.BCOrder, bc.BCOrderNotes]:
-        order_number = _number(order_id, missing=_no_order(order_id))
-        customer = _number(customer_id, missing=_no_order(order_id))
+        order_number = _number(order_id, missing=no_order(order_id))
+        customer = _number(customer_id, missing=no_order(order_id))
         raw = await self.get_json(
             _order_path(order_number),
             endpoint="/v2/orders/{id}",
-            missing=_no_order(order_id),
+            missing=no_order(order_id),
             tags=tags,
         )
         with readable(PLATFORM, "/v2/orders/{id}"):
             found = bc.parse(bc.BCOrder, raw)
             notes = bc.parse(bc.BCOrderNotes, raw)
         if found.customer_id != int(customer):
-            raise NotFound(_no_order(order_id))
+            raise NotFound(no_order(order_id))
         return found, notes
 
     async def _orders_slice(
@@ -512,19 +514,14 @@ class BigCommerceAdapter(HTTPAdapter):
         return found[skip : skip + count]
 
     async def _every_order(self, customer: str) -> list[bc.BCOrder]:
-        found: list[bc.BCOrder] = []
-        page = 1
-        while True:
-            batch = await self._orders_page(customer, "id:desc", page=page, limit=PAGE_MAX)
-            found.extend(batch)
-            if len(batch) < PAGE_MAX:
-                return found
-            page += 1
+        return await _every_page(
+            lambda page: self._orders_page(customer, "id:desc", page=page, limit=PAGE_MAX)
+        )
 
     async def _orders_page(
         self, customer: str, sort: str, *, page: int, limit: int
     ) -> list[bc.BCOrder]:
-        since = self.resources.generation if self.resources is not None else None
+        since = self.generation()
         raw = await self.get_json(
             "/v2/orders",
             endpoint="/v2/orders",
@@ -536,16 +533,11 @@ class BigCommerceAdapter(HTTPAdapter):
         for order in orders:
             if order.customer_id != int(customer):
                 raise self.filter_ignored("/v2/orders")
-        if self.resources is not None:
-            # A listed order is the body `GET /v2/orders/{id}` answers: R3 of it costs no call.
-            for listed in raw or []:
-                order_id = str(listed["id"])
-                self.resources.put(
-                    (_order_path(order_id), ()),
-                    orjson.dumps(listed),
-                    _order_tags(order_id, customer),
-                    since=since,
-                )
+        # A listed order is the body `GET /v2/orders/{id}` answers: R3 of it costs no call.
+        for listed in raw or []:
+            order_id = str(listed["id"])
+            tags = order_tags(order_id, customer)
+            self.keep(_order_path(order_id), None, listed, tags, since=since)
         return orders
 
     def _orders(self, raw: list[bc.BCOrder]) -> list[Order]:
@@ -559,8 +551,8 @@ class BigCommerceAdapter(HTTPAdapter):
 
         Destinations and shipments are asked for only when the order says it has some.
         """
-        path = f"/v2/orders/{path_segment(str(raw.id))}"
-        missing = _no_order(str(raw.id))
+        path = _order_path(str(raw.id))
+        missing = no_order(str(raw.id))
 
         async def nothing() -> list[Any]:
             return []
@@ -593,9 +585,8 @@ class BigCommerceAdapter(HTTPAdapter):
     ) -> list[M]:
         """Every record of an order's sub-resource list, `PAGE_MAX` at a time."""
         endpoint = "/v2/orders/{id}/" + path.rsplit("/", 1)[-1]
-        found: list[M] = []
-        page = 1
-        while True:
+
+        async def read(page: int) -> list[M]:
             raw = await self.get_json(
                 path,
                 endpoint=endpoint,
@@ -604,20 +595,18 @@ class BigCommerceAdapter(HTTPAdapter):
                 tags=tags,
             )
             with readable(PLATFORM, endpoint):
-                batch = bc.parse_list(model, raw or [])
-            found.extend(batch)
-            if len(batch) < PAGE_MAX:
-                return found
-            page += 1
+                return bc.parse_list(model, raw or [])
+
+        return await _every_page(read)
 
     # HTTP
 
-    async def exchange(
-        self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
+    async def request(
+        self, method: str, path: str, *, endpoint: str, **options: Unpack[CallOptions]
     ) -> PlatformResponse:
         """Within the store's request quota, which every answer reports."""
         await self._respect_quota(endpoint)
-        response = await super().exchange(path, endpoint=endpoint, params=params)
+        response = await super().request(method, path, endpoint=endpoint, **options)
         self.quota.observe(response.headers)
         return response
 
@@ -659,6 +648,18 @@ def _quota_reset(response: PlatformResponse | None) -> float | None:
     if response.status_code == 429 and reset_ms and reset_ms.isdigit():
         return int(reset_ms) / 1000
     return retry_after_seconds(response.headers.get("retry-after"))
+
+
+async def _every_page(read: Callable[[int], Awaitable[list[M]]]) -> list[M]:
+    """Pages 1, 2, … of `PAGE_MAX` records each, until one comes back short."""
+    found: list[M] = []
+    page = 1
+    while True:
+        batch = await read(page)
+        found.extend(batch)
+        if len(batch) < PAGE_MAX:
+            return found
+        page += 1
 
 
 @contextmanager
@@ -731,18 +732,6 @@ def _number(value: str, *, missing: str) -> str:
 
 def _order_path(order_id: str) -> str:
     return f"/v2/orders/{path_segment(order_id)}"
-
-
-def _order_tags(order_id: str, customer_id: str) -> tuple[Tag, ...]:
-    return (order_tag(order_id), customer_tag(customer_id))
-
-
-def _no_customer(customer_id: str) -> str:
-    return f"Customer {customer_id} not found"
-
-
-def _no_order(order_id: str) -> str:
-    return f"Order {order_id} not found"
 
 
 def _header_int(headers: ResponseHeaders, name: str) -> int | None:

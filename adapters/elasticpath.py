@@ -11,9 +11,8 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, Unpack
 
-import orjson
 import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.answers import PlatformProblem
 from adapters.base import (
     READ_CAPABILITIES,
+    CallOptions,
     Capability,
     HTTPAdapter,
     OrderListRequest,
@@ -30,6 +30,10 @@ from adapters.base import (
     ShipmentListRequest,
     ShipmentPage,
     WriteResult,
+    no_cart,
+    no_customer,
+    no_order,
+    order_tags,
 )
 from adapters.breaker import Ahead
 from adapters.errors import (
@@ -42,7 +46,7 @@ from adapters.errors import (
 )
 from adapters.http import HTTPConfig, json_body, path_segment, readable
 from adapters.paging import page_in_memory, resume_offset
-from adapters.resources import Tag, customer_tag, order_tag
+from adapters.resources import Tag, customer_tag
 from adapters.responses import PlatformResponse
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.shipment_paging import shipments_page
@@ -194,7 +198,7 @@ class ElasticPathAdapter(HTTPAdapter):
         known; an id no customer has forgets them."""
         path = f"{_customer_path(customer_id)}/addresses"
         tags = (customer_tag(customer_id),)
-        missing = _no_customer(customer_id)
+        missing = no_customer(customer_id)
         first_page = {"page[limit]": PAGE_LIMIT, "page[offset]": 0}
         addresses = Ahead(
             lambda: self.read_ahead(
@@ -224,10 +228,7 @@ class ElasticPathAdapter(HTTPAdapter):
             every = await self._every_order(request.customer_id, customer_filter, request)
             return page_in_memory(every, request)
         offset = resume_offset(request)
-        if offset > MAX_OFFSET:
-            raise UnservableRequest(
-                f"Elastic Path cannot page past {MAX_OFFSET:,} orders", field="cursor"
-            )
+        _check_offset(offset, "orders")
         limit = min(max(request.limit, 1), PAGE_LIMIT)
         page = await self._orders_page(
             request.customer_id,
@@ -251,7 +252,7 @@ class ElasticPathAdapter(HTTPAdapter):
         customer's, and never used when it is not). The groups call's outcome counts
         towards the circuit breaker only when its answer is used (`Ahead`)."""
         order_path = _order_path(order_id)
-        tags = _order_tags(order_id, customer_id)
+        tags = order_tags(order_id, customer_id)
         groups = (
             Ahead(lambda: self._shipping_groups(order_path, tags))
             if self.speculate_shipping_groups and self._store_ships_in_groups
@@ -261,7 +262,7 @@ class ElasticPathAdapter(HTTPAdapter):
             document = await self._order_document(order_id, tags)
             if ep.customer_id_of(document.data) != customer_id:
                 # Someone else's order is answered exactly like a missing one.
-                raise NotFound(_no_order(order_id))
+                raise NotFound(no_order(order_id))
             included = {item.id: item for item in document.included.items}
             return await self._complete(
                 document.data, ep.included_items(document.data, included), tags, groups
@@ -278,14 +279,8 @@ class ElasticPathAdapter(HTTPAdapter):
         if not page.data:
             await self._customer(customer_id)
             raise NotFound(f"Customer {customer_id} has no orders")
-        newest = page.data[0]
-        self._check_owner(newest, customer_id)
-        included = {item.id: item for item in page.included.items}
-        return await self._complete(
-            newest,
-            ep.included_items(newest, included),
-            _order_tags(newest.id, customer_id),
-        )
+        newest, items = self._owned_orders(page, customer_id)[0]
+        return await self._complete(newest, items, order_tags(newest.id, customer_id))
 
     # Shipments, products and the cart (SPEC §8)
 
@@ -301,10 +296,7 @@ class ElasticPathAdapter(HTTPAdapter):
             return [(await self._owned_order(request.customer_id, request.order_id), None)], False
 
         async def customer_orders(start: int, count: int) -> tuple[list[Listed], bool]:
-            if start > MAX_OFFSET:
-                raise UnservableRequest(
-                    f"Elastic Path cannot page past {MAX_OFFSET:,} orders", field="cursor"
-                )
+            _check_offset(start, "orders")
             page = await self._orders_page(
                 request.customer_id,
                 await self._customer_filter(request.customer_id),
@@ -312,10 +304,7 @@ class ElasticPathAdapter(HTTPAdapter):
                 offset=start,
                 newest_first=True,
             )
-            included = {item.id: item for item in page.included.items}
-            for raw in page.data:
-                self._check_owner(raw, request.customer_id)
-            listed = [(raw, ep.included_items(raw, included)) for raw in page.data]
+            listed = self._owned_orders(page, request.customer_id)
             return listed, _has_more(page, after=start + len(page.data), limit=count)
 
         page, read = await shipments_page(
@@ -368,7 +357,7 @@ class ElasticPathAdapter(HTTPAdapter):
                 "look the cart up by cart_id",
                 field="customer_id",
             )
-        missing = _no_cart(cart_id)
+        missing = no_cart(cart_id)
         path = _id_path("/v2/carts", cart_id, missing=missing)
         raw = await self.get_json(
             path, endpoint=CART_ENDPOINT, params={"include": "items"}, missing=missing
@@ -399,17 +388,14 @@ class ElasticPathAdapter(HTTPAdapter):
             f"{order_path}/items",
             endpoint="/v2/orders/{id}/items",
             parse=lambda body: ep.parse(ep.EPList[ep.EPItem], body),
-            missing=_no_order(order_id),
+            missing=no_order(order_id),
         )
         return [item for page in pages for item in page.data]
 
     async def _catalog_page(
         self, product_filter: str, *, limit: int, offset: int
     ) -> shelf.EPCatalogList:
-        if offset > MAX_OFFSET:
-            raise UnservableRequest(
-                f"Elastic Path cannot page past {MAX_OFFSET:,} products", field="cursor"
-            )
+        _check_offset(offset, "products")
         raw = await self.get_json(
             "/catalog/products",
             endpoint=CATALOG_ENDPOINT,
@@ -454,7 +440,7 @@ class ElasticPathAdapter(HTTPAdapter):
         """What EP's inventory says is available, for the products it keeps stock of."""
         if not product_ids:
             return {}
-        response = await self._authorized(
+        response = await self.request(
             "POST",
             STOCK_ENDPOINT,
             endpoint=STOCK_ENDPOINT,
@@ -468,7 +454,7 @@ class ElasticPathAdapter(HTTPAdapter):
     async def _delete_cart(self, path: str) -> None:
         """Remove the cart EP made for an unknown id; a failure is logged, not answered."""
         try:
-            response = await self._authorized("DELETE", path, endpoint=CART_ENDPOINT, retry=False)
+            response = await self.request("DELETE", path, endpoint=CART_ENDPOINT, retry=False)
             self.raise_for_status(response, CART_ENDPOINT, missing="The cart is gone")
         except NotFound:
             return
@@ -523,7 +509,7 @@ class ElasticPathAdapter(HTTPAdapter):
         body = {"data": {"type": "order", **changes}}
 
         async def send() -> None:
-            response = await self._authorized(
+            response = await self.request(
                 "PUT", path, endpoint=ORDER_ENDPOINT, json=body, retry=False
             )
             if response.status_code in CHANGE_REFUSED and ep.is_fulfilled(
@@ -531,7 +517,7 @@ class ElasticPathAdapter(HTTPAdapter):
             ):
                 # Fulfilled since it was read: EP refused, and the agent is told why.
                 raise NotAllowed("the order has shipped")
-            self.raise_for_status(response, ORDER_ENDPOINT, missing=_no_order(order_id))
+            self.raise_for_status(response, ORDER_ENDPOINT, missing=no_order(order_id))
 
         async def confirmed() -> bool:
             return shows_change(await self._order(order_id))
@@ -544,14 +530,14 @@ class ElasticPathAdapter(HTTPAdapter):
         raw = await self._order(order_id)
         if ep.customer_id_of(raw) != customer_id:
             # Someone else's order is answered exactly like a missing one.
-            raise NotFound(_no_order(order_id))
+            raise NotFound(no_order(order_id))
         return raw
 
     async def _customer(self, customer_id: str) -> ep.EPCustomer:
         raw = await self.get_json(
             _customer_path(customer_id),
             endpoint="/v2/customers/{id}",
-            missing=_no_customer(customer_id),
+            missing=no_customer(customer_id),
             tags=(customer_tag(customer_id),),
         )
         with readable(PLATFORM, "/v2/customers/{id}"):
@@ -559,7 +545,7 @@ class ElasticPathAdapter(HTTPAdapter):
         if found.id != customer_id:
             # Whatever EP meant by it, another customer is never shown in this one's place.
             log.warning("platform_answered_another_customer", platform=PLATFORM)
-            raise NotFound(_no_customer(customer_id))
+            raise NotFound(no_customer(customer_id))
         return found
 
     async def _order_document(self, order_id: str, tags: Iterable[Tag]) -> ep.EPOrderDocument:
@@ -570,7 +556,7 @@ class ElasticPathAdapter(HTTPAdapter):
                 _order_path(order_id),
                 endpoint=ORDER_ENDPOINT,
                 params=WITH_ITEMS,
-                missing=_no_order(order_id),
+                missing=no_order(order_id),
                 tags=tags,
             )
 
@@ -579,7 +565,7 @@ class ElasticPathAdapter(HTTPAdapter):
         raw = await self.get_json(
             _order_path(order_id),
             endpoint="/v2/orders/{id}",
-            missing=_no_order(order_id),
+            missing=no_order(order_id),
         )
         with readable(PLATFORM, "/v2/orders/{id}"):
             return ep.parse(ep.EPDocument[ep.EPOrder], raw).data
@@ -606,7 +592,7 @@ class ElasticPathAdapter(HTTPAdapter):
         """One page of the customer's orders with their lines; each order whose lines are
         all there is kept as R3 would have fetched it."""
         query = _orders_query(customer_filter, newest_first=newest_first)
-        since = self.resources.generation if self.resources is not None else None
+        since = self.generation()
         raw = await self.get_json(
             "/v2/orders",
             endpoint="/v2/orders",
@@ -617,14 +603,9 @@ class ElasticPathAdapter(HTTPAdapter):
             page = ep.parse(ep.EPOrderList, raw)
             if any(item.shipping_group_id for item in page.included.items):
                 self._store_ships_in_groups = True
-            if self.resources is not None:
-                for order_id, document in ep.order_documents(raw):
-                    self.resources.put(
-                        (_order_path(order_id), tuple(WITH_ITEMS.items())),
-                        orjson.dumps(document),
-                        _order_tags(order_id, customer_id),
-                        since=since,
-                    )
+            for order_id, document in ep.order_documents(raw):
+                tags = order_tags(order_id, customer_id)
+                self.keep(_order_path(order_id), WITH_ITEMS, document, tags, since=since)
         return page
 
     async def _every_order(
@@ -647,16 +628,19 @@ class ElasticPathAdapter(HTTPAdapter):
         return [order for page in pages for order in self._listed_orders(page, customer_id)]
 
     def _listed_orders(self, page: ep.EPOrderList, customer_id: str) -> list[Order]:
-        included = {item.id: item for item in page.included.items}
-        for raw in page.data:
-            self._check_owner(raw, customer_id)
+        owned = self._owned_orders(page, customer_id)
         with readable(PLATFORM, "/v2/orders"):
-            return [ep.order(raw, items=ep.included_items(raw, included)) for raw in page.data]
+            return [ep.order(raw, items=items) for raw, items in owned]
 
-    def _check_owner(self, raw: ep.EPOrder, customer_id: str) -> None:
-        """A listed order of anyone else means EP ignored our filter: never show it."""
-        if ep.customer_id_of(raw) != customer_id:
-            raise self.filter_ignored("/v2/orders")
+    def _owned_orders(
+        self, page: ep.EPOrderList, customer_id: str
+    ) -> list[tuple[ep.EPOrder, list[ep.EPItem] | None]]:
+        """The page's orders with their lines (`EPOrderList.with_items`). A listed order of
+        anyone else means EP ignored our filter: nothing of the page is shown."""
+        for raw in page.data:
+            if ep.customer_id_of(raw) != customer_id:
+                raise self.filter_ignored("/v2/orders")
+        return page.with_items()
 
     async def _complete(
         self,
@@ -674,7 +658,7 @@ class ElasticPathAdapter(HTTPAdapter):
                 f"{order_path}/items",
                 endpoint="/v2/orders/{id}/items",
                 parse=lambda body: ep.parse(ep.EPList[ep.EPItem], body),
-                missing=_no_order(raw.id),
+                missing=no_order(raw.id),
                 tags=tags,
             )
             items = [item for page in pages for item in page.data]
@@ -754,20 +738,8 @@ class ElasticPathAdapter(HTTPAdapter):
                     f"Elastic Path cannot page past {MAX_OFFSET:,} records"
                 )
 
-    async def exchange(
-        self, path: str, *, endpoint: str, params: Mapping[str, str | int] | None = None
-    ) -> PlatformResponse:
-        return await self._authorized("GET", path, endpoint=endpoint, params=params)
-
-    async def _authorized(
-        self,
-        method: str,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str | int] | None = None,
-        json: Any = None,
-        retry: bool = True,
+    async def request(
+        self, method: str, path: str, *, endpoint: str, **options: Unpack[CallOptions]
     ) -> PlatformResponse:
         """With the shared token; a 401 means it was revoked or expired before its time:
         one new token, one more try (EP refused the first, so even a write is safe to resend)."""
@@ -777,11 +749,9 @@ class ElasticPathAdapter(HTTPAdapter):
             return await self._http.send(
                 method,
                 path,
-                params=params,
-                json=json,
                 headers={"Authorization": f"Bearer {token}"},
                 endpoint=endpoint,
-                retry=retry,
+                **options,
             )
 
         response = await send()
@@ -840,29 +810,17 @@ def _new_shipping_address(new: NewShippingAddress, current: ep.EPAddress | None)
     }
 
 
-def _no_customer(customer_id: str) -> str:
-    return f"Customer {customer_id} not found"
-
-
-def _no_order(order_id: str) -> str:
-    return f"Order {order_id} not found"
-
-
-def _no_cart(cart_id: str) -> str:
-    return f"Cart {cart_id} not found"
-
-
 def _resume_count(resume: Mapping[str, Any] | None, name: str) -> int:
     value = (resume or {}).get(name, 0)
     return value if isinstance(value, int) and value >= 0 else 0
 
 
 def _customer_path(customer_id: str) -> str:
-    return _id_path("/v2/customers", customer_id, missing=_no_customer(customer_id))
+    return _id_path("/v2/customers", customer_id, missing=no_customer(customer_id))
 
 
 def _order_path(order_id: str) -> str:
-    return _id_path("/v2/orders", order_id, missing=_no_order(order_id))
+    return _id_path("/v2/orders", order_id, missing=no_order(order_id))
 
 
 def _id_path(collection: str, resource_id: str, *, missing: str) -> str:
@@ -878,8 +836,12 @@ def _orders_query(customer_filter: str, *, newest_first: bool) -> dict[str, str]
     return {"filter": customer_filter, "sort": sort, **WITH_ITEMS}
 
 
-def _order_tags(order_id: str, customer_id: str) -> tuple[Tag, ...]:
-    return (order_tag(order_id), customer_tag(customer_id))
+def _check_offset(offset: int, records: str) -> None:
+    """A cursor past `MAX_OFFSET`, where EP refuses to page, cannot be served."""
+    if offset > MAX_OFFSET:
+        raise UnservableRequest(
+            f"Elastic Path cannot page past {MAX_OFFSET:,} {records}", field="cursor"
+        )
 
 
 def _has_more(page: ep.EPList[Any], *, after: int, limit: int) -> bool:

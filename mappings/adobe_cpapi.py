@@ -63,14 +63,18 @@ class CPAPIOrder(LenientRecord):
     line_items: list[CPAPILineItem] = Field(default_factory=list, alias="lineItems")
 
     @property
+    def kind(self) -> str:
+        """`orderType` as CPAPI compares it: `NEW`, `RENEWAL`, `RETURN`, `PREVIEW…`."""
+        return self.order_type.strip().upper()
+
+    @property
     def is_return(self) -> bool:
-        return self.order_type.strip().upper() == "RETURN"
+        return self.kind == "RETURN"
 
     @property
     def is_listable(self) -> bool:
         """Returns and previews are events or quotes, never orders a customer placed."""
-        kind = self.order_type.strip().upper()
-        return kind != "RETURN" and not kind.startswith("PREVIEW")
+        return not self.is_return and not self.kind.startswith("PREVIEW")
 
 
 class CPAPIHistory(LenientRecord):

@@ -137,6 +137,14 @@ class BCOrder(LenientRecord):
         except MappingError as exc:
             raise MappingError(exc.reason, "default_currency_code") from None
 
+    @property
+    def shipped_status(self) -> DetailedStatus:
+        """What the order's status says of its shipments: BigCommerce tracks no carrier
+        progress, so they are delivered once the order is completed, else in transit."""
+        if self.status_id == COMPLETED:
+            return DetailedStatus.DELIVERED
+        return DetailedStatus.IN_TRANSIT
+
 
 class BCProductOption(LenientRecord):
     display_name: Short | None = None
@@ -159,6 +167,10 @@ class BCProduct(LenientRecord):
     price_inc_tax: Amount
     product_options: list[BCProductOption] = Field(default_factory=list)
 
+    def unit_price(self, *, tax_inclusive: bool) -> Decimal:
+        """The line's unit price as the order's totals count it."""
+        return self.price_inc_tax if tax_inclusive else self.price_ex_tax
+
 
 class BCShipmentItem(LenientRecord):
     order_product_id: int
@@ -175,6 +187,14 @@ class BCShipment(LenientRecord):
     tracking_link: Url | None = None
     generated_tracking_link: Url | None = None
     items: list[BCShipmentItem] = Field(default_factory=list)
+
+    @property
+    def carrier(self) -> str | None:
+        return _text(self.tracking_carrier) or _text(self.shipping_provider)
+
+    @property
+    def tracking_url(self) -> str | None:
+        return _text(self.tracking_link) or _text(self.generated_tracking_link)
 
 
 class BCCustomerAddress(AddressRecord, LenientRecord):
@@ -314,16 +334,14 @@ def payment_details(raw: BCOrder) -> PaymentDetails:
 
 def delivery(shipment: BCShipment, *, quantity: int, status: DetailedStatus) -> Delivery:
     """One shipment of (part of) one order line. BigCommerce tracks no carrier progress."""
-    tracking_number = _text(shipment.tracking_number)
-    link = _text(shipment.tracking_link) or _text(shipment.generated_tracking_link)
     return Delivery(
         id=str(shipment.id),
         delivery_quantity=quantity,
-        carrier=_text(shipment.tracking_carrier) or _text(shipment.shipping_provider),
+        carrier=shipment.carrier,
         shipping_date=shipment.date_created,
         service_level=_text(shipment.shipping_method),
         latest_status_info=DeliveryStatusInfo(type=status),
-        tracking_info=tracking(tracking_number, link),
+        tracking_info=tracking(_text(shipment.tracking_number), shipment.tracking_url),
     )
 
 
@@ -354,11 +372,10 @@ def order_item(
         "options": options or None,
         "quantity_refunded": raw.quantity_refunded or None,
     }
-    unit_price = raw.price_inc_tax if tax_inclusive else raw.price_ex_tax
     return OrderItem(
         id=str(raw.id),
         name=raw.name,
-        price=Money(value=unit_price, currency=currency),
+        price=Money(value=raw.unit_price(tax_inclusive=tax_inclusive), currency=currency),
         quantity=raw.quantity,
         sku=_text(raw.sku),
         deliveries=deliveries or None,
@@ -389,9 +406,6 @@ def order(
     """A BigCommerce order as an ERC order; `products` None when the caller did not load them."""
     currency = raw.currency
     current, history = status_events(raw)
-    shipped_status = (
-        DetailedStatus.DELIVERED if raw.status_id == COMPLETED else DetailedStatus.IN_TRANSIT
-    )
     items = (
         [
             order_item(
@@ -399,7 +413,7 @@ def order(
                 currency=currency,
                 tax_inclusive=raw.is_tax_inclusive_pricing,
                 shipments=shipments,
-                shipped_status=shipped_status,
+                shipped_status=raw.shipped_status,
             )
             for product in products
         ]

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field
 
 from mappings.bigcommerce import (
-    COMPLETED,
     ZERO,
     Amount,
     BCAddress,
@@ -33,7 +32,6 @@ from mappings.records import LenientRecord, present
 from mappings.records import text as _text
 from mappings.shelf import amount_text, quantity_text
 from mappings.shipments import Shipment, ShipmentItem, ShipmentTracking
-from mappings.status import DetailedStatus
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
@@ -60,9 +58,7 @@ def shipment(order: BCOrder, raw: BCShipmentRecord, products: Sequence[BCProduct
     items = []
     for part in raw.items:
         line = lines.get(part.order_product_id)
-        unit = None
-        if line is not None:
-            unit = line.price_inc_tax if order.is_tax_inclusive_pricing else line.price_ex_tax
+        unit = line.unit_price(tax_inclusive=order.is_tax_inclusive_pricing) if line else None
         items.append(
             ShipmentItem(
                 id=str(part.order_product_id),
@@ -74,26 +70,22 @@ def shipment(order: BCOrder, raw: BCShipmentRecord, products: Sequence[BCProduct
             )
         )
     number = _text(raw.tracking_number)
-    carrier = _text(raw.tracking_carrier) or _text(raw.shipping_provider)
-    shipped = (
-        DetailedStatus.DELIVERED if order.status_id == COMPLETED else DetailedStatus.IN_TRANSIT
-    )
     return Shipment(
         id=str(raw.id),
         customer_id=str(order.customer_id),
         order_id=str(order.id),
         delivery_quantity=quantity_text(part.quantity for part in raw.items),
-        latest_status_info=shipped.value,
+        latest_status_info=order.shipped_status.value,
         created_time=raw.date_created,
         description=_text(raw.shipping_method),
-        shipping_provider=_text(raw.shipping_provider) or carrier,
+        shipping_provider=_text(raw.shipping_provider) or raw.carrier,
         shipping_date=raw.date_created,
         shipping_address=address(raw.shipping_address),
         tracking_info=(
             ShipmentTracking(
                 tracking_number=number,
-                tracking_carrier=carrier,
-                external_url=_text(raw.tracking_link) or _text(raw.generated_tracking_link),
+                tracking_carrier=raw.carrier,
+                external_url=raw.tracking_url,
             )
             if number
             else None
@@ -317,6 +309,15 @@ def _variant_title(raw: BCCartItem) -> str:
     return " / ".join(chosen) or raw.name
 
 
+def _promotion(raw: BCCartDiscount, currency: str) -> CartDiscount:
+    """An automatic promotion of the cart or of one line: it has no code of its own."""
+    return CartDiscount(
+        discounted_amount=amount_text(raw.discounted_amount, currency),
+        type="promotion",
+        discount_code=raw.id or "",
+    )
+
+
 def _cart_line(raw: BCCartItem, currency: str) -> CartLine:
     off = raw.discount_amount + raw.coupon_amount
     return CartLine(
@@ -333,15 +334,7 @@ def _cart_line(raw: BCCartItem, currency: str) -> CartLine:
             discounts_amount=amount_text(off, currency),
             final_amount=amount_text(raw.extended_sale_price - off, currency),
         ),
-        cart_lines_discounts=[
-            CartDiscount(
-                discounted_amount=amount_text(found.discounted_amount, currency),
-                type="promotion",
-                discount_code=found.id or "",
-            )
-            for found in raw.discounts
-        ]
-        or None,
+        cart_lines_discounts=[_promotion(found, currency) for found in raw.discounts] or None,
     )
 
 
@@ -358,14 +351,7 @@ def cart(document: BCCartDocument) -> Cart:
             discount_name=_text(coupon.display_name),
         )
         for coupon in raw.coupons
-    ] + [
-        CartDiscount(
-            discounted_amount=amount_text(found.discounted_amount, currency),
-            type="promotion",
-            discount_code=found.id or "",
-        )
-        for found in raw.discounts
-    ]
+    ] + [_promotion(found, currency) for found in raw.discounts]
     custom: dict[str, Any] = {"tax_included": raw.tax_included}
     return Cart(
         cart_id=raw.id,

@@ -83,20 +83,24 @@ class EPCustomer(Record):
     meta: EPCustomerMeta = Field(default_factory=EPCustomerMeta)
 
 
-class EPPriceParts(Record):
-    """The display price parts Elastic Path gives orders and carts alike."""
-
-    with_tax: EPAmount
-    without_tax: EPAmount | None = None
-    tax: EPAmount | None = None
-    discount: EPAmount | None = None
+Part = TypeVar("Part")
 
 
-class EPDisplayPrice(EPPriceParts):
+class EPPriceParts(Record, Generic[Part]):
+    """The display price parts Elastic Path gives orders, carts and cart lines alike, each
+    part an amount (a cart line's: the amounts of one unit and of the line)."""
+
+    with_tax: Part
+    without_tax: Part | None = None
+    tax: Part | None = None
+    discount: Part | None = None
+
+
+class EPDisplayPrice(EPPriceParts[EPAmount]):
     shipping: EPAmount | None = None
 
 
-Price = TypeVar("Price", bound=EPPriceParts)
+Price = TypeVar("Price", bound=EPPriceParts[Any])
 
 
 class EPPricedMeta(Record, Generic[Price]):
@@ -190,6 +194,11 @@ class EPList(Record, Generic[T]):
 
 class EPOrderList(EPList[EPOrder]):
     included: EPIncluded = Field(default_factory=EPIncluded)
+
+    def with_items(self) -> list[tuple[EPOrder, list[EPItem] | None]]:
+        """Each order of the page with its lines as `included_items` finds them."""
+        included = {item.id: item for item in self.included.items}
+        return [(raw, included_items(raw, included)) for raw in self.data]
 
 
 class EPDocument(Record, Generic[T]):

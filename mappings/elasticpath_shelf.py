@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic
 
 from pydantic import Field
 
@@ -30,6 +30,7 @@ from mappings.elasticpath import (
     EPShippingGroup,
     EPToMany,
     EPToOne,
+    Part,
     customer_id_of,
     is_promotion_line,
     order_status,
@@ -244,10 +245,13 @@ def product(
 # Carts
 
 
-class EPCartPrice(EPPriceParts):
-    without_discount: EPAmount | None = None
+class EPCartPriceParts(EPPriceParts[Part], Generic[Part]):
+    """A cart and its lines add the price before discounts."""
+
+    without_discount: Part | None = None
 
 
+EPCartPrice = EPCartPriceParts[EPAmount]
 EPCartMeta = EPPricedMeta[EPCartPrice]
 
 
@@ -269,15 +273,8 @@ class EPLinePair(Record):
     value: EPAmount
 
 
-class EPLinePrice(Record):
-    with_tax: EPLinePair
-    tax: EPLinePair | None = None
-    discount: EPLinePair | None = None
-    without_discount: EPLinePair | None = None
-
-
 class EPLineMeta(Record):
-    display_price: EPLinePrice
+    display_price: EPCartPriceParts[EPLinePair]
 
 
 class EPLineDiscount(Record):

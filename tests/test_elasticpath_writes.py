@@ -369,7 +369,7 @@ async def test_the_emulator_refuses_to_cancel_a_fulfilled_order_as_ep_does(
     order = emulator.store.order(fx.ORDER_FULFILLED)
     assert order is not None
 
-    response = await adapter._authorized(
+    response = await adapter.request(
         "PUT",
         order_path(fx.ORDER_FULFILLED),
         endpoint="/v2/orders/{id}",

@@ -9,6 +9,7 @@ and notes when each one started and ended: overlapping spans are calls made toge
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -28,7 +29,7 @@ from adapters.breaker import BreakerState
 from adapters.elasticpath import ElasticPathAdapter
 from adapters.errors import NotFound, UpstreamError
 from adapters.http import HTTPConfig
-from adapters.resources import ResourceCache
+from adapters.resources import ResourceCache, customer_tag
 from bench.session import adobe_adapter, agent_session, elasticpath_adapter
 from tests.emulators import adobe_fixtures as adobe_fx
 from tests.emulators import bigcommerce_fixtures as bc_fx
@@ -76,17 +77,21 @@ class Timed:
         self.delay = 0.0
         self.slower: dict[str, float] = {}
         self.calls: list[Call] = []
+        self.under_way = threading.Event()
+        """Set once an API call has come in (the server runs on a thread of its own)."""
 
     def reset(self) -> None:
         self.delay = 0.0
         self.slower = {}
         self.calls = []
+        self.under_way = threading.Event()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] == self.token_path:
             await self.app(scope, receive, send)
             return
         start = time.monotonic()
+        self.under_way.set()
         delay = self.delay + self.slower.get(scope["path"], 0.0)
         if delay:
             await asyncio.sleep(delay)
@@ -414,6 +419,29 @@ async def test_adobe_order_detail_after_the_history_asks_only_for_returns(
     await adapter.list_items(adobe_fx.BUSY, newest.id)
 
     assert timed.calls == []
+
+
+@pytest.mark.parametrize(("any_platform", "customer_id"), SESSIONS, indirect=["any_platform"])
+async def test_orders_listed_while_their_customer_is_forgotten_are_not_kept(
+    any_platform: tuple[HTTPAdapter, Timed], customer_id: str
+) -> None:
+    """A list that was under way while the customer's resources were forgotten may show
+    its orders as they were before: none of them is kept, so the detail asks again."""
+    adapter, timed = any_platform
+    resources = adapter.resources = cold_cache()
+    await adapter.authenticate()
+    timed.delay = DELAY_S
+    listing = asyncio.ensure_future(
+        adapter.list_orders(OrderListRequest(customer_id=customer_id, limit=5))
+    )
+    assert await asyncio.to_thread(timed.under_way.wait, 5.0)  # the list reached the platform
+    resources.forget(customer_tag(customer_id))
+    page = await listing
+    timed.reset()
+
+    order = await adapter.get_order(customer_id, page.orders[0].id)
+
+    assert [call for call in timed.calls if call.path.endswith(f"/orders/{order.id}")]
 
 
 # Isolation: ownership is checked on every resource, cached or not
