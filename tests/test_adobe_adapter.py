@@ -199,7 +199,11 @@ async def test_an_unknown_customer_is_not_found_on_every_route(
     with pytest.raises(NotFound):
         await adapter.most_recent_order("1000000000")
 
-    assert [e.code for e in emulator.cpapi_exchanges] == ["1116", "1116", "2115", "2115", "1116"]
+    codes = [e.code for e in emulator.cpapi_exchanges]
+    routes = ["1116", "1116", "2115", "2115", "1116"]
+    # R3 asks for the customer's returns alongside the order: that call may have gone out
+    # (an unknown customer, 1116) before the order's answer made it unneeded.
+    assert codes in (routes, [*routes[:2], "1116", *routes[2:]], [*routes[:3], "1116", *routes[3:]])
 
 
 # R2: filtering, paging, ordering
