@@ -21,6 +21,7 @@ from mappings.models import (
     Customer,
     Delivery,
     DeliveryStatusInfo,
+    ItemHead,
     Order,
     OrderItem,
     PaymentDetails,
@@ -304,15 +305,12 @@ def shipments(order: Order) -> list[Shipment]:
     return [_shipment(order, delivery, carried) for delivery, carried in parcels.values()]
 
 
-_AS_ORDERED = (ShipmentItem.model_fields.keys() & OrderItem.model_fields.keys()) - {"quantity"}
-"""What a shipped item shows as its order item does: ERC gives these fields of both one
-meaning (the quantity is the parcel's, and text)."""
-
-
 def _shipped_item(item: OrderItem, quantity: int | None) -> ShipmentItem:
+    """The parcel's share of an order line: shown as the line is, with the parcel's quantity."""
     return ShipmentItem(
-        **{name: getattr(item, name) for name in _AS_ORDERED},
+        **{name: getattr(item, name) for name in ItemHead.model_fields},
         quantity=str(quantity) if quantity is not None else None,
+        sku=item.sku,
     )
 
 
