@@ -33,10 +33,12 @@ from adapters.base import (
 )
 from adapters.errors import NotAllowed, NotFound
 from adapters.paging import page_in_memory
+from adapters.write_rules import asks_for_refund
 from mappings import demo as demo_mapping
 from mappings.addresses import normalize_address
 from mappings.carts import Cart
 from mappings.models import Customer, Delivery, Order, OrderItem
+from mappings.shelf import tracked_as
 from mappings.shipments import Shipment
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
@@ -150,12 +152,8 @@ class DemoAdapter(Adapter):
             key=lambda pair: pair[0],
             reverse=True,
         )
-        wanted = request.tracking_number
         selected = [
-            shipment
-            for _, shipment in ranked
-            if wanted is None
-            or (shipment.tracking_info and shipment.tracking_info.tracking_number == wanted)
+            shipment for _, shipment in ranked if tracked_as(shipment, request.tracking_number)
         ]
         shown, resume = _page(selected, request.limit, request.resume)
         return ShipmentPage(shipments=shown, resume=resume)
@@ -196,8 +194,7 @@ class DemoAdapter(Adapter):
         reason = _why_not_changeable(order)
         if reason is not None:
             raise NotAllowed(reason)
-        refund = body.refund_method
-        if refund is not None and (refund.original_payment_method or refund.store_credit):
+        if asks_for_refund(body):
             raise NotAllowed("the demo store takes no payments to refund", field="refund_method")
         custom = dict(order.custom_fields or {})
         if body.cancel_reason:

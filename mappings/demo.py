@@ -21,15 +21,17 @@ from mappings.models import (
     Customer,
     Delivery,
     DeliveryStatusInfo,
+    ItemHead,
     Order,
     OrderItem,
     PaymentDetails,
     StatusEvent,
     Timestamp,
 )
-from mappings.money import Money, PriceSummary, currency_exponent, to_decimal
+from mappings.money import Money, PriceSummary, to_decimal
 from mappings.products import Product, ProductImage, ProductOption, Variant
 from mappings.records import Record, parse, present
+from mappings.shelf import amount_text, quantity_text
 from mappings.shipments import Shipment, ShipmentItem, ShipmentTracking
 from mappings.status import (
     CancellationStatus,
@@ -133,6 +135,11 @@ class DemoVariant(Record):
     options: dict[Short, Short] = Field(default_factory=dict)
     stock: int
     images: list[Short] = Field(default_factory=list)
+
+    @property
+    def available(self) -> int:
+        """What can be sold: the stock, or none where it went below zero."""
+        return max(self.stock, 0)
 
 
 class DemoProduct(Record):
@@ -304,15 +311,12 @@ def shipments(order: Order) -> list[Shipment]:
     return [_shipment(order, delivery, carried) for delivery, carried in parcels.values()]
 
 
-_AS_ORDERED = (ShipmentItem.model_fields.keys() & OrderItem.model_fields.keys()) - {"quantity"}
-"""What a shipped item shows as its order item does: ERC gives these fields of both one
-meaning (the quantity is the parcel's, and text)."""
-
-
 def _shipped_item(item: OrderItem, quantity: int | None) -> ShipmentItem:
+    """The parcel's share of an order line: shown as the line is, with the parcel's quantity."""
     return ShipmentItem(
-        **{name: getattr(item, name) for name in _AS_ORDERED},
+        **{name: getattr(item, name) for name in ItemHead.model_fields},
         quantity=str(quantity) if quantity is not None else None,
+        sku=item.sku,
     )
 
 
@@ -324,7 +328,7 @@ def _shipment(order: Order, delivery: Delivery, items: list[ShipmentItem]) -> Sh
         id=delivery.id,
         customer_id=order.customer_id,
         order_id=order.id,
-        delivery_quantity=str(sum(quantities)) if quantities else None,
+        delivery_quantity=quantity_text(quantities) if quantities else None,
         delivery_date_start=delivery.delivery_date_start,
         delivery_date_end=delivery.delivery_date_end,
         latest_status_info=status.type.value if status else None,
@@ -363,7 +367,7 @@ def product(raw: DemoProduct, currency: str) -> Product:
                 price=Money.of(variant.price, currency, path=f"catalog.{variant.id}.price"),
                 images_ids=variant.images or None,
                 options=variant.options or None,
-                available_quantity=max(variant.stock, 0),
+                available_quantity=variant.available,
             )
             for variant in raw.variants
         ],
@@ -379,15 +383,10 @@ def matches_search(raw: DemoProduct, search: str | None) -> bool:
     return any(wanted in text.casefold() for text in texts)
 
 
-def cart_amount(value: Decimal, currency: str) -> str:
-    """A cart amount as ERC's cart has them: decimal text in the currency's minor unit."""
-    return f"{value:.{currency_exponent(currency)}f}"
-
-
 def _discount(raw: DemoDiscount, currency: str, path: str) -> tuple[Decimal, CartDiscount]:
     amount = to_decimal(raw.amount, path)
     return amount, CartDiscount(
-        discounted_amount=cart_amount(amount, currency),
+        discounted_amount=amount_text(amount, currency),
         type=raw.type,
         discount_code=raw.code,
         discount_name=raw.name,
@@ -419,12 +418,8 @@ def cart(raw: DemoCart, catalog: DemoCatalog) -> Cart:
                 sku=variant.sku or variant.id,
                 default_image=_image_url(owner, variant),
                 quantity=str(line.quantity),
-                quantity_available=str(max(variant.stock, 0)),
-                cost=CartCost(
-                    base_amount=cart_amount(cost, currency),
-                    discounts_amount=cart_amount(taken, currency),
-                    final_amount=cart_amount(cost - taken, currency),
-                ),
+                quantity_available=str(variant.available),
+                cost=_cost(currency, cost, taken, cost - taken),
                 cart_lines_discounts=[discount for _, discount in discounts] or None,
             )
         )
@@ -437,19 +432,26 @@ def cart(raw: DemoCart, catalog: DemoCatalog) -> Cart:
     return Cart(
         cart_id=raw.id,
         customer_id=raw.customer_id,
-        total_quantity=str(sum(line.quantity for line in raw.lines)),
+        total_quantity=quantity_text(line.quantity for line in raw.lines),
         currency=currency,
         cart_status=raw.status,
         created_time=raw.created_at,
         updated_time=raw.updated_at,
-        cost=CartCost(
-            base_amount=cart_amount(base, currency),
-            discounts_amount=cart_amount(discounts_total, currency),
-            final_amount=cart_amount(final, currency),
-            taxes_amount=cart_amount(tax, currency),
-        ),
+        cost=_cost(currency, base, discounts_total, final, tax),
         cart_discounts=[discount for _, discount in order_discounts] or None,
         cart_lines=lines or None,
+    )
+
+
+def _cost(
+    currency: str, base: Decimal, discounts: Decimal, final: Decimal, taxes: Decimal | None = None
+) -> CartCost:
+    """A line's or the cart's cost, each amount as ERC's cart writes it."""
+    return CartCost(
+        base_amount=amount_text(base, currency),
+        discounts_amount=amount_text(discounts, currency),
+        final_amount=amount_text(final, currency),
+        taxes_amount=amount_text(taxes, currency) if taxes is not None else None,
     )
 
 

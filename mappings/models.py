@@ -90,13 +90,22 @@ class Delivery(ERCModel):
     last_update: Timestamp | None = None
 
 
-class OrderItem(ERCModel):
+class ItemHead(ERCModel):
+    """The fields an order item and a shipment's item open with, in this order: ERC gives
+    them one meaning in both (the line, what it is, a unit's price). The quantity that
+    follows is an integer on an order and text on a shipment, so each declares its own,
+    and the SKU after it."""
+
     id: str
-    name: str
+    name: str | None = None
     description: str | None = None
     brand: str | None = None
     price: Money | None = None
     image_url: str | None = None
+
+
+class OrderItem(ItemHead):
+    name: str  # required on an order's item, optional on a shipment's
     quantity: int | None = None
     sku: str | None = None
     deliverable_quantity: int | None = None

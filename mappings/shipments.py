@@ -7,8 +7,7 @@ too (not the object deliveries use).
 
 from __future__ import annotations
 
-from mappings.models import Address, CustomFields, ERCModel, Timestamp
-from mappings.money import Money
+from mappings.models import Address, CustomFields, ERCModel, ItemHead, Timestamp
 
 
 class ShipmentTracking(ERCModel):
@@ -17,14 +16,8 @@ class ShipmentTracking(ERCModel):
     external_url: str | None = None
 
 
-class ShipmentItem(ERCModel):
-    id: str
+class ShipmentItem(ItemHead):
     product_id: str | None = None
-    name: str | None = None
-    description: str | None = None
-    brand: str | None = None
-    price: Money | None = None
-    image_url: str | None = None
     quantity: str | None = None
     sku: str | None = None
 

@@ -93,6 +93,10 @@ def test_shipments_filters(client: TestClient) -> None:
         client.get(SHIPMENTS, params={"tracking_number": "RR123456785PT"}), "shipments_page"
     )
     assert [s["id"] for s in by_number["_embedded"]["shipments"]] == ["shp_1001"]
+    printed_otherwise = ok(
+        client.get(SHIPMENTS, params={"tracking_number": " rr123456785pt "}), "shipments_page"
+    )
+    assert printed_otherwise["_embedded"]["shipments"] == by_number["_embedded"]["shipments"]
     johns = ok(client.get(SHIPMENTS, params={"order_id": "ord_us_001"}), "shipments_page")
     assert johns["_embedded"]["shipments"] == []
 

@@ -177,16 +177,32 @@ def test_a_delivered_order_says_so(writes: TestClient) -> None:
     assert body["message"] == "the order has been picked up"
 
 
+@pytest.mark.parametrize(
+    "refund_method",
+    [
+        {"original_payment_method": True},
+        {"store_credit": {}},
+        {"original_payment_method": False, "store_credit": {"expires_at": "2027-01-01"}},
+    ],
+)
 def test_a_refund_the_store_cannot_make_names_the_field(
-    writes: TestClient, adapter: RecordingWrites
+    writes: TestClient, adapter: RecordingWrites, refund_method: dict[str, Any]
 ) -> None:
     response = writes.post(
-        path(CUSTOMER, ORDER, "cancel_order"),
-        json={"refund_method": {"original_payment_method": True}},
+        path(CUSTOMER, ORDER, "cancel_order"), json={"refund_method": refund_method}
     )
     body = _error(response, 422, "not_allowed")
     assert [field["name"] for field in body["fields"]] == ["refund_method"]
     assert "cancellation_status" not in _order(writes, CUSTOMER, ORDER)
+
+
+def test_a_refund_method_asking_for_no_money_back_cancels(writes: TestClient) -> None:
+    response = writes.post(
+        path(CUSTOMER, ORDER, "cancel_order"),
+        json={"refund_method": {"original_payment_method": False}},
+    )
+    assert response.status_code == 200, response.text
+    assert _order(writes, CUSTOMER, ORDER)["cancellation_status"] == "CANCELED"
 
 
 @pytest.mark.parametrize(
