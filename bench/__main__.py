@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bench import cores, load, replicas, session
+from bench import load, replicas, session
 from bench.platform import CUSTOMER, SMALL, order_id
 from bench.processes import free_port, running
 from bridge.logs import configure_logging
@@ -144,13 +144,12 @@ def measure(pid: int, base: str, paths: list[str], **options: Any) -> Measured:
     """A timed run after `WARM_UP_S` of the same load unmeasured (not before a run counted
     in requests). The warm-up starts half-way round `paths`, so that a run over distinct
     orders is not warmed up on the orders it then asks for."""
-    with cores.own_core(pid):
-        if not options.get("limit"):
-            half = len(paths) // 2
-            load.generate(base, paths[half:] + paths[:half], **{**options, "seconds": WARM_UP_S})
-        before = cpu_seconds(pid)
-        result = load.generate(base, paths, **options)
-        spent = cpu_seconds(pid) - before
+    if not options.get("limit"):
+        half = len(paths) // 2
+        load.generate(base, paths[half:] + paths[:half], **{**options, "seconds": WARM_UP_S})
+    before = cpu_seconds(pid)
+    result = load.generate(base, paths, **options)
+    spent = cpu_seconds(pid) - before
     return Measured(result, spent / max(result.requests, 1) * 1e6)
 
 
@@ -198,11 +197,10 @@ def main() -> None:
     )
     rows: list[Row] = []
     memory: str | None = None
-    with cores.apparatus():
-        if "anchored" in args.only:
-            memory = anchored_rows(rows, args)
-        if "r3-miss" in args.only:
-            rows += r3_miss_rows(args)
+    if "anchored" in args.only:
+        memory = anchored_rows(rows, args)
+    if "r3-miss" in args.only:
+        rows += r3_miss_rows(args)
     print_table(rows)
     if memory is not None:
         print(memory)
@@ -298,9 +296,12 @@ def r3_miss_rows(args: argparse.Namespace) -> list[Row]:
         bridge(slow, cache_ttl=0, log_level=args.log_level) as (uncached, bridge_pid),
     ):
         anchor = measure(proxy_pid, proxy, [R2], connections=100, **run)
-        miss = measure(bridge_pid, uncached, r3_paths(R3_MISS_ORDERS), connections=100, **run)
+        paths = r3_paths(R3_MISS_ORDERS)
+        both = measure(proxy_pid, proxy, paths, connections=100, **run)
+        miss = measure(bridge_pid, uncached, paths, connections=100, **run)
     return [
         Row("anchor (b): raw aiohttp proxy, one round of 100 ms, 100 conn", anchor),
+        Row("anchor (b'): the proxy, R3's two calls in one round, 100 conn", both),
         Row(
             "R3 cache miss, platform 100 ms, 100 conn",
             miss,

@@ -6,11 +6,14 @@
     reading the cache-hit ratio without what that protocol saves.
 (b) `proxy`: a minimal raw-aiohttp proxy making the same platform call as the bridge
     for a customer's order list and returning the platform's payload as it came — what
-    fetching costs at the least, with no mapping, validation or auth.
+    fetching costs at the least, with no mapping, validation or auth. For an order
+    detail it makes the bridge's two Elastic Path calls together (the order with its
+    lines, and its shipping groups) and returns the order's payload.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -63,8 +66,23 @@ def proxy_app(platform: str, client_id: str, client_secret: str) -> web.Applicat
             body = await reply.read()
         return web.Response(body=body, content_type="application/json")
 
+    async def order(request: web.Request) -> web.Response:
+        session: aiohttp.ClientSession = state["session"]  # type: ignore[assignment]
+        headers: dict[str, str] = state["headers"]  # type: ignore[assignment]
+        path = f"{platform}/v2/orders/{request.match_info['order_id']}"
+
+        async def fetch(url: str, **query: str) -> bytes:
+            async with session.get(url, params=query, headers=headers) as reply:
+                return await reply.read()
+
+        calls = fetch(path, include="items"), fetch(f"{path}/shipping-groups")
+        body, _ = await asyncio.gather(*calls)
+        return web.Response(body=body, content_type="application/json")
+
     app = web.Application()
-    app.router.add_get("/erc/ecommerce/connections/customers/{customer_id}/orders", orders)
+    customer = "/erc/ecommerce/connections/customers/{customer_id}"
+    app.router.add_get(f"{customer}/orders", orders)
+    app.router.add_get(f"{customer}/orders/{{order_id}}", order)
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
     return app
