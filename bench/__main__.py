@@ -305,7 +305,7 @@ def r3_miss_rows(args: argparse.Namespace) -> list[Row]:
         Row(
             "R3 cache miss, platform 100 ms, 100 conn",
             miss,
-            anchor,
+            both,
             f">= 900 req/s ({miss.rps / LITTLE_BOUND:.2f}x the bound of 1,000)",
             miss.rps >= 900,
         ),
