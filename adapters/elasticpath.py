@@ -382,13 +382,16 @@ class ElasticPathAdapter(HTTPAdapter):
             groups = ep.parse(ep.EPList[shelf.EPShipmentGroup], body).data
             return shelf.shipments(raw, items, groups)
 
-    async def _items_of(self, order_path: str, order_id: str) -> list[ep.EPItem]:
-        """Every line of the order, 100 a call."""
+    async def _items_of(
+        self, order_path: str, order_id: str, tags: Iterable[Tag] = ()
+    ) -> list[ep.EPItem]:
+        """Every line of the order, 100 a call (kept among the resources with `tags`)."""
         pages = await self._all_pages(
             f"{order_path}/items",
             endpoint="/v2/orders/{id}/items",
             parse=lambda body: ep.parse(ep.EPList[ep.EPItem], body),
             missing=no_order(order_id),
+            tags=tags,
         )
         return [item for page in pages for item in page.data]
 
@@ -654,14 +657,7 @@ class ElasticPathAdapter(HTTPAdapter):
         already asked for)."""
         order_path = _order_path(raw.id)
         if items is None:
-            pages = await self._all_pages(
-                f"{order_path}/items",
-                endpoint="/v2/orders/{id}/items",
-                parse=lambda body: ep.parse(ep.EPList[ep.EPItem], body),
-                missing=no_order(raw.id),
-                tags=tags,
-            )
-            items = [item for page in pages for item in page.data]
+            items = await self._items_of(order_path, raw.id, tags)
         shipping_groups: list[ep.EPShippingGroup] = []
         if any(item.shipping_group_id for item in items):
             self._store_ships_in_groups = True
