@@ -44,7 +44,6 @@ from adapters.base import (
     OrderSort,
     Resume,
     WriteResult,
-    order_tags,
 )
 from adapters.breaker import Ahead
 from adapters.deadline import remaining
@@ -60,7 +59,7 @@ from adapters.errors import (
 )
 from adapters.http import HTTPConfig, UpstreamClient, json_body, path_segment, readable
 from adapters.paging import matches_search, page_in_memory
-from adapters.resources import Tag, customer_tag
+from adapters.resources import Tag, customer_tag, order_tags
 from adapters.responses import PlatformResponse
 from adapters.settings_types import AbsoluteURL, NonBlank, Secret
 from adapters.tokens import CachedToken

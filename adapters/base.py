@@ -25,7 +25,7 @@ from adapters.http import (
     UpstreamObserver,
     decoded_body,
 )
-from adapters.resources import ResourceCache, Tag, customer_tag, order_tag
+from adapters.resources import ResourceCache, Tag
 from adapters.responses import PlatformResponse
 from adapters.webhooks import WebhookEvent
 from mappings.carts import Cart
@@ -53,12 +53,6 @@ class AheadRead(NamedTuple):
 def resource_key(path: str, params: Mapping[str, str | int] | None) -> tuple[str, Any]:
     """The key `HTTPAdapter.get_json` keeps a resource under."""
     return (path, tuple(sorted((params or {}).items())))
-
-
-def order_tags(order_id: str, customer_id: str) -> tuple[Tag, ...]:
-    """What an order's resources belong to: the order and its customer, so that news of
-    either forgets them."""
-    return (order_tag(order_id), customer_tag(customer_id))
 
 
 def no_customer(customer_id: str) -> str:

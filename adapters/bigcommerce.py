@@ -37,7 +37,6 @@ from adapters.base import (
     no_cart,
     no_customer,
     no_order,
-    order_tags,
 )
 from adapters.deadline import remaining
 from adapters.errors import (
@@ -55,7 +54,7 @@ from adapters.http import (
     retry_after_seconds,
 )
 from adapters.paging import page_in_memory, resume_offset
-from adapters.resources import Tag, customer_tag
+from adapters.resources import Tag, customer_tag, order_tags
 from adapters.responses import PlatformResponse, ResponseHeaders
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.shipment_paging import shipments_page
@@ -247,7 +246,7 @@ class BigCommerceAdapter(HTTPAdapter):
         field = _SORT_FIELDS[request.sort.field]
         sort = f"{field}:{'desc' if request.sort.descending else 'asc'}"
         limit = min(max(request.limit, 1), PAGE_MAX)
-        offset = resume_offset(request)
+        offset = resume_offset(request.resume)
         page = await self._orders_slice(customer, sort, start=offset, count=limit)
         if not page and offset == 0:
             await self._customer(request.customer_id)

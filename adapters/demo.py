@@ -10,10 +10,8 @@ orders as they are now, so a write shows in them) and carts (R8), by id or by cu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
-from typing import TypeVar
 
 import orjson
 
@@ -26,13 +24,12 @@ from adapters.base import (
     OrderPage,
     ProductPage,
     ProductSearch,
-    Resume,
     ShipmentListRequest,
     ShipmentPage,
     WriteResult,
 )
 from adapters.errors import NotAllowed, NotFound
-from adapters.paging import page_in_memory
+from adapters.paging import EARLIEST, page_in_memory, page_of
 from adapters.write_rules import asks_for_refund
 from mappings import demo as demo_mapping
 from mappings.addresses import normalize_address
@@ -73,23 +70,9 @@ def _why_not_changeable(order: Order) -> str | None:
     return None
 
 
-_EARLIEST = datetime.min.replace(tzinfo=UTC)
-T = TypeVar("T")
-
-
-def _page(
-    selected: Sequence[T], limit: int, resume: Resume | None
-) -> tuple[list[T], Resume | None]:
-    """The page of `selected` that starts at the resume offset, and where the next starts."""
-    offset = (resume or {}).get("offset", 0)
-    start = offset if isinstance(offset, int) and offset >= 0 else 0
-    end = start + limit
-    return list(selected[start:end]), {"offset": end} if end < len(selected) else None
-
-
 def _newest_first(shipment: Shipment, order: Order) -> tuple[datetime, str]:
     """A parcel not sent yet ranks by its order's date."""
-    return (shipment.shipping_date or order.purchase_datetime or _EARLIEST, shipment.id)
+    return (shipment.shipping_date or order.purchase_datetime or EARLIEST, shipment.id)
 
 
 def _is_cancelled_line(item: OrderItem) -> bool:
@@ -155,7 +138,7 @@ class DemoAdapter(Adapter):
         selected = [
             shipment for _, shipment in ranked if tracked_as(shipment, request.tracking_number)
         ]
-        shown, resume = _page(selected, request.limit, request.resume)
+        shown, resume = page_of(selected, request.limit, request.resume)
         return ShipmentPage(shipments=shown, resume=resume)
 
     async def list_products(self, request: ProductSearch) -> ProductPage:
@@ -165,7 +148,7 @@ class DemoAdapter(Adapter):
             for raw in self._catalog.products
             if demo_mapping.matches_search(raw, request.search)
         ]
-        shown, resume = _page(selected, request.limit, request.resume)
+        shown, resume = page_of(selected, request.limit, request.resume)
         return ProductPage(
             products=[demo_mapping.product(raw, currency) for raw in shown], resume=resume
         )

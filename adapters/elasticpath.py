@@ -33,7 +33,6 @@ from adapters.base import (
     no_cart,
     no_customer,
     no_order,
-    order_tags,
 )
 from adapters.breaker import Ahead
 from adapters.errors import (
@@ -46,7 +45,7 @@ from adapters.errors import (
 )
 from adapters.http import HTTPConfig, json_body, path_segment, readable
 from adapters.paging import page_in_memory, resume_offset
-from adapters.resources import Tag, customer_tag
+from adapters.resources import Tag, customer_tag, order_tags
 from adapters.responses import PlatformResponse
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.shipment_paging import shipments_page
@@ -227,7 +226,7 @@ class ElasticPathAdapter(HTTPAdapter):
             # EP can neither sort by order number nor search inside it: page over all of them.
             every = await self._every_order(request.customer_id, customer_filter, request)
             return page_in_memory(every, request)
-        offset = resume_offset(request)
+        offset = resume_offset(request.resume)
         _check_offset(offset, "orders")
         limit = min(max(request.limit, 1), PAGE_LIMIT)
         page = await self._orders_page(
@@ -321,7 +320,7 @@ class ElasticPathAdapter(HTTPAdapter):
         """Top-level catalog products; with `search`, the products whose SKU is exactly
         that, else those whose name is (EP's catalog has no free-text search)."""
         limit = min(max(request.limit, 1), PAGE_LIMIT)
-        offset = _resume_count(request.resume, "offset")
+        offset = resume_offset(request.resume)
         search = (request.search or "").strip()
         if not search:
             page = await self._catalog_page(TOP_LEVEL_PRODUCTS, limit=limit, offset=offset)
@@ -804,11 +803,6 @@ def _new_shipping_address(new: NewShippingAddress, current: ep.EPAddress | None)
         "country": new.country_code,
         "instructions": "",
     }
-
-
-def _resume_count(resume: Mapping[str, Any] | None, name: str) -> int:
-    value = (resume or {}).get(name, 0)
-    return value if isinstance(value, int) and value >= 0 else 0
 
 
 def _customer_path(customer_id: str) -> str:

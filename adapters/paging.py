@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from adapters.base import OrderListRequest, OrderPage, OrderSort
+from adapters.base import OrderListRequest, OrderPage, OrderSort, Resume
 from mappings.models import Order, OrderItem
 
-_EARLIEST = datetime.min.replace(tzinfo=UTC)
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+"""Sorts what has no date before everything that has one."""
+T = TypeVar("T")
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -29,24 +31,30 @@ def sort_orders(orders: Iterable[Order], sort: OrderSort) -> list[Order]:
             orders, key=lambda o: (natural_key(o.order_number), o.id), reverse=sort.descending
         )
     return sorted(
-        orders, key=lambda o: (o.purchase_datetime or _EARLIEST, o.id), reverse=sort.descending
+        orders, key=lambda o: (o.purchase_datetime or EARLIEST, o.id), reverse=sort.descending
     )
 
 
-def resume_offset(request: OrderListRequest) -> int:
-    offset = (request.resume or {}).get("offset", 0)
+def resume_offset(resume: Resume | None, name: str = "offset") -> int:
+    """Where a page starts: the cursor's count `name`; 0 for a first page."""
+    offset = (resume or {}).get(name, 0)
     return offset if isinstance(offset, int) and offset >= 0 else 0
+
+
+def page_of(
+    selected: Sequence[T], limit: int, resume: Resume | None
+) -> tuple[list[T], Resume | None]:
+    """The page of `selected` that starts at the resume offset, and where the next starts."""
+    start = resume_offset(resume)
+    end = start + limit
+    return list(selected[start:end]), {"offset": end} if end < len(selected) else None
 
 
 def page_in_memory(orders: Sequence[Order], request: OrderListRequest) -> OrderPage:
     """Filter by `search`, sort, and cut the page that starts at the resume offset."""
     selected = sort_orders((o for o in orders if matches_search(o, request.search)), request.sort)
-    offset = resume_offset(request)
-    end = offset + request.limit
-    return OrderPage(
-        orders=selected[offset:end],
-        resume={"offset": end} if end < len(selected) else None,
-    )
+    page, resume = page_of(selected, request.limit, request.resume)
+    return OrderPage(orders=page, resume=resume)
 
 
 def sort_items(

@@ -44,6 +44,12 @@ def customer_tag(customer_id: str) -> Tag:
     return (CUSTOMER, customer_id)
 
 
+def order_tags(order_id: str, customer_id: str) -> tuple[Tag, ...]:
+    """What an order's resources belong to: the order and its customer, so that news of
+    either forgets them."""
+    return (order_tag(order_id), customer_tag(customer_id))
+
+
 @dataclass(frozen=True, slots=True)
 class Kept:
     body: bytes
