@@ -654,6 +654,8 @@ class AdobeCPAPIAdapter(HTTPAdapter):
 
     def _keep_orders(self, customer_id: str, history: Any, since: int | None) -> None:
         """Each order of a history page (parsed already) as `GET …/orders/{id}` answers it."""
+        if since is None:  # nothing is kept
+            return
         for entry in history.get("items", []):
             order_id = entry.get("orderId")
             if isinstance(order_id, str) and order_id:

@@ -454,7 +454,7 @@ class HTTPAdapter(PlatformAnswers, Adapter):
 
     def generation(self) -> int | None:
         """The resources' generation: read it before fetching what `keep` will keep. None
-        when nothing is kept."""
+        when nothing is kept, so that a caller need not prepare anything to keep."""
         return self.resources.generation if self.resources is not None else None
 
     def keep(

@@ -532,11 +532,12 @@ class BigCommerceAdapter(HTTPAdapter):
         for order in orders:
             if order.customer_id != int(customer):
                 raise self.filter_ignored("/v2/orders")
-        # A listed order is the body `GET /v2/orders/{id}` answers: R3 of it costs no call.
-        for listed in raw or []:
-            order_id = str(listed["id"])
-            tags = order_tags(order_id, customer)
-            self.keep(_order_path(order_id), None, listed, tags, since=since)
+        if since is not None:  # else nothing is kept
+            # A listed order is the body `GET /v2/orders/{id}` answers: R3 of it costs no call.
+            for listed in raw or []:
+                order_id = str(listed["id"])
+                tags = order_tags(order_id, customer)
+                self.keep(_order_path(order_id), None, listed, tags, since=since)
         return orders
 
     def _orders(self, raw: list[bc.BCOrder]) -> list[Order]:

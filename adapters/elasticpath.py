@@ -605,9 +605,10 @@ class ElasticPathAdapter(HTTPAdapter):
             page = ep.parse(ep.EPOrderList, raw)
             if any(item.shipping_group_id for item in page.included.items):
                 self._store_ships_in_groups = True
-            for order_id, document in ep.order_documents(raw):
-                tags = order_tags(order_id, customer_id)
-                self.keep(_order_path(order_id), WITH_ITEMS, document, tags, since=since)
+            if since is not None:  # else nothing is kept
+                for order_id, document in ep.order_documents(raw):
+                    tags = order_tags(order_id, customer_id)
+                    self.keep(_order_path(order_id), WITH_ITEMS, document, tags, since=since)
         return page
 
     async def _every_order(
