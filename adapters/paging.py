@@ -35,9 +35,9 @@ def sort_orders(orders: Iterable[Order], sort: OrderSort) -> list[Order]:
     )
 
 
-def resume_offset(resume: Resume | None, name: str = "offset") -> int:
-    """Where a page starts: the cursor's count `name`; 0 for a first page."""
-    offset = (resume or {}).get(name, 0)
+def resume_offset(resume: Resume | None) -> int:
+    """Where a page starts: the cursor's `offset`; 0 for a first page."""
+    offset = (resume or {}).get("offset", 0)
     return offset if isinstance(offset, int) and offset >= 0 else 0
 
 
