@@ -12,7 +12,12 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, Field, StrictInt
 
-from mappings.addresses import AddressRecord, address_of, addresses_of
+from mappings.addresses import (
+    AddressRecord,
+    address_of,
+    addresses_of,
+    billing_address_of,
+)
 from mappings.bounds import Short, Text, clipped
 from mappings.builders import tracking
 from mappings.errors import MappingError
@@ -443,7 +448,9 @@ def order(
         purchase_datetime=raw.meta.timestamps.created_at,
         delivery_type=DeliveryType.SHIPPING if shipping_address else DeliveryType.UNKNOWN,
         shipping_address=shipping_address,
-        billing_address=address_of(raw.billing_address),
+        billing_address=billing_address_of(
+            raw.billing_address, raw.shipping_address, shipping_address
+        ),
         items=(
             order_items(items, shipping_groups=shipping_groups, status=detailed)
             if items is not None

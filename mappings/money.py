@@ -35,14 +35,18 @@ MoneyValue = Annotated[Decimal, WithJsonSchema({"type": "number"})]
 
 
 def currency_exponent(currency: str) -> int:
-    try:
-        return CURRENCY_EXPONENTS[currency.upper()]
-    except KeyError:
-        raise MappingError(f"unknown ISO 4217 currency {currency!r}") from None
+    exponent = CURRENCY_EXPONENTS.get(currency)  # most often already in capitals
+    if exponent is None:
+        exponent = CURRENCY_EXPONENTS.get(currency.upper())
+    if exponent is None:
+        raise MappingError(f"unknown ISO 4217 currency {currency!r}")
+    return exponent
 
 
 def iso_currency(currency: str) -> str:
     """`currency` as its ISO 4217 code in capitals; MappingError when it is none."""
+    if currency in CURRENCY_EXPONENTS:
+        return currency
     currency_exponent(currency)
     return currency.upper()
 
@@ -78,11 +82,11 @@ class Money(BaseModel):
     def from_minor(cls, amount: object, currency: str, path: str = "") -> Money:
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise MappingError(f"expected integer minor units, got {type(amount).__name__}", path)
-        return cls(value=Decimal(amount).scaleb(-currency_exponent(currency)), currency=currency)
+        return _money(Decimal(amount).scaleb(-currency_exponent(currency)), currency)
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        return cls(value=Decimal(0), currency=currency)
+        return _money(Decimal(0), currency)
 
     def _same_currency(self, other: Money) -> None:
         if other.currency != self.currency:
@@ -90,17 +94,25 @@ class Money(BaseModel):
 
     def __add__(self, other: Money) -> Money:
         self._same_currency(other)
-        return Money(value=self.value + other.value, currency=self.currency)
+        return _money(self.value + other.value, self.currency)
 
     def __sub__(self, other: Money) -> Money:
         self._same_currency(other)
-        return Money(value=self.value - other.value, currency=self.currency)
+        return _money(self.value - other.value, self.currency)
 
     def __mul__(self, factor: int) -> Money:
-        return Money(value=self.value * factor, currency=self.currency)
+        return _money(self.value * factor, self.currency)
 
     def __abs__(self) -> Money:
-        return self if self.value >= 0 else Money(value=-self.value, currency=self.currency)
+        return self if self.value >= 0 else _money(-self.value, self.currency)
+
+
+def _money(value: Decimal, currency: str) -> Money:
+    """`Money(value=value, currency=currency)`, validated alike, without the keyword call."""
+    money: Money = Money.__pydantic_validator__.validate_python(
+        {"value": value, "currency": currency}
+    )
+    return money
 
 
 class Charges(TypedDict):
@@ -130,7 +142,7 @@ class PriceSummary(BaseModel):
         discount, added_taxes = _parts(final, charges)
         original = final.value + discount.value - charges["shipping"].value - added_taxes
         return cls(
-            original_total_amount=Money(value=original, currency=final.currency),
+            original_total_amount=_money(original, final.currency),
             discounts_amount=discount,
             shipping_amount=charges["shipping"],
             taxes_amount=charges["taxes"],
@@ -146,7 +158,7 @@ class PriceSummary(BaseModel):
             discounts_amount=discount,
             shipping_amount=charges["shipping"],
             taxes_amount=charges["taxes"],
-            final_total_amount=Money(value=final, currency=original.currency),
+            final_total_amount=_money(final, original.currency),
         )
 
 
