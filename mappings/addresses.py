@@ -13,8 +13,8 @@ from functools import lru_cache
 import pycountry
 
 from mappings.bounds import Short
-from mappings.models import Address, built
-from mappings.records import Record
+from mappings.models import Address
+from mappings.records import Record, built
 
 _SUBDIVISION_CODE = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 _SUBDIVISION_SUFFIX = re.compile(r"^[A-Z0-9]{1,3}$")
@@ -84,7 +84,7 @@ def normalize_address(
     country_text = _clean(country)
     alpha2 = country_code(country_text) if country_text else None
     region_text = _clean(region)
-    fields = {
+    fields: dict[str, object] = {
         "first_name": _clean(first_name),
         "last_name": _clean(last_name),
         "phone_number": _clean(phone_number),

@@ -7,7 +7,7 @@ route bodies. Optional fields default to None and are left out of the JSON.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -19,14 +19,6 @@ from mappings.status import (
     GenericStatus,
     generic_of,
 )
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def built(model: type[M], fields: dict[str, Any]) -> M:
-    """`model(**fields)`, validated alike, for less: no keyword call, no `__init__`."""
-    instance: M = model.__pydantic_validator__.validate_python(fields)
-    return instance
 
 
 def as_utc(moment: datetime) -> datetime:

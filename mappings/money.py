@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 
 from mappings.bounds import AMOUNT_MAX
 from mappings.errors import MappingError
+from mappings.records import built
 
 _ZERO_DECIMALS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _THREE_DECIMALS = "BHD IQD JOD KWD LYD OMR TND"
@@ -108,11 +109,7 @@ class Money(BaseModel):
 
 
 def _money(value: Decimal, currency: str) -> Money:
-    """`Money(value=value, currency=currency)`, validated alike, without the keyword call."""
-    money: Money = Money.__pydantic_validator__.validate_python(
-        {"value": value, "currency": currency}
-    )
-    return money
+    return built(Money, {"value": value, "currency": currency})
 
 
 class Charges(TypedDict):
@@ -141,24 +138,30 @@ class PriceSummary(BaseModel):
     def from_final(cls, *, final: Money, **charges: Unpack[Charges]) -> PriceSummary:
         discount, added_taxes = _parts(final, charges)
         original = final.value + discount.value - charges["shipping"].value - added_taxes
-        return cls(
-            original_total_amount=_money(original, final.currency),
-            discounts_amount=discount,
-            shipping_amount=charges["shipping"],
-            taxes_amount=charges["taxes"],
-            final_total_amount=final,
+        return built(
+            cls,
+            {
+                "original_total_amount": {"value": original, "currency": final.currency},
+                "discounts_amount": discount,
+                "shipping_amount": charges["shipping"],
+                "taxes_amount": charges["taxes"],
+                "final_total_amount": final,
+            },
         )
 
     @classmethod
     def from_original(cls, *, original: Money, **charges: Unpack[Charges]) -> PriceSummary:
         discount, added_taxes = _parts(original, charges)
         final = original.value - discount.value + charges["shipping"].value + added_taxes
-        return cls(
-            original_total_amount=original,
-            discounts_amount=discount,
-            shipping_amount=charges["shipping"],
-            taxes_amount=charges["taxes"],
-            final_total_amount=_money(final, original.currency),
+        return built(
+            cls,
+            {
+                "original_total_amount": original,
+                "discounts_amount": discount,
+                "shipping_amount": charges["shipping"],
+                "taxes_amount": charges["taxes"],
+                "final_total_amount": {"value": final, "currency": original.currency},
+            },
         )
 
 

@@ -40,6 +40,13 @@ def parse(model: type[R], raw: object, path: str = "") -> R:
         raise _unreadable(exc, path) from None
 
 
+def built(model: type[R], fields: dict[str, Any]) -> R:
+    """`model(**fields)` for what the bridge built itself, validated alike for less: no
+    keyword call, no `__init__`, and fields given as dicts become models without a call."""
+    instance: R = model.__pydantic_validator__.validate_python(fields)
+    return instance
+
+
 class NotJSON(ValueError):
     """The body is not JSON at all (which is the platform's answer, not its record)."""
 
