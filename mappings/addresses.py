@@ -14,7 +14,7 @@ import pycountry
 
 from mappings.bounds import Short
 from mappings.models import Address
-from mappings.records import Record
+from mappings.records import Record, built
 
 _SUBDIVISION_CODE = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 _SUBDIVISION_SUFFIX = re.compile(r"^[A-Z0-9]{1,3}$")
@@ -77,11 +77,14 @@ def normalize_address(
     default: bool | None = None,
 ) -> Address | None:
     """Build an ERC address; None when nothing usable is left (all empty or anonymized)."""
-    street = ", ".join(part for part in (_clean(line1), _clean(line2)) if part) or None
+    first_line, second_line = _clean(line1), _clean(line2)
+    street = (
+        f"{first_line}, {second_line}" if first_line and second_line else first_line or second_line
+    )
     country_text = _clean(country)
     alpha2 = country_code(country_text) if country_text else None
     region_text = _clean(region)
-    fields = {
+    fields: dict[str, object] = {
         "first_name": _clean(first_name),
         "last_name": _clean(last_name),
         "phone_number": _clean(phone_number),
@@ -93,7 +96,9 @@ def normalize_address(
     }
     if not any(fields.values()):
         return None
-    return Address(id=_clean(address_id), default=default, **fields)
+    fields["id"] = _clean(address_id)
+    fields["default"] = default
+    return built(Address, fields)
 
 
 class AddressRecord(Record):
@@ -117,17 +122,34 @@ class AddressRecord(Record):
 
     def normalized(self) -> Address | None:
         """The ERC address; None when nothing usable is left (all empty or anonymized)."""
-        parts = {name: getattr(self, name) for name in _PARTS}  # cheaper than model_dump
-        return normalize_address(**parts, address_id=self.id)
-
-
-_PARTS = tuple(name for name in AddressRecord.model_fields if name != "id")
-"""The fields named after `normalize_address`'s parts (a platform's own extras are not)."""
+        return normalize_address(
+            line1=self.line1,
+            line2=self.line2,
+            zip_code=self.zip_code,
+            city=self.city,
+            region=self.region,
+            country=self.country,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            phone_number=self.phone_number,
+            address_id=self.id,
+            default=self.default,
+        )
 
 
 def address_of(raw: AddressRecord | None) -> Address | None:
     """`raw` as an ERC address; None when there is none or nothing usable is left."""
     return raw.normalized() if raw is not None else None
+
+
+def billing_address_of(
+    billing: AddressRecord | None, shipping: AddressRecord | None, shipping_address: Address | None
+) -> Address | None:
+    """`billing` as an ERC address; when it is the very address the order ships to (as on
+    most orders), the one already built from `shipping`."""
+    if billing is not None and billing == shipping:
+        return shipping_address
+    return address_of(billing)
 
 
 def addresses_of(raws: Iterable[AddressRecord]) -> list[Address] | None:

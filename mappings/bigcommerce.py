@@ -25,7 +25,6 @@ from mappings.models import (
     Address,
     Customer,
     Delivery,
-    DeliveryStatusInfo,
     Order,
     OrderItem,
     PaymentDetails,
@@ -34,7 +33,7 @@ from mappings.models import (
     as_utc,
 )
 from mappings.money import Money, PriceSummary, iso_currency, to_decimal
-from mappings.records import LenientRecord, present
+from mappings.records import LenientRecord, built, present
 from mappings.records import parse as parse
 from mappings.records import parse_list as parse_list
 from mappings.records import text as _text
@@ -334,14 +333,17 @@ def payment_details(raw: BCOrder) -> PaymentDetails:
 
 def delivery(shipment: BCShipment, *, quantity: int, status: DetailedStatus) -> Delivery:
     """One shipment of (part of) one order line. BigCommerce tracks no carrier progress."""
-    return Delivery(
-        id=str(shipment.id),
-        delivery_quantity=quantity,
-        carrier=shipment.carrier,
-        shipping_date=shipment.date_created,
-        service_level=_text(shipment.shipping_method),
-        latest_status_info=DeliveryStatusInfo(type=status),
-        tracking_info=tracking(_text(shipment.tracking_number), shipment.tracking_url),
+    return built(
+        Delivery,
+        {
+            "id": str(shipment.id),
+            "delivery_quantity": quantity,
+            "carrier": shipment.carrier,
+            "shipping_date": shipment.date_created,
+            "service_level": _text(shipment.shipping_method),
+            "latest_status_info": {"type": status},
+            "tracking_info": tracking(_text(shipment.tracking_number), shipment.tracking_url),
+        },
     )
 
 
@@ -372,14 +374,17 @@ def order_item(
         "options": options or None,
         "quantity_refunded": raw.quantity_refunded or None,
     }
-    return OrderItem(
-        id=str(raw.id),
-        name=raw.name,
-        price=Money(value=raw.unit_price(tax_inclusive=tax_inclusive), currency=currency),
-        quantity=raw.quantity,
-        sku=_text(raw.sku),
-        deliveries=deliveries or None,
-        custom_fields=present(custom),
+    return built(
+        OrderItem,
+        {
+            "id": str(raw.id),
+            "name": raw.name,
+            "price": {"value": raw.unit_price(tax_inclusive=tax_inclusive), "currency": currency},
+            "quantity": raw.quantity,
+            "sku": _text(raw.sku),
+            "deliveries": deliveries or None,
+            "custom_fields": present(custom),
+        },
     )
 
 
@@ -423,21 +428,24 @@ def order(
     destination = next(
         (found for found in map(address, shipping_addresses) if found is not None), None
     )
-    return Order(
-        id=str(raw.id),
-        order_number=str(raw.id),
-        customer_id=str(raw.customer_id),
-        purchase_datetime=raw.date_created,
-        delivery_type=delivery_type(raw),
-        shipping_address=destination,
-        billing_address=address(raw.billing_address),
-        items=items,
-        price_summary=price_summary(raw),
-        payment_details=payment_details(raw),
-        status=current,
-        status_history=history,
-        cancellation_status=cancellation(raw),
-        custom_fields=custom_fields(raw),
+    return built(
+        Order,
+        {
+            "id": str(raw.id),
+            "order_number": str(raw.id),
+            "customer_id": str(raw.customer_id),
+            "purchase_datetime": raw.date_created,
+            "delivery_type": delivery_type(raw),
+            "shipping_address": destination,
+            "billing_address": address(raw.billing_address),
+            "items": items,
+            "price_summary": price_summary(raw),
+            "payment_details": payment_details(raw),
+            "status": current,
+            "status_history": history,
+            "cancellation_status": cancellation(raw),
+            "custom_fields": custom_fields(raw),
+        },
     )
 
 

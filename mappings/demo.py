@@ -12,7 +12,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from mappings.addresses import AddressRecord, address_of, addresses_of
+from mappings.addresses import (
+    AddressRecord,
+    address_of,
+    addresses_of,
+    billing_address_of,
+)
 from mappings.bounds import Short, Text, Url
 from mappings.builders import items_total, tracking
 from mappings.carts import Cart, CartCost, CartDiscount, CartLine
@@ -276,14 +281,17 @@ def order(raw: DemoOrder) -> Order:
     custom: dict[str, Any] = {"channel": raw.channel, "fulfilment": raw.fulfilment}
     if raw.cancel_reason:
         custom["cancel_reason"] = raw.cancel_reason
+    shipping_address = address_of(raw.shipping_address)
     return Order(
         id=raw.id,
         order_number=raw.number,
         customer_id=raw.customer_id,
         purchase_datetime=raw.placed_at,
         delivery_type=FULFILMENT_TYPES[raw.fulfilment],
-        shipping_address=address_of(raw.shipping_address),
-        billing_address=address_of(raw.billing_address),
+        shipping_address=shipping_address,
+        billing_address=billing_address_of(
+            raw.billing_address, raw.shipping_address, shipping_address
+        ),
         items=items,
         price_summary=summary,
         payment_details=(

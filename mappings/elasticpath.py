@@ -12,21 +12,24 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, Field, StrictInt
 
-from mappings.addresses import AddressRecord, address_of, addresses_of
+from mappings.addresses import (
+    AddressRecord,
+    address_of,
+    addresses_of,
+    billing_address_of,
+)
 from mappings.bounds import Short, Text, clipped
 from mappings.builders import tracking
 from mappings.errors import MappingError
 from mappings.models import (
     Customer,
     Delivery,
-    DeliveryStatusInfo,
     Order,
     OrderItem,
-    StatusEvent,
     Timestamp,
 )
 from mappings.money import Money, PriceSummary, iso_currency
-from mappings.records import Record
+from mappings.records import Record, built
 from mappings.records import parse as parse
 from mappings.records import text as _text
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
@@ -361,17 +364,19 @@ def price_summary(prices: EPDisplayPrice, *, includes_tax: bool) -> PriceSummary
 
 def delivery(group: EPShippingGroup, *, quantity: int, status: DetailedStatus) -> Delivery:
     """One shipping group as an ERC delivery of one order line."""
-    estimate = group.delivery_estimate or EPDeliveryEstimate()
-    tracking_number = _text(group.tracking_reference)
-    return Delivery(
-        id=group.id,
-        delivery_quantity=quantity,
-        carrier=_text(group.shipping_type),
-        delivery_date_start=estimate.start,
-        delivery_date_end=estimate.end,
-        latest_status_info=DeliveryStatusInfo(type=status),
-        tracking_info=tracking(tracking_number),
-        last_update=group.updated_at,
+    estimate = group.delivery_estimate
+    return built(
+        Delivery,
+        {
+            "id": group.id,
+            "delivery_quantity": quantity,
+            "carrier": _text(group.shipping_type),
+            "delivery_date_start": estimate.start if estimate else None,
+            "delivery_date_end": estimate.end if estimate else None,
+            "latest_status_info": {"type": status},
+            "tracking_info": tracking(_text(group.tracking_reference)),
+            "last_update": group.updated_at,
+        },
     )
 
 
@@ -383,14 +388,19 @@ def order_item(
 ) -> OrderItem:
     group = (shipping_groups or {}).get(raw.shipping_group_id or "")
     product_id = _text(raw.product_id)
-    return OrderItem(
-        id=raw.id,
-        name=raw.name,
-        price=raw.unit_price.money(),
-        quantity=raw.quantity,
-        sku=_text(raw.sku),
-        deliveries=[delivery(group, quantity=raw.quantity, status=status)] if group else None,
-        custom_fields={"product_id": product_id} if product_id else None,
+    return built(
+        OrderItem,
+        {
+            "id": raw.id,
+            "name": raw.name,
+            "price": raw.unit_price.money(),
+            "quantity": raw.quantity,
+            "sku": _text(raw.sku),
+            "deliveries": [delivery(group, quantity=raw.quantity, status=status)]
+            if group
+            else None,
+            "custom_fields": {"product_id": product_id} if product_id else None,
+        },
     )
 
 
@@ -436,23 +446,30 @@ def order(
         raise MappingError("the order has no customer", "relationships.customer.data.id")
     detailed, cancellation = order_status(raw)
     shipping_address = address_of(raw.shipping_address)
-    return Order(
-        id=raw.id,
-        order_number=_text(raw.order_number) or raw.id,
-        customer_id=owner,
-        purchase_datetime=raw.meta.timestamps.created_at,
-        delivery_type=DeliveryType.SHIPPING if shipping_address else DeliveryType.UNKNOWN,
-        shipping_address=shipping_address,
-        billing_address=address_of(raw.billing_address),
-        items=(
-            order_items(items, shipping_groups=shipping_groups, status=detailed)
-            if items is not None
-            else None
-        ),
-        price_summary=price_summary(raw.meta.display_price, includes_tax=tax_inclusive(items)),
-        status=StatusEvent(detailed=detailed),
-        cancellation_status=cancellation,
-        custom_fields=custom_fields(raw) or None,
+    return built(
+        Order,
+        {
+            "id": raw.id,
+            "order_number": _text(raw.order_number) or raw.id,
+            "customer_id": owner,
+            "purchase_datetime": raw.meta.timestamps.created_at,
+            "delivery_type": DeliveryType.SHIPPING if shipping_address else DeliveryType.UNKNOWN,
+            "shipping_address": shipping_address,
+            "billing_address": billing_address_of(
+                raw.billing_address, raw.shipping_address, shipping_address
+            ),
+            "items": (
+                order_items(items, shipping_groups=shipping_groups, status=detailed)
+                if items is not None
+                else None
+            ),
+            "price_summary": price_summary(
+                raw.meta.display_price, includes_tax=tax_inclusive(items)
+            ),
+            "status": {"detailed": detailed},
+            "cancellation_status": cancellation,
+            "custom_fields": custom_fields(raw) or None,
+        },
     )
 
 

@@ -36,10 +36,19 @@ Timestamp = Annotated[
 
 
 def _without_nulls(value: Any) -> Any:
+    # Most values are text: taken as they are, without a call to look into them.
     if isinstance(value, dict):
-        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+        return {
+            key: item if isinstance(item, str) else _without_nulls(item)
+            for key, item in value.items()
+            if item is not None
+        }
     if isinstance(value, list):
-        return [_without_nulls(item) for item in value if item is not None]
+        return [
+            item if isinstance(item, str) else _without_nulls(item)
+            for item in value
+            if item is not None
+        ]
     return value
 
 

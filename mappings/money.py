@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 
 from mappings.bounds import AMOUNT_MAX
 from mappings.errors import MappingError
+from mappings.records import built
 
 _ZERO_DECIMALS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _THREE_DECIMALS = "BHD IQD JOD KWD LYD OMR TND"
@@ -35,14 +36,18 @@ MoneyValue = Annotated[Decimal, WithJsonSchema({"type": "number"})]
 
 
 def currency_exponent(currency: str) -> int:
-    try:
-        return CURRENCY_EXPONENTS[currency.upper()]
-    except KeyError:
-        raise MappingError(f"unknown ISO 4217 currency {currency!r}") from None
+    exponent = CURRENCY_EXPONENTS.get(currency)  # most often already in capitals
+    if exponent is None:
+        exponent = CURRENCY_EXPONENTS.get(currency.upper())
+    if exponent is None:
+        raise MappingError(f"unknown ISO 4217 currency {currency!r}")
+    return exponent
 
 
 def iso_currency(currency: str) -> str:
     """`currency` as its ISO 4217 code in capitals; MappingError when it is none."""
+    if currency in CURRENCY_EXPONENTS:
+        return currency
     currency_exponent(currency)
     return currency.upper()
 
@@ -78,11 +83,11 @@ class Money(BaseModel):
     def from_minor(cls, amount: object, currency: str, path: str = "") -> Money:
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise MappingError(f"expected integer minor units, got {type(amount).__name__}", path)
-        return cls(value=Decimal(amount).scaleb(-currency_exponent(currency)), currency=currency)
+        return _money(Decimal(amount).scaleb(-currency_exponent(currency)), currency)
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        return cls(value=Decimal(0), currency=currency)
+        return _money(Decimal(0), currency)
 
     def _same_currency(self, other: Money) -> None:
         if other.currency != self.currency:
@@ -90,17 +95,21 @@ class Money(BaseModel):
 
     def __add__(self, other: Money) -> Money:
         self._same_currency(other)
-        return Money(value=self.value + other.value, currency=self.currency)
+        return _money(self.value + other.value, self.currency)
 
     def __sub__(self, other: Money) -> Money:
         self._same_currency(other)
-        return Money(value=self.value - other.value, currency=self.currency)
+        return _money(self.value - other.value, self.currency)
 
     def __mul__(self, factor: int) -> Money:
-        return Money(value=self.value * factor, currency=self.currency)
+        return _money(self.value * factor, self.currency)
 
     def __abs__(self) -> Money:
-        return self if self.value >= 0 else Money(value=-self.value, currency=self.currency)
+        return self if self.value >= 0 else _money(-self.value, self.currency)
+
+
+def _money(value: Decimal, currency: str) -> Money:
+    return built(Money, {"value": value, "currency": currency})
 
 
 class Charges(TypedDict):
@@ -129,24 +138,30 @@ class PriceSummary(BaseModel):
     def from_final(cls, *, final: Money, **charges: Unpack[Charges]) -> PriceSummary:
         discount, added_taxes = _parts(final, charges)
         original = final.value + discount.value - charges["shipping"].value - added_taxes
-        return cls(
-            original_total_amount=Money(value=original, currency=final.currency),
-            discounts_amount=discount,
-            shipping_amount=charges["shipping"],
-            taxes_amount=charges["taxes"],
-            final_total_amount=final,
+        return built(
+            cls,
+            {
+                "original_total_amount": {"value": original, "currency": final.currency},
+                "discounts_amount": discount,
+                "shipping_amount": charges["shipping"],
+                "taxes_amount": charges["taxes"],
+                "final_total_amount": final,
+            },
         )
 
     @classmethod
     def from_original(cls, *, original: Money, **charges: Unpack[Charges]) -> PriceSummary:
         discount, added_taxes = _parts(original, charges)
         final = original.value - discount.value + charges["shipping"].value + added_taxes
-        return cls(
-            original_total_amount=original,
-            discounts_amount=discount,
-            shipping_amount=charges["shipping"],
-            taxes_amount=charges["taxes"],
-            final_total_amount=Money(value=final, currency=original.currency),
+        return built(
+            cls,
+            {
+                "original_total_amount": original,
+                "discounts_amount": discount,
+                "shipping_amount": charges["shipping"],
+                "taxes_amount": charges["taxes"],
+                "final_total_amount": {"value": final, "currency": original.currency},
+            },
         )
 
 

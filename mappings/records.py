@@ -35,9 +35,18 @@ class LenientRecord(Record):
 def parse(model: type[R], raw: object, path: str = "") -> R:
     """Validate one platform body; `path` is where it sits in a larger body, if anywhere."""
     try:
-        return model.model_validate(raw)
+        # The model's validator itself: `model_validate` only passes its defaults on.
+        record: R = model.__pydantic_validator__.validate_python(raw)
     except ValidationError as exc:
         raise _unreadable(exc, path) from None
+    return record
+
+
+def built(model: type[R], fields: dict[str, Any]) -> R:
+    """`model(**fields)` for what the bridge built itself, validated alike for less: no
+    keyword call, no `__init__`, and fields given as dicts become models without a call."""
+    instance: R = model.__pydantic_validator__.validate_python(fields)
+    return instance
 
 
 class NotJSON(ValueError):
@@ -48,11 +57,12 @@ def parse_json(model: type[R], body: bytes, path: str = "") -> R:
     """Validate one platform body straight from its JSON bytes (no Python objects in
     between): MappingError when it does not fit `model`, NotJSON when it is not JSON."""
     try:
-        return model.model_validate_json(body)
+        record: R = model.__pydantic_validator__.validate_json(body)
     except ValidationError as exc:
         if exc.errors(include_input=False, include_url=False)[0]["type"] == "json_invalid":
             raise NotJSON(str(exc)) from None
         raise _unreadable(exc, path) from None
+    return record
 
 
 def parse_list(model: type[R], raw: object, path: str = "") -> list[R]:

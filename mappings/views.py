@@ -10,12 +10,9 @@ from mappings.bodies import (
     CustomerBody,
     ItemsEmbedded,
     ItemsPageBody,
-    Link,
     Links,
     MostRecentOrderBody,
     OrderDetailBody,
-    OrderExtraInfo,
-    OrdersEmbedded,
     OrdersPageBody,
     OrderSummary,
     ProductsEmbedded,
@@ -27,12 +24,18 @@ from mappings.bodies import (
 from mappings.carts import Cart
 from mappings.models import Address, Customer, Order, OrderItem, StatusEvent, TrackingInfo
 from mappings.products import Product
+from mappings.records import built
 from mappings.shipments import Shipment
 from mappings.status import TYPICAL_DETAIL, GenericStatus, current_step_index, status_steps
 
 
 def links(self_href: str, next_href: str | None = None) -> Links:
-    return Links(self_link=Link(href=self_href), next=Link(href=next_href) if next_href else None)
+    return built(Links, _links(self_href, next_href))
+
+
+def _links(self_href: str, next_href: str | None = None) -> dict[str, Any]:
+    """What `links` holds, for a body that builds it along with itself."""
+    return {"self": {"href": self_href}, "next": {"href": next_href} if next_href else None}
 
 
 def highlighted_item(items: list[OrderItem] | None) -> OrderItem | None:
@@ -61,11 +64,15 @@ def tracking_of(order: Order) -> TrackingInfo | None:
 
 
 def latest_status(order: Order) -> StatusStep:
-    return StatusStep(
-        generic_type=order.status.generic,
-        detailed_type=order.status.detailed,
-        status_date_time=order.status.at,
-    )
+    return built(StatusStep, _latest_status(order))
+
+
+def _latest_status(order: Order) -> dict[str, Any]:
+    return {
+        "generic_type": order.status.generic,
+        "detailed_type": order.status.detailed,
+        "status_date_time": order.status.at,
+    }
 
 
 def status_info(order: Order) -> tuple[list[StatusStep], int | None]:
@@ -120,35 +127,44 @@ def _order_head(order: Order, brand: str | None) -> dict[str, Any]:
 def order_summary(order: Order, *, brand: str | None) -> OrderSummary:
     highlighted = highlighted_item(order.items)
     image = highlighted.image_url if highlighted else None
-    return OrderSummary(
-        **_order_head(order, brand),
-        shipping_addresses=_addresses(order) or None,
-        order_extra_info=OrderExtraInfo(highlighted_item_image_url=image) if image else None,
-        status=order.status.generic.value,
+    return built(
+        OrderSummary,
+        {
+            **_order_head(order, brand),
+            "shipping_addresses": _addresses(order) or None,
+            "order_extra_info": {"highlighted_item_image_url": image} if image else None,
+            "status": order.status.generic.value,
+        },
     )
 
 
 def orders_page(
     orders: list[Order], *, brand: str | None, self_href: str, next_href: str | None
 ) -> OrdersPageBody:
-    return OrdersPageBody(
-        embedded=OrdersEmbedded(orders=[order_summary(o, brand=brand) for o in orders]),
-        links=links(self_href, next_href),
+    return built(
+        OrdersPageBody,
+        {
+            "_embedded": {"orders": [order_summary(o, brand=brand) for o in orders]},
+            "_links": _links(self_href, next_href),
+        },
     )
 
 
 def order_detail(order: Order, *, brand: str | None, self_href: str) -> OrderDetailBody:
     highlighted = highlighted_item(order.items)
-    return OrderDetailBody(
-        **_order_head(order, brand),
-        shipping_address=order.shipping_address,
-        billing_address=order.billing_address,
-        payment_details=order.payment_details,
-        order_extra_info=OrderExtraInfo(
-            highlighted_item_image_url=highlighted.image_url if highlighted else None,
-            latest_status_info=latest_status(order),
-        ),
-        links=links(self_href),
+    return built(
+        OrderDetailBody,
+        {
+            **_order_head(order, brand),
+            "shipping_address": order.shipping_address,
+            "billing_address": order.billing_address,
+            "payment_details": order.payment_details,
+            "order_extra_info": {
+                "highlighted_item_image_url": highlighted.image_url if highlighted else None,
+                "latest_status_info": _latest_status(order),
+            },
+            "_links": _links(self_href),
+        },
     )
 
 

@@ -42,7 +42,10 @@ def to_plain(model: BaseModel) -> dict[str, Any]:
 
     Nulls can only hide in `custom_fields`, which the models clean when built.
     """
-    dumped: dict[str, Any] = model.model_dump(mode="python", by_alias=True, exclude_none=True)
+    # `model_dump` without its wrapper, which only checks and passes on its arguments.
+    dumped: dict[str, Any] = model.__pydantic_serializer__.to_python(
+        model, by_alias=True, exclude_none=True
+    )
     return dumped
 
 

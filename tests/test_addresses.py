@@ -1,7 +1,13 @@
 import pytest
 from pydantic import Field
 
-from mappings.addresses import AddressRecord, address_of, addresses_of, normalize_address
+from mappings.addresses import (
+    AddressRecord,
+    address_of,
+    addresses_of,
+    billing_address_of,
+    normalize_address,
+)
 from mappings.bounds import SHORT_MAX, Short
 from mappings.errors import MappingError
 from mappings.models import Address
@@ -95,3 +101,39 @@ def test_missing_and_empty_addresses_are_left_out() -> None:
     assert address_of(empty) is None
     assert addresses_of([empty, porto, empty]) == [Address(city="Porto")]
     assert addresses_of([empty]) is None
+
+
+@pytest.mark.parametrize(
+    ("line1", "line2", "expected"),
+    [
+        ("Rua Augusta 10", "3º Esq", "Rua Augusta 10, 3º Esq"),
+        ("Rua Augusta 10", " ", "Rua Augusta 10"),
+        (None, "3º Esq", "3º Esq"),
+        ("***", "3º Esq", "3º Esq"),
+        ("", None, None),
+    ],
+)
+def test_the_street_is_the_usable_lines_joined(
+    line1: str | None, line2: str | None, expected: str | None
+) -> None:
+    address = normalize_address(line1=line1, line2=line2, city="Lisboa")
+    assert address is not None
+    assert address.address == expected
+
+
+def test_a_billing_address_that_is_the_shipping_one_is_not_normalized_again() -> None:
+    shipping = parse(ShopAddress, {"street": "Rua Augusta 10", "city": "Lisboa"})
+    same = parse(ShopAddress, {"street": "Rua Augusta 10", "city": "Lisboa"})
+    shipped_to = address_of(shipping)
+    billed_to = billing_address_of(same, shipping, shipped_to)
+    assert billed_to is shipped_to
+    assert billed_to == address_of(same)
+
+
+def test_a_billing_address_of_its_own_is_normalized_on_its_own() -> None:
+    shipping = parse(ShopAddress, {"street": "Rua Augusta 10", "city": "Lisboa"})
+    billing = parse(ShopAddress, {"street": "Rua do Ouro 2", "city": "Lisboa"})
+    shipped_to = address_of(shipping)
+    assert billing_address_of(billing, shipping, shipped_to) == address_of(billing)
+    assert billing_address_of(None, shipping, shipped_to) is None
+    assert billing_address_of(billing, None, None) == address_of(billing)

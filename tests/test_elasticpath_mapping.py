@@ -401,6 +401,32 @@ def test_missing_address_objects_are_no_address() -> None:
     assert order.delivery_type is DeliveryType.UNKNOWN
 
 
+def test_a_billing_address_of_its_own_is_not_the_shipping_one() -> None:
+    raw = raw_order(fx.ORDER_COMPLETE)
+    billing = {"line_1": "1 Market Street", "line_2": "", "postcode": "94105"}
+    raw["billing_address"] = {**raw["billing_address"], **billing}
+    order = ep.order(ep.parse(ep.EPOrder, raw), items=None)
+    assert order.shipping_address is not None and order.billing_address is not None
+    assert order.shipping_address.address == "742 Alder Street, Apt 5"
+    assert (order.billing_address.address, order.billing_address.zip_code) == (
+        "1 Market Street",
+        "94105",
+    )
+
+
+def test_an_order_renders_as_its_parts_built_one_by_one_would() -> None:
+    """The order is validated once, its inner parts given as dicts: what it holds is what
+    building each part with its own constructor gives."""
+    order = mapped(fx.ORDER_COMPLETE)
+    rebuilt = Order(**dict(order))
+    assert render(order) == render(rebuilt)
+    assert order.items is not None
+    delivery = order.items[0].deliveries[0] if order.items[0].deliveries else None
+    assert delivery is not None and delivery.latest_status_info is not None
+    assert delivery.latest_status_info.type is DetailedStatus.CONFIRMED
+    assert order.status.detailed is DetailedStatus.CONFIRMED
+
+
 # Items, promotion lines and shipping groups.
 
 

@@ -2,6 +2,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from mappings.errors import MappingError
 from mappings.money import (
@@ -148,3 +149,42 @@ def test_currencies_are_read_as_iso_codes_in_capitals() -> None:
     assert Money.of("1", "jpy").currency == "JPY"
     with pytest.raises(MappingError):
         iso_currency("EURO")
+
+
+@pytest.mark.parametrize("currency", ["usd", "Usd", "USD"])
+def test_a_code_in_capitals_and_one_to_put_in_capitals_read_alike(currency: str) -> None:
+    assert iso_currency(currency) == "USD"
+    assert currency_exponent(currency) == 2
+    assert Money.from_minor(1999, currency) == Money(value=Decimal("19.99"), currency="USD")
+
+
+@pytest.mark.parametrize("currency", ["XYZ", "xyz", "", "US D", "\uff35\uff33\uff24"])
+def test_a_currency_that_is_no_iso_code_is_refused_with_its_name(currency: str) -> None:
+    with pytest.raises(MappingError) as caught:
+        iso_currency(currency)
+    assert caught.value.reason == f"unknown ISO 4217 currency {currency!r}"
+    with pytest.raises(ValidationError, match="unknown ISO 4217 currency"):
+        Money.zero(currency)
+
+
+def test_sums_differences_products_and_absolutes_are_money_as_the_constructor_builds_it() -> None:
+    ten, three = Money.of("10.50", "EUR"), Money.of("3.25", "EUR")
+    assert ten + three == Money(value=Decimal("13.75"), currency="EUR")
+    assert three - ten == Money(value=Decimal("-7.25"), currency="EUR")
+    assert three * 3 == Money(value=Decimal("9.75"), currency="EUR")
+    assert abs(three - ten) == Money(value=Decimal("7.25"), currency="EUR")
+    assert abs(ten) is ten
+    assert money_json(abs(three - ten)) == b'{"value":7.25,"currency":"EUR"}'
+
+
+def test_a_summary_builds_its_derived_total_as_money_of_the_total_currency() -> None:
+    parts: dict[str, Any] = {
+        "discounts": Money.of("5", "EUR"),
+        "shipping": Money.of("2", "EUR"),
+        "taxes": Money.of("1", "EUR"),
+    }
+    from_final = PriceSummary.from_final(final=Money.of("20", "EUR"), **parts)
+    from_original = PriceSummary.from_original(original=Money.of("22", "EUR"), **parts)
+    assert from_final.original_total_amount == Money(value=Decimal("22"), currency="EUR")
+    assert from_original.final_total_amount == Money(value=Decimal("20"), currency="EUR")
+    assert isinstance(from_final.original_total_amount, Money)

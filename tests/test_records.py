@@ -12,6 +12,7 @@ from mappings.records import (
     LenientRecord,
     NotJSON,
     Record,
+    built,
     field_path,
     parse,
     parse_json,
@@ -141,3 +142,16 @@ def test_a_lenient_record_reads_numbers_as_text() -> None:
     assert parse(Shipment, {"id": 1042, "carrier": "UPS"}) == Shipment(id="1042", carrier="UPS")
     with pytest.raises(MappingError):
         parse(Order, {"id": 1042})
+
+
+def test_built_is_the_model_as_its_constructor_builds_it_with_parts_given_as_dicts() -> None:
+    lines = [{"sku": "A-1", "quantity": 2}]
+    assert built(Order, {"id": "9", "lines": lines}) == Order(id="9", lines=[Line(**lines[0])])
+    assert built(Order, {"id": "9"}).lines == []
+
+
+def test_built_refuses_what_the_constructor_refuses() -> None:
+    with pytest.raises(ValidationError):
+        built(Order, {"id": "9", "lines": [{"sku": "A-1", "quantity": "two"}]})
+    with pytest.raises(ValidationError):
+        built(Order, {"lines": []})

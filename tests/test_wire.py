@@ -23,3 +23,11 @@ def test_timestamps_are_utc_with_milliseconds() -> None:
     assert format_timestamp(moment) == "2026-07-01T11:30:05.123Z"
     assert format_timestamp(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05.000Z"
     assert format_timestamp(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05.000Z"
+
+
+def test_text_beside_nulls_in_custom_fields_is_kept_as_it_is_at_every_depth() -> None:
+    fields = {"a": " x ", "b": ["y", None, {"c": None, "d": "z"}], "e": [[None, "w"]], "f": 0}
+    item = OrderItem(id="i", name="n", custom_fields=fields)
+    assert render(item) == (
+        b'{"id":"i","name":"n","custom_fields":{"a":" x ","b":["y",{"d":"z"}],"e":[["w"]],"f":0}}'
+    )
