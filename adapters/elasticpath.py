@@ -595,7 +595,7 @@ class ElasticPathAdapter(HTTPAdapter):
         all there is kept as R3 would have fetched it. With nothing kept, the page is
         validated straight from its bytes, which costs less than decoding it first."""
         query = _orders_query(customer_filter, newest_first=newest_first)
-        params = {**query, "page[limit]": limit, "page[offset]": offset}
+        params: dict[str, str | int] = {**query, "page[limit]": limit, "page[offset]": offset}
         since = self.generation()
         with readable(PLATFORM, "/v2/orders"):
             if since is None:

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from adapters.breaker import BreakerState, CircuitBreaker
-from adapters.deadline import deadline_after, within
+from adapters.deadline import deadline_after, remaining, within
 from adapters.errors import (
     CircuitOpen,
     NotFound,
@@ -586,3 +586,63 @@ async def test_an_invalid_answer_is_an_upstream_error_and_a_breaker_failure(
     assert calls == [("/x", "invalid_answer")]
     assert len(requests) == 1 and sleeps == []  # not retried
     assert breaker.state is BreakerState.OPEN
+
+
+# The request deadline (`within`), as asyncio.timeout behaves
+
+
+async def test_a_deadline_cuts_its_block_and_leaves_the_task_uncancelled() -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TimeoutError) as cut:
+        async with within(0.05):
+            await asyncio.sleep(5)
+    assert 0.04 <= loop.time() - started < 1
+    assert isinstance(cut.value.__cause__, asyncio.CancelledError)
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+
+
+async def test_a_cancellation_from_outside_stays_a_cancellation() -> None:
+    entered = asyncio.Event()
+
+    async def request() -> None:
+        async with within(5):
+            entered.set()
+            await asyncio.sleep(5)
+
+    task = asyncio.create_task(request())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_a_cancellation_from_outside_as_the_deadline_passes_stays_a_cancellation() -> None:
+    async def request() -> None:
+        async with within(0.02):
+            await asyncio.sleep(5)
+
+    task = asyncio.create_task(request())
+    await asyncio.sleep(0.02)  # the deadline's timer and this cancel in the same turn, or near
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_an_inner_deadline_cuts_only_its_own_block() -> None:
+    async with within(5):
+        with pytest.raises(TimeoutError):
+            async with within(0.02):
+                await asyncio.sleep(5)
+        await asyncio.sleep(0.01)  # the outer block goes on, uncancelled
+        left = remaining()
+        assert left is not None and left > 4
+
+
+async def test_a_block_that_ends_in_time_is_never_cancelled_later() -> None:
+    async with within(0.02):
+        pass
+    await asyncio.sleep(0.05)  # the timer was cancelled with the block
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
