@@ -178,19 +178,22 @@ def _deadline_passed() -> bool:
     return left is not None and left < 0.01
 
 
-@lru_cache(maxsize=4096)
-def _quoted(text: str) -> str:
-    return quote_plus(text)
+@lru_cache(maxsize=4096, typed=True)
+def _pair(name: object, value: object) -> str:
+    return f"{quote_plus(str(name))}={quote_plus(str(value))}"
 
 
 def encode_query(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
-    """`urlencode(params, doseq=True)`, with each name and value quoted once and then
-    remembered: parameter names and most values repeat from one call to the next."""
+    """`urlencode(params, doseq=True)`, with each name and value pair quoted once and then
+    remembered: names and most values repeat from one call to the next. Remembered by
+    type too, so that `1` and `True` stay apart."""
     pairs = params.items() if isinstance(params, Mapping) else params
     encoded = []
     for name, value in pairs:
-        for item in value if isinstance(value, list | tuple) else (value,):
-            encoded.append(f"{_quoted(str(name))}={_quoted(str(item))}")
+        if isinstance(value, list | tuple):
+            encoded += [_pair(name, item) for item in value]
+        else:
+            encoded.append(_pair(name, value))
     return "&".join(encoded)
 
 

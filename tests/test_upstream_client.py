@@ -516,6 +516,7 @@ async def answer_of(app: Any) -> PlatformResponse:
         {"filter": "eq(customer_id,a b&c=d/é)", "page[limit]": 20, "page[offset]": 0},
         {"ids": ["1", 2, "a+b"], "flag": True, "empty": ""},
         [("a", "1"), ("a", "2"), ("ü", "ß ?")],
+        [("n", 1), ("n", True), ("n", 1.0), ("n", "1")],  # equal keys, each as it is written
     ],
 )
 def test_query_strings_are_encoded_as_urlencode_would(params: Any) -> None:
