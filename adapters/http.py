@@ -18,11 +18,12 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import quote, quote_plus, urlencode
 
 import orjson
@@ -197,15 +198,15 @@ def encode_query(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
     return "&".join(encoded)
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
+class Outgoing(NamedTuple):
     """One HTTP request to the platform, as an adapter asked for it: `data` is sent as a
-    form, `json` as a JSON body."""
+    form, `json` as a JSON body. A named tuple: made for every call, and about 1 us cheaper
+    than a frozen dataclass."""
 
     method: str
     path: str
     params: Any = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = MappingProxyType({})
     data: dict[str, str] | None = None
     json: Any = None
 
@@ -442,7 +443,9 @@ class UpstreamClient:
     def _record(self, method: str, endpoint: str, started: float, *, outcome: str) -> None:
         seconds = time.perf_counter() - started
         self._observer.platform_call(self.platform, endpoint, outcome, seconds)
-        log.debug(
+        # `bind()` first, as the proxy would: its `log.debug` goes through a failed attribute
+        # lookup that costs about 1 us, every platform call, even with debug off.
+        log.bind().debug(
             "platform_call",
             platform=self.platform,
             method=method,
