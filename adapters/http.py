@@ -40,7 +40,14 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from adapters.http1 import IDLE_TIMEOUT, MAX_ANSWER_BYTES, HTTP1Pool, Origin, ProtocolError
+from adapters.http1 import (
+    IDLE_TIMEOUT,
+    MAX_ANSWER_BYTES,
+    HTTP1Pool,
+    Origin,
+    ProtocolError,
+    Slots,
+)
 from adapters.proxies import proxy_from_environment
 from adapters.responses import PlatformResponse as PlatformResponse  # adapters name it here too
 from mappings.errors import MappingError
@@ -315,7 +322,7 @@ class UpstreamClient:
             open_s=config.breaker_open_s,
             open_max_s=config.breaker_open_max_s,
         )
-        self._in_flight = asyncio.Semaphore(config.max_in_flight)
+        self._in_flight = Slots(config.max_in_flight)
         self._sleep = sleep
         self._observer = observer
         # How long the platform asks to wait after a 429/5xx: `Retry-After`, unless the
@@ -431,12 +438,11 @@ class UpstreamClient:
 
     async def _take_slot(self, left: float | None) -> None:
         """One of the `max_in_flight` slots, waiting no longer than the deadline allows."""
-        if not self._in_flight.locked():
-            await self._in_flight.acquire()  # a free slot: taken at once, no timer to set
-            return
+        if self._in_flight.take_now():
+            return  # a free slot: taken at once, no timer to set
         try:
             async with asyncio.timeout(left):
-                await self._in_flight.acquire()
+                await self._in_flight.take()
         except TimeoutError:
             raise UpstreamTimeout(f"{self.platform} calls are queued past the deadline") from None
 
