@@ -109,6 +109,13 @@ log = structlog.get_logger("erc_bridge.elasticpath")
 
 P = TypeVar("P", bound=ep.EPList[Any])
 
+# Parametrized once: `EPList[...]` finds its class again on every use (about 2 us).
+CUSTOMER_DOCUMENT = ep.EPDocument[ep.EPCustomer]
+ORDER_DOCUMENT = ep.EPDocument[ep.EPOrder]
+ADDRESS_LIST = ep.EPList[ep.EPAddress]
+ITEM_LIST = ep.EPList[ep.EPItem]
+SHIPPING_GROUP_LIST = ep.EPList[ep.EPShippingGroup]
+
 
 class ElasticPathSettings(BaseSettings):
     """`ELASTICPATH_*`: the store's API host and an application key (client_credentials)."""
@@ -210,7 +217,7 @@ class ElasticPathAdapter(HTTPAdapter):
             pages = await self._all_pages(
                 path,
                 endpoint=ADDRESSES_ENDPOINT,
-                parse=lambda raw: ep.parse(ep.EPList[ep.EPAddress], raw),
+                parse=lambda raw: ep.parse(ADDRESS_LIST, raw),
                 missing=missing,
                 tags=tags,
                 first=None if first is None else first.raw,
@@ -388,7 +395,7 @@ class ElasticPathAdapter(HTTPAdapter):
         pages = await self._all_pages(
             f"{order_path}/items",
             endpoint="/v2/orders/{id}/items",
-            parse=lambda body: ep.parse(ep.EPList[ep.EPItem], body),
+            parse=lambda body: ep.parse(ITEM_LIST, body),
             missing=no_order(order_id),
             tags=tags,
         )
@@ -543,7 +550,7 @@ class ElasticPathAdapter(HTTPAdapter):
             tags=(customer_tag(customer_id),),
         )
         with readable(PLATFORM, "/v2/customers/{id}"):
-            found = ep.parse(ep.EPDocument[ep.EPCustomer], raw).data
+            found = ep.parse(CUSTOMER_DOCUMENT, raw).data
         if found.id != customer_id:
             # Whatever EP meant by it, another customer is never shown in this one's place.
             log.warning("platform_answered_another_customer", platform=PLATFORM)
@@ -570,7 +577,7 @@ class ElasticPathAdapter(HTTPAdapter):
             missing=no_order(order_id),
         )
         with readable(PLATFORM, "/v2/orders/{id}"):
-            return ep.parse(ep.EPDocument[ep.EPOrder], raw).data
+            return ep.parse(ORDER_DOCUMENT, raw).data
 
     async def _customer_filter(self, customer_id: str) -> str:
         if _FILTER_VALUE.fullmatch(customer_id):
@@ -689,7 +696,7 @@ class ElasticPathAdapter(HTTPAdapter):
         try:
             with readable(PLATFORM, "/v2/orders/{id}/shipping-groups"):
                 groups = await self.get_record(
-                    ep.EPList[ep.EPShippingGroup],
+                    SHIPPING_GROUP_LIST,
                     f"{order_path}/shipping-groups",
                     endpoint="/v2/orders/{id}/shipping-groups",
                     missing="The order has no shipping groups",
