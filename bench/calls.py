@@ -1,11 +1,12 @@
 """What one platform call costs the bridge in CPU, and one Elastic Path read around it.
 
 Starts the bench platform at 0 ms in its own process, builds the Elastic Path adapter as
-`erc-bridge serve` does (the same settings from the environment, the bridge's metrics as
-its observer), and measures this process's CPU time per call: `get_order` (R3: two platform
-calls together), `list_orders` (R2: one call) and a bare `UpstreamClient.send`, each one
-at a time and 64 at a time, inside the request deadline as a route runs them. Prints the
-median of `--rounds` rounds of `--calls` calls, in microseconds.
+`erc-bridge serve` does (`create_app` with the benchmark bridge's settings: the bridge's
+metrics as its observer, its limits, resources when `--cache-ttl` is above 0), and
+measures this process's CPU time per call: `get_order` (R3: two platform calls together),
+`list_orders` (R2: one call) and a bare `UpstreamClient.send`, each one at a time and 64
+at a time, inside the request deadline as a route runs them. Prints the median of
+`--rounds` rounds of `--calls` calls, in microseconds.
 
 Usage: python -m bench.calls [--calls N] [--rounds N] [--cache-ttl S] [--log-level L]
 [--platform URL]; `--platform` names a bench platform already running (started with
@@ -17,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -28,13 +28,18 @@ import uvloop
 
 from adapters.base import OrderListRequest
 from adapters.deadline import within
-from adapters.elasticpath import ORDER_ENDPOINT, WITH_ITEMS, ElasticPathAdapter
+from adapters.elasticpath import (
+    ORDER_ENDPOINT,
+    WITH_ITEMS,
+    ElasticPathAdapter,
+    ElasticPathSettings,
+)
 from bench.__main__ import KEY
 from bench.platform import CUSTOMER, SMALL, order_id
 from bench.processes import free_port, running
 from bridge.app import create_app
-from bridge.config import load_configuration
 from bridge.logs import configure_logging
+from bridge.settings import BridgeSettings
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET
 
 CONCURRENCY = (1, 64)
@@ -44,19 +49,26 @@ ORDERS = 20_000
 Call = Callable[[], Awaitable[Any]]
 
 
-def _environment(platform_url: str, cache_ttl: float, log_level: str) -> None:
-    os.environ.update(
-        {
-            "ERC_BRIDGE_ADAPTER": "elasticpath",
-            "ELASTICPATH_BASE_URL": platform_url,
-            "ELASTICPATH_CLIENT_ID": CLIENT_ID,
-            "ELASTICPATH_CLIENT_SECRET": CLIENT_SECRET,
-            "ERC_BRIDGE_API_KEYS": KEY,
-            "ERC_BRIDGE_CURSOR_SECRET": "bench-cursor-secret-0123456789abcdef",
-            "ERC_BRIDGE_CACHE_TTL_S": str(cache_ttl),
-            "ERC_BRIDGE_LOG_LEVEL": log_level,
-        }
+def _configured(platform_url: str, cache_ttl: float, log_level: str) -> ElasticPathAdapter:
+    """The Elastic Path adapter as `create_app` prepares it for `erc-bridge serve` (observer,
+    limits, breaker periods, resources), with the benchmark bridge's settings."""
+    settings = BridgeSettings(
+        _env_file=None,
+        adapter="elasticpath",
+        api_keys=KEY,
+        cache_ttl_s=cache_ttl,
+        log_level=log_level,
     )
+    adapter = ElasticPathAdapter(
+        ElasticPathSettings(
+            _env_file=None,
+            base_url=platform_url,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+        )
+    )
+    create_app(settings, adapter)
+    return adapter
 
 
 async def _cpu_per_call(call: Call, calls: int, concurrency: int, deadline_s: float) -> float:
@@ -96,12 +108,10 @@ def _calls(adapter: ElasticPathAdapter, token: str) -> dict[str, Call]:
     return {"R3 get_order": r3, "R2 list_orders": r2, "UpstreamClient.send": send}
 
 
-async def measure(calls: int, rounds: int) -> dict[tuple[str, int], list[float]]:
-    configuration = load_configuration()
-    app = create_app(configuration.settings, configuration.adapter)
-    adapter = app.state.bridge.adapter
-    assert isinstance(adapter, ElasticPathAdapter)
-    deadline_s = configuration.settings.deadline_s
+async def measure(
+    adapter: ElasticPathAdapter, calls: int, rounds: int
+) -> dict[tuple[str, int], list[float]]:
+    deadline_s = BridgeSettings.model_fields["deadline_s"].default
     await adapter.open()
     try:
         token = await adapter._token.get()
@@ -134,9 +144,9 @@ def main() -> None:
             env = {"BENCH_LATENCY_MS": "0", "BENCH_ORDERS": str(ORDERS)}
             stack.enter_context(running(["bench.platform", "--port", str(port)], port, env=env))
             url = f"http://127.0.0.1:{port}"
-        _environment(url, args.cache_ttl, args.log_level)
         configure_logging(args.log_level, final=True)
-        results = uvloop.run(measure(args.calls, args.rounds))
+        adapter = _configured(url, args.cache_ttl, args.log_level)
+        results = uvloop.run(measure(adapter, args.calls, args.rounds))
     print(f"CPU us per call, median of {args.rounds} rounds of {args.calls} calls")
     print("call".ljust(22) + "".join(f"{c:>8} at a time" for c in CONCURRENCY))
     for name in dict.fromkeys(name for name, _ in results):

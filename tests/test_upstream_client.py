@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import orjson
 import pytest
+from structlog.testing import capture_logs
 
 from adapters.breaker import BreakerState, CircuitBreaker
 from adapters.deadline import deadline_after, remaining, within
@@ -77,6 +78,26 @@ async def test_a_500_then_ok_succeeds_after_two_calls(
     platform.then(Step(status=500))
     response = await client.send("GET", "/v2/orders/1")
     assert response.status_code == 200
+    assert platform.calls == 2
+
+
+async def test_each_attempt_is_logged_at_debug_with_its_outcome(
+    client: UpstreamClient, platform: FaultPlatform
+) -> None:
+    platform.then(Step(status=500))
+    with capture_logs() as logs:
+        await client.send("GET", "/v2/orders/1", endpoint="/v2/orders/{id}")
+    calls = [entry for entry in logs if entry["event"] == "platform_call"]
+    assert [(entry["log_level"], entry["outcome"]) for entry in calls] == [
+        ("debug", "500"),
+        ("debug", "200"),
+    ]
+    assert all(
+        entry.keys() >= {"platform", "method", "endpoint", "duration_ms"}
+        and (entry["platform"], entry["method"], entry["endpoint"])
+        == ("test", "GET", "/v2/orders/{id}")
+        for entry in calls
+    )
     assert platform.calls == 2
 
 
