@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -32,12 +33,12 @@ from adapters.elasticpath import (
     ORDER_ENDPOINT,
     WITH_ITEMS,
     ElasticPathAdapter,
-    ElasticPathSettings,
 )
 from bench.__main__ import KEY
 from bench.platform import CUSTOMER, SMALL, order_id
 from bench.processes import free_port, running
 from bridge.app import create_app
+from bridge.config import build_adapter
 from bridge.logs import configure_logging
 from bridge.settings import BridgeSettings
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET
@@ -50,8 +51,12 @@ Call = Callable[[], Awaitable[Any]]
 
 
 def _configured(platform_url: str, cache_ttl: float, log_level: str) -> ElasticPathAdapter:
-    """The Elastic Path adapter as `create_app` prepares it for `erc-bridge serve` (observer,
-    limits, breaker periods, resources), with the benchmark bridge's settings."""
+    """The Elastic Path adapter as `erc-bridge serve` builds it (its settings from the
+    environment) and `create_app` prepares it (observer, limits, breaker periods,
+    resources), with the benchmark bridge's settings."""
+    os.environ["ELASTICPATH_BASE_URL"] = platform_url
+    os.environ["ELASTICPATH_CLIENT_ID"] = CLIENT_ID
+    os.environ["ELASTICPATH_CLIENT_SECRET"] = CLIENT_SECRET
     settings = BridgeSettings(
         _env_file=None,
         adapter="elasticpath",
@@ -59,14 +64,8 @@ def _configured(platform_url: str, cache_ttl: float, log_level: str) -> ElasticP
         cache_ttl_s=cache_ttl,
         log_level=log_level,
     )
-    adapter = ElasticPathAdapter(
-        ElasticPathSettings(
-            _env_file=None,
-            base_url=platform_url,
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-        )
-    )
+    adapter = build_adapter(settings)
+    assert isinstance(adapter, ElasticPathAdapter)
     create_app(settings, adapter)
     return adapter
 
