@@ -109,6 +109,13 @@ log = structlog.get_logger("erc_bridge.elasticpath")
 
 P = TypeVar("P", bound=ep.EPList[Any])
 
+# Parametrized once: `EPList[...]` finds its class again on every use (about 2 us).
+CUSTOMER_DOCUMENT = ep.EPDocument[ep.EPCustomer]
+ORDER_DOCUMENT = ep.EPDocument[ep.EPOrder]
+ADDRESS_LIST = ep.EPList[ep.EPAddress]
+ITEM_LIST = ep.EPList[ep.EPItem]
+SHIPPING_GROUP_LIST = ep.EPList[ep.EPShippingGroup]
+
 
 class ElasticPathSettings(BaseSettings):
     """`ELASTICPATH_*`: the store's API host and an application key (client_credentials)."""
@@ -210,7 +217,7 @@ class ElasticPathAdapter(HTTPAdapter):
             pages = await self._all_pages(
                 path,
                 endpoint=ADDRESSES_ENDPOINT,
-                parse=lambda raw: ep.parse(ep.EPList[ep.EPAddress], raw),
+                parse=lambda raw: ep.parse(ADDRESS_LIST, raw),
                 missing=missing,
                 tags=tags,
                 first=None if first is None else first.raw,
@@ -388,7 +395,7 @@ class ElasticPathAdapter(HTTPAdapter):
         pages = await self._all_pages(
             f"{order_path}/items",
             endpoint="/v2/orders/{id}/items",
-            parse=lambda body: ep.parse(ep.EPList[ep.EPItem], body),
+            parse=lambda body: ep.parse(ITEM_LIST, body),
             missing=no_order(order_id),
             tags=tags,
         )
@@ -543,7 +550,7 @@ class ElasticPathAdapter(HTTPAdapter):
             tags=(customer_tag(customer_id),),
         )
         with readable(PLATFORM, "/v2/customers/{id}"):
-            found = ep.parse(ep.EPDocument[ep.EPCustomer], raw).data
+            found = ep.parse(CUSTOMER_DOCUMENT, raw).data
         if found.id != customer_id:
             # Whatever EP meant by it, another customer is never shown in this one's place.
             log.warning("platform_answered_another_customer", platform=PLATFORM)
@@ -570,7 +577,7 @@ class ElasticPathAdapter(HTTPAdapter):
             missing=no_order(order_id),
         )
         with readable(PLATFORM, "/v2/orders/{id}"):
-            return ep.parse(ep.EPDocument[ep.EPOrder], raw).data
+            return ep.parse(ORDER_DOCUMENT, raw).data
 
     async def _customer_filter(self, customer_id: str) -> str:
         if _FILTER_VALUE.fullmatch(customer_id):
@@ -592,23 +599,29 @@ class ElasticPathAdapter(HTTPAdapter):
         newest_first: bool,
     ) -> ep.EPOrderList:
         """One page of the customer's orders with their lines; each order whose lines are
-        all there is kept as R3 would have fetched it."""
+        all there is kept as R3 would have fetched it. With nothing kept, the page is
+        validated straight from its bytes, which costs less than decoding it first."""
         query = _orders_query(customer_filter, newest_first=newest_first)
+        params: dict[str, str | int] = {**query, "page[limit]": limit, "page[offset]": offset}
         since = self.generation()
-        raw = await self.get_json(
-            "/v2/orders",
-            endpoint="/v2/orders",
-            params={**query, "page[limit]": limit, "page[offset]": offset},
-            tags=(customer_tag(customer_id),),
-        )
         with readable(PLATFORM, "/v2/orders"):
-            page = ep.parse(ep.EPOrderList, raw)
-            if any(item.shipping_group_id for item in page.included.items):
-                self._store_ships_in_groups = True
-            if since is not None:  # else nothing is kept
+            if since is None:
+                page = await self.get_record(
+                    ep.EPOrderList, "/v2/orders", endpoint="/v2/orders", params=params
+                )
+            else:
+                raw = await self.get_json(
+                    "/v2/orders",
+                    endpoint="/v2/orders",
+                    params=params,
+                    tags=(customer_tag(customer_id),),
+                )
+                page = ep.parse(ep.EPOrderList, raw)
                 for order_id, document in ep.order_documents(raw):
                     tags = order_tags(order_id, customer_id)
                     self.keep(_order_path(order_id), WITH_ITEMS, document, tags, since=since)
+        if any(item.shipping_group_id for item in page.included.items):
+            self._store_ships_in_groups = True
         return page
 
     async def _every_order(
@@ -683,7 +696,7 @@ class ElasticPathAdapter(HTTPAdapter):
         try:
             with readable(PLATFORM, "/v2/orders/{id}/shipping-groups"):
                 groups = await self.get_record(
-                    ep.EPList[ep.EPShippingGroup],
+                    SHIPPING_GROUP_LIST,
                     f"{order_path}/shipping-groups",
                     endpoint="/v2/orders/{id}/shipping-groups",
                     missing="The order has no shipping groups",

@@ -18,11 +18,12 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import quote, quote_plus, urlencode
 
 import orjson
@@ -39,7 +40,14 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from adapters.http1 import IDLE_TIMEOUT, MAX_ANSWER_BYTES, HTTP1Pool, Origin, ProtocolError
+from adapters.http1 import (
+    IDLE_TIMEOUT,
+    MAX_ANSWER_BYTES,
+    HTTP1Pool,
+    Origin,
+    ProtocolError,
+    Slots,
+)
 from adapters.proxies import proxy_from_environment
 from adapters.responses import PlatformResponse as PlatformResponse  # adapters name it here too
 from mappings.errors import MappingError
@@ -178,31 +186,34 @@ def _deadline_passed() -> bool:
     return left is not None and left < 0.01
 
 
-@lru_cache(maxsize=4096)
-def _quoted(text: str) -> str:
-    return quote_plus(text)
+@lru_cache(maxsize=4096, typed=True)
+def _pair(name: object, value: object) -> str:
+    return f"{quote_plus(str(name))}={quote_plus(str(value))}"
 
 
 def encode_query(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
-    """`urlencode(params, doseq=True)`, with each name and value quoted once and then
-    remembered: parameter names and most values repeat from one call to the next."""
+    """`urlencode(params, doseq=True)`, with each name and value pair quoted once and then
+    remembered: names and most values repeat from one call to the next. Remembered by
+    type too, so that `1` and `True` stay apart."""
     pairs = params.items() if isinstance(params, Mapping) else params
     encoded = []
     for name, value in pairs:
-        for item in value if isinstance(value, list | tuple) else (value,):
-            encoded.append(f"{_quoted(str(name))}={_quoted(str(item))}")
+        if isinstance(value, list | tuple):
+            encoded += [_pair(name, item) for item in value]
+        else:
+            encoded.append(_pair(name, value))
     return "&".join(encoded)
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
+class Outgoing(NamedTuple):
     """One HTTP request to the platform, as an adapter asked for it: `data` is sent as a
-    form, `json` as a JSON body."""
+    form, `json` as a JSON body. A named tuple: made for every call, and about 1 us cheaper
+    than a frozen dataclass."""
 
     method: str
     path: str
     params: Any = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = MappingProxyType({})
     data: dict[str, str] | None = None
     json: Any = None
 
@@ -311,7 +322,7 @@ class UpstreamClient:
             open_s=config.breaker_open_s,
             open_max_s=config.breaker_open_max_s,
         )
-        self._in_flight = asyncio.Semaphore(config.max_in_flight)
+        self._in_flight = Slots(config.max_in_flight)
         self._sleep = sleep
         self._observer = observer
         # How long the platform asks to wait after a 429/5xx: `Retry-After`, unless the
@@ -427,19 +438,20 @@ class UpstreamClient:
 
     async def _take_slot(self, left: float | None) -> None:
         """One of the `max_in_flight` slots, waiting no longer than the deadline allows."""
-        if not self._in_flight.locked():
-            await self._in_flight.acquire()  # a free slot: taken at once, no timer to set
-            return
+        if self._in_flight.take_now():
+            return  # a free slot: taken at once, no timer to set
         try:
             async with asyncio.timeout(left):
-                await self._in_flight.acquire()
+                await self._in_flight.take()
         except TimeoutError:
             raise UpstreamTimeout(f"{self.platform} calls are queued past the deadline") from None
 
     def _record(self, method: str, endpoint: str, started: float, *, outcome: str) -> None:
         seconds = time.perf_counter() - started
         self._observer.platform_call(self.platform, endpoint, outcome, seconds)
-        log.debug(
+        # `bind()` first, as the proxy would: its `log.debug` goes through a failed attribute
+        # lookup that costs about 1 us, every platform call, even with debug off.
+        log.bind().debug(
             "platform_call",
             platform=self.platform,
             method=method,

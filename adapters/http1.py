@@ -85,6 +85,53 @@ class Origin:
         return f"[{self.host}]" if ":" in self.host else self.host
 
 
+class Slots:
+    """At most `size` holders at once; the others wait first come, first served.
+
+    What `asyncio.Semaphore` does, with a synchronous `take_now()`: every platform call
+    takes two slots (the client's calls in flight, the pool's connections), and a free one
+    is taken here without a coroutine or a look through the queue."""
+
+    __slots__ = ("_free", "_waiting")
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    def take_now(self) -> bool:
+        """Take a free slot if there is one and nobody is waiting for it."""
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+            return True
+        return False
+
+    async def take(self) -> None:
+        """A slot, once those waiting before have theirs. A caller cancelled while waiting
+        leaves the queue; one cancelled as its slot came passes it on."""
+        if self.take_now():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiting.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        """Give the slot back: to the first caller still waiting, else to the free ones."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
 class HTTP1Pool:
     """At most `max_connections` connections to `origin`; a request waits up to
     `pool_timeout` for one, and up to `connect_timeout` for a new one to open."""
@@ -109,7 +156,7 @@ class HTTP1Pool:
         self._pool_timeout = pool_timeout
         tls = origin.scheme == "https"
         self._ssl = (ssl_context or ssl.create_default_context()) if tls else None
-        self._slots = asyncio.Semaphore(max_connections)
+        self._slots = Slots(max_connections)
         self._idle: deque[_Connection] = deque()
         self._open: set[_Connection] = set()
 
@@ -129,11 +176,9 @@ class HTTP1Pool:
         loop = asyncio.get_running_loop()
         now = loop.time()
         deadline = now + within_s
-        if self._slots.locked():
+        if not self._slots.take_now():
             async with asyncio.timeout_at(min(deadline, now + self._pool_timeout)):
-                await self._slots.acquire()
-        else:
-            await self._slots.acquire()
+                await self._slots.take()
         try:
             self._drop_expired(now)
             while self._idle:

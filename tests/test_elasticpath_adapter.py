@@ -15,6 +15,7 @@ from adapters.base import OrderListRequest, OrderPage, OrderSort
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
 from adapters.errors import NotFound, UnservableRequest, UpstreamError, UpstreamUnavailable
 from adapters.http import HTTPConfig
+from adapters.resources import ResourceCache
 from mappings.status import DeliveryType, DetailedStatus
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import (
@@ -769,6 +770,66 @@ async def test_unexpected_order_json_logs_the_field(
     (logged,) = [entry for entry in logs if entry["event"] == "platform_body_unusable"]
     assert logged["field"] == "data.meta.display_price.with_tax.amount"
     assert emulator.api_paths == [order_path(fx.ORDER_COMPLETE)]
+
+
+def listed_with_a_misfit() -> dict[str, Any]:
+    """Maria's orders as `/v2/orders` lists them, one amount a string where EP sends a number."""
+    orders = [STORE.order(order_id) for order_id in STORE.newest_first(fx.MARIA)]
+    broken = orders[0]
+    assert broken is not None
+    orders[0] = {
+        **broken,
+        "meta": {
+            **broken["meta"],
+            "display_price": {"with_tax": {"amount": "12303", "currency": "USD"}},
+        },
+    }
+    return {"data": orders, "meta": {"results": {"total": len(orders)}}}
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["no resources", "resources"])
+async def test_a_listed_order_that_does_not_fit_is_refused_alike_with_or_without_resources(
+    adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, kept: bool
+) -> None:
+    adapter.resources = ResourceCache(ttl_s=30) if kept else None
+    emulator.fail_next(200, listed_with_a_misfit(), path="/v2/orders")
+    with capture_logs() as logs, pytest.raises(UpstreamError) as refused:
+        await adapter.list_orders(OrderListRequest(customer_id=fx.MARIA, limit=20))
+    assert refused.value.message == "elasticpath sent a /v2/orders body the bridge cannot read"
+    (logged,) = [entry for entry in logs if entry["event"] == "platform_body_unusable"]
+    assert logged["field"] == "data.0.meta.display_price.with_tax.amount"
+    assert emulator.api_paths == ["/v2/orders"]
+    if adapter.resources is not None:  # the list as received (the route forgets it), no order
+        assert len(adapter.resources) == 1
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["no resources", "resources"])
+async def test_an_order_list_that_is_not_json_is_refused_alike_with_or_without_resources(
+    adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, kept: bool
+) -> None:
+    adapter.resources = ResourceCache(ttl_s=30) if kept else None
+    emulator.send_malformed_next(path="/v2/orders")
+    with capture_logs() as logs, pytest.raises(UpstreamError) as refused:
+        await adapter.list_orders(OrderListRequest(customer_id=fx.MARIA, limit=20))
+    assert refused.value.message == "elasticpath sent a body that is not JSON"
+    assert [entry["event"] for entry in logs if entry["log_level"] != "debug"] == [
+        "platform_body_unreadable"
+    ]
+    assert emulator.api_paths == ["/v2/orders"]
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["no resources", "resources"])
+async def test_listed_orders_are_kept_only_with_resources(
+    adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, kept: bool
+) -> None:
+    adapter.resources = ResourceCache(ttl_s=30) if kept else None
+    page = await adapter.list_orders(OrderListRequest(customer_id=fx.MARIA, limit=20))
+    listed = next(order for order in page.orders if order.id == fx.ORDER_PROMO)
+    before = len(emulator.api_paths)
+    detail = await adapter.get_order(fx.MARIA, fx.ORDER_PROMO)
+    assert detail.items == listed.items
+    called = [path for path in emulator.api_paths[before:] if not path.endswith("/shipping-groups")]
+    assert called == ([] if kept else [order_path(fx.ORDER_PROMO)])
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from adapters.decoding import STEP_BYTES, decoded
 from adapters.http import HTTPConfig, Outgoing, UpstreamClient, _HTTP1Wire
-from adapters.http1 import HTTP1Pool, Origin, ProtocolError
+from adapters.http1 import HTTP1Pool, Origin, ProtocolError, Slots
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
@@ -529,3 +529,71 @@ async def test_an_answer_over_the_size_limit_is_refused(answer: bytes) -> None:
             await pool.exchange(get(), within_s=2, idempotent=True)
         await pool.close()
     assert server.connections == 1
+
+
+# The slots the pool and the client's calls in flight are counted with
+
+
+async def waiting_for(slots: Slots, name: str, order: list[str]) -> asyncio.Task[None]:
+    async def take() -> None:
+        await slots.take()
+        order.append(name)
+
+    task = asyncio.create_task(take())
+    await asyncio.sleep(0)  # queued
+    return task
+
+
+async def test_slots_are_given_first_come_first_served() -> None:
+    slots, order = Slots(1), list[str]()
+    assert slots.take_now()
+    first = await waiting_for(slots, "first", order)
+    second = await waiting_for(slots, "second", order)
+    assert not slots.take_now()
+    slots.release()
+    await first
+    assert order == ["first"]
+    slots.release()
+    await second
+    assert order == ["first", "second"]
+    slots.release()
+    assert slots.take_now()  # every slot back, none lost
+
+
+async def test_a_caller_gone_while_waiting_leaves_the_queue() -> None:
+    slots, order = Slots(1), list[str]()
+    assert slots.take_now()
+    gone = await waiting_for(slots, "gone", order)
+    stays = await waiting_for(slots, "stays", order)
+    gone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    slots.release()
+    await stays
+    assert order == ["stays"]
+    slots.release()
+    assert slots.take_now() and not slots.take_now()
+
+
+async def test_a_slot_given_to_a_caller_cancelled_meanwhile_goes_to_the_next() -> None:
+    slots, order = Slots(1), list[str]()
+    assert slots.take_now()
+    late = await waiting_for(slots, "late", order)
+    next_one = await waiting_for(slots, "next", order)
+    slots.release()  # the slot is handed to `late`...
+    late.cancel()  # ...which is cancelled before it runs again
+    with pytest.raises(asyncio.CancelledError):
+        await late
+    await next_one
+    assert order == ["next"]
+
+
+async def test_a_timed_out_wait_takes_no_slot() -> None:
+    slots = Slots(1)
+    assert slots.take_now()
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.01):
+            await slots.take()
+    assert not slots.take_now()  # still held by the first caller, nobody else
+    slots.release()
+    assert slots.take_now()

@@ -15,9 +15,10 @@ from urllib.parse import urlencode
 
 import orjson
 import pytest
+from structlog.testing import capture_logs
 
 from adapters.breaker import BreakerState, CircuitBreaker
-from adapters.deadline import deadline_after, within
+from adapters.deadline import deadline_after, remaining, within
 from adapters.errors import (
     CircuitOpen,
     NotFound,
@@ -77,6 +78,26 @@ async def test_a_500_then_ok_succeeds_after_two_calls(
     platform.then(Step(status=500))
     response = await client.send("GET", "/v2/orders/1")
     assert response.status_code == 200
+    assert platform.calls == 2
+
+
+async def test_each_attempt_is_logged_at_debug_with_its_outcome(
+    client: UpstreamClient, platform: FaultPlatform
+) -> None:
+    platform.then(Step(status=500))
+    with capture_logs() as logs:
+        await client.send("GET", "/v2/orders/1", endpoint="/v2/orders/{id}")
+    calls = [entry for entry in logs if entry["event"] == "platform_call"]
+    assert [(entry["log_level"], entry["outcome"]) for entry in calls] == [
+        ("debug", "500"),
+        ("debug", "200"),
+    ]
+    assert all(
+        entry.keys() >= {"platform", "method", "endpoint", "duration_ms"}
+        and (entry["platform"], entry["method"], entry["endpoint"])
+        == ("test", "GET", "/v2/orders/{id}")
+        for entry in calls
+    )
     assert platform.calls == 2
 
 
@@ -516,6 +537,7 @@ async def answer_of(app: Any) -> PlatformResponse:
         {"filter": "eq(customer_id,a b&c=d/é)", "page[limit]": 20, "page[offset]": 0},
         {"ids": ["1", 2, "a+b"], "flag": True, "empty": ""},
         [("a", "1"), ("a", "2"), ("ü", "ß ?")],
+        [("n", 1), ("n", True), ("n", 1.0), ("n", "1")],  # equal keys, each as it is written
     ],
 )
 def test_query_strings_are_encoded_as_urlencode_would(params: Any) -> None:
@@ -586,3 +608,63 @@ async def test_an_invalid_answer_is_an_upstream_error_and_a_breaker_failure(
     assert calls == [("/x", "invalid_answer")]
     assert len(requests) == 1 and sleeps == []  # not retried
     assert breaker.state is BreakerState.OPEN
+
+
+# The request deadline (`within`), as asyncio.timeout behaves
+
+
+async def test_a_deadline_cuts_its_block_and_leaves_the_task_uncancelled() -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TimeoutError) as cut:
+        async with within(0.05):
+            await asyncio.sleep(5)
+    assert 0.04 <= loop.time() - started < 1
+    assert isinstance(cut.value.__cause__, asyncio.CancelledError)
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+
+
+async def test_a_cancellation_from_outside_stays_a_cancellation() -> None:
+    entered = asyncio.Event()
+
+    async def request() -> None:
+        async with within(5):
+            entered.set()
+            await asyncio.sleep(5)
+
+    task = asyncio.create_task(request())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_a_cancellation_from_outside_as_the_deadline_passes_stays_a_cancellation() -> None:
+    async def request() -> None:
+        async with within(0.02):
+            await asyncio.sleep(5)
+
+    task = asyncio.create_task(request())
+    await asyncio.sleep(0.02)  # the deadline's timer and this cancel in the same turn, or near
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_an_inner_deadline_cuts_only_its_own_block() -> None:
+    async with within(5):
+        with pytest.raises(TimeoutError):
+            async with within(0.02):
+                await asyncio.sleep(5)
+        await asyncio.sleep(0.01)  # the outer block goes on, uncancelled
+        left = remaining()
+        assert left is not None and left > 4
+
+
+async def test_a_block_that_ends_in_time_is_never_cancelled_later() -> None:
+    async with within(0.02):
+        pass
+    await asyncio.sleep(0.05)  # the timer was cancelled with the block
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
