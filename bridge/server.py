@@ -200,6 +200,7 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         self._head_since: float | None = None  # while a request head is awaited
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
+        self._idle_since: float | None = None  # since the last answer, while none is due
         self._at_capacity = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -211,9 +212,10 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         self._await_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        for timer in (self._head_timer, self.timeout_keep_alive_task):
+            if timer is not None:
+                timer.cancel()
+        self._head_timer = self.timeout_keep_alive_task = None
         if not self._at_capacity:
             super().connection_lost(exc)
 
@@ -266,6 +268,38 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_since = None
         super().on_headers_complete()
+
+    # The keep-alive timeout, with one timer per connection as for the head: uvicorn arms
+    # a new timer after every answer and cancels it at the next request's first bytes.
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_since = None  # busy: a timer that fires now finds nothing to close
+
+    def on_response_complete(self) -> None:
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._idle_since = None
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self._keep_alive_due
+            )
+
+    def _keep_alive_due(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self._idle_since is None:
+            return  # a request came; its answer sets the timer again
+        left = self._idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_due)
+        else:
+            self.timeout_keep_alive_handler()
 
     def _await_head(self) -> None:
         """A request head is due: from now it has `header_timeout_s` to arrive whole. One
