@@ -426,3 +426,75 @@ def test_turned_away_connections_are_told_in_one_line_at_most_every_ten_seconds(
             turned_away.note(now)
     assert [(line["count"], line["total"]) for line in logs] == [(1, 1), (4, 5)]
     assert {line["event"] for line in logs} == {"connections_turned_away"}
+
+
+# The keep-alive timeout: one timer per connection, moved on while requests keep coming.
+
+KEEP_ALIVE_S = 0.2
+
+
+async def _paced(request: Request) -> Response:
+    await asyncio.sleep(float(request.query_params.get("wait", "0")))
+    return Response(b"ok", media_type="text/plain")
+
+
+PACED = Starlette(routes=[Route("/", _paced)])
+
+
+def _kept_alive() -> tuple[OneWriteHttpProtocol, RecordingTransport]:
+    config = uvicorn.Config(
+        PACED, log_config=None, access_log=False, lifespan="off", timeout_keep_alive=KEEP_ALIVE_S
+    )
+    protocol = OneWriteHttpProtocol(config, ServerState(), {})
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+def _answers(transport: RecordingTransport) -> int:
+    return b"".join(transport.writes).count(b"HTTP/1.1 200 OK")
+
+
+def test_an_idle_connection_is_closed_at_the_keep_alive_timeout_after_its_last_answer() -> None:
+    async def scenario() -> list[tuple[int, bool]]:
+        protocol, transport = _kept_alive()
+        seen = []
+        for _ in range(3):  # each request comes before the timeout counted from the last answer
+            protocol.data_received(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            await asyncio.sleep(KEEP_ALIVE_S * 0.6)
+            seen.append((_answers(transport), transport.closed))
+        await asyncio.sleep(KEEP_ALIVE_S * 0.6)
+        seen.append((_answers(transport), transport.closed))
+        protocol.connection_lost(None)
+        return seen
+
+    assert asyncio.run(scenario()) == [(1, False), (2, False), (3, False), (3, True)]
+
+
+def test_a_connection_is_not_closed_for_keep_alive_while_a_request_is_served() -> None:
+    async def scenario() -> tuple[bool, int, bool]:
+        protocol, transport = _kept_alive()
+        protocol.data_received(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        await asyncio.sleep(KEEP_ALIVE_S * 0.5)
+        wait = KEEP_ALIVE_S * 2  # the first answer's timer fires while this one is served
+        protocol.data_received(f"GET /?wait={wait} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+        await asyncio.sleep(KEEP_ALIVE_S * 2.2)
+        open_after_the_slow_answer = not transport.closed
+        answered = _answers(transport)
+        await asyncio.sleep(KEEP_ALIVE_S * 1.5)
+        protocol.connection_lost(None)
+        return open_after_the_slow_answer, answered, transport.closed
+
+    assert asyncio.run(scenario()) == (True, 2, True)
+
+
+def test_a_lost_connection_leaves_no_keep_alive_timer_behind() -> None:
+    async def scenario() -> tuple[bool, bool]:
+        protocol, transport = _kept_alive()
+        protocol.data_received(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        await asyncio.sleep(KEEP_ALIVE_S * 0.3)
+        armed = protocol.timeout_keep_alive_task is not None
+        protocol.connection_lost(ConnectionResetError())
+        return armed, protocol.timeout_keep_alive_task is None
+
+    assert asyncio.run(scenario()) == (True, True)
