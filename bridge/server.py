@@ -28,10 +28,18 @@ import weakref
 from collections.abc import Callable
 from typing import Any, cast
 
+from starlette.types import Send
+
 import httptools
 import structlog
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_RE,
+    HEADER_VALUE_RE,
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 from uvicorn.server import ServerState
 
 from bridge.errors import ERCError
@@ -346,6 +354,66 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         transport.close()
         if self.turned_away is not None:
             self.turned_away.note(self.loop.time())
+
+
+def answer_at_once(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
+    """Writes a whole answer straight to its connection, as uvicorn's `send` would for its
+    two messages, when `send` is uvicorn's own (httptools) with nothing wrapped around it
+    and nothing sent yet. False when it cannot (another server, a wrapper, an answer
+    begun, a caller gone, a connection not taking writes): then send the two messages.
+
+    Only for answers the bridge builds itself: `headers` lower-case, with a content-length
+    of len(`body`) and no framing or connection header, and values no caller can shape,
+    for uvicorn's search for bytes a header must not hold is skipped for them. The
+    server's own default headers are checked as uvicorn checks them, once for each list
+    the server makes (it makes a new one when the Date changes)."""
+    cycle = getattr(send, "__self__", None)
+    if (
+        type(cycle) is not RequestResponseCycle
+        or cycle.response_started
+        or cycle.disconnected
+        or cycle.flow.write_paused
+        or cycle.access_log
+        or not _checked(cycle.default_headers)
+    ):
+        return False
+    cycle.response_started = cycle.response_complete = True
+    cycle.waiting_for_100_continue = False
+    cycle.chunked_encoding = False
+    lines = [STATUS_LINE[status]]
+    for name, value in (*cycle.default_headers, *headers):
+        lines += (name, b": ", value, b"\r\n")
+    if not cycle.keep_alive:
+        lines.append(b"connection: close\r\n")
+    lines.append(b"\r\n")
+    if cycle.scope["method"] != "HEAD":
+        lines.append(body)
+    cycle.transport.write(b"".join(lines))
+    cycle.message_event.set()
+    if not cycle.keep_alive:
+        cycle.transport.close()
+    cycle.on_response()
+    return True
+
+
+_checked_defaults: list[list[tuple[bytes, bytes]]] = []
+
+
+def _checked(defaults: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the server's default headers are ones uvicorn would write: lower-case,
+    no bytes a header must not hold, no framing or connection header of their own."""
+    if _checked_defaults and _checked_defaults[0] is defaults:
+        return True
+    for name, value in defaults:
+        if (
+            HEADER_RE.search(name)
+            or HEADER_VALUE_RE.search(value)
+            or name != name.lower()
+            or name in (b"content-length", b"transfer-encoding", b"connection")
+        ):
+            return False
+    _checked_defaults[:] = [defaults]  # held, so that no other list can take its identity
+    return True
 
 
 class _Refused(Exception):

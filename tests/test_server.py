@@ -498,3 +498,119 @@ def test_a_lost_connection_leaves_no_keep_alive_timer_behind() -> None:
         return armed, protocol.timeout_keep_alive_task is None
 
     assert asyncio.run(scenario()) == (True, True)
+
+
+# An ERC answer written at once (`answer_at_once`): the bytes uvicorn's `send` writes.
+
+DATE = (b"date", b"Sat, 05 Dec 2026 08:00:00 GMT")
+
+
+def _bridge_request(path: str, *lines: str, method: str = "GET") -> bytes:
+    head = [f"{method} {path} HTTP/1.1", "Host: test", f"X-API-Key: {API_KEY}", *lines]
+    return ("\r\n".join(head) + "\r\n\r\n").encode()
+
+
+async def _served_by_protocol(requests: list[bytes]) -> tuple[list[bytes], bool]:
+    """Each request on one connection to a fresh bridge, and what was written for each."""
+    from bridge.app import create_app
+
+    app = create_app(settings())
+    await app.state.bridge.adapter.open()
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+    state = ServerState()
+    state.default_headers = [DATE]
+    protocol = OneWriteHttpProtocol(config, state, {})
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    answers = []
+    for request in requests:
+        before = len(transport.writes)
+        protocol.data_received(request)
+        for _ in range(SETTLE_TURNS):
+            await _next_turn()
+            if protocol.cycle.response_complete and len(transport.writes) > before:
+                break
+        answers.append(b"".join(transport.writes[before:]))
+    protocol.connection_lost(None)
+    return answers, transport.closed
+
+
+ONE_CONNECTION = [
+    _bridge_request(f"{R}/customers/cus_ana/orders/ord_1001", "X-Request-Id: first"),
+    _bridge_request(f"{R}/customers/cus_ana/orders/ord_1001", "X-Request-Id: second"),
+    _bridge_request(f"{R}/customers/cus_ana/orders?limit=2&extra=1", "X-Request-Id: third"),
+    _bridge_request(f"{R}/customers/cus_ana", "X-Request-Id: fourth", method="HEAD"),
+    _bridge_request(f"{R}/customers/nobody", "X-Request-Id: fifth"),
+    _bridge_request(f"{R}/customers/cus_ana", "X-Request-Id: last", "Connection: close"),
+]
+
+
+def test_an_erc_answer_written_at_once_is_byte_for_byte_what_uvicorn_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bridge import routes, server
+
+    taken: list[bool] = []
+
+    def noting(*args: Any) -> bool:
+        taken.append(server.answer_at_once(*args))
+        return taken[-1]
+
+    monkeypatch.setattr(routes, "answer_at_once", noting)
+    at_once, closed = asyncio.run(_served_by_protocol(ONE_CONNECTION))
+    # The miss, the hit, the list and the customer are written at once; the HEAD goes
+    # through the router, whose `send` is wrapped; the 404 is an error answer.
+    assert taken == [True, True, True, False, True]
+    monkeypatch.setattr(routes, "answer_at_once", lambda *args: False)
+    by_uvicorn, closed_by_uvicorn = asyncio.run(_served_by_protocol(ONE_CONNECTION))
+    assert at_once == by_uvicorn
+    assert closed and closed_by_uvicorn
+    heads = [answer.partition(b"\r\n\r\n")[0] for answer in at_once]
+    assert heads[0].startswith(b"HTTP/1.1 200 OK\r\ndate: ") and b"x-cache: MISS" in heads[0]
+    assert b"x-cache: HIT" in heads[1] and b"\r\nx-request-id: second" in heads[1]
+    assert heads[3].startswith(b"HTTP/1.1 200 ") and at_once[3].endswith(b"\r\n\r\n")
+    assert heads[4].startswith(b"HTTP/1.1 404 ")
+    assert heads[5].endswith(b"x-request-id: last\r\nconnection: close")
+
+
+def test_a_caller_gone_before_its_answer_gets_nothing_written() -> None:
+    async def scenario() -> tuple[RecordingTransport, bool]:
+        from bridge.app import create_app
+
+        app = create_app(settings())
+        await app.state.bridge.adapter.open()
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+        protocol = OneWriteHttpProtocol(config, ServerState(), {})
+        transport = RecordingTransport()
+        protocol.connection_made(transport)
+        protocol.data_received(_bridge_request(f"{R}/customers/cus_ana"))
+        cycle = protocol.cycle
+        protocol.connection_lost(None)  # before the app has run
+        for _ in range(SETTLE_TURNS):
+            await _next_turn()
+        return transport, cycle.response_complete
+
+    transport, complete = asyncio.run(scenario())
+    assert transport.writes == [] and not complete
+
+
+def test_default_headers_uvicorn_would_refuse_are_not_written_at_once() -> None:
+    from bridge.server import answer_at_once
+
+    async def scenario(defaults: list[tuple[bytes, bytes]]) -> tuple[bool, list[bytes]]:
+        config = uvicorn.Config(TINY, log_config=None, access_log=False, lifespan="off")
+        state = ServerState()
+        state.default_headers = defaults
+        protocol = OneWriteHttpProtocol(config, state, {})
+        transport = RecordingTransport()
+        protocol.connection_made(transport)
+        protocol.data_received(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        headers = [(b"content-length", b"2")]
+        written = answer_at_once(protocol.cycle.send, 200, headers, b"ok")
+        return written, list(transport.writes)  # before the app has run
+
+    written, _ = asyncio.run(scenario([DATE]))
+    assert written
+    for refused in ([(b"x-bad", b"a\r\nb")], [(b"X-Upper", b"1")], [(b"connection", b"close")]):
+        written, writes = asyncio.run(scenario(refused))
+        assert not written and writes == []
