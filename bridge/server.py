@@ -28,10 +28,9 @@ import weakref
 from collections.abc import Callable
 from typing import Any, cast
 
-from starlette.types import Send
-
 import httptools
 import structlog
+from starlette.types import Send
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import (
     HEADER_RE,
@@ -287,7 +286,6 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
-        self._idle_since = None
         self.flow.resume_reading()
         if self.pipeline:
             cycle, app = self.pipeline.pop()
@@ -356,7 +354,9 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
             self.turned_away.note(self.loop.time())
 
 
-def answer_at_once(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
+def answer_at_once(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> bool:
     """Writes a whole answer straight to its connection, as uvicorn's `send` would for its
     two messages, when `send` is uvicorn's own (httptools) with nothing wrapped around it
     and nothing sent yet. False when it cannot (another server, a wrapper, an answer

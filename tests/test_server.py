@@ -490,7 +490,7 @@ def test_a_connection_is_not_closed_for_keep_alive_while_a_request_is_served() -
 
 def test_a_lost_connection_leaves_no_keep_alive_timer_behind() -> None:
     async def scenario() -> tuple[bool, bool]:
-        protocol, transport = _kept_alive()
+        protocol, _ = _kept_alive()
         protocol.data_received(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
         await asyncio.sleep(KEEP_ALIVE_S * 0.3)
         armed = protocol.timeout_keep_alive_task is not None
@@ -510,8 +510,8 @@ def _bridge_request(path: str, *lines: str, method: str = "GET") -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode()
 
 
-async def _served_by_protocol(requests: list[bytes]) -> tuple[list[bytes], bool]:
-    """Each request on one connection to a fresh bridge, and what was written for each."""
+async def _bridge_connection() -> tuple[OneWriteHttpProtocol, RecordingTransport]:
+    """A connection to a fresh bridge (the demo store), served by the protocol."""
     from bridge.app import create_app
 
     app = create_app(settings())
@@ -522,6 +522,12 @@ async def _served_by_protocol(requests: list[bytes]) -> tuple[list[bytes], bool]
     protocol = OneWriteHttpProtocol(config, state, {})
     transport = RecordingTransport()
     protocol.connection_made(transport)
+    return protocol, transport
+
+
+async def _served_by_protocol(requests: list[bytes]) -> tuple[list[bytes], bool]:
+    """Each request on one connection to a fresh bridge, and what was written for each."""
+    protocol, transport = await _bridge_connection()
     answers = []
     for request in requests:
         before = len(transport.writes)
@@ -575,14 +581,7 @@ def test_an_erc_answer_written_at_once_is_byte_for_byte_what_uvicorn_writes(
 
 def test_a_caller_gone_before_its_answer_gets_nothing_written() -> None:
     async def scenario() -> tuple[RecordingTransport, bool]:
-        from bridge.app import create_app
-
-        app = create_app(settings())
-        await app.state.bridge.adapter.open()
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
-        protocol = OneWriteHttpProtocol(config, ServerState(), {})
-        transport = RecordingTransport()
-        protocol.connection_made(transport)
+        protocol, transport = await _bridge_connection()
         protocol.data_received(_bridge_request(f"{R}/customers/cus_ana"))
         cycle = protocol.cycle
         protocol.connection_lost(None)  # before the app has run
