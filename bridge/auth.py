@@ -79,8 +79,8 @@ def secret_digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).digest()
 
 
-def _matches_any(candidate: str, secrets: Iterable[bytes]) -> bool:
-    offered = secret_digest(candidate)
+def _matches_any(offered: bytes, secrets: Iterable[bytes]) -> bool:
+    """Whether the digest `offered` is one of `secrets`, every one of them compared."""
     found = False
     for secret in secrets:
         found |= hmac.compare_digest(offered, secret)
@@ -107,6 +107,10 @@ class Authenticator:
         open_access: bool = False,
     ) -> None:
         self._api_keys = [secret_digest(key) for key in api_keys]
+        # Built once: the principal a key names depends on nothing else.
+        self._key_principals = {
+            digest: Principal("api-key", key_digest=digest.hex()[:8]) for digest in self._api_keys
+        }
         self._passwords: dict[str, bytes] = {}
         for entry in basic_users:
             user, _, password = entry.partition(":")
@@ -166,8 +170,10 @@ class Authenticator:
         api_key = headers.get("x-api-key")
         authorization = headers.get("authorization")
         if api_key is not None:
-            if self._api_keys and _matches_any(api_key, self._api_keys):
-                return Principal("api-key", key_digest=secret_digest(api_key).hex()[:8])
+            offered = secret_digest(api_key)
+            if self._api_keys and _matches_any(offered, self._api_keys):
+                # Looked up only once the constant-time comparison has found the key.
+                return self._key_principals[offered]
             raise _Refused("The X-API-Key is not valid")
         if authorization is not None:
             scheme, _, credentials = authorization.partition(" ")

@@ -30,7 +30,7 @@ class MethodGate:
         if (
             scope["type"] == "http"
             and scope["method"] in BODYLESS_METHODS
-            and any(name in _FRAMING for name, _ in scope["headers"])
+            and not _FRAMING.isdisjoint(dict(scope["headers"]))
             and self._method_not_served(scope)
         ):
             headers = [(name, value) for name, value in scope["headers"] if name not in _FRAMING]

@@ -86,7 +86,7 @@ class FrontDoor:
         offered = headers.get("x-request-id")
         if offered is not None and not _SAFE_REQUEST_ID.fullmatch(offered):
             offered = None
-        request_id = offered or f"{_ids.getrandbits(128):032x}"
+        request_id = offered or _ids.randbytes(16).hex()
         id_header = (b"x-request-id", request_id.encode())
         status = 500
         context = REQUEST_ID.set(request_id)

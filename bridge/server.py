@@ -30,8 +30,15 @@ from typing import Any, cast
 
 import httptools
 import structlog
+from starlette.types import Send
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_RE,
+    HEADER_VALUE_RE,
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 from uvicorn.server import ServerState
 
 from bridge.errors import ERCError
@@ -200,6 +207,7 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         self._head_since: float | None = None  # while a request head is awaited
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
+        self._idle_since: float | None = None  # since the last answer, while none is due
         self._at_capacity = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -211,9 +219,10 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         self._await_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        for timer in (self._head_timer, self.timeout_keep_alive_task):
+            if timer is not None:
+                timer.cancel()
+        self._head_timer = self.timeout_keep_alive_task = None
         if not self._at_capacity:
             super().connection_lost(exc)
 
@@ -267,6 +276,37 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         self._head_since = None
         super().on_headers_complete()
 
+    # The keep-alive timeout, with one timer per connection as for the head: uvicorn arms
+    # a new timer after every answer and cancels it at the next request's first bytes.
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_since = None  # busy: a timer that fires now finds nothing to close
+
+    def on_response_complete(self) -> None:
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self._keep_alive_due
+            )
+
+    def _keep_alive_due(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self._idle_since is None:
+            return  # a request came; its answer sets the timer again
+        left = self._idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_due)
+        else:
+            self.timeout_keep_alive_handler()
+
     def _await_head(self) -> None:
         """A request head is due: from now it has `header_timeout_s` to arrive whole. One
         timer per connection at a time, moved on when it fires early."""
@@ -312,6 +352,68 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         transport.close()
         if self.turned_away is not None:
             self.turned_away.note(self.loop.time())
+
+
+def answer_at_once(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> bool:
+    """Writes a whole answer straight to its connection, as uvicorn's `send` would for its
+    two messages, when `send` is uvicorn's own (httptools) with nothing wrapped around it
+    and nothing sent yet. False when it cannot (another server, a wrapper, an answer
+    begun, a caller gone, a connection not taking writes): then send the two messages.
+
+    Only for answers the bridge builds itself: `headers` lower-case, with a content-length
+    of len(`body`) and no framing or connection header, and values no caller can shape,
+    for uvicorn's search for bytes a header must not hold is skipped for them. The
+    server's own default headers are checked as uvicorn checks them, once for each list
+    the server makes (it makes a new one when the Date changes)."""
+    cycle = getattr(send, "__self__", None)
+    if (
+        type(cycle) is not RequestResponseCycle
+        or cycle.response_started
+        or cycle.disconnected
+        or cycle.flow.write_paused
+        or cycle.access_log
+        or not _checked(cycle.default_headers)
+    ):
+        return False
+    cycle.response_started = cycle.response_complete = True
+    cycle.waiting_for_100_continue = False
+    cycle.chunked_encoding = False
+    lines = [STATUS_LINE[status]]
+    for name, value in (*cycle.default_headers, *headers):
+        lines += (name, b": ", value, b"\r\n")
+    if not cycle.keep_alive:
+        lines.append(b"connection: close\r\n")
+    lines.append(b"\r\n")
+    if cycle.scope["method"] != "HEAD":
+        lines.append(body)
+    cycle.transport.write(b"".join(lines))
+    cycle.message_event.set()
+    if not cycle.keep_alive:
+        cycle.transport.close()
+    cycle.on_response()
+    return True
+
+
+_checked_defaults: list[list[tuple[bytes, bytes]]] = []
+
+
+def _checked(defaults: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the server's default headers are ones uvicorn would write: lower-case,
+    no bytes a header must not hold, no framing or connection header of their own."""
+    if _checked_defaults and _checked_defaults[0] is defaults:
+        return True
+    for name, value in defaults:
+        if (
+            HEADER_RE.search(name)
+            or HEADER_VALUE_RE.search(value)
+            or name != name.lower()
+            or name in (b"content-length", b"transfer-encoding", b"connection")
+        ):
+            return False
+    _checked_defaults[:] = [defaults]  # held, so that no other list can take its identity
+    return True
 
 
 class _Refused(Exception):

@@ -426,3 +426,190 @@ def test_turned_away_connections_are_told_in_one_line_at_most_every_ten_seconds(
             turned_away.note(now)
     assert [(line["count"], line["total"]) for line in logs] == [(1, 1), (4, 5)]
     assert {line["event"] for line in logs} == {"connections_turned_away"}
+
+
+# The keep-alive timeout: one timer per connection, moved on while requests keep coming.
+
+KEEP_ALIVE_S = 0.2
+
+
+async def _paced(request: Request) -> Response:
+    await asyncio.sleep(float(request.query_params.get("wait", "0")))
+    return Response(b"ok", media_type="text/plain")
+
+
+PACED = Starlette(routes=[Route("/", _paced)])
+
+
+def _kept_alive() -> tuple[OneWriteHttpProtocol, RecordingTransport]:
+    config = uvicorn.Config(
+        PACED, log_config=None, access_log=False, lifespan="off", timeout_keep_alive=KEEP_ALIVE_S
+    )
+    protocol = OneWriteHttpProtocol(config, ServerState(), {})
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+def _answers(transport: RecordingTransport) -> int:
+    return b"".join(transport.writes).count(b"HTTP/1.1 200 OK")
+
+
+def test_an_idle_connection_is_closed_at_the_keep_alive_timeout_after_its_last_answer() -> None:
+    async def scenario() -> list[tuple[int, bool]]:
+        protocol, transport = _kept_alive()
+        seen = []
+        for _ in range(3):  # each request comes before the timeout counted from the last answer
+            protocol.data_received(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            await asyncio.sleep(KEEP_ALIVE_S * 0.6)
+            seen.append((_answers(transport), transport.closed))
+        await asyncio.sleep(KEEP_ALIVE_S * 0.6)
+        seen.append((_answers(transport), transport.closed))
+        protocol.connection_lost(None)
+        return seen
+
+    assert asyncio.run(scenario()) == [(1, False), (2, False), (3, False), (3, True)]
+
+
+def test_a_connection_is_not_closed_for_keep_alive_while_a_request_is_served() -> None:
+    async def scenario() -> tuple[bool, int, bool]:
+        protocol, transport = _kept_alive()
+        protocol.data_received(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        await asyncio.sleep(KEEP_ALIVE_S * 0.5)
+        wait = KEEP_ALIVE_S * 2  # the first answer's timer fires while this one is served
+        protocol.data_received(f"GET /?wait={wait} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+        await asyncio.sleep(KEEP_ALIVE_S * 2.2)
+        open_after_the_slow_answer = not transport.closed
+        answered = _answers(transport)
+        await asyncio.sleep(KEEP_ALIVE_S * 1.5)
+        protocol.connection_lost(None)
+        return open_after_the_slow_answer, answered, transport.closed
+
+    assert asyncio.run(scenario()) == (True, 2, True)
+
+
+def test_a_lost_connection_leaves_no_keep_alive_timer_behind() -> None:
+    async def scenario() -> tuple[bool, bool]:
+        protocol, _ = _kept_alive()
+        protocol.data_received(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        await asyncio.sleep(KEEP_ALIVE_S * 0.3)
+        armed = protocol.timeout_keep_alive_task is not None
+        protocol.connection_lost(ConnectionResetError())
+        return armed, protocol.timeout_keep_alive_task is None
+
+    assert asyncio.run(scenario()) == (True, True)
+
+
+# An ERC answer written at once (`answer_at_once`): the bytes uvicorn's `send` writes.
+
+DATE = (b"date", b"Sat, 05 Dec 2026 08:00:00 GMT")
+
+
+def _bridge_request(path: str, *lines: str, method: str = "GET") -> bytes:
+    head = [f"{method} {path} HTTP/1.1", "Host: test", f"X-API-Key: {API_KEY}", *lines]
+    return ("\r\n".join(head) + "\r\n\r\n").encode()
+
+
+async def _bridge_connection() -> tuple[OneWriteHttpProtocol, RecordingTransport]:
+    """A connection to a fresh bridge (the demo store), served by the protocol."""
+    from bridge.app import create_app
+
+    app = create_app(settings())
+    await app.state.bridge.adapter.open()
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+    state = ServerState()
+    state.default_headers = [DATE]
+    protocol = OneWriteHttpProtocol(config, state, {})
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+async def _served_by_protocol(requests: list[bytes]) -> tuple[list[bytes], bool]:
+    """Each request on one connection to a fresh bridge, and what was written for each."""
+    protocol, transport = await _bridge_connection()
+    answers = []
+    for request in requests:
+        before = len(transport.writes)
+        protocol.data_received(request)
+        for _ in range(SETTLE_TURNS):
+            await _next_turn()
+            if protocol.cycle.response_complete and len(transport.writes) > before:
+                break
+        answers.append(b"".join(transport.writes[before:]))
+    protocol.connection_lost(None)
+    return answers, transport.closed
+
+
+ONE_CONNECTION = [
+    _bridge_request(f"{R}/customers/cus_ana/orders/ord_1001", "X-Request-Id: first"),
+    _bridge_request(f"{R}/customers/cus_ana/orders/ord_1001", "X-Request-Id: second"),
+    _bridge_request(f"{R}/customers/cus_ana/orders?limit=2&extra=1", "X-Request-Id: third"),
+    _bridge_request(f"{R}/customers/cus_ana", "X-Request-Id: fourth", method="HEAD"),
+    _bridge_request(f"{R}/customers/nobody", "X-Request-Id: fifth"),
+    _bridge_request(f"{R}/customers/cus_ana", "X-Request-Id: last", "Connection: close"),
+]
+
+
+def test_an_erc_answer_written_at_once_is_byte_for_byte_what_uvicorn_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bridge import routes, server
+
+    taken: list[bool] = []
+
+    def noting(*args: Any) -> bool:
+        taken.append(server.answer_at_once(*args))
+        return taken[-1]
+
+    monkeypatch.setattr(routes, "answer_at_once", noting)
+    at_once, closed = asyncio.run(_served_by_protocol(ONE_CONNECTION))
+    # The miss, the hit, the list and the customer are written at once; the HEAD goes
+    # through the router, whose `send` is wrapped; the 404 is an error answer.
+    assert taken == [True, True, True, False, True]
+    monkeypatch.setattr(routes, "answer_at_once", lambda *args: False)
+    by_uvicorn, closed_by_uvicorn = asyncio.run(_served_by_protocol(ONE_CONNECTION))
+    assert at_once == by_uvicorn
+    assert closed and closed_by_uvicorn
+    heads = [answer.partition(b"\r\n\r\n")[0] for answer in at_once]
+    assert heads[0].startswith(b"HTTP/1.1 200 OK\r\ndate: ") and b"x-cache: MISS" in heads[0]
+    assert b"x-cache: HIT" in heads[1] and b"\r\nx-request-id: second" in heads[1]
+    assert heads[3].startswith(b"HTTP/1.1 200 ") and at_once[3].endswith(b"\r\n\r\n")
+    assert heads[4].startswith(b"HTTP/1.1 404 ")
+    assert heads[5].endswith(b"x-request-id: last\r\nconnection: close")
+
+
+def test_a_caller_gone_before_its_answer_gets_nothing_written() -> None:
+    async def scenario() -> tuple[RecordingTransport, bool]:
+        protocol, transport = await _bridge_connection()
+        protocol.data_received(_bridge_request(f"{R}/customers/cus_ana"))
+        cycle = protocol.cycle
+        protocol.connection_lost(None)  # before the app has run
+        for _ in range(SETTLE_TURNS):
+            await _next_turn()
+        return transport, cycle.response_complete
+
+    transport, complete = asyncio.run(scenario())
+    assert transport.writes == [] and not complete
+
+
+def test_default_headers_uvicorn_would_refuse_are_not_written_at_once() -> None:
+    from bridge.server import answer_at_once
+
+    async def scenario(defaults: list[tuple[bytes, bytes]]) -> tuple[bool, list[bytes]]:
+        config = uvicorn.Config(TINY, log_config=None, access_log=False, lifespan="off")
+        state = ServerState()
+        state.default_headers = defaults
+        protocol = OneWriteHttpProtocol(config, state, {})
+        transport = RecordingTransport()
+        protocol.connection_made(transport)
+        protocol.data_received(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        headers = [(b"content-length", b"2")]
+        written = answer_at_once(protocol.cycle.send, 200, headers, b"ok")
+        return written, list(transport.writes)  # before the app has run
+
+    written, _ = asyncio.run(scenario([DATE]))
+    assert written
+    for refused in ([(b"x-bad", b"a\r\nb")], [(b"X-Upper", b"1")], [(b"connection", b"close")]):
+        written, writes = asyncio.run(scenario(refused))
+        assert not written and writes == []
