@@ -269,10 +269,7 @@ class ElasticPathAdapter(HTTPAdapter):
             if ep.customer_id_of(document.data) != customer_id:
                 # Someone else's order is answered exactly like a missing one.
                 raise NotFound(no_order(order_id))
-            included = {item.id: item for item in document.included.items}
-            return await self._complete(
-                document.data, ep.included_items(document.data, included), tags, groups
-            )
+            return await self._complete(document.data, document.items(), tags, groups)
         finally:
             if groups is not None:
                 groups.settle()

@@ -19,15 +19,14 @@ from typing import Any
 
 import orjson
 
-from bench.platform import SMALL, WITH_ITEMS, _record
+from bench.__main__ import R2, R
+from bench.platform import WITH_ITEMS, _record
 from mappings import elasticpath as ep
 from mappings import views
 from mappings.models import Order
 from mappings.records import parse_json
 from mappings.wire import render
 
-R = "/erc/ecommerce/connections"
-R2_HREF = f"{R}/customers/{SMALL}/orders"
 STEPS = ("parse", "map", "view", "render", "total")
 
 
@@ -35,8 +34,7 @@ def _r3_parse(payloads: dict[str, bytes]) -> Callable[[], Any]:
     def parse() -> tuple[ep.EPOrder, list[ep.EPItem] | None, list[ep.EPShippingGroup]]:
         document = parse_json(ep.EPOrderDocument, payloads[WITH_ITEMS])
         groups = parse_json(ep.EPList[ep.EPShippingGroup], payloads["/shipping-groups"])
-        included = {item.id: item for item in document.included.items}
-        return document.data, ep.included_items(document.data, included), groups.data
+        return document.data, document.items(), groups.data
 
     return parse
 
@@ -63,7 +61,7 @@ def _r2_map(page: ep.EPOrderList) -> list[Order]:
 
 
 def _r2_view(orders: list[Order]) -> Any:
-    return views.orders_page(orders, brand=None, self_href=R2_HREF, next_href=None)
+    return views.orders_page(orders, brand=None, self_href=R2, next_href=None)
 
 
 Steps = tuple[Callable[[], Any], Callable[[Any], Any], Callable[[Any], Any]]

@@ -181,6 +181,9 @@ class EPListMeta(Record):
 class EPIncluded(Record):
     items: list[EPItem] = Field(default_factory=list)
 
+    def by_id(self) -> dict[str, EPItem]:
+        return {item.id: item for item in self.items}
+
 
 T = TypeVar("T")
 
@@ -200,7 +203,7 @@ class EPOrderList(EPList[EPOrder]):
 
     def with_items(self) -> list[tuple[EPOrder, list[EPItem] | None]]:
         """Each order of the page with its lines as `included_items` finds them."""
-        included = {item.id: item for item in self.included.items}
+        included = self.included.by_id()
         return [(raw, included_items(raw, included)) for raw in self.data]
 
 
@@ -212,6 +215,10 @@ class EPOrderDocument(EPDocument[EPOrder]):
     """One order; asked with `include=items`, its lines are in `included.items`."""
 
     included: EPIncluded = Field(default_factory=EPIncluded)
+
+    def items(self) -> list[EPItem] | None:
+        """The order's lines as `included_items` finds them."""
+        return included_items(self.data, self.included.by_id())
 
 
 class EPTokenGrant(Record):
