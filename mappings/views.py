@@ -63,10 +63,6 @@ def tracking_of(order: Order) -> TrackingInfo | None:
     return None
 
 
-def latest_status(order: Order) -> StatusStep:
-    return built(StatusStep, _latest_status(order))
-
-
 def _latest_status(order: Order) -> dict[str, Any]:
     return {
         "generic_type": order.status.generic,
@@ -87,7 +83,7 @@ def status_info(order: Order) -> tuple[list[StatusStep], int | None]:
         if current is None or index > current:
             info.append(StatusStep(generic_type=step))
         elif index == current:
-            info.append(latest_status(order).model_copy(update={"generic_type": step}))
+            info.append(built(StatusStep, {**_latest_status(order), "generic_type": step}))
         else:
             reached = known.get(step)
             info.append(
