@@ -7,7 +7,9 @@ protocol below holds what uvicorn writes to a connection and passes it on in one
 when the event loop's turn ends, so a whole answer goes out at once, and the answers of
 one turn go out together, just before the loop looks for more requests. A long turn
 (many answers rendered back to back) must not hold the first of them back until the
-last is done: what has waited `MAX_HOLD_S` goes out at the next write.
+last is done: what has waited `MAX_HOLD_S` goes out at the next write. An answer the
+bridge writes whole (`answer_at_once`) is not held at all: under load a turn is long,
+and every answer held to its end waits for the rendering of all the others.
 
 The protocol also guards what comes before a request reaches the app, where uvicorn
 itself bounds nothing: a request head is read only up to the input limits
@@ -114,6 +116,14 @@ class TurnWrites(asyncio.Transport):
         if not self._held:
             self._batch.enlist(self)
         self._held.append(bytes(data))
+
+    def write_whole(self, data: bytes) -> None:
+        """Writes a whole answer now, for holding it would only delay it: held only behind
+        what this connection already holds, so that its answers keep their order."""
+        if self._held:
+            self.write(data)
+        elif not self._transport.is_closing():
+            self._transport.write(data)
 
     def release(self) -> None:
         if self._held:
@@ -388,7 +398,11 @@ def answer_at_once(
     lines.append(b"\r\n")
     if cycle.scope["method"] != "HEAD":
         lines.append(body)
-    cycle.transport.write(b"".join(lines))
+    transport = cycle.transport
+    if isinstance(transport, TurnWrites):
+        transport.write_whole(b"".join(lines))
+    else:
+        transport.write(b"".join(lines))
     cycle.message_event.set()
     if not cycle.keep_alive:
         cycle.transport.close()

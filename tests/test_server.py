@@ -613,3 +613,33 @@ def test_default_headers_uvicorn_would_refuse_are_not_written_at_once() -> None:
     for refused in ([(b"x-bad", b"a\r\nb")], [(b"X-Upper", b"1")], [(b"connection", b"close")]):
         written, writes = asyncio.run(scenario(refused))
         assert not written and writes == []
+
+
+def test_an_answer_written_at_once_reaches_the_socket_before_the_turn_ends() -> None:
+    from bridge.server import answer_at_once
+
+    async def scenario() -> tuple[bool, list[bytes]]:
+        protocol, transport = await _bridge_connection()
+        protocol.data_received(_bridge_request(f"{R}/customers/cus_ana"))
+        written = answer_at_once(protocol.cycle.send, 200, [(b"content-length", b"5")], b"whole")
+        return written, list(transport.writes)  # in the same turn
+
+    written, writes = asyncio.run(scenario())
+    assert written and len(writes) == 1 and writes[0].endswith(b"\r\n\r\nwhole")
+
+
+def test_a_whole_answer_goes_out_behind_what_its_connection_holds() -> None:
+    async def scenario() -> tuple[list[bytes], list[bytes], list[bytes]]:
+        batch = WriteBatch(asyncio.get_running_loop())
+        inner, other = RecordingTransport(), RecordingTransport()
+        held, alone = TurnWrites(inner, batch), TurnWrites(other, batch)
+        held.write(b"first, ")
+        held.write_whole(b"second")
+        alone.write_whole(b"at once")
+        before_the_turn_ended = list(inner.writes)
+        await _next_turn()
+        return before_the_turn_ended, inner.writes, other.writes
+
+    before, inner_writes, other_writes = asyncio.run(scenario())
+    assert before == [] and inner_writes == [b"first, second"]
+    assert other_writes == [b"at once"]
