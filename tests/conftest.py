@@ -72,6 +72,15 @@ class RecordingDemoAdapter(DemoAdapter):
         return await super().get_cart(cart_id=cart_id, customer_id=customer_id)
 
 
+CURSORS_SIGNED_AT = 1_796_457_600.0
+
+
+def sign_cursors_at_one_moment(app: Any) -> None:
+    """For answers compared across two apps or two runs: a cursor names the second it
+    expires, and a second may go by between the two."""
+    app.state.bridge.cursors._clock = lambda: CURSORS_SIGNED_AT
+
+
 def settings(**overrides: Any) -> BridgeSettings:
     values: dict[str, Any] = {"api_keys": API_KEY, "cursor_secret": CURSOR_SECRET}
     values.update(overrides)

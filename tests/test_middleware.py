@@ -27,6 +27,7 @@ from tests.conftest import (
     decode,
     json_lines,
     settings,
+    sign_cursors_at_one_moment,
 )
 from tests.erc_contract import check
 from tests.servers import serve
@@ -60,6 +61,7 @@ def router_only_client(**overrides: Any) -> TestClient:
     routes included, goes through the router."""
     app = create_app(settings(**overrides), adapter=RecordingDemoAdapter())
     app.user_middleware[:] = [Middleware(FrontDoor, metrics=app.state.metrics)]
+    sign_cursors_at_one_moment(app)
     return TestClient(app, headers=AUTH)
 
 
@@ -125,6 +127,7 @@ def test_fast_path_answers_byte_for_byte_like_the_router(
     make_client: Callable[..., TestClient], path: str, headers: dict[str, str]
 ) -> None:
     fast = make_client(brand="Demo Outfitters")
+    sign_cursors_at_one_moment(fast.app)
     with router_only_client(brand="Demo Outfitters") as routed:
         via_router = routed.get(path, headers=headers)
     direct = fast.get(path, headers=headers)

@@ -27,7 +27,7 @@ from bridge.server import (
     WriteBatch,
     fit_descriptor_limit,
 )
-from tests.conftest import API_KEY, AUTH, ManualClock, R, settings
+from tests.conftest import API_KEY, AUTH, ManualClock, R, settings, sign_cursors_at_one_moment
 from tests.servers import serve
 
 
@@ -503,7 +503,6 @@ def test_a_lost_connection_leaves_no_keep_alive_timer_behind() -> None:
 # An ERC answer written at once (`answer_at_once`): the bytes uvicorn's `send` writes.
 
 DATE = (b"date", b"Sat, 05 Dec 2026 08:00:00 GMT")
-CURSORS_SIGNED_AT = 1_796_457_600.0  # the same moment
 
 
 def _bridge_request(path: str, *lines: str, method: str = "GET") -> bytes:
@@ -516,9 +515,7 @@ async def _bridge_connection() -> tuple[OneWriteHttpProtocol, RecordingTransport
     from bridge.app import create_app
 
     app = create_app(settings())
-    # A cursor names the second it expires: answers compared across runs must not differ
-    # because a second went by between them.
-    app.state.bridge.cursors._clock = lambda: CURSORS_SIGNED_AT
+    sign_cursors_at_one_moment(app)
     await app.state.bridge.adapter.open()
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
     state = ServerState()
