@@ -1,5 +1,5 @@
 # One bridge per store: docker run -e ERC_BRIDGE_ADAPTER=... -p 8080:8080 erc-bridge
-FROM python:3.11-slim AS build
+FROM python:3.12-slim AS build
 WORKDIR /src
 RUN python -m venv /opt/venv
 # The runtime dependencies exactly as locked (versions and hashes), in their own layer.
@@ -13,7 +13,7 @@ COPY mappings ./mappings
 RUN /opt/venv/bin/pip install --no-cache-dir --no-deps . \
     && /opt/venv/bin/pip check
 
-FROM python:3.11-slim
+FROM python:3.12-slim
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin bridge
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \

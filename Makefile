@@ -1,15 +1,16 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat .python-version pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
 .PHONY: run check adapters test lint bench clean api-check redis-server
 
 # The runtime pins of requirements.lock first (what the container ships), then the project
 # and its development tools on top of them (without setuptools' notice that an editable
-# install is one).
-$(STAMP): pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
+# install is one). Where pyenv is installed, .python-version makes python3 the image's
+# Python; a new interpreter makes a new venv.
+$(STAMP): .python-version pyproject.toml requirements.lock
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet -e '.[dev]'

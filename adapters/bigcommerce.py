@@ -58,6 +58,7 @@ from adapters.resources import Tag, customer_tag, order_tags
 from adapters.responses import PlatformResponse, ResponseHeaders
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.shipment_paging import shipments_page
+from adapters.tasks import start_task
 from adapters.webhooks import (
     WebhookEvent,
     check_standard_signature,
@@ -557,15 +558,15 @@ class BigCommerceAdapter(HTTPAdapter):
         async def nothing() -> list[Any]:
             return []
 
-        products = asyncio.ensure_future(
+        products = start_task(
             self._every(f"{path}/products", bc.BCProduct, missing=missing, tags=tags)
         )
-        addresses = asyncio.ensure_future(
+        addresses = start_task(
             self._every(f"{path}/shipping_addresses", bc.BCAddress, missing=missing, tags=tags)
             if with_addresses and raw.shipping_address_count > 0
             else nothing()
         )
-        shipments = asyncio.ensure_future(
+        shipments = start_task(
             self._every(f"{path}/shipments", bc.BCShipment, missing=missing, tags=tags)
             if raw.items_shipped > 0
             else nothing()

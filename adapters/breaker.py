@@ -3,16 +3,16 @@ out, one call at a time, when it is back."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from adapters.errors import CircuitOpen
+from adapters.tasks import start_task
 
 T = TypeVar("T")
 
@@ -176,6 +176,14 @@ class Call:
 _ahead: ContextVar[Ahead[Any] | None] = ContextVar("erc_bridge_call_ahead", default=None)
 
 
+def needed_context() -> Context:
+    """A copy of the current context in which platform calls are needed ones, not made
+    ahead of need: for work every caller waits on, such as a new token, whoever starts it."""
+    context = copy_context()
+    context.run(_ahead.set, None)
+    return context
+
+
 class Ahead(Generic[T]):
     """Platform calls made ahead of need, alongside the ones they may turn out to follow
     (Elastic Path's shipping groups beside the order): one round instead of two.
@@ -194,7 +202,7 @@ class Ahead(Generic[T]):
     def __init__(self, work: Callable[[], Awaitable[T]]) -> None:
         self._held: list[tuple[Call, bool]] | None = []
         self._used = False
-        self._task = asyncio.ensure_future(self._run(work))
+        self._task = start_task(self._run(work))
 
     async def _run(self, work: Callable[[], Awaitable[T]]) -> T:
         _ahead.set(self)  # in the task's own context: its calls, and the tasks they start

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 from adapters.shared_resources import SharedResources
+from adapters.tasks import start_task
 
 Tag = tuple[str, str]
 """What a resource belongs to: `("order", order_id)` or `("customer", customer_id)`."""
@@ -112,7 +113,9 @@ class ResourceCache:
         self.stats.misses += 1
         task = self._fetching.get(key)
         if task is None:
-            task = asyncio.create_task(self._load(key, load, tuple(tags), self._generation))
+            task = start_task(self._load(key, load, tuple(tags), self._generation))
+            if task.done():  # it needed no wait: no other caller can share it
+                return task.result()
             self._fetching[key] = task
             task.add_done_callback(lambda done: self._settled(key, done))
         return await asyncio.shield(task)

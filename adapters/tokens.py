@@ -6,6 +6,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from adapters.breaker import needed_context
+from adapters.tasks import start_task
+
 TokenFetch = Callable[[], Awaitable[tuple[str, float]]]
 """Returns the token and its lifetime in seconds."""
 
@@ -13,10 +16,12 @@ TokenFetch = Callable[[], Awaitable[tuple[str, float]]]
 class CachedToken:
     """Holds one bearer token for a platform.
 
-    `get()` returns the current token, fetching a new one (once, however many callers are
-    waiting) when there is none or it expires within `margin` seconds. `invalidate(token)`
-    drops a token the platform rejected, unless another caller already replaced it.
-    `on_refresh`, when given, is called after every new token.
+    `get()` returns the current token, fetching a new one when there is none or it expires
+    within `margin` seconds. Callers that need one while a fetch is under way share it,
+    failure included: one refused grant is one call to the token endpoint, however many
+    requests were waiting, and a caller that goes away does not stop it for the others.
+    `invalidate(token)` drops a token the platform rejected, unless another caller already
+    replaced it. `on_refresh`, when given, is called after every new token.
     """
 
     def __init__(
@@ -33,7 +38,7 @@ class CachedToken:
         self._clock = clock
         self._token: str | None = None
         self._refresh_at = 0.0
-        self._lock = asyncio.Lock()
+        self._fetching: asyncio.Task[str] | None = None
 
     def _fresh(self) -> str | None:
         if self._token is not None and self._clock() < self._refresh_at:
@@ -44,16 +49,28 @@ class CachedToken:
         token = self._fresh()
         if token is not None:
             return token
-        async with self._lock:
-            token = self._fresh()
-            if token is not None:
-                return token
-            token, lifetime = await self._fetch()
-            self._token = token
-            self._refresh_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
-            if self._on_refresh is not None:
-                self._on_refresh()
-            return token
+        fetching = self._fetching
+        if fetching is None:
+            fetching = start_task(self._renew(), context=needed_context())
+            if fetching.done():  # it needed no wait: nobody else can be waiting for it
+                return fetching.result()
+            self._fetching = fetching
+            fetching.add_done_callback(self._fetched)
+        return await asyncio.shield(fetching)
+
+    async def _renew(self) -> str:
+        token, lifetime = await self._fetch()
+        self._token = token
+        self._refresh_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
+        if self._on_refresh is not None:
+            self._on_refresh()
+        return token
+
+    def _fetched(self, fetching: asyncio.Task[str]) -> None:
+        if self._fetching is fetching:
+            self._fetching = None
+        if not fetching.cancelled():
+            fetching.exception()  # seen: every caller may have gone away
 
     def invalidate(self, token: str) -> None:
         if self._token == token:

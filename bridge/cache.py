@@ -14,6 +14,7 @@ from enum import StrEnum
 from cachetools import TLRUCache
 
 from adapters.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from adapters.tasks import start_task
 from bridge.shared_cache import SharedBodies
 
 # A platform failure, not an answer: a recent body is better than an error.
@@ -175,7 +176,9 @@ class ResponseCache:
         fetch = self._fetches.get(key)
         if fetch is not None:
             return fetch[0]
-        task = asyncio.create_task(self._store(key, ttl, produce, owner))
+        task = start_task(self._store(key, ttl, produce, owner))
+        if task.done():  # it needed no wait: no other request can share it
+            return task
         self._fetches[key] = (task, owner)
 
         def done(_: asyncio.Task[Fill]) -> None:

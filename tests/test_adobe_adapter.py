@@ -417,7 +417,9 @@ async def test_an_order_with_catalog_and_partner_prices(
         },
         "return_order_ids": ["5120008390"],
     }
-    order_call, returns_call = emulator.cpapi_exchanges
+    # The returns are asked for ahead of need, alongside the order: in either order.
+    [order_call] = [e for e in emulator.cpapi_exchanges if e.path.endswith("/5120008217")]
+    [returns_call] = [e for e in emulator.cpapi_exchanges if e.path.endswith("/orders")]
     assert order_call.param("fetch-price") == "true"
     assert returns_call.param("reference-order-id") == "5120008217"
     assert returns_call.param("start-date") == "2000-01-01"

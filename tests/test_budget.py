@@ -138,11 +138,11 @@ def budgeted(
 def test_a_call_refused_for_the_budget_is_503_and_never_sent(
     emulator: ElasticPathEmulator, budgeted: TestClient
 ) -> None:
-    response = budgeted.get(f"{R}/customers/{fx.MARIA}")
+    response = budgeted.get(f"{R}/customers/{fx.MARIA}/orders")  # one platform call
     assert response.status_code == 503
     assert decode(response)["code"] == "upstream_unavailable"
     assert 1 <= int(response.headers["retry-after"]) <= 2
-    assert emulator.api_calls == []  # the customer was never asked for
+    assert emulator.api_calls == []  # the orders were never asked for
     assert emulator.grants <= 1
     metrics = budgeted.get("/metrics").text
     assert "erc_bridge_platform_budget_refusals_total 1.0" in metrics

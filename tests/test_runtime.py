@@ -39,8 +39,7 @@ def test_settled_heap_is_frozen_with_spaced_collections() -> None:
         """
     )
     before, frozen, still_tracked, *thresholds = map(int, out.split())
-    assert before == 0
-    assert frozen > 50 * still_tracked  # the collector no longer walks what startup built
+    assert frozen - before > 50 * still_tracked  # the collector no longer walks startup's
     assert tuple(thresholds) == THRESHOLDS
 
 
