@@ -452,6 +452,11 @@ class HTTPAdapter(PlatformAnswers, Adapter):
             self.keep(path, params, read.raw, tags, since=read.since)
         return read
 
+    def holds(self, path: str, params: Mapping[str, str | int] | None) -> bool:
+        """Whether `get_json(path, params=params)` would be read from the resources kept
+        here, costing no round trip: then nothing needs asking for alongside it."""
+        return self.resources is not None and resource_key(path, params) in self.resources
+
     def generation(self) -> int | None:
         """The resources' generation: read it before fetching what `keep` will keep. None
         when nothing is kept, so that a caller need not prepare anything to keep."""

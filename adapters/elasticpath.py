@@ -256,12 +256,16 @@ class ElasticPathAdapter(HTTPAdapter):
         """One round: the order with its lines and, in a store that uses shipping groups,
         the order's groups alongside (asked before the order is known to be the
         customer's, and never used when it is not). The groups call's outcome counts
-        towards the circuit breaker only when its answer is used (`Ahead`)."""
+        towards the circuit breaker only when its answer is used (`Ahead`). An order kept
+        among the resources costs no round, so its groups are asked for only if its lines
+        name one."""
         order_path = _order_path(order_id)
         tags = order_tags(order_id, customer_id)
         groups = (
             Ahead(lambda: self._shipping_groups(order_path, tags))
-            if self.speculate_shipping_groups and self._store_ships_in_groups
+            if self.speculate_shipping_groups
+            and self._store_ships_in_groups
+            and not self.holds(order_path, WITH_ITEMS)
             else None
         )
         try:

@@ -141,6 +141,11 @@ class ResourceCache:
         if not task.cancelled():
             task.exception()  # seen here too: every caller may have gone away
 
+    def __contains__(self, key: object) -> bool:
+        """Whether `key` is kept and fresh; a look that counts as neither hit nor miss."""
+        kept = self._entries.get(key)
+        return kept is not None and kept.expires > self._clock()
+
     def get(self, key: Hashable) -> bytes | None:
         kept = self._entries.get(key)
         if kept is None:

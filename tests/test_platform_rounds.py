@@ -357,6 +357,28 @@ async def test_elasticpath_lines_beyond_the_included_ones_are_paged(
     ]
 
 
+async def test_elasticpath_order_kept_among_the_resources_asks_for_groups_only_it_names(
+    elasticpath: tuple[ElasticPathAdapter, Timed],
+) -> None:
+    """A kept order costs no round, so nothing is asked for alongside it: its groups are
+    read after it only when its lines name one."""
+    adapter, timed = elasticpath
+    adapter.resources = cold_cache()
+    await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_COMPLETE)  # the store uses groups
+    for customer_id in (ep_fx.MARIA, ep_fx.SOFIA):
+        await adapter.list_orders(OrderListRequest(customer_id=customer_id, limit=50))
+    timed.reset()
+
+    without_group = await adapter.get_order(ep_fx.MARIA, ep_fx.ORDER_CANCELLED)
+    assert timed.calls == []
+    in_groups = await adapter.get_order(ep_fx.SOFIA, ep_fx.ORDER_TWO_GROUPS)
+    assert [call.path for call in timed.calls] == [
+        f"/v2/orders/{ep_fx.ORDER_TWO_GROUPS}/shipping-groups"
+    ]
+    assert not any(item.deliveries for item in without_group.items or [])
+    assert all(item.deliveries for item in in_groups.items or [])
+
+
 async def test_elasticpath_most_recent_order_fills_its_detail_and_lines(
     elasticpath: tuple[ElasticPathAdapter, Timed],
 ) -> None:
