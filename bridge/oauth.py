@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-import jwt
 import orjson
 from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
@@ -103,6 +102,11 @@ class AccessTokens:
         self._clock = clock
 
     def issue(self, client: OAuthClient, scopes: Iterable[str]) -> IssuedToken:
+        # PyJWT is imported where a token is issued or read, not when the bridge starts:
+        # it loads `cryptography` whenever that is installed (about 13 MB resident), and a
+        # bridge without OAuth clients never needs either.
+        import jwt
+
         now = int(self._clock())
         granted = " ".join(sorted(scopes))
         claims = {
@@ -118,6 +122,8 @@ class AccessTokens:
         return IssuedToken(token, self.ttl_s, granted)
 
     def verify(self, token: str) -> Principal:
+        import jwt
+
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("The access token is malformed")
         try:
@@ -149,6 +155,8 @@ class AccessTokens:
         return Principal(f"oauth:{client.client_id}", scopes)
 
     def _verified_claims(self, token: str) -> dict[str, Any]:
+        import jwt
+
         for secret in self._secrets.verifying:
             try:
                 return jwt.decode(
