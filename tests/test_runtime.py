@@ -43,6 +43,21 @@ def test_settled_heap_is_frozen_with_spaced_collections() -> None:
     assert tuple(thresholds) == THRESHOLDS
 
 
+def test_a_bridge_without_oauth_clients_never_imports_pyjwt() -> None:
+    """PyJWT loads cryptography when it is installed: about 13 MB a bridge that issues no
+    token does not need."""
+    out = run_python(
+        """
+        import sys
+        from bridge.app import create_app
+        from bridge.config import load_settings
+        app = create_app(load_settings(_env_file=None, adapter="demo"))
+        print("jwt" in sys.modules, "cryptography.hazmat" in sys.modules)
+        """
+    )
+    assert out.splitlines()[-1].split() == ["False", "False"]  # after the startup log
+
+
 def test_serve_settles_the_heap_once_the_app_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     monkeypatch.setenv("ERC_BRIDGE_ADAPTER", "demo")
