@@ -8,7 +8,8 @@ weighs is exact and no caller can change what another one reads.
 Ownership is never cached: an adapter checks the customer on the resource every time it
 uses one, cached or not. A resource is tagged with what it belongs to (`order`, `customer`)
 so that a write or a webhook forgets everything about one order or one customer; a fetch
-that was under way while something was forgotten is answered but not kept.
+that was under way while something was forgotten is answered to its callers, but neither
+kept nor shared with later ones.
 
 With Redis (`shared`), a local miss reads the replicas' shared copy before the platform
 (adapters/shared_resources.py), and what is kept here from it lives a short while only.
@@ -16,7 +17,6 @@ With Redis (`shared`), a local miss reads the replicas' shared copy before the p
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from collections import OrderedDict
@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 from adapters.shared_resources import SharedResources
-from adapters.tasks import start_task
+from adapters.tasks import SharedTasks
 
 Tag = tuple[str, str]
 """What a resource belongs to: `("order", order_id)` or `("customer", customer_id)`."""
@@ -87,7 +87,7 @@ class ResourceCache:
         self._by_tag: dict[Tag, set[Hashable]] = {}
         self._bytes = 0
         self._generation = 0
-        self._fetching: dict[Hashable, asyncio.Task[bytes]] = {}
+        self._fetching: SharedTasks[Hashable, bytes] = SharedTasks()
         self.shared: SharedResources | None = None
 
     def __len__(self) -> int:
@@ -111,14 +111,8 @@ class ResourceCache:
         if kept is not None:
             return kept
         self.stats.misses += 1
-        task = self._fetching.get(key)
-        if task is None:
-            task = start_task(self._load(key, load, tuple(tags), self._generation))
-            if task.done():  # it needed no wait: no other caller can share it
-                return task.result()
-            self._fetching[key] = task
-            task.add_done_callback(lambda done: self._settled(key, done))
-        return await asyncio.shield(task)
+        generation = self._generation
+        return await self._fetching.run(key, lambda: self._load(key, load, tuple(tags), generation))
 
     async def _load(
         self,
@@ -135,11 +129,6 @@ class ResourceCache:
         if generation == self._generation:  # nothing was forgotten while it was fetched
             self.put(key, body, tags, ttl_s=ttl_s)
         return body
-
-    def _settled(self, key: Hashable, task: asyncio.Task[bytes]) -> None:
-        self._fetching.pop(key, None)
-        if not task.cancelled():
-            task.exception()  # seen here too: every caller may have gone away
 
     def __contains__(self, key: object) -> bool:
         """Whether `key` is kept and fresh; a look that counts as neither hit nor miss."""
@@ -203,7 +192,7 @@ class ResourceCache:
 
     def forget_here(self, tag: Tag) -> int:
         """`forget` in this process only."""
-        self._generation += 1
+        self._outdate_fetches()
         keys = self._by_tag.pop(tag, set())
         for key in keys:
             self._drop(key)
@@ -213,17 +202,23 @@ class ResourceCache:
         """Drop every resource with no tag of `kind`; fetches under way are not kept. How
         many were dropped. With `"order"`: customers and the lists of their orders, which
         may show an order whose customer is not known."""
-        self._generation += 1
+        self._outdate_fetches()
         keys = [key for key, kept in self._entries.items() if all(t[0] != kind for t in kept.tags)]
         for key in keys:
             self._drop(key)
         return len(keys)
 
     def forget_all(self) -> None:
-        self._generation += 1
+        self._outdate_fetches()
         self._entries.clear()
         self._by_tag.clear()
         self._bytes = 0
+
+    def _outdate_fetches(self) -> None:
+        """What fetches under way bring may predate what was just forgotten: they are
+        not kept, and later callers fetch anew."""
+        self._generation += 1
+        self._fetching.clear()
 
     def _drop(self, key: Hashable) -> None:
         kept = self._entries.pop(key, None)

@@ -1,4 +1,4 @@
-"""Tasks that start at once.
+"""Tasks that start at once, and tasks that concurrent callers share.
 
 A task made with `create_task` takes its first step only after everything already queued
 on the event loop has run. Under load that queue holds a whole wave of answers to map and
@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Hashable, Iterator
 from contextvars import Context
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, Generic, TypeVar
 
+K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 EAGER = sys.version_info >= (3, 12)
@@ -37,3 +39,66 @@ else:
         """A task for `coroutine` on the running loop (in `context`, else a copy of the
         current one), queued: the interpreter cannot start it at once."""
         return asyncio.get_running_loop().create_task(coroutine, context=context)
+
+
+class SharedTasks(Generic[K, T]):
+    """At most one running task per key, shared by every caller that asks for the key
+    while it runs: one platform read, one fill, one token grant for all of them.
+
+    Callers await the task through `asyncio.shield`, so one that goes away leaves it to
+    the others; a task nobody awaits any more runs on, and its error is retrieved here so
+    that it is not reported as never seen. A task done on return (it needed no wait) is
+    handed back but not kept: no later caller could share it.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[K, asyncio.Task[T]] = {}
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(list(self._running))
+
+    def task(
+        self,
+        key: K,
+        work: Callable[[], Coroutine[Any, Any, T]],
+        *,
+        context: Callable[[], Context] | None = None,
+    ) -> asyncio.Task[T]:
+        """The task running for `key`, else a new one for `work()`, started at once (in
+        `context()` when given)."""
+        running = self._running.get(key)
+        if running is not None:
+            return running
+        task = start_task(work(), context=None if context is None else context())
+        if not task.done():
+            self._running[key] = task
+            task.add_done_callback(partial(self._settled, key))
+        return task
+
+    async def run(
+        self,
+        key: K,
+        work: Callable[[], Coroutine[Any, Any, T]],
+        *,
+        context: Callable[[], Context] | None = None,
+    ) -> T:
+        """`work()`'s result, or that of the task already running for `key`."""
+        return await asyncio.shield(self.task(key, work, context=context))
+
+    def drop(self, key: K) -> asyncio.Task[T] | None:
+        """Stop sharing the task running for `key`: it runs on for whoever awaits it, and
+        the next caller starts another."""
+        return self._running.pop(key, None)
+
+    def clear(self) -> None:
+        """`drop` every key."""
+        self._running.clear()
+
+    def _settled(self, key: K, task: asyncio.Task[T]) -> None:
+        if self._running.get(key) is task:
+            del self._running[key]
+        if not task.cancelled():
+            task.exception()  # seen: every caller may have gone away

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
 from adapters.breaker import needed_context
-from adapters.tasks import start_task
+from adapters.tasks import SharedTasks
 
 TokenFetch = Callable[[], Awaitable[tuple[str, float]]]
 """Returns the token and its lifetime in seconds."""
@@ -38,7 +37,7 @@ class CachedToken:
         self._clock = clock
         self._token: str | None = None
         self._refresh_at = 0.0
-        self._fetching: asyncio.Task[str] | None = None
+        self._grant: SharedTasks[None, str] = SharedTasks()
 
     def _fresh(self) -> str | None:
         if self._token is not None and self._clock() < self._refresh_at:
@@ -49,14 +48,7 @@ class CachedToken:
         token = self._fresh()
         if token is not None:
             return token
-        fetching = self._fetching
-        if fetching is None:
-            fetching = start_task(self._renew(), context=needed_context())
-            if fetching.done():  # it needed no wait: nobody else can be waiting for it
-                return fetching.result()
-            self._fetching = fetching
-            fetching.add_done_callback(self._fetched)
-        return await asyncio.shield(fetching)
+        return await self._grant.run(None, self._renew, context=needed_context)
 
     async def _renew(self) -> str:
         token, lifetime = await self._fetch()
@@ -65,12 +57,6 @@ class CachedToken:
         if self._on_refresh is not None:
             self._on_refresh()
         return token
-
-    def _fetched(self, fetching: asyncio.Task[str]) -> None:
-        if self._fetching is fetching:
-            self._fetching = None
-        if not fetching.cancelled():
-            fetching.exception()  # seen: every caller may have gone away
 
     def invalidate(self, token: str) -> None:
         if self._token == token:

@@ -14,7 +14,7 @@ from enum import StrEnum
 from cachetools import TLRUCache
 
 from adapters.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from adapters.tasks import start_task
+from adapters.tasks import SharedTasks
 from bridge.shared_cache import SharedBodies
 
 # A platform failure, not an answer: a recent body is better than an error.
@@ -92,7 +92,7 @@ class ResponseCache:
             timer=clock,
             getsizeof=lambda entry: entry.size,
         )
-        self._fetches: dict[Hashable, tuple[asyncio.Task[Fill], str | None]] = {}
+        self._fills: SharedTasks[tuple[Hashable, str | None], Fill] = SharedTasks()
         self._outdated: set[asyncio.Task[Fill]] = set()
         self.shared: SharedBodies | None = None
         self.hits = self.misses = self.stale_served = 0
@@ -118,7 +118,9 @@ class ResponseCache:
         if not self.enabled or ttl <= 0:
             return await produce(), CacheStatus.MISS
         try:
-            body, status = await asyncio.shield(self._shared_fetch(key, ttl, produce, owner))
+            body, status = await self._fills.run(
+                (key, owner), lambda: self._store(key, ttl, produce, owner)
+            )
         except STALE_WORTHY:
             entry = self._held(key)
             stale = entry.body if entry is not None else await self._shared_stale(key, owner)
@@ -162,32 +164,11 @@ class ResponseCache:
             entry = entries.get(key)
             if entry is not None and matches(key, entry.owner):
                 entries.pop(key, None)
-        for key in [key for key, (_, of) in self._fetches.items() if matches(key, of)]:
-            task, _ = self._fetches.pop(key)
-            self._outdated.add(task)
-
-    def _shared_fetch(
-        self,
-        key: Hashable,
-        ttl: float,
-        produce: Callable[[], Awaitable[bytes]],
-        owner: str | None,
-    ) -> asyncio.Task[Fill]:
-        fetch = self._fetches.get(key)
-        if fetch is not None:
-            return fetch[0]
-        task = start_task(self._store(key, ttl, produce, owner))
-        if task.done():  # it needed no wait: no other request can share it
-            return task
-        self._fetches[key] = (task, owner)
-
-        def done(_: asyncio.Task[Fill]) -> None:
-            if self._fetches.get(key, (None, None))[0] is task:
-                del self._fetches[key]
-            self._outdated.discard(task)
-
-        task.add_done_callback(done)
-        return task
+        for fill in [fill for fill in self._fills if matches(*fill)]:
+            task = self._fills.drop(fill)
+            if task is not None:
+                self._outdated.add(task)
+                task.add_done_callback(self._outdated.discard)
 
     async def _store(
         self,

@@ -238,13 +238,16 @@ DEMO_ORDERS = [
     ("cus_fatima", "ord_3001"),
     ("cus_john", "ord_1001"),  # another customer's order
 ]
+OPEN_ORDER = {"customer_id": "cus_ana", "order_id": "ord_1005"}
+"""The one demo order that has not shipped: the only one whose address may change."""
 CASES: Counter[str] = Counter()
 STATUSES: defaultdict[str, set[int]] = defaultdict(set)
 
 
 @SCHEMA.hook
 def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> Any:
-    """Half the cases use ids the demo store knows, so 200 bodies are checked too."""
+    """Half the cases use ids the demo store knows, so 200 bodies are checked too; a third
+    of the writes name the open order, so changes are made too."""
     names = set(path_parameters or {})
     if names == {"customer_id"}:
         known = [{"customer_id": c} for c in DEMO_CUSTOMERS]
@@ -252,6 +255,9 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
         known = [{"customer_id": c, "order_id": o} for c, o in DEMO_ORDERS]
     else:
         return st.just(path_parameters)
+    path = context.operation.path if context.operation is not None else ""
+    if re.search(WRITE_PATHS, path):
+        return st.one_of(st.just(path_parameters), st.sampled_from(known), st.just(OPEN_ORDER))
     return st.one_of(st.just(path_parameters), st.sampled_from(known))
 
 

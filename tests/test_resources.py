@@ -112,6 +112,25 @@ async def test_a_fetch_under_way_while_its_order_is_forgotten_is_answered_but_no
 
 
 @pytest.mark.anyio
+async def test_a_fetch_from_before_a_forget_is_not_shared_with_later_callers() -> None:
+    """A read made after a write must not get the body fetched before it."""
+    resources = cache()
+    before, after = Loader(b'{"status": "open"}'), Loader(b'{"status": "cancelled"}')
+    before.gate.clear()
+    fetching = asyncio.create_task(resources.fetch("/orders/1", before, [order_tag("1")]))
+    await asyncio.sleep(0)
+    resources.forget(order_tag("1"))
+    later = asyncio.create_task(resources.fetch("/orders/1", after, [order_tag("1")]))
+    await asyncio.sleep(0)
+    assert after.calls == 1  # not waiting on the fetch from before the write
+    assert await later == after.body
+    before.gate.set()
+    assert await fetching == before.body
+    assert (before.calls, after.calls) == (1, 1)
+    assert resources.get("/orders/1") == after.body
+
+
+@pytest.mark.anyio
 async def test_entries_and_bytes_are_bounded_least_recently_used_first() -> None:
     resources = cache(max_entries=2)
     for key in ("a", "b"):

@@ -1,13 +1,15 @@
-"""Tasks started at once where the interpreter can, queued where it cannot."""
+"""Tasks started at once where the interpreter can, queued where it cannot; tasks that
+concurrent callers share."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 
 import pytest
 
-from adapters.tasks import EAGER, start_task
+from adapters.tasks import EAGER, SharedTasks, start_task
 
 pytestmark = pytest.mark.anyio
 
@@ -74,3 +76,131 @@ async def test_an_error_before_the_first_wait_reaches_whoever_awaits_the_task() 
     task = start_task(work())
     with pytest.raises(LookupError, match="no such resource"):
         await task
+
+
+class Work:
+    """Counts its runs; each waits for `gate`, then answers or raises `error`."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.runs = 0
+        self.gate = asyncio.Event()
+        self.error = error
+
+    async def __call__(self) -> str:
+        self.runs += 1
+        await self.gate.wait()
+        if self.error is not None:
+            raise self.error
+        return f"run {self.runs}"
+
+
+async def test_callers_asking_for_one_key_together_share_one_run() -> None:
+    shared: SharedTasks[str, str] = SharedTasks()
+    work, other = Work(), Work()
+    callers = [asyncio.create_task(shared.run("order 1", work)) for _ in range(4)]
+    elsewhere = asyncio.create_task(shared.run("order 2", other))
+    await asyncio.sleep(0)
+    assert len(shared) == 2
+    work.gate.set()
+    other.gate.set()
+    assert await asyncio.gather(*callers, elsewhere) == ["run 1"] * 5
+    assert (work.runs, other.runs, len(shared)) == (1, 1, 0)
+    assert await asyncio.gather(shared.run("order 1", work)) == ["run 2"]  # settled: anew
+
+
+async def test_an_error_reaches_every_caller_and_the_next_one_runs_again() -> None:
+    shared: SharedTasks[str, str] = SharedTasks()
+    failing = Work(LookupError("refused"))
+    callers = [asyncio.create_task(shared.run("grant", failing)) for _ in range(3)]
+    await asyncio.sleep(0)
+    failing.gate.set()
+    results = await asyncio.gather(*callers, return_exceptions=True)
+    assert [type(result) for result in results] == [LookupError] * 3
+    failing.error = None
+    assert await shared.run("grant", failing) == "run 2"
+
+
+async def test_a_caller_going_away_leaves_the_run_to_the_others() -> None:
+    shared: SharedTasks[str, str] = SharedTasks()
+    work = Work()
+    leaving = asyncio.create_task(shared.run("k", work))
+    staying = asyncio.create_task(shared.run("k", work))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    await asyncio.sleep(0)
+    work.gate.set()
+    assert await staying == "run 1"
+    assert leaving.cancelled() and work.runs == 1
+
+
+async def test_a_run_every_caller_left_goes_on_and_its_error_is_seen(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    shared: SharedTasks[str, str] = SharedTasks()
+    failing = Work(LookupError("refused"))
+    leaving = asyncio.create_task(shared.run("k", failing))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    await asyncio.sleep(0)
+    assert leaving.cancelled() and len(shared) == 1  # nobody waits, it runs on
+    failing.gate.set()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert failing.runs == 1 and len(shared) == 0
+    gc.collect()
+    assert "never retrieved" not in caplog.text
+
+
+async def test_a_dropped_run_goes_on_for_its_callers_but_later_ones_start_anew() -> None:
+    shared: SharedTasks[str, str] = SharedTasks()
+    old, new = Work(), Work()
+    first = asyncio.create_task(shared.run("k", old))
+    await asyncio.sleep(0)
+    dropped = shared.drop("k")
+    assert dropped is not None and list(shared) == []
+    second = asyncio.create_task(shared.run("k", new))
+    await asyncio.sleep(0)
+    new.gate.set()
+    assert await second == "run 1" and list(shared) == []
+    old.gate.set()
+    assert await first == "run 1"
+    assert (old.runs, new.runs) == (1, 1)
+
+
+async def test_clear_drops_every_key() -> None:
+    shared: SharedTasks[str, str] = SharedTasks()
+    works = {key: Work() for key in ("a", "b")}
+    callers = [asyncio.create_task(shared.run(key, work)) for key, work in works.items()]
+    await asyncio.sleep(0)
+    assert sorted(shared) == ["a", "b"]
+    shared.clear()
+    assert len(shared) == 0
+    for work in works.values():
+        work.gate.set()
+    assert await asyncio.gather(*callers) == ["run 1", "run 1"]
+
+
+async def test_a_run_done_on_return_is_answered_but_not_kept() -> None:
+    shared: SharedTasks[str, int] = SharedTasks()
+
+    async def at_once() -> int:
+        return 7
+
+    task = shared.task("k", at_once)
+    assert await task == 7
+    assert len(shared) == (0 if EAGER else 1)
+    await asyncio.sleep(0)
+    assert len(shared) == 0
+
+
+async def test_a_run_starts_in_the_context_it_is_given() -> None:
+    shared: SharedTasks[str, str] = SharedTasks()
+    context = contextvars.copy_context()
+    context.run(seen.set, "given")
+
+    async def read() -> str:
+        await asyncio.sleep(0)
+        return seen.get()
+
+    assert await shared.run("k", read, context=lambda: context) == "given"
+    assert seen.get() == "caller's"
