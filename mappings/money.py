@@ -77,7 +77,7 @@ class Money(BaseModel):
 
     @classmethod
     def of(cls, value: object, currency: str, path: str = "") -> Money:
-        return cls(value=to_decimal(value, path), currency=currency)
+        return _money(to_decimal(value, path), currency)
 
     @classmethod
     def from_minor(cls, amount: object, currency: str, path: str = "") -> Money:
