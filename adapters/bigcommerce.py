@@ -67,7 +67,7 @@ from adapters.webhooks import (
     nested,
     unreadable,
 )
-from adapters.write_rules import refuse_refund, shows_address
+from adapters.write_rules import recipient, refuse_refund, shows_address
 from adapters.writing import write_once
 from mappings import bigcommerce as bc
 from mappings import bigcommerce_shelf as shelf
@@ -711,10 +711,11 @@ def _new_destination(new: NewShippingAddress, current: bc.BCAddress) -> dict[str
         if new.region_code
         else None
     )
+    who = recipient(new, current)
     return {
-        "first_name": new.first_name or current.first_name or "",
-        "last_name": new.last_name or current.last_name or "",
-        "phone": new.phone_number or current.phone_number or "",
+        "first_name": who["first_name"],
+        "last_name": who["last_name"],
+        "phone": who["phone_number"],
         "street_1": new.address,
         "street_2": "",
         "city": new.city,

@@ -30,7 +30,7 @@ from adapters.base import (
 )
 from adapters.errors import NotAllowed, NotFound
 from adapters.paging import EARLIEST, page_in_memory, page_of
-from adapters.write_rules import asks_for_refund
+from adapters.write_rules import asks_for_refund, recipient, shows_address
 from mappings import demo as demo_mapping
 from mappings.addresses import normalize_address
 from mappings.carts import Cart
@@ -195,18 +195,8 @@ class DemoAdapter(Adapter):
         self, customer_id: str, order_id: str, address: NewShippingAddress
     ) -> WriteResult:
         order = await self.get_order(customer_id, order_id)
-        new = normalize_address(
-            line1=address.address,
-            zip_code=address.zip_code,
-            city=address.city,
-            region=address.region_code,
-            country=address.country_code,
-            first_name=address.first_name,
-            last_name=address.last_name,
-            phone_number=address.phone_number,
-        )
         current = order.shipping_address
-        if current is not None and current.model_copy(update={"id": None, "default": None}) == new:
+        if shows_address(current, address):
             return WriteResult("already_done")
         if order.cancellation_status is CancellationStatus.CANCELED:
             raise NotAllowed("the order is cancelled")
@@ -215,6 +205,17 @@ class DemoAdapter(Adapter):
         reason = _why_not_changeable(order)
         if reason is not None:
             raise NotAllowed(reason)
+        who = recipient(address, current)
+        new = normalize_address(
+            line1=address.address,
+            zip_code=address.zip_code,
+            city=address.city,
+            region=address.region_code,
+            country=address.country_code,
+            first_name=who["first_name"],
+            last_name=who["last_name"],
+            phone_number=who["phone_number"],
+        )
         self._replace(order, shipping_address=new)
         return WriteResult("applied")
 

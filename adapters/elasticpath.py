@@ -58,7 +58,7 @@ from adapters.webhooks import (
     nested,
     unreadable,
 )
-from adapters.write_rules import refuse_refund, shows_address
+from adapters.write_rules import recipient, refuse_refund, shows_address
 from adapters.writing import write_once
 from mappings import elasticpath as ep
 from mappings import elasticpath_shelf as shelf
@@ -804,11 +804,8 @@ def _new_shipping_address(new: NewShippingAddress, current: ep.EPAddress | None)
     """The order's `shipping_address`: the place replaced as a whole (one street line, no
     county or instructions of the old place), the recipient kept unless given. `region` is
     the subdivision part of the ISO 3166-2 code (`OR` of `US-OR`), as EP stores expect."""
-    kept = current or ep.EPAddress()
     return {
-        "first_name": new.first_name or kept.first_name or "",
-        "last_name": new.last_name or kept.last_name or "",
-        "phone_number": new.phone_number or kept.phone_number or "",
+        **recipient(new, current),
         "line_1": new.address,
         "line_2": "",
         "city": new.city,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from adapters.errors import NotAllowed
 from mappings.models import Address
 from mappings.writes import CancelOrder, NewShippingAddress
@@ -38,3 +40,20 @@ def shows_address(current: Address | None, new: NewShippingAddress) -> bool:
     return all(getattr(current, name) == getattr(new, name) for name in WHERE_TO) and all(
         getattr(current, name) == getattr(new, name) for name in WHO_RECEIVES if name in given
     )
+
+
+class Addressee(Protocol):
+    """An address as the platform or the reads show it: whom it names."""
+
+    @property
+    def first_name(self) -> str | None: ...
+    @property
+    def last_name(self) -> str | None: ...
+    @property
+    def phone_number(self) -> str | None: ...
+
+
+def recipient(new: NewShippingAddress, current: Addressee | None) -> dict[str, str]:
+    """Whom the order ships to after `new`: each of `WHO_RECEIVES` as given, else as it is
+    now ("" where neither names it)."""
+    return {name: getattr(new, name) or getattr(current, name, None) or "" for name in WHO_RECEIVES}

@@ -186,6 +186,9 @@ class WriteCases:
     lines: tuple[str, ...] = ()
 
 
+RECIPIENT = ("first_name", "last_name", "phone_number")
+"""W2 keeps these as they are unless the request gives them (SPEC §7)."""
+
 # Ids the bridge lets through to the adapter, which no platform knows as these.
 FOREIGN_IDS = ("0", "id=1", "a..b", "x:y@z", "1+1", "~1", "9" * 128)
 ROUTES = {
@@ -958,6 +961,24 @@ class AdapterConformance:
             assert shipped_to.get(name) == address[name], (name, shipped_to)
         again = erc.write(Capability.CHANGE_SHIPPING_ADDRESS, customer, order, address)
         assert again.status_code == 200, again.text  # the same address: already done
+
+    def test_changing_only_the_place_keeps_the_recipient(self, erc: ERC) -> None:
+        customer, order = self.write_case("addressable")
+        assert self.m.writes is not None
+        address = self.m.writes.new_address
+        r3 = route("R3", customer=customer, order=order)
+        first = erc.write(Capability.CHANGE_SHIPPING_ADDRESS, customer, order, address)
+        assert first.status_code == 200, first.text
+        named = erc.ok(r3, "order_detail").get("shipping_address", {})
+        recipient = {name: named.get(name) for name in RECIPIENT}
+        assert any(recipient.values()), named
+        place = {k: v for k, v in address.items() if k not in RECIPIENT}
+        place["address"] = f"{address['address']}, back door"
+        moved = erc.write(Capability.CHANGE_SHIPPING_ADDRESS, customer, order, place)
+        assert moved.status_code == 200, moved.text
+        shipped_to = erc.ok(r3, "order_detail").get("shipping_address", {})
+        assert shipped_to.get("address") == place["address"], shipped_to
+        assert {name: shipped_to.get(name) for name in RECIPIENT} == recipient
 
     def test_changing_the_address_of_a_shipped_order_is_not_allowed(self, erc: ERC) -> None:
         customer, order = self.write_case("not_addressable")
