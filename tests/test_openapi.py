@@ -239,15 +239,15 @@ DEMO_ORDERS = [
     ("cus_john", "ord_1001"),  # another customer's order
 ]
 OPEN_ORDER = {"customer_id": "cus_ana", "order_id": "ord_1005"}
-"""The one demo order that has not shipped: the only one whose address may change."""
+"""The one order of `DEMO_ORDERS` whose address may change (not shipped, not a pickup)."""
 CASES: Counter[str] = Counter()
 STATUSES: defaultdict[str, set[int]] = defaultdict(set)
 
 
 @SCHEMA.hook
 def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> Any:
-    """Half the cases use ids the demo store knows, so 200 bodies are checked too; a third
-    of the writes name the open order, so changes are made too."""
+    """Half the cases use ids the demo store knows, so 200 bodies are checked too; writes
+    also name the open order on their own, so that changes are made whatever ran before."""
     names = set(path_parameters or {})
     if names == {"customer_id"}:
         known = [{"customer_id": c} for c in DEMO_CUSTOMERS]

@@ -187,7 +187,8 @@ class WriteCases:
 
 
 RECIPIENT = ("first_name", "last_name", "phone_number")
-"""W2 keeps these as they are unless the request gives them (SPEC §7)."""
+"""W2 keeps these as they are unless the request gives them, on every platform (README,
+"Write routes")."""
 
 # Ids the bridge lets through to the adapter, which no platform knows as these.
 FOREIGN_IDS = ("0", "id=1", "a..b", "x:y@z", "1+1", "~1", "9" * 128)
