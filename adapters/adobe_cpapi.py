@@ -5,9 +5,10 @@ strict about headers and idempotency: every HTTP request carries a fresh `X-Requ
 and every attempt a new `X-Correlation-Id`, except the retry of an attempt that timed out
 without an answer (the platform replays whatever it stored under a known id).
 
-The shared `UpstreamClient` retries 429, 5xx and lost connections; this module adds the
-one timeout retry, the token renewal after a 401, and CPAPI's error codes (`platform_rule`
-and `other_error`, hooks of the shared translation in `adapters.answers`).
+The shared `UpstreamClient` retries 429, 5xx and lost connections, and the shared token
+renews itself after a 401 (`CachedToken.authorized`); this module adds the one timeout
+retry and CPAPI's error codes (`platform_rule` and `other_error`, hooks of the shared
+translation in `adapters.answers`).
 
 Cancelling (W1) and cancelling lines (W3) are licence returns: a RETURN order of the
 lines' remaining quantities, for a NEW or RENEWAL order at most 14 days old. The return
@@ -403,38 +404,37 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         """
         path = f"/v3/customers/{path_segment(customer_id)}/orders"
         correlation = Correlation()
-        renewed = False
         unanswered = 0
-        while True:
-            token = await self._token.get()
-            try:
-                response = await self._http.send(
-                    "POST",
-                    path,
-                    json=payload,
-                    retry=False,
-                    endpoint=ORDERS_ENDPOINT,
-                    prepare_headers=partial(self._headers, token, correlation),
-                )
-            except (UpstreamTimeout, UpstreamUnavailable) as exc:
-                if not _unanswered(exc):
-                    if unanswered:  # an earlier attempt may have been applied
-                        raise UpstreamTimeout(f"{PLATFORM} did not answer the return") from exc
-                    raise
-                unanswered += 1
-                if unanswered >= RETURN_ATTEMPTS or not _time_for_another():
-                    raise UpstreamTimeout(f"{PLATFORM} did not answer the return") from exc
-                log.info("return_repeated", correlation_id=correlation.current, attempt=unanswered)
+
+        async def send(token: str) -> PlatformResponse:
+            nonlocal unanswered
+            if unanswered:  # a 401 refused this unread: the earlier attempt's intent goes on
                 correlation.repeat()
-                continue
-            if response.status_code == 401 and not renewed:
-                self._token.invalidate(token)
-                renewed = True
-                if unanswered:  # refused unread: the earlier attempt's intent goes on
+            while True:
+                try:
+                    return await self._http.send(
+                        "POST",
+                        path,
+                        json=payload,
+                        retry=False,
+                        endpoint=ORDERS_ENDPOINT,
+                        prepare_headers=partial(self._headers, token, correlation),
+                    )
+                except (UpstreamTimeout, UpstreamUnavailable) as exc:
+                    if not _unanswered(exc):
+                        if unanswered:  # an earlier attempt may have been applied
+                            raise UpstreamTimeout(f"{PLATFORM} did not answer the return") from exc
+                        raise
+                    unanswered += 1
+                    if unanswered >= RETURN_ATTEMPTS or not _time_for_another():
+                        raise UpstreamTimeout(f"{PLATFORM} did not answer the return") from exc
+                    log.info(
+                        "return_repeated", correlation_id=correlation.current, attempt=unanswered
+                    )
                     correlation.repeat()
-                continue
-            self.raise_for_status(response, ORDERS_ENDPOINT, correlation_id=correlation.current)
-            return
+
+        response = await self._token.authorized(send)
+        self.raise_for_status(response, ORDERS_ENDPOINT, correlation_id=correlation.current)
 
     # Orders
 
@@ -671,29 +671,28 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         A timeout is retried here, once, as the same intent; a 401 renews the token once.
         """
         correlation = Correlation()
-        renewed = retried = False
-        while True:
-            token = await self._token.get()
-            try:
-                response = await self._http.send(
-                    "GET",
-                    path,
-                    params=params,
-                    endpoint=endpoint,
-                    prepare_headers=partial(self._headers, token, correlation),
-                )
-            except UpstreamTimeout:
-                if retried:
-                    raise
-                retried = True
-                correlation.repeat()
-                continue
-            if response.status_code == 401 and not renewed:
-                self._token.invalidate(token)
-                renewed = True
-                continue
-            self.raise_for_status(response, endpoint, correlation_id=correlation.current)
-            return response
+        retried = False
+
+        async def send(token: str) -> PlatformResponse:
+            nonlocal retried
+            while True:
+                try:
+                    return await self._http.send(
+                        "GET",
+                        path,
+                        params=params,
+                        endpoint=endpoint,
+                        prepare_headers=partial(self._headers, token, correlation),
+                    )
+                except UpstreamTimeout:
+                    if retried:
+                        raise
+                    retried = True
+                    correlation.repeat()
+
+        response = await self._token.authorized(send)
+        self.raise_for_status(response, endpoint, correlation_id=correlation.current)
+        return response
 
     async def _fetch_token(self) -> tuple[str, float]:
         """A client_credentials token from Adobe IMS, and its lifetime in seconds."""

@@ -285,12 +285,6 @@ class BigCommerceAdapter(HTTPAdapter):
         `SHIPMENT_ORDERS_PER_PAGE` orders a page; with `order_id` that order only."""
         customer = _number(request.customer_id, missing=no_customer(request.customer_id))
 
-        async def one_order(start: int, count: int) -> tuple[list[bc.BCOrder], bool]:
-            assert request.order_id is not None
-            if start > 0:
-                return [], False
-            return [await self._owned_order(request.customer_id, request.order_id)], False
-
         async def customer_orders(start: int, count: int) -> tuple[list[bc.BCOrder], bool]:
             # One order more than the page reads says whether another page follows.
             batch = await self._orders_slice(
@@ -298,15 +292,14 @@ class BigCommerceAdapter(HTTPAdapter):
             )
             return batch[:count], len(batch) > count
 
-        page, read = await shipments_page(
+        return await shipments_page(
             request,
-            orders=one_order if request.order_id is not None else customer_orders,
+            order=lambda order_id: self._owned_order(request.customer_id, order_id),
+            orders=customer_orders,
             shipments_of=self._shipments_of,
+            customer=lambda: self._customer(request.customer_id),
             orders_per_page=SHIPMENT_ORDERS_PER_PAGE,
         )
-        if read == 0 and request.resume is None and request.order_id is None:
-            await self._customer(request.customer_id)
-        return page
 
     async def list_products(self, request: ProductSearch) -> ProductPage:
         """Visible catalog products; `search` is BigCommerce's `keyword` (name, SKU,

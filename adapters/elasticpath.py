@@ -296,11 +296,8 @@ class ElasticPathAdapter(HTTPAdapter):
         `SHIPMENT_ORDERS_PER_PAGE` orders a page; with `order_id` that order only."""
         Listed = tuple[ep.EPOrder, list[ep.EPItem] | None]
 
-        async def one_order(start: int, count: int) -> tuple[list[Listed], bool]:
-            assert request.order_id is not None
-            if start > 0:
-                return [], False
-            return [(await self._owned_order(request.customer_id, request.order_id), None)], False
+        async def one_order(order_id: str) -> Listed:
+            return await self._owned_order(request.customer_id, order_id), None
 
         async def customer_orders(start: int, count: int) -> tuple[list[Listed], bool]:
             _check_offset(start, "orders")
@@ -314,15 +311,14 @@ class ElasticPathAdapter(HTTPAdapter):
             listed = self._owned_orders(page, request.customer_id)
             return listed, _has_more(page, after=start + len(page.data), limit=count)
 
-        page, read = await shipments_page(
+        return await shipments_page(
             request,
-            orders=one_order if request.order_id is not None else customer_orders,
+            order=one_order,
+            orders=customer_orders,
             shipments_of=lambda listed: self._shipments_of(*listed),
+            customer=lambda: self._customer(request.customer_id),
             orders_per_page=SHIPMENT_ORDERS_PER_PAGE,
         )
-        if read == 0 and request.resume is None and request.order_id is None:
-            await self._customer(request.customer_id)
-        return page
 
     async def list_products(self, request: ProductSearch) -> ProductPage:
         """Top-level catalog products; with `search`, the products whose SKU is exactly
@@ -751,25 +747,16 @@ class ElasticPathAdapter(HTTPAdapter):
     async def request(
         self, method: str, path: str, *, endpoint: str, **options: Unpack[CallOptions]
     ) -> PlatformResponse:
-        """With the shared token; a 401 means it was revoked or expired before its time:
-        one new token, one more try (EP refused the first, so even a write is safe to resend)."""
-        token = await self._token.get()
-
-        async def send() -> PlatformResponse:
-            return await self._http.send(
+        """With the shared token, renewed once when EP refuses it (`CachedToken.authorized`)."""
+        return await self._token.authorized(
+            lambda token: self._http.send(
                 method,
                 path,
                 headers={"Authorization": f"Bearer {token}"},
                 endpoint=endpoint,
                 **options,
             )
-
-        response = await send()
-        if response.status_code == 401:
-            self._token.invalidate(token)
-            token = await self._token.get()
-            response = await send()
-        return response
+        )
 
     def parse_error(self, body: Any) -> PlatformProblem:
         said = ep.problem(body)

@@ -44,29 +44,35 @@ class ShipmentCursor:
 async def shipments_page(
     request: ShipmentListRequest,
     *,
+    order: Callable[[str], Awaitable[OrderT]],
     orders: OrdersFrom[OrderT],
     shipments_of: Callable[[OrderT], Awaitable[Sequence[Shipment]]],
+    customer: Callable[[], Awaitable[object]],
     orders_per_page: int,
-) -> tuple[ShipmentPage, int]:
-    """The page and how many orders were read for it (0 tells the caller to check that
-    the customer exists). A page may hold fewer than `limit` shipments, even none, and
-    still resume: the orders it was allowed to read had no more."""
+) -> ShipmentPage:
+    """The page: of the order `request.order_id` names (`order(order_id)`), else of the
+    customer's orders. A first page without any order awaits `customer()`, which raises
+    NotFound for a customer the platform does not know. A page may hold fewer than `limit`
+    shipments, even none, and still resume: the orders it was allowed to read had no more."""
     cursor = ShipmentCursor.of(request.resume)
     limit = max(request.limit, 1)
-    batch, more = await orders(cursor.order, orders_per_page)
+    if request.order_id is None:
+        batch, more = await orders(cursor.order, orders_per_page)
+        if not batch and request.resume is None:
+            await customer()
+    else:
+        batch, more = ([await order(request.order_id)] if cursor.order == 0 else []), False
     found: list[Shipment] = []
-    for index, order in enumerate(batch):
-        listed = [s for s in await shipments_of(order) if tracked_as(s, request.tracking_number)]
+    for index, each in enumerate(batch):
+        shipments = [s for s in await shipments_of(each) if tracked_as(s, request.tracking_number)]
         start = cursor.skip if index == 0 else 0
-        taken = listed[start : start + limit - len(found)]
+        taken = shipments[start : start + limit - len(found)]
         found.extend(taken)
         at = cursor.order + index
-        if start + len(taken) < len(listed):
-            return ShipmentPage(found, ShipmentCursor(at, start + len(taken)).resume()), len(batch)
+        if start + len(taken) < len(shipments):
+            return ShipmentPage(found, ShipmentCursor(at, start + len(taken)).resume())
         if len(found) >= limit:
             follows = index + 1 < len(batch) or more
-            return ShipmentPage(found, ShipmentCursor(at + 1).resume() if follows else None), len(
-                batch
-            )
+            return ShipmentPage(found, ShipmentCursor(at + 1).resume() if follows else None)
     after = ShipmentCursor(cursor.order + len(batch))
-    return ShipmentPage(found, after.resume() if more and batch else None), len(batch)
+    return ShipmentPage(found, after.resume() if more and batch else None)

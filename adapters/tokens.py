@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from adapters.breaker import needed_context
 from adapters.tasks import SharedTasks
 
 TokenFetch = Callable[[], Awaitable[tuple[str, float]]]
 """Returns the token and its lifetime in seconds."""
+
+
+class Answer(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+
+AnswerT = TypeVar("AnswerT", bound=Answer)
 
 
 class CachedToken:
@@ -20,7 +29,8 @@ class CachedToken:
     failure included: one refused grant is one call to the token endpoint, however many
     requests were waiting, and a caller that goes away does not stop it for the others.
     `invalidate(token)` drops a token the platform rejected, unless another caller already
-    replaced it. `on_refresh`, when given, is called after every new token.
+    replaced it; `authorized(send)` does so on a 401 and sends once more.
+    `on_refresh`, when given, is called after every new token.
     """
 
     def __init__(
@@ -61,3 +71,14 @@ class CachedToken:
     def invalidate(self, token: str) -> None:
         if self._token == token:
             self._token = None
+
+    async def authorized(self, send: Callable[[str], Awaitable[AnswerT]]) -> AnswerT:
+        """`send(token)`'s answer. A 401 means the platform revoked the token before its
+        time: one new token, one more send. The platform refused the first send unread,
+        so even a write is safe to send again; a second 401 is the answer."""
+        token = await self.get()
+        answer = await send(token)
+        if answer.status_code == 401:
+            self.invalidate(token)
+            answer = await send(await self.get())
+        return answer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 
@@ -113,3 +114,55 @@ async def test_a_grant_started_by_a_call_made_ahead_of_need_is_a_needed_call() -
         await needed
     ahead.settle()  # unused: what it held is forgotten, but the grant was not its own
     assert breaker.state == "open"
+
+
+class Platform:
+    """Answers a send with 401 for each token in `revoked`, else 200; logs the tokens sent."""
+
+    def __init__(self, *revoked: str) -> None:
+        self.revoked = set(revoked)
+        self.sent: list[str] = []
+
+    async def send(self, token: str) -> SimpleNamespace:
+        self.sent.append(token)
+        await asyncio.sleep(0)
+        return SimpleNamespace(status_code=401 if token in self.revoked else 200)
+
+
+def granted() -> tuple[Grants, CachedToken]:
+    grants = Grants()
+    grants.answer.set()
+    return grants, CachedToken(grants, clock=ManualClock(0.0))
+
+
+async def test_an_accepted_token_is_sent_once_and_kept() -> None:
+    grants, token = granted()
+    platform = Platform()
+    assert (await token.authorized(platform.send)).status_code == 200
+    assert (await token.authorized(platform.send)).status_code == 200
+    assert platform.sent == ["token-1", "token-1"] and grants.calls == 1
+
+
+async def test_a_revoked_token_is_replaced_and_the_call_sent_once_more() -> None:
+    grants, token = granted()
+    platform = Platform("token-1")
+    assert (await token.authorized(platform.send)).status_code == 200
+    assert platform.sent == ["token-1", "token-2"] and grants.calls == 2
+    assert await token.get() == "token-2"
+
+
+async def test_a_new_token_refused_too_is_the_answer_without_a_third_send() -> None:
+    grants, token = granted()
+    platform = Platform("token-1", "token-2")
+    assert (await token.authorized(platform.send)).status_code == 401
+    assert platform.sent == ["token-1", "token-2"] and grants.calls == 2
+
+
+async def test_callers_refused_one_token_together_share_one_new_grant() -> None:
+    grants, token = granted()
+    await token.get()
+    platform = Platform("token-1")
+    answers = await asyncio.gather(*(token.authorized(platform.send) for _ in range(4)))
+    assert [answer.status_code for answer in answers] == [200] * 4
+    assert sorted(platform.sent) == ["token-1"] * 4 + ["token-2"] * 4
+    assert grants.calls == 2
