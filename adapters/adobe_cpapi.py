@@ -239,6 +239,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
     capabilities = READ_CAPABILITIES | {Capability.CANCEL_ORDER, Capability.CANCEL_ITEMS}
     settings_class = AdobeSettings
     settings: AdobeSettings
+    token: CachedToken
     title = "Adobe Commerce Partner API"
     credentials = "ADOBE_CLIENT_ID, ADOBE_CLIENT_SECRET and ADOBE_IMS_SCOPES"
     credential_statuses = frozenset({401})
@@ -255,12 +256,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         super().__init__(settings, http=http)
         self._now = now
         """The wall clock that judges the 14-day return window."""
-        self._token = CachedToken(
-            self._fetch_token,
-            margin=TOKEN_MARGIN_S,
-            clock=clock,
-            on_refresh=lambda: self.observer.token_refreshed(PLATFORM),
-        )
+        self.token = self.bearer_token(self._fetch_token, clock=clock, margin=TOKEN_MARGIN_S)
         self._catalog: OfferCatalog | None = None
         self._ims: UpstreamClient | None = None
 
@@ -278,9 +274,6 @@ class AdobeCPAPIAdapter(HTTPAdapter):
             await self._ims.close()
             self._ims = None
         await super().close()
-
-    async def authenticate(self) -> None:
-        await self._token.get()
 
     async def probe(self) -> None:
         """An IMS token, then CPAPI's authenticated ping."""
@@ -433,7 +426,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
                     )
                     correlation.repeat()
 
-        response = await self._token.authorized(send)
+        response = await self.token.authorized(send)
         self.raise_for_status(response, ORDERS_ENDPOINT, correlation_id=correlation.current)
 
     # Orders
@@ -690,7 +683,7 @@ class AdobeCPAPIAdapter(HTTPAdapter):
                     retried = True
                     correlation.repeat()
 
-        response = await self._token.authorized(send)
+        response = await self.token.authorized(send)
         self.raise_for_status(response, endpoint, correlation_id=correlation.current)
         return response
 

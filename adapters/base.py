@@ -27,6 +27,7 @@ from adapters.http import (
 )
 from adapters.resources import ResourceCache, Tag
 from adapters.responses import PlatformResponse
+from adapters.tokens import CachedToken, TokenFetch
 from adapters.webhooks import WebhookEvent
 from mappings.carts import Cart
 from mappings.errors import MappingError
@@ -221,6 +222,9 @@ class Adapter:
     resources: ResourceCache | None = None
     """Platform resources kept across routes (SPEC §9); set by the bridge before `open()`
     for an adapter that reads a platform, None when nothing is kept."""
+    token: CachedToken | None = None
+    """The platform's bearer token, for an adapter that obtains one
+    (`HTTPAdapter.bearer_token`); `authenticate()` takes it."""
 
     settings: BaseSettings | None
     """The adapter's own configuration: `settings_class()` read from the environment
@@ -253,10 +257,10 @@ class Adapter:
         """Release clients; called once at shutdown."""
 
     async def authenticate(self) -> None:
-        """Obtain a platform access token, proving the platform accepts the credentials.
-
-        Nothing to do for an adapter without platform credentials.
-        """
+        """Obtain a platform access token, proving the platform accepts the credentials:
+        the adapter's `token`. Nothing to do for an adapter without one."""
+        if self.token is not None:
+            await self.token.get()
 
     async def probe(self) -> None:
         """Prove the platform serves this bridge now: credentials accepted and one cheap
@@ -341,6 +345,19 @@ class HTTPAdapter(PlatformAnswers, Adapter):
     ) -> None:
         super().__init__(settings)
         self._http_config = http
+
+    def bearer_token(
+        self, fetch: TokenFetch, *, clock: Callable[[], float], margin: float = 60.0
+    ) -> CachedToken:
+        """The platform's bearer token as `fetch` grants it, for `self.token`: the
+        observer hears of every new one."""
+        return CachedToken(
+            fetch,
+            margin=margin,
+            clock=clock,
+            on_refresh=lambda: self.observer.token_refreshed(self.name),
+        )
+
 
     def filter_ignored(self, endpoint: str) -> UpstreamError:
         """What to raise when a list for one customer names another customer's order: the

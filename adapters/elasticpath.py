@@ -150,6 +150,7 @@ class ElasticPathAdapter(HTTPAdapter):
     }
     settings_class = ElasticPathSettings
     settings: ElasticPathSettings
+    token: CachedToken
     title = "Elastic Path"
     credentials = "ELASTICPATH_CLIENT_ID and ELASTICPATH_CLIENT_SECRET"
 
@@ -161,11 +162,7 @@ class ElasticPathAdapter(HTTPAdapter):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(settings, http=http or HTTP)
-        self._token = CachedToken(
-            self._fetch_token,
-            clock=clock,
-            on_refresh=lambda: self.observer.token_refreshed(PLATFORM),
-        )
+        self.token = self.bearer_token(self._fetch_token, clock=clock)
         self.speculate_shipping_groups = True
         """Ask for an order's shipping groups alongside the order (R3 in one round). The
         breaker counts the groups call only when its answer is used, so a failing R3
@@ -178,9 +175,6 @@ class ElasticPathAdapter(HTTPAdapter):
         self._upstream = self.connect(
             self.settings.base_url, headers={"Accept": "application/json"}
         )
-
-    async def authenticate(self) -> None:
-        await self._token.get()
 
     async def probe(self) -> None:
         """A token, then the smallest read of the resource the bridge needs most."""
@@ -748,7 +742,7 @@ class ElasticPathAdapter(HTTPAdapter):
         self, method: str, path: str, *, endpoint: str, **options: Unpack[CallOptions]
     ) -> PlatformResponse:
         """With the shared token, renewed once when EP refuses it (`CachedToken.authorized`)."""
-        return await self._token.authorized(
+        return await self.token.authorized(
             lambda token: self._http.send(
                 method,
                 path,

@@ -148,10 +148,16 @@ def _inbound(settings: BridgeSettings) -> str:
     return ", ".join(f"{n} {what}{'' if n == 1 else 's'}" for n, what in counts if n)
 
 
+def _has_step(adapter: Adapter, method: Literal["authenticate", "probe"]) -> bool:
+    """Whether the adapter does anything for the step: its own method, or a token to take."""
+    own = getattr(type(adapter), method) is not getattr(Adapter, method)
+    return own or (method == "authenticate" and adapter.token is not None)
+
+
 async def _platform_step(
     step: str, adapter: Adapter, method: Literal["authenticate", "probe"], settings: BridgeSettings
 ) -> Outcome:
-    if getattr(type(adapter), method) is getattr(Adapter, method):
+    if not _has_step(adapter, method):
         return Outcome(step, "SKIP", _not_run(adapter))
     seconds = settings.deadline_s
     variable = _variable(adapter, method)

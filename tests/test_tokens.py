@@ -7,8 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from adapters.base import HTTPAdapter
 from adapters.breaker import Ahead, CircuitBreaker
 from adapters.errors import UpstreamUnavailable
+from adapters.http import NoObserver
 from adapters.tokens import CachedToken
 from tests.conftest import ManualClock
 
@@ -166,3 +168,35 @@ async def test_callers_refused_one_token_together_share_one_new_grant() -> None:
     assert [answer.status_code for answer in answers] == [200] * 4
     assert sorted(platform.sent) == ["token-1"] * 4 + ["token-2"] * 4
     assert grants.calls == 2
+
+
+class Refreshes(NoObserver):
+    def __init__(self) -> None:
+        self.platforms: list[str] = []
+
+    def token_refreshed(self, platform: str) -> None:
+        self.platforms.append(platform)
+
+
+class Granting(HTTPAdapter):
+    name = "granting"
+    title = "Granting"
+    credentials = "GRANTING_SECRET"
+    token: CachedToken
+
+    def __init__(self, grants: Grants) -> None:
+        super().__init__()
+        self.token = self.bearer_token(grants, clock=ManualClock(0.0))
+
+
+async def test_an_adapter_authenticates_with_its_token_and_reports_each_new_one() -> None:
+    grants = Grants()
+    grants.answer.set()
+    adapter, refreshes = Granting(grants), Refreshes()
+    adapter.observer = refreshes
+    await adapter.authenticate()
+    await adapter.authenticate()
+    assert grants.calls == 1 and refreshes.platforms == ["granting"]
+    adapter.token.invalidate("token-1")
+    await adapter.authenticate()
+    assert grants.calls == 2 and refreshes.platforms == ["granting", "granting"]
