@@ -68,6 +68,7 @@ from adapters.writing import write_once
 from mappings import adobe_cpapi as mapping
 from mappings.adobe_catalog import CatalogError, OfferCatalog, parse_catalog
 from mappings.adobe_cpapi import CPAPILineItem, CPAPIOrder
+from mappings.grants import parse_grant
 from mappings.models import Customer, Order, OrderItem
 from mappings.writes import CancelItems, CancelOrder
 
@@ -706,14 +707,9 @@ class AdobeCPAPIAdapter(HTTPAdapter):
             endpoint=token_path,
         )
         self.raise_for_status(response, token_path, authenticating=True, platform=IMS)
-        body = json_body(response, IMS)
-        token = body.get("access_token") if isinstance(body, dict) else None
-        lifetime = body.get("expires_in") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise UpstreamError(f"{IMS} sent a token response without access_token")
-        if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
-            raise UpstreamError(f"{IMS} sent a token response without a usable expires_in")
-        return token, float(lifetime)
+        with readable(IMS, token_path):
+            grant = parse_grant(json_body(response, IMS))
+            return grant.access_token, grant.lifetime(now=time.time())
 
 
 def _history_path(customer_id: str) -> str:

@@ -21,6 +21,7 @@ from mappings.addresses import (
 from mappings.bounds import Short, Text, clipped
 from mappings.builders import tracking
 from mappings.errors import MappingError
+from mappings.grants import TokenGrant, parse_grant
 from mappings.models import (
     Customer,
     Delivery,
@@ -221,21 +222,6 @@ class EPOrderDocument(EPDocument[EPOrder]):
         return included_items(self.data, self.included.by_id())
 
 
-class EPTokenGrant(Record):
-    access_token: Text = Field(min_length=1)
-    expires_in: float | None = None
-    expires: float | None = None
-
-    def lifetime(self, *, now: float) -> float:
-        """Seconds the token stays valid; the shorter reading when both fields are given."""
-        readings = [self.expires_in] if self.expires_in is not None else []
-        if self.expires is not None:
-            readings.append(self.expires - now)
-        if not readings:
-            raise MappingError("the token response gives neither expires_in nor expires", "expires")
-        return min(readings)
-
-
 class EPProblem(Record):
     """What an EP error body says, for the log: `status` may be a number or a string."""
 
@@ -244,11 +230,11 @@ class EPProblem(Record):
     detail: Text | None = None
 
 
-def parse_token_grant(raw: object) -> EPTokenGrant:
+def parse_token_grant(raw: object) -> TokenGrant:
     """The token response; accepted at the top level (as EP sends it) or under `data`."""
     if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
         raw = raw["data"]
-    return parse(EPTokenGrant, raw)
+    return parse_grant(raw)
 
 
 def problem(raw: object) -> EPProblem:
