@@ -358,7 +358,6 @@ class HTTPAdapter(PlatformAnswers, Adapter):
             on_refresh=lambda: self.observer.token_refreshed(self.name),
         )
 
-
     def filter_ignored(self, endpoint: str) -> UpstreamError:
         """What to raise when a list for one customer names another customer's order: the
         platform ignored the filter, and nothing of the list may be shown. Logged as an
