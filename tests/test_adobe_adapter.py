@@ -71,11 +71,6 @@ NEWEST_FIRST = [o["orderId"] for o in reversed(BUSY_LISTED)]
 OLDEST_FIRST = [o["orderId"] for o in BUSY_LISTED]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[CPAPIEmulator, str]]:
     emulator = CPAPIEmulator()

@@ -17,11 +17,6 @@ pytestmark = pytest.mark.anyio
 HEADER = "offer_id,name,price,currency,image_url\n"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def test_the_sample_catalog_gives_names_prices_and_images() -> None:
     catalog = parse_catalog(CATALOG_CSV.read_text(encoding="utf-8"), "offers.csv")
 

@@ -63,11 +63,6 @@ def make_emulator() -> CPAPIEmulator:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def adapter(
     served: tuple[CPAPIEmulator, str], emulator: CPAPIEmulator
 ) -> AsyncIterator[AdobeCPAPIAdapter]:

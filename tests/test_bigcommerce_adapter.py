@@ -28,11 +28,6 @@ FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 STORE = fx.default_store()
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Clock:
     """The adapter's clock; sleeping moves it, and the emulator's, forward at once."""
 

@@ -50,11 +50,6 @@ def many_parcels_store() -> fx.Store:
     return store
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[BigCommerceEmulator, str]]:
     emulator = BigCommerceEmulator(fx.default_store())

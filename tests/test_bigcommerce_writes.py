@@ -90,11 +90,6 @@ def new_adapter(url: str) -> BigCommerceAdapter:
     return BigCommerceAdapter(settings, http=FAST)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[BigCommerceEmulator, str]]:
     emulator = new_emulator()

@@ -318,11 +318,6 @@ async def test_a_call_made_ahead_is_never_a_probe_nor_let_through_while_open(
         assert breaker.call().probe  # still there for the call the request waits for
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.parametrize(("open_s", "open_max_s"), [(0, 60), (-1, 60), (10, 5)])
 def test_the_periods_must_make_sense(open_s: float, open_max_s: float) -> None:
     with pytest.raises(ValueError, match="open_s"):

@@ -198,11 +198,6 @@ async def test_concurrent_identical_misses_share_one_platform_call() -> None:
     assert {r.headers["x-cache"] for r in responses} <= {"MISS", "HIT"}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # What the key is made of: the route, its ids and the known parameters, canonical.
 
 ORDERS = f"{R}/customers/cus_john/orders"

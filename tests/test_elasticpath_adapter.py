@@ -34,11 +34,6 @@ FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 STORE = fx.default_store()
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[ElasticPathEmulator, str]]:
     emulator = ElasticPathEmulator(STORE)

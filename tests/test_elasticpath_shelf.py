@@ -61,11 +61,6 @@ def many_parcels_store() -> fx.Store:
     return store
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[ElasticPathEmulator, str]]:
     emulator = ElasticPathEmulator(fx.default_store())

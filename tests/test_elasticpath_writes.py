@@ -94,11 +94,6 @@ def new_adapter(url: str) -> ElasticPathAdapter:
     return ElasticPathAdapter(settings, http=FAST)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[ElasticPathEmulator, str]]:
     emulator = new_emulator()

@@ -50,11 +50,6 @@ EP_STORE = ep_fx.default_store()
 BC_STORE = bc_fx.default_store()
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass(frozen=True)
 class Call:
     path: str

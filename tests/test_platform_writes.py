@@ -50,11 +50,6 @@ class Platform:
         return list(self.emulator.writes)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module", params=list(PLATFORMS))
 def served(request: pytest.FixtureRequest) -> Iterator[Platform]:
     module = PLATFORMS[request.param]

@@ -14,11 +14,6 @@ from mappings.shipments import Shipment, ShipmentTracking
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Store:
     """Orders (newest first) as their shipments' ids; logs each call a page makes."""
 

@@ -16,11 +16,6 @@ pytestmark = pytest.mark.anyio
 seen: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="caller's")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_a_task_runs_up_to_its_first_wait_before_what_was_queued_where_it_can() -> None:
     steps: list[str] = []
     asyncio.get_running_loop().call_soon(steps.append, "queued before")

@@ -17,11 +17,6 @@ from tests.conftest import ManualClock
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Grants:
     """A token endpoint that counts its calls and answers when `answer` is set."""
 
