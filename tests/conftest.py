@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from bridge.logs import access_log, configure_logging
 from bridge.settings import BridgeSettings
 from tests.certificates import self_signed
 from tests.servers import serve
+
+pytest_plugins = ("tests.hostile_platforms",)
+"""Fixtures any module may ask for: `platforms` behind hostile stand-ins, `bridge_on`."""
 
 API_KEY = "test-key-3f9a-0b6e-4c1d-8a27-5e90f3b1"
 CURSOR_SECRET = "cursor-secret-for-tests-0123456789abcdef"
@@ -98,19 +102,29 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def make_client() -> Iterator[Callable[..., TestClient]]:
-    clients: list[TestClient] = []
+def open_client() -> Iterator[Callable[..., TestClient]]:
+    """Opens a `TestClient(app, **options)` with the app's lifespan run; each one is closed
+    when the test ends."""
+    with ExitStack() as opened:
 
-    def factory(adapter: Any = None, **overrides: Any) -> TestClient:
-        app = create_app(settings(**overrides), adapter=adapter or DemoAdapter())
-        client = TestClient(app, headers=AUTH)
-        client.__enter__()
-        clients.append(client)
-        return client
+        def factory(app: Any, **options: Any) -> TestClient:
+            return opened.enter_context(TestClient(app, **options))
 
-    yield factory
-    for client in clients:
-        client.__exit__(None, None, None)
+        yield factory
+
+
+@pytest.fixture
+def make_client(open_client: Callable[..., TestClient]) -> Callable[..., TestClient]:
+    """A client of a bridge in front of `adapter` (the demo store by default), with
+    `settings(**overrides)`; `clock` drives its caches."""
+
+    def factory(
+        adapter: Any = None, *, clock: Callable[[], float] | None = None, **overrides: Any
+    ) -> TestClient:
+        app = create_app(settings(**overrides), adapter=adapter or DemoAdapter(), clock=clock)
+        return open_client(app, headers=AUTH)
+
+    return factory
 
 
 @pytest.fixture
@@ -149,9 +163,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def make_app_client() -> Iterator[Callable[..., TestClient]]:
-    """Like `make_client`, with an injected clock, a client address and default headers."""
-    clients: list[TestClient] = []
+def make_app_client(open_client: Callable[..., TestClient]) -> Callable[..., TestClient]:
+    """Like `make_client`, with OAuth clients, a client address and default headers."""
 
     def factory(
         adapter: Any = None,
@@ -163,16 +176,11 @@ def make_app_client() -> Iterator[Callable[..., TestClient]]:
     ) -> TestClient:
         values = {"oauth_clients": OAUTH_CLIENT, "token_secret": TOKEN_SECRET, **overrides}
         app = create_app(settings(**values), adapter=adapter or DemoAdapter(), clock=clock)
-        client = TestClient(
+        return open_client(
             app, headers=AUTH if headers is None else headers, client=(address, 50000)
         )
-        client.__enter__()
-        clients.append(client)
-        return client
 
-    yield factory
-    for client in clients:
-        client.__exit__(None, None, None)
+    return factory
 
 
 @pytest.fixture

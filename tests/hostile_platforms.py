@@ -1,5 +1,6 @@
 """The three platform emulators over loopback, each behind a `Hostile` stand-in, and
-bridges (response cache on) in front of any one of them."""
+bridges (response cache on) in front of any one of them: fixtures the suite's conftest
+takes in."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import pytest
 from starlette.testclient import TestClient
 
 from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
@@ -33,8 +35,9 @@ class Platform:
     reset: Callable[[], None]
 
 
-@contextlib.contextmanager
-def hostile_platforms() -> Iterator[dict[str, Platform]]:
+@pytest.fixture(scope="module")
+def platforms() -> Iterator[dict[str, Platform]]:
+    """The three platforms, served for the whole module."""
     ep_emulator = ElasticPathEmulator(ep.default_store())
     bc_emulator = BigCommerceEmulator(bc.default_store())
     adobe_emulator = CPAPIEmulator()
@@ -83,23 +86,17 @@ def hostile_platforms() -> Iterator[dict[str, Platform]]:
         }
 
 
-@contextlib.contextmanager
-def bridges(platforms: dict[str, Platform]) -> Iterator[Callable[[str], TestClient]]:
-    """Start a bridge, its response cache on, in front of the platform named."""
-    clients: list[TestClient] = []
+@pytest.fixture
+def bridge_on(platforms: dict[str, Platform]) -> Iterator[Callable[[str], TestClient]]:
+    """Starts a bridge, its response cache on, in front of the platform named; each one
+    is closed when the test ends."""
+    with contextlib.ExitStack() as opened:
 
-    def start(name: str) -> TestClient:
-        platform = platforms[name]
-        platform.reset()
-        platform.hostile.reset()
-        app = create_app(settings(api_keys=API_KEY), adapter=platform.adapter())
-        client = TestClient(app, headers={"X-API-Key": API_KEY})
-        client.__enter__()
-        clients.append(client)
-        return client
+        def start(name: str) -> TestClient:
+            platform = platforms[name]
+            platform.reset()
+            platform.hostile.reset()
+            app = create_app(settings(api_keys=API_KEY), adapter=platform.adapter())
+            return opened.enter_context(TestClient(app, headers={"X-API-Key": API_KEY}))
 
-    try:
         yield start
-    finally:
-        for client in clients:
-            client.__exit__(None, None, None)

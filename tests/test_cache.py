@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -45,12 +46,7 @@ class FlakyDemo(DemoAdapter):
         return await super().get_order(customer_id, order_id)
 
 
-def cached_client(adapter: Adapter, clock: ManualClock, **overrides: Any) -> TestClient:
-    app = create_app(settings(**overrides), adapter=adapter, clock=clock)
-    client = TestClient(app, headers=AUTH)
-    client.__enter__()
-    return client
-
+MakeClient = Callable[..., TestClient]
 
 ORDER = f"{R}/customers/cus_ana/orders/ord_1001"
 CUSTOMER = f"{R}/customers/cus_ana"
@@ -67,10 +63,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def client(adapter: FlakyDemo, clock: ManualClock) -> Any:
-    client = cached_client(adapter, clock)
-    yield client
-    client.__exit__(None, None, None)
+def client(make_client: MakeClient, adapter: FlakyDemo, clock: ManualClock) -> TestClient:
+    return make_client(adapter, clock=clock)
 
 
 def test_second_request_is_a_hit_with_the_same_bytes(
@@ -94,8 +88,10 @@ def test_orders_live_30_seconds_and_customers_300(
     assert adapter.calls == 4
 
 
-def test_ttl_zero_turns_the_cache_off(adapter: FlakyDemo, clock: ManualClock) -> None:
-    client = cached_client(adapter, clock, cache_ttl_s=0)
+def test_ttl_zero_turns_the_cache_off(
+    make_client: MakeClient, adapter: FlakyDemo, clock: ManualClock
+) -> None:
+    client = make_client(adapter, clock=clock, cache_ttl_s=0)
     statuses = [client.get(path).headers["x-cache"] for path in (ORDER, ORDER, CUSTOMER, CUSTOMER)]
     assert statuses == ["MISS"] * 4
     assert adapter.calls == 4
@@ -169,9 +165,11 @@ class TwinOrders(Adapter):
         )
 
 
-def test_customers_with_identical_order_ids_never_share_an_entry(clock: ManualClock) -> None:
+def test_customers_with_identical_order_ids_never_share_an_entry(
+    make_client: MakeClient, clock: ManualClock
+) -> None:
     adapter = TwinOrders()
-    client = cached_client(adapter, clock)
+    client = make_client(adapter, clock=clock)
     for _ in range(3):
         alice = decode(client.get(f"{R}/customers/alice/orders/1001"))
         bob = decode(client.get(f"{R}/customers/bob/orders/1001"))
@@ -215,11 +213,9 @@ class CountingDemo(DemoAdapter):
 
 
 @pytest.fixture
-def counting(clock: ManualClock) -> Any:
+def counting(make_client: MakeClient, clock: ManualClock) -> tuple[TestClient, CountingDemo]:
     adapter = CountingDemo()
-    client = cached_client(adapter, clock)
-    yield client, adapter
-    client.__exit__(None, None, None)
+    return make_client(adapter, clock=clock), adapter
 
 
 def test_an_ignored_parameter_is_a_hit_for_the_entry_without_it(counting: Any) -> None:

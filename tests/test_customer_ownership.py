@@ -7,32 +7,19 @@ caches nothing of the other one, and asks the platform again next time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
 from tests.conftest import R, decode
 from tests.emulators import bigcommerce_fixtures as bc
 from tests.emulators import elasticpath_fixtures as ep
-from tests.hostile_platforms import Platform, bridges, hostile_platforms
+from tests.hostile_platforms import Platform
 
 EP_STORE = ep.default_store()
 BC_STORE = bc.default_store()
-
-
-@pytest.fixture(scope="module")
-def platforms() -> Iterator[dict[str, Platform]]:
-    with hostile_platforms() as running:
-        yield running
-
-
-@pytest.fixture
-def bridge_on(platforms: dict[str, Platform]) -> Iterator[Callable[[str], TestClient]]:
-    with bridges(platforms) as start:
-        yield start
 
 
 def instead(body: Any) -> Callable[[Any], Any]:

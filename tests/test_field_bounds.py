@@ -7,7 +7,7 @@ never its value, caches nothing, and the next request asks the platform again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,23 +25,11 @@ from tests.emulators import bigcommerce_fixtures as bc
 from tests.emulators import elasticpath_fixtures as ep
 from tests.emulators.adobe_fixtures import LARKSPUR
 from tests.emulators.hostile import Tamper, put
-from tests.hostile_platforms import Platform, bridges, hostile_platforms
+from tests.hostile_platforms import Platform
 
 LONG = 100_000
 """Far past every bound, and far under any cap on a whole answer."""
 MAX_LOG_CHARS = 10_000
-
-
-@pytest.fixture(scope="module")
-def platforms() -> Iterator[dict[str, Platform]]:
-    with hostile_platforms() as running:
-        yield running
-
-
-@pytest.fixture
-def bridge_on(platforms: dict[str, Platform]) -> Iterator[Callable[[str], TestClient]]:
-    with bridges(platforms) as start:
-        yield start
 
 
 @dataclass(frozen=True)

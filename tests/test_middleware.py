@@ -286,17 +286,10 @@ def test_an_explicit_asgi_scope_with_a_root_path_is_served() -> None:
         "client": ("127.0.0.1", 40000),
         "server": ("bridge.example.com", 443),
     }
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
 
     with TestClient(app) as client:  # runs the lifespan: the demo store is opened
         assert client.portal is not None
-        client.portal.call(app, scope, receive, send)
+        sent = client.portal.call(answered, app, scope)
 
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert sent[0]["status"] == 200
@@ -405,15 +398,8 @@ async def endpoint_answer(endpoint: ASGIApp, host: str, query: str) -> Any:
         "path_params": {"customer_id": "cus_john"},
         "client": ("127.0.0.1", 40000),
     }
-    sent: list[Message] = []
 
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await endpoint(scope, receive, send)
+    sent = await answered(endpoint, scope)
     assert sent[0]["status"] == 200
     return json.loads(sent[1]["body"])
 
@@ -457,14 +443,6 @@ def test_an_unsafe_request_id_is_replaced_by_a_generated_one(
 
 def through_front_door(app: ASGIApp, headers: list[tuple[bytes, bytes]]) -> list[Message]:
     """Run one GET /other through a front door around `app`; the messages it sent."""
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
     scope: Scope = {
         "type": "http",
         "method": "GET",
@@ -473,7 +451,20 @@ def through_front_door(app: ASGIApp, headers: list[tuple[bytes, bytes]]) -> list
         "query_string": b"",
         "headers": headers,
     }
-    asyncio.run(FrontDoor(app)(scope, receive, send))
+    return asyncio.run(answered(FrontDoor(app), scope))
+
+
+async def answered(app: ASGIApp, scope: Scope) -> list[Message]:
+    """The messages `app` sends for one bodiless request with `scope`."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
     return sent
 
 

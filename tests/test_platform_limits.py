@@ -11,7 +11,7 @@ import asyncio
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -155,23 +155,22 @@ async def hostile_platform() -> AsyncIterator[tuple[HostilePlatform, str]]:
 @pytest.fixture
 def bridge_for() -> Iterator[Callable[[str], str]]:
     """Starts a bridge in front of a platform URL; yields the bridge's URL."""
-    stack: list[Iterator[str]] = []
+    with ExitStack() as running:
 
-    def start(platform_url: str) -> str:
-        settings = ElasticPathSettings(
-            _env_file=None, base_url=platform_url, client_id="c" * 32, client_secret=CLIENT_SECRET
-        )
-        app = create_app(
-            BridgeSettings(_env_file=None, api_keys=API_KEY, deadline_s=ANSWER_WITHIN_S),
-            ElasticPathAdapter(settings, http=FAST_CAPPED),
-        )
-        served = serve(app)
-        stack.append(served)
-        return served.__enter__()
+        def start(platform_url: str) -> str:
+            settings = ElasticPathSettings(
+                _env_file=None,
+                base_url=platform_url,
+                client_id="c" * 32,
+                client_secret=CLIENT_SECRET,
+            )
+            app = create_app(
+                BridgeSettings(_env_file=None, api_keys=API_KEY, deadline_s=ANSWER_WITHIN_S),
+                ElasticPathAdapter(settings, http=FAST_CAPPED),
+            )
+            return running.enter_context(serve(app))
 
-    yield start
-    for served in reversed(stack):
-        served.__exit__(None, None, None)
+        yield start
 
 
 def _status_kib(field: str) -> int:
