@@ -14,8 +14,8 @@ from adapters.base import (
 )
 from adapters.bigcommerce import SHIPMENT_ORDERS_PER_PAGE, BigCommerceAdapter, BigCommerceSettings
 from adapters.errors import NotFound, UnservableRequest
-from adapters.http import HTTPConfig
 from mappings import bigcommerce as bc
+from tests.conftest import FAST
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.servers import serve
@@ -23,7 +23,6 @@ from tests.shelf import all_products, all_shipments, shipments_with_calls
 
 pytestmark = pytest.mark.anyio
 
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 MANY = "140"
 MANY_ORDERS = 35
 
@@ -50,11 +49,9 @@ def many_parcels_store() -> fx.Store:
     return store
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[BigCommerceEmulator, str]]:
-    emulator = BigCommerceEmulator(fx.default_store())
-    with serve(emulator.app) as url:
-        yield emulator, url
+def make_emulator() -> BigCommerceEmulator:
+    """What `served` (tests/conftest.py) serves for this module."""
+    return BigCommerceEmulator(fx.default_store())
 
 
 @pytest.fixture(scope="module")
@@ -74,18 +71,13 @@ async def _adapter(url: str) -> BigCommerceAdapter:
 
 
 @pytest.fixture
-async def adapter(served: tuple[BigCommerceEmulator, str]) -> AsyncIterator[BigCommerceAdapter]:
-    served[0].reset()
+async def adapter(
+    served: tuple[BigCommerceEmulator, str], emulator: BigCommerceEmulator
+) -> AsyncIterator[BigCommerceAdapter]:
+    """Opened once `emulator` has reset the module's emulator."""
     adapter = await _adapter(served[1])
     yield adapter
     await adapter.close()
-
-
-@pytest.fixture
-def emulator(
-    served: tuple[BigCommerceEmulator, str], adapter: BigCommerceAdapter
-) -> BigCommerceEmulator:
-    return served[0]
 
 
 def expected_shipments(store: fx.Store, customer_id: str) -> list[str]:

@@ -14,10 +14,10 @@ from adapters.base import (
 )
 from adapters.elasticpath import SHIPMENT_ORDERS_PER_PAGE, ElasticPathAdapter, ElasticPathSettings
 from adapters.errors import NotFound, UnservableRequest
-from adapters.http import HTTPConfig
 from mappings import elasticpath as ep
 from mappings import elasticpath_shelf as shelf_mapping
 from mappings.addresses import address_of
+from tests.conftest import FAST
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
 from tests.servers import serve
@@ -25,7 +25,6 @@ from tests.shelf import all_products, all_shipments, shipments_with_calls
 
 pytestmark = pytest.mark.anyio
 
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 MANY = fx.uid("customer:many-parcels")
 MANY_ORDERS = 35
 
@@ -61,11 +60,9 @@ def many_parcels_store() -> fx.Store:
     return store
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[ElasticPathEmulator, str]]:
-    emulator = ElasticPathEmulator(fx.default_store())
-    with serve(emulator.app) as url:
-        yield emulator, url
+def make_emulator() -> ElasticPathEmulator:
+    """What `served` (tests/conftest.py) serves for this module."""
+    return ElasticPathEmulator(fx.default_store())
 
 
 @pytest.fixture(scope="module")
@@ -85,18 +82,13 @@ async def _adapter(url: str) -> ElasticPathAdapter:
 
 
 @pytest.fixture
-async def adapter(served: tuple[ElasticPathEmulator, str]) -> AsyncIterator[ElasticPathAdapter]:
-    served[0].reset()
+async def adapter(
+    served: tuple[ElasticPathEmulator, str], emulator: ElasticPathEmulator
+) -> AsyncIterator[ElasticPathAdapter]:
+    """Opened once `emulator` has reset the module's emulator."""
     adapter = await _adapter(served[1])
     yield adapter
     await adapter.close()
-
-
-@pytest.fixture
-def emulator(
-    served: tuple[ElasticPathEmulator, str], adapter: ElasticPathAdapter
-) -> ElasticPathEmulator:
-    return served[0]
 
 
 def shelf(emulator: ElasticPathEmulator) -> fx.Shelf:

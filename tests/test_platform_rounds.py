@@ -28,9 +28,9 @@ from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
 from adapters.breaker import BreakerState
 from adapters.elasticpath import ElasticPathAdapter
 from adapters.errors import NotFound, UpstreamError
-from adapters.http import HTTPConfig
 from adapters.resources import ResourceCache, customer_tag
 from bench.session import adobe_adapter, agent_session, elasticpath_adapter
+from tests.conftest import FAST
 from tests.emulators import adobe_fixtures as adobe_fx
 from tests.emulators import bigcommerce_fixtures as bc_fx
 from tests.emulators import elasticpath_fixtures as ep_fx
@@ -42,7 +42,6 @@ from tests.servers import serve
 pytestmark = pytest.mark.anyio
 T = TypeVar("T")
 
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 DELAY_S = 0.2
 """What each held API call waits: long enough that two rounds cannot pass for one."""
 

@@ -21,7 +21,6 @@ from starlette.types import Message, Receive, Scope, Send
 
 from adapters.adobe_cpapi import PING_PATH, AdobeCPAPIAdapter, AdobeSettings
 from adapters.demo import DemoAdapter
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
 from adapters.errors import (
     AdapterError,
     CircuitOpen,
@@ -31,12 +30,13 @@ from adapters.errors import (
     UpstreamUnavailable,
 )
 from bridge.readiness import CHECK_EVERY_S, NOT_OPEN, PlatformHealth, Readiness, health_of
-from tests.conftest import AUTH, FAST_CAPPED, ManualClock
+from tests.conftest import AUTH, ManualClock
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.adobe_cpapi import CPAPIEmulator
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
 from tests.emulators.faults import Hang
 from tests.servers import serve
+from tests.test_resilience_routes import adapter_for
 
 READY = {"status": "ready", "platform": "ok", "breaker": "closed"}
 REJECTED = {
@@ -52,8 +52,6 @@ OPEN_S = 0.2
 """The breaker's first open period where a test waits it out."""
 WAIT_S = 10.0
 """Generous bound on waiting for the breaker to let a probe through."""
-
-
 
 
 @dataclass
@@ -83,13 +81,6 @@ def platform(served: Platform) -> Iterator[Platform]:
 @pytest.fixture
 def emulator(platform: Platform) -> ElasticPathEmulator:
     return platform.emulator
-
-
-def adapter_for(url: str) -> ElasticPathAdapter:
-    settings = ElasticPathSettings(
-        _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
-    return ElasticPathAdapter(settings, http=FAST_CAPPED)
 
 
 @pytest.fixture
