@@ -15,15 +15,16 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
+from adapters.adobe_cpapi import AdobeCPAPIAdapter
 from adapters.base import HTTPAdapter, OrderListRequest
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.elasticpath import ElasticPathAdapter
 from adapters.resources import ResourceCache
 from bridge.logs import configure_logging
 from tests.emulators import adobe_fixtures as adobe_fx
 from tests.emulators import elasticpath_fixtures as ep_fx
 from tests.emulators.adobe_cpapi import CPAPIEmulator
-from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.emulators.elasticpath import ElasticPathEmulator
+from tests.platform_settings import adobe_settings, elasticpath_settings
 from tests.servers import serve
 
 Resource = tuple[str, str]
@@ -48,15 +49,12 @@ async def agent_session(adapter: HTTPAdapter, customer_id: str) -> list[Any]:
 
 def elasticpath_adapter(url: str) -> ElasticPathAdapter:
     """An adapter on the Elastic Path emulator at `url`."""
-    settings = ElasticPathSettings(
-        _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
-    return ElasticPathAdapter(settings)
+    return ElasticPathAdapter(elasticpath_settings(url))
 
 
 def adobe_adapter(emulator: CPAPIEmulator, url: str) -> AdobeCPAPIAdapter:
     """An adapter on the Adobe emulator `emulator`, served at `url`."""
-    return AdobeCPAPIAdapter(AdobeSettings(_env_file=None, **emulator.adapter_settings(url)))
+    return AdobeCPAPIAdapter(adobe_settings(emulator, url))
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,19 @@ from dataclasses import dataclass
 import pytest
 from starlette.testclient import TestClient
 
-from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
+from adapters.adobe_cpapi import AdobeCPAPIAdapter
 from adapters.base import Adapter
-from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.bigcommerce import BigCommerceAdapter
+from adapters.elasticpath import ElasticPathAdapter
 from bridge.app import create_app
 from tests.conftest import FAST, settings
 from tests.emulators import bigcommerce_fixtures as bc
 from tests.emulators import elasticpath_fixtures as ep
 from tests.emulators.adobe_cpapi import CPAPIEmulator
 from tests.emulators.bigcommerce import BigCommerceEmulator
-from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.emulators.elasticpath import ElasticPathEmulator
 from tests.emulators.hostile import Hostile
+from tests.platform_settings import adobe_settings, bigcommerce_settings, elasticpath_settings
 from tests.servers import serve
 
 API_KEY = "hostile-platform-test-key-2f8c4a6e0b1d3957"
@@ -52,12 +53,7 @@ def platforms() -> Iterator[dict[str, Platform]]:
             "elasticpath": Platform(
                 ep_hostile,
                 lambda: ElasticPathAdapter(
-                    ElasticPathSettings(
-                        _env_file=None,
-                        base_url=ep_url,
-                        client_id=CLIENT_ID,
-                        client_secret=CLIENT_SECRET,
-                    ),
+                    elasticpath_settings(ep_url),
                     http=FAST,
                 ),
                 ep_emulator.reset,
@@ -65,12 +61,7 @@ def platforms() -> Iterator[dict[str, Platform]]:
             "bigcommerce": Platform(
                 bc_hostile,
                 lambda: BigCommerceAdapter(
-                    BigCommerceSettings(
-                        _env_file=None,
-                        store_hash=bc.STORE_HASH,
-                        access_token=bc.ACCESS_TOKEN,
-                        base_url=bc_url,
-                    ),
+                    bigcommerce_settings(bc_url),
                     http=FAST,
                 ),
                 bc_emulator.reset,
@@ -78,7 +69,7 @@ def platforms() -> Iterator[dict[str, Platform]]:
             "adobe": Platform(
                 adobe_hostile,
                 lambda: AdobeCPAPIAdapter(
-                    AdobeSettings(_env_file=None, **adobe_emulator.adapter_settings(adobe_url)),
+                    adobe_settings(adobe_emulator, adobe_url),
                     http=FAST,
                 ),
                 adobe_emulator.reset,

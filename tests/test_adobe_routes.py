@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from starlette.testclient import TestClient
 
-from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
+from adapters.adobe_cpapi import AdobeCPAPIAdapter
 from tests.conftest import FAST_SHORT_READ, decode
 from tests.emulators.adobe_cpapi import CPAPIEmulator
 from tests.emulators.adobe_fixtures import (
@@ -27,6 +27,7 @@ from tests.emulators.adobe_fixtures import (
     matrix_order_id,
 )
 from tests.erc_contract import check
+from tests.platform_settings import adobe_settings
 
 R = "/erc/ecommerce/connections"
 FIXTURES = default_fixtures()
@@ -48,7 +49,7 @@ def bridge(
     served: tuple[CPAPIEmulator, str],
     emulator: CPAPIEmulator,
 ) -> TestClient:
-    settings = AdobeSettings(_env_file=None, **emulator.adapter_settings(served[1]))
+    settings = adobe_settings(emulator, served[1])
     return make_client(AdobeCPAPIAdapter(settings, http=FAST_SHORT_READ), cache_ttl_s=0)
 
 

@@ -10,11 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from starlette.testclient import TestClient
 
-from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
+from adapters.bigcommerce import BigCommerceAdapter
 from tests.conftest import FAST, R, decode
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.erc_contract import check
+from tests.platform_settings import bigcommerce_settings
 
 STORE = fx.default_store()
 
@@ -30,12 +31,7 @@ def bridge(
     served: tuple[BigCommerceEmulator, str],
     emulator: BigCommerceEmulator,
 ) -> TestClient:
-    settings = BigCommerceSettings(
-        _env_file=None,
-        store_hash=fx.STORE_HASH,
-        access_token=fx.ACCESS_TOKEN,
-        base_url=served[1],
-    )
+    settings = bigcommerce_settings(served[1])
     # The response cache is off so that every request reaches the platform.
     return make_client(BigCommerceAdapter(settings, http=FAST), cache_ttl_s=0)
 

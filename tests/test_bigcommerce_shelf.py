@@ -7,17 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.base import (
-    Capability,
-    ProductSearch,
-    ShipmentListRequest,
-)
-from adapters.bigcommerce import SHIPMENT_ORDERS_PER_PAGE, BigCommerceAdapter, BigCommerceSettings
+from adapters.base import Capability, ProductSearch, ShipmentListRequest
+from adapters.bigcommerce import SHIPMENT_ORDERS_PER_PAGE, BigCommerceAdapter
 from adapters.errors import NotFound, UnservableRequest
 from mappings import bigcommerce as bc
 from tests.conftest import FAST
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
+from tests.platform_settings import bigcommerce_settings
 from tests.servers import serve
 from tests.shelf import all_products, all_shipments, shipments_with_calls
 
@@ -62,9 +59,7 @@ def served_many() -> Iterator[tuple[BigCommerceEmulator, str]]:
 
 
 async def _adapter(url: str) -> BigCommerceAdapter:
-    settings = BigCommerceSettings(
-        _env_file=None, store_hash=fx.STORE_HASH, access_token=fx.ACCESS_TOKEN, base_url=url
-    )
+    settings = bigcommerce_settings(url)
     adapter = BigCommerceAdapter(settings, http=FAST)
     await adapter.open()
     return adapter

@@ -15,12 +15,13 @@ import structlog
 from starlette.testclient import TestClient
 
 from adapters.budget import CallBudget, LocalBucket
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.elasticpath import ElasticPathAdapter
 from adapters.errors import OverBudget
 from adapters.shared_state import SharedState
 from tests.conftest import FAST, ManualClock, R, decode
 from tests.emulators import elasticpath_fixtures as fx
-from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.emulators.elasticpath import ElasticPathEmulator
+from tests.platform_settings import elasticpath_settings
 from tests.redis_server import RedisServer, redis_server, require_redis_server
 
 __all__ = ["redis_server"]
@@ -128,9 +129,7 @@ def budgeted(
 ) -> TestClient:
     """One call every two seconds and a one-second deadline: after the token grant, the
     next call's turn comes too late."""
-    store = ElasticPathSettings(
-        _env_file=None, base_url=served[1], client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
+    store = elasticpath_settings(served[1])
     adapter = ElasticPathAdapter(store, http=FAST)
     return make_client(adapter, cache_ttl_s=0, platform_rate=0.5, deadline_s=1.0)
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from adapters.base import READ_CAPABILITIES, Capability
 from adapters.demo import DemoAdapter
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.elasticpath import ElasticPathAdapter
 from bridge.app import create_app
 from bridge.commands import route_lines
 from tests.conftest import R, settings
@@ -27,6 +27,7 @@ from tests.emulators import bigcommerce_fixtures as bc
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.platform_settings import elasticpath_settings
 from tests.servers import serve
 
 CLI_KEY = "cli-key-0b6e1f-3a7c-4d92-b815-e06f"
@@ -239,14 +240,7 @@ def test_check_fails_on_the_configuration_naming_the_variable(tmp_path: Path) ->
 @pytest.fixture(scope="module")
 def bridge_url(served: tuple[ElasticPathEmulator, str]) -> Iterator[str]:
     """The same store served over loopback: what Talkdesk would receive."""
-    adapter = ElasticPathAdapter(
-        ElasticPathSettings(
-            _env_file=None,
-            base_url=served[1],
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-        )
-    )
+    adapter = ElasticPathAdapter(elasticpath_settings(served[1]))
     app = create_app(settings(api_keys=CLI_KEY, public_url=PUBLIC_URL), adapter)
     with serve(app) as url:
         yield url

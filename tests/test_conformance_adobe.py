@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
+from adapters.adobe_cpapi import AdobeCPAPIAdapter
 from adapters.base import Adapter
 from tests.conformance import ALL_FAULTS, AdapterConformance, Fault, Manifest, Platform, WriteCases
 from tests.conftest import FAST_SHORT_READ
@@ -24,6 +24,7 @@ from tests.emulators.adobe_fixtures import (
     RETURNED,
     RETURNS,
 )
+from tests.platform_settings import adobe_settings
 from tests.servers import serve
 
 UNTIL_CLEARED = 1_000
@@ -108,5 +109,5 @@ class TestAdobeConformance(AdapterConformance):
 
     def build_adapter(self, platform: Platform) -> Adapter:
         emulator: CPAPIEmulator = platform.emulator
-        settings = AdobeSettings(_env_file=None, **emulator.adapter_settings(platform.url))
+        settings = adobe_settings(emulator, platform.url)
         return AdobeCPAPIAdapter(settings, http=FAST_SHORT_READ, now=lambda: emulator.today)

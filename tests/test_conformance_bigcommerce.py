@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from adapters.base import Adapter
-from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
+from adapters.bigcommerce import BigCommerceAdapter
 from tests.conformance import ALL_FAULTS, AdapterConformance, Manifest, Platform, WriteCases
 from tests.conftest import FAST
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
+from tests.platform_settings import bigcommerce_settings
 from tests.servers import serve
 
 WRITE_CASES = {
@@ -46,6 +47,7 @@ SHELF_CASES = {
 }
 """R6 to R8 (SPEC §8) on `fx.default_store()`. A cart by `customer_id` is refused with a
 400 naming `customer_id` (`cart_by_customer` False); an unknown cart id is a 404."""
+
 
 class TestBigCommerceConformance(AdapterConformance):
     manifest = Manifest(
@@ -88,10 +90,5 @@ class TestBigCommerceConformance(AdapterConformance):
         platform.emulator.store = fx.default_store()
 
     def build_adapter(self, platform: Platform) -> Adapter:
-        settings = BigCommerceSettings(
-            _env_file=None,
-            store_hash=fx.STORE_HASH,
-            access_token=fx.ACCESS_TOKEN,
-            base_url=platform.url,
-        )
+        settings = bigcommerce_settings(platform.url)
         return BigCommerceAdapter(settings, http=FAST)

@@ -6,16 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from adapters.base import Adapter
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.elasticpath import ElasticPathAdapter
 from tests.conformance import ALL_FAULTS, AdapterConformance, Fault, Manifest, Platform, WriteCases
 from tests.conftest import FAST
 from tests.emulators import elasticpath_fixtures as fx
-from tests.emulators.elasticpath import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    ElasticPathEmulator,
-    error_body,
-)
+from tests.emulators.elasticpath import ElasticPathEmulator, error_body
+from tests.platform_settings import elasticpath_settings
 from tests.servers import serve
 
 UNTIL_CLEARED = 1_000
@@ -79,6 +75,7 @@ SHELF_CASES = {
 leaves no cart in the emulator's `store.shelf.carts` (EP made one for the read, listed in
 `store.shelf.carts_made_by_reads`, and the adapter deleted it again)."""
 
+
 class TestElasticPathConformance(AdapterConformance):
     manifest = Manifest(
         customer=fx.MARIA,
@@ -122,7 +119,5 @@ class TestElasticPathConformance(AdapterConformance):
         platform.emulator.store = fx.default_store()
 
     def build_adapter(self, platform: Platform) -> Adapter:
-        settings = ElasticPathSettings(
-            _env_file=None, base_url=platform.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-        )
+        settings = elasticpath_settings(platform.url)
         return ElasticPathAdapter(settings, http=FAST)

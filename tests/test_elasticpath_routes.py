@@ -16,13 +16,9 @@ from bridge.app import create_app
 from bridge.config import StartupError, load_configuration
 from tests.conftest import AUTH, FAST, R, decode
 from tests.emulators import elasticpath_fixtures as fx
-from tests.emulators.elasticpath import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    ElasticPathEmulator,
-    error_body,
-)
+from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator, error_body
 from tests.erc_contract import check
+from tests.platform_settings import elasticpath_settings
 from tests.servers import serve
 
 STORE = fx.default_store()
@@ -34,12 +30,7 @@ def make_emulator() -> ElasticPathEmulator:
 
 
 def settings_for(base_url: str) -> ElasticPathSettings:
-    return ElasticPathSettings(
-        _env_file=None,
-        base_url=base_url,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-    )
+    return elasticpath_settings(base_url)
 
 
 @pytest.fixture

@@ -7,19 +7,16 @@ from typing import Any
 
 import pytest
 
-from adapters.base import (
-    Capability,
-    ProductSearch,
-    ShipmentListRequest,
-)
-from adapters.elasticpath import SHIPMENT_ORDERS_PER_PAGE, ElasticPathAdapter, ElasticPathSettings
+from adapters.base import Capability, ProductSearch, ShipmentListRequest
+from adapters.elasticpath import SHIPMENT_ORDERS_PER_PAGE, ElasticPathAdapter
 from adapters.errors import NotFound, UnservableRequest
 from mappings import elasticpath as ep
 from mappings import elasticpath_shelf as shelf_mapping
 from mappings.addresses import address_of
 from tests.conftest import FAST
 from tests.emulators import elasticpath_fixtures as fx
-from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.emulators.elasticpath import ElasticPathEmulator
+from tests.platform_settings import elasticpath_settings
 from tests.servers import serve
 from tests.shelf import all_products, all_shipments, shipments_with_calls
 
@@ -73,9 +70,7 @@ def served_many() -> Iterator[tuple[ElasticPathEmulator, str]]:
 
 
 async def _adapter(url: str) -> ElasticPathAdapter:
-    settings = ElasticPathSettings(
-        _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
+    settings = elasticpath_settings(url)
     adapter = ElasticPathAdapter(settings, http=FAST)
     await adapter.open()
     return adapter

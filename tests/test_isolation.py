@@ -15,15 +15,16 @@ from urllib.parse import urlsplit
 import pytest
 from starlette.testclient import TestClient
 
-from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
+from adapters.adobe_cpapi import AdobeCPAPIAdapter
 from adapters.demo import DemoAdapter
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.elasticpath import ElasticPathAdapter
 from tests.conftest import FAST, decode
 from tests.emulators import adobe_fixtures as adobe
 from tests.emulators import elasticpath_fixtures as ep
 from tests.emulators.adobe_cpapi import CPAPIEmulator
-from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.emulators.elasticpath import ElasticPathEmulator
 from tests.erc_contract import check
+from tests.platform_settings import adobe_settings, elasticpath_settings
 from tests.servers import serve
 
 PREFIXES = ("/erc/ecommerce/connections", "/erc/ecommerce")
@@ -59,9 +60,7 @@ def _demo(make_client: Callable[..., TestClient], request: pytest.FixtureRequest
 
 def _elasticpath(make_client: Callable[..., TestClient], request: pytest.FixtureRequest) -> Store:
     url = request.getfixturevalue("elasticpath_url")
-    settings = ElasticPathSettings(
-        _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
+    settings = elasticpath_settings(url)
     client = make_client(ElasticPathAdapter(settings, http=FAST))
     return Store(
         client, ep.MARIA, ep.ORDER_COMPLETE, ep.HANS, "00000000-0000-4000-8000-000000000000"
@@ -71,7 +70,7 @@ def _elasticpath(make_client: Callable[..., TestClient], request: pytest.Fixture
 def _adobe(make_client: Callable[..., TestClient], request: pytest.FixtureRequest) -> Store:
     emulator, url = request.getfixturevalue("adobe_served")
     emulator.reset()
-    settings = AdobeSettings(_env_file=None, **emulator.adapter_settings(url))
+    settings = adobe_settings(emulator, url)
     client = make_client(AdobeCPAPIAdapter(settings, http=FAST))
     owned = adobe.default_fixtures().orders[adobe.LARKSPUR]
     order = next(o["orderId"] for o in owned if o["orderType"] in adobe.LISTED_TYPES)

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.elasticpath import ElasticPathAdapter
 from bridge.app import create_app
 from tests.conftest import settings
+from tests.platform_settings import elasticpath_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM_URL = "https://store-7f3a.useast.api.elasticpath.com"
@@ -32,11 +33,7 @@ SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    adapter = ElasticPathAdapter(
-        ElasticPathSettings(
-            _env_file=None, base_url=PLATFORM_URL, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-        )
-    )
+    adapter = ElasticPathAdapter(elasticpath_settings(PLATFORM_URL))
     app = create_app(settings(api_keys=API_KEY, public_url=PUBLIC_URL, brand=BRAND), adapter)
     with TestClient(app, base_url="http://127.0.0.1") as test_client:
         yield test_client

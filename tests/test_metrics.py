@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
 from adapters.demo import DemoAdapter
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.elasticpath import ElasticPathAdapter
 from adapters.http import HTTPConfig
 from bridge.app import create_app
 from bridge.metrics import _Durations
@@ -23,6 +23,7 @@ from tests.conftest import CLIENT_ID as OAUTH_CLIENT_ID
 from tests.conftest import CLIENT_SECRET as OAUTH_SECRET
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.platform_settings import elasticpath_settings
 
 CUSTOMER = f"{R}/customers/{fx.MARIA}"
 ORDER = f"{R}/customers/{fx.MARIA}/orders/{fx.ORDER_COMPLETE}"
@@ -42,9 +43,7 @@ def make_emulator() -> ElasticPathEmulator:
 
 
 def adapter_for(url: str, http: HTTPConfig = FAST_CAPPED) -> ElasticPathAdapter:
-    settings = ElasticPathSettings(
-        _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
+    settings = elasticpath_settings(url)
     return ElasticPathAdapter(settings, http=http)
 
 

@@ -19,17 +19,17 @@ import orjson
 import pytest
 
 from adapters.demo import DemoAdapter
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.elasticpath import ElasticPathAdapter
 from adapters.http import PlatformLimits
 from bridge.app import create_app
 from bridge.settings import BridgeSettings
 from tests.conftest import FAST_CAPPED
+from tests.platform_settings import elasticpath_settings
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
 
 API_KEY = "platform-limits-test-key-0123456789abcdef"
-CLIENT_SECRET = "platform-limits-client-secret-0123456789abcdef"
 CUSTOMER = "/erc/ecommerce/connections/customers/cus_1"
 
 MIB = 1024 * 1024
@@ -158,12 +158,7 @@ def bridge_for() -> Iterator[Callable[[str], str]]:
     with ExitStack() as running:
 
         def start(platform_url: str) -> str:
-            settings = ElasticPathSettings(
-                _env_file=None,
-                base_url=platform_url,
-                client_id="c" * 32,
-                client_secret=CLIENT_SECRET,
-            )
+            settings = elasticpath_settings(platform_url, client_id="c" * 32)
             app = create_app(
                 BridgeSettings(_env_file=None, api_keys=API_KEY, deadline_s=ANSWER_WITHIN_S),
                 ElasticPathAdapter(settings, http=FAST_CAPPED),

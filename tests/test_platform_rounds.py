@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.adobe_cpapi import AdobeCPAPIAdapter
 from adapters.base import HTTPAdapter, OrderListRequest
-from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
+from adapters.bigcommerce import BigCommerceAdapter
 from adapters.breaker import BreakerState
 from adapters.elasticpath import ElasticPathAdapter
 from adapters.errors import NotFound, UpstreamError
@@ -37,6 +37,7 @@ from tests.emulators import elasticpath_fixtures as ep_fx
 from tests.emulators.adobe_cpapi import TOKEN_PATH, CPAPIEmulator
 from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.emulators.elasticpath import GRANT_PATH, ElasticPathEmulator
+from tests.platform_settings import adobe_settings, bigcommerce_settings, elasticpath_settings
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
@@ -147,12 +148,7 @@ async def opened_elasticpath(served: Served) -> ElasticPathAdapter:
 
 
 async def opened_bigcommerce(served: Served) -> BigCommerceAdapter:
-    settings = BigCommerceSettings(
-        _env_file=None,
-        store_hash=bc_fx.STORE_HASH,
-        access_token=bc_fx.ACCESS_TOKEN,
-        base_url=served.url,
-    )
+    settings = bigcommerce_settings(served.url)
     adapter = BigCommerceAdapter(settings, http=FAST)
     await adapter.open()
     return adapter
@@ -291,7 +287,7 @@ async def test_elasticpath_failing_one_round_order_detail_counts_one_breaker_fai
     order's failure only, as when the groups are asked for after it (threshold 2: two
     would open it)."""
     timed = reset(ep_served).timed
-    settings = elasticpath_adapter(ep_served.url).settings
+    settings = elasticpath_settings(ep_served.url)
     adapter = ElasticPathAdapter(settings, http=replace(FAST, attempts=1, breaker_threshold=2))
     await adapter.open()
     try:
@@ -576,10 +572,10 @@ async def strict_adapter(
     http = replace(FAST, attempts=1, breaker_threshold=threshold)
     reset(served)
     if platform == "elasticpath":
-        settings: Any = elasticpath_adapter(served.url).settings
+        settings: Any = elasticpath_settings(served.url)
         adapter: HTTPAdapter = ElasticPathAdapter(settings, http=http)
     else:
-        adapter = AdobeCPAPIAdapter(adobe_adapter(served.emulator, served.url).settings, http=http)
+        adapter = AdobeCPAPIAdapter(adobe_settings(served.emulator, served.url), http=http)
     await adapter.open()
     try:
         yield adapter

@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
-from adapters.adobe_cpapi import PING_PATH, AdobeCPAPIAdapter, AdobeSettings
+from adapters.adobe_cpapi import PING_PATH, AdobeCPAPIAdapter
 from adapters.demo import DemoAdapter
 from adapters.errors import (
     AdapterError,
@@ -35,6 +35,7 @@ from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.adobe_cpapi import CPAPIEmulator
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
 from tests.emulators.faults import Hang
+from tests.platform_settings import adobe_settings
 from tests.servers import serve
 from tests.test_resilience_routes import adapter_for
 
@@ -320,7 +321,7 @@ def test_adobe_is_ready_until_ims_rejects_the_credentials(
 ) -> None:
     emulator = CPAPIEmulator()
     with serve(WithPing(emulator)) as url:
-        settings = AdobeSettings(_env_file=None, **emulator.adapter_settings(url))
+        settings = adobe_settings(emulator, url)
         bridge = make_app_client(AdobeCPAPIAdapter(settings), clock=clock, headers={})
         assert bridge.get("/readyz").json() == READY
         [ping] = [e for e in emulator.cpapi_exchanges if e.path == PING_PATH]

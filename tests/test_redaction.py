@@ -14,13 +14,14 @@ import httpx
 import pytest
 import structlog
 
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.elasticpath import ElasticPathAdapter
 from bridge.app import create_app
 from bridge.logs import configure_logging
 from bridge.redaction import REDACTED, Redactor, mask_card
 from tests.conftest import FAST, R, settings
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator, error_body
+from tests.platform_settings import elasticpath_settings
 from tests.servers import serve
 
 API_KEY = "api-key-5e0b77c1d2-8f4a-4b6c-9d13-a0e2"
@@ -49,9 +50,7 @@ def logged(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
 def run_scenario(emulator: ElasticPathEmulator, platform_url: str) -> list[str]:
     """Everything a day in production might do; returns the tokens it saw."""
     adapter = ElasticPathAdapter(
-        ElasticPathSettings(
-            _env_file=None, base_url=platform_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-        ),
+        elasticpath_settings(platform_url),
         http=FAST,
     )
     app = create_app(

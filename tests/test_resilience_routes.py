@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.elasticpath import ElasticPathAdapter
 from tests.conftest import FAST_CAPPED, R, decode
 from tests.emulators import elasticpath_fixtures as fx
-from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.emulators.elasticpath import ElasticPathEmulator
 from tests.emulators.faults import Hang
+from tests.platform_settings import elasticpath_settings
 from tests.servers import serve
 
 ORDER = f"{R}/customers/{fx.MARIA}/orders/{fx.ORDER_COMPLETE}"
@@ -38,9 +39,7 @@ def emulator(served: tuple[ElasticPathEmulator, Hang, str]) -> Iterator[ElasticP
 
 
 def adapter_for(url: str) -> ElasticPathAdapter:
-    settings = ElasticPathSettings(
-        _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
+    settings = elasticpath_settings(url)
     return ElasticPathAdapter(settings, http=FAST_CAPPED)
 
 

@@ -11,13 +11,14 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.elasticpath import ElasticPathAdapter
 from adapters.resources import customer_tag, order_tag
 from bridge.app import BridgeApp, create_app
 from bridge.metrics import Metrics
 from tests.conftest import FAST, R, settings
 from tests.emulators import elasticpath_fixtures as fx
-from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.emulators.elasticpath import ElasticPathEmulator
+from tests.platform_settings import elasticpath_settings
 from tests.served_bridge import Bridge, bridge_over
 
 CUSTOMERS = (fx.MARIA, fx.HANS, fx.YUKI)
@@ -30,9 +31,7 @@ def make_emulator() -> ElasticPathEmulator:
 
 def adapter_for(url: str) -> ElasticPathAdapter:
     return ElasticPathAdapter(
-        ElasticPathSettings(
-            _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-        ),
+        elasticpath_settings(url),
         http=FAST,
     )
 

@@ -12,14 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.bigcommerce import BigCommerceAdapter
+from adapters.elasticpath import ElasticPathAdapter
 from adapters.resources import customer_tag, order_tag
 from tests.conftest import FAST, R
 from tests.emulators import bigcommerce_fixtures as bc_fx
 from tests.emulators import elasticpath_fixtures as ep_fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
-from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
+from tests.emulators.elasticpath import ElasticPathEmulator
+from tests.platform_settings import bigcommerce_settings, elasticpath_settings
 from tests.served_bridge import Bridge, Gate, bridge_over
 from tests.servers import serve
 from tests.test_webhooks import BC_SECRET, EP_SECRET, bc_delivery, ep_delivery, signed
@@ -52,13 +53,7 @@ def ep(ep_served: tuple[ElasticPathEmulator, Gate, str]) -> Iterator[Bridge]:
     emulator, _, url = ep_served
     emulator.reset()
     adapter = ElasticPathAdapter(
-        ElasticPathSettings(
-            _env_file=None,
-            base_url=url,
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-            webhook_secret=EP_SECRET,
-        ),
+        elasticpath_settings(url, webhook_secret=EP_SECRET),
         http=FAST,
     )
     with bridge_over(adapter, lambda: len(emulator.requests)) as bridge:
@@ -75,13 +70,7 @@ def bc(bc_served: tuple[BigCommerceEmulator, str]) -> Iterator[Bridge]:
     emulator, url = bc_served
     emulator.reset()
     adapter = BigCommerceAdapter(
-        BigCommerceSettings(
-            _env_file=None,
-            store_hash=bc_fx.STORE_HASH,
-            access_token=bc_fx.ACCESS_TOKEN,
-            base_url=url,
-            webhook_secret=BC_SECRET,
-        ),
+        bigcommerce_settings(url, webhook_secret=BC_SECRET),
         http=FAST,
     )
     with bridge_over(adapter, lambda: len(emulator.requests)) as bridge:
