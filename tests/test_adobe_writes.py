@@ -59,6 +59,8 @@ OTHER_CUSTOMERS_ORDER = "5120008217"
 
 
 def make_emulator() -> CPAPIEmulator:
+    """What `served` (tests/conftest.py) serves for this module; its `emulator` restores the
+    fixtures too, which the returns here change."""
     return CPAPIEmulator()
 
 

@@ -9,7 +9,7 @@ requests) is in `test_platform_writes`, with the names this module gives it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,19 +20,17 @@ from adapters.errors import (
     NotAllowed,
     UpstreamUnavailable,
 )
-from mappings.models import Order
-from mappings.status import CancellationStatus
 from mappings.writes import CancelOrder, NewShippingAddress
 from tests import test_conformance_bigcommerce as conformance
 from tests.conftest import FAST
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator, v2_error
 from tests.emulators.write_faults import WriteFault
-from tests.servers import serve
+from tests.write_cases import cancelled
 
 pytestmark = pytest.mark.anyio
 
-ORDER = fx.ORDER_AWAITING_FULFILLMENT
+CUSTOMER, ORDER = fx.ANA, fx.ORDER_AWAITING_FULFILLMENT
 """Ana's order that nothing has happened to yet: one destination (her office)."""
 DESTINATION = str(int(ORDER) + 100_000)
 NEW_ADDRESS = NewShippingAddress(
@@ -47,61 +45,27 @@ SAME_ADDRESS = NewShippingAddress(  # fx.ANA_HOME, where ORDER_PENDING ships
     address="55 Pine Ave", city="Austin", country_code="US", region_code="US-TX", zip_code="78701"
 )
 
-Write = Callable[[BigCommerceAdapter], Awaitable[WriteResult]]
-
-
-def cancel(adapter: BigCommerceAdapter) -> Awaitable[WriteResult]:
-    return adapter.cancel_order(fx.ANA, ORDER, CancelOrder())
-
-
-def move(adapter: BigCommerceAdapter) -> Awaitable[WriteResult]:
-    return adapter.change_shipping_address(fx.ANA, ORDER, NEW_ADDRESS)
-
-
-def cancelled(order: Order) -> bool:
-    return order.cancellation_status is CancellationStatus.CANCELED
-
-
-def moved(order: Order) -> bool:
-    return order.shipping_address is not None and order.shipping_address.address == (
-        "1100 Congress Ave"
-    )
-
-
-WRITES: dict[str, tuple[Write, Callable[[Order], bool]]] = {
-    "cancel_order": (cancel, cancelled),
-    "change_shipping_address": (move, moved),
-}
-"""Each write of `ORDER` by `CUSTOMER`, and what the next read of the order shows after it."""
-CUSTOMER = fx.ANA
 MANIFEST = conformance.TestBigCommerceConformance.manifest
 SOMEONE_ELSES = (fx.ORDER_EUR, fx.ORDER_GUEST)
 SERVER_ERROR = v2_error(500, "Internal server error.")
 
 
-def new_emulator() -> BigCommerceEmulator:
+def make_emulator() -> BigCommerceEmulator:
+    """What `served` (tests/conftest.py) serves for this module, and `test_platform_writes`
+    for BigCommerce."""
     return BigCommerceEmulator(fx.default_store())
 
 
-def new_adapter(url: str) -> BigCommerceAdapter:
+def make_adapter(url: str) -> BigCommerceAdapter:
     settings = BigCommerceSettings(
         _env_file=None, store_hash=fx.STORE_HASH, access_token=fx.ACCESS_TOKEN, base_url=url
     )
     return BigCommerceAdapter(settings, http=FAST)
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[BigCommerceEmulator, str]]:
-    emulator = new_emulator()
-    with serve(emulator.app) as url:
-        yield emulator, url
-
-
 @pytest.fixture
-def emulator(served: tuple[BigCommerceEmulator, str]) -> BigCommerceEmulator:
-    """The emulator with a fresh store: writes change it."""
-    emulator, _ = served
-    emulator.reset()
+def emulator(emulator: BigCommerceEmulator) -> BigCommerceEmulator:
+    """The emulator, reset, with a fresh store too: writes change it."""
     emulator.store = fx.default_store()
     return emulator
 
@@ -110,7 +74,7 @@ def emulator(served: tuple[BigCommerceEmulator, str]) -> BigCommerceEmulator:
 async def adapter(
     served: tuple[BigCommerceEmulator, str], emulator: BigCommerceEmulator
 ) -> AsyncIterator[BigCommerceAdapter]:
-    adapter = new_adapter(served[1])
+    adapter = make_adapter(served[1])
     await adapter.open()
     yield adapter
     await adapter.close()

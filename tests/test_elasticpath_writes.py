@@ -8,7 +8,7 @@ requests) is in `test_platform_writes`, with the names this module gives it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -20,8 +20,6 @@ from adapters.errors import (
     NotAllowed,
     UpstreamError,
 )
-from mappings.models import Order
-from mappings.status import CancellationStatus
 from mappings.writes import CancelOrder, NewShippingAddress
 from tests import test_conformance_elasticpath as conformance
 from tests.conftest import FAST
@@ -33,10 +31,12 @@ from tests.emulators.elasticpath import (
     error_body,
 )
 from tests.emulators.write_faults import WriteFault
-from tests.servers import serve
+from tests.write_cases import WRITES, cancelled, send, shows
 
 pytestmark = pytest.mark.anyio
 
+CUSTOMER, ORDER = fx.MARIA, fx.ORDER_PROCESSING
+"""Maria's order that nothing has happened to yet."""
 NEW_ADDRESS = NewShippingAddress(
     address="500 Court St NE",
     city="Salem",
@@ -53,59 +53,27 @@ SAME_ADDRESS = NewShippingAddress(  # fx.MARIA_WORK, where ORDER_PROCESSING ship
     zip_code="97209",
 )
 
-Write = Callable[[ElasticPathAdapter], Awaitable[WriteResult]]
-
-
-def cancel(adapter: ElasticPathAdapter) -> Awaitable[WriteResult]:
-    return adapter.cancel_order(fx.MARIA, fx.ORDER_PROCESSING, CancelOrder())
-
-
-def move(adapter: ElasticPathAdapter) -> Awaitable[WriteResult]:
-    return adapter.change_shipping_address(fx.MARIA, fx.ORDER_PROCESSING, NEW_ADDRESS)
-
-
-def cancelled(order: Order) -> bool:
-    return order.cancellation_status is CancellationStatus.CANCELED
-
-
-def moved(order: Order) -> bool:
-    return order.shipping_address is not None and order.shipping_address.city == "Salem"
-
-
-WRITES: dict[str, tuple[Write, Callable[[Order], bool]]] = {
-    "cancel_order": (cancel, cancelled),
-    "change_shipping_address": (move, moved),
-}
-"""Each write of `ORDER` by `CUSTOMER`, and what the next read of the order shows after it."""
-CUSTOMER, ORDER = fx.MARIA, fx.ORDER_PROCESSING
 MANIFEST = conformance.TestElasticPathConformance.manifest
 SOMEONE_ELSES = (fx.ORDER_EUR, fx.ORDER_GUEST)
 SERVER_ERROR = orjson.dumps(error_body(500, "Internal Error"))
 
 
-def new_emulator() -> ElasticPathEmulator:
+def make_emulator() -> ElasticPathEmulator:
+    """What `served` (tests/conftest.py) serves for this module, and `test_platform_writes`
+    for Elastic Path."""
     return ElasticPathEmulator(fx.default_store())
 
 
-def new_adapter(url: str) -> ElasticPathAdapter:
+def make_adapter(url: str) -> ElasticPathAdapter:
     settings = ElasticPathSettings(
         _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
     )
     return ElasticPathAdapter(settings, http=FAST)
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[ElasticPathEmulator, str]]:
-    emulator = new_emulator()
-    with serve(emulator.app) as url:
-        yield emulator, url
-
-
 @pytest.fixture
-def emulator(served: tuple[ElasticPathEmulator, str]) -> ElasticPathEmulator:
-    """The emulator with a fresh store: writes change it."""
-    emulator, _ = served
-    emulator.reset()
+def emulator(emulator: ElasticPathEmulator) -> ElasticPathEmulator:
+    """The emulator, reset, with a fresh store too: writes change it."""
     emulator.store = fx.default_store()
     return emulator
 
@@ -114,7 +82,7 @@ def emulator(served: tuple[ElasticPathEmulator, str]) -> ElasticPathEmulator:
 async def adapter(
     served: tuple[ElasticPathEmulator, str], emulator: ElasticPathEmulator
 ) -> AsyncIterator[ElasticPathAdapter]:
-    adapter = new_adapter(served[1])
+    adapter = make_adapter(served[1])
     await adapter.open()
     yield adapter
     await adapter.close()
@@ -340,20 +308,19 @@ async def test_ep_refusing_the_write_is_an_upstream_error(
     assert len(writes(emulator)) == 1
 
 
-@pytest.mark.parametrize("write", ["cancel_order", "change_shipping_address"])
+@pytest.mark.parametrize("write", WRITES)
 async def test_an_order_fulfilled_since_it_was_read_is_refused_as_shipped(
     adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, write: str
 ) -> None:
     order = emulator.store.order(ORDER)
     assert order is not None
     emulator.write_faults.add(WriteFault(meanwhile=lambda: order.update(shipping="fulfilled")))
-    send, shows = WRITES[write]
 
     with pytest.raises(NotAllowed, match="the order has shipped"):
-        await send(adapter)
+        await send(adapter, write, CUSTOMER, ORDER, NEW_ADDRESS)
 
     assert [(r.method, r.status) for r in emulator.writes] == [("PUT", 422)]
-    assert not shows(await adapter.get_order(CUSTOMER, ORDER))
+    assert not shows(await adapter.get_order(CUSTOMER, ORDER), write, NEW_ADDRESS)
 
 
 async def test_the_emulator_refuses_to_cancel_a_fulfilled_order_as_ep_does(

@@ -3,7 +3,8 @@
 A write reaches the platform at most once: never for another customer's order, never
 again after a timeout, a platform error or a cancelled request. After a timeout the
 order, read afresh, decides the answer. Each platform's module (`test_<platform>_writes`)
-names its emulator, its adapter and the writes of one order that allows them.
+makes its emulator and adapter (`make_emulator()`, `make_adapter(url)`) and names the order
+(`CUSTOMER`, `ORDER`) and address (`NEW_ADDRESS`) that `tests.write_cases` writes with.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 import pytest
 
-from adapters.base import Capability, HTTPAdapter
+from adapters.base import Capability, HTTPAdapter, WriteResult
 from adapters.deadline import within
 from adapters.errors import (
     NotAllowed,
@@ -26,14 +27,14 @@ from adapters.errors import (
     WriteNotConfirmed,
 )
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
-from tests import test_bigcommerce_writes, test_elasticpath_writes
+from tests import test_bigcommerce_writes, test_elasticpath_writes, write_cases
 from tests.emulators.write_faults import WriteFault, until
 from tests.servers import serve
+from tests.write_cases import WRITES
 
 pytestmark = pytest.mark.anyio
 
 PLATFORMS = {"elasticpath": test_elasticpath_writes, "bigcommerce": test_bigcommerce_writes}
-WRITES = ("cancel_order", "change_shipping_address")
 DEADLINE_S = 2.0
 """The request's deadline in the timeout tests: the write may take two thirds of it."""
 HANG_S = 2.8
@@ -53,7 +54,7 @@ class Platform:
 @pytest.fixture(scope="module", params=list(PLATFORMS))
 def served(request: pytest.FixtureRequest) -> Iterator[Platform]:
     module = PLATFORMS[request.param]
-    emulator = module.new_emulator()
+    emulator = module.make_emulator()
     with serve(emulator.app) as url:
         yield Platform(module, emulator, url)
 
@@ -68,21 +69,22 @@ def platform(served: Platform) -> Platform:
 
 @pytest.fixture
 async def adapter(platform: Platform) -> AsyncIterator[HTTPAdapter]:
-    adapter = platform.module.new_adapter(platform.url)
+    adapter = platform.module.make_adapter(platform.url)
     await adapter.open()
     await adapter.authenticate()  # a token now, so that no write waits for one
     yield adapter
     await adapter.close()
 
 
-async def send(platform: Platform, adapter: HTTPAdapter, write: str) -> Any:
-    return await platform.module.WRITES[write][0](adapter)
+async def send(platform: Platform, adapter: HTTPAdapter, write: str) -> WriteResult:
+    module = platform.module
+    return await write_cases.send(adapter, write, module.CUSTOMER, module.ORDER, module.NEW_ADDRESS)
 
 
 async def shows_change(platform: Platform, adapter: HTTPAdapter, write: str) -> bool:
     module = platform.module
     order = await adapter.get_order(module.CUSTOMER, module.ORDER)
-    return bool(module.WRITES[write][1](order))
+    return write_cases.shows(order, write, module.NEW_ADDRESS)
 
 
 @pytest.mark.parametrize("nth", [0, 1])
@@ -92,13 +94,8 @@ async def test_an_order_of_someone_else_is_not_found_and_not_written(
 ) -> None:
     module = platform.module
     order_id = module.SOMEONE_ELSES[nth]
-    attempt = (
-        adapter.cancel_order(module.CUSTOMER, order_id, CancelOrder())
-        if write == "cancel_order"
-        else adapter.change_shipping_address(module.CUSTOMER, order_id, module.NEW_ADDRESS)
-    )
     with pytest.raises(NotFound):
-        await attempt
+        await write_cases.send(adapter, write, module.CUSTOMER, order_id, module.NEW_ADDRESS)
 
     assert platform.writes() == []
 
