@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from adapters.adobe_cpapi import AdobeCPAPIAdapter, AdobeSettings
+from adapters.adobe_cpapi import AdobeCPAPIAdapter
 from adapters.base import Capability, WriteResult
 from adapters.deadline import within
 from adapters.errors import (
@@ -46,6 +46,7 @@ from tests.emulators.adobe_fixtures import (
     UNLISTED,
 )
 from tests.emulators.faults import BreaksFirstWrite
+from tests.platform_settings import adobe_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -68,7 +69,7 @@ def make_emulator() -> CPAPIEmulator:
 async def adapter(
     served: tuple[CPAPIEmulator, str], emulator: CPAPIEmulator
 ) -> AsyncIterator[AdobeCPAPIAdapter]:
-    settings = AdobeSettings(_env_file=None, **emulator.adapter_settings(served[1]))
+    settings = adobe_settings(emulator, served[1])
     adapter = AdobeCPAPIAdapter(settings, http=IMPATIENT, now=lambda: emulator.today)
     await adapter.open()
     await adapter.authenticate()  # the token, before the log counts platform calls
@@ -189,7 +190,7 @@ async def test_cancel_refused_by_the_platform_rules_sends_nothing(
 async def test_the_window_is_fourteen_days_from_the_order(
     served: tuple[CPAPIEmulator, str], emulator: CPAPIEmulator
 ) -> None:
-    settings = AdobeSettings(_env_file=None, **emulator.adapter_settings(served[1]))
+    settings = adobe_settings(emulator, served[1])
     later = TODAY.replace(day=TODAY.day + 14)  # RECENT_NEW is 17 days old by then
     adapter = AdobeCPAPIAdapter(settings, http=IMPATIENT, now=lambda: later)
     await adapter.open()
@@ -357,7 +358,7 @@ async def test_a_return_whose_connection_broke_is_sent_again_as_the_same_intent(
     assert port is not None
     relay = BreaksFirstWrite(port, b"POST /v3/", delivered=delivered)
     async with relay as relayed:
-        settings = AdobeSettings(_env_file=None, **emulator.adapter_settings(relayed))
+        settings = adobe_settings(emulator, relayed)
         adapter = AdobeCPAPIAdapter(settings, http=IMPATIENT, now=lambda: emulator.today)
         await adapter.open()
         try:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from adapters.base import WriteResult
-from adapters.bigcommerce import BigCommerceAdapter, BigCommerceSettings
+from adapters.bigcommerce import BigCommerceAdapter
 from adapters.errors import (
     NotAllowed,
     UpstreamUnavailable,
@@ -26,6 +26,7 @@ from tests.conftest import FAST
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator, v2_error
 from tests.emulators.write_faults import WriteFault
+from tests.platform_settings import bigcommerce_settings
 from tests.write_cases import cancelled
 
 pytestmark = pytest.mark.anyio
@@ -57,9 +58,7 @@ def make_emulator() -> BigCommerceEmulator:
 
 
 def make_adapter(url: str) -> BigCommerceAdapter:
-    settings = BigCommerceSettings(
-        _env_file=None, store_hash=fx.STORE_HASH, access_token=fx.ACCESS_TOKEN, base_url=url
-    )
+    settings = bigcommerce_settings(url)
     return BigCommerceAdapter(settings, http=FAST)
 
 

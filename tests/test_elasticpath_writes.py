@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from adapters.base import WriteResult
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.elasticpath import ElasticPathAdapter
 from adapters.errors import (
     NotAllowed,
     UpstreamError,
@@ -24,13 +24,9 @@ from mappings.writes import CancelOrder, NewShippingAddress
 from tests import test_conformance_elasticpath as conformance
 from tests.conftest import FAST
 from tests.emulators import elasticpath_fixtures as fx
-from tests.emulators.elasticpath import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    ElasticPathEmulator,
-    error_body,
-)
+from tests.emulators.elasticpath import ElasticPathEmulator, error_body
 from tests.emulators.write_faults import WriteFault
+from tests.platform_settings import elasticpath_settings
 from tests.write_cases import WRITES, cancelled, send, shows
 
 pytestmark = pytest.mark.anyio
@@ -65,9 +61,7 @@ def make_emulator() -> ElasticPathEmulator:
 
 
 def make_adapter(url: str) -> ElasticPathAdapter:
-    settings = ElasticPathSettings(
-        _env_file=None, base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
+    settings = elasticpath_settings(url)
     return ElasticPathAdapter(settings, http=FAST)
 
 
