@@ -406,12 +406,10 @@ from contextlib import contextmanager
 
 from adapters import $name
 from adapters.base import Adapter
-from adapters.http import HTTPConfig
 from tests.conformance import ALL_FAULTS, AdapterConformance, Manifest, Platform
+from tests.conftest import FAST
 from tests.emulators import $name as emulated
 from tests.servers import serve
-
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 
 
 class Test${Camel}Conformance(AdapterConformance):

@@ -32,23 +32,6 @@ place), refused (422) on `shipped_order`, and W1 is already done on `cancelled_o
 The emulator keeps every change: serve a fresh `fx.default_store()` for each write case."""
 
 
-SHELF_CASES = {
-    "customer_with_shipments": fx.ANA,
-    "shipments": 5,
-    "order_with_two_shipments": fx.ORDER_PARTIAL,
-    "tracking_number": "9400111899223847561234",
-    "other_customer_with_shipments": fx.KENJI,
-    "product_search": "merino",
-    "product_search_matches": [fx.PRODUCT_BASE_LAYER],
-    "product_search_miss": "snowshoe",
-    "cart_id": fx.CART_ANA,
-    "unknown_cart_id": "0b7c6e52-5c0f-4f6b-8e1c-3a9d9b8e2d7a",
-    "cart_by_customer": False,
-}
-"""R6 to R8 (SPEC §8) on `fx.default_store()`. A cart by `customer_id` is refused with a
-400 naming `customer_id` (`cart_by_customer` False); an unknown cart id is a 404."""
-
-
 class TestBigCommerceConformance(AdapterConformance):
     manifest = Manifest(
         customer=fx.ANA,
@@ -69,16 +52,17 @@ class TestBigCommerceConformance(AdapterConformance):
         ),
     )
 
-    SHIPMENTS_CUSTOMER = SHELF_CASES["customer_with_shipments"]
-    SHIPMENTS_COUNT = SHELF_CASES["shipments"]
-    SHIPMENTS_ORDER = SHELF_CASES["order_with_two_shipments"]
-    SHIPMENTS_TRACKING_NUMBER = SHELF_CASES["tracking_number"]
-    SHIPMENTS_OTHER_CUSTOMER = SHELF_CASES["other_customer_with_shipments"]
-    PRODUCT_SEARCH = SHELF_CASES["product_search"]
-    CART_ID = SHELF_CASES["cart_id"]
-    CART_CUSTOMER = SHELF_CASES["customer_with_shipments"]
-    CART_BY_CUSTOMER = SHELF_CASES["cart_by_customer"]
-    UNKNOWN_CART_ID = SHELF_CASES["unknown_cart_id"]
+    # R6 to R8 (SPEC §8) on `fx.default_store()`.
+    SHIPMENTS_CUSTOMER = fx.ANA
+    SHIPMENTS_COUNT = 5
+    SHIPMENTS_ORDER = fx.ORDER_PARTIAL  # two shipments
+    SHIPMENTS_TRACKING_NUMBER = "9400111899223847561234"
+    SHIPMENTS_OTHER_CUSTOMER = fx.KENJI
+    PRODUCT_SEARCH = "merino"
+    CART_ID = fx.CART_ANA
+    CART_CUSTOMER = fx.ANA
+    CART_BY_CUSTOMER = False  # refused with a 400 naming `customer_id`
+    UNKNOWN_CART_ID = "0b7c6e52-5c0f-4f6b-8e1c-3a9d9b8e2d7a"  # a 404
 
     @contextmanager
     def serve_platform(self) -> Iterator[Platform]:

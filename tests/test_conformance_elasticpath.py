@@ -57,25 +57,6 @@ place), refused (422) on `shipped_order`, and W1 is already done on `cancelled_o
 The emulator keeps every change: serve a fresh `fx.default_store()` for each write case."""
 
 
-SHELF_CASES = {
-    "customer_with_shipments": fx.MARIA,
-    "shipments": 3,
-    "order_with_two_shipments": fx.ORDER_FULFILLED,
-    "tracking_number": "794698547301",
-    "other_customer_with_shipments": fx.SOFIA,
-    "product_search": "HDL-300",
-    "product_search_matches": [fx.PRODUCT_HEADLAMP],
-    "product_search_miss": "no-such-sku",
-    "cart_id": fx.CART_MARIA,
-    "unknown_cart_id": "00000000-0000-4000-8000-00000000ca27",
-    "cart_by_customer": False,
-}
-"""R6 to R8 (SPEC §8) on `fx.default_store()`. A cart by `customer_id` is refused with a
-400 naming `customer_id` (`cart_by_customer` False); an unknown cart id is a 404 and
-leaves no cart in the emulator's `store.shelf.carts` (EP made one for the read, listed in
-`store.shelf.carts_made_by_reads`, and the adapter deleted it again)."""
-
-
 class TestElasticPathConformance(AdapterConformance):
     manifest = Manifest(
         customer=fx.MARIA,
@@ -98,16 +79,19 @@ class TestElasticPathConformance(AdapterConformance):
         missing_order="00000000-0000-4000-8000-000000000000",
     )
 
-    SHIPMENTS_CUSTOMER = SHELF_CASES["customer_with_shipments"]
-    SHIPMENTS_COUNT = SHELF_CASES["shipments"]
-    SHIPMENTS_ORDER = SHELF_CASES["order_with_two_shipments"]
-    SHIPMENTS_TRACKING_NUMBER = SHELF_CASES["tracking_number"]
-    SHIPMENTS_OTHER_CUSTOMER = SHELF_CASES["other_customer_with_shipments"]
-    PRODUCT_SEARCH = SHELF_CASES["product_search"]
-    CART_ID = SHELF_CASES["cart_id"]
-    CART_CUSTOMER = SHELF_CASES["customer_with_shipments"]
-    CART_BY_CUSTOMER = SHELF_CASES["cart_by_customer"]
-    UNKNOWN_CART_ID = SHELF_CASES["unknown_cart_id"]
+    # R6 to R8 (SPEC §8) on `fx.default_store()`.
+    SHIPMENTS_CUSTOMER = fx.MARIA
+    SHIPMENTS_COUNT = 3
+    SHIPMENTS_ORDER = fx.ORDER_FULFILLED  # two shipments
+    SHIPMENTS_TRACKING_NUMBER = "794698547301"
+    SHIPMENTS_OTHER_CUSTOMER = fx.SOFIA
+    PRODUCT_SEARCH = "HDL-300"
+    CART_ID = fx.CART_MARIA
+    CART_CUSTOMER = fx.MARIA
+    CART_BY_CUSTOMER = False  # refused with a 400 naming `customer_id`
+    # A 404 that leaves no cart in `store.shelf.carts`: EP made one for the read (listed
+    # in `store.shelf.carts_made_by_reads`), and the adapter deleted it again.
+    UNKNOWN_CART_ID = "00000000-0000-4000-8000-00000000ca27"
 
     @contextmanager
     def serve_platform(self) -> Iterator[Platform]:
