@@ -27,9 +27,10 @@ from adapters.errors import (
     UpstreamUnavailable,
 )
 from adapters.http import HTTPConfig
-from mappings.models import Order
 from mappings.money import Money
 from mappings.status import CancellationStatus, DetailedStatus, GenericStatus
+from tests.adapter_cases import all_orders, order_ids
+from tests.conftest import FAST_SHORT_READ, ManualClock
 from tests.emulators.adobe_cpapi import TOKEN_PATH, CPAPIEmulator, Exchange
 from tests.emulators.adobe_fixtures import (
     ACROBAT,
@@ -52,12 +53,12 @@ from tests.emulators.adobe_fixtures import (
 )
 from tests.emulators.faults import FaultPlatform, Step
 from tests.servers import serve
+from tests.test_adobe_mapping import STATUS_TABLE
 
 pytestmark = pytest.mark.anyio
 
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=2.0, backoff_base=0.01)
 IMPATIENT = HTTPConfig(connect_timeout=2.0, read_timeout=0.25, backoff_base=0.01)
-ATTEMPTS = FAST.attempts
+ATTEMPTS = FAST_SHORT_READ.attempts
 """How often the shared client tries a call that gets 429, 5xx or no connection."""
 HANG_S = 1.0
 """Longer than IMPATIENT's read timeout, short enough to keep the suite quick."""
@@ -71,30 +72,14 @@ NEWEST_FIRST = [o["orderId"] for o in reversed(BUSY_LISTED)]
 OLDEST_FIRST = [o["orderId"] for o in BUSY_LISTED]
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[CPAPIEmulator, str]]:
-    emulator = CPAPIEmulator()
-    with serve(emulator.app) as url:
-        yield emulator, url
-
-
-@pytest.fixture
-def emulator(served: tuple[CPAPIEmulator, str]) -> CPAPIEmulator:
-    served[0].reset()
-    return served[0]
+def make_emulator() -> CPAPIEmulator:
+    """What `served` (tests/conftest.py) serves for this module."""
+    return CPAPIEmulator()
 
 
 @pytest.fixture
 def settings(served: tuple[CPAPIEmulator, str], emulator: CPAPIEmulator) -> AdobeSettings:
     return AdobeSettings(_env_file=None, **emulator.adapter_settings(served[1]))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 TOKEN = Step(body=orjson.dumps({"access_token": "t", "expires_in": 86399}))
@@ -117,7 +102,7 @@ def at(settings: AdobeSettings, url: str) -> AdobeSettings:
 
 
 async def opened(settings: AdobeSettings, **options: Any) -> AdobeCPAPIAdapter:
-    adapter = AdobeCPAPIAdapter(settings, **{"http": FAST, **options})
+    adapter = AdobeCPAPIAdapter(settings, **{"http": FAST_SHORT_READ, **options})
     await adapter.open()
     return adapter
 
@@ -127,26 +112,6 @@ async def adapter(settings: AdobeSettings) -> AsyncIterator[AdobeCPAPIAdapter]:
     adapter = await opened(settings)
     yield adapter
     await adapter.close()
-
-
-async def all_pages(
-    adapter: AdobeCPAPIAdapter, customer_id: str, limit: int, **options: Any
-) -> list[list[Order]]:
-    pages: list[list[Order]] = []
-    resume = None
-    while True:
-        page = await adapter.list_orders(
-            OrderListRequest(customer_id=customer_id, limit=limit, resume=resume, **options)
-        )
-        pages.append(list(page.orders))
-        if page.resume is None:
-            return pages
-        resume = page.resume
-        assert len(pages) < 200, "paging does not end"
-
-
-def ids(pages: list[list[Order]]) -> list[str]:
-    return [order.id for page in pages for order in page]
 
 
 def history_calls(emulator: CPAPIEmulator) -> list[Exchange]:
@@ -223,7 +188,7 @@ async def test_orders_exclude_returns_and_previews_and_include_old_history(
 async def test_every_listed_type_in_every_status_is_listed_and_no_hidden_type(
     adapter: AdobeCPAPIAdapter,
 ) -> None:
-    listed = ids(await all_pages(adapter, MATRIX, 4))
+    listed = order_ids(await all_orders(adapter, MATRIX, 4))
 
     assert sorted(listed) == sorted(
         matrix_order_id(kind, status) for kind in LISTED_TYPES for status in STATUSES
@@ -249,11 +214,11 @@ async def test_the_history_start_setting_is_what_the_platform_is_asked(
 async def test_newest_first_pages_never_skip_or_repeat_across_hidden_orders(
     adapter: AdobeCPAPIAdapter, limit: int
 ) -> None:
-    pages = await all_pages(adapter, BUSY, limit)
+    pages = await all_orders(adapter, BUSY, limit)
 
-    assert ids(pages) == NEWEST_FIRST
+    assert order_ids(pages) == NEWEST_FIRST
     assert len(pages) == math.ceil(60 / limit)  # a next page is promised only when it has orders
-    assert all(len(page) == limit for page in pages[:-1])
+    assert all(len(page.orders) == limit for page in pages[:-1])
 
 
 async def test_newest_first_survives_a_platform_page_smaller_than_asked(
@@ -261,9 +226,9 @@ async def test_newest_first_survives_a_platform_page_smaller_than_asked(
 ) -> None:
     emulator.max_limit = 3
 
-    pages = await all_pages(adapter, BUSY, 10)
+    pages = await all_orders(adapter, BUSY, 10)
 
-    assert ids(pages) == NEWEST_FIRST
+    assert order_ids(pages) == NEWEST_FIRST
     assert max(int(e.param("limit") or 0) for e in history_calls(emulator)) == 11
 
 
@@ -272,12 +237,12 @@ async def test_oldest_first_is_correct_over_many_pages(
 ) -> None:
     emulator.max_limit = 25  # the whole history takes several platform pages
 
-    pages = await all_pages(adapter, BUSY, 7, sort=OrderSort(descending=False))
+    pages = await all_orders(adapter, BUSY, 7, sort=OrderSort(descending=False))
 
-    assert ids(pages) == OLDEST_FIRST
+    assert order_ids(pages) == OLDEST_FIRST
     assert len(pages) == 9
-    assert pages[0][0].purchase_datetime is not None
-    assert pages[0][0].purchase_datetime.year == 2022
+    assert pages[0].orders[0].purchase_datetime is not None
+    assert pages[0].orders[0].purchase_datetime.year == 2022
     offsets = [int(e.param("offset") or 0) for e in history_calls(emulator)][:4]
     assert offsets == [0, 25, 50, 75]
 
@@ -286,7 +251,7 @@ async def test_oldest_first_is_correct_over_many_pages(
 async def test_order_number_ordering(adapter: AdobeCPAPIAdapter, descending: bool) -> None:
     sort = OrderSort(field="order_number", descending=descending)
 
-    listed = ids(await all_pages(adapter, BUSY, 9, sort=sort))
+    listed = order_ids(await all_orders(adapter, BUSY, 9, sort=sort))
 
     assert listed == sorted(NEWEST_FIRST, key=int, reverse=descending)
     assert listed != OLDEST_FIRST and listed != NEWEST_FIRST
@@ -302,9 +267,9 @@ async def test_search_is_a_substring_of_the_order_number(
     # "5131" matches only the ids of return orders, which are never listed.
     expected = [order_id for order_id in NEWEST_FIRST if search in order_id]
 
-    pages = await all_pages(adapter, BUSY, 2, sort=sort, search=search)
+    pages = await all_orders(adapter, BUSY, 2, sort=sort, search=search)
 
-    assert sorted(ids(pages)) == sorted(expected)
+    assert sorted(order_ids(pages)) == sorted(expected)
     assert len(expected) == matches
     assert len(pages) == max(1, math.ceil(matches / 2))
 
@@ -344,20 +309,7 @@ async def test_a_resume_state_that_is_not_ours_is_refused_without_a_call(
 
 
 @pytest.mark.parametrize("order_type", LISTED_TYPES)
-@pytest.mark.parametrize(
-    ("code", "generic", "detailed", "cancellation"),
-    [
-        ("1008", GenericStatus.UNKNOWN, DetailedStatus.UNKNOWN, CancellationStatus.CANCELED),
-        ("1000", GenericStatus.DELIVERED, DetailedStatus.DELIVERED, None),
-        ("1002", GenericStatus.CONFIRMED, DetailedStatus.CONFIRMED, None),
-        ("1004", GenericStatus.UNKNOWN, DetailedStatus.FAILURE, None),
-        ("1020", GenericStatus.UNKNOWN, DetailedStatus.FAILURE, None),
-        ("1022", GenericStatus.UNKNOWN, DetailedStatus.FAILURE, None),
-        ("1024", GenericStatus.UNKNOWN, DetailedStatus.FAILURE, None),
-        ("1026", GenericStatus.UNKNOWN, DetailedStatus.FAILURE, None),
-        ("1030", GenericStatus.UNKNOWN, DetailedStatus.UNKNOWN, None),
-    ],
-)
+@pytest.mark.parametrize(("code", "generic", "detailed", "cancellation"), STATUS_TABLE)
 async def test_every_status_row_of_every_order_type(
     adapter: AdobeCPAPIAdapter,
     order_type: str,
@@ -618,7 +570,7 @@ async def test_every_call_carries_the_required_headers_and_a_fresh_request_id(
     adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator
 ) -> None:
     await adapter.get_customer(LARKSPUR)
-    await all_pages(adapter, BUSY, 5)
+    await all_orders(adapter, BUSY, 5)
     await adapter.get_order(LARKSPUR, "5120008217")
     await adapter.most_recent_order(LARKSPUR)
 
@@ -729,16 +681,15 @@ async def test_concurrent_calls_share_one_token(
 
 
 async def test_the_token_is_reused_until_shortly_before_it_expires(
-    settings: AdobeSettings, emulator: CPAPIEmulator
+    settings: AdobeSettings, emulator: CPAPIEmulator, clock: ManualClock
 ) -> None:
-    clock = Clock()
     adapter = await opened(settings, clock=clock)
     try:
         await adapter.get_customer(LARKSPUR)
-        clock.now += 22 * 3600  # 22 h into a 24 h token
+        clock.advance(22 * 3600)  # 22 h into a 24 h token
         await adapter.get_customer(LARKSPUR)
         tokens_before_expiry = len(emulator.token_exchanges)
-        clock.now += 3600 + 1  # within the last hour
+        clock.advance(3600 + 1)  # within the last hour
         await adapter.get_customer(LARKSPUR)
     finally:
         await adapter.close()

@@ -20,24 +20,16 @@ from tests.emulators.adobe_fixtures import (
 )
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[CPAPIEmulator, httpx.Client]]:
-    from tests.servers import serve
-
-    emulator = CPAPIEmulator()
-    with serve(emulator.app) as url, httpx.Client(base_url=url) as client:
-        yield emulator, client
+def make_emulator() -> CPAPIEmulator:
+    """What `served` (tests/conftest.py) serves for this module."""
+    return CPAPIEmulator()
 
 
 @pytest.fixture
-def emulator(served: tuple[CPAPIEmulator, httpx.Client]) -> CPAPIEmulator:
-    served[0].reset()
-    return served[0]
-
-
-@pytest.fixture
-def client(served: tuple[CPAPIEmulator, httpx.Client], emulator: CPAPIEmulator) -> httpx.Client:
-    return served[1]
+def client(served: tuple[CPAPIEmulator, str], emulator: CPAPIEmulator) -> Iterator[httpx.Client]:
+    """A client of the module's emulator, which `emulator` has reset for the test."""
+    with httpx.Client(base_url=served[1]) as client:
+        yield client
 
 
 def token_of(client: httpx.Client, **form: str) -> httpx.Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -10,52 +10,39 @@ import pytest
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
-from adapters.base import OrderListRequest, OrderPage, OrderSort
+from adapters.base import OrderListRequest, OrderSort
 from adapters.bigcommerce import PUBLIC_API, BigCommerceAdapter, BigCommerceSettings
 from adapters.deadline import deadline_after
 from adapters.errors import NotFound, UpstreamError, UpstreamUnavailable
-from adapters.http import HTTPConfig
 from bridge.config import StartupError, load_configuration
 from mappings.status import DeliveryType, DetailedStatus
-from tests.conftest import API_KEY
+from tests.adapter_cases import all_orders, order_ids
+from tests.conftest import API_KEY, FAST, ManualClock
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator, LoggedRequest
-from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
 
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
 STORE = fx.default_store()
 
 
-class Clock:
+def make_emulator() -> BigCommerceEmulator:
+    """What `served` (tests/conftest.py) serves for this module."""
+    return BigCommerceEmulator(STORE)
+
+
+class Clock(ManualClock):
     """The adapter's clock; sleeping moves it, and the emulator's, forward at once."""
 
     def __init__(self, emulator: BigCommerceEmulator) -> None:
-        self.now = 5_000.0
+        super().__init__()
         self.emulator = emulator
         self.slept: list[float] = []
 
-    def __call__(self) -> float:
-        return self.now
-
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
-        self.now += seconds
+        self.advance(seconds)
         self.emulator.advance(seconds)
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[BigCommerceEmulator, str]]:
-    emulator = BigCommerceEmulator(STORE)
-    with serve(emulator.app) as url:
-        yield emulator, url
-
-
-@pytest.fixture
-def emulator(served: tuple[BigCommerceEmulator, str]) -> BigCommerceEmulator:
-    served[0].reset()
-    return served[0]
 
 
 def settings_for(base_url: str, **changes: Any) -> BigCommerceSettings:
@@ -94,24 +81,6 @@ def calls(emulator: BigCommerceEmulator) -> list[LoggedRequest]:
 
 def request(customer: str, limit: int, **changes: Any) -> OrderListRequest:
     return OrderListRequest(customer_id=customer, limit=limit, **changes)
-
-
-async def walk(adapter: BigCommerceAdapter, first: OrderListRequest) -> list[OrderPage]:
-    pages = [await adapter.list_orders(first)]
-    while pages[-1].resume is not None:
-        following = OrderListRequest(
-            customer_id=first.customer_id,
-            limit=first.limit,
-            sort=first.sort,
-            search=first.search,
-            resume=pages[-1].resume,
-        )
-        pages.append(await adapter.list_orders(following))
-    return pages
-
-
-def ids(pages: list[OrderPage]) -> list[str]:
-    return [order.id for page in pages for order in page.orders]
 
 
 # Every call
@@ -195,8 +164,8 @@ async def test_first_page_by_purchase_time(
 async def test_walk_newest_first_reads_each_page_once(
     adapter: BigCommerceAdapter, emulator: BigCommerceEmulator
 ) -> None:
-    pages = await walk(adapter, request(fx.ANA, 4))
-    assert ids(pages) == STORE.newest_first(fx.ANA)
+    pages = await all_orders(adapter, fx.ANA, 4)
+    assert order_ids(pages) == STORE.newest_first(fx.ANA)
     assert [len(p.orders) for p in pages] == [4, 4, 3]
     assert [(c.param("page"), c.param("limit")) for c in calls(emulator)] == [
         ("1", "4"),
@@ -210,7 +179,7 @@ async def test_walk_newest_first_reads_each_page_once(
 async def test_a_full_last_page_promises_no_next_one(
     adapter: BigCommerceAdapter, emulator: BigCommerceEmulator
 ) -> None:
-    pages = await walk(adapter, request(fx.LUKAS, 1))
+    pages = await all_orders(adapter, fx.LUKAS, 1)
     assert [len(p.orders) for p in pages] == [1, 1]
     assert pages[-1].resume is None
 
@@ -226,19 +195,19 @@ async def test_a_cursor_from_another_page_size_still_lands_on_the_right_order(
 async def test_oldest_first_and_by_order_number(
     adapter: BigCommerceAdapter, emulator: BigCommerceEmulator
 ) -> None:
-    oldest = await walk(adapter, request(fx.ANA, 5, sort=OrderSort(descending=False)))
-    assert ids(oldest) == list(reversed(STORE.newest_first(fx.ANA)))
+    oldest = await all_orders(adapter, fx.ANA, 5, sort=OrderSort(descending=False))
+    assert order_ids(oldest) == list(reversed(STORE.newest_first(fx.ANA)))
     emulator.reset()
-    numbers = await walk(adapter, request(fx.ANA, 5, sort=OrderSort("order_number", False)))
-    assert ids(numbers) == sorted(STORE.newest_first(fx.ANA), key=int)
+    numbers = await all_orders(adapter, fx.ANA, 5, sort=OrderSort("order_number", False))
+    assert order_ids(numbers) == sorted(STORE.newest_first(fx.ANA), key=int)
     assert {c.param("sort") for c in calls(emulator)} == {"id:asc"}
 
 
 async def test_search_reads_every_page_of_the_customers_orders(
     adapter: BigCommerceAdapter, emulator: BigCommerceEmulator
 ) -> None:
-    pages = await walk(adapter, request(fx.BULK, 100, search="52"))
-    found = ids(pages)
+    pages = await all_orders(adapter, fx.BULK, 100, search="52")
+    found = order_ids(pages)
     bulk = [str(fx.BULK_FIRST_ID + n) for n in range(fx.BULK_ORDERS)]
     assert sorted(found) == sorted(order for order in bulk if "52" in order)
     first_request = calls(emulator)[:2]

@@ -14,9 +14,10 @@ from structlog.testing import capture_logs
 from adapters.base import OrderListRequest, OrderPage, OrderSort
 from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
 from adapters.errors import NotFound, UnservableRequest, UpstreamError, UpstreamUnavailable
-from adapters.http import HTTPConfig
 from adapters.resources import ResourceCache
 from mappings.status import DeliveryType, DetailedStatus
+from tests.adapter_cases import all_orders, order_ids
+from tests.conftest import FAST, ManualClock
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import (
     CLIENT_ID,
@@ -29,23 +30,12 @@ from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
 
-FAST = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01)
-
 STORE = fx.default_store()
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[ElasticPathEmulator, str]]:
-    emulator = ElasticPathEmulator(STORE)
-    with serve(emulator.app) as url:
-        yield emulator, url
-
-
-@pytest.fixture
-def emulator(served: tuple[ElasticPathEmulator, str]) -> ElasticPathEmulator:
-    emulator, _ = served
-    emulator.reset()
-    return emulator
+def make_emulator() -> ElasticPathEmulator:
+    """What `served` (tests/conftest.py) serves for this module."""
+    return ElasticPathEmulator(STORE)
 
 
 @pytest.fixture
@@ -62,22 +52,9 @@ def settings_for(base_url: str, *, secret: str = CLIENT_SECRET) -> ElasticPathSe
     )
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 @pytest.fixture
 async def adapter(
-    base_url: str, emulator: ElasticPathEmulator, clock: FakeClock
+    base_url: str, emulator: ElasticPathEmulator, clock: ManualClock
 ) -> AsyncIterator[ElasticPathAdapter]:
     adapter = ElasticPathAdapter(settings_for(base_url), http=FAST, clock=clock)
     await adapter.open()
@@ -87,23 +64,6 @@ async def adapter(
 
 def order_path(order_id: str) -> str:
     return f"/v2/orders/{order_id}"
-
-
-async def walk(adapter: ElasticPathAdapter, request: OrderListRequest) -> list[OrderPage]:
-    pages = [await adapter.list_orders(request)]
-    while pages[-1].resume is not None:
-        pages.append(
-            await adapter.list_orders(
-                OrderListRequest(
-                    customer_id=request.customer_id,
-                    limit=request.limit,
-                    sort=request.sort,
-                    search=request.search,
-                    resume=pages[-1].resume,
-                )
-            )
-        )
-    return pages
 
 
 def numbers(pages: list[OrderPage]) -> list[str]:
@@ -183,19 +143,14 @@ async def test_walk_by_purchase_time_pages_on_ep(
     limit: int,
     sizes: list[int],
 ) -> None:
-    pages = await walk(
-        adapter,
-        OrderListRequest(
-            customer_id=fx.BRUNO,
-            limit=limit,
-            sort=OrderSort("purchase_datetime", descending=descending),
-        ),
+    pages = await all_orders(
+        adapter, fx.BRUNO, limit, sort=OrderSort("purchase_datetime", descending=descending)
     )
     expected = STORE.newest_first(fx.BRUNO)
     if not descending:
         expected.reverse()
     assert [len(p.orders) for p in pages] == sizes
-    assert [o.id for p in pages for o in p.orders] == expected
+    assert order_ids(pages) == expected
     assert [(c.query["page[limit]"], c.query["page[offset]"]) for c in emulator.api_calls] == [
         (str(limit), str(offset)) for offset in range(0, 120, limit)
     ]
@@ -208,11 +163,8 @@ async def test_walk_by_purchase_time_pages_on_ep(
 async def test_walk_by_order_number_reads_every_ep_page(
     adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, descending: bool
 ) -> None:
-    pages = await walk(
-        adapter,
-        OrderListRequest(
-            customer_id=fx.BRUNO, limit=50, sort=OrderSort("order_number", descending=descending)
-        ),
+    pages = await all_orders(
+        adapter, fx.BRUNO, 50, sort=OrderSort("order_number", descending=descending)
     )
     expected = [f"BULK-{n:04d}" for n in range(1, 121)]
     if descending:
@@ -229,7 +181,7 @@ async def test_walk_by_order_number_reads_every_ep_page(
 async def test_search_is_a_case_insensitive_substring_of_the_order_number(
     adapter: ElasticPathAdapter,
 ) -> None:
-    pages = await walk(adapter, OrderListRequest(customer_id=fx.BRUNO, limit=4, search="bulk-011"))
+    pages = await all_orders(adapter, fx.BRUNO, 4, search="bulk-011")
     assert [len(p.orders) for p in pages] == [4, 4, 2]
     found = numbers(pages)
     assert sorted(found) == [f"BULK-{n:04d}" for n in range(110, 120)]
@@ -525,13 +477,13 @@ async def test_concurrent_requests_share_one_token_fetch(
 
 
 async def test_token_is_refreshed_shortly_before_it_expires(
-    adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, clock: FakeClock
+    adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, clock: ManualClock
 ) -> None:
     await adapter.get_customer(fx.NOAH)
-    clock.now += 3600 - 61
+    clock.advance(3600 - 61)
     await adapter.get_customer(fx.NOAH)
     assert emulator.grants == 1
-    clock.now += 2
+    clock.advance(2)
     await adapter.get_customer(fx.NOAH)
     assert emulator.grants == 2
     assert all(c.status == 200 for c in emulator.api_calls)
