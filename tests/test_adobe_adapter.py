@@ -29,7 +29,6 @@ from adapters.errors import (
 from adapters.http import HTTPConfig
 from mappings.money import Money
 from mappings.status import CancellationStatus, DetailedStatus, GenericStatus
-from tests.adapter_cases import all_orders, order_ids
 from tests.conftest import FAST_SHORT_READ, ManualClock
 from tests.emulators.adobe_cpapi import TOKEN_PATH, CPAPIEmulator, Exchange
 from tests.emulators.adobe_fixtures import (
@@ -52,6 +51,8 @@ from tests.emulators.adobe_fixtures import (
     matrix_order_id,
 )
 from tests.emulators.faults import FaultPlatform, Step
+from tests.pages import all_orders, order_ids
+from tests.platform_settings import adobe_settings
 from tests.servers import serve
 from tests.test_adobe_mapping import STATUS_TABLE
 
@@ -79,7 +80,7 @@ def make_emulator() -> CPAPIEmulator:
 
 @pytest.fixture
 def settings(served: tuple[CPAPIEmulator, str], emulator: CPAPIEmulator) -> AdobeSettings:
-    return AdobeSettings(_env_file=None, **emulator.adapter_settings(served[1]))
+    return adobe_settings(emulator, served[1])
 
 
 TOKEN = Step(body=orjson.dumps({"access_token": "t", "expires_in": 86399}))

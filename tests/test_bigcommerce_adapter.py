@@ -16,10 +16,11 @@ from adapters.deadline import deadline_after
 from adapters.errors import NotFound, UpstreamError, UpstreamUnavailable
 from bridge.config import StartupError, load_configuration
 from mappings.status import DeliveryType, DetailedStatus
-from tests.adapter_cases import all_orders, order_ids
 from tests.conftest import API_KEY, FAST, ManualClock
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator, LoggedRequest
+from tests.pages import all_orders, order_ids
+from tests.platform_settings import bigcommerce_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -45,16 +46,6 @@ class Clock(ManualClock):
         self.emulator.advance(seconds)
 
 
-def settings_for(base_url: str, **changes: Any) -> BigCommerceSettings:
-    values = {
-        "store_hash": fx.STORE_HASH,
-        "access_token": fx.ACCESS_TOKEN,
-        "base_url": base_url,
-        **changes,
-    }
-    return BigCommerceSettings(_env_file=None, **values)
-
-
 @pytest.fixture
 def clock(emulator: BigCommerceEmulator) -> Clock:
     return Clock(emulator)
@@ -64,7 +55,9 @@ def clock(emulator: BigCommerceEmulator) -> Clock:
 async def adapter(
     served: tuple[BigCommerceEmulator, str], emulator: BigCommerceEmulator, clock: Clock
 ) -> AsyncIterator[BigCommerceAdapter]:
-    adapter = BigCommerceAdapter(settings_for(served[1]), http=FAST, clock=clock, sleep=clock.sleep)
+    adapter = BigCommerceAdapter(
+        bigcommerce_settings(served[1]), http=FAST, clock=clock, sleep=clock.sleep
+    )
     await adapter.open()
     yield adapter
     await adapter.close()

@@ -14,9 +14,9 @@ from mappings import bigcommerce as bc
 from tests.conftest import FAST
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
+from tests.pages import all_products, all_shipments, shipments_with_calls
 from tests.platform_settings import bigcommerce_settings
 from tests.servers import serve
-from tests.shelf import all_products, all_shipments, shipments_with_calls
 
 pytestmark = pytest.mark.anyio
 

@@ -12,11 +12,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from adapters.base import OrderListRequest, OrderPage, OrderSort
-from adapters.elasticpath import ElasticPathAdapter, ElasticPathSettings
+from adapters.elasticpath import ElasticPathAdapter
 from adapters.errors import NotFound, UnservableRequest, UpstreamError, UpstreamUnavailable
 from adapters.resources import ResourceCache
 from mappings.status import DeliveryType, DetailedStatus
-from tests.adapter_cases import all_orders, order_ids
 from tests.conftest import FAST, ManualClock
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import (
@@ -26,6 +25,8 @@ from tests.emulators.elasticpath import (
     ElasticPathEmulator,
     error_body,
 )
+from tests.pages import all_orders, order_ids
+from tests.platform_settings import elasticpath_settings
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
@@ -43,20 +44,11 @@ def base_url(served: tuple[ElasticPathEmulator, str]) -> str:
     return served[1]
 
 
-def settings_for(base_url: str, *, secret: str = CLIENT_SECRET) -> ElasticPathSettings:
-    return ElasticPathSettings(
-        _env_file=None,
-        base_url=base_url,
-        client_id=CLIENT_ID,
-        client_secret=secret,
-    )
-
-
 @pytest.fixture
 async def adapter(
     base_url: str, emulator: ElasticPathEmulator, clock: ManualClock
 ) -> AsyncIterator[ElasticPathAdapter]:
-    adapter = ElasticPathAdapter(settings_for(base_url), http=FAST, clock=clock)
+    adapter = ElasticPathAdapter(elasticpath_settings(base_url), http=FAST, clock=clock)
     await adapter.open()
     yield adapter
     await adapter.close()
@@ -559,7 +551,7 @@ def secrets_absent(logs: list[dict[str, Any]], *secrets: str) -> bool:
 
 async def test_rejected_client_credentials(base_url: str, emulator: ElasticPathEmulator) -> None:
     wrong = "not-the-secret-4242"
-    adapter = ElasticPathAdapter(settings_for(base_url, secret=wrong), http=FAST)
+    adapter = ElasticPathAdapter(elasticpath_settings(base_url, client_secret=wrong), http=FAST)
     await adapter.open()
     try:
         with capture_logs() as logs, pytest.raises(UpstreamUnavailable) as caught:
@@ -806,7 +798,7 @@ async def test_unreachable_platform_is_unavailable() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    adapter = ElasticPathAdapter(settings_for(f"http://127.0.0.1:{port}"), http=FAST)
+    adapter = ElasticPathAdapter(elasticpath_settings(f"http://127.0.0.1:{port}"), http=FAST)
     await adapter.open()
     try:
         with pytest.raises(UpstreamUnavailable):
@@ -828,7 +820,7 @@ def huge() -> Iterator[tuple[ElasticPathEmulator, str]]:
 @pytest.fixture
 async def huge_adapter(huge: tuple[ElasticPathEmulator, str]) -> AsyncIterator[ElasticPathAdapter]:
     huge[0].reset()
-    adapter = ElasticPathAdapter(settings_for(huge[1]), http=FAST)
+    adapter = ElasticPathAdapter(elasticpath_settings(huge[1]), http=FAST)
     await adapter.open()
     yield adapter
     await adapter.close()

@@ -16,9 +16,9 @@ from mappings.addresses import address_of
 from tests.conftest import FAST
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import ElasticPathEmulator
+from tests.pages import all_products, all_shipments, shipments_with_calls
 from tests.platform_settings import elasticpath_settings
 from tests.servers import serve
-from tests.shelf import all_products, all_shipments, shipments_with_calls
 
 pytestmark = pytest.mark.anyio
 
