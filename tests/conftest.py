@@ -34,6 +34,8 @@ FAST_CAPPED = HTTPConfig(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.0
 """`FAST` with backoff capped too, for tests that retry many times."""
 FAST_SHORT_READ = HTTPConfig(connect_timeout=2.0, read_timeout=2.0, backoff_base=0.01)
 """`FAST` giving up on a silent platform after two seconds."""
+IMPATIENT = HTTPConfig(connect_timeout=2.0, read_timeout=0.25, backoff_base=0.01)
+"""`FAST` giving up on a silent platform after a quarter of a second: for hanging writes."""
 
 
 class RecordingDemoAdapter(DemoAdapter):

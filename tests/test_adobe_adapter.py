@@ -26,10 +26,9 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from adapters.http import HTTPConfig
 from mappings.money import Money
 from mappings.status import CancellationStatus, DetailedStatus, GenericStatus
-from tests.conftest import FAST_SHORT_READ, ManualClock
+from tests.conftest import FAST_SHORT_READ, IMPATIENT, ManualClock
 from tests.emulators.adobe_cpapi import TOKEN_PATH, CPAPIEmulator, Exchange
 from tests.emulators.adobe_fixtures import (
     ACROBAT,
@@ -58,7 +57,6 @@ from tests.test_adobe_mapping import STATUS_TABLE
 
 pytestmark = pytest.mark.anyio
 
-IMPATIENT = HTTPConfig(connect_timeout=2.0, read_timeout=0.25, backoff_base=0.01)
 ATTEMPTS = FAST_SHORT_READ.attempts
 """How often the shared client tries a call that gets 429, 5xx or no connection."""
 HANG_S = 1.0

@@ -23,10 +23,10 @@ from adapters.errors import (
     UpstreamError,
     WriteNotConfirmed,
 )
-from adapters.http import HTTPConfig
 from mappings.models import Order
 from mappings.status import CancellationStatus
 from mappings.writes import CancelItems, CancelOrder
+from tests.conftest import IMPATIENT
 from tests.emulators.adobe_cpapi import TOKEN_PATH, CPAPIEmulator, Exchange
 from tests.emulators.adobe_fixtures import (
     ACROBAT,
@@ -50,7 +50,6 @@ from tests.platform_settings import adobe_settings
 
 pytestmark = pytest.mark.anyio
 
-IMPATIENT = HTTPConfig(connect_timeout=2.0, read_timeout=0.25, backoff_base=0.01)
 HANG_S = 1.0
 """Longer than IMPATIENT's read timeout, short enough to keep the module quick."""
 DEADLINE_S = 5.0
