@@ -20,8 +20,10 @@ from bridge.settings import BridgeSettings
 from tests.certificates import self_signed
 from tests.servers import serve
 
-pytest_plugins = ("tests.hostile_platforms",)
-"""Fixtures any module may ask for: `platforms` behind hostile stand-ins, `bridge_on`."""
+pytest_plugins = ("tests.hostile_platforms", "tests.write_fixtures")
+"""Fixtures any module may ask for: `platforms` behind hostile stand-ins and `bridge_on`;
+the write routes' recording `adapter` and `writes` client (a module's own `adapter`
+comes first)."""
 
 API_KEY = "test-key-3f9a-0b6e-4c1d-8a27-5e90f3b1"
 CURSOR_SECRET = "cursor-secret-for-tests-0123456789abcdef"

@@ -36,8 +36,6 @@ CUSTOMER, ORDER = CANCELLABLE
 LINE_CUSTOMER, LINE_ORDER, LINES = OPEN_LINES
 OTHER_KEY = "second-api-key-for-idempotency-tests-0123"
 
-pytest_plugins = ("tests.write_fixtures",)
-
 
 @pytest.fixture
 def writes(make_client: Callable[..., TestClient], adapter: RecordingWrites) -> TestClient:

@@ -32,8 +32,6 @@ SECRET_REASON = "customer-said-zebra-umbrella"
 SECRET_NOTE = "call-back-at-marmalade-hour"
 PASSWORD = "audit-basic-password-0123456789abcd"
 
-pytest_plugins = ("tests.write_fixtures",)
-
 
 @pytest.fixture
 def writes(

@@ -25,8 +25,6 @@ from tests.write_support import (
 CUSTOMER, ORDER = CANCELLABLE
 LINE_CUSTOMER, LINE_ORDER, LINES = OPEN_LINES
 
-pytest_plugins = ("tests.write_fixtures",)
-
 
 def _fields(response: Any) -> list[str]:
     return [field["name"] for field in response.json().get("fields", [])]

@@ -36,8 +36,6 @@ READ = "erc-ecommerce-connections-orders:read"
 CUSTOMER, ORDER = CANCELLABLE
 LINE_CUSTOMER, LINE_ORDER, LINES = OPEN_LINES
 
-pytest_plugins = ("tests.write_fixtures",)
-
 
 def _order(client: TestClient, customer: str, order: str) -> dict[str, Any]:
     response = client.get(f"{R}/customers/{customer}/orders/{order}")

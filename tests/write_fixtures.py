@@ -1,4 +1,4 @@
-"""Fixtures of the write-route tests, taken in with `pytest_plugins`."""
+"""Fixtures of the write-route tests, which the suite's conftest takes in."""
 
 from __future__ import annotations
 
