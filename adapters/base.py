@@ -118,8 +118,10 @@ READ_CAPABILITIES = frozenset(
         Capability.MOST_RECENT_ORDER,
     }
 )
-"""The five order reads every platform adapter serves; R6 to R8 and the writes are declared
-one by one."""
+"""The five order reads every platform adapter serves."""
+SHELF_CAPABILITIES = frozenset({Capability.SHIPMENTS, Capability.PRODUCTS, Capability.CART})
+"""R6 to R8: shipments, products and carts. An adapter serving only some of them, or only
+some writes, declares those one by one."""
 ALL_CAPABILITIES = frozenset(Capability)
 
 

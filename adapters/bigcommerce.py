@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.answers import LogFields, PlatformProblem
 from adapters.base import (
     READ_CAPABILITIES,
+    SHELF_CAPABILITIES,
     CallOptions,
     Capability,
     HTTPAdapter,
@@ -177,13 +178,11 @@ class RateWindow:
 
 class BigCommerceAdapter(HTTPAdapter):
     name = "bigcommerce"
-    capabilities = READ_CAPABILITIES | {
-        Capability.CANCEL_ORDER,
-        Capability.CHANGE_SHIPPING_ADDRESS,
-        Capability.SHIPMENTS,
-        Capability.PRODUCTS,
-        Capability.CART,
-    }
+    capabilities = (
+        READ_CAPABILITIES
+        | SHELF_CAPABILITIES
+        | {Capability.CANCEL_ORDER, Capability.CHANGE_SHIPPING_ADDRESS}
+    )
     settings_class = BigCommerceSettings
     settings: BigCommerceSettings
     title = "BigCommerce"

@@ -17,9 +17,9 @@ import orjson
 
 from adapters.base import (
     READ_CAPABILITIES,
+    SHELF_CAPABILITIES,
     WRITE_CAPABILITIES,
     Adapter,
-    Capability,
     OrderListRequest,
     OrderPage,
     ProductPage,
@@ -81,11 +81,7 @@ def _is_cancelled_line(item: OrderItem) -> bool:
 
 class DemoAdapter(Adapter):
     name = "demo"
-    capabilities = (
-        READ_CAPABILITIES
-        | WRITE_CAPABILITIES
-        | {Capability.SHIPMENTS, Capability.PRODUCTS, Capability.CART}
-    )
+    capabilities = READ_CAPABILITIES | SHELF_CAPABILITIES | WRITE_CAPABILITIES
 
     def __init__(self, settings: None = None) -> None:
         super().__init__(settings)

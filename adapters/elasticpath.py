@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.answers import PlatformProblem
 from adapters.base import (
     READ_CAPABILITIES,
+    SHELF_CAPABILITIES,
     CallOptions,
     Capability,
     HTTPAdapter,
@@ -141,13 +142,11 @@ class ElasticPathSettings(BaseSettings):
 
 class ElasticPathAdapter(HTTPAdapter):
     name = "elasticpath"
-    capabilities = READ_CAPABILITIES | {
-        Capability.CANCEL_ORDER,
-        Capability.CHANGE_SHIPPING_ADDRESS,
-        Capability.SHIPMENTS,
-        Capability.PRODUCTS,
-        Capability.CART,
-    }
+    capabilities = (
+        READ_CAPABILITIES
+        | SHELF_CAPABILITIES
+        | {Capability.CANCEL_ORDER, Capability.CHANGE_SHIPPING_ADDRESS}
+    )
     settings_class = ElasticPathSettings
     settings: ElasticPathSettings
     token: CachedToken
