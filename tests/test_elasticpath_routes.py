@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -188,94 +189,58 @@ def test_limit_above_100_is_clamped(bridge: TestClient, emulator: ElasticPathEmu
 # R3
 
 
+@dataclass(frozen=True)
+class OrderCase:
+    """An order and what R3 shows of it; the defaults are what a paid, shipping order of
+    Maria's shows."""
+
+    order_id: str
+    items: int
+    customer_id: str = fx.MARIA
+    generic: str = "CONFIRMED"
+    detailed: str = "CONFIRMED"
+    cancelled: bool = False
+    delivery: str = "SHIPPING"
+    tax_inclusive: bool = False
+
+
 ORDERS = {
-    # order: (customer, generic, detailed, cancelled, delivery type, items, tax inclusive)
-    "complete": (
-        fx.ORDER_COMPLETE,
-        fx.MARIA,
-        "CONFIRMED",
-        "CONFIRMED",
-        False,
-        "SHIPPING",
-        2,
-        False,
+    "complete": OrderCase(fx.ORDER_COMPLETE, items=2),
+    "fulfilled": OrderCase(
+        fx.ORDER_FULFILLED, items=2, generic="ON_ITS_WAY", detailed="IN_TRANSIT"
     ),
-    "fulfilled": (
-        fx.ORDER_FULFILLED,
-        fx.MARIA,
-        "ON_ITS_WAY",
-        "IN_TRANSIT",
-        False,
-        "SHIPPING",
-        2,
-        False,
+    "cancelled": OrderCase(
+        fx.ORDER_CANCELLED, items=1, generic="UNKNOWN", detailed="UNKNOWN", cancelled=True
     ),
-    "cancelled": (fx.ORDER_CANCELLED, fx.MARIA, "UNKNOWN", "UNKNOWN", True, "SHIPPING", 1, False),
-    "processing": (
-        fx.ORDER_PROCESSING,
-        fx.MARIA,
-        "CONFIRMED",
-        "CONFIRMED",
-        False,
-        "SHIPPING",
-        1,
-        False,
-    ),
-    "partially-paid": (
-        fx.ORDER_PARTIAL,
-        fx.MARIA,
-        "CONFIRMED",
-        "CONFIRMED",
-        False,
-        "SHIPPING",
-        2,
-        False,
-    ),
-    "digital": (fx.ORDER_DIGITAL, fx.MARIA, "CONFIRMED", "CONFIRMED", False, "UNKNOWN", 1, False),
-    "unpaid": (fx.ORDER_UNPAID, fx.MARIA, "UNKNOWN", "UNKNOWN", False, "SHIPPING", 1, False),
-    "promotion": (fx.ORDER_PROMO, fx.MARIA, "CONFIRMED", "CONFIRMED", False, "SHIPPING", 2, False),
-    "anonymized": (
-        fx.ORDER_ANONYMIZED,
-        fx.MARIA,
-        "CONFIRMED",
-        "CONFIRMED",
-        False,
-        "SHIPPING",
-        1,
-        False,
-    ),
-    "eur-tax-inclusive": (
-        fx.ORDER_EUR,
-        fx.HANS,
-        "CONFIRMED",
-        "CONFIRMED",
-        False,
-        "SHIPPING",
-        2,
-        True,
-    ),
-    "jpy": (fx.ORDER_JPY, fx.YUKI, "CONFIRMED", "CONFIRMED", False, "SHIPPING", 2, False),
-    "kwd": (fx.ORDER_KWD, fx.FATIMA, "CONFIRMED", "CONFIRMED", False, "SHIPPING", 2, False),
-    "120-items": (fx.ORDER_BIG, fx.OLIVIA, "CONFIRMED", "CONFIRMED", False, "UNKNOWN", 120, False),
+    "processing": OrderCase(fx.ORDER_PROCESSING, items=1),
+    "partially-paid": OrderCase(fx.ORDER_PARTIAL, items=2),
+    "digital": OrderCase(fx.ORDER_DIGITAL, items=1, delivery="UNKNOWN"),
+    "unpaid": OrderCase(fx.ORDER_UNPAID, items=1, generic="UNKNOWN", detailed="UNKNOWN"),
+    "promotion": OrderCase(fx.ORDER_PROMO, items=2),
+    "anonymized": OrderCase(fx.ORDER_ANONYMIZED, items=1),
+    "eur-tax-inclusive": OrderCase(fx.ORDER_EUR, items=2, customer_id=fx.HANS, tax_inclusive=True),
+    "jpy": OrderCase(fx.ORDER_JPY, items=2, customer_id=fx.YUKI),
+    "kwd": OrderCase(fx.ORDER_KWD, items=2, customer_id=fx.FATIMA),
+    "120-items": OrderCase(fx.ORDER_BIG, items=120, customer_id=fx.OLIVIA, delivery="UNKNOWN"),
 }
 
 
 @pytest.mark.parametrize("case", list(ORDERS))
 def test_order_detail(bridge: TestClient, case: str) -> None:
-    order_id, customer_id, generic, detailed, cancelled, delivery, items, inclusive = ORDERS[case]
-    response = bridge.get(f"{R}/customers/{customer_id}/orders/{order_id}")
+    order = ORDERS[case]
+    response = bridge.get(f"{R}/customers/{order.customer_id}/orders/{order.order_id}")
     assert response.status_code == 200, response.text
     body = decode(response)
     check(body, "order_detail")
-    assert (body["id"], body["customer_id"]) == (order_id, customer_id)
+    assert (body["id"], body["customer_id"]) == (order.order_id, order.customer_id)
     assert body["order_extra_info"]["latest_status_info"] == {
-        "generic_type": generic,
-        "detailed_type": detailed,
+        "generic_type": order.generic,
+        "detailed_type": order.detailed,
     }
-    assert ("cancellation_status" in body) is cancelled
-    assert body["delivery_type"] == delivery
-    assert body["items_number"] == items
-    assert_balances(body["price_summary"], tax_inclusive=inclusive)
+    assert ("cancellation_status" in body) is order.cancelled
+    assert body["delivery_type"] == order.delivery
+    assert body["items_number"] == order.items
+    assert_balances(body["price_summary"], tax_inclusive=order.tax_inclusive)
     assert set(body["custom_fields"]) >= {"status", "payment", "shipping"}
 
 
