@@ -17,6 +17,7 @@ from tests.emulators.adobe_fixtures import (
     IMS_SCOPES,
     LARKSPUR,
     QUIET,
+    default_fixtures,
 )
 
 
@@ -30,6 +31,16 @@ def client(served: tuple[CPAPIEmulator, str], emulator: CPAPIEmulator) -> Iterat
     """A client of the module's emulator, which `emulator` has reset for the test."""
     with httpx.Client(base_url=served[1]) as client:
         yield client
+
+
+def test_reset_brings_back_the_fixtures_it_was_given() -> None:
+    """A return adds an order to the fixtures; a reset forgets it, given fixtures too."""
+    given = default_fixtures()
+    emulator = CPAPIEmulator(given)
+    before = [order["orderId"] for order in emulator.fixtures.orders[LARKSPUR]]
+    emulator.fixtures.orders[LARKSPUR].insert(0, {"orderId": "5999000001"})
+    emulator.reset()
+    assert [order["orderId"] for order in emulator.fixtures.orders[LARKSPUR]] == before
 
 
 def token_of(client: httpx.Client, **form: str) -> httpx.Response:

@@ -22,6 +22,7 @@ it), `expire_tokens` and the request log `exchanges`.
 from __future__ import annotations
 
 import asyncio
+import copy
 import secrets
 import threading
 import time
@@ -223,7 +224,7 @@ class CPAPIEmulator(Emulator[Exchange]):
         token_lifetime: int = 86399,
         max_limit: int = 100,
     ) -> None:
-        self._initial_fixtures = fixtures
+        self._initial_fixtures = copy.deepcopy(fixtures)
         self.fixtures = fixtures or default_fixtures()
         self.client_id = client_id
         self.client_secret = client_secret
@@ -249,7 +250,8 @@ class CPAPIEmulator(Emulator[Exchange]):
         with self._lock:
             self._state = _State()
         self._write_seen.clear()
-        self.fixtures = self._initial_fixtures or default_fixtures()
+        given = self._initial_fixtures
+        self.fixtures = copy.deepcopy(given) if given is not None else default_fixtures()
         self.max_limit = 100
 
     def adapter_settings(self, base_url: str, **overrides: Any) -> dict[str, Any]:
