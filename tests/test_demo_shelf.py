@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from starlette.testclient import TestClient
 
@@ -30,14 +30,14 @@ def cached(make_client: Callable[..., TestClient], recorder: RecordingDemoAdapte
     return make_client(recorder, cache_ttl_s=60)
 
 
-def ok(response: httpx.Response, table: str) -> dict[str, Any]:
+def ok(response: httpx2.Response, table: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = decode(response)
     check(body, table)
     return body
 
 
-def refused(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+def refused(response: httpx2.Response, status: int, code: str) -> dict[str, Any]:
     assert (response.status_code, response.json()["code"]) == (status, code), response.text
     body: dict[str, Any] = decode(response)
     check(body, "error")
@@ -45,7 +45,8 @@ def refused(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
 
 
 def cursor_of(body: dict[str, Any]) -> str:
-    return parse_qs(urlsplit(body["_links"]["next"]["href"]).query)["cursor"][0]
+    href: str = body["_links"]["next"]["href"]
+    return parse_qs(urlsplit(href).query)["cursor"][0]
 
 
 # R6

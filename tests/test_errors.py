@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -30,7 +31,7 @@ class PartialAdapter(DemoAdapter):
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
-    body = decode(response)
+    body: dict[str, Any] = decode(response)
     check(body, "error")
     assert body["code"] == code
     assert "Traceback" not in response.text
@@ -101,7 +102,7 @@ def test_customer_without_orders_has_no_most_recent_order(client: TestClient) ->
     ],
 )
 def test_adapter_errors_become_erc_errors(
-    make_client: Any, exc: Exception, status: int, code: str
+    make_client: Callable[..., TestClient], exc: Exception, status: int, code: str
 ) -> None:
     response = make_client(FailingAdapter(exc)).get(f"{R}/customers/cus_ana")
     assert_error(response, status, code)
@@ -109,14 +110,14 @@ def test_adapter_errors_become_erc_errors(
     assert response.headers.get("retry-after") == (str(retry_after) if retry_after else None)
 
 
-def test_unsupported_route_is_501(make_client: Any) -> None:
+def test_unsupported_route_is_501(make_client: Callable[..., TestClient]) -> None:
     client = make_client(PartialAdapter())
     assert_error(client.get(f"{R}/customers/cus_ana/orders/ord_1001/items"), 501, "not_supported")
     assert client.get(f"{R}/customers/cus_ana/orders/ord_1001").status_code == 200
 
 
 def test_a_bug_is_500_with_the_request_id_and_no_traceback(
-    make_client: Any, capsys: pytest.CaptureFixture[str]
+    make_client: Callable[..., TestClient], capsys: pytest.CaptureFixture[str]
 ) -> None:
     client = make_client(FailingAdapter(ZeroDivisionError("secret-detail")))
     response = client.get(f"{R}/customers/cus_ana", headers={"X-Request-Id": "req-42"})
@@ -137,7 +138,7 @@ def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
 
 
 def test_access_log_is_one_json_line_per_request(
-    make_client: Any, capsys: pytest.CaptureFixture[str]
+    make_client: Callable[..., TestClient], capsys: pytest.CaptureFixture[str]
 ) -> None:
     import json
 
@@ -168,7 +169,7 @@ def test_no_adapter_call_for_requests_refused_before_it(
     assert recorder.calls == []
 
 
-def test_no_adapter_call_for_another_brand(make_client: Any) -> None:
+def test_no_adapter_call_for_another_brand(make_client: Callable[..., TestClient]) -> None:
     recorder = RecordingDemoAdapter()
     client = make_client(recorder, brand="Demo Outfitters")
     assert (

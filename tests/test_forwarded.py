@@ -7,6 +7,7 @@ Each test runs `erc-bridge serve` and talks to it over loopback from two source 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from bridge import cli
 from bridge.config import StartupError, load_settings
@@ -136,8 +138,8 @@ def uvicorn_options(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("ERC_BRIDGE_ADAPTER", "demo")
     monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)
     monkeypatch.setattr(cli, "settle_heap", lambda: None)
-    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
-    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **kwargs: options.update(kwargs))
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: options.update(kwargs))
     assert cli.serve(host="127.0.0.1", port=8080) == 0
     return options
 

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,7 +243,7 @@ class Attack:
         self.open[sock] = b""
         return sock
 
-    def watch(self, seconds: float, trickle: set[socket.socket] = frozenset()) -> None:  # type: ignore[assignment]
+    def watch(self, seconds: float, trickle: AbstractSet[socket.socket] = frozenset()) -> None:
         """Reads what the bridge writes for `seconds`, sending one more header byte on
         each `trickle` connection every `TRICKLE_EVERY_S`."""
         selector = selectors.DefaultSelector()
@@ -257,8 +258,9 @@ class Attack:
                         sock.send(b"a")
                 next_trickle += TRICKLE_EVERY_S
             for key, _ in selector.select(timeout=0.05):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
+                readable = key.fileobj
+                assert isinstance(readable, socket.socket)
+                sock = readable
                 try:
                     chunk = sock.recv(65536)
                 except BlockingIOError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -79,7 +80,9 @@ def oauth_error(response: Any, status: int, error: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def oauth(make_app_client: Any, recorder: RecordingDemoAdapter, clock: ManualClock) -> TestClient:
+def oauth(
+    make_app_client: Callable[..., TestClient], recorder: RecordingDemoAdapter, clock: ManualClock
+) -> TestClient:
     return make_app_client(recorder, clock=clock, headers={}, oauth_clients=ALL_CLIENTS)
 
 
@@ -323,7 +326,9 @@ def test_token_endpoint_only_takes_post(oauth: TestClient) -> None:
     assert response.headers["allow"] == "POST"
 
 
-def test_form_encoded_basic_credentials_are_accepted(make_app_client: Any) -> None:
+def test_form_encoded_basic_credentials_are_accepted(
+    make_app_client: Callable[..., TestClient],
+) -> None:
     client = make_app_client(
         headers={}, oauth_clients=f"app:p+ss%w0rd-0123456789abcdef-0123456:{ORDERS_READ}"
     )
@@ -364,7 +369,7 @@ def good_claims(clock: ManualClock, **changes: Any) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
-BAD_TOKENS = {
+BAD_TOKENS: dict[str, Callable[[ManualClock], str]] = {
     "alg none": lambda clock: unsigned(good_claims(clock)),
     "wrong secret": lambda clock: forge(
         good_claims(clock), key="another-secret-of-32-bytes-or-more!!"
@@ -461,7 +466,9 @@ def test_challenge_advertises_every_configured_scheme(oauth: TestClient) -> None
     )
 
 
-def test_bearer_is_refused_without_oauth_clients(make_app_client: Any) -> None:
+def test_bearer_is_refused_without_oauth_clients(
+    make_app_client: Callable[..., TestClient],
+) -> None:
     client = make_app_client(headers={}, oauth_clients="")
     response = client.get(f"{R}/customers/cus_ana", headers=bearer("x.y.z"))
     assert response.status_code == 401
@@ -482,7 +489,9 @@ def test_token_expires_after_its_lifetime(oauth: TestClient, clock: ManualClock)
     assert oauth.get(f"{R}/customers/cus_ana", headers=bearer(token_for(oauth))).status_code == 200
 
 
-def test_token_lifetime_is_configurable(make_app_client: Any, clock: ManualClock) -> None:
+def test_token_lifetime_is_configurable(
+    make_app_client: Callable[..., TestClient], clock: ManualClock
+) -> None:
     client = make_app_client(clock=clock, headers={}, token_ttl_s=60)
     response = client.post(
         TOKEN_URL,
@@ -501,7 +510,9 @@ OLD_SECRET = "old-token-secret-0123456789abcdef-0001"
 NEW_SECRET = "new-token-secret-0123456789abcdef-0002"
 
 
-def test_token_secret_rotation(make_app_client: Any, clock: ManualClock) -> None:
+def test_token_secret_rotation(
+    make_app_client: Callable[..., TestClient], clock: ManualClock
+) -> None:
     before = make_app_client(clock=clock, headers={}, token_secret=OLD_SECRET)
     during = make_app_client(clock=clock, headers={}, token_secret=f"{NEW_SECRET},{OLD_SECRET}")
     after = make_app_client(clock=clock, headers={}, token_secret=NEW_SECRET)
@@ -527,7 +538,7 @@ def test_token_secret_rotation(make_app_client: Any, clock: ManualClock) -> None
     assert before.get(f"{R}/customers/cus_ana", headers=bearer(new_token)).status_code == 401
 
 
-def test_cursor_secret_rotation(make_app_client: Any) -> None:
+def test_cursor_secret_rotation(make_app_client: Callable[..., TestClient]) -> None:
     url = f"{R}/customers/cus_john/orders?limit=5"
     old, new = "old-cursor-secret-0123456789abcdef", "new-cursor-secret-0123456789abcdef"
     before = make_app_client(cursor_secret=old)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -267,7 +268,7 @@ NEW_ADDRESSES = [
 ]
 
 
-KNOWN_QUERIES = {
+KNOWN_QUERIES: dict[str, list[Mapping[str, str | int]]] = {
     "/customers/cart": [
         *({"customer_id": c} for c in DEMO_CUSTOMERS),
         {"cart_id": "crt_ana_current"},

@@ -193,7 +193,7 @@ def test_unknown_parameters_are_ignored(client: TestClient) -> None:
 
 
 def first_cursor(client: TestClient, url: str) -> str:
-    href = decode(client.get(url))["_links"]["next"]["href"]
+    href: str = decode(client.get(url))["_links"]["next"]["href"]
     return parse_qs(urlsplit(href).query)["cursor"][0]
 
 
@@ -272,7 +272,9 @@ def test_tampered_cursors_are_refused(client: TestClient, recorder: RecordingDem
     assert recorder.calls == []
 
 
-def test_cursor_signed_with_another_secret_is_refused(make_client: Any) -> None:
+def test_cursor_signed_with_another_secret_is_refused(
+    make_client: Callable[..., TestClient],
+) -> None:
     one = make_client(cursor_secret="first-cursor-secret-0123456789abcdef")
     other = make_client(cursor_secret="second-cursor-secret-0123456789abcdef")
     cursor = first_cursor(one, ORDERS_URL)

@@ -11,7 +11,9 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.request import proxy_bypass_environment
+
+# The reference for `bypassed`: undocumented, so absent from the standard library's stubs.
+from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
 
 import pytest
 from starlette.applications import Starlette
@@ -205,7 +207,7 @@ async def test_no_proxy_for_another_port_still_uses_the_proxy(
     ],
 )
 def test_no_proxy_follows_urllibs_rules(host: str, port: int, no_proxy: str) -> None:
-    expected = bool(proxy_bypass_environment(f"{host}:{port}", {"no": no_proxy}))  # type: ignore[attr-defined]
+    expected = bool(proxy_bypass_environment(f"{host}:{port}", {"no": no_proxy}))
     assert bypassed(host, port, no_proxy) is expected
 
 

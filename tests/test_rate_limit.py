@@ -45,7 +45,7 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture
 def attacker(
-    make_app_client: Any, recorder: RecordingDemoAdapter, clock: ManualClock
+    make_app_client: Callable[..., TestClient], recorder: RecordingDemoAdapter, clock: ManualClock
 ) -> TestClient:
     return make_app_client(
         recorder,

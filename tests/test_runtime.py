@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 import textwrap
 
 import pytest
+import uvicorn
 
 from adapters.deadline import remaining, within
 from bridge import cli
@@ -64,8 +66,8 @@ def test_serve_settles_the_heap_once_the_app_is_built(monkeypatch: pytest.Monkey
     monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)
     monkeypatch.setattr(cli, "create_app", lambda *args: calls.append("create_app"))
     monkeypatch.setattr(cli, "settle_heap", lambda: calls.append("settle_heap"))
-    monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: calls.append("run"))
-    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append("run"))
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
     assert cli.serve(host="127.0.0.1", port=8080) == 0
     assert calls == ["create_app", "settle_heap", "run"]
 

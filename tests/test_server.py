@@ -7,7 +7,8 @@ import asyncio
 import json
 import resource
 import socket
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Send
 from uvicorn.server import ServerState
 
 from bridge.limits import MAX_HEAD_BYTES, MAX_TARGET_BYTES, headers_too_large, uri_too_long
@@ -170,7 +172,7 @@ def test_uvicorn_with_the_protocol_writes_a_whole_answer_at_once() -> None:
 
 
 @pytest.fixture
-def served_bridge() -> Any:
+def served_bridge() -> Iterator[str]:
     from bridge.app import create_app
 
     with serve(create_app(settings()), http=OneWriteHttpProtocol, ws="none") as base:
@@ -279,7 +281,7 @@ def test_a_head_past_the_limit_is_431_before_it_ends() -> None:
     head, body = _answer(transport)
     assert head.startswith(b"HTTP/1.1 431 ") and b"connection: close" in head
     assert b"content-type: application/json" in head and b"x-request-id: " in head
-    assert body == json.loads(headers_too_large().response().body)
+    assert body == json.loads(bytes(headers_too_large().response().body))
     assert transport.closed
 
 
@@ -293,7 +295,7 @@ def test_a_request_target_past_the_limit_is_414_and_too_many_headers_431() -> No
 
     long_target = b"GET /?q=" + b"x" * MAX_TARGET_BYTES
     _, body = _answer(asyncio.run(scenario(long_target)))
-    assert body == json.loads(uri_too_long().response().body)
+    assert body == json.loads(bytes(uri_too_long().response().body))
     many = b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: 1\r\n" % n for n in range(70))
     _, body = _answer(asyncio.run(scenario(many)))
     assert body["code"] == "headers_too_large"
@@ -443,7 +445,12 @@ PACED = Starlette(routes=[Route("/", _paced)])
 
 def _kept_alive() -> tuple[OneWriteHttpProtocol, RecordingTransport]:
     config = uvicorn.Config(
-        PACED, log_config=None, access_log=False, lifespan="off", timeout_keep_alive=KEEP_ALIVE_S
+        PACED,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        # Typed as whole seconds, used as any number of them: a fifth keeps the tests short.
+        timeout_keep_alive=KEEP_ALIVE_S,  # type: ignore[arg-type]
     )
     protocol = OneWriteHttpProtocol(config, ServerState(), {})
     transport = RecordingTransport()
@@ -526,6 +533,12 @@ async def _bridge_connection() -> tuple[OneWriteHttpProtocol, RecordingTransport
     return protocol, transport
 
 
+def _send_of(protocol: OneWriteHttpProtocol) -> Send:
+    """The ASGI `send` of the protocol's request, as the app is given it: uvicorn types the
+    callable with its own message types, Starlette (and `answer_at_once`) with mappings."""
+    return cast(Send, protocol.cycle.send)
+
+
 async def _served_by_protocol(requests: list[bytes]) -> tuple[list[bytes], bool]:
     """Each request on one connection to a fresh bridge, and what was written for each."""
     protocol, transport = await _bridge_connection()
@@ -606,7 +619,7 @@ def test_default_headers_uvicorn_would_refuse_are_not_written_at_once() -> None:
         protocol.connection_made(transport)
         protocol.data_received(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
         headers = [(b"content-length", b"2")]
-        written = answer_at_once(protocol.cycle.send, 200, headers, b"ok")
+        written = answer_at_once(_send_of(protocol), 200, headers, b"ok")
         return written, list(transport.writes)  # before the app has run
 
     written, _ = asyncio.run(scenario([DATE]))
@@ -622,7 +635,7 @@ def test_an_answer_written_at_once_reaches_the_socket_before_the_turn_ends() -> 
     async def scenario() -> tuple[bool, list[bytes]]:
         protocol, transport = await _bridge_connection()
         protocol.data_received(_bridge_request(f"{R}/customers/cus_ana"))
-        written = answer_at_once(protocol.cycle.send, 200, [(b"content-length", b"5")], b"whole")
+        written = answer_at_once(_send_of(protocol), 200, [(b"content-length", b"5")], b"whole")
         return written, list(transport.writes)  # in the same turn
 
     written, writes = asyncio.run(scenario())

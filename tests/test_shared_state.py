@@ -53,7 +53,10 @@ async def test_commands_go_to_redis(redis_server: RedisServer) -> None:
     try:
         key = shared.key("body", "1")
         assert key == "test-commands:body:1"
-        assert await shared.run(lambda c: c.set(key, b"kept"), otherwise=False)
+        stored: bool | str | bytes | None = await shared.run(
+            lambda c: c.set(key, b"kept"), otherwise=False
+        )
+        assert stored
         assert await shared.run(lambda c: c.get(key), otherwise=None) == b"kept"
         assert shared.reachable
     finally:
@@ -70,10 +73,12 @@ async def test_without_redis_answers_otherwise_then_finds_it_back(
         with structlog.testing.capture_logs() as logs:
             assert await shared.run(lambda c: c.ping(), otherwise=False)
             own_redis.stop()
-            assert await shared.run(lambda c: c.ping(), otherwise="fallback") == "fallback"
+            answer: bool | str = await shared.run(lambda c: c.ping(), otherwise="fallback")
+            assert answer == "fallback"
             assert not shared.reachable and not shared.available
             # While it is left alone, nothing is sent: no wait for a timeout on each call.
-            assert await shared.run(lambda c: c.ping(), otherwise="quiet") == "quiet"
+            answer = await shared.run(lambda c: c.ping(), otherwise="quiet")
+            assert answer == "quiet"
             own_redis.start()
             await asyncio.sleep(0.25)
             assert shared.available
@@ -94,7 +99,7 @@ async def test_a_hanging_redis_costs_one_timeout(own_redis: RedisServer) -> None
     try:
         assert await shared.run(lambda c: c.ping(), otherwise=False)
         blocked = asyncio.get_running_loop().time()
-        result = await shared.run(lambda c: c.blpop(["never"], timeout=2), otherwise="late")
+        result: object = await shared.run(lambda c: c.blpop(["never"], timeout=2), otherwise="late")
         assert result == "late"
         assert asyncio.get_running_loop().time() - blocked < 1.0
         assert not shared.reachable

@@ -100,7 +100,7 @@ async def test_callers_asking_for_one_key_together_share_one_run() -> None:
     other.gate.set()
     assert await asyncio.gather(*callers, elsewhere) == ["run 1"] * 5
     assert (work.runs, other.runs, len(shared)) == (1, 1, 0)
-    assert await asyncio.gather(shared.run("order 1", work)) == ["run 2"]  # settled: anew
+    assert await shared.run("order 1", work) == "run 2"  # settled: anew
 
 
 async def test_an_error_reaches_every_caller_and_the_next_one_runs_again() -> None:
