@@ -113,7 +113,7 @@ async def measure(
     deadline_s = BridgeSettings.model_fields["deadline_s"].default
     await adapter.open()
     try:
-        token = await adapter._token.get()
+        token = await adapter.token.get()
         scenarios = _calls(adapter, token)
         for call in scenarios.values():  # connections opened, the store seen using groups
             await _cpu_per_call(call, 256, 64, deadline_s)

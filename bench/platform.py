@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import os
 import re
+from typing import cast
 
 import httptools
 import httpx
@@ -48,7 +49,7 @@ async def _record() -> dict[str, bytes]:
         }
         token = await http.post("/oauth/access_token", data=grant)
         http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        query = {
+        query: dict[str, str | int] = {
             "filter": f"eq(customer_id,{SMALL})",
             "sort": "-created_at",
             "include": "items",
@@ -104,7 +105,8 @@ class _Connection(asyncio.Protocol):
         self.url = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # A stream server's transports are Transports; uvloop's do not subclass the ABC.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         try:

@@ -12,7 +12,7 @@ from pathlib import Path
 from adapters.base import READ_CAPABILITIES, Adapter, Capability
 from adapters.demo import DemoAdapter
 from tests import test_conformance_demo
-from tests.conformance import AdapterConformance, Manifest, Platform, no_platform
+from tests.conformance import AdapterConformance, Platform, no_platform
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,7 +62,7 @@ class PartialDemo(DemoAdapter):
 class TestPartialAdapterConformance(AdapterConformance):
     """An adapter without R4 and R5: their tests are skipped, and the routes answer 501."""
 
-    manifest: Manifest = test_conformance_demo.TestDemoConformance.manifest
+    manifest = test_conformance_demo.TestDemoConformance.manifest
 
     def serve_platform(self) -> AbstractContextManager[Platform]:
         return no_platform()

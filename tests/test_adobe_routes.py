@@ -57,7 +57,8 @@ def next_cursor(body: dict[str, Any]) -> str | None:
     link = body["_links"].get("next")
     if link is None:
         return None
-    return parse_qs(urlsplit(link["href"]).query)["cursor"][0]
+    href: str = link["href"]
+    return parse_qs(urlsplit(href).query)["cursor"][0]
 
 
 def walk(bridge: TestClient, path: str, **params: Any) -> list[dict[str, Any]]:

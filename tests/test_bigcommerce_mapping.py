@@ -173,7 +173,12 @@ def test_four_decimal_strings_become_exact_amounts() -> None:
 
 def test_zero_decimal_currency() -> None:
     original, _, shipping, taxes, final = amounts(bc.order(parsed(fx.ORDER_JPY)))
-    assert (original, shipping, taxes, final) == (4800, 800, 480, 6080)
+    assert (original, shipping, taxes, final) == (
+        Decimal("4800"),
+        Decimal("800"),
+        Decimal("480"),
+        Decimal("6080"),
+    )
 
 
 def test_the_transactional_currency_is_used() -> None:
@@ -355,8 +360,11 @@ def test_order_custom_fields_keep_the_platforms_own_values() -> None:
 
 
 def test_refunds_show_in_payment_details() -> None:
-    assert bc.order(parsed(fx.ORDER_REFUNDED)).payment_details.is_refunded is True
-    assert bc.order(parsed(fx.ORDER_SHIPPED)).payment_details.is_refunded is False
+    refunded = bc.order(parsed(fx.ORDER_REFUNDED)).payment_details
+    shipped = bc.order(parsed(fx.ORDER_SHIPPED)).payment_details
+    assert refunded is not None and shipped is not None
+    assert refunded.is_refunded is True
+    assert shipped.is_refunded is False
 
 
 # Error bodies

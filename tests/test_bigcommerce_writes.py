@@ -20,7 +20,7 @@ from adapters.errors import (
     NotAllowed,
     UpstreamUnavailable,
 )
-from mappings.writes import CancelOrder, NewShippingAddress
+from mappings.writes import CancelOrder, NewShippingAddress, RefundMethod
 from tests import test_conformance_bigcommerce as conformance
 from tests.conftest import FAST
 from tests.emulators import bigcommerce_fixtures as fx
@@ -176,7 +176,9 @@ async def test_a_refund_bigcommerce_does_not_make_is_refused_naming_the_field(
     adapter: BigCommerceAdapter, emulator: BigCommerceEmulator, refund: dict[str, Any]
 ) -> None:
     with pytest.raises(NotAllowed) as refused:
-        await adapter.cancel_order(fx.ANA, ORDER, CancelOrder(refund_method=refund))
+        await adapter.cancel_order(
+            fx.ANA, ORDER, CancelOrder(refund_method=RefundMethod.model_validate(refund))
+        )
 
     assert refused.value.field == "refund_method"
     assert writes(emulator) == []

@@ -7,14 +7,21 @@ from contextlib import contextmanager
 
 from adapters.base import Adapter
 from adapters.bigcommerce import BigCommerceAdapter
-from tests.conformance import ALL_FAULTS, AdapterConformance, Manifest, Platform, WriteCases
+from tests.conformance import (
+    ALL_FAULTS,
+    AdapterConformance,
+    Manifest,
+    Platform,
+    WriteCases,
+    WriteOrders,
+)
 from tests.conftest import FAST
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.platform_settings import bigcommerce_settings
 from tests.servers import serve
 
-WRITE_CASES = {
+WRITE_CASES: WriteOrders = {
     "cancellable_order": fx.ORDER_AWAITING_FULFILLMENT,
     "shipped_order": fx.ORDER_SHIPPED,
     "cancelled_order": fx.ORDER_CANCELLED,

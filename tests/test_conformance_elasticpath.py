@@ -7,7 +7,15 @@ from contextlib import contextmanager
 
 from adapters.base import Adapter
 from adapters.elasticpath import ElasticPathAdapter
-from tests.conformance import ALL_FAULTS, AdapterConformance, Fault, Manifest, Platform, WriteCases
+from tests.conformance import (
+    ALL_FAULTS,
+    AdapterConformance,
+    Fault,
+    Manifest,
+    Platform,
+    WriteCases,
+    WriteOrders,
+)
 from tests.conftest import FAST
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import ElasticPathEmulator, error_body
@@ -39,7 +47,7 @@ class ElasticPathFaults:
         self.emulator.reset()
 
 
-WRITE_CASES = {
+WRITE_CASES: WriteOrders = {
     "cancellable_order": fx.ORDER_PROCESSING,
     "shipped_order": fx.ORDER_FULFILLED,
     "cancelled_order": fx.ORDER_CANCELLED,

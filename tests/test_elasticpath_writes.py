@@ -20,7 +20,7 @@ from adapters.errors import (
     NotAllowed,
     UpstreamError,
 )
-from mappings.writes import CancelOrder, NewShippingAddress
+from mappings.writes import CancelOrder, NewShippingAddress, RefundMethod
 from tests import test_conformance_elasticpath as conformance
 from tests.conftest import FAST
 from tests.emulators import elasticpath_fixtures as fx
@@ -123,7 +123,7 @@ async def test_cancel_is_one_put_and_the_next_read_shows_it(
             ("cancel_reason", "notify_customer", "staff_note", "custom_fields"),
         ),
         (CancelOrder(restock=False), ("restock",)),
-        (CancelOrder(refund_method={"original_payment_method": False}), ()),
+        (CancelOrder(refund_method=RefundMethod(original_payment_method=False)), ()),
     ],
     ids=["every_option", "no_restock", "no_refund"],
 )
@@ -170,7 +170,11 @@ async def test_a_refund_ep_cannot_make_is_refused_naming_the_field(
     adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, refund: dict[str, Any]
 ) -> None:
     with pytest.raises(NotAllowed) as refused:
-        await adapter.cancel_order(fx.MARIA, fx.ORDER_PROCESSING, CancelOrder(refund_method=refund))
+        await adapter.cancel_order(
+            fx.MARIA,
+            fx.ORDER_PROCESSING,
+            CancelOrder(refund_method=RefundMethod.model_validate(refund)),
+        )
 
     assert refused.value.field == "refund_method"
     assert writes(emulator) == []

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from mappings.errors import MappingError
 from mappings.money import (
     CURRENCY_EXPONENTS,
+    Charges,
     Money,
     PriceSummary,
     currency_exponent,
@@ -126,7 +127,7 @@ def test_a_summary_part_in_another_currency_is_refused(
 
 @pytest.mark.parametrize("discount", ["-7.50", "7.50"])
 def test_summaries_hold_whichever_way_the_platform_signs_its_discount(discount: str) -> None:
-    parts = {
+    parts: Charges = {
         "discounts": Money.of(discount, "USD"),
         "shipping": Money.of("4.99", "USD"),
         "taxes": Money.of("3.10", "USD"),

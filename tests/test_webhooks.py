@@ -45,7 +45,7 @@ class Forgotten:
 def elasticpath(secret: str | None = EP_SECRET) -> ElasticPathAdapter:
     return ElasticPathAdapter(
         ElasticPathSettings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             base_url="https://useast.api.elasticpath.com",
             client_id="client-id",
             client_secret="client-secret-for-tests-0123456789ab",
@@ -57,7 +57,7 @@ def elasticpath(secret: str | None = EP_SECRET) -> ElasticPathAdapter:
 def bigcommerce(secret: str | None = BC_SECRET) -> BigCommerceAdapter:
     return BigCommerceAdapter(
         BigCommerceSettings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             store_hash="abc123",
             access_token="access-token-for-tests-0123456789ab",
             webhook_secret=secret,

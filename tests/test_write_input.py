@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Message, Scope
 
 from bridge.app import create_app
 from bridge.writes import MAX_BODY_BYTES
@@ -113,17 +114,17 @@ def test_a_lying_content_length_does_not_let_more_in() -> None:
     app = create_app(settings(writes=True), adapter=adapter)
     pieces = [b'{"custom_fields": {"pad": "'] + [b"y" * 1024] * 100
     taken: list[bytes] = []
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         piece = pieces[len(taken)]
         taken.append(piece)
         return {"type": "http.request", "body": piece, "more_body": True}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
+    scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -244,7 +245,7 @@ def test_a_malformed_idempotency_key_is_400(
 ) -> None:
     response = writes.post(
         path(CUSTOMER, ORDER, "cancel_order"),
-        headers={"Idempotency-Key": key.encode()},
+        headers={b"Idempotency-Key": key.encode()},
     )
     assert response.status_code == 400, response.text
     assert _fields(response) == ["Idempotency-Key"]

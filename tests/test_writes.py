@@ -10,7 +10,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from adapters.base import Capability
-from adapters.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable, WriteNotConfirmed
+from adapters.errors import (
+    AdapterError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    WriteNotConfirmed,
+)
 from bridge.routes import PREFIXES
 from tests.conftest import (
     API_KEY,
@@ -232,10 +238,12 @@ def test_writes_are_off_unless_turned_on(
     assert adapter.calls == []
 
 
-def test_an_adapter_without_the_write_is_501(
-    make_client: Callable[..., TestClient], adapter: RecordingWrites
-) -> None:
-    adapter.capabilities = adapter.capabilities - {Capability.CANCEL_ITEMS}
+class WithoutCancelItems(RecordingWrites):
+    capabilities = RecordingWrites.capabilities - {Capability.CANCEL_ITEMS}
+
+
+def test_an_adapter_without_the_write_is_501(make_client: Callable[..., TestClient]) -> None:
+    adapter = WithoutCancelItems()
     client = make_client(adapter, writes=True)
     response = client.put(path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), json={"ids": [LINES[0]]})
     _error(response, 501, "not_supported")
@@ -317,9 +325,9 @@ def test_other_methods_are_405_with_allow(writes: TestClient) -> None:
     ],
 )
 def test_a_failed_write_is_tried_once(
-    writes: TestClient, adapter: RecordingWrites, failure: Exception, status: int, code: str
+    writes: TestClient, adapter: RecordingWrites, failure: AdapterError, status: int, code: str
 ) -> None:
-    adapter.fail_with = failure  # type: ignore[assignment]
+    adapter.fail_with = failure
     body = _error(writes.post(path(CUSTOMER, ORDER, "cancel_order")), status, code)
     assert len(adapter.writes) == 1
     if isinstance(failure, WriteNotConfirmed):

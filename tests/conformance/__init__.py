@@ -8,6 +8,7 @@ from tests.conformance.suite import (
     Manifest,
     Platform,
     WriteCases,
+    WriteOrders,
     no_platform,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "Manifest",
     "Platform",
     "WriteCases",
+    "WriteOrders",
     "no_platform",
 ]

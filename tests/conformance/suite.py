@@ -33,10 +33,10 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypedDict, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
@@ -54,6 +54,7 @@ from adapters.base import (
     WriteResult,
 )
 from adapters.errors import AdapterError
+from adapters.http import UpstreamObserver
 from bridge.app import create_app
 from bridge.auth import ORDERS_READ
 from bridge.commands import ROUTE_IDS
@@ -186,6 +187,16 @@ class WriteCases:
     lines: tuple[str, ...] = ()
 
 
+class WriteOrders(TypedDict):
+    """A platform's conformance module's `WRITE_CASES`: the orders its `WriteCases` name,
+    and the W2 body already in place on `cancellable_order`."""
+
+    cancellable_order: str
+    shipped_order: str
+    cancelled_order: str
+    current_shipping_address: dict[str, str]
+
+
 RECIPIENT = ("first_name", "last_name", "phone_number")
 """W2 keeps these as they are unless the request gives them, on every platform (README,
 "Write routes")."""
@@ -266,12 +277,12 @@ class Watched(Adapter):
             self.bug = exc
             raise AdapterBug(f"{type(exc).__name__} in the adapter") from None
 
-    @property  # type: ignore[override]
-    def observer(self) -> Any:
+    @property
+    def observer(self) -> UpstreamObserver:
         return self.inner.observer
 
     @observer.setter
-    def observer(self, observer: Any) -> None:
+    def observer(self, observer: UpstreamObserver) -> None:
         self.inner.observer = observer
 
     def check(self) -> None:
@@ -331,7 +342,9 @@ def watched(adapter: Adapter) -> Watched:
         (Watched,),
         {"name": adapter.name, "capabilities": adapter.capabilities},
     )
-    return cls(adapter)  # type: ignore[no-any-return]
+    wrapper = cls(adapter)
+    assert isinstance(wrapper, Watched)
+    return wrapper
 
 
 def secrets_of(adapter: Adapter) -> list[str]:
@@ -346,13 +359,13 @@ class ERC:
         self.client = client
         self.adapter = adapter
 
-    def get(self, path: str, **params: Any) -> httpx.Response:
+    def get(self, path: str, **params: Any) -> httpx2.Response:
         """GET a route; a test that needs a route the adapter does not declare is skipped."""
         if capability_of(path) not in self.adapter.capabilities:
             pytest.skip(f"the {self.adapter.name} adapter does not serve {capability_of(path)}")
         return self.get_undeclared(path, **params)
 
-    def get_undeclared(self, path: str, **params: Any) -> httpx.Response:
+    def get_undeclared(self, path: str, **params: Any) -> httpx2.Response:
         response = self.client.get(f"{PREFIX}{path}", params=params)
         bug, self.adapter.bug = self.adapter.bug, None
         if bug is not None:
@@ -361,7 +374,7 @@ class ERC:
 
     def write(
         self, capability: Capability, customer: str, order: str, body: Any = None
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """Send a write; a test of a write the adapter does not declare is skipped."""
         self.needs(capability)
         return self.write_undeclared(capability, customer, order, body)
@@ -372,7 +385,7 @@ class ERC:
 
     def write_undeclared(
         self, capability: Capability, customer: str, order: str, body: Any = None
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         method, template = WRITE_ROUTES[capability]
         path = PREFIX + template.format(customer=customer, order=order)
         response = self.client.request(method, path, json=body)
@@ -391,7 +404,7 @@ class ERC:
     def error(self, path: str, status: int, code: str, **params: Any) -> dict[str, Any]:
         return self.expect_error(self.get(path, **params), status, code)
 
-    def expect_error(self, response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    def expect_error(self, response: httpx2.Response, status: int, code: str) -> dict[str, Any]:
         """The ERC error body, after checking it is exactly the error expected."""
         where = f"{response.request.method} {response.request.url}"
         assert (response.status_code, response.json().get("code")) == (status, code), (

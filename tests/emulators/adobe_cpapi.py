@@ -27,6 +27,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -594,12 +595,13 @@ class CPAPIEmulator(Emulator[Exchange]):
     @staticmethod
     def _matches(order: dict[str, Any], exchange: Exchange) -> bool:
         """AND across parameters, OR across repeated values of one parameter."""
-        for name, value_of in (
+        readers: tuple[tuple[str, Callable[[dict[str, Any]], set[str]]], ...] = (
             ("order-type", lambda o: {o["orderType"]}),
             ("status", lambda o: {o["status"]}),
             ("reference-order-id", lambda o: {o.get("referenceOrderId", "")}),
             ("offer-id", lambda o: {line["offerId"] for line in o["lineItems"]}),
-        ):
+        )
+        for name, value_of in readers:
             wanted = {value for key, value in exchange.params if key == name}
             if wanted and not wanted & value_of(order):
                 return False

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlencode
 
 import orjson
@@ -182,12 +182,15 @@ def _matches(order: Json, operator: str, field: str, value: str) -> bool:
     if operator == "like":
         pattern = ".*".join(re.escape(part) for part in value.split("*"))
         return re.fullmatch(pattern, str(actual), re.IGNORECASE) is not None
-    left: Any = actual
-    right: Any = value
     if isinstance(actual, int):
-        right = int(value)
-    else:
-        left = str(actual)[: len(value)]
+        return _compared(operator, actual, int(value))
+    return _compared(operator, str(actual)[: len(value)], value)
+
+
+_Ordered = TypeVar("_Ordered", int, str)
+
+
+def _compared(operator: str, left: _Ordered, right: _Ordered) -> bool:
     return {"gt": left > right, "ge": left >= right, "lt": left < right, "le": left <= right}[
         operator
     ]
