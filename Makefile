@@ -41,7 +41,7 @@ redis-server:
 
 lint: $(STAMP)
 	$(BIN)/ruff check bridge adapters mappings tests bench
-	$(BIN)/mypy bridge adapters mappings
+	$(BIN)/mypy bridge adapters mappings tests bench
 	$(BIN)/yamllint --strict deploy
 
 # Schemathesis, every check, against the demo store with writes on (about a minute).

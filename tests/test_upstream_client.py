@@ -40,15 +40,9 @@ from adapters.responses import PlatformResponse
 from tests.conftest import ManualClock
 from tests.emulators.faults import FaultPlatform, Step, resetting_server
 from tests.servers import serve
+from tests.test_breaker import state_of
 
 pytestmark = pytest.mark.anyio
-
-
-def state_of(breaker: CircuitBreaker) -> BreakerState:
-    """The breaker's state, read anew. It moves with the clock and with calls, which the
-    type checker cannot see: a second `breaker.state is ...` after a first would look to it
-    like a comparison that can never hold."""
-    return breaker.state
 
 
 @pytest.fixture
