@@ -12,27 +12,16 @@ from mappings.status import (
     status_steps,
 )
 from mappings.views import status_info
-
-SPEC_TABLE = {
-    "UNKNOWN": "UNKNOWN",
-    "CONFIRMED": "CONFIRMED",
-    "READY_FOR_PICKUP": "CONFIRMED",
-    "IN_TRANSIT": "ON_ITS_WAY",
-    "ATTEMPTED_DELIVERY": "OUT_FOR_DELIVERY",
-    "OUT_FOR_DELIVERY": "OUT_FOR_DELIVERY",
-    "DELIVERED": "DELIVERED",
-    "PICKED_UP": "DELIVERED",
-    "FAILURE": "UNKNOWN",
-}
+from tests.erc_contract import GENERIC_OF
 
 
-@pytest.mark.parametrize(("detailed", "generic"), SPEC_TABLE.items())
+@pytest.mark.parametrize(("detailed", "generic"), GENERIC_OF.items())
 def test_detailed_to_generic_follows_the_spec(detailed: str, generic: str) -> None:
     assert generic_of(DetailedStatus(detailed)) is GenericStatus(generic)
 
 
 def test_every_detailed_status_is_mapped() -> None:
-    assert set(SPEC_TABLE) == {s.value for s in DetailedStatus}
+    assert set(GENERIC_OF) == {s.value for s in DetailedStatus}
 
 
 @pytest.mark.parametrize("raw", ["delayed", "", None, 3, "in_transit "])
