@@ -21,9 +21,10 @@ import httpx
 
 from bench import load, replicas, session
 from bench.platform import CUSTOMER, SMALL, order_id
-from bench.processes import free_port, running
+from bench.processes import running
 from bridge.logs import configure_logging
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET
+from tests.processes import free_port
 
 KEY = "bench-key-2e7a-4f19-b0c6-d83e5a91"
 R = "/erc/ecommerce/connections"

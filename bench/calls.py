@@ -36,12 +36,13 @@ from adapters.elasticpath import (
 )
 from bench.__main__ import KEY
 from bench.platform import CUSTOMER, SMALL, order_id
-from bench.processes import free_port, running
+from bench.processes import running
 from bridge.app import create_app
 from bridge.config import build_adapter
 from bridge.logs import configure_logging
 from bridge.settings import BridgeSettings
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET
+from tests.processes import free_port
 
 CONCURRENCY = (1, 64)
 ORDERS = 20_000

@@ -21,7 +21,8 @@ from httpx_aiohttp import AiohttpTransport
 
 from adapters.http import HTTPConfig, Outgoing, _HTTP1Wire
 from bench.platform import order_id
-from bench.processes import free_port, running
+from bench.processes import running
+from tests.processes import free_port
 
 Fetch = Callable[[], Awaitable[Any]]
 CONCURRENCY = (1, 10, 50, 100)

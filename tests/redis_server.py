@@ -8,44 +8,15 @@ same port to see the bridge lose Redis and find it back.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port, listening, wait_until
+
 BINARY = "redis-server"
-
-
-def wait_until_listening(
-    port: int,
-    process: subprocess.Popen[bytes],
-    what: str,
-    output: Callable[[], str],
-    *,
-    timeout: float,
-) -> None:
-    """Return once `process` listens on 127.0.0.1:`port`; fail with the end of its
-    `output` when it exits or does not within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited: {output()[-3000:]}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start within {timeout:g} s: {output()[-3000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class RedisServer:
@@ -94,8 +65,8 @@ class RedisServer:
     def start(self) -> None:
         assert self._process is None, "already running"
         self._process = subprocess.Popen(self._arguments(), stdout=subprocess.DEVNULL)
-        wait_until_listening(
-            self.port,
+        wait_until(
+            lambda: listening(self.port),
             self._process,
             "redis-server",
             lambda: (self.directory / "redis.log").read_text(errors="replace"),

@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from bench.platform import CUSTOMER, WITH_ITEMS, order_id
-from bench.processes import free_port, running
+from bench.processes import running
+from tests.processes import free_port
 
 ORDERS = 3
 

@@ -4,17 +4,14 @@ stays within a constant bound (issue 14, finding 5)."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import R
+from tests.processes import RunningBridge, serving
 
 MISSES = 3000
 PADDING_BYTES = 7000
@@ -24,12 +21,6 @@ MAX_GROWTH_MIB = 32
 bound and room for the allocator and the interpreter. With the padding kept in the key
 and twice in the body, and no bound in bytes, these misses added 57 MiB."""
 ORDER = f"{R}/customers/cus_ana/orders/ord_1001"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Connection:
@@ -74,53 +65,31 @@ def peak_mib(pid: int) -> float:
 
 
 @pytest.fixture
-def demo_bridge(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    port = free_port()
+def demo_bridge(tmp_path: Path) -> Iterator[RunningBridge]:
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ERC_BRIDGE_")},
         "ERC_BRIDGE_CACHE_MAX_BYTES": str(CACHE_MAX_BYTES),
         "ERC_BRIDGE_LOG_LEVEL": "warning",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        assert process.poll() is None, "the bridge exited"
-        assert time.monotonic() < deadline, "the bridge did not start"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    try:
-        yield port, process
-    finally:
-        process.kill()
-        process.wait(timeout=15)
+    with serving(tmp_path, env) as bridge:
+        yield bridge
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
 def test_padded_misses_keep_the_bridge_within_a_constant_memory_bound(
-    demo_bridge: tuple[int, subprocess.Popen[bytes]],
+    demo_bridge: RunningBridge,
 ) -> None:
-    port, process = demo_bridge
-    http = Connection(port)
+    http = Connection(demo_bridge.port)
     try:
         padding = "p" * PADDING_BYTES
         # Each request names a brand of its own (a known parameter: a miss) and a
         # padding of its own (ignored).
         for n in range(200):
             assert http.get(f"{ORDER}?brand=warm{n}&pad{n}={padding}")[0] == 200
-        before = peak_mib(process.pid)
+        before = peak_mib(demo_bridge.process.pid)
         for n in range(MISSES):
             status, body = http.get(f"{ORDER}?brand=b{n}&pad{n}={padding}")
             assert status == 200
-        after = peak_mib(process.pid)
+        after = peak_mib(demo_bridge.process.pid)
         metrics = http.get("/metrics")[1].decode()
         assert http.get(ORDER)[0] == 200  # and the store is still served
     finally:

@@ -19,6 +19,7 @@ import structlog
 
 from bridge.logs import access_log, configure_logging, log_format
 from bridge.redaction import register_secrets
+from tests.processes import clean_environment, free_port
 
 SECRET = "console-secret-8d1f3b5a7c9e0d2f4b6a8c0e"
 
@@ -26,15 +27,10 @@ SECRET = "console-secret-8d1f3b5a7c9e0d2f4b6a8c0e"
 def run_cli(
     cwd: Path, *args: str, env: dict[str, str] | None = None, **kwargs: object
 ) -> subprocess.CompletedProcess[str]:
-    inherited = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ERC_BRIDGE_", "ELASTICPATH_", "ADOBE_", "BIGCOMMERCE_"))
-    }
     return subprocess.run(  # type: ignore[call-overload, no-any-return]
         [sys.executable, "-m", "bridge.cli", *args],
         cwd=cwd,
-        env={**inherited, **(env or {})},
+        env=clean_environment(**(env or {})),
         capture_output="stdout" not in kwargs,
         text=True,
         timeout=60,
@@ -155,10 +151,7 @@ def test_console_lines_are_readable_and_still_redacted(
 
 
 def test_the_server_writes_readable_lines_when_asked_to(tmp_path: Path) -> None:
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("ERC_BRIDGE_")}
-    env = {**inherited, "ERC_BRIDGE_LOG_FORMAT": "console", "ERC_BRIDGE_PORT": str(port)}
+    env = clean_environment(ERC_BRIDGE_LOG_FORMAT="console", ERC_BRIDGE_PORT=str(free_port()))
     server = subprocess.Popen(
         [sys.executable, "-m", "bridge.cli", "serve"],
         cwd=tmp_path,

@@ -4,8 +4,6 @@ emulator over loopback."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,6 +26,7 @@ from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
 from tests.platform_settings import elasticpath_settings
+from tests.processes import clean_environment, free_port
 from tests.servers import serve
 
 CLI_KEY = "cli-key-0b6e1f-3a7c-4d92-b815-e06f"
@@ -54,15 +53,10 @@ def store_env(base_url: str, **overrides: str) -> dict[str, str]:
 
 
 def run_cli(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
-    inherited = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ERC_BRIDGE_", "ELASTICPATH_", "ADOBE_", "BIGCOMMERCE_"))
-    }
     return subprocess.run(
         [sys.executable, "-m", "bridge.cli", *args],
         cwd=tmp_path,
-        env={**inherited, **env},
+        env=clean_environment(**env),
         capture_output=True,
         timeout=60,
         check=False,
@@ -135,9 +129,7 @@ def test_check_fails_when_the_key_cannot_read_orders(
 
 
 def test_check_fails_when_the_platform_is_unreachable(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    closed = f"http://127.0.0.1:{free_port()}"
     result = run_cli(tmp_path, "check", env=store_env(closed))
 
     assert result.returncode == 1

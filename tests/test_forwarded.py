@@ -6,13 +6,9 @@ Each test runs `erc-bridge serve` and talks to it over loopback from two source 
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +19,7 @@ import uvicorn
 from bridge import cli
 from bridge.config import StartupError, load_settings
 from tests.conftest import R
+from tests.processes import serving
 
 API_KEY = "forwarded-test-key-7c1e9a3f5b2d8e60"
 WRONG = "forwarded-wrong-key-000000000000000"
@@ -31,57 +28,21 @@ CUSTOMER = f"{R}/customers/cus_ana"
 PROXY, OTHER = "127.0.0.1", "127.0.0.2"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def inherited() -> dict[str, str]:
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("ERC_BRIDGE_") and k != "FORWARDED_ALLOW_IPS"
-    }
-
-
 @pytest.fixture
 def start_bridge(tmp_path: Path) -> Iterator[Callable[..., str]]:
-    processes: list[subprocess.Popen[str]] = []
+    bridges = ExitStack()
 
     def start(**variables: str) -> str:
-        port = free_port()
         env = {
-            **inherited(),
             "ERC_BRIDGE_ADAPTER": "demo",
             "ERC_BRIDGE_API_KEYS": API_KEY,
             "ERC_BRIDGE_AUTH_FAILURE_LIMIT": str(LIMIT),
             **variables,
         }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bridge.cli", "serve", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        processes.append(process)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, "the bridge exited"
-            assert time.monotonic() < deadline, "the bridge did not start"
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                return base
-            except httpx.TransportError:
-                time.sleep(0.1)
+        return bridges.enter_context(serving(tmp_path, env)).url
 
-    yield start
-    for process in processes:
-        process.kill()
-        process.wait(timeout=15)
+    with bridges:
+        yield start
 
 
 def get(base: str, *, key: str, source: str = PROXY, forwarded_for: str | None = None) -> int:

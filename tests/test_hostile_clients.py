@@ -6,13 +6,10 @@ turned away at once, while legitimate requests are still answered."""
 from __future__ import annotations
 
 import json
-import os
 import resource
 import select
 import selectors
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,10 +22,10 @@ import httpx
 import pytest
 
 from bridge.limits import MAX_HEAD_BYTES
+from tests.processes import RunningBridge, serving
 
 API_KEY = "hostile-clients-key-5d0c1e9a7b3f42a8c6"
 CUSTOMER = "/erc/ecommerce/connections/customers/cus_ana"
-START_TIMEOUT_S = 30.0
 IO_TIMEOUT_S = 10.0
 
 FLOOD_CONNECTIONS = 4
@@ -58,12 +55,6 @@ DESCRIPTOR_LIMIT = 400
 """Fewer descriptors than attackers: without the cap the bridge runs out of them."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def limit_descriptors(limit: int | None) -> Callable[[], None] | None:
     if limit is None:
         return None
@@ -74,14 +65,10 @@ def limit_descriptors(limit: int | None) -> Callable[[], None] | None:
     return apply
 
 
-@dataclass
-class Bridge:
-    address: tuple[str, int]
-    process: subprocess.Popen[bytes]
-
+class Bridge(RunningBridge):
     @property
-    def base(self) -> str:
-        return f"http://{self.address[0]}:{self.address[1]}"
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
 
     def memory(self, key: str) -> int:
         """`VmHWM` (the peak) or `VmRSS` from /proc, in bytes."""
@@ -90,40 +77,17 @@ class Bridge:
         return int(line.split()[1]) * 1024
 
     def get(self, path: str = CUSTOMER) -> httpx.Response:
-        return httpx.get(self.base + path, headers={"X-API-Key": API_KEY}, timeout=IO_TIMEOUT_S)
+        return httpx.get(self.url + path, headers={"X-API-Key": API_KEY}, timeout=IO_TIMEOUT_S)
 
 
 @contextmanager
 def running_bridge(
     tmp_path: Path, descriptors: int | None = None, **settings: str
 ) -> Iterator[Bridge]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ERC_BRIDGE_")}
-    env.update({f"ERC_BRIDGE_{k.upper()}": v for k, v in settings.items()})
+    env = {f"ERC_BRIDGE_{k.upper()}": v for k, v in settings.items()}
     env["ERC_BRIDGE_API_KEYS"] = API_KEY
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        preexec_fn=limit_descriptors(descriptors),
-    )
-    bridge = Bridge(("127.0.0.1", port), process)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    try:
-        while True:
-            assert process.poll() is None, process.communicate()[0].decode()
-            assert time.monotonic() < deadline, "the bridge did not start"
-            try:
-                httpx.get(f"{bridge.base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield bridge
-    finally:
-        process.kill()
-        process.communicate(timeout=15)
+    with serving(tmp_path, env, preexec_fn=limit_descriptors(descriptors)) as running:
+        yield Bridge(running.port, running.process, running.log_path)
 
 
 def error_code(answer: bytes) -> str:
@@ -339,7 +303,8 @@ def test_connections_past_the_cap_are_turned_away_at_once(tmp_path: Path) -> Non
             still_open = len(ongoing.open)
         afterwards = bridge.get()
         bridge.process.kill()
-        output = bridge.process.communicate(timeout=15)[0].decode()
+        bridge.process.wait(timeout=15)
+        output = bridge.logs()
 
     assert still_open == 0
     turned_away = [(when, answer) for when, answer in ongoing.closed if answer]

@@ -3,36 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.processes import RunningBridge, clean_environment, serving
+
 R = "/erc/ecommerce/connections"
 CLI_KEY = "cli-key-7f3a-4e0b-9c21-d85e6b1a0f2c"
-
-
-def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ERC_BRIDGE_", "ELASTICPATH_", "ADOBE_", "BIGCOMMERCE_"))
-    }
-    env.update(extra)
-    return env
 
 
 def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bridge.cli", *args],
         cwd=tmp_path,
-        env=clean_env(tmp_path, **env),
+        env=clean_environment(**env),
         capture_output=True,
         text=True,
         timeout=60,
@@ -189,43 +178,14 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
     assert "'nosuch'" in failure_line(run_cli(tmp_path, "serve"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=clean_env(tmp_path, ERC_BRIDGE_API_KEYS=CLI_KEY),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(base + "/", timeout=1)
-            break
-        except httpx.TransportError:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            time.sleep(0.1)
-    try:
-        yield base, process
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+def served(tmp_path: Path) -> Iterator[RunningBridge]:
+    with serving(tmp_path, {"ERC_BRIDGE_API_KEYS": CLI_KEY}) as bridge:
+        yield bridge
 
 
-def test_serve_answers_over_real_http_and_logs_json(
-    served: tuple[str, subprocess.Popen[str]],
-) -> None:
-    base, process = served
+def test_serve_answers_over_real_http_and_logs_json(served: RunningBridge) -> None:
+    base = served.url
     headers = {"X-API-Key": CLI_KEY, "X-Request-Id": "cli-req-1"}
     with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
         customer = http.get(f"{R}/customers/cus_ana")
@@ -233,13 +193,14 @@ def test_serve_answers_over_real_http_and_logs_json(
         assert customer.json()["_links"]["self"]["href"] == f"{base}{R}/customers/cus_ana"
         assert http.get(f"{R}/customers/cus_ana/most-recent-order").json()["id"] == "ord_1005"
         assert http.get(f"{R}/customers/cus_ana", headers={"X-API-Key": "nope"}).status_code == 401
-    process.terminate()
-    output, _ = process.communicate(timeout=15)
+    served.process.terminate()
+    served.process.wait(timeout=15)
+    output = served.logs()
     lines = [json.loads(line) for line in output.splitlines() if line.strip()]
     events = [line["event"] for line in lines]
     assert "bridge_started" in events and "bridge_stopped" in events
-    probes = ("unmatched", "/")  # the fixture's wait for the server
-    access = [line for line in lines if line["event"] == "request" and line["route"] not in probes]
+    probe = "/healthz"  # the fixture's wait for the server
+    access = [line for line in lines if line["event"] == "request" and line["route"] != probe]
     assert [line["status"] for line in access] == [200, 200, 401]
     assert access[0]["request_id"] == "cli-req-1"
     assert CLI_KEY not in output
@@ -271,16 +232,16 @@ def test_bad_offer_catalog_stops_startup_naming_file_and_line(tmp_path: Path) ->
 
 
 def test_served_metrics_need_the_api_key_when_no_metrics_key_is_set(
-    served: tuple[str, subprocess.Popen[str]],
+    served: RunningBridge,
 ) -> None:
-    base, process = served
-    with httpx.Client(base_url=base, timeout=10) as http:
+    with httpx.Client(base_url=served.url, timeout=10) as http:
         refused = http.get("/metrics")
         assert refused.status_code == 401
         assert "erc_bridge_" not in refused.text
         assert http.get("/metrics", headers={"X-API-Key": CLI_KEY}).status_code == 200
-    process.terminate()
-    output, _ = process.communicate(timeout=15)
+    served.process.terminate()
+    served.process.wait(timeout=15)
+    output = served.logs()
     lines = [json.loads(line) for line in output.splitlines() if line.strip()]
     protection = [line["protected_by"] for line in lines if line["event"] == "metrics_access"]
     assert protection == ["the inbound credentials of the ERC routes"]
