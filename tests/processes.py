@@ -61,6 +61,25 @@ def wait_until(
         time.sleep(0.02)
 
 
+def stop(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_S) -> None:
+    """Stop `process` as a deployment would (SIGTERM), and kill it if it does not exit."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def status_kib(field: str, pid: int | str = "self") -> int:
+    """A size from /proc/<pid>/status in KiB: `VmRSS` (resident now), `VmHWM` (the peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
 def listening(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
@@ -94,14 +113,7 @@ class RunningBridge:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        """Stop it as a deployment would (SIGTERM), and kill it if it does not exit."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import R
-from tests.processes import RunningBridge, serving
+from tests.processes import RunningBridge, serving, status_kib
 
 MISSES = 3000
 PADDING_BYTES = 7000
@@ -56,14 +56,6 @@ class Connection:
         self.sock.close()
 
 
-def peak_mib(pid: int) -> float:
-    """VmHWM, the process's peak resident memory."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM")
-
-
 @pytest.fixture
 def demo_bridge(tmp_path: Path) -> Iterator[RunningBridge]:
     env = {
@@ -85,11 +77,11 @@ def test_padded_misses_keep_the_bridge_within_a_constant_memory_bound(
         # padding of its own (ignored).
         for n in range(200):
             assert http.get(f"{ORDER}?brand=warm{n}&pad{n}={padding}")[0] == 200
-        before = peak_mib(demo_bridge.process.pid)
+        before = status_kib("VmHWM", demo_bridge.process.pid) / 1024
         for n in range(MISSES):
             status, body = http.get(f"{ORDER}?brand=b{n}&pad{n}={padding}")
             assert status == 200
-        after = peak_mib(demo_bridge.process.pid)
+        after = status_kib("VmHWM", demo_bridge.process.pid) / 1024
         metrics = http.get("/metrics")[1].decode()
         assert http.get(ORDER)[0] == 200  # and the store is still served
     finally:

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from bridge.limits import MAX_HEAD_BYTES
-from tests.processes import RunningBridge, serving
+from tests.processes import RunningBridge, serving, status_kib
 
 API_KEY = "hostile-clients-key-5d0c1e9a7b3f42a8c6"
 CUSTOMER = "/erc/ecommerce/connections/customers/cus_ana"
@@ -72,9 +72,7 @@ class Bridge(RunningBridge):
 
     def memory(self, key: str) -> int:
         """`VmHWM` (the peak) or `VmRSS` from /proc, in bytes."""
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        line = next(line for line in status.splitlines() if line.startswith(key + ":"))
-        return int(line.split()[1]) * 1024
+        return status_kib(key, self.process.pid) * 1024
 
     def get(self, path: str = CUSTOMER) -> httpx.Response:
         return httpx.get(self.url + path, headers={"X-API-Key": API_KEY}, timeout=IO_TIMEOUT_S)

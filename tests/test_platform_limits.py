@@ -25,6 +25,7 @@ from bridge.app import create_app
 from bridge.settings import BridgeSettings
 from tests.conftest import FAST_CAPPED
 from tests.platform_settings import elasticpath_settings
+from tests.processes import status_kib
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
@@ -168,21 +169,14 @@ def bridge_for() -> Iterator[Callable[[str], str]]:
         yield start
 
 
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise LookupError(field)
-
-
 @contextmanager
 def peak_growth() -> Iterator[list[int]]:
     """Yields a list that holds, on exit, how far the peak resident size rose (bytes)."""
     Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from now
-    before = _status_kib("VmRSS")
+    before = status_kib("VmRSS")
     growth: list[int] = []
     yield growth
-    growth.append((_status_kib("VmHWM") - before) * 1024)
+    growth.append((status_kib("VmHWM") - before) * 1024)
 
 
 async def ask(bridge: str, path: str = CUSTOMER) -> httpx.Response:
