@@ -425,10 +425,6 @@ async def test_a_failing_line_list_stops_the_calls_made_with_it(
 # The store's request quota
 
 
-def quota_left(emulator: BigCommerceEmulator) -> list[int]:
-    return [c.status for c in calls(emulator)]
-
-
 async def test_a_used_up_quota_is_waited_out_when_the_deadline_allows(
     adapter: BigCommerceAdapter, emulator: BigCommerceEmulator, clock: Clock
 ) -> None:
