@@ -32,7 +32,7 @@ from adapters.errors import NotAllowed, NotFound
 from adapters.paging import EARLIEST, page_in_memory, page_of
 from adapters.write_rules import asks_for_refund, recipient, shows_address
 from mappings import demo as demo_mapping
-from mappings.addresses import normalize_address
+from mappings.addresses import AddressRecord
 from mappings.carts import Cart
 from mappings.models import Customer, Delivery, Order, OrderItem
 from mappings.shelf import tracked_as
@@ -202,16 +202,14 @@ class DemoAdapter(Adapter):
         if reason is not None:
             raise NotAllowed(reason)
         who = recipient(address, current)
-        new = normalize_address(
+        new = AddressRecord(
             line1=address.address,
             zip_code=address.zip_code,
             city=address.city,
             region=address.region_code,
             country=address.country_code,
-            first_name=who["first_name"],
-            last_name=who["last_name"],
-            phone_number=who["phone_number"],
-        )
+            **who,
+        ).normalized()
         self._replace(order, shipping_address=new)
         return WriteResult("applied")
 

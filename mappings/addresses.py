@@ -1,6 +1,6 @@
 """Address normalization: one line of street, ISO 3166 codes, anonymized values dropped.
 
-Every platform reads its addresses into an `AddressRecord`, so that one function turns
+Every platform reads its addresses into an `AddressRecord`, so that one method turns
 them all into ERC addresses.
 """
 
@@ -20,11 +20,11 @@ _SUBDIVISION_CODE = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 _SUBDIVISION_SUFFIX = re.compile(r"^[A-Z0-9]{1,3}$")
 
 
-def _clean(value: object) -> str | None:
+def _clean(value: str | None) -> str | None:
     """Text worth showing to an agent: not empty and not anonymized (`*`)."""
-    if value is None or isinstance(value, bool):
+    if value is None:
         return None
-    text = str(value).strip()
+    text = value.strip()
     if not text or "*" in text:
         return None
     return text
@@ -62,47 +62,9 @@ def region_code(raw: str, country: str | None) -> str | None:
     return None
 
 
-def normalize_address(
-    *,
-    line1: object = None,
-    line2: object = None,
-    zip_code: object = None,
-    city: object = None,
-    region: object = None,
-    country: object = None,
-    first_name: object = None,
-    last_name: object = None,
-    phone_number: object = None,
-    address_id: object = None,
-    default: bool | None = None,
-) -> Address | None:
-    """Build an ERC address; None when nothing usable is left (all empty or anonymized)."""
-    first_line, second_line = _clean(line1), _clean(line2)
-    street = (
-        f"{first_line}, {second_line}" if first_line and second_line else first_line or second_line
-    )
-    country_text = _clean(country)
-    alpha2 = country_code(country_text) if country_text else None
-    region_text = _clean(region)
-    fields: dict[str, object] = {
-        "first_name": _clean(first_name),
-        "last_name": _clean(last_name),
-        "phone_number": _clean(phone_number),
-        "address": street,
-        "zip_code": _clean(zip_code),
-        "city": _clean(city),
-        "region_code": region_code(region_text, alpha2) if region_text else None,
-        "country_code": alpha2,
-    }
-    if not any(fields.values()):
-        return None
-    fields["id"] = _clean(address_id)
-    fields["default"] = default
-    return built(Address, fields)
-
-
 class AddressRecord(Record):
-    """A platform address, read under the names of `normalize_address`'s parts.
+    """A platform address, read under the names of the parts normalization joins and
+    checks; `normalized()` makes the ERC address of every platform's.
 
     A platform that spells a key otherwise declares that field again with the key as its
     alias (which is also the name a field we cannot read is reported by).
@@ -122,19 +84,30 @@ class AddressRecord(Record):
 
     def normalized(self) -> Address | None:
         """The ERC address; None when nothing usable is left (all empty or anonymized)."""
-        return normalize_address(
-            line1=self.line1,
-            line2=self.line2,
-            zip_code=self.zip_code,
-            city=self.city,
-            region=self.region,
-            country=self.country,
-            first_name=self.first_name,
-            last_name=self.last_name,
-            phone_number=self.phone_number,
-            address_id=self.id,
-            default=self.default,
+        first_line, second_line = _clean(self.line1), _clean(self.line2)
+        street = (
+            f"{first_line}, {second_line}"
+            if first_line and second_line
+            else first_line or second_line
         )
+        country_text = _clean(self.country)
+        alpha2 = country_code(country_text) if country_text else None
+        region_text = _clean(self.region)
+        fields: dict[str, object] = {
+            "first_name": _clean(self.first_name),
+            "last_name": _clean(self.last_name),
+            "phone_number": _clean(self.phone_number),
+            "address": street,
+            "zip_code": _clean(self.zip_code),
+            "city": _clean(self.city),
+            "region_code": region_code(region_text, alpha2) if region_text else None,
+            "country_code": alpha2,
+        }
+        if not any(fields.values()):
+            return None
+        fields["id"] = _clean(self.id)
+        fields["default"] = self.default
+        return built(Address, fields)
 
 
 def address_of(raw: AddressRecord | None) -> Address | None:

@@ -6,7 +6,6 @@ from mappings.addresses import (
     address_of,
     addresses_of,
     billing_address_of,
-    normalize_address,
 )
 from mappings.bounds import SHORT_MAX, Short
 from mappings.errors import MappingError
@@ -15,14 +14,14 @@ from mappings.records import parse
 
 
 def test_lines_are_joined_and_codes_normalized() -> None:
-    address = normalize_address(
+    address = AddressRecord(
         line1="1200 NW Naito Pkwy",
         line2="Apt 4B",
         zip_code="97209",
         city="Portland",
         region="OR",
         country="US",
-    )
+    ).normalized()
     assert address is not None
     assert address.address == "1200 NW Naito Pkwy, Apt 4B"
     assert (address.region_code, address.country_code) == ("US-OR", "US")
@@ -43,18 +42,20 @@ def test_lines_are_joined_and_codes_normalized() -> None:
 def test_region_codes_are_iso_3166_2(
     region: str, country: str | None, expected: str | None
 ) -> None:
-    address = normalize_address(city="x", region=region, country=country)
+    address = AddressRecord(city="x", region=region, country=country).normalized()
     assert address is not None
     assert address.region_code == expected
 
 
 def test_alpha3_and_names_become_alpha2() -> None:
-    assert normalize_address(country="DEU").country_code == "DE"  # type: ignore[union-attr]
-    assert normalize_address(country="Portugal").country_code == "PT"  # type: ignore[union-attr]
+    assert AddressRecord(country="DEU").normalized().country_code == "DE"  # type: ignore[union-attr]
+    assert AddressRecord(country="Portugal").normalized().country_code == "PT"  # type: ignore[union-attr]
 
 
 def test_anonymized_values_are_omitted() -> None:
-    address = normalize_address(line1="***", zip_code="***", city="Portland", first_name="J***")
+    address = AddressRecord(
+        line1="***", zip_code="***", city="Portland", first_name="J***"
+    ).normalized()
     assert address is not None
     assert address.address is None and address.zip_code is None and address.first_name is None
     assert address.city == "Portland"
@@ -65,7 +66,7 @@ def test_anonymized_values_are_omitted() -> None:
     [{}, {"line1": "", "city": "  "}, {"line1": "*****", "zip_code": "***", "city": "***"}],
 )
 def test_an_address_left_empty_is_no_address(fields: dict[str, str]) -> None:
-    assert normalize_address(**fields) is None  # type: ignore[arg-type]
+    assert AddressRecord(**fields).normalized() is None
 
 
 class ShopAddress(AddressRecord):
@@ -116,7 +117,7 @@ def test_missing_and_empty_addresses_are_left_out() -> None:
 def test_the_street_is_the_usable_lines_joined(
     line1: str | None, line2: str | None, expected: str | None
 ) -> None:
-    address = normalize_address(line1=line1, line2=line2, city="Lisboa")
+    address = AddressRecord(line1=line1, line2=line2, city="Lisboa").normalized()
     assert address is not None
     assert address.address == expected
 
