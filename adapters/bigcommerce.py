@@ -48,12 +48,7 @@ from adapters.errors import (
     UnservableRequest,
     UpstreamUnavailable,
 )
-from adapters.http import (
-    HTTPConfig,
-    path_segment,
-    readable,
-    retry_after_seconds,
-)
+from adapters.http import HTTPConfig, path_segment, readable, retry_after_seconds
 from adapters.paging import page_in_memory, resume_offset
 from adapters.resources import Tag, customer_tag, order_tags
 from adapters.responses import PlatformResponse, ResponseHeaders

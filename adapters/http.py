@@ -40,14 +40,7 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from adapters.http1 import (
-    IDLE_TIMEOUT,
-    MAX_ANSWER_BYTES,
-    HTTP1Pool,
-    Origin,
-    ProtocolError,
-    Slots,
-)
+from adapters.http1 import IDLE_TIMEOUT, MAX_ANSWER_BYTES, HTTP1Pool, Origin, ProtocolError, Slots
 from adapters.proxies import proxy_from_environment
 from adapters.responses import PlatformResponse as PlatformResponse  # adapters name it here too
 from mappings.errors import MappingError

@@ -29,11 +29,7 @@ import uvloop
 
 from adapters.base import OrderListRequest
 from adapters.deadline import within
-from adapters.elasticpath import (
-    ORDER_ENDPOINT,
-    WITH_ITEMS,
-    ElasticPathAdapter,
-)
+from adapters.elasticpath import ORDER_ENDPOINT, WITH_ITEMS, ElasticPathAdapter
 from bench.__main__ import KEY
 from bench.platform import CUSTOMER, SMALL, order_id
 from bench.processes import running

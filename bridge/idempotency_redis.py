@@ -26,13 +26,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from adapters.shared_state import SharedState
-from bridge.idempotency import (
-    TTL_S,
-    Answer,
-    Claim,
-    Lookup,
-    MemoryIdempotencyStore,
-)
+from bridge.idempotency import TTL_S, Answer, Claim, Lookup, MemoryIdempotencyStore
 
 log = structlog.get_logger("erc_bridge.idempotency")
 

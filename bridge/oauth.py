@@ -20,14 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bridge.auth import (
-    REALM,
-    ExpiredToken,
-    InvalidToken,
-    Principal,
-    client_address,
-    secret_digest,
-)
+from bridge.auth import REALM, ExpiredToken, InvalidToken, Principal, client_address, secret_digest
 from bridge.bodies import ClientGone, read_body
 from bridge.ratelimit import FailedAuthLimiter
 from bridge.signing import SigningSecrets

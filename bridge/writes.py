@@ -30,14 +30,7 @@ from bridge.bodies import ClientGone, header, read_body
 from bridge.errors import ANSWERED, ERCError, error_of, invalid_request
 from bridge.forgetting import CacheForgetting
 from bridge.idempotency import HEADER as IDEMPOTENCY_HEADER
-from bridge.idempotency import (
-    Answer,
-    Claim,
-    IdempotencyStore,
-    fingerprint,
-    remembered,
-    valid_key,
-)
+from bridge.idempotency import Answer, Claim, IdempotencyStore, fingerprint, remembered, valid_key
 from bridge.metrics import Metrics
 from bridge.params import Query, parse_query
 from bridge.request import RESPONSE_STARTED_KEY, request_headers

@@ -14,15 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from mappings.bigcommerce import (
-    ZERO,
-    Amount,
-    BCAddress,
-    BCOrder,
-    BCProduct,
-    BCShipment,
-    address,
-)
+from mappings.bigcommerce import ZERO, Amount, BCAddress, BCOrder, BCProduct, BCShipment, address
 from mappings.bounds import Short, Text, Url
 from mappings.carts import Cart, CartCost, CartDiscount, CartLine
 from mappings.models import Timestamp

@@ -12,12 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from mappings.addresses import (
-    AddressRecord,
-    address_of,
-    addresses_of,
-    billing_address_of,
-)
+from mappings.addresses import AddressRecord, address_of, addresses_of, billing_address_of
 from mappings.bounds import Short, Text, Url
 from mappings.builders import items_total, tracking
 from mappings.carts import Cart, CartCost, CartDiscount, CartLine

@@ -12,23 +12,12 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, Field, StrictInt
 
-from mappings.addresses import (
-    AddressRecord,
-    address_of,
-    addresses_of,
-    billing_address_of,
-)
+from mappings.addresses import AddressRecord, address_of, addresses_of, billing_address_of
 from mappings.bounds import Short, Text, clipped
 from mappings.builders import tracking
 from mappings.errors import MappingError
 from mappings.grants import TokenGrant, parse_grant
-from mappings.models import (
-    Customer,
-    Delivery,
-    Order,
-    OrderItem,
-    Timestamp,
-)
+from mappings.models import Customer, Delivery, Order, OrderItem, Timestamp
 from mappings.money import Money, PriceSummary, iso_currency
 from mappings.records import Record, built
 from mappings.records import parse as parse

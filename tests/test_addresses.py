@@ -1,12 +1,7 @@
 import pytest
 from pydantic import Field
 
-from mappings.addresses import (
-    AddressRecord,
-    address_of,
-    addresses_of,
-    billing_address_of,
-)
+from mappings.addresses import AddressRecord, address_of, addresses_of, billing_address_of
 from mappings.bounds import SHORT_MAX, Short
 from mappings.errors import MappingError
 from mappings.models import Address

@@ -16,10 +16,7 @@ import pytest
 
 from adapters.base import WriteResult
 from adapters.bigcommerce import BigCommerceAdapter
-from adapters.errors import (
-    NotAllowed,
-    UpstreamUnavailable,
-)
+from adapters.errors import NotAllowed, UpstreamUnavailable
 from mappings.writes import CancelOrder, NewShippingAddress, RefundMethod
 from tests import test_conformance_bigcommerce as conformance
 from tests.conftest import FAST

@@ -16,10 +16,7 @@ import pytest
 
 from adapters.base import WriteResult
 from adapters.elasticpath import ElasticPathAdapter
-from adapters.errors import (
-    NotAllowed,
-    UpstreamError,
-)
+from adapters.errors import NotAllowed, UpstreamError
 from mappings.writes import CancelOrder, NewShippingAddress, RefundMethod
 from tests import test_conformance_elasticpath as conformance
 from tests.conftest import FAST

@@ -11,13 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from adapters.errors import UpstreamError
-from bridge.idempotency import (
-    Answer,
-    Claim,
-    MemoryIdempotencyStore,
-    fingerprint,
-    remembered,
-)
+from bridge.idempotency import Answer, Claim, MemoryIdempotencyStore, fingerprint, remembered
 from tests.conftest import API_KEY, ManualClock
 from tests.write_support import (
     CANCEL,

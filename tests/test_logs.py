@@ -15,14 +15,7 @@ from starlette.testclient import TestClient
 from bridge.app import create_app
 from bridge.logs import AccessLog, access_log, configure_logging
 from bridge.redaction import REDACTED
-from tests.conftest import (
-    API_KEY,
-    AUTH,
-    R,
-    RecordingDemoAdapter,
-    access_lines,
-    settings,
-)
+from tests.conftest import API_KEY, AUTH, R, RecordingDemoAdapter, access_lines, settings
 
 SHORT = "/erc/ecommerce"
 CUSTOMER = f"{R}/customers/cus_ana"

@@ -19,13 +19,7 @@ import pytest
 
 from adapters.base import Capability, HTTPAdapter, WriteResult
 from adapters.deadline import within
-from adapters.errors import (
-    NotAllowed,
-    NotFound,
-    NotSupported,
-    UpstreamError,
-    WriteNotConfirmed,
-)
+from adapters.errors import NotAllowed, NotFound, NotSupported, UpstreamError, WriteNotConfirmed
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
 from tests import test_bigcommerce_writes, test_elasticpath_writes, write_cases
 from tests.emulators.write_faults import WriteFault, until

@@ -16,13 +16,7 @@ from starlette.testclient import TestClient
 
 from bridge.ratelimit import FailedAuthLimiter
 from tests.conftest import AUTH as APP_AUTH
-from tests.conftest import (
-    BOTH_SCOPES,
-    ManualClock,
-    R,
-    RecordingDemoAdapter,
-    decode,
-)
+from tests.conftest import BOTH_SCOPES, ManualClock, R, RecordingDemoAdapter, decode
 
 CUSTOMER = f"{R}/customers/cus_ana"
 API_KEY = "rate-limit-test-key-5b0f3c9e1a7d24f8"

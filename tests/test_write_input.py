@@ -15,13 +15,7 @@ from starlette.types import Message, Scope
 from bridge.app import create_app
 from bridge.writes import MAX_BODY_BYTES
 from tests.conftest import AUTH, settings
-from tests.write_support import (
-    CANCELLABLE,
-    NEW_ADDRESS,
-    OPEN_LINES,
-    RecordingWrites,
-    path,
-)
+from tests.write_support import CANCELLABLE, NEW_ADDRESS, OPEN_LINES, RecordingWrites, path
 
 CUSTOMER, ORDER = CANCELLABLE
 LINE_CUSTOMER, LINE_ORDER, LINES = OPEN_LINES

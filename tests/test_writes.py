@@ -18,13 +18,7 @@ from adapters.errors import (
     WriteNotConfirmed,
 )
 from bridge.routes import PREFIXES
-from tests.conftest import (
-    API_KEY,
-    CLIENT_ID,
-    CLIENT_SECRET,
-    TOKEN_SECRET,
-    ManualClock,
-)
+from tests.conftest import API_KEY, CLIENT_ID, CLIENT_SECRET, TOKEN_SECRET, ManualClock
 from tests.test_oauth import basic, token_for
 from tests.write_support import (
     CANCELLABLE,
