@@ -96,9 +96,7 @@ def test_a_table_has_one_row_per_field_with_its_default_and_meaning() -> None:
 
 
 def test_regenerating_replaces_only_what_is_between_the_markers() -> None:
-    document = (
-        "# Setup\n\n<!-- settings:bridge -->\n| old |\n<!-- /settings -->\n\nAfter.\n"
-    )
+    document = "# Setup\n\n<!-- settings:bridge -->\n| old |\n<!-- /settings -->\n\nAfter.\n"
     fresh = settings_doc.regenerated(document)
     assert fresh.startswith("# Setup\n\n<!-- settings:bridge -->\n| variable |")
     assert fresh.endswith("|\n<!-- /settings -->\n\nAfter.\n")

@@ -109,8 +109,7 @@ MISTAKES = {
     ),
     "typo under the adapter's prefix": (
         {**STORE, "ELASTICPATH_CLIENT_SECRET": "", "ELASTICPATH_CLIENT_SECRT": PLATFORM_SECRET},
-        "ELASTICPATH_CLIENT_SECRT is not a known variable; "
-        "did you mean ELASTICPATH_CLIENT_SECRET?",
+        "ELASTICPATH_CLIENT_SECRT is not a known variable; did you mean ELASTICPATH_CLIENT_SECRET?",
     ),
     "placeholder": (
         {**STORE, "ELASTICPATH_CLIENT_SECRET": "replace-with-the-application-key-secret"},
