@@ -32,8 +32,8 @@ OTHER_KEY = "second-api-key-for-idempotency-tests-0123"
 
 
 @pytest.fixture
-def writes(make_client: Callable[..., TestClient], adapter: RecordingWrites) -> TestClient:
-    return make_client(adapter, writes=True, api_keys=f"{API_KEY},{OTHER_KEY}")
+def writes(make_client: Callable[..., TestClient], recording: RecordingWrites) -> TestClient:
+    return make_client(recording, writes=True, api_keys=f"{API_KEY},{OTHER_KEY}")
 
 
 def _key(value: str, **headers: str) -> dict[str, str]:
@@ -88,7 +88,7 @@ def test_which_answers_are_remembered() -> None:
 
 
 def test_a_repeat_gets_the_first_answer_without_a_second_write(
-    writes: TestClient, adapter: RecordingWrites
+    writes: TestClient, recording: RecordingWrites
 ) -> None:
     route = path(LINE_CUSTOMER, LINE_ORDER, "cancel_items")
     first = writes.put(route, json={"ids": [LINES[0]]}, headers=_key("k-1"))
@@ -102,11 +102,11 @@ def test_a_repeat_gets_the_first_answer_without_a_second_write(
     assert repeat.headers["idempotent-replayed"] == "true"
     assert repeat.content == first.content
     assert repeat.headers["content-type"] == "application/json"
-    assert len(adapter.writes) == 1
+    assert len(recording.writes) == 1
 
 
 def test_the_same_key_for_another_request_is_422(
-    writes: TestClient, adapter: RecordingWrites
+    writes: TestClient, recording: RecordingWrites
 ) -> None:
     assert writes.post(path(CUSTOMER, ORDER, "cancel_order"), headers=_key("k-2")).is_success
     for method, route, body in (
@@ -117,55 +117,55 @@ def test_the_same_key_for_another_request_is_422(
         response = writes.request(method, route, json=body, headers=_key("k-2"))
         assert response.status_code == 422, response.text
         assert response.json()["code"] == "idempotency_key_reused"
-    assert len(adapter.writes) == 1
+    assert len(recording.writes) == 1
 
 
-def test_no_body_is_the_empty_object(writes: TestClient, adapter: RecordingWrites) -> None:
+def test_no_body_is_the_empty_object(writes: TestClient, recording: RecordingWrites) -> None:
     assert writes.post(path(CUSTOMER, ORDER, "cancel_order"), headers=_key("k-9")).is_success
     repeat = writes.post(path(CUSTOMER, ORDER, "cancel_order"), json={}, headers=_key("k-9"))
     assert repeat.headers["idempotent-replayed"] == "true"
-    assert len(adapter.writes) == 1
+    assert len(recording.writes) == 1
 
 
-def test_keys_belong_to_their_caller(writes: TestClient, adapter: RecordingWrites) -> None:
+def test_keys_belong_to_their_caller(writes: TestClient, recording: RecordingWrites) -> None:
     route = path(CUSTOMER, ORDER, "cancel_order")
     assert writes.post(route, headers=_key("shared")).is_success
     other = writes.post(route, headers=_key("shared", **{"X-API-Key": OTHER_KEY}))
     assert other.status_code == 200
     assert "idempotent-replayed" not in other.headers
-    assert len(adapter.writes) == 2  # the second caller's write reached the store (already done)
+    assert len(recording.writes) == 2  # the second caller's write reached the store (already done)
 
 
-def test_a_refusal_is_replayed(writes: TestClient, adapter: RecordingWrites) -> None:
+def test_a_refusal_is_replayed(writes: TestClient, recording: RecordingWrites) -> None:
     route = path(*SHIPPED, "cancel_order")
     first = writes.post(route, headers=_key("k-3"))
     assert first.status_code == 422
     repeat = writes.post(route, headers=_key("k-3"))
     assert (repeat.status_code, repeat.content) == (422, first.content)
     assert repeat.headers["idempotent-replayed"] == "true"
-    assert len(adapter.writes) == 1
+    assert len(recording.writes) == 1
 
 
-def test_a_bad_body_is_replayed_too(writes: TestClient, adapter: RecordingWrites) -> None:
+def test_a_bad_body_is_replayed_too(writes: TestClient, recording: RecordingWrites) -> None:
     route = path(CUSTOMER, ORDER, "change_shipping_address")
     for _ in range(2):
         response = writes.post(route, json={"city": "Porto"}, headers=_key("k-4"))
         assert response.status_code == 400
     assert response.headers["idempotent-replayed"] == "true"
-    assert adapter.calls == []
+    assert recording.calls == []
 
 
 def test_a_server_error_is_not_kept_so_a_repeat_tries_again(
-    writes: TestClient, adapter: RecordingWrites
+    writes: TestClient, recording: RecordingWrites
 ) -> None:
     route = path(CUSTOMER, ORDER, "cancel_order")
-    adapter.fail_with = UpstreamError("demo answered 500")
+    recording.fail_with = UpstreamError("demo answered 500")
     assert writes.post(route, headers=_key("k-5")).status_code == 502
-    adapter.fail_with = None
+    recording.fail_with = None
     repeat = writes.post(route, headers=_key("k-5"))
     assert repeat.status_code == 200
     assert "idempotent-replayed" not in repeat.headers
-    assert len(adapter.writes) == 2
+    assert len(recording.writes) == 2
 
 
 _JSON = {"Content-Type": "application/json"}

@@ -35,9 +35,9 @@ PASSWORD = "audit-basic-password-0123456789abcd"
 
 @pytest.fixture
 def writes(
-    make_client: Callable[..., TestClient], adapter: RecordingWrites, info_logging: None
+    make_client: Callable[..., TestClient], recording: RecordingWrites, info_logging: None
 ) -> TestClient:
-    return make_client(adapter, writes=True, basic_users=f"agent-7:{PASSWORD}")
+    return make_client(recording, writes=True, basic_users=f"agent-7:{PASSWORD}")
 
 
 def _audit(text: str) -> list[dict[str, Any]]:
@@ -45,7 +45,7 @@ def _audit(text: str) -> list[dict[str, Any]]:
 
 
 def test_each_outcome_has_its_line_without_values(
-    writes: TestClient, adapter: RecordingWrites, capsys: pytest.CaptureFixture[str]
+    writes: TestClient, recording: RecordingWrites, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cancel = path(CUSTOMER, ORDER, "cancel_order")
     body = {"cancel_reason": SECRET_REASON, "staff_note": SECRET_NOTE, "notify_customer": True}
@@ -53,7 +53,7 @@ def test_each_outcome_has_its_line_without_values(
     writes.post(cancel, json=body, headers={"Idempotency-Key": "a-1"})
     writes.post(cancel)
     writes.post(path(*SHIPPED, "change_shipping_address"), json=NEW_ADDRESS)
-    adapter.fail_with = UpstreamError("demo answered 500")
+    recording.fail_with = UpstreamError("demo answered 500")
     writes.put(path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), json={"ids": [LINES[0]]})
     output = capsys.readouterr().out
     lines = _audit(output)

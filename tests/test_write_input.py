@@ -25,11 +25,13 @@ def _fields(response: Any) -> list[str]:
     return [field["name"] for field in response.json().get("fields", [])]
 
 
-def _nothing_called(adapter: RecordingWrites) -> None:
-    assert adapter.calls == [], adapter.calls
+def _nothing_called(recording: RecordingWrites) -> None:
+    assert recording.calls == [], recording.calls
 
 
-def test_a_body_that_is_not_json_typed_is_415(writes: TestClient, adapter: RecordingWrites) -> None:
+def test_a_body_that_is_not_json_typed_is_415(
+    writes: TestClient, recording: RecordingWrites
+) -> None:
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/jsonx"):
         response = writes.post(
             path(CUSTOMER, ORDER, "change_shipping_address"),
@@ -38,10 +40,10 @@ def test_a_body_that_is_not_json_typed_is_415(writes: TestClient, adapter: Recor
         )
         assert response.status_code == 415, content_type
         assert response.json()["code"] == "unsupported_media_type"
-    _nothing_called(adapter)
+    _nothing_called(recording)
 
 
-def test_json_with_a_charset_is_json(writes: TestClient, adapter: RecordingWrites) -> None:
+def test_json_with_a_charset_is_json(writes: TestClient, recording: RecordingWrites) -> None:
     response = writes.post(
         path(CUSTOMER, ORDER, "cancel_order"),
         content=b"{}",
@@ -50,35 +52,37 @@ def test_json_with_a_charset_is_json(writes: TestClient, adapter: RecordingWrite
     assert response.status_code == 200, response.text
 
 
-def test_a_required_body_needs_a_content_type(writes: TestClient, adapter: RecordingWrites) -> None:
+def test_a_required_body_needs_a_content_type(
+    writes: TestClient, recording: RecordingWrites
+) -> None:
     response = writes.put(path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), content=b'{"ids":["a"]}')
     assert (response.status_code, response.json()["code"]) == (415, "unsupported_media_type")
-    _nothing_called(adapter)
+    _nothing_called(recording)
 
 
 def test_an_optional_body_still_needs_its_content_type(
-    writes: TestClient, adapter: RecordingWrites
+    writes: TestClient, recording: RecordingWrites
 ) -> None:
     response = writes.post(path(CUSTOMER, ORDER, "cancel_order"), content=b'{"restock": true}')
     assert (response.status_code, response.json()["code"]) == (415, "unsupported_media_type")
-    _nothing_called(adapter)
+    _nothing_called(recording)
 
 
-def test_cancel_takes_no_body_at_all(writes: TestClient, adapter: RecordingWrites) -> None:
+def test_cancel_takes_no_body_at_all(writes: TestClient, recording: RecordingWrites) -> None:
     response = writes.post(path(CUSTOMER, ORDER, "cancel_order"))
     assert response.status_code == 200, response.text
     assert response.content == b""
-    assert [name for name, _ in adapter.writes] == ["cancel_order"]
+    assert [name for name, _ in recording.writes] == ["cancel_order"]
 
 
-def test_an_oversized_body_is_413(writes: TestClient, adapter: RecordingWrites) -> None:
+def test_an_oversized_body_is_413(writes: TestClient, recording: RecordingWrites) -> None:
     body = orjson.dumps({"cancel_reason": "x", "custom_fields": {"pad": "y" * MAX_BODY_BYTES}})
     response = writes.post(path(CUSTOMER, ORDER, "cancel_order"), content=body, headers=_JSON)
     assert (response.status_code, response.json()["code"]) == (413, "payload_too_large")
-    _nothing_called(adapter)
+    _nothing_called(recording)
 
 
-def test_a_body_at_the_limit_is_read(writes: TestClient, adapter: RecordingWrites) -> None:
+def test_a_body_at_the_limit_is_read(writes: TestClient, recording: RecordingWrites) -> None:
     body = orjson.dumps({"custom_fields": {"pad": ""}})
     body = body.replace(b'""', b'"' + b"y" * (MAX_BODY_BYTES - len(body)) + b'"')
     assert len(body) == MAX_BODY_BYTES
@@ -87,7 +91,7 @@ def test_a_body_at_the_limit_is_read(writes: TestClient, adapter: RecordingWrite
 
 
 def test_a_chunked_body_without_length_stops_at_the_limit(
-    writes: TestClient, adapter: RecordingWrites
+    writes: TestClient, recording: RecordingWrites
 ) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"custom_fields": {"pad": "'
@@ -98,7 +102,7 @@ def test_a_chunked_body_without_length_stops_at_the_limit(
     response = writes.post(path(CUSTOMER, ORDER, "cancel_order"), content=chunks(), headers=_JSON)
     assert response.request.headers.get("content-length") is None
     assert (response.status_code, response.json()["code"]) == (413, "payload_too_large")
-    _nothing_called(adapter)
+    _nothing_called(recording)
 
 
 def test_a_lying_content_length_does_not_let_more_in() -> None:
@@ -144,7 +148,7 @@ def test_a_lying_content_length_does_not_let_more_in() -> None:
 
 
 def test_a_declared_length_past_the_limit_is_refused_before_reading(
-    writes: TestClient, adapter: RecordingWrites
+    writes: TestClient, recording: RecordingWrites
 ) -> None:
     response = writes.post(
         path(CUSTOMER, ORDER, "cancel_order"),
@@ -152,7 +156,7 @@ def test_a_declared_length_past_the_limit_is_refused_before_reading(
         headers={**_JSON, "Content-Length": str(MAX_BODY_BYTES + 1)},
     )
     assert response.status_code == 413
-    _nothing_called(adapter)
+    _nothing_called(recording)
 
 
 _JSON = {"Content-Type": "application/json"}
@@ -193,7 +197,7 @@ BAD_BODIES: list[tuple[str, Any, list[str]]] = [
     ids=[f"{action}-{index}" for index, (action, _, _) in enumerate(BAD_BODIES)],
 )
 def test_a_bad_body_lists_each_bad_field(
-    writes: TestClient, adapter: RecordingWrites, action: str, body: Any, fields: list[str]
+    writes: TestClient, recording: RecordingWrites, action: str, body: Any, fields: list[str]
 ) -> None:
     content = body if isinstance(body, bytes) else orjson.dumps(body)
     customer, order = (LINE_CUSTOMER, LINE_ORDER) if action == "cancel_items" else CANCELLABLE
@@ -202,10 +206,10 @@ def test_a_bad_body_lists_each_bad_field(
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid_request"
     assert sorted(_fields(response)) == sorted(fields)
-    _nothing_called(adapter)
+    _nothing_called(recording)
 
 
-def test_unknown_fields_are_ignored(writes: TestClient, adapter: RecordingWrites) -> None:
+def test_unknown_fields_are_ignored(writes: TestClient, recording: RecordingWrites) -> None:
     response = writes.post(
         path(CUSTOMER, ORDER, "cancel_order"), json={"cancel_reason": "moved", "colour": "red"}
     )
@@ -213,7 +217,7 @@ def test_unknown_fields_are_ignored(writes: TestClient, adapter: RecordingWrites
 
 
 def test_ids_that_are_not_lines_of_the_order_are_named_after_the_ownership_check(
-    writes: TestClient, adapter: RecordingWrites
+    writes: TestClient, recording: RecordingWrites
 ) -> None:
     response = writes.put(
         path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"),
@@ -221,21 +225,21 @@ def test_ids_that_are_not_lines_of_the_order_are_named_after_the_ownership_check
     )
     assert response.status_code == 400, response.text
     assert _fields(response) == ["ids[1]", "ids[2]"]
-    assert adapter.calls[0] == ("list_items", (LINE_CUSTOMER, LINE_ORDER))
-    assert adapter.writes == []
+    assert recording.calls[0] == ("list_items", (LINE_CUSTOMER, LINE_ORDER))
+    assert recording.writes == []
 
 
 def test_another_customers_order_is_404_before_its_ids_are_checked(
-    writes: TestClient, adapter: RecordingWrites
+    writes: TestClient, recording: RecordingWrites
 ) -> None:
     response = writes.put(path(CUSTOMER, LINE_ORDER, "cancel_items"), json={"ids": ["nope"]})
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
-    assert adapter.writes == []
+    assert recording.writes == []
 
 
 @pytest.mark.parametrize("key", ["", "has space", "é", "k" * 256, "tab\there"])
 def test_a_malformed_idempotency_key_is_400(
-    writes: TestClient, adapter: RecordingWrites, key: str
+    writes: TestClient, recording: RecordingWrites, key: str
 ) -> None:
     response = writes.post(
         path(CUSTOMER, ORDER, "cancel_order"),
@@ -243,11 +247,13 @@ def test_a_malformed_idempotency_key_is_400(
     )
     assert response.status_code == 400, response.text
     assert _fields(response) == ["Idempotency-Key"]
-    _nothing_called(adapter)
+    _nothing_called(recording)
 
 
-def test_a_path_id_the_bridge_refuses_is_400(writes: TestClient, adapter: RecordingWrites) -> None:
+def test_a_path_id_the_bridge_refuses_is_400(
+    writes: TestClient, recording: RecordingWrites
+) -> None:
     response = writes.post(path(CUSTOMER, "a%20b", "cancel_order"))
     assert response.status_code == 400
     assert _fields(response) == ["order_id"]
-    _nothing_called(adapter)
+    _nothing_called(recording)

@@ -54,13 +54,13 @@ def _error(response: Any, status: int, code: str) -> dict[str, Any]:
 
 
 def test_cancel_applies_and_every_read_shows_it(
-    writes: TestClient, adapter: RecordingWrites
+    writes: TestClient, recording: RecordingWrites
 ) -> None:
     assert "cancellation_status" not in _order(writes, CUSTOMER, ORDER)
     response = writes.post(path(CUSTOMER, ORDER, "cancel_order"), json={"cancel_reason": "late"})
     assert response.status_code == 200, response.text
     assert response.content == b""
-    assert [name for name, _ in adapter.writes] == ["cancel_order"]
+    assert [name for name, _ in recording.writes] == ["cancel_order"]
     detail = _order(writes, CUSTOMER, ORDER)
     assert detail["cancellation_status"] == "CANCELED"
     assert detail["custom_fields"]["cancel_reason"] == "late"
@@ -70,7 +70,7 @@ def test_cancel_applies_and_every_read_shows_it(
 
 
 def test_a_cached_order_shows_the_write_at_once(
-    writes: TestClient, adapter: RecordingWrites
+    writes: TestClient, recording: RecordingWrites
 ) -> None:
     first = writes.get(f"{R}/customers/{CUSTOMER}/orders/{ORDER}")
     again = writes.get(f"{R}/customers/{CUSTOMER}/orders/{ORDER}")
@@ -88,7 +88,7 @@ def test_a_cached_order_shows_the_write_at_once(
 
 
 def test_other_customers_stay_cached_after_a_write(
-    writes: TestClient, adapter: RecordingWrites
+    writes: TestClient, recording: RecordingWrites
 ) -> None:
     other = f"{R}/customers/{LINE_CUSTOMER}/orders/{LINE_ORDER}"
     writes.get(other)
@@ -97,7 +97,7 @@ def test_other_customers_stay_cached_after_a_write(
 
 
 def test_cancel_items_answers_the_items_page_after_the_change(
-    writes: TestClient, adapter: RecordingWrites
+    writes: TestClient, recording: RecordingWrites
 ) -> None:
     items_path = f"{R}/customers/{LINE_CUSTOMER}/orders/{LINE_ORDER}/items"
     writes.get(items_path)  # cached before the write
@@ -131,7 +131,9 @@ def test_both_prefixes_serve_the_writes(writes: TestClient, prefix: str) -> None
 # Already done, not allowed, not the customer's
 
 
-def test_already_done_is_200_without_a_change(writes: TestClient, adapter: RecordingWrites) -> None:
+def test_already_done_is_200_without_a_change(
+    writes: TestClient, recording: RecordingWrites
+) -> None:
     customer, order = CANCELLED
     before = _order(writes, customer, order)
     assert writes.post(path(customer, order, "cancel_order")).status_code == 200
@@ -149,7 +151,7 @@ def test_already_done_is_200_without_a_change(writes: TestClient, adapter: Recor
     assert again.status_code == 200
 
 
-def test_a_shipped_order_is_not_allowed(writes: TestClient, adapter: RecordingWrites) -> None:
+def test_a_shipped_order_is_not_allowed(writes: TestClient, recording: RecordingWrites) -> None:
     customer, order = SHIPPED
     before = _order(writes, customer, order)
     body = _error(writes.post(path(customer, order, "cancel_order")), 422, "not_allowed")
@@ -184,7 +186,7 @@ def test_a_delivered_order_says_so(writes: TestClient) -> None:
     ],
 )
 def test_a_refund_the_store_cannot_make_names_the_field(
-    writes: TestClient, adapter: RecordingWrites, refund_method: dict[str, Any]
+    writes: TestClient, recording: RecordingWrites, refund_method: dict[str, Any]
 ) -> None:
     response = writes.post(
         path(CUSTOMER, ORDER, "cancel_order"), json={"refund_method": refund_method}
@@ -212,7 +214,7 @@ def test_a_refund_method_asking_for_no_money_back_cancels(writes: TestClient) ->
     ],
 )
 def test_another_customers_order_is_404_and_untouched(
-    writes: TestClient, adapter: RecordingWrites, action: str, body: Any
+    writes: TestClient, recording: RecordingWrites, action: str, body: Any
 ) -> None:
     method = "PUT" if action == "cancel_items" else "POST"
     response = writes.request(method, path(LINE_CUSTOMER, ORDER, action), json=body)
@@ -224,12 +226,12 @@ def test_another_customers_order_is_404_and_untouched(
 
 
 def test_writes_are_off_unless_turned_on(
-    make_client: Callable[..., TestClient], adapter: RecordingWrites
+    make_client: Callable[..., TestClient], recording: RecordingWrites
 ) -> None:
-    client = make_client(adapter)
+    client = make_client(recording)
     body = _error(client.post(path(CUSTOMER, ORDER, "cancel_order")), 501, "not_supported")
     assert body["message"] == "Writes are off"
-    assert adapter.calls == []
+    assert recording.calls == []
 
 
 class WithoutCancelItems(RecordingWrites):
@@ -245,16 +247,16 @@ def test_an_adapter_without_the_write_is_501(make_client: Callable[..., TestClie
 
 
 def test_credentials_come_first(
-    make_client: Callable[..., TestClient], adapter: RecordingWrites
+    make_client: Callable[..., TestClient], recording: RecordingWrites
 ) -> None:
-    client = make_client(adapter, writes=True)
+    client = make_client(recording, writes=True)
     response = client.post(path(CUSTOMER, ORDER, "cancel_order"), headers={"X-API-Key": "w" * 40})
     _error(response, 401, "unauthorized")
-    assert adapter.calls == []
+    assert recording.calls == []
 
 
 def test_an_oauth_client_needs_the_write_scope(
-    make_app_client: Callable[..., TestClient], adapter: RecordingWrites, clock: ManualClock
+    make_app_client: Callable[..., TestClient], recording: RecordingWrites, clock: ManualClock
 ) -> None:
     client = make_app_client(
         clock=clock,
@@ -267,7 +269,7 @@ def test_an_oauth_client_needs_the_write_scope(
     refused = client.post(path(CUSTOMER, ORDER, "cancel_order"), headers=reader)
     _error(refused, 403, "forbidden")
     assert "insufficient_scope" in refused.headers["www-authenticate"]
-    assert adapter.calls == []
+    assert recording.calls == []
     writer = {"Authorization": f"Bearer {token_for(client, scope=WRITE)}"}
     assert client.post(path(CUSTOMER, ORDER, "cancel_order"), headers=writer).status_code == 200
 
@@ -285,10 +287,10 @@ def test_the_token_endpoint_refuses_the_write_scope_to_a_reader(
 
 
 def test_an_api_key_and_a_basic_user_hold_the_write_scope(
-    make_client: Callable[..., TestClient], adapter: RecordingWrites
+    make_client: Callable[..., TestClient], recording: RecordingWrites
 ) -> None:
     password = "basic-password-for-writes-0123456789"
-    client = make_client(adapter, writes=True, basic_users=f"agent:{password}")
+    client = make_client(recording, writes=True, basic_users=f"agent:{password}")
     assert client.post(
         path(CUSTOMER, ORDER, "cancel_order"), headers={"X-API-Key": API_KEY}
     ).is_success
@@ -319,17 +321,17 @@ def test_other_methods_are_405_with_allow(writes: TestClient) -> None:
     ],
 )
 def test_a_failed_write_is_tried_once(
-    writes: TestClient, adapter: RecordingWrites, failure: AdapterError, status: int, code: str
+    writes: TestClient, recording: RecordingWrites, failure: AdapterError, status: int, code: str
 ) -> None:
-    adapter.fail_with = failure
+    recording.fail_with = failure
     body = _error(writes.post(path(CUSTOMER, ORDER, "cancel_order")), status, code)
-    assert len(adapter.writes) == 1
+    assert len(recording.writes) == 1
     if isinstance(failure, WriteNotConfirmed):
         assert body["message"] == "The change was not confirmed"
 
 
 def test_a_method_a_path_does_not_serve_is_405_whatever_the_body(
-    writes: TestClient, adapter: RecordingWrites
+    writes: TestClient, recording: RecordingWrites
 ) -> None:
     for route, allowed in (
         ("/oauth/token", "POST"),
@@ -348,4 +350,4 @@ def test_a_method_a_path_does_not_serve_is_405_whatever_the_body(
     # A GET with a body on a path that serves GET is still refused as before.
     read = writes.request("GET", f"{R}/customers/{CUSTOMER}", content=b"{}")
     _error(read, 400, "invalid_request")
-    assert adapter.calls == []
+    assert recording.calls == []

@@ -11,11 +11,12 @@ from tests.write_support import RecordingWrites
 
 
 @pytest.fixture
-def adapter() -> RecordingWrites:
+def recording() -> RecordingWrites:
+    """The demo store, keeping every write call it is given."""
     return RecordingWrites()
 
 
 @pytest.fixture
-def writes(make_client: Callable[..., TestClient], adapter: RecordingWrites) -> TestClient:
-    """The demo store with writes on, answering with `AUTH`."""
-    return make_client(adapter, writes=True)
+def writes(make_client: Callable[..., TestClient], recording: RecordingWrites) -> TestClient:
+    """`recording` with writes on, answering with `AUTH`."""
+    return make_client(recording, writes=True)
