@@ -49,7 +49,6 @@ PREFIXES = ("/erc/ecommerce/connections", "/erc/ecommerce")
 ORDER_SORT_FIELDS = ("purchase_datetime", "order_number")
 ITEM_SORT_FIELDS = ("price", "name", "quantity", "sku")
 DEFAULT_ORDER_SORT = SortField("purchase_datetime", descending=True)
-CUSTOMER_TTL_S = 300.0  # customer profiles change rarely; orders and their status do
 
 CacheKey = tuple[str, str, str, bytes | str, str, Given]
 """Route, customer id, order id, path as sent, base URL, known parameters."""
@@ -159,9 +158,7 @@ class ERCEndpoint(Endpoint):
     def __init__(self, route: ERCRoute, bridge: Bridge) -> None:
         self.route = route
         self.bridge = bridge
-        settings = bridge.settings
-        customer_ttl = CUSTOMER_TTL_S if settings.cache_ttl_s > 0 else settings.cache_ttl_s
-        self.ttl = customer_ttl if route.capability is Capability.CUSTOMER else settings.cache_ttl_s
+        self.ttl = bridge.settings.cache_ttl_s
 
     async def respond(
         self, scope: Scope, receive: Receive, send: Send, *extra: tuple[bytes, bytes]

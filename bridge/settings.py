@@ -137,7 +137,7 @@ class BridgeSettings(BaseSettings):
     cache_ttl_s: float = Field(
         default=30.0,
         ge=0,
-        description="lifetime in seconds of cached responses (customers: 300) and of the "
+        description="lifetime in seconds of cached responses and of the "
         "platform resources they are built from; `0` turns both caches off",
     )
     cache_max_entries: Count = Field(default=10_000, description="bound on cached responses")
