@@ -67,6 +67,19 @@ def test_demo_without_credentials_is_open(make_client: Any) -> None:
     assert client.get(f"{R}/customers/cus_ana").status_code == 200
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-API-Key": "anything"}, basic("someone", "whatever"), {"Authorization": "Bearer x.y.z"}],
+    ids=["api-key", "basic", "bearer"],
+)
+def test_an_open_demo_answers_whatever_credentials_come(
+    make_client: Any, headers: dict[str, str]
+) -> None:
+    client = make_client(api_keys="")
+    client.headers.clear()
+    assert client.get(f"{R}/customers/cus_ana", headers=headers).status_code == 200
+
+
 def test_demo_with_credentials_is_closed(make_client: Any) -> None:
     client = make_client()
     client.headers.clear()
