@@ -6,7 +6,10 @@ and a fill or fetch under way when something is forgotten is answered but not ke
 
 With Redis, forgetting reaches every replica: what is kept in Redis gets new generations
 (adapters/shared_entries.py) before the call returns, and every replica hears over
-pub/sub what to drop from its own memory. A replica that was cut off from the channel
+pub/sub what to drop from its own memory. The replica that forgets drops its own memory
+last, once Redis has answered: a read there in the meantime may find the old body in
+Redis and keep it, and nobody else would tell this replica to drop it (it does not act
+on its own messages). A replica that was cut off from the channel
 drops everything it keeps; one that could not reach Redis to forget something makes
 everything in Redis old once it reaches it again.
 """
@@ -73,17 +76,23 @@ class CacheForgetting:
         return cls(bridge.cache, bridge.adapter.resources)
 
     async def forget_customer(self, customer_id: str) -> None:
-        self.forget_customer_here(customer_id)
-        await self._everywhere({"customer": customer_id}, [customer_tag(customer_id)])
+        # Here last, even when cut short: a read in the meantime may have brought the old
+        # body from Redis into this process (see the module docstring).
+        try:
+            await self._everywhere({"customer": customer_id}, [customer_tag(customer_id)])
+        finally:
+            self.forget_customer_here(customer_id)
 
     async def forget_order(self, order_id: str, customer_id: str | None) -> None:
         """With the customer known, everything of that customer; without (BigCommerce names
         only the order), the order's bodies and resources whoever asked, and every
         customer's order lists and most recent order, which may show it."""
-        self.forget_order_here(order_id, customer_id)
         widest = customer_tag(customer_id) if customer_id is not None else ANY_ORDER
         message = {"order": order_id, "customer": customer_id}
-        await self._everywhere(message, [order_tag(order_id), widest])
+        try:
+            await self._everywhere(message, [order_tag(order_id), widest])
+        finally:
+            self.forget_order_here(order_id, customer_id)
 
     def forget_customer_here(self, customer_id: str) -> None:
         self._bodies.forget_owner(customer_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +14,7 @@ import pytest
 from adapters.deadline import within
 from adapters.errors import UpstreamUnavailable
 from adapters.resources import ResourceCache, customer_tag, order_tag
+from adapters.shared_entries import Dependency
 from adapters.shared_resources import SharedResources
 from adapters.shared_state import SharedState
 from adapters.single_flight import LOCAL_TTL_S
@@ -174,6 +175,44 @@ async def test_a_fill_under_way_while_its_customer_is_forgotten_is_not_kept_in_r
     later = Produced(b"after the write")
     found = await c.bodies.refresh(key(ORDER, "ana", "o1"), 30, later, owner="ana")
     assert found == (b"after the write", CacheStatus.MISS)
+
+
+@pytest.mark.anyio
+async def test_what_a_read_brings_from_redis_while_this_replica_forgets_is_not_kept(
+    replica: Replicas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = await replica(), await replica()
+    order, tags = key(ORDER, "ana", "o1"), (order_tag("o1"), customer_tag("ana"))
+    await b.bodies.refresh(order, 30, Produced(b"body before"), owner="ana")
+    await b.resources.fetch("/v2/orders/o1", Produced(b"resource before"), tags)
+    assert a.bodies.shared is not None
+    entries = a.bodies.shared.entries
+    reached, answered = asyncio.Event(), asyncio.Event()
+    forget_in_redis = entries.forget
+
+    async def slow_redis(depends: Iterable[Dependency]) -> bool:
+        reached.set()
+        await answered.wait()
+        return await forget_in_redis(depends)
+
+    monkeypatch.setattr(entries, "forget", slow_redis)
+    forgetting = asyncio.create_task(a.forgetting.forget_order("o1", "ana"))
+    await reached.wait()
+    # The write has not returned yet: the old copies in Redis may still be read.
+    meanwhile = await a.bodies.refresh(order, 30, Produced(b"unused"), owner="ana")
+    assert meanwhile == (b"body before", CacheStatus.HIT)
+    assert await a.resources.fetch("/v2/orders/o1", Produced(b"unused"), tags) == (
+        b"resource before"
+    )
+    answered.set()
+    await forgetting
+    assert a.bodies.fresh(order) is None
+    assert "/v2/orders/o1" not in a.resources
+    after = Produced(b"body after")
+    assert await a.bodies.refresh(order, 30, after, owner="ana") == (
+        b"body after",
+        CacheStatus.MISS,
+    )
 
 
 @pytest.mark.anyio
