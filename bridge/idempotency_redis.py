@@ -11,10 +11,18 @@ the record holding this request's token, so a request never settles another's cl
 A running record expires after `running_ttl_s` (the write's deadline and a margin): a
 replica that died mid-write holds the key no longer than that. An answer is kept for
 `TTL_S` (24 h).
+
+A claim Redis does not answer in time may still have been taken there: the request is
+refused as running (409) rather than written, and its record is released if Redis lets
+it, else it expires as a dead replica's would. Written anyway, its answer could not be
+kept in Redis, and a repeat on another replica would write a second time. Only a Redis
+known to be out of reach (it refused the connection, or failed a moment ago) leaves the
+key to this process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -24,8 +32,10 @@ import orjson
 import structlog
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeout
 
-from adapters.shared_state import SharedState
+from adapters.shared_state import FAILURES, SharedState
 from bridge.idempotency import TTL_S, Answer, Claim, Lookup, MemoryIdempotencyStore
 
 log = structlog.get_logger("erc_bridge.idempotency")
@@ -121,12 +131,22 @@ class RedisIdempotencyStore:
         token = secrets.token_hex(16)
         record = self._key(owner, key)
         script = self._claim
+        unanswered = False
 
         async def claim(client: Redis) -> tuple[list[bytes | None] | None]:
-            found = await script(keys=[record], args=[fingerprint, token, self._running_ms])
+            nonlocal unanswered
+            unanswered = True  # until Redis says otherwise, the script may have run
+            try:
+                found = await script(keys=[record], args=[fingerprint, token, self._running_ms])
+            except RedisError as error:
+                unanswered = isinstance(error, RedisTimeout)
+                raise
+            unanswered = False
             return (found,)
 
         answer = await self.shared.run(claim, otherwise=None)
+        if answer is None and unanswered:
+            return await self._unconfirmed(owner, key, record, token)
         if answer is None:
             log.warning("idempotency_local", detail="Redis unreachable: the key is this process's")
             return local
@@ -136,6 +156,22 @@ class RedisIdempotencyStore:
             return local
         await self.memory.release(owner, key)
         return _lookup_of(found, fingerprint)
+
+    async def _unconfirmed(self, owner: str, key: str, record: str, token: str) -> Lookup:
+        """Refuse a write whose claim Redis may hold: see the module docstring."""
+        await self.memory.release(owner, key)
+        log.warning(
+            "idempotency_unconfirmed",
+            detail="Redis did not answer the claim in time: the write is refused as running",
+        )
+        # Now, although Redis failed a moment ago: else the key stays running in Redis,
+        # and refused everywhere, until the record expires.
+        try:
+            async with asyncio.timeout(self.shared.timeout_s):
+                await self._release(keys=[record], args=[token])
+        except FAILURES:
+            pass
+        return Lookup(Claim.RUNNING)
 
     async def finish(self, owner: str, key: str, answer: Answer) -> None:
         await self.memory.finish(owner, key, answer)

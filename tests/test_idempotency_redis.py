@@ -6,15 +6,22 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
+from starlette.testclient import TestClient
 
 from adapters.shared_state import SharedState
+from bridge.app import create_app
 from bridge.idempotency import TTL_S, Answer, Claim, fingerprint
 from bridge.idempotency_redis import RedisIdempotencyStore
+from tests.conftest import AUTH, settings
+from tests.late_replies import LateReplies
 from tests.redis_server import RedisServer, redis_server, require_redis_server
+from tests.write_support import CANCEL, RecordingWrites
 
 __all__ = ["redis_server"]
 
@@ -127,3 +134,59 @@ async def test_without_redis_the_key_is_the_processs(own_redis: RedisServer) -> 
         assert (await other.claim("me", "k2", FIRST)).claim is Claim.RUNNING
     finally:
         await shared.close()
+
+
+async def test_a_claim_redis_answers_too_late_is_refused_and_its_key_freed(
+    redis_server: RedisServer,
+) -> None:
+    namespace = f"test-idempotency-{uuid.uuid4().hex}"
+    with LateReplies(redis_server) as relay:
+        slow = SharedState(relay.url, namespace=namespace, timeout_s=0.1)
+        direct = SharedState(redis_server.url, namespace=namespace)
+        a = RedisIdempotencyStore(slow, running_ttl_s=5)
+        b = RedisIdempotencyStore(direct, running_ttl_s=5)
+        try:
+            relay.delay_s = 0.3  # Redis runs the claim; its answer comes after the timeout
+            with structlog.testing.capture_logs() as logs:
+                assert (await a.claim("me", "k-late", FIRST)).claim is Claim.RUNNING
+            assert "idempotency_unconfirmed" in [line["event"] for line in logs]
+            assert len(a.memory) == 0
+            relay.delay_s = 0.0
+            # Not written on A, so the repeat on B is the first write, and its answer is
+            # what every later repeat gets.
+            assert (await b.claim("me", "k-late", FIRST)).claim is Claim.NEW
+            await b.finish("me", "k-late", ANSWER)
+            fresh = RedisIdempotencyStore(direct, running_ttl_s=5)
+            assert (await fresh.claim("me", "k-late", FIRST)).answer == ANSWER
+        finally:
+            await slow.close()
+            await direct.close()
+
+
+def test_a_write_whose_claim_redis_answers_too_late_is_made_once(
+    redis_server: RedisServer,
+) -> None:
+    platform = RecordingWrites()  # one store behind three replicas
+    key = {"Idempotency-Key": f"late-{uuid.uuid4().hex}"}
+    with LateReplies(redis_server) as relay, ExitStack() as replicas:
+
+        def replica(redis_url: str, **overrides: Any) -> TestClient:
+            app = create_app(
+                settings(writes=True, redis_url=redis_url, **overrides), adapter=platform
+            )
+            return replicas.enter_context(TestClient(app, headers=AUTH))
+
+        a = replica(relay.url, redis_timeout_s=0.1)
+        b, c = replica(redis_server.url), replica(redis_server.url)
+        relay.delay_s = 0.3
+        refused = a.post(CANCEL, headers=key)
+        assert refused.status_code == 409, "written although Redis may hold the key"
+        assert refused.json()["code"] == "conflict"
+        assert platform.writes == []
+        relay.delay_s = 0.0
+        first = b.post(CANCEL, headers=key)
+        assert first.status_code == 200
+        again = c.post(CANCEL, headers=key)
+        assert (again.status_code, again.headers["idempotent-replayed"]) == (200, "true")
+        assert again.content == first.content
+        assert [name for name, _ in platform.writes] == ["cancel_order"]
