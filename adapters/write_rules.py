@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from adapters.errors import NotAllowed
+from mappings.addresses import AddressRecord, same_region
 from mappings.models import Address
 from mappings.writes import CancelOrder, NewShippingAddress
 
@@ -33,13 +34,43 @@ def refuse_refund(body: CancelOrder, *, platform: str) -> None:
 
 
 def shows_address(current: Address | None, new: NewShippingAddress) -> bool:
-    """Whether the order already ships to `new`, as the reads show its address."""
-    if current is None:
+    """Whether the order already ships to `new`, as the reads show its address.
+
+    `new` is compared as a read would show it (text trimmed, empty as absent, ISO codes),
+    so that an address sent again in another form, or as the platform keeps it, is seen.
+    A part the reads could not show (anonymized) cannot be confirmed, so is not in place.
+    """
+    wanted = as_read(new)
+    if current is None or wanted is None:
         return False
-    given = new.model_fields_set
-    return all(getattr(current, name) == getattr(new, name) for name in WHERE_TO) and all(
-        getattr(current, name) == getattr(new, name) for name in WHO_RECEIVES if name in given
+    # An empty recipient part is kept as it is, like one not given (see `recipient`).
+    named = [name for name in WHO_RECEIVES if _has_text(getattr(new, name))]
+    compared = [*WHERE_TO, *named]
+    if any(getattr(wanted, name) is None and _has_text(getattr(new, name)) for name in compared):
+        return False
+    return same_region(current.region_code, wanted.region_code) and all(
+        getattr(current, name) == getattr(wanted, name)
+        for name in compared
+        if name != "region_code"
     )
+
+
+def as_read(new: NewShippingAddress) -> Address | None:
+    """`new` as the reads show an address: what a platform that kept it as sent reads back."""
+    return AddressRecord(
+        first_name=new.first_name,
+        last_name=new.last_name,
+        phone_number=new.phone_number,
+        line1=new.address,
+        zip_code=new.zip_code,
+        city=new.city,
+        region=new.region_code,
+        country=new.country_code,
+    ).normalized()
+
+
+def _has_text(value: str | None) -> bool:
+    return bool(value and value.strip())
 
 
 class Addressee(Protocol):
@@ -55,5 +86,12 @@ class Addressee(Protocol):
 
 def recipient(new: NewShippingAddress, current: Addressee | None) -> dict[str, str]:
     """Whom the order ships to after `new`: each of `WHO_RECEIVES` as given, else as it is
-    now ("" where neither names it)."""
-    return {name: getattr(new, name) or getattr(current, name, None) or "" for name in WHO_RECEIVES}
+    now ("" where neither names it). A part given empty or blank is one not given."""
+    return {
+        name: _given(getattr(new, name)) or getattr(current, name, None) or ""
+        for name in WHO_RECEIVES
+    }
+
+
+def _given(value: str | None) -> str | None:
+    return value if _has_text(value) else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 import pycountry
 
@@ -47,19 +48,48 @@ def country_code(raw: str) -> str | None:
 
 @lru_cache(maxsize=2048)
 def region_code(raw: str, country: str | None) -> str | None:
-    """ISO 3166-2 from a full code (`US-OR`), a bare subdivision (`OR`) or a name (`Oregon`)."""
+    """ISO 3166-2 from a full code (`US-OR`), a bare subdivision (`OR`) or a name (`Oregon`).
+
+    A short text is a bare subdivision only when the country has one so coded: "Zug" is the
+    name of `CH-ZG`, not a code `CH-ZUG`. One that is neither stays a code of that country,
+    as the platform spells it.
+    """
     text = raw.strip().upper()
     if _SUBDIVISION_CODE.match(text):
         return text
     if country is None:
         return None
-    if _SUBDIVISION_SUFFIX.match(text):
-        return f"{country}-{text}"
-    subdivisions = pycountry.subdivisions.get(country_code=country)  # type: ignore[no-untyped-call]
-    for subdivision in subdivisions or ():
+    suffixed = f"{country}-{text}"
+    if _SUBDIVISION_SUFFIX.match(text) and _subdivision(suffixed) is not None:
+        return suffixed
+    for subdivision in _subdivisions_of(country):
         if str(subdivision.name).upper() == text:
             return str(subdivision.code)
-    return None
+    return suffixed if _SUBDIVISION_SUFFIX.match(text) else None
+
+
+def same_region(first: str | None, second: str | None) -> bool:
+    """Whether two ISO 3166-2 codes show the same region: the same code, or two subdivisions
+    of one country under one name (the division `BD-C` and the district `BD-13`, "Dhaka"),
+    which a platform that keeps a region by its name cannot tell apart."""
+    if first == second:
+        return True
+    one, other = _subdivision(first or ""), _subdivision(second or "")
+    return (
+        one is not None
+        and other is not None
+        and one.country_code == other.country_code
+        and str(one.name).upper() == str(other.name).upper()
+    )
+
+
+def _subdivision(code: str) -> Any:
+    """The pycountry subdivision coded `code`, else None."""
+    return pycountry.subdivisions.get(code=code)  # type: ignore[no-untyped-call]
+
+
+def _subdivisions_of(country: str) -> Iterable[Any]:
+    return pycountry.subdivisions.get(country_code=country) or ()  # type: ignore[no-untyped-call]
 
 
 class AddressRecord(Record):

@@ -1,7 +1,15 @@
+import pycountry
 import pytest
 from pydantic import Field
 
-from mappings.addresses import AddressRecord, address_of, addresses_of, billing_address_of
+from mappings.addresses import (
+    AddressRecord,
+    address_of,
+    addresses_of,
+    billing_address_of,
+    region_code,
+    same_region,
+)
 from mappings.bounds import SHORT_MAX, Short
 from mappings.errors import MappingError
 from mappings.models import Address
@@ -32,6 +40,10 @@ def test_lines_are_joined_and_codes_normalized() -> None:
         ("Atlantis", "US", None),
         ("OR", None, None),
         ("Lisboa", "PRT", "PT-11"),
+        ("Zug", "CH", "CH-ZG"),
+        ("Goa", "IN", "IN-GA"),
+        ("Var", "FR", "FR-83"),
+        ("ZZ", "US", "US-ZZ"),
     ],
 )
 def test_region_codes_are_iso_3166_2(
@@ -133,3 +145,30 @@ def test_a_billing_address_of_its_own_is_normalized_on_its_own() -> None:
     assert billing_address_of(billing, shipping, shipped_to) == address_of(billing)
     assert billing_address_of(None, shipping, shipped_to) is None
     assert billing_address_of(billing, None, None) == address_of(billing)
+
+
+def test_a_short_name_is_read_as_the_region_it_names_not_as_a_code() -> None:
+    short_names = [s for s in pycountry.subdivisions if len(str(s.name)) <= 3]
+    assert len(short_names) > 40
+    assert [region_code(str(s.name), s.country_code) for s in short_names] == [
+        s.code for s in short_names
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        ("US-OR", "US-OR", True),
+        (None, None, True),
+        ("BD-13", "BD-C", True),
+        ("ES-CB", "ES-S", True),
+        ("US-OR", "US-WA", False),
+        ("US-OR", None, False),
+        ("US-ZZ", "US-OR", False),
+    ],
+)
+def test_regions_of_one_country_and_one_name_are_the_same_region(
+    first: str | None, second: str | None, same: bool
+) -> None:
+    assert same_region(first, second) is same
+    assert same_region(second, first) is same

@@ -16,13 +16,14 @@ import pytest
 
 from adapters.base import WriteResult
 from adapters.bigcommerce import BigCommerceAdapter
+from adapters.deadline import within
 from adapters.errors import NotAllowed, UpstreamUnavailable
 from mappings.writes import CancelOrder, NewShippingAddress, RefundMethod
 from tests import test_conformance_bigcommerce as conformance
 from tests.conftest import FAST
 from tests.emulators import bigcommerce_fixtures as fx
 from tests.emulators.bigcommerce import BigCommerceEmulator, v2_error
-from tests.emulators.write_faults import WriteFault
+from tests.emulators.write_faults import WriteFault, until
 from tests.platform_settings import bigcommerce_settings
 from tests.write_cases import cancelled
 
@@ -41,6 +42,19 @@ NEW_ADDRESS = NewShippingAddress(
 )
 SAME_ADDRESS = NewShippingAddress(  # fx.ANA_HOME, where ORDER_PENDING ships
     address="55 Pine Ave", city="Austin", country_code="US", region_code="US-TX", zip_code="78701"
+)
+ZUG = NewShippingAddress(  # BigCommerce keeps the state "Zug", a name as short as a code
+    address="Bahnhofstrasse 1", city="Zug", country_code="CH", region_code="CH-ZG", zip_code="6300"
+)
+REGION_OF_A_SHORT_NAME = NewShippingAddress(  # "Goa"
+    address="Rua de Ourem 5", city="Panaji", country_code="IN", region_code="IN-GA"
+)
+TEXT_WITH_SPACES = NewShippingAddress(
+    address=" 1100 Congress Ave",
+    city="Austin ",
+    country_code="US",
+    region_code="US-TX",
+    zip_code="",
 )
 
 MANIFEST = conformance.TestBigCommerceConformance.manifest
@@ -226,6 +240,34 @@ async def test_the_same_address_is_already_done_without_a_write(
 
     assert result == WriteResult("already_done")
     assert writes(emulator) == []
+
+
+@pytest.mark.parametrize(
+    "address", [ZUG, REGION_OF_A_SHORT_NAME, TEXT_WITH_SPACES], ids=["zug", "goa", "spaces"]
+)
+async def test_an_address_sent_again_is_already_done_in_whatever_form_bigcommerce_keeps_it(
+    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator, address: NewShippingAddress
+) -> None:
+    first = await adapter.change_shipping_address(fx.ANA, ORDER, address)
+    again = await adapter.change_shipping_address(fx.ANA, ORDER, address)
+
+    assert (first, again) == (WriteResult("applied"), WriteResult("already_done"))
+    assert [(method, resource) for method, resource, _ in writes(emulator)] == [
+        ("PUT", f"/v2/orders/{ORDER}/shipping_addresses/{DESTINATION}")
+    ]
+
+
+async def test_a_put_applied_then_timed_out_is_confirmed_for_a_region_kept_by_name(
+    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator
+) -> None:
+    emulator.write_faults.add(WriteFault(hang=2.8, applies="first"))
+
+    async with within(2.0):
+        result = await adapter.change_shipping_address(fx.ANA, ORDER, ZUG)
+
+    assert result == WriteResult("applied")
+    await until(lambda: len(emulator.writes) == 1)
+    assert len(writes(emulator)) == 1
 
 
 @pytest.mark.parametrize(

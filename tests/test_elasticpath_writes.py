@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from adapters.base import WriteResult
+from adapters.deadline import within
 from adapters.elasticpath import ElasticPathAdapter
 from adapters.errors import NotAllowed, UpstreamError
 from mappings.writes import CancelOrder, NewShippingAddress, RefundMethod
@@ -22,7 +23,7 @@ from tests import test_conformance_elasticpath as conformance
 from tests.conftest import FAST
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import ElasticPathEmulator, error_body
-from tests.emulators.write_faults import WriteFault
+from tests.emulators.write_faults import WriteFault, until
 from tests.platform_settings import elasticpath_settings
 from tests.write_cases import WRITES, cancelled, send, shows
 
@@ -44,6 +45,12 @@ SAME_ADDRESS = NewShippingAddress(  # fx.MARIA_WORK, where ORDER_PROCESSING ship
     country_code="US",
     region_code="US-OR",
     zip_code="97209",
+)
+TEXT_WITH_SPACES = NewShippingAddress(
+    address="500 Court St NE ", city=" Salem", country_code="US", region_code="US-OR", zip_code=""
+)
+ZUG = NewShippingAddress(
+    address="Bahnhofstrasse 1", city="Zug", country_code="CH", region_code="CH-ZG", zip_code="6300"
 )
 
 MANIFEST = conformance.TestElasticPathConformance.manifest
@@ -244,6 +251,30 @@ async def test_the_same_address_is_already_done_without_a_write(
 
     assert result == WriteResult("already_done")
     assert writes(emulator) == []
+
+
+@pytest.mark.parametrize("address", [TEXT_WITH_SPACES, ZUG], ids=["spaces_and_empty_zip", "zug"])
+async def test_an_address_sent_again_is_already_done_in_whatever_form_it_was_sent(
+    adapter: ElasticPathAdapter, emulator: ElasticPathEmulator, address: NewShippingAddress
+) -> None:
+    first = await adapter.change_shipping_address(CUSTOMER, ORDER, address)
+    again = await adapter.change_shipping_address(CUSTOMER, ORDER, address)
+
+    assert (first, again) == (WriteResult("applied"), WriteResult("already_done"))
+    assert [(method, path) for method, path, _ in writes(emulator)] == [("PUT", order_path(ORDER))]
+
+
+async def test_a_put_applied_then_timed_out_is_confirmed_for_text_sent_with_spaces(
+    adapter: ElasticPathAdapter, emulator: ElasticPathEmulator
+) -> None:
+    emulator.write_faults.add(WriteFault(hang=2.8, applies="first"))
+
+    async with within(2.0):
+        result = await adapter.change_shipping_address(CUSTOMER, ORDER, TEXT_WITH_SPACES)
+
+    assert result == WriteResult("applied")
+    await until(lambda: len(emulator.writes) == 1)
+    assert len(writes(emulator)) == 1
 
 
 @pytest.mark.parametrize(

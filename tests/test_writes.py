@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from structlog.testing import capture_logs
 
 from adapters.base import Capability
 from adapters.errors import (
@@ -149,6 +150,27 @@ def test_already_done_is_200_without_a_change(
     ).is_success
     again = writes.put(path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), json={"ids": [LINES[1]]})
     assert again.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "form",
+    [{"city": "Porto "}, {"address": "  Rua Nova 7"}, {"zip_code": ""}, {"phone_number": ""}],
+    ids=["city", "street", "empty_zip", "empty_phone"],
+)
+def test_an_address_sent_again_in_the_same_form_is_already_done(
+    writes: TestClient, form: dict[str, str]
+) -> None:
+    body = {**NEW_ADDRESS, **form}
+    change = path(CUSTOMER, ORDER, "change_shipping_address")
+    with capture_logs() as logs:
+        first = writes.post(change, json=body)
+        after_first = _order(writes, CUSTOMER, ORDER)
+        again = writes.post(change, json=body)
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    outcomes = [line["outcome"] for line in logs if line.get("event") == "order_write"]
+    assert outcomes == ["applied", "already_done"]
+    assert _order(writes, CUSTOMER, ORDER) == after_first
 
 
 def test_a_shipped_order_is_not_allowed(writes: TestClient, recording: RecordingWrites) -> None:
