@@ -181,13 +181,15 @@ class DemoAdapter(Adapter):
 
     async def cancel_order(self, customer_id: str, order_id: str, body: CancelOrder) -> WriteResult:
         order = await self.get_order(customer_id, order_id)
+        # A refund is refused whatever the order's state, as on every platform: the same
+        # body gets the same answer on an open order and on one cancelled already.
+        if asks_for_refund(body):
+            raise NotAllowed("the demo store takes no payments to refund", field="refund_method")
         if order.cancellation_status is CancellationStatus.CANCELED:
             return WriteResult("already_done", ignored=self._ignored(body))
         reason = _why_not_changeable(order)
         if reason is not None:
             raise NotAllowed(reason)
-        if asks_for_refund(body):
-            raise NotAllowed("the demo store takes no payments to refund", field="refund_method")
         custom = dict(order.custom_fields or {})
         if body.cancel_reason:
             custom["cancel_reason"] = body.cancel_reason

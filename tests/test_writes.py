@@ -218,6 +218,23 @@ def test_a_refund_the_store_cannot_make_names_the_field(
     assert "cancellation_status" not in _order(writes, CUSTOMER, ORDER)
 
 
+@pytest.mark.parametrize(
+    "order", [CANCELLABLE, CANCELLED, SHIPPED], ids=["open", "cancelled", "shipped"]
+)
+def test_a_refund_is_refused_naming_the_field_whatever_the_orders_state(
+    writes: TestClient, recording: RecordingWrites, order: tuple[str, str]
+) -> None:
+    before = _order(writes, *order)
+    body = {"refund_method": {"original_payment_method": True}}
+    with capture_logs() as logs:
+        response = writes.post(path(*order, "cancel_order"), json=body)
+
+    refused = _error(response, 422, "not_allowed")
+    assert [field["name"] for field in refused["fields"]] == ["refund_method"]
+    assert [line["outcome"] for line in logs if line.get("event") == "order_write"] == ["refused"]
+    assert _order(writes, *order) == before
+
+
 def test_a_refund_method_asking_for_no_money_back_cancels(writes: TestClient) -> None:
     response = writes.post(
         path(CUSTOMER, ORDER, "cancel_order"),
