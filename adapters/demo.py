@@ -34,7 +34,7 @@ from adapters.write_rules import asks_for_refund, recipient, shows_address
 from mappings import demo as demo_mapping
 from mappings.addresses import AddressRecord
 from mappings.carts import Cart
-from mappings.models import Address, Customer, Delivery, Order, OrderItem
+from mappings.models import Address, Customer, Delivery, Order, OrderItem, StatusEvent
 from mappings.shelf import tracked_as
 from mappings.shipments import Shipment
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
@@ -86,6 +86,20 @@ def new_shipping_address(new: NewShippingAddress, current: Address | None) -> Ad
         country=new.country_code,
         **recipient(new, current),
     ).normalized()
+
+
+def _as_cancelled(order: Order) -> dict[str, object]:
+    """What cancelling changes in how the order reads, as the store's cancelled orders read
+    (`ord_1003`, `ord_us_008`): its status is UNKNOWN (SPEC's tables map a cancelled order
+    so), with no time since the store keeps none; the status it had becomes history."""
+    reached = order.status.detailed is not DetailedStatus.UNKNOWN
+    return {
+        "cancellation_status": CancellationStatus.CANCELED,
+        "status": StatusEvent(detailed=DetailedStatus.UNKNOWN),
+        "status_history": [*order.status_history, order.status]
+        if reached
+        else order.status_history,
+    }
 
 
 def _is_cancelled_line(item: OrderItem) -> bool:
@@ -193,9 +207,7 @@ class DemoAdapter(Adapter):
         custom = dict(order.custom_fields or {})
         if body.cancel_reason:
             custom["cancel_reason"] = body.cancel_reason
-        self._replace(
-            order, cancellation_status=CancellationStatus.CANCELED, custom_fields=custom or None
-        )
+        self._replace(order, **_as_cancelled(order), custom_fields=custom or None)
         return WriteResult("applied", ignored=self._ignored(body))
 
     @staticmethod
@@ -246,9 +258,5 @@ class DemoAdapter(Adapter):
             for item in order.items or []
         ]
         every_line = all(map(_is_cancelled_line, items))
-        self._replace(
-            order,
-            items=items,
-            cancellation_status=CancellationStatus.CANCELED if every_line else None,
-        )
+        self._replace(order, items=items, **(_as_cancelled(order) if every_line else {}))
         return WriteResult("applied")

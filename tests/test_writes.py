@@ -70,6 +70,36 @@ def test_cancel_applies_and_every_read_shows_it(
     assert summary["cancellation_status"] == "CANCELED"
 
 
+def _latest_status(client: TestClient, customer: str, order: str) -> Any:
+    return _order(client, customer, order)["order_extra_info"]["latest_status_info"]
+
+
+def test_an_order_cancelled_reads_as_the_stores_cancelled_orders_do(writes: TestClient) -> None:
+    as_shipped = _latest_status(writes, *CANCELLED)
+    assert as_shipped == {"generic_type": "UNKNOWN", "detailed_type": "UNKNOWN"}
+
+    assert writes.post(path(CUSTOMER, ORDER, "cancel_order")).status_code == 200
+
+    assert _latest_status(writes, CUSTOMER, ORDER) == as_shipped
+    recent = writes.get(f"{R}/customers/{CUSTOMER}/most-recent-order").json()
+    assert recent["id"] == ORDER
+    assert "status_info_current_index" not in recent
+    assert [step.get("detailed_type") for step in recent["status_info"]] == [None] * 4
+
+
+def test_an_order_whose_every_line_is_cancelled_reads_as_a_cancelled_order(
+    writes: TestClient,
+) -> None:
+    assert _latest_status(writes, LINE_CUSTOMER, LINE_ORDER)["generic_type"] == "CONFIRMED"
+
+    response = writes.put(path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), json={"ids": LINES})
+    assert response.status_code == 200, response.text
+
+    detail = _order(writes, LINE_CUSTOMER, LINE_ORDER)
+    assert detail["cancellation_status"] == "CANCELED"
+    assert detail["order_extra_info"]["latest_status_info"] == _latest_status(writes, *CANCELLED)
+
+
 def test_a_cached_order_shows_the_write_at_once(
     writes: TestClient, recording: RecordingWrites
 ) -> None:
