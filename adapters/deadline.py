@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import Context, ContextVar
 from types import TracebackType
 
 _deadline: ContextVar[float | None] = ContextVar("erc_bridge_deadline", default=None)
+_request_s: ContextVar[float | None] = ContextVar("erc_bridge_request_s", default=None)
+"""The seconds the request as a whole was given: those of its outermost `within`."""
 
 
 @contextlib.contextmanager
@@ -24,13 +26,15 @@ def deadline_after(seconds: float) -> Iterator[None]:
 
 class within:
     """Share a deadline `seconds` from now with every platform call inside the block, and
-    cancel the block (TimeoutError) if it is still running then.
+    cancel the block (TimeoutError) if it is still running then. The outermost block is
+    the request's: work it starts that other requests wait on too runs as long
+    (`on_its_own_deadline`).
 
     What `asyncio.timeout` does, on one timer and without its state machine: every request
     enters it, and the standard one costs several times more.
     """
 
-    __slots__ = ("_cancelling", "_expired", "_seconds", "_task", "_timer", "_token")
+    __slots__ = ("_cancelling", "_expired", "_request", "_seconds", "_task", "_timer", "_token")
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
@@ -49,6 +53,7 @@ class within:
         else:
             self._timer = loop.call_soon(self._expire)
         self._token = _deadline.set(time.monotonic() + seconds)
+        self._request = _request_s.set(seconds) if _request_s.get() is None else None
 
     async def __aexit__(
         self,
@@ -57,6 +62,8 @@ class within:
         traceback: TracebackType | None,
     ) -> None:
         _deadline.reset(self._token)
+        if self._request is not None:
+            _request_s.reset(self._request)
         self._timer.cancel()
         # As `asyncio.timeout`: the cancellation is this block's own unless someone else
         # asked for one meanwhile, and then it stays a cancellation.
@@ -70,6 +77,20 @@ class within:
     def _expire(self) -> None:
         self._task.cancel()
         self._expired = True
+
+
+def on_its_own_deadline(context: Context) -> Context:
+    """`context` made fit for work that several requests wait on (a token grant, a fetch
+    they share): in it, platform calls run on a deadline of the work's own, as long as the
+    current request was given in all and counted from now (none outside a request).
+
+    Not on what is left of the caller's: whichever request happens to start the work may
+    have almost no time left, and its deadline would cut the work short, a timeout counted
+    against the platform, for every other request waiting with time to spare. Each caller
+    still waits only as long as its own deadline allows."""
+    seconds = context.get(_request_s)
+    context.run(_deadline.set, None if seconds is None else time.monotonic() + seconds)
+    return context
 
 
 def remaining() -> float | None:

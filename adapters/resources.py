@@ -105,8 +105,8 @@ class ResourceCache:
         self, key: Hashable, load: Callable[[], Awaitable[bytes]], tags: Iterable[Tag] = ()
     ) -> bytes:
         """The body kept under `key`, else `load()`'s, kept. Concurrent callers share one
-        load, which runs on when a caller goes away; its error reaches every caller and
-        nothing is kept."""
+        load, which runs on its own deadline and goes on when a caller goes away; its error
+        reaches every caller and nothing is kept."""
         kept = self.get(key)
         if kept is not None:
             return kept

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Hashable, Iterator
-from contextvars import Context
+from contextvars import Context, copy_context
 from functools import partial
 from typing import Any, Generic, TypeVar
+
+from adapters.deadline import on_its_own_deadline
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -45,10 +47,13 @@ class SharedTasks(Generic[K, T]):
     """At most one running task per key, shared by every caller that asks for the key
     while it runs: one platform read, one fill, one token grant for all of them.
 
-    Callers await the task through `asyncio.shield`, so one that goes away leaves it to
-    the others; a task nobody awaits any more runs on, and its error is retrieved here so
-    that it is not reported as never seen. A task done on return (it needed no wait) is
-    handed back but not kept: no later caller could share it.
+    The task runs on a deadline of its own (`on_its_own_deadline`), never on that of the
+    caller that happens to start it, and keeps the rest of that caller's context (its
+    request id, for one). Callers await the task through `asyncio.shield`, each only as
+    long as its own deadline allows, so one that goes away leaves it to the others; a task
+    nobody awaits any more runs on, and its error is retrieved here so that it is not
+    reported as never seen. A task done on return (it needed no wait) is handed back but
+    not kept: no later caller could share it.
     """
 
     def __init__(self) -> None:
@@ -67,12 +72,14 @@ class SharedTasks(Generic[K, T]):
         *,
         context: Callable[[], Context] | None = None,
     ) -> asyncio.Task[T]:
-        """The task running for `key`, else a new one for `work()`, started at once (in
-        `context()` when given)."""
+        """The task running for `key`, else a new one for `work()`, started at once in
+        `context()` when given, else in a copy of the current context, on a deadline of its
+        own either way."""
         running = self._running.get(key)
         if running is not None:
             return running
-        task = start_task(work(), context=None if context is None else context())
+        own = on_its_own_deadline(copy_context() if context is None else context())
+        task = start_task(work(), context=own)
         if not task.done():
             self._running[key] = task
             task.add_done_callback(partial(self._settled, key))

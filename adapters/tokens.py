@@ -27,7 +27,8 @@ class CachedToken:
     `get()` returns the current token, fetching a new one when there is none or it expires
     within `margin` seconds. Callers that need one while a fetch is under way share it,
     failure included: one refused grant is one call to the token endpoint, however many
-    requests were waiting, and a caller that goes away does not stop it for the others.
+    requests were waiting, and a caller that goes away does not stop it for the others:
+    the grant runs on a deadline of its own, not on what was left of the first caller's.
     `invalidate(token)` drops a token the platform rejected, unless another caller already
     replaced it; `authorized(send)` does so on a 401 and sends once more.
     `on_refresh`, when given, is called after every new token.

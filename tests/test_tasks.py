@@ -9,6 +9,7 @@ import gc
 
 import pytest
 
+from adapters.deadline import remaining, within
 from adapters.tasks import EAGER, SharedTasks, start_task
 
 pytestmark = pytest.mark.anyio
@@ -199,3 +200,28 @@ async def test_a_run_starts_in_the_context_it_is_given() -> None:
 
     assert await shared.run("k", read, context=lambda: context) == "given"
     assert seen.get() == "caller's"
+
+
+async def test_a_run_keeps_its_starters_context_but_runs_on_a_deadline_of_its_own() -> None:
+    """The run is every caller's: a request that starts it with its time all but up would
+    otherwise cut it short for the others. It gets as long as that request was given."""
+    shared: SharedTasks[str, tuple[str, float | None]] = SharedTasks()
+    gate = asyncio.Event()
+
+    async def seen_and_left() -> tuple[str, float | None]:
+        await gate.wait()
+        return seen.get(), remaining()
+
+    async def starter() -> None:
+        seen.set("starter's")
+        async with within(60.0), within(0):
+            await shared.run("k", seen_and_left)
+
+    with pytest.raises(TimeoutError):
+        await asyncio.create_task(starter())
+    other = asyncio.create_task(shared.run("k", seen_and_left))
+    await asyncio.sleep(0)
+    gate.set()
+    starters, left = await other
+    assert starters == "starter's"
+    assert left is not None and left > 30.0
