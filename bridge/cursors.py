@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from bridge.signing import SigningSecrets
 
 MAX_CURSOR_LENGTH = 2048
 DEFAULT_TTL_S = 3600.0
+_UNPADDED_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class CursorError(ValueError):
@@ -31,7 +33,16 @@ def _b64encode(raw: bytes) -> str:
 
 
 def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes `text` spells, only when it spells them exactly as `_b64encode` does: the
+    standard decoder skips characters outside the alphabet, takes padding and ignores the
+    unused low bits of the last character, so that many spellings give the same bytes and
+    an altered cursor would pass the signature check."""
+    if not _UNPADDED_BASE64URL.fullmatch(text):
+        raise ValueError("not unpadded base64url")
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64encode(raw) != text:
+        raise ValueError("not the canonical spelling")
+    return raw
 
 
 def binding_digest(binding: Mapping[str, str | None]) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from starlette.testclient import TestClient
@@ -269,6 +269,57 @@ def test_tampered_cursors_are_refused(client: TestClient, recorder: RecordingDem
         "x" * 5000,
     ):
         assert_invalid_cursor(client.get(f"{ORDERS_URL}&cursor={forged}"))
+    assert recorder.calls == []
+
+
+BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def with_unused_bits_flipped(segment: str) -> str:
+    """`segment` with the lowest bit of its last character flipped: a bit no byte uses
+    when the segment's length is not a multiple of 4, so lenient base64 reads the same."""
+    assert len(segment) % 4 in (2, 3)
+    last = BASE64URL[BASE64URL.index(segment[-1]) ^ 1]
+    return segment[:-1] + last
+
+
+CRLF = "\r\n"
+
+
+def _inserted(segment: str, characters: str) -> str:
+    middle = len(segment) // 2
+    return segment[:middle] + characters + segment[middle:]
+
+
+ALTERATIONS: dict[str, Callable[[str, str], str]] = {
+    # Each reads as the issued cursor's bytes to a lenient base64 decoder.
+    "one-pad": lambda payload, signature: f"{payload}.{signature}=",
+    "two-pads": lambda payload, signature: f"{payload}.{signature}==",
+    "padded-payload": lambda payload, signature: f"{payload}=.{signature}",
+    "unused-bits": lambda payload, signature: f"{payload}.{with_unused_bits_flipped(signature)}",
+    # Characters outside the alphabet, four at a time so that the padding still fits.
+    "punctuation": lambda payload, signature: f"{payload}.{_inserted(signature, '!!!!')}",
+    "spaces": lambda payload, signature: f"{_inserted(payload, '    ')}.{signature}",
+    "line-breaks": lambda payload, signature: f"{payload}.{_inserted(signature, CRLF * 2)}",
+}
+
+
+@pytest.mark.parametrize("alteration", ALTERATIONS)
+def test_a_cursor_altered_in_its_spelling_is_refused(
+    client: TestClient, recorder: RecordingDemoAdapter, alteration: str
+) -> None:
+    cursor = first_cursor(client, ORDERS_URL)
+    assert client.get(f"{ORDERS_URL}&cursor={cursor}").status_code == 200  # as issued
+    altered = ALTERATIONS[alteration](*cursor.split("."))
+    recorder.calls.clear()
+    response = client.get(f"{ORDERS_URL}&cursor={quote(altered, safe='')}")
+    assert response.status_code == 400
+    assert decode(response) == {
+        "code": "invalid_cursor",
+        "message": "The cursor is not valid for this request",
+        "description": "malformed cursor",
+        "fields": [{"name": "cursor", "description": "malformed cursor"}],
+    }
     assert recorder.calls == []
 
 
