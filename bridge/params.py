@@ -14,9 +14,6 @@ from mappings.bodies import ErrorField
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-MAX_DIGITS = 32
-"""Longer numbers are refused before conversion: Python will not read one of thousands
-of digits, and nothing needs more than a few."""
 MAX_TEXT = 200
 MAX_ID_LENGTH = 128
 ID_CHARACTERS = "A-Z a-z 0-9 . _ ~ - : @ + ="
@@ -70,15 +67,16 @@ _DEFAULTS = Query()
 
 
 def _limit(raw: str, problems: list[ErrorField]) -> int:
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_DIGITS and int(raw) >= 1):
-        problems.append(
-            ErrorField(
-                name="limit",
-                description=f"must be an integer of at least 1, in at most {MAX_DIGITS} digits",
-            )
-        )
+    """An integer of at least 1, clamped to `MAX_LIMIT`. Only a value of no more digits
+    than `MAX_LIMIT` is converted (Python will not read an integer of thousands): any
+    longer one, its leading zeros aside, is above it."""
+    significant = raw.lstrip("0")
+    if not (raw.isascii() and raw.isdigit() and significant):
+        problems.append(ErrorField(name="limit", description="must be an integer of at least 1"))
         return DEFAULT_LIMIT
-    return min(int(raw), MAX_LIMIT)
+    if len(significant) > len(str(MAX_LIMIT)):
+        return MAX_LIMIT
+    return min(int(significant), MAX_LIMIT)
 
 
 def _order_by(raw: str, allowed: Sequence[str], problems: list[ErrorField]) -> SortField | None:
