@@ -16,7 +16,9 @@ itself bounds nothing: a request head is read only up to the input limits
 (`bridge/limits.py`), it must arrive whole within a header timeout counted from accept
 and from the first byte of each request, and past a cap on open connections a new one is
 answered 503 at once and closed, so that no caller can hold the memory or the file
-descriptors that the others need.
+descriptors that the others need. A request the parser cannot read is answered 400 with
+an ERC body like every other refusal here (uvicorn's own answer is plain text), and the
+connection is closed.
 """
 
 from __future__ import annotations
@@ -249,11 +251,8 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
                 self._unsupported_upgrade_warning()
             return
         except httptools.HttpParserError as exc:
-            if isinstance(exc.__context__, _Refused):
-                self._refuse(exc.__context__.error)
-            else:
-                self.logger.warning("Invalid HTTP request received.")
-                self.send_400_response("Invalid HTTP request received.")
+            cause = exc.__context__
+            self._refuse(cause.error if isinstance(cause, _Refused) else malformed_request())
             return
         if self._head_since is not None:
             # Whole reads are counted: one that also ends the previous request counts
@@ -458,6 +457,17 @@ class TurnedAway:
             )
             self._logged_total = self.total
             self._logged_at = now
+
+
+def malformed_request() -> ERCError:
+    """For a request that is not HTTP/1.1 the server can read (a request line, header or
+    framing it cannot parse, an unknown method): nothing of it is repeated back."""
+    return ERCError(
+        400,
+        "invalid_request",
+        "The request is not a well-formed HTTP request",
+        description="Its request line, a header or its body framing could not be read",
+    )
 
 
 def request_timeout(seconds: float) -> ERCError:

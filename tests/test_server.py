@@ -301,6 +301,70 @@ def test_a_request_target_past_the_limit_is_414_and_too_many_headers_431() -> No
     assert body["code"] == "headers_too_large"
 
 
+def _exchange(base: str, *requests: bytes) -> list[bytes]:
+    """Sends each request on one connection to the served `base` once the answer to the
+    one before has arrived, and reads until the server closes: the bytes received after
+    each."""
+    host, port = base.removeprefix("http://").split(":")
+    received: list[bytes] = []
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        for request in requests:
+            sock.sendall(request)
+            answer = b""
+            while not _whole(answer) and (chunk := sock.recv(65536)):
+                answer += chunk
+            received.append(answer)
+        assert sock.recv(65536) == b""  # closed after the last answer
+    return received
+
+
+def _whole(answer: bytes) -> bool:
+    head, found, body = answer.partition(b"\r\n\r\n")
+    lengths = [line for line in head.split(b"\r\n") if line.startswith(b"content-length: ")]
+    return bool(found and lengths) and len(body) >= int(lengths[0].split(b": ")[1])
+
+
+MALFORMED = {
+    "non-ascii-target": b"GET /erc/\xc3\xa9cole HTTP/1.1\r\nHost: t\r\n\r\n",
+    "space-in-header-name": b"GET /healthz HTTP/1.1\r\nHost: t\r\nSecret Token: s3\r\n\r\n",
+    "content-length-abc": b"POST /oauth/token HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
+    "unknown-method": b"BREW /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
+}
+
+
+def _assert_malformed_answer(answer: bytes) -> None:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.1 400 Bad Request"
+    assert b"content-type: application/json" in lines and b"connection: close" in lines
+    assert any(line.startswith(b"x-request-id: ") for line in lines)
+    assert json.loads(body) == {  # the same for all: nothing of the request is repeated
+        "code": "invalid_request",
+        "message": "The request is not a well-formed HTTP request",
+        "description": "Its request line, a header or its body framing could not be read",
+    }
+
+
+@pytest.mark.parametrize("request_bytes", MALFORMED.values(), ids=list(MALFORMED))
+def test_a_request_the_server_cannot_read_is_a_400_erc_body_and_the_connection_closes(
+    served_bridge: str, request_bytes: bytes
+) -> None:
+    (answer,) = _exchange(served_bridge, request_bytes)
+    _assert_malformed_answer(answer)
+
+
+def test_a_malformed_request_after_an_answered_one_is_a_400_erc_body_too(
+    served_bridge: str,
+) -> None:
+    first, second = _exchange(
+        served_bridge,
+        f"GET /healthz HTTP/1.1\r\nHost: test\r\nX-API-Key: {API_KEY}\r\n\r\n".encode(),
+        MALFORMED["unknown-method"],
+    )
+    assert first.startswith(b"HTTP/1.1 200 OK\r\n")
+    _assert_malformed_answer(second)
+
+
 def test_a_head_arriving_a_byte_at_a_time_within_the_limits_is_served() -> None:
     async def scenario() -> RecordingTransport:
         protocol, transport = _protocol()
