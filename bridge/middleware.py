@@ -6,7 +6,8 @@ counted for it.
 
 A GET on an ERC route goes from here straight to its endpoint, which answers with its
 own two messages; everything else (other methods, health, metrics, tokens, unknown
-paths) goes on to the router, which knows the ERC routes too.
+paths) goes on to the router, which knows the ERC routes too. Both match on the path's
+segments as the caller sent them (`decode_path_by_segment`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 import time
 from collections.abc import Sequence
 from typing import Protocol, cast
+from urllib.parse import unquote
 
 import structlog
 from starlette.routing import Route
@@ -47,6 +49,22 @@ class Responder(Protocol):
     async def respond(
         self, scope: Scope, receive: Receive, send: Send, *extra: tuple[bytes, bytes]
     ) -> int: ...
+
+
+def decode_path_by_segment(scope: Scope) -> None:
+    """Makes `path`, which every route is matched on, the sent path split where the
+    caller put a `/` and each segment decoded on its own. The server decodes the whole
+    path, a `%2F` into a `/` like any other, so that `customers/ana%2Forders` reached the
+    orders of `ana`; here a `/` a segment decodes to is kept as `%2F`, the segment stays
+    one id, and the id rules refuse it (they allow neither `%` nor `/`)."""
+    raw: bytes | None = scope.get("raw_path")
+    if not raw or b"%" not in raw:
+        return  # nothing encoded: `path` is the raw path as it is
+    try:
+        sent = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return  # not a path an HTTP/1.1 server reads; `path` is as the server made it
+    scope["path"] = "/".join(unquote(segment).replace("/", "%2F") for segment in sent.split("/"))
 
 
 def route_path(scope: Scope) -> str:
@@ -82,6 +100,7 @@ class FrontDoor:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        decode_path_by_segment(scope)
         headers = read_headers(scope)
         offered = headers.get("x-request-id")
         if offered is not None and not _SAFE_REQUEST_ID.fullmatch(offered):
