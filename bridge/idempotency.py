@@ -3,10 +3,14 @@
 A write retried with the same key, route, ids and body within `TTL_S` gets the first
 answer again without reaching the platform. Which answers are kept:
 
-- 2xx and 4xx: the outcome is settled (applied, already done, refused, invalid), and a
-  retry must hear the same thing.
-- 5xx (504 included) are not: the change may not have happened, and a retry with the same
-  key should try again. The record is dropped, as it is when the request is cancelled.
+- Every answer given once the write may have reached the platform: successes, refusals,
+  and server errors alike (502, 503, 504 "the change was not confirmed"). After a
+  timeout or a lost connection the platform may still apply the change, and a retry that
+  sent it again could cancel or move a parcel twice.
+- Not an answer given without calling the platform at all (`unsent`): its circuit was
+  open, or the call budget had no turn for the call. Nothing was sent, so a retry with
+  the same key tries again. The record is dropped, as it is when the write ends without
+  any answer.
 
 Records belong to the caller that made them: another caller's key is another record.
 The store here lives in one process; `IdempotencyStore` is what a shared store (Redis)
@@ -24,6 +28,8 @@ from enum import StrEnum
 from typing import Protocol
 
 from cachetools import TTLCache
+
+from adapters.errors import CircuitOpen, OverBudget
 
 TTL_S = 24 * 3600.0
 MAX_RECORDS = 10_000
@@ -48,9 +54,12 @@ def fingerprint(*parts: bytes | str) -> str:
     return digest.hexdigest()
 
 
-def remembered(status: int) -> bool:
-    """Whether an answer with `status` is kept for repeats (see the module docstring)."""
-    return status < 500
+def unsent(error: BaseException) -> bool:
+    """Whether `error` ended the write before it was sent, so that its answer is not kept
+    (see the module docstring). Both are raised before their call goes out; an adapter
+    sends its write once, without retries, and answers a failed re-read after it as not
+    confirmed, so neither can come once the write has gone."""
+    return isinstance(error, CircuitOpen | OverBudget)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from bridge.bodies import ClientGone, header, read_body
 from bridge.errors import ANSWERED, ERCError, error_of, invalid_request
 from bridge.forgetting import CacheForgetting
 from bridge.idempotency import HEADER as IDEMPOTENCY_HEADER
-from bridge.idempotency import Answer, Claim, IdempotencyStore, fingerprint, remembered, valid_key
+from bridge.idempotency import Answer, Claim, IdempotencyStore, fingerprint, unsent, valid_key
 from bridge.metrics import Metrics
 from bridge.params import Query, parse_query
 from bridge.request import RESPONSE_STARTED_KEY, request_headers
@@ -115,6 +115,8 @@ class Attempt:
     ignored: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
     recorded: bool = False
+    unsent: bool = False
+    """The answer came before the write was sent (`idempotency.unsent`): its key is freed."""
 
     def refused(self, error: ERCError) -> None:
         self.outcome = "failed" if error.status >= 500 else "refused"
@@ -304,7 +306,7 @@ class WriteEndpoint:
             return answer
         finally:
             if claim is not None:
-                if answer is not None and remembered(answer.status):
+                if answer is not None and not attempt.unsent:
                     await self.store.finish(*claim, answer)
                 else:
                     await self.store.release(*claim)
@@ -349,6 +351,7 @@ class WriteEndpoint:
                     await forgetting.forget_order(attempt.order_id, attempt.customer_id)
                 content = await self._items_page(scope, attempt) if route.answers_items else b""
         except ANSWERED as exc:
+            attempt.unsent = unsent(exc)
             error = error_of(exc)
         else:
             attempt.outcome, attempt.reason = result.outcome, None

@@ -1,6 +1,6 @@
 """`Idempotency-Key`: a repeat gets the first answer without reaching the adapter; another
-request under the same key is 422, a repeat while the first runs is 409; 5xx answers and
-abandoned requests leave nothing behind."""
+request under the same key is 422, a repeat while the first runs is 409; an answer given
+before the write was sent, and an abandoned request, leave nothing behind."""
 
 from __future__ import annotations
 
@@ -10,8 +10,16 @@ from collections.abc import Callable
 import pytest
 from starlette.testclient import TestClient
 
-from adapters.errors import UpstreamError
-from bridge.idempotency import Answer, Claim, MemoryIdempotencyStore, fingerprint, remembered
+from adapters.errors import (
+    AdapterError,
+    CircuitOpen,
+    OverBudget,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    WriteNotConfirmed,
+)
+from bridge.idempotency import Answer, Claim, MemoryIdempotencyStore, fingerprint, unsent
 from tests.conftest import API_KEY, ManualClock
 from tests.write_support import (
     CANCEL,
@@ -79,9 +87,17 @@ def test_fingerprints_keep_their_parts_apart() -> None:
     assert fingerprint("ab", "c") != fingerprint("a", "bc")
 
 
-def test_which_answers_are_remembered() -> None:
-    assert all(map(remembered, (200, 400, 404, 409, 413, 422)))
-    assert not any(map(remembered, (500, 502, 503, 504)))
+def test_only_errors_raised_before_sending_leave_the_key_free() -> None:
+    assert unsent(CircuitOpen("paused", retry_after=5))
+    assert unsent(OverBudget("no turn", retry_after=1))
+    may_have_reached_the_platform = (
+        WriteNotConfirmed("not confirmed"),
+        UpstreamTimeout("late"),
+        UpstreamUnavailable("unreachable"),
+        UpstreamError("answered 500"),
+        TimeoutError(),
+    )
+    assert not any(map(unsent, may_have_reached_the_platform))
 
 
 # Through the routes
@@ -155,14 +171,37 @@ def test_a_bad_body_is_replayed_too(writes: TestClient, recording: RecordingWrit
     assert recording.calls == []
 
 
-def test_a_server_error_is_not_kept_so_a_repeat_tries_again(
-    writes: TestClient, recording: RecordingWrites
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (UpstreamError("demo answered 500"), 502),
+        (UpstreamUnavailable("demo is unreachable"), 503),
+        (WriteNotConfirmed("demo did not confirm the change in time"), 504),
+    ],
+)
+def test_a_server_error_is_kept_so_a_repeat_does_not_write_again(
+    writes: TestClient, recording: RecordingWrites, error: AdapterError, status: int
 ) -> None:
     route = path(CUSTOMER, ORDER, "cancel_order")
-    recording.fail_with = UpstreamError("demo answered 500")
-    assert writes.post(route, headers=_key("k-5")).status_code == 502
-    recording.fail_with = None
+    recording.fail_with = error
+    first = writes.post(route, headers=_key("k-5"))
+    assert first.status_code == status
+    recording.fail_with = None  # a platform that would take the write now
     repeat = writes.post(route, headers=_key("k-5"))
+    assert (repeat.status_code, repeat.content) == (status, first.content)
+    assert repeat.headers["idempotent-replayed"] == "true"
+    assert len(recording.writes) == 1
+
+
+@pytest.mark.parametrize("error", [CircuitOpen("paused", 5), OverBudget("no turn", 1)])
+def test_an_answer_given_before_the_write_was_sent_is_not_kept(
+    writes: TestClient, recording: RecordingWrites, error: AdapterError
+) -> None:
+    route = path(CUSTOMER, ORDER, "cancel_order")
+    recording.fail_with = error
+    assert writes.post(route, headers=_key("k-10")).status_code == 503
+    recording.fail_with = None
+    repeat = writes.post(route, headers=_key("k-10"))
     assert repeat.status_code == 200
     assert "idempotent-replayed" not in repeat.headers
     assert len(recording.writes) == 2
@@ -207,13 +246,14 @@ async def test_a_caller_that_goes_away_does_not_leave_the_key_running() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_write_that_never_ends_frees_its_key_at_the_deadline() -> None:
+async def test_a_write_that_never_ends_is_answered_at_the_deadline_and_not_sent_again() -> None:
     adapter = held()
     async with await opened(adapter, deadline_s=0.2) as client:
         (await started(client, adapter, "k-8")).cancel()
         await asyncio.sleep(0.4)
         adapter.gate = None
+        # Cut mid-write, it may still reach the platform: the repeat hears the timeout.
         repeat = await client.post(CANCEL, headers=_key("k-8"))
-        assert repeat.status_code == 200
-        assert "idempotent-replayed" not in repeat.headers
-    assert len(adapter.writes) == 2
+        assert (repeat.status_code, repeat.json()["code"]) == (504, "upstream_timeout")
+        assert repeat.headers["idempotent-replayed"] == "true"
+    assert len(adapter.writes) == 1

@@ -1,8 +1,9 @@
 """What every platform write must do alike (SPEC §7), over real HTTP with each emulator.
 
 A write reaches the platform at most once: never for another customer's order, never
-again after a timeout, a platform error or a cancelled request. After a timeout the
-order, read afresh, decides the answer. Each platform's module (`test_<platform>_writes`)
+again after a timeout, a platform error or a cancelled request, nor when it is repeated
+through the bridge under its `Idempotency-Key`. After a timeout the order, read afresh,
+decides the answer. Each platform's module (`test_<platform>_writes`)
 makes its emulator and adapter (`make_emulator()`, `make_adapter(url)`) and names the order
 (`CUSTOMER`, `ORDER`) and address (`NEW_ADDRESS`) that `tests.write_cases` writes with.
 """
@@ -15,16 +16,20 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
+import httpx
 import pytest
 
 from adapters.base import Capability, HTTPAdapter, WriteResult
 from adapters.deadline import within
 from adapters.errors import NotAllowed, NotFound, NotSupported, UpstreamError, WriteNotConfirmed
+from bridge.app import create_app
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
 from tests import test_bigcommerce_writes, test_elasticpath_writes, write_cases
+from tests.conftest import AUTH, settings
 from tests.emulators.write_faults import WriteFault, until
 from tests.servers import serve
 from tests.write_cases import WRITES
+from tests.write_support import path
 
 pytestmark = pytest.mark.anyio
 
@@ -127,6 +132,31 @@ async def test_timeout_without_the_change_in_place_is_not_confirmed_and_not_rese
     assert len(platform.writes()) == 1
     # The platform applying it late is what the answer warns of ("it may still be applied").
     assert await shows_change(platform, adapter, write) is (applies == "last")
+
+
+@pytest.mark.parametrize("write", WRITES)
+async def test_an_unconfirmed_write_repeated_under_its_key_is_replayed_not_sent_again(
+    platform: Platform, adapter: HTTPAdapter, write: str
+) -> None:
+    platform.emulator.write_faults.add(WriteFault(hang=HANG_S, applies="last", status=504))
+    module = platform.module
+    route = path(module.CUSTOMER, module.ORDER, write)
+    body = None if write == "cancel_order" else module.NEW_ADDRESS.model_dump(exclude_none=True)
+    app = create_app(settings(writes=True, deadline_s=DEADLINE_S), adapter=adapter)
+    headers = {**AUTH, "Idempotency-Key": f"unconfirmed-{write}"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bridge", headers=headers
+    ) as bridge:
+        first = await bridge.post(route, json=body)
+        # The platform applies the first write only after this repeat.
+        repeat = await bridge.post(route, json=body)
+
+    assert (first.status_code, first.json()["message"]) == (504, "The change was not confirmed")
+    assert (repeat.status_code, repeat.content) == (504, first.content)
+    assert repeat.headers["idempotent-replayed"] == "true"
+    await until(lambda: len(platform.writes()) == 1)
+    assert platform.emulator.write_faults.arrived == 1
+    assert len(platform.writes()) == 1
 
 
 @pytest.mark.parametrize("write", WRITES)
