@@ -6,11 +6,17 @@ adapter, path ids, `Idempotency-Key`, content type, size and body. Then the adap
 ownership and the order's state and writes at most once. Every attempt leaves one
 `order_write` audit line (names of fields, never their values) and one count in
 `erc_bridge_writes_total`.
+
+`ERC_BRIDGE_DEADLINE_S` bounds the write, not what follows an applied change: forgetting
+the customer's cached answers everywhere, and W3's items page (read with at least
+`AFTER_WRITE_READ_S`), so that a change made late is still seen by every read and audited
+as made.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +49,9 @@ from mappings.writes import CancelItems, CancelOrder, FieldProblem, NewShippingA
 MAX_BODY_BYTES = 16 * 1024
 JSON_TYPE = "application/json"
 REPLAYED_HEADER = (b"idempotent-replayed", b"true")
+AFTER_WRITE_READ_S = 1.0
+"""The least time W3's items page may take once the change is made, past the deadline if
+need be: the page is the change's answer."""
 
 log = structlog.get_logger("erc_bridge.writes")
 
@@ -341,26 +350,24 @@ class WriteEndpoint:
         return key
 
     async def _perform(self, scope: Scope, raw: bytes, attempt: Attempt) -> Answer:
-        route, bridge = self.route, self.bridge
+        route, deadline_s = self.route, self.bridge.settings.deadline_s
+        begun = time.monotonic()
         try:
             body = parse_body(route.body, raw, required=route.body_required)
-            async with within(bridge.settings.deadline_s):
+            async with within(deadline_s):
                 result = await self._write(attempt, body)
-                if result.outcome == "applied":
-                    forgetting = CacheForgetting.of(bridge)
-                    await forgetting.forget_order(attempt.order_id, attempt.customer_id)
-                content = await self._items_page(scope, attempt) if route.answers_items else b""
         except ANSWERED as exc:
             attempt.unsent = unsent(exc)
-            error = error_of(exc)
-        else:
-            attempt.outcome, attempt.reason = result.outcome, None
-            attempt.ignored = result.ignored
-            if result.outcome == "applied":
-                attempt.changed = tuple(n for n in body.given() if n not in result.ignored)
-            headers = ((b"content-type", JSON_TYPE.encode()),) if content else ()
-            return Answer(200, content, headers)
-        return _refused(attempt, error)
+            return _refused(attempt, error_of(exc))
+        attempt.outcome, attempt.reason = result.outcome, None
+        attempt.ignored = result.ignored
+        if result.outcome == "applied":
+            attempt.changed = tuple(n for n in body.given() if n not in result.ignored)
+            await self._forget(attempt)
+        if not route.answers_items:
+            return Answer(200, b"")
+        left = deadline_s - (time.monotonic() - begun)
+        return await self._items_answer(scope, attempt, max(left, AFTER_WRITE_READ_S))
 
     async def _write(self, attempt: Attempt, body: WriteBody) -> WriteResult:
         adapter = self.bridge.adapter
@@ -372,6 +379,23 @@ class WriteEndpoint:
             if unknown:
                 raise invalid_request(unknown)
         return await self.route.apply(adapter, customer, order, body)
+
+    async def _forget(self, attempt: Attempt) -> None:
+        """Drop the customer's cached answers and resources, here and on every replica.
+        Outside the deadline: the change is made, and no read may show what was before it.
+        Each Redis call has its own bound (`ERC_BRIDGE_REDIS_TIMEOUT_S`)."""
+        forgetting = CacheForgetting.of(self.bridge)
+        await forgetting.forget_order(attempt.order_id, attempt.customer_id)
+
+    async def _items_answer(self, scope: Scope, attempt: Attempt, within_s: float) -> Answer:
+        """W3's answer: the items page, read afresh. The change is made whatever this read
+        does, so a failure is answered as such and the audit keeps the outcome."""
+        try:
+            async with within(within_s):
+                content = await self._items_page(scope, attempt)
+        except ANSWERED as exc:
+            return _page_unread(attempt, error_of(exc))
+        return Answer(200, content, ((b"content-type", JSON_TYPE.encode()),))
 
     async def _items_page(self, scope: Scope, attempt: Attempt) -> bytes:
         """The R4 answer after the change, read afresh: first page, default order."""
@@ -402,6 +426,21 @@ def _key_refusal(claim: Claim) -> ERCError:
         "This Idempotency-Key was used for another request",
         description="A key names one route, order and body; use a new key for another",
         fields=[ErrorField(name="Idempotency-Key", description="already used for another request")],
+    )
+
+
+def _page_unread(attempt: Attempt, error: ERCError) -> Answer:
+    """The items are cancelled (or were already), but their page could not be read."""
+    attempt.reason = error.code
+    attempt.extra = {"message": error.message}
+    return _error_answer(
+        ERCError(
+            error.status,
+            error.code,
+            "The items are cancelled, but the items page could not be read",
+            description=f"{error.message}. The cancel is done and needs no repeat; "
+            "read the order's items to see them",
+        )
     )
 
 

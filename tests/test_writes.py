@@ -1,8 +1,10 @@
 """The write routes on the demo store: applied and visible in the next reads, already done,
-not allowed, another customer's, off, without the scope, and the platform's failures."""
+not allowed, another customer's, off, without the scope, and the platform's failures,
+before the change and after it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
-from adapters.base import Capability
+from adapters.base import Capability, WriteResult
 from adapters.errors import (
     AdapterError,
     UpstreamError,
@@ -19,7 +21,9 @@ from adapters.errors import (
     WriteNotConfirmed,
 )
 from bridge.routes import PREFIXES
-from tests.conftest import API_KEY, CLIENT_ID, CLIENT_SECRET, TOKEN_SECRET, ManualClock
+from mappings.models import OrderItem
+from mappings.writes import CancelItems
+from tests.conftest import API_KEY, CLIENT_ID, CLIENT_SECRET, TOKEN_SECRET, ManualClock, json_lines
 from tests.test_oauth import basic, token_for
 from tests.write_support import (
     CANCELLABLE,
@@ -420,3 +424,79 @@ def test_a_method_a_path_does_not_serve_is_405_whatever_the_body(
     read = writes.request("GET", f"{R}/customers/{CUSTOMER}", content=b"{}")
     _error(read, 400, "invalid_request")
     assert recording.calls == []
+
+
+class ItemsReadAfterTheChange(RecordingWrites):
+    """The demo store, whose first read of an order's items after lines are cancelled
+    raises `failure` or, without one, waits `delay_s`."""
+
+    def __init__(self, *, failure: AdapterError | None = None, delay_s: float = 0.0) -> None:
+        super().__init__()
+        self.failure, self.delay_s = failure, delay_s
+        self.changed = False
+
+    async def cancel_items(self, customer_id: str, order_id: str, body: CancelItems) -> WriteResult:
+        result = await super().cancel_items(customer_id, order_id, body)
+        self.changed = True
+        return result
+
+    async def list_items(self, customer_id: str, order_id: str) -> list[OrderItem]:
+        if self.changed:
+            self.changed = False
+            if self.failure is not None:
+                raise self.failure
+            await asyncio.sleep(self.delay_s)
+        items: list[OrderItem] = await super().list_items(customer_id, order_id)
+        return items
+
+
+def _outcomes(output: str) -> list[tuple[str, str | None]]:
+    return [
+        (line["outcome"], line["reason"])
+        for line in json_lines(output)
+        if line.get("event") == "order_write"
+    ]
+
+
+def _item_statuses(page: dict[str, Any]) -> dict[str, str | None]:
+    return {
+        item["id"]: item.get("custom_fields", {}).get("status")
+        for item in page["_embedded"]["items"]
+    }
+
+
+def test_the_items_page_after_a_change_is_read_even_past_the_deadline(
+    make_client: Callable[..., TestClient], info_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    adapter = ItemsReadAfterTheChange(delay_s=0.6)
+    writes = make_client(adapter, writes=True, deadline_s=0.3)
+
+    response = writes.put(path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), json={"ids": [LINES[0]]})
+
+    assert response.status_code == 200, response.text
+    assert _item_statuses(response.json()) == {LINES[0]: "CANCELED", LINES[1]: None}
+    assert _outcomes(capsys.readouterr().out) == [("applied", None)]
+    assert len(adapter.writes) == 1
+
+
+def test_items_cancelled_whose_page_cannot_be_read_are_answered_as_cancelled(
+    make_client: Callable[..., TestClient], info_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    adapter = ItemsReadAfterTheChange(failure=UpstreamTimeout("demo did not answer in time"))
+    writes = make_client(adapter, writes=True)
+    cancel, key = path(LINE_CUSTOMER, LINE_ORDER, "cancel_items"), {"Idempotency-Key": "w3-unread"}
+
+    first = writes.put(cancel, json={"ids": [LINES[0]]}, headers=key)
+    repeat = writes.put(cancel, json={"ids": [LINES[0]]}, headers=key)
+
+    body = _error(first, 504, "upstream_timeout")
+    assert body["message"] == "The items are cancelled, but the items page could not be read"
+    assert (repeat.status_code, repeat.content) == (504, first.content)
+    assert repeat.headers["idempotent-replayed"] == "true"
+    assert _outcomes(capsys.readouterr().out) == [
+        ("applied", "upstream_timeout"),
+        ("replayed", None),
+    ]
+    assert len(adapter.writes) == 1
+    page = writes.get(f"{R}/customers/{LINE_CUSTOMER}/orders/{LINE_ORDER}/items").json()
+    assert _item_statuses(page) == {LINES[0]: "CANCELED", LINES[1]: None}
