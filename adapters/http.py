@@ -388,15 +388,16 @@ class UpstreamClient:
     async def _attempt(self, outgoing: Outgoing, endpoint: str) -> PlatformResponse:
         method = outgoing.method
         with self.breaker.call() as call:  # CircuitOpen while calls are paused
-            left = remaining()
-            if left is not None and left <= 0:
-                raise UpstreamTimeout(f"no time left to call {self.platform}")
+            left = self._time_left()
             if self._budget is not None:  # the fleet's calls per second (SPEC §9)
                 await self._budget.take(left)
-            read_timeout = (
-                self.config.read_timeout if left is None else min(self.config.read_timeout, left)
-            )
+                left = self._time_left()  # the turn may have come well into the deadline
             await self._take_slot(left)
+            try:
+                read_timeout = self._read_timeout()
+            except UpstreamTimeout:
+                self._in_flight.release()
+                raise
             call.sending()
             started = time.perf_counter()
             try:
@@ -428,6 +429,20 @@ class UpstreamClient:
                 call.succeeded()
         self._record(method, endpoint, started, outcome=str(response.status_code))
         return response
+
+    def _time_left(self) -> float | None:
+        """Seconds left before the request's deadline (None: no deadline); UpstreamTimeout
+        when none are."""
+        left = remaining()
+        if left is not None and left <= 0:
+            raise UpstreamTimeout(f"no time left to call {self.platform}")
+        return left
+
+    def _read_timeout(self) -> float:
+        """How long the exchange about to start may take: read once every wait before it
+        is over, so that the call ends by the deadline however long they took."""
+        left = self._time_left()
+        return self.config.read_timeout if left is None else min(self.config.read_timeout, left)
 
     async def _take_slot(self, left: float | None) -> None:
         """One of the `max_in_flight` slots, waiting no longer than the deadline allows."""

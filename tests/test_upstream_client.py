@@ -18,6 +18,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from adapters.breaker import BreakerState, CircuitBreaker
+from adapters.budget import CallBudget
 from adapters.deadline import deadline_after, remaining, within
 from adapters.errors import (
     CircuitOpen,
@@ -37,6 +38,7 @@ from adapters.http import (
 )
 from adapters.http1 import ProtocolError
 from adapters.responses import PlatformResponse
+from adapters.writing import write_once
 from tests.conftest import ManualClock
 from tests.emulators.faults import FaultPlatform, Step, resetting_server
 from tests.servers import serve
@@ -455,6 +457,75 @@ async def test_calls_beyond_the_in_flight_cap_queue_within_the_deadline(
         assert platform.calls == 8
     finally:
         await upstream.close()
+
+
+# A write waits for its turn (the call budget, a call slot), then gets only what is left
+# of its share of the deadline: the share kept back to confirm it is still there.
+
+HOLD_S = 0.75
+"""How long the call ahead holds the only call slot."""
+WRITE_DEADLINE_S = 1.5
+"""The request's deadline: its write share (2/3) ends 0.25 s after the slot frees, the
+write would end 0.25 s past the deadline had it kept the time it had before waiting."""
+RATE = 1.0
+"""Calls per second of the call budget: a write waits 1 s for its turn."""
+BUDGET_DEADLINE_S = 2.7
+"""The write share ends 0.8 s after the write's turn, the confirmation's turn 0.2 s after
+that; a write keeping the time it had before waiting would end past the deadline."""
+
+
+async def write_then_confirm(upstream: UpstreamClient, deadline_s: float) -> None:
+    """Cancel order 1, the request's time bounded as a route bounds it; the platform never
+    answers the write, so only a re-read can confirm it."""
+
+    async def cancel() -> None:
+        await upstream.send("PUT", "/v2/orders/1/cancel", json={}, retry=False)
+
+    async def shows_cancelled() -> bool:
+        return (await upstream.send("GET", "/v2/orders/1")).status_code == 200
+
+    async with within(deadline_s):
+        await write_once(cancel, shows_cancelled, platform="test")
+
+
+async def test_a_write_queued_for_a_call_slot_leaves_time_to_confirm_it(
+    base_url: str, platform: FaultPlatform
+) -> None:
+    upstream = UpstreamClient(
+        base_url, platform="test", config=HTTPConfig(max_in_flight=1, attempts=1)
+    )
+    platform.then(Step(hang=HOLD_S), Step(hang=HANG_S))
+    try:
+        ahead = asyncio.create_task(upstream.send("GET", "/v2/orders/2"))
+        await until_received(platform, 1)
+        await write_then_confirm(upstream, WRITE_DEADLINE_S)
+        assert (await ahead).status_code == 200
+    finally:
+        await upstream.close()
+    assert [request["path"] for request in platform.requests] == [
+        "/v2/orders/2",
+        "/v2/orders/1/cancel",
+        "/v2/orders/1",
+    ]
+
+
+async def test_a_write_that_waited_for_its_budget_turn_leaves_time_to_confirm_it(
+    base_url: str, platform: FaultPlatform
+) -> None:
+    upstream = UpstreamClient(
+        base_url, platform="test", config=HTTPConfig(attempts=1), budget=CallBudget(RATE)
+    )
+    platform.then(Step(), Step(hang=HANG_S))
+    try:
+        await upstream.send("GET", "/v2/orders/2")  # takes this second's turn
+        await write_then_confirm(upstream, BUDGET_DEADLINE_S)
+    finally:
+        await upstream.close()
+    assert [request["path"] for request in platform.requests] == [
+        "/v2/orders/2",
+        "/v2/orders/1/cancel",
+        "/v2/orders/1",
+    ]
 
 
 @pytest.mark.parametrize("value", ["", ".", ".."])
