@@ -352,6 +352,9 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(ProtocolError(f"unreadable HTTP answer: {exc}"))
             self.close()
+        except httptools.HttpParserUpgrade:  # 101: nothing asked for another protocol
+            self._fail(ProtocolError("the platform switched to another protocol"))
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True

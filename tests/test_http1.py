@@ -238,13 +238,20 @@ async def test_a_cancelled_exchange_drops_its_connection() -> None:
     assert server.connections == 2
 
 
+SWITCHING_PROTOCOLS = (
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"
+)
+
+
 @pytest.mark.parametrize(
     "answer",
     [
         b"SMTP ready\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        SWITCHING_PROTOCOLS,
     ],
+    ids=["not-http", "bad-length", "bad-chunk", "switching-protocols"],
 )
 async def test_an_answer_that_is_not_http_is_a_protocol_error(answer: bytes) -> None:
     async with scripted(answer, OK) as (_, origin):

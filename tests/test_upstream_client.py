@@ -638,6 +638,8 @@ PACKED = gzip.compress(bytes(100_000))
 INVALID_ANSWERS = {
     "garbage-chunks": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     "not-http": b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
+    "switching-protocols": b"HTTP/1.1 101 Switching Protocols\r\n"
+    b"Upgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
     "too-large": b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100_000,
     "decodes-too-large": b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
     % len(PACKED)
