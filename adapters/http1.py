@@ -7,7 +7,9 @@ pool writes each request in one piece and reads the answer with httptools (llhtt
 parser uvicorn serves with); TLS is asyncio's. Connections are reused last-in first-out,
 dropped whenever an exchange does not end cleanly, and dropped before reuse once idle
 longer than `idle_timeout` (a load balancer on the way may have forgotten them). An
-answer is refused past `max_answer_bytes` of headers and body.
+answer is refused past `max_answer_bytes` on the wire (status line, headers, body and its
+chunk framing alike) or past `MAX_ANSWER_HEADERS` headers: what it takes in memory stays
+within about the bytes it was allowed.
 
 An egress proxy, when the environment names one (`adapters/proxies.py`), carries every
 connection: an `http` origin's requests go to it in absolute form, an `https` origin is
@@ -31,7 +33,12 @@ Headers = list[tuple[bytes, bytes]]
 _UNANSWERED = "the platform closed the connection without answering"
 
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
-"""Headers and body of one answer, at most: a platform gone wrong must not exhaust memory."""
+"""One answer's bytes on the wire, at most: a platform gone wrong must not exhaust memory."""
+
+MAX_ANSWER_HEADERS = 256
+"""Headers of one answer, at most. Each is kept as its own pair of objects, several times
+the size of a short header on the wire: a flood of empty ones must not cost 40 times the
+answer cap. Platforms send a few dozen."""
 
 IDLE_TIMEOUT = 15.0
 """Seconds a kept-alive connection may sit unused before it is dropped rather than reused."""
@@ -296,8 +303,9 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._answer: asyncio.Future[RawResponse] | None = None
         self._headers: Headers = []
-        self._body: list[bytes] = []
+        self._body: bytes | bytearray = b""
         self._size = 0
+        """Bytes of the answer received so far, as they came on the wire."""
         self._heard = False
         self._until_close = False
         self._keep_alive = False
@@ -310,7 +318,7 @@ class _Connection(asyncio.Protocol):
         assert self._transport is not None
         answer: asyncio.Future[RawResponse] = loop.create_future()
         self._answer = answer
-        self._headers, self._body, self._size, self._heard = [], [], 0, False
+        self._headers, self._body, self._size, self._heard = [], b"", 0, False
         timer = loop.call_at(deadline, self._time_out)
         self._transport.write(request)
         try:
@@ -347,14 +355,18 @@ class _Connection(asyncio.Protocol):
             self.close()  # nothing was asked: whatever this is, the connection is spoiled
             return
         self._heard = True
+        # Counted as it arrives, framing and all: an answer cut into tiny chunks or lines
+        # takes far more parser work, and more callbacks, than its payload shows.
+        self._size += len(data)
+        if self._size > self._pool.max_answer_bytes:
+            self._refuse(ProtocolError(f"an answer over {self._pool.max_answer_bytes} bytes"))
+            return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(ProtocolError(f"unreadable HTTP answer: {exc}"))
-            self.close()
+            self._refuse(ProtocolError(f"unreadable HTTP answer: {exc}"))
         except httptools.HttpParserUpgrade:  # 101: nothing asked for another protocol
-            self._fail(ProtocolError("the platform switched to another protocol"))
-            self.close()
+            self._refuse(ProtocolError("the platform switched to another protocol"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
@@ -373,8 +385,10 @@ class _Connection(asyncio.Protocol):
             self.close()  # an answer nobody asked for: the connection is spoiled
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self._within_limit(len(name) + len(value)):
+        if len(self._headers) < MAX_ANSWER_HEADERS:
             self._headers.append((name, value))
+        elif not self.lost:
+            self._refuse(ProtocolError(f"an answer with over {MAX_ANSWER_HEADERS} headers"))
 
     def on_headers_complete(self) -> None:
         names = {name.lower() for name, _ in self._headers}
@@ -383,21 +397,17 @@ class _Connection(asyncio.Protocol):
         self._until_close = has_body and not names & {b"content-length", b"transfer-encoding"}
 
     def on_body(self, body: bytes) -> None:
-        if self._within_limit(len(body)):
-            self._body.append(body)
-
-    def _within_limit(self, size: int) -> bool:
-        self._size += size
-        if self._size <= self._pool.max_answer_bytes:
-            return True
-        if not self.lost:
-            self._fail(ProtocolError(f"an answer over {self._pool.max_answer_bytes} bytes"))
-            self.close()
-        return False
+        gathered = self._body
+        if not gathered:
+            self._body = body  # most answers come in one piece: kept as it came, not copied
+        elif isinstance(gathered, bytearray):
+            gathered += body
+        else:  # more pieces are gathered in one buffer: each kept apart costs 35 bytes more
+            self._body = bytearray(gathered) + body
 
     def on_message_complete(self) -> None:
         if self._parser.get_status_code() < 200:
-            self._headers, self._body = [], []  # informational: the answer follows
+            self._headers, self._body = [], b""  # informational: the answer follows
             return
         self._finish()
 
@@ -407,13 +417,19 @@ class _Connection(asyncio.Protocol):
         self._until_close = False
         answer = self._answer
         if answer is not None and not answer.done():
-            body = b"".join(self._body)
+            body = bytes(self._body)  # the one piece itself, if it came in one
             answer.set_result(RawResponse(self._parser.get_status_code(), self._headers, body))
 
     def _fail(self, error: Exception) -> None:
         answer = self._answer
         if answer is not None and not answer.done():
             answer.set_exception(error)
+
+    def _refuse(self, error: ProtocolError) -> None:
+        """The answer is unusable: fail the exchange and drop the connection, whose rest
+        of the answer nobody will read."""
+        self._fail(error)
+        self.close()
 
     def _time_out(self) -> None:
         self._fail(TimeoutError())

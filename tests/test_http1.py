@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ssl
+import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from starlette.routing import Route
 
 from adapters.decoding import STEP_BYTES, decoded
 from adapters.http import HTTPConfig, Outgoing, UpstreamClient, _HTTP1Wire
-from adapters.http1 import HTTP1Pool, Origin, ProtocolError, Slots
+from adapters.http1 import MAX_ANSWER_HEADERS, HTTP1Pool, Origin, ProtocolError, Slots
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
@@ -524,8 +525,12 @@ async def test_https_is_spoken_and_certificates_are_checked(tls_files: tuple[Pat
     [
         b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000,
         b"HTTP/1.1 200 OK\r\n" + b"X-Filler: yyyyyyyyyy\r\n" * 300 + b"Content-Length: 0\r\n\r\n",
+        # 1000 bytes of payload, six times as many on the wire
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"1\r\nx\r\n" * 1000
+        + b"0\r\n\r\n",
     ],
-    ids=["body", "headers"],
+    ids=["body", "headers", "chunk-framing"],
 )
 async def test_an_answer_over_the_size_limit_is_refused(answer: bytes) -> None:
     async with scripted(answer) as (server, origin):
@@ -536,6 +541,44 @@ async def test_an_answer_over_the_size_limit_is_refused(answer: bytes) -> None:
             await pool.exchange(get(), within_s=2, idempotent=True)
         await pool.close()
     assert server.connections == 1
+
+
+def empty_headers(count: int) -> bytes:
+    return b"HTTP/1.1 200 OK\r\n" + b"a:\r\n" * (count - 1) + b"Content-Length: 2\r\n\r\nok"
+
+
+async def test_an_answer_with_too_many_headers_is_refused() -> None:
+    async with scripted(
+        empty_headers(MAX_ANSWER_HEADERS), empty_headers(MAX_ANSWER_HEADERS + 1)
+    ) as (
+        _,
+        origin,
+    ):
+        pool = pool_for(origin)
+        response = await pool.exchange(get(), within_s=2, idempotent=True)
+        assert (len(response.headers), response.body) == (MAX_ANSWER_HEADERS, b"ok")
+        with pytest.raises(ProtocolError, match=f"over {MAX_ANSWER_HEADERS} headers"):
+            await pool.exchange(get(), within_s=2, idempotent=True)
+        await pool.close()
+
+
+async def test_an_answer_in_tiny_chunks_takes_memory_near_its_size_on_the_wire() -> None:
+    cap = 1024 * 1024
+    head, end = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"0\r\n\r\n"
+    chunks = (cap - len(head) - len(end)) // len(b"1\r\nx\r\n")
+    async with scripted(head + b"1\r\nx\r\n" * chunks + end) as (_, origin):
+        pool = HTTP1Pool(
+            origin, max_connections=1, connect_timeout=2, pool_timeout=2, max_answer_bytes=cap
+        )
+        tracemalloc.start()
+        try:
+            response = await pool.exchange(get(), within_s=10, idempotent=True)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        await pool.close()
+    assert response.body == b"x" * chunks
+    assert peak < 4 * cap  # the server's send buffer, what was read, the body: not per chunk
 
 
 # The slots the pool and the client's calls in flight are counted with
