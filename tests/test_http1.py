@@ -428,13 +428,74 @@ async def test_compressed_answers_reach_adapters_decoded(
     assert response.json() == {"data": []}
 
 
-async def test_a_corrupt_compressed_answer_is_a_protocol_error() -> None:
-    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope"
+def gzipped_answer(body: bytes) -> bytes:
+    head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+    return head % len(body) + body
+
+
+async def answer_through_the_wire(answer: bytes) -> bytes:
     async with scripted(answer) as (_, origin):
         wire = _HTTP1Wire(f"http://127.0.0.1:{origin.port}", {}, HTTPConfig())
-        with pytest.raises(ProtocolError, match="corrupt"):
-            await wire.exchange(Outgoing("GET", "/"), 2)
-        await wire.close()
+        try:
+            return (await wire.exchange(Outgoing("GET", "/"), 2)).content
+        finally:
+            await wire.close()
+
+
+async def test_a_corrupt_compressed_answer_is_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError, match="corrupt"):
+        await answer_through_the_wire(gzipped_answer(b"nope"))
+
+
+ORDERS = b'{"data": [' + b", ".join(b'{"id": "%d"}' % n for n in range(100)) + b"]}"
+GZIP_MEMBERS = {
+    "two-members": gzip.compress(ORDERS[:500]) + gzip.compress(ORDERS[500:]),
+    "padded": gzip.compress(ORDERS[:500]) + bytes(3) + gzip.compress(ORDERS[500:]) + bytes(5),
+    "a-member-a-byte": b"".join(gzip.compress(ORDERS[n : n + 1]) for n in range(len(ORDERS))),
+    "empty-members": gzip.compress(b"") + gzip.compress(ORDERS) + gzip.compress(b"") * 3,
+}
+
+
+@pytest.mark.parametrize("body", GZIP_MEMBERS.values(), ids=GZIP_MEMBERS.keys())
+async def test_every_member_of_a_gzip_answer_reaches_adapters(body: bytes) -> None:
+    assert gzip.decompress(body) == ORDERS
+    assert await answer_through_the_wire(gzipped_answer(body)) == ORDERS
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (gzip.compress(ORDERS) + b"<html>trailer</html>", "corrupt"),
+        (gzip.compress(ORDERS) + b"\x1f", "cut short"),
+        (gzip.compress(ORDERS[:500]) + gzip.compress(ORDERS[500:])[:-6], "cut short"),
+    ],
+    ids=["trailing-garbage", "trailing-byte", "second-member-truncated"],
+)
+async def test_anything_but_a_whole_member_after_a_gzip_member_is_a_protocol_error(
+    body: bytes, reason: str
+) -> None:
+    with pytest.raises(ProtocolError, match=reason):
+        await answer_through_the_wire(gzipped_answer(body))
+
+
+async def test_a_gzip_answer_of_many_empty_members_gives_others_their_turn() -> None:
+    turns = 0
+
+    async def other_request() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_request())
+    await asyncio.sleep(0)
+    try:
+        body = gzip.compress(b"") * 20_000 + gzip.compress(b"{}")
+        assert await decoded(b"gzip", body, max_bytes=1024) == b"{}"
+        turns_before_the_end = turns
+    finally:
+        other.cancel()
+    assert turns_before_the_end > 10
 
 
 @pytest.mark.parametrize(
@@ -442,8 +503,9 @@ async def test_a_corrupt_compressed_answer_is_a_protocol_error() -> None:
     [
         (b"gzip", gzip.compress(b'{"data": []}')[:-6], "cut short"),
         (b"gzip", gzip.compress(bytes(3 * STEP_BYTES)), "over"),
+        (b"gzip", gzip.compress(bytes(STEP_BYTES)) * 3, "over"),
     ],
-    ids=["truncated", "over-the-cap"],
+    ids=["truncated", "over-the-cap", "members-over-the-cap"],
 )
 async def test_an_answer_that_does_not_decode_within_the_cap_is_a_protocol_error(
     encoding: bytes, body: bytes, reason: str
