@@ -254,6 +254,8 @@ class _HTTP1Wire:
         except OSError as exc:  # refused, reset, unresolvable, TLS: all "unreachable"
             raise ConnectionError(str(exc) or type(exc).__name__) from exc
         body = raw.body
+        if raw.transfer_coding:  # applied after any content coding, so undone first
+            body = await decoded(raw.transfer_coding, body, max_bytes=self._max_bytes)
         encoding = content_encoding(raw.headers)
         if encoding:
             body = await decoded(encoding, body, max_bytes=self._max_bytes)

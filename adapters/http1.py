@@ -49,6 +49,9 @@ class RawResponse:
     status: int
     headers: Headers
     body: bytes
+    transfer_coding: bytes = b""
+    """The transfer codings still on `body` (`gzip` of `Transfer-Encoding: gzip, chunked`:
+    the parser undoes only `chunked`); empty for most answers."""
 
 
 class ProtocolError(Exception):
@@ -308,6 +311,7 @@ class _Connection(asyncio.Protocol):
         """Bytes of the answer received so far, as they came on the wire."""
         self._heard = False
         self._until_close = False
+        self._transfer_coding = b""
         self._keep_alive = False
         self._lost = False
         self.idle_since = 0.0
@@ -391,10 +395,14 @@ class _Connection(asyncio.Protocol):
             self._refuse(ProtocolError(f"an answer with over {MAX_ANSWER_HEADERS} headers"))
 
     def on_headers_complete(self) -> None:
-        names = {name.lower() for name, _ in self._headers}
         status = self._parser.get_status_code()
         has_body = status >= 200 and status not in (204, 304)
-        self._until_close = has_body and not names & {b"content-length", b"transfer-encoding"}
+        length_given, codings = _framing(self._headers)
+        chunked = bool(codings) and codings[-1] == b"chunked"
+        # RFC 9112 §6.3: a body that is not chunked last, nor of a given length, ends when
+        # the connection does; the parser reads it so, and so must the end of the answer.
+        self._until_close = has_body and not chunked and (bool(codings) or not length_given)
+        self._transfer_coding = b", ".join(codings[:-1] if chunked else codings)
 
     def on_body(self, body: bytes) -> None:
         gathered = self._body
@@ -418,7 +426,8 @@ class _Connection(asyncio.Protocol):
         answer = self._answer
         if answer is not None and not answer.done():
             body = bytes(self._body)  # the one piece itself, if it came in one
-            answer.set_result(RawResponse(self._parser.get_status_code(), self._headers, body))
+            status = self._parser.get_status_code()
+            answer.set_result(RawResponse(status, self._headers, body, self._transfer_coding))
 
     def _fail(self, error: Exception) -> None:
         answer = self._answer
@@ -433,3 +442,20 @@ class _Connection(asyncio.Protocol):
 
     def _time_out(self) -> None:
         self._fail(TimeoutError())
+
+
+def _framing(headers: Headers) -> tuple[bool, list[bytes]]:
+    """Whether `headers` give a `Content-Length`, and the transfer codings they name, in
+    the order they were applied (parameters left out, in lower case)."""
+    length_given = False
+    codings: list[bytes] = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"content-length":
+            length_given = True
+        elif lowered == b"transfer-encoding":
+            for coding in value.split(b","):
+                token = coding.split(b";", 1)[0].strip().lower()
+                if token:
+                    codings.append(token)
+    return length_given, codings

@@ -433,8 +433,8 @@ def gzipped_answer(body: bytes) -> bytes:
     return head % len(body) + body
 
 
-async def answer_through_the_wire(answer: bytes) -> bytes:
-    async with scripted(answer) as (_, origin):
+async def answer_through_the_wire(answer: bytes, *, then_close: bool = False) -> bytes:
+    async with scripted(answer, close_after={0} if then_close else set()) as (_, origin):
         wire = _HTTP1Wire(f"http://127.0.0.1:{origin.port}", {}, HTTPConfig())
         try:
             return (await wire.exchange(Outgoing("GET", "/"), 2)).content
@@ -476,6 +476,22 @@ async def test_anything_but_a_whole_member_after_a_gzip_member_is_a_protocol_err
 ) -> None:
     with pytest.raises(ProtocolError, match=reason):
         await answer_through_the_wire(gzipped_answer(body))
+
+
+def chunked(body: bytes, size: int = 100) -> bytes:
+    pieces = [body[n : n + size] for n in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+
+
+async def test_an_answer_in_a_transfer_coding_ended_by_close_is_read_whole() -> None:
+    # RFC 9112 §6.3: not chunked last, so the body ends when the connection does.
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n" + gzip.compress(ORDERS)
+    assert await answer_through_the_wire(answer, then_close=True) == ORDERS
+
+
+async def test_a_transfer_coding_under_chunked_is_undone_too() -> None:
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+    assert await answer_through_the_wire(head + chunked(gzip.compress(ORDERS))) == ORDERS
 
 
 async def test_a_gzip_answer_of_many_empty_members_gives_others_their_turn() -> None:
