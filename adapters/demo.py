@@ -30,11 +30,10 @@ from adapters.base import (
 )
 from adapters.errors import NotAllowed, NotFound
 from adapters.paging import EARLIEST, page_in_memory, page_of
-from adapters.write_rules import asks_for_refund, recipient, shows_address
+from adapters.write_rules import as_read, asks_for_refund, shows_address
 from mappings import demo as demo_mapping
-from mappings.addresses import AddressRecord
 from mappings.carts import Cart
-from mappings.models import Address, Customer, Delivery, Order, OrderItem, StatusEvent
+from mappings.models import Customer, Delivery, Order, OrderItem, StatusEvent
 from mappings.shelf import tracked_as
 from mappings.shipments import Shipment
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
@@ -73,19 +72,6 @@ def _why_not_changeable(order: Order) -> str | None:
 def _newest_first(shipment: Shipment, order: Order) -> tuple[datetime, str]:
     """A parcel not sent yet ranks by its order's date."""
     return (shipment.shipping_date or order.purchase_datetime or EARLIEST, shipment.id)
-
-
-def new_shipping_address(new: NewShippingAddress, current: Address | None) -> Address | None:
-    """The address the store keeps after `new`: the place as given, the recipient kept
-    unless given, normalized as every read shows an address."""
-    return AddressRecord(
-        line1=new.address,
-        zip_code=new.zip_code,
-        city=new.city,
-        region=new.region_code,
-        country=new.country_code,
-        **recipient(new, current),
-    ).normalized()
 
 
 def _as_cancelled(order: Order) -> dict[str, object]:
@@ -228,7 +214,7 @@ class DemoAdapter(Adapter):
         reason = _why_not_changeable(order)
         if reason is not None:
             raise NotAllowed(reason)
-        self._replace(order, shipping_address=new_shipping_address(address, current))
+        self._replace(order, shipping_address=as_read(address, current))
         return WriteResult("applied")
 
     async def cancel_items(self, customer_id: str, order_id: str, body: CancelItems) -> WriteResult:

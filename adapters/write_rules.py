@@ -40,7 +40,7 @@ def shows_address(current: Address | None, new: NewShippingAddress) -> bool:
     so that an address sent again in another form, or as the platform keeps it, is seen.
     A part the reads could not show (anonymized) cannot be confirmed, so is not in place.
     """
-    wanted = as_read(new)
+    wanted = as_read(new, None)
     if current is None or wanted is None:
         return False
     # An empty recipient part is kept as it is, like one not given (see `recipient`).
@@ -55,17 +55,16 @@ def shows_address(current: Address | None, new: NewShippingAddress) -> bool:
     )
 
 
-def as_read(new: NewShippingAddress) -> Address | None:
-    """`new` as the reads show an address: what a platform that kept it as sent reads back."""
+def as_read(new: NewShippingAddress, current: Addressee | None) -> Address | None:
+    """`new` as the reads show an address, naming whom `current` names where `new` does not
+    (`recipient`): what a store that keeps an address as sent reads back after the change."""
     return AddressRecord(
-        first_name=new.first_name,
-        last_name=new.last_name,
-        phone_number=new.phone_number,
         line1=new.address,
         zip_code=new.zip_code,
         city=new.city,
         region=new.region_code,
         country=new.country_code,
+        **recipient(new, current),
     ).normalized()
 
 
