@@ -89,6 +89,9 @@ def fleet_env(platform: Platform, redis_url: str) -> dict[str, str]:
         "ERC_BRIDGE_CACHE_TTL_S": "0",  # every read reaches the platform
         "ERC_BRIDGE_PLATFORM_RATE": str(RATE),
         "ERC_BRIDGE_LOG_LEVEL": "debug",  # every line a replica may write
+        # A Redis command slower than this sends a replica to its own budget for a second,
+        # by design; on a test machine busy with other tests 0.25 s is not always enough.
+        "ERC_BRIDGE_REDIS_TIMEOUT_S": "2",
     }
 
 
@@ -197,7 +200,8 @@ def test_two_replicas_under_load_keep_the_shared_platform_rate(
     assert len(during) >= RATE * 3 * 0.7, "the load did not reach the budget"
     # Two calls of slack for jitter on the way (one call late, the next on time); without
     # the shared budget each replica alone would reach the rate, and without any, hundreds.
-    assert _busiest_second(during) <= RATE + 2
+    on_their_own = [one.port for one in fleet if "platform_budget_local" in one.logs()]
+    assert _busiest_second(during) <= RATE + 2, f"replicas on their own budget: {on_their_own}"
     assert len(during) <= RATE * (ended - began) + 3
     assert set(statuses) == {200}
     with fleet[0].client() as client:
