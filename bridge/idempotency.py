@@ -78,6 +78,8 @@ class Claim(StrEnum):
     """The same request is being answered now (409)."""
     REUSED = "reused"
     """The key was used for another route, order or body (422)."""
+    UNCONFIRMED = "unconfirmed"
+    """The shared store did not say in time whether the key is free (503, to repeat)."""
 
 
 @dataclass(frozen=True)

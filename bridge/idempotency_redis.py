@@ -13,7 +13,7 @@ replica that died mid-write holds the key no longer than that. An answer is kept
 `TTL_S` (24 h).
 
 A claim Redis does not answer in time may still have been taken there: the request is
-refused as running (409) rather than written, and its record is released if Redis lets
+refused (503, to be repeated) rather than written, and its record is released if Redis lets
 it, else it expires as a dead replica's would. Written anyway, its answer could not be
 kept in Redis, and a repeat on another replica would write a second time. Only a Redis
 known to be out of reach (it refused the connection, or failed a moment ago) leaves the
@@ -162,7 +162,7 @@ class RedisIdempotencyStore:
         await self.memory.release(owner, key)
         log.warning(
             "idempotency_unconfirmed",
-            detail="Redis did not answer the claim in time: the write is refused as running",
+            detail="Redis did not answer the claim in time: the write is refused, to repeat",
         )
         # Now, although Redis failed a moment ago: else the key stays running in Redis,
         # and refused everywhere, until the record expires.
@@ -171,7 +171,7 @@ class RedisIdempotencyStore:
                 await self._release(keys=[record], args=[token])
         except FAILURES:
             pass
-        return Lookup(Claim.RUNNING)
+        return Lookup(Claim.UNCONFIRMED)
 
     async def finish(self, owner: str, key: str, answer: Answer) -> None:
         await self.memory.finish(owner, key, answer)

@@ -413,6 +413,14 @@ class WriteEndpoint:
 
 
 def _key_refusal(claim: Claim) -> ERCError:
+    if claim is Claim.UNCONFIRMED:
+        return ERCError(
+            503,
+            "unavailable",
+            "The Idempotency-Key could not be checked in time, and nothing was written",
+            description="Repeat the request with the same key",
+            headers={"Retry-After": "1"},
+        )
     if claim is Claim.RUNNING:
         return ERCError(
             409,

@@ -148,7 +148,7 @@ async def test_a_claim_redis_answers_too_late_is_refused_and_its_key_freed(
         try:
             relay.delay_s = 0.3  # Redis runs the claim; its answer comes after the timeout
             with structlog.testing.capture_logs() as logs:
-                assert (await a.claim("me", "k-late", FIRST)).claim is Claim.RUNNING
+                assert (await a.claim("me", "k-late", FIRST)).claim is Claim.UNCONFIRMED
             assert "idempotency_unconfirmed" in [line["event"] for line in logs]
             assert len(a.memory) == 0
             relay.delay_s = 0.0
@@ -180,8 +180,8 @@ def test_a_write_whose_claim_redis_answers_too_late_is_made_once(
         b, c = replica(redis_server.url), replica(redis_server.url)
         relay.delay_s = 0.3
         refused = a.post(CANCEL, headers=key)
-        assert refused.status_code == 409, "written although Redis may hold the key"
-        assert refused.json()["code"] == "conflict"
+        assert refused.status_code == 503, "written although Redis may hold the key"
+        assert (refused.json()["code"], refused.headers["retry-after"]) == ("unavailable", "1")
         assert platform.writes == []
         relay.delay_s = 0.0
         first = b.post(CANCEL, headers=key)
