@@ -337,19 +337,27 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
             self.transport.close()  # nothing was asked: nothing to answer
 
     def _refuse(self, error: ERCError) -> None:
-        """Answers a request whose head is not read to its end, and closes."""
+        """Answers a request that cannot be read to its end, and closes."""
         self._head_since = None
         # What the parser holds of the head goes now, not when the connection is gone.
         self.parser = httptools.HttpRequestParser(self)
         self.url, self.headers = b"", []
         request_id = secrets.token_hex(16)
         log.info("request_refused", status=error.status, code=error.code, request_id=request_id)
-        if self.cycle is not None and not self.cycle.response_complete:
-            # An earlier request's answer is still on its way: it ends the connection.
-            self.cycle.keep_alive = False
-            self.flow.pause_reading()
-            return
+        cycle = self.cycle
         headers = [*self.server_state.default_headers, (b"x-request-id", request_id.encode())]
+        if cycle is not None and not cycle.response_complete:
+            if not cycle.more_body:
+                # An earlier request's answer is still on its way: it ends the connection.
+                cycle.keep_alive = False
+                self.flow.pause_reading()
+                return
+            # The body its app is reading cannot be: the app hears the client is gone
+            # (when the connection is lost), and the answer is this one if none has begun.
+            if not cycle.response_started:
+                self.transport.write(raw_answer(error, headers))
+            self.transport.close()
+            return
         self.transport.write(raw_answer(error, headers))
         self.transport.close()
 

@@ -329,6 +329,9 @@ MALFORMED = {
     "space-in-header-name": b"GET /healthz HTTP/1.1\r\nHost: t\r\nSecret Token: s3\r\n\r\n",
     "content-length-abc": b"POST /oauth/token HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
     "unknown-method": b"BREW /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
+    # The head is fine and the app is reading the body when its framing turns out wrong.
+    "bad-chunk-in-body": b"POST /oauth/token HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+    b"Content-Type: application/x-www-form-urlencoded\r\n\r\nzz\r\n",
 }
 
 
