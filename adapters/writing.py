@@ -8,13 +8,47 @@ order with the time kept back.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 
 from adapters.deadline import deadline_after, remaining
 from adapters.errors import AdapterError, UpstreamTimeout, WriteNotConfirmed
 
 WRITE_SHARE = 2 / 3
 """The part of the time left that the write itself may take; the rest is for the re-read."""
+
+
+class Sends:
+    """Whether a write of the attempt under watch went out to the platform."""
+
+    __slots__ = ("started",)
+
+    def __init__(self) -> None:
+        self.started = False
+
+
+_watched: ContextVar[Sends | None] = ContextVar("erc_bridge_write_sends", default=None)
+
+
+@contextlib.contextmanager
+def watching_sends() -> Iterator[Sends]:
+    """Notes whether the block sends a write: until it does, a failure cannot have changed
+    anything on the platform, and the request may be tried again as new."""
+    sends = Sends()
+    token = _watched.set(sends)
+    try:
+        yield sends
+    finally:
+        _watched.reset(token)
+
+
+def going_out() -> None:
+    """The write is about to be sent: from now it may reach the platform, whatever the
+    answer says."""
+    sends = _watched.get()
+    if sends is not None:
+        sends.started = True
 
 
 async def write_once(
@@ -26,6 +60,7 @@ async def write_once(
     """Await `send()` once; after a timeout, `shows_change()` decides: the change is there
     (return) or it is not, or cannot be read (WriteNotConfirmed)."""
     left = remaining()
+    going_out()
     try:
         if left is None:
             await send()

@@ -7,10 +7,11 @@ answer again without reaching the platform. Which answers are kept:
   and server errors alike (502, 503, 504 "the change was not confirmed"). After a
   timeout or a lost connection the platform may still apply the change, and a retry that
   sent it again could cancel or move a parcel twice.
-- Not an answer given without calling the platform at all (`unsent`): its circuit was
-  open, or the call budget had no turn for the call. Nothing was sent, so a retry with
-  the same key tries again. The record is dropped, as it is when the write ends without
-  any answer.
+- Not a server error (500 and above) given before the write went out: a read before it
+  failed (the order's ownership, its state), or its own call was never sent (`unsent`:
+  the circuit was open, the call budget had no turn). Nothing was written, so a retry
+  with the same key tries again. The record is dropped, as it is when the write ends
+  without any answer.
 
 Records belong to the caller that made them: another caller's key is another record.
 The store here lives in one process; `IdempotencyStore` is what a shared store (Redis)

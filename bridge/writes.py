@@ -30,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from adapters.base import Adapter, Capability, WriteResult
 from adapters.deadline import within
+from adapters.writing import watching_sends
 from bridge import links
 from bridge.auth import ORDERS_WRITE, Principal, client_address
 from bridge.bodies import ClientGone, header, read_body
@@ -352,13 +353,15 @@ class WriteEndpoint:
     async def _perform(self, scope: Scope, raw: bytes, attempt: Attempt) -> Answer:
         route, deadline_s = self.route, self.bridge.settings.deadline_s
         begun = time.monotonic()
-        try:
-            body = parse_body(route.body, raw, required=route.body_required)
-            async with within(deadline_s):
-                result = await self._write(attempt, body)
-        except ANSWERED as exc:
-            attempt.unsent = unsent(exc)
-            return _refused(attempt, error_of(exc))
+        with watching_sends() as sends:
+            try:
+                body = parse_body(route.body, raw, required=route.body_required)
+                async with within(deadline_s):
+                    result = await self._write(attempt, body)
+            except ANSWERED as exc:
+                error = error_of(exc)
+                attempt.unsent = error.status >= 500 and (not sends.started or unsent(exc))
+                return _refused(attempt, error)
         attempt.outcome, attempt.reason = result.outcome, None
         attempt.ignored = result.ignored
         if result.outcome == "applied":

@@ -135,6 +135,30 @@ async def test_timeout_without_the_change_in_place_is_not_confirmed_and_not_rese
 
 
 @pytest.mark.parametrize("write", WRITES)
+async def test_a_failure_before_the_write_was_sent_leaves_its_key_to_the_repeat(
+    platform: Platform, adapter: HTTPAdapter, write: str
+) -> None:
+    module = platform.module
+    route = path(module.CUSTOMER, module.ORDER, write)
+    body = None if write == "cancel_order" else module.NEW_ADDRESS.model_dump(exclude_none=True)
+    app = create_app(settings(writes=True), adapter=adapter)
+    headers = {**AUTH, "Idempotency-Key": f"unread-{write}"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bridge", headers=headers
+    ) as bridge:
+        # The platform answers 503 to everything: the order is not even read.
+        platform.emulator.faults.add(503, {"errors": [{"title": "down"}]}, times=100)
+        first = await bridge.post(route, json=body)
+        platform.emulator.faults.clear()
+        repeat = await bridge.post(route, json=body)
+
+    assert (first.status_code, first.json()["code"]) == (503, "upstream_unavailable")
+    assert repeat.status_code == 200
+    assert "idempotent-replayed" not in repeat.headers
+    assert len(platform.writes()) == 1
+
+
+@pytest.mark.parametrize("write", WRITES)
 async def test_an_unconfirmed_write_repeated_under_its_key_is_replayed_not_sent_again(
     platform: Platform, adapter: HTTPAdapter, write: str
 ) -> None:

@@ -9,6 +9,7 @@ import httpx
 
 from adapters.base import WriteResult
 from adapters.errors import AdapterError
+from adapters.writing import going_out
 from bridge.app import create_app
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
 from tests.conformance import suite as conformance
@@ -51,6 +52,7 @@ class RecordingWrites(RecordingDemoAdapter):
         return [call for call in self.calls if call[0] in WRITE_CALLS]
 
     async def _before_write(self, name: str, *args: Any) -> None:
+        going_out()  # as a platform's write: what follows may have changed the store
         self.calls.append((name, args))
         if self.entered is not None:
             self.entered.set()
