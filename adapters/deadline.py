@@ -24,6 +24,18 @@ def deadline_after(seconds: float) -> Iterator[None]:
         _deadline.reset(token)
 
 
+@contextlib.contextmanager
+def request_given(seconds: float) -> Iterator[None]:
+    """A request given `seconds` in all, whatever deadlines its steps then run on one after
+    the other: work a step starts that other requests share runs that long
+    (`on_its_own_deadline`), not as long as the step that happened to start it."""
+    token = _request_s.set(seconds)
+    try:
+        yield
+    finally:
+        _request_s.reset(token)
+
+
 class within:
     """Share a deadline `seconds` from now with every platform call inside the block, and
     cancel the block (TimeoutError) if it is still running then. The outermost block is

@@ -29,7 +29,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from adapters.base import Adapter, Capability, WriteResult
-from adapters.deadline import within
+from adapters.deadline import request_given, within
 from adapters.writing import watching_sends
 from bridge import links
 from bridge.auth import ORDERS_WRITE, Principal, client_address
@@ -312,7 +312,9 @@ class WriteEndpoint:
     ) -> Answer:
         answer: Answer | None = None
         try:
-            answer = await self._perform(scope, raw, attempt)
+            # The write and W3's page after it each have a deadline of their own.
+            with request_given(self.bridge.settings.deadline_s):
+                answer = await self._perform(scope, raw, attempt)
             return answer
         finally:
             if claim is not None:

@@ -9,7 +9,7 @@ import gc
 
 import pytest
 
-from adapters.deadline import remaining, within
+from adapters.deadline import remaining, request_given, within
 from adapters.tasks import EAGER, SharedTasks, start_task
 
 pytestmark = pytest.mark.anyio
@@ -225,3 +225,19 @@ async def test_a_run_keeps_its_starters_context_but_runs_on_a_deadline_of_its_ow
     starters, left = await other
     assert starters == "starter's"
     assert left is not None and left > 30.0
+
+
+async def test_a_run_started_by_a_later_step_of_a_request_lasts_as_long_as_the_request() -> None:
+    """A request whose steps run one after the other, each on a deadline of its own (a
+    write, then W3's page), was given its whole time all the same."""
+    shared: SharedTasks[str, float | None] = SharedTasks()
+
+    async def left() -> float | None:
+        return remaining()
+
+    with request_given(60.0):
+        async with within(5.0):
+            pass  # the write
+        async with within(1.0):  # the page read after it
+            given = await shared.run("k", left)
+    assert given is not None and given > 30.0
