@@ -115,8 +115,9 @@ WRITE_ERRORS = {
     "can read out; `fields` names the body field to blame), or the Idempotency-Key was used "
     "for another request (`idempotency_key_reused`); nothing was written",
     "501": "Writes are off (`ERC_BRIDGE_WRITES`), or the platform adapter cannot serve this route",
-    "503": "The platform is unavailable (`upstream_unavailable`), or the Idempotency-Key could "
-    "not be checked across replicas in time (`unavailable`); nothing was written",
+    "503": "The platform is unavailable (`upstream_unavailable`; a connection lost after the "
+    "write was sent may still have changed the order), or the Idempotency-Key could not be "
+    "checked across replicas in time (`unavailable`, nothing written)",
     "504": "The platform did not answer in time, or did not confirm the change "
     "(`upstream_timeout`): the change may or may not have been made",
 }
