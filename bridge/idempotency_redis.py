@@ -12,12 +12,12 @@ A running record expires after `running_ttl_s` (the write's deadline and a margi
 replica that died mid-write holds the key no longer than that. An answer is kept for
 `TTL_S` (24 h).
 
-A claim Redis does not answer in time may still have been taken there: the request is
-refused (503, to be repeated) rather than written, and its record is released if Redis lets
-it, else it expires as a dead replica's would. Written anyway, its answer could not be
-kept in Redis, and a repeat on another replica would write a second time. Only a Redis
-known to be out of reach (it refused the connection, or failed a moment ago) leaves the
-key to this process.
+A claim Redis does not answer in time, or whose connection is lost once it was sent, may
+still have been taken there: the request is refused (503, to be repeated) rather than
+written, and its record is released if Redis lets it, else it expires as a dead replica's
+would. Written anyway, its answer could not be kept in Redis, and a repeat on another
+replica would write a second time. Only a Redis known to be out of reach (it refused the
+connection, or failed a moment ago) leaves the key to this process.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ import orjson
 import structlog
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeout
+from redis.exceptions import AuthenticationError, BusyLoadingError, RedisError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from adapters.shared_state import FAILURES, SharedState
 from bridge.idempotency import TTL_S, Answer, Claim, Lookup, MemoryIdempotencyStore
@@ -88,6 +88,16 @@ def _headers_of(stored: bytes) -> tuple[tuple[bytes, bytes], ...]:
     )
 
 
+def _not_run(error: RedisError) -> bool:
+    """Whether Redis cannot have run a command that failed with `error`: it answered with
+    an error, or no connection could be made to send it on. A connection lost once the
+    command was sent leaves it unknown, as a late answer does."""
+    if isinstance(error, ResponseError | BusyLoadingError | AuthenticationError):
+        return True
+    # redis-py words a failure to connect so, and no other (its reads say "reading from").
+    return isinstance(error, RedisConnectionError) and "connecting to" in str(error)
+
+
 def _lookup_of(found: list[bytes | None], fingerprint: str) -> Lookup:
     """What a record another request claimed means for this one."""
     stored_fingerprint, status, body, headers = found
@@ -139,7 +149,7 @@ class RedisIdempotencyStore:
             try:
                 found = await script(keys=[record], args=[fingerprint, token, self._running_ms])
             except RedisError as error:
-                unanswered = isinstance(error, RedisTimeout)
+                unanswered = not _not_run(error)
                 raise
             unanswered = False
             return (found,)

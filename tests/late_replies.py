@@ -16,11 +16,13 @@ from tests.redis_server import RedisServer
 
 
 class LateReplies:
-    """`url` reaches `redis` through the relay; `delay_s` makes its replies late."""
+    """`url` reaches `redis` through the relay; `delay_s` makes its replies late, and
+    `lose_replies` drops the connection where a reply would pass instead."""
 
     def __init__(self, redis: RedisServer) -> None:
         self.upstream_port = redis.port
         self.delay_s = 0.0
+        self.lose_replies = False
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._stopped: asyncio.Event | None = None
@@ -74,6 +76,9 @@ class LateReplies:
     ) -> None:
         try:
             while data := await source.read(65536):
+                if late and self.lose_replies:
+                    sink.transport.abort()  # Redis ran the command; its reply is lost
+                    return
                 if late and self.delay_s:
                     await asyncio.sleep(self.delay_s)
                 sink.write(data)

@@ -163,6 +163,35 @@ async def test_a_claim_redis_answers_too_late_is_refused_and_its_key_freed(
             await direct.close()
 
 
+async def test_a_claim_whose_reply_is_lost_with_its_connection_is_refused_and_its_key_freed(
+    redis_server: RedisServer,
+) -> None:
+    namespace = f"test-idempotency-{uuid.uuid4().hex}"
+    with LateReplies(redis_server) as relay:
+        dropping = SharedState(relay.url, namespace=namespace, timeout_s=2.0)
+        direct = SharedState(redis_server.url, namespace=namespace)
+        a = RedisIdempotencyStore(dropping, running_ttl_s=5)
+        b = RedisIdempotencyStore(direct, running_ttl_s=5)
+        try:
+            relay.lose_replies = True  # Redis runs the claim; the connection drops instead
+            assert (await a.claim("me", "k-lost", FIRST)).claim is Claim.UNCONFIRMED
+            assert len(a.memory) == 0
+            # Its release reached Redis although no reply came back: the key is free.
+            assert (await b.claim("me", "k-lost", FIRST)).claim is Claim.NEW
+        finally:
+            await dropping.close()
+            await direct.close()
+
+
+async def test_a_claim_redis_refuses_to_connect_for_is_this_processs() -> None:
+    refusing = SharedState("redis://127.0.0.1:1/0", namespace="test-refused", timeout_s=1.0)
+    try:
+        store = RedisIdempotencyStore(refusing, running_ttl_s=5)
+        assert (await store.claim("me", "k-refused", FIRST)).claim is Claim.NEW
+    finally:
+        await refusing.close()
+
+
 def test_a_write_whose_claim_redis_answers_too_late_is_made_once(
     redis_server: RedisServer,
 ) -> None:
