@@ -50,6 +50,8 @@ async def decoded(encoding: bytes, body: bytes, *, max_bytes: int) -> bytes:
     any other label is left to the JSON parser to judge); ProtocolError when it is
     corrupt, is followed by anything but gzip members or padding, or would decode to more
     than `max_bytes`."""
+    if not body:
+        return body  # nothing was encoded, whatever the label says (a 204, an empty 200)
     if encoding in (b"gzip", b"x-gzip"):
         return await _gunzip(body, max_bytes)
     if encoding == b"deflate":

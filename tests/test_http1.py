@@ -463,6 +463,20 @@ async def test_every_member_of_a_gzip_answer_reaches_adapters(body: bytes) -> No
 
 
 @pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n",
+    ],
+    ids=["no-content", "empty-200"],
+)
+async def test_an_empty_answer_labelled_gzip_is_empty(head: bytes) -> None:
+    """Some servers and proxies label every answer, bodies or none (BigCommerce answers an
+    empty list with 204)."""
+    assert await answer_through_the_wire(head) == b""
+
+
+@pytest.mark.parametrize(
     ("body", "reason"),
     [
         (gzip.compress(ORDERS) + b"<html>trailer</html>", "corrupt"),
