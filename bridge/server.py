@@ -345,20 +345,17 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         request_id = secrets.token_hex(16)
         log.info("request_refused", status=error.status, code=error.code, request_id=request_id)
         cycle = self.cycle
-        headers = [*self.server_state.default_headers, (b"x-request-id", request_id.encode())]
-        if cycle is not None and not cycle.response_complete:
-            if not cycle.more_body:
-                # An earlier request's answer is still on its way: it ends the connection.
-                cycle.keep_alive = False
-                self.flow.pause_reading()
-                return
-            # The body its app is reading cannot be: the app hears the client is gone
-            # (when the connection is lost), and the answer is this one if none has begun.
-            if not cycle.response_started:
-                self.transport.write(raw_answer(error, headers))
-            self.transport.close()
+        answering = cycle if cycle is not None and not cycle.response_complete else None
+        if answering is not None and not answering.more_body:
+            # An earlier request's answer is still on its way: it ends the connection.
+            answering.keep_alive = False
+            self.flow.pause_reading()
             return
-        self.transport.write(raw_answer(error, headers))
+        # Else the request refused is the one being read, whose app, if it is reading the
+        # body, hears the client is gone: this is its answer unless one has begun.
+        if answering is None or not answering.response_started:
+            headers = [*self.server_state.default_headers, (b"x-request-id", request_id.encode())]
+            self.transport.write(raw_answer(error, headers))
         self.transport.close()
 
     def _turn_away(self, transport: asyncio.Transport) -> None:
