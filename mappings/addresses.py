@@ -59,13 +59,13 @@ def region_code(raw: str, country: str | None) -> str | None:
         return text
     if country is None:
         return None
-    suffixed = f"{country}-{text}"
-    if _SUBDIVISION_SUFFIX.match(text) and _subdivision(suffixed) is not None:
+    suffixed = f"{country}-{text}" if _SUBDIVISION_SUFFIX.match(text) else None
+    if suffixed is not None and _subdivision(suffixed) is not None:
         return suffixed
     for subdivision in _subdivisions_of(country):
         if str(subdivision.name).upper() == text:
             return str(subdivision.code)
-    return suffixed if _SUBDIVISION_SUFFIX.match(text) else None
+    return suffixed
 
 
 def same_region(first: str | None, second: str | None) -> bool:
