@@ -172,7 +172,7 @@ class RedisIdempotencyStore:
         await self.memory.release(owner, key)
         log.warning(
             "idempotency_unconfirmed",
-            detail="Redis did not answer the claim in time: the write is refused, to repeat",
+            detail="Redis did not confirm the claim: the write is refused, to repeat",
         )
         # Now, although Redis failed a moment ago: else the key stays running in Redis,
         # and refused everywhere, until the record expires.

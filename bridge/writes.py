@@ -126,7 +126,8 @@ class Attempt:
     extra: dict[str, str] = field(default_factory=dict)
     recorded: bool = False
     unsent: bool = False
-    """The answer came before the write was sent (`idempotency.unsent`): its key is freed."""
+    """A server error came before the write went out (none was sent, or its call never
+    was: `idempotency.unsent`): its key is freed."""
 
     def refused(self, error: ERCError) -> None:
         self.outcome = "failed" if error.status >= 500 else "refused"
