@@ -158,7 +158,6 @@ class ERCEndpoint(Endpoint):
     def __init__(self, route: ERCRoute, bridge: Bridge) -> None:
         self.route = route
         self.bridge = bridge
-        self.ttl = bridge.settings.cache_ttl_s
 
     async def respond(
         self, scope: Scope, receive: Receive, send: Send, *extra: tuple[bytes, bytes]
@@ -168,8 +167,9 @@ class ERCEndpoint(Endpoint):
             key, request = self.prepare(scope)
             body, status = self.bridge.cache.fresh(key), CacheStatus.HIT
             if body is None:
+                ttl = self.bridge.settings.cache_ttl_s
                 body, status = await self.bridge.cache.refresh(
-                    key, self.ttl, lambda: self.produce(request), owner=request.owner
+                    key, ttl, lambda: self.produce(request), owner=request.owner
                 )
             body = request.as_requested(body)
         except ANSWERED as exc:
