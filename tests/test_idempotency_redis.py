@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -136,51 +136,55 @@ async def test_without_redis_the_key_is_the_processs(own_redis: RedisServer) -> 
         await shared.close()
 
 
+@asynccontextmanager
+async def relayed_and_direct(
+    redis: RedisServer, timeout_s: float
+) -> AsyncIterator[tuple[LateReplies, RedisIdempotencyStore, RedisIdempotencyStore]]:
+    """Two replicas' stores on a namespace of their own: the first reaches Redis through
+    the reply relay, with `timeout_s` for a command, the second directly."""
+    namespace = f"test-idempotency-{uuid.uuid4().hex}"
+    with LateReplies(redis) as relay:
+        relayed = SharedState(relay.url, namespace=namespace, timeout_s=timeout_s)
+        direct = SharedState(redis.url, namespace=namespace)
+        try:
+            yield (
+                relay,
+                RedisIdempotencyStore(relayed, running_ttl_s=5),
+                RedisIdempotencyStore(direct, running_ttl_s=5),
+            )
+        finally:
+            await relayed.close()
+            await direct.close()
+
+
 async def test_a_claim_redis_answers_too_late_is_refused_and_its_key_freed(
     redis_server: RedisServer,
 ) -> None:
-    namespace = f"test-idempotency-{uuid.uuid4().hex}"
-    with LateReplies(redis_server) as relay:
-        slow = SharedState(relay.url, namespace=namespace, timeout_s=0.1)
-        direct = SharedState(redis_server.url, namespace=namespace)
-        a = RedisIdempotencyStore(slow, running_ttl_s=5)
-        b = RedisIdempotencyStore(direct, running_ttl_s=5)
-        try:
-            relay.delay_s = 0.3  # Redis runs the claim; its answer comes after the timeout
-            with structlog.testing.capture_logs() as logs:
-                assert (await a.claim("me", "k-late", FIRST)).claim is Claim.UNCONFIRMED
-            assert "idempotency_unconfirmed" in [line["event"] for line in logs]
-            assert len(a.memory) == 0
-            relay.delay_s = 0.0
-            # Not written on A, so the repeat on B is the first write, and its answer is
-            # what every later repeat gets.
-            assert (await b.claim("me", "k-late", FIRST)).claim is Claim.NEW
-            await b.finish("me", "k-late", ANSWER)
-            fresh = RedisIdempotencyStore(direct, running_ttl_s=5)
-            assert (await fresh.claim("me", "k-late", FIRST)).answer == ANSWER
-        finally:
-            await slow.close()
-            await direct.close()
+    async with relayed_and_direct(redis_server, timeout_s=0.1) as (relay, a, b):
+        relay.delay_s = 0.3  # Redis runs the claim; its answer comes after the timeout
+        with structlog.testing.capture_logs() as logs:
+            assert (await a.claim("me", "k-late", FIRST)).claim is Claim.UNCONFIRMED
+        assert "idempotency_unconfirmed" in [line["event"] for line in logs]
+        assert len(a.memory) == 0
+        relay.delay_s = 0.0
+        # Not written on A, so the repeat on B is the first write, and its answer is
+        # what every later repeat gets.
+        assert (await b.claim("me", "k-late", FIRST)).claim is Claim.NEW
+        await b.finish("me", "k-late", ANSWER)
+        fresh = RedisIdempotencyStore(b.shared, running_ttl_s=5)
+        assert (await fresh.claim("me", "k-late", FIRST)).answer == ANSWER
 
 
 async def test_a_claim_whose_reply_is_lost_with_its_connection_is_refused_and_its_key_freed(
     redis_server: RedisServer,
 ) -> None:
-    namespace = f"test-idempotency-{uuid.uuid4().hex}"
-    with LateReplies(redis_server) as relay:
-        dropping = SharedState(relay.url, namespace=namespace, timeout_s=2.0)
-        direct = SharedState(redis_server.url, namespace=namespace)
-        a = RedisIdempotencyStore(dropping, running_ttl_s=5)
-        b = RedisIdempotencyStore(direct, running_ttl_s=5)
-        try:
-            relay.lose_replies = True  # Redis runs the claim; the connection drops instead
-            assert (await a.claim("me", "k-lost", FIRST)).claim is Claim.UNCONFIRMED
-            assert len(a.memory) == 0
-            # Its release reached Redis although no reply came back: the key is free.
-            assert (await b.claim("me", "k-lost", FIRST)).claim is Claim.NEW
-        finally:
-            await dropping.close()
-            await direct.close()
+    # A timeout the lost reply cannot reach: only the lost connection refuses the claim.
+    async with relayed_and_direct(redis_server, timeout_s=2.0) as (relay, a, b):
+        relay.lose_replies = True  # Redis runs the claim; the connection drops instead
+        assert (await a.claim("me", "k-lost", FIRST)).claim is Claim.UNCONFIRMED
+        assert len(a.memory) == 0
+        # Its release reached Redis although no reply came back: the key is free.
+        assert (await b.claim("me", "k-lost", FIRST)).claim is Claim.NEW
 
 
 async def test_a_claim_redis_refuses_to_connect_for_is_this_processs() -> None:
