@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from functools import partial
 
+from tests.proxy import pipe
 from tests.redis_server import RedisServer
 
 
@@ -65,25 +67,17 @@ class LateReplies:
         try:
             redis, to_redis = await asyncio.open_connection("127.0.0.1", self.upstream_port)
             await asyncio.gather(
-                self._pipe(client, to_redis, late=False), self._pipe(redis, to_client, late=True)
+                pipe(client, to_redis),
+                pipe(redis, to_client, passes=partial(self._reply_passes, to_client)),
             )
         finally:
             self._relays.discard(relay)
             to_client.close()
 
-    async def _pipe(
-        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, late: bool
-    ) -> None:
-        try:
-            while data := await source.read(65536):
-                if late and self.lose_replies:
-                    sink.transport.abort()  # Redis ran the command; its reply is lost
-                    return
-                if late and self.delay_s:
-                    await asyncio.sleep(self.delay_s)
-                sink.write(data)
-                await sink.drain()
-        except ConnectionError:
-            pass
-        finally:
-            sink.close()
+    async def _reply_passes(self, to_client: asyncio.StreamWriter) -> bool:
+        if self.lose_replies:
+            to_client.transport.abort()  # Redis ran the command; its reply is lost
+            return False
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return True

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 
@@ -85,9 +86,18 @@ class Proxy:
             log.write(json.dumps(entry) + "\n")
 
 
-async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+async def pipe(
+    source: asyncio.StreamReader,
+    sink: asyncio.StreamWriter,
+    *,
+    passes: Callable[[], Awaitable[bool]] | None = None,
+) -> None:
+    """Copies `source` to `sink` until either ends; `passes()`, when given, is awaited
+    before each piece, and the copy stops where it says no."""
     try:
         while data := await source.read(65536):
+            if passes is not None and not await passes():
+                return
             sink.write(data)
             await sink.drain()
     except ConnectionError:
