@@ -474,6 +474,10 @@ BUDGET_DEADLINE_S = 2.7
 that; a write keeping the time it had before waiting would end past the deadline."""
 
 
+CALL_WRITE_AND_REREAD = ["/v2/orders/2", "/v2/orders/1/cancel", "/v2/orders/1"]
+"""What the platform sees: the call ahead of the write, the write, the re-read; once each."""
+
+
 async def write_then_confirm(upstream: UpstreamClient, deadline_s: float) -> None:
     """Cancel order 1, the request's time bounded as a route bounds it; the platform never
     answers the write, so only a re-read can confirm it."""
@@ -502,11 +506,7 @@ async def test_a_write_queued_for_a_call_slot_leaves_time_to_confirm_it(
         assert (await ahead).status_code == 200
     finally:
         await upstream.close()
-    assert [request["path"] for request in platform.requests] == [
-        "/v2/orders/2",
-        "/v2/orders/1/cancel",
-        "/v2/orders/1",
-    ]
+    assert [request["path"] for request in platform.requests] == CALL_WRITE_AND_REREAD
 
 
 async def test_a_write_that_waited_for_its_budget_turn_leaves_time_to_confirm_it(
@@ -521,11 +521,7 @@ async def test_a_write_that_waited_for_its_budget_turn_leaves_time_to_confirm_it
         await write_then_confirm(upstream, BUDGET_DEADLINE_S)
     finally:
         await upstream.close()
-    assert [request["path"] for request in platform.requests] == [
-        "/v2/orders/2",
-        "/v2/orders/1/cancel",
-        "/v2/orders/1",
-    ]
+    assert [request["path"] for request in platform.requests] == CALL_WRITE_AND_REREAD
 
 
 @pytest.mark.parametrize("value", ["", ".", ".."])
