@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, TypeVar, Unpack
 
 import pycountry
@@ -25,6 +24,7 @@ from adapters.answers import LogFields, PlatformProblem
 from adapters.base import (
     READ_CAPABILITIES,
     SHELF_CAPABILITIES,
+    AheadRead,
     CallOptions,
     Capability,
     HTTPAdapter,
@@ -39,6 +39,7 @@ from adapters.base import (
     no_customer,
     no_order,
 )
+from adapters.breaker import Ahead
 from adapters.deadline import remaining
 from adapters.errors import (
     AdapterError,
@@ -54,7 +55,7 @@ from adapters.resources import Tag, customer_tag, order_tags
 from adapters.responses import PlatformResponse, ResponseHeaders
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.shipment_paging import shipments_page
-from adapters.tasks import start_task
+from adapters.tasks import all_of, start_task
 from adapters.webhooks import (
     WebhookEvent,
     check_standard_signature,
@@ -81,6 +82,9 @@ SHIPMENT_ORDERS_PER_PAGE = 10
 """How many of the customer's orders one page of shipments reads: one or two `/v2/orders`
 calls, then shipments and product lines (two calls) of each of them that shipped."""
 CATALOG_ENDPOINT = "/v3/catalog/products"
+STORE_ENDPOINT = "/v2/store"
+STORE_TAGS: tuple[Tag, ...] = (("store", "settings"),)
+"""What the store's settings belong to: neither an order nor a customer."""
 CART_ENDPOINT = "/v3/carts/{id}"
 CART_INCLUDES = "line_items.physical_items.options,line_items.digital_items.options"
 
@@ -297,7 +301,8 @@ class BigCommerceAdapter(HTTPAdapter):
 
     async def list_products(self, request: ProductSearch) -> ProductPage:
         """Visible catalog products; `search` is BigCommerce's `keyword` (name, SKU,
-        description, brand). One catalog call a page, and one for the store's currency."""
+        description, brand). One round a page: the catalog call and, alongside it, the
+        store's currency unless it is kept (`_store_currency`)."""
         resume = request.resume or {}
         asked = min(max(request.limit, 1), PAGE_MAX)
         page_number, limit = resume.get("page", 1), resume.get("limit", asked)
@@ -311,12 +316,18 @@ class BigCommerceAdapter(HTTPAdapter):
         }
         if request.search:
             params["keyword"] = request.search
-        raw = await self.get_json("/v3/catalog/products", endpoint=CATALOG_ENDPOINT, params=params)
-        with readable(PLATFORM, CATALOG_ENDPOINT):
-            page = bc.parse(shelf.BCCatalogPage, raw or {"data": []})
-        if not page.data:
-            return ProductPage(products=[])
-        currency = await self._store_currency()
+        store = Ahead(lambda: self.read_ahead(STORE_ENDPOINT, endpoint=STORE_ENDPOINT, params={}))
+        try:
+            raw = await self.get_json(
+                "/v3/catalog/products", endpoint=CATALOG_ENDPOINT, params=params
+            )
+            with readable(PLATFORM, CATALOG_ENDPOINT):
+                page = bc.parse(shelf.BCCatalogPage, raw or {"data": []})
+            if not page.data:
+                return ProductPage(products=[])
+            currency = await self._store_currency(store)
+        finally:
+            store.settle()
         with readable(PLATFORM, CATALOG_ENDPOINT):
             products = [shelf.product(found, currency=currency) for found in page.data]
         return ProductPage(
@@ -349,14 +360,22 @@ class BigCommerceAdapter(HTTPAdapter):
             return []
         path = _order_path(str(raw.id))
         missing = no_order(str(raw.id))
-        sent = await self._every(f"{path}/shipments", shelf.BCShipmentRecord, missing=missing)
-        lines = await self._every(f"{path}/products", bc.BCProduct, missing=missing)
+        sent = start_task(self._every(f"{path}/shipments", shelf.BCShipmentRecord, missing=missing))
+        lines = start_task(self._every(f"{path}/products", bc.BCProduct, missing=missing))
+        await all_of(sent, lines)
         with readable(PLATFORM, "/v2/orders/{id}/shipments"):
-            return shelf.shipments(raw, sent, lines)
+            return shelf.shipments(raw, sent.result(), lines.result())
 
-    async def _store_currency(self) -> str:
-        raw = await self.get_json("/v2/store", endpoint="/v2/store")
-        with readable(PLATFORM, "/v2/store"):
+    async def _store_currency(self, ahead: Ahead[AheadRead]) -> str:
+        """The store's default currency, as `ahead` read it, kept among the resources for
+        the cache lifetime: a store all but never changes it, and R7 needs it every page."""
+        read = await self.used_ahead(ahead, STORE_ENDPOINT, {}, STORE_TAGS)
+        raw = (
+            read.raw
+            if read is not None
+            else await self.get_json(STORE_ENDPOINT, endpoint=STORE_ENDPOINT, tags=STORE_TAGS)
+        )
+        with readable(PLATFORM, STORE_ENDPOINT):
             return bc.parse(shelf.BCStoreInfo, raw).currency
 
     # Writes (SPEC §7): BigCommerce has no idempotency keys and enforces no status
@@ -558,8 +577,7 @@ class BigCommerceAdapter(HTTPAdapter):
             if raw.items_shipped > 0
             else nothing()
         )
-        with _cancelled_on_exit(products, addresses, shipments):
-            await asyncio.gather(products, addresses, shipments)
+        await all_of(products, addresses, shipments)
         with readable(PLATFORM, "/v2/orders/{id}"):
             return bc.order(
                 raw,
@@ -648,16 +666,6 @@ async def _every_page(read: Callable[[int], Awaitable[list[M]]]) -> list[M]:
         if len(batch) < PAGE_MAX:
             return found
         page += 1
-
-
-@contextmanager
-def _cancelled_on_exit(*tasks: asyncio.Future[Any]) -> Iterator[None]:
-    """Calls made together: when one fails, the others are not left running."""
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
 
 
 def _check_before_shipping(raw: bc.BCOrder) -> None:

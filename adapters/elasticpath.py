@@ -50,6 +50,7 @@ from adapters.resources import Tag, customer_tag, order_tags
 from adapters.responses import PlatformResponse
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.shipment_paging import shipments_page
+from adapters.tasks import together
 from adapters.tokens import CachedToken
 from adapters.webhooks import (
     WebhookEvent,
@@ -410,21 +411,16 @@ class ElasticPathAdapter(HTTPAdapter):
 
     async def _products(self, page: shelf.EPCatalogList) -> list[Product]:
         """The page's products with their variants (a parent's child products, one call
-        per parent) and stock (one call for the whole page)."""
+        per parent, all parents together) and stock (one call for the whole page)."""
         images = {image.id: image for image in page.included.main_images}
+        parents = [raw.id for raw in page.data if raw.is_parent]
         children: dict[str, list[shelf.EPCatalogProduct]] = {}
-        for raw in page.data:
-            if raw.is_parent:
-                found = await self._all_pages(
-                    f"/catalog/products/{path_segment(raw.id)}/relationships/children",
-                    endpoint=CHILDREN_ENDPOINT,
-                    params={"include": "main_image"},
-                    parse=lambda body: ep.parse(shelf.EPCatalogList, body),
-                )
-                children[raw.id] = [child for part in found for child in part.data]
-                images.update(
-                    (image.id, image) for part in found for image in part.included.main_images
-                )
+        pages = await together(map(self._children, parents))
+        for parent, found in zip(parents, pages, strict=True):
+            children[parent] = [child for part in found for child in part.data]
+            images.update(
+                (image.id, image) for part in found for image in part.included.main_images
+            )
         sellable = [raw.id for raw in page.data if not raw.is_parent] + [
             child.id for found in children.values() for child in found
         ]
@@ -434,6 +430,15 @@ class ElasticPathAdapter(HTTPAdapter):
                 shelf.product(raw, children=children.get(raw.id, []), images=images, stock=stock)
                 for raw in page.data
             ]
+
+    async def _children(self, parent_id: str) -> list[shelf.EPCatalogList]:
+        """Every page of a parent product's child products."""
+        return await self._all_pages(
+            f"/catalog/products/{path_segment(parent_id)}/relationships/children",
+            endpoint=CHILDREN_ENDPOINT,
+            params={"include": "main_image"},
+            parse=lambda body: ep.parse(shelf.EPCatalogList, body),
+        )
 
     async def _stock(self, product_ids: list[str]) -> dict[str, int]:
         """What EP's inventory says is available, for the products it keeps stock of."""

@@ -3,16 +3,18 @@
 No platform here lists shipments across orders: they hang off each order. A page reads at
 most `orders_per_page` orders (newest first) and the shipments of those; the resume says
 which order comes next and how many of its shipments were already served, so a page never
-repeats or skips one, and a customer with thousands of orders costs no more per page.
+repeats or skips one, and a customer with thousands of orders costs no more per page. The
+shipments of the orders a page reads are asked for together, not one order after another.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from adapters.base import Resume, ShipmentListRequest, ShipmentPage
+from adapters.tasks import together
 from mappings.shelf import tracked_as
 from mappings.shipments import Shipment
 
@@ -46,7 +48,7 @@ async def shipments_page(
     *,
     order: Callable[[str], Awaitable[OrderT]],
     orders: OrdersFrom[OrderT],
-    shipments_of: Callable[[OrderT], Awaitable[Sequence[Shipment]]],
+    shipments_of: Callable[[OrderT], Coroutine[Any, Any, Sequence[Shipment]]],
     customer: Callable[[], Awaitable[object]],
     orders_per_page: int,
 ) -> ShipmentPage:
@@ -63,16 +65,22 @@ async def shipments_page(
     else:
         batch, more = ([await order(request.order_id)] if cursor.order == 0 else []), False
     found: list[Shipment] = []
-    for index, each in enumerate(batch):
-        shipments = [s for s in await shipments_of(each) if tracked_as(s, request.tracking_number)]
-        start = cursor.skip if index == 0 else 0
-        taken = shipments[start : start + limit - len(found)]
-        found.extend(taken)
-        at = cursor.order + index
-        if start + len(taken) < len(shipments):
-            return ShipmentPage(found, ShipmentCursor(at, start + len(taken)).resume())
-        if len(found) >= limit:
-            follows = index + 1 < len(batch) or more
-            return ShipmentPage(found, ShipmentCursor(at + 1).resume() if follows else None)
+    index = 0
+    while index < len(batch):
+        # The orders still to read whose shipments could all be shown go out together: as
+        # many as the page has room for shipments (an order that shipped has at least one).
+        wave = batch[index : index + limit - len(found)]
+        for each_shipments in await together(shipments_of(each) for each in wave):
+            shipments = [s for s in each_shipments if tracked_as(s, request.tracking_number)]
+            start = cursor.skip if index == 0 else 0
+            taken = shipments[start : start + limit - len(found)]
+            found.extend(taken)
+            at = cursor.order + index
+            if start + len(taken) < len(shipments):
+                return ShipmentPage(found, ShipmentCursor(at, start + len(taken)).resume())
+            index += 1
+            if len(found) >= limit:
+                follows = index < len(batch) or more
+                return ShipmentPage(found, ShipmentCursor(at + 1).resume() if follows else None)
     after = ShipmentCursor(cursor.order + len(batch))
     return ShipmentPage(found, after.resume() if more and batch else None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine, Hashable, Iterator
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator
 from contextvars import Context, copy_context
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -109,3 +109,25 @@ class SharedTasks(Generic[K, T]):
             del self._running[key]
         if not task.cancelled():
             task.exception()  # seen: every caller may have gone away
+
+
+async def all_of(*tasks: asyncio.Task[Any]) -> None:
+    """Wait for every one of `tasks`, calls that went out together. When one fails (or the
+    wait is cancelled), the others are cancelled and awaited before the error is raised:
+    none runs on, unobserved, after its request has moved on."""
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def together(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """The results of `calls`, which do not depend on each other, in the order given: all
+    started at once (`all_of`). How many platform calls are in flight at a time is bounded
+    by the platform's upstream client, which queues the rest until a slot is free."""
+    tasks = [start_task(call) for call in calls]
+    await all_of(*tasks)
+    return [task.result() for task in tasks]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from adapters.base import Capability, ProductSearch, ShipmentListRequest
 from adapters.bigcommerce import SHIPMENT_ORDERS_PER_PAGE, BigCommerceAdapter
+from adapters.breaker import BreakerState
 from adapters.errors import NotFound, UnservableRequest
 from mappings import bigcommerce as bc
 from tests.conftest import FAST
@@ -286,9 +288,10 @@ async def test_a_product_with_options_variants_images_and_stock(
         ],
         "custom_fields": {"sku": "TOP-MRN"},
     }
-    assert [r.resource for r in emulator.requests] == ["/v3/catalog/products", "/v2/store"]
-    assert emulator.requests[0].param("keyword") == "merino"
-    assert emulator.requests[0].param("include") == "variants,images,options"
+    assert sorted(emulator.resources) == ["/v2/store", "/v3/catalog/products"]
+    catalog = next(r for r in emulator.requests if r.resource == "/v3/catalog/products")
+    assert catalog.param("keyword") == "merino"
+    assert catalog.param("include") == "variants,images,options"
 
 
 async def test_stock_follows_what_the_product_tracks(adapter: BigCommerceAdapter) -> None:
@@ -299,11 +302,22 @@ async def test_stock_follows_what_the_product_tracks(adapter: BigCommerceAdapter
 
 
 async def test_a_search_that_matches_nothing_is_an_empty_last_page(
-    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator
+    served: tuple[BigCommerceEmulator, str], emulator: BigCommerceEmulator
 ) -> None:
-    page = await adapter.list_products(ProductSearch(limit=5, search="snowshoe"))
+    """The store's currency, asked for alongside the catalog, is not needed: its failure
+    neither fails the page nor counts towards the circuit breaker (one failure opens it)."""
+    http = replace(FAST, attempts=1, breaker_threshold=1)
+    adapter = BigCommerceAdapter(bigcommerce_settings(served[1]), http=http)
+    await adapter.open()
+    emulator.fail_next(500, path="/v2/store")
+    try:
+        page = await adapter.list_products(ProductSearch(limit=5, search="snowshoe"))
+        breaker = adapter._http.breaker.state
+    finally:
+        await adapter.close()
     assert page.products == [] and page.resume is None
-    assert [r.resource for r in emulator.requests] == ["/v3/catalog/products"]
+    assert "/v3/catalog/products" in emulator.resources
+    assert breaker is BreakerState.CLOSED
 
 
 # Cart

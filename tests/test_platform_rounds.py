@@ -23,7 +23,7 @@ import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.adobe_cpapi import AdobeCPAPIAdapter
-from adapters.base import HTTPAdapter, OrderListRequest
+from adapters.base import HTTPAdapter, OrderListRequest, ProductSearch, ShipmentListRequest
 from adapters.bigcommerce import BigCommerceAdapter
 from adapters.breaker import BreakerState
 from adapters.elasticpath import ElasticPathAdapter
@@ -39,6 +39,10 @@ from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.emulators.elasticpath import GRANT_PATH, ElasticPathEmulator
 from tests.platform_settings import adobe_settings, bigcommerce_settings, elasticpath_settings
 from tests.servers import serve
+from tests.test_bigcommerce_shelf import MANY as BC_MANY
+from tests.test_bigcommerce_shelf import many_parcels_store as bc_many_parcels_store
+from tests.test_elasticpath_shelf import MANY as EP_MANY
+from tests.test_elasticpath_shelf import many_parcels_store as ep_many_parcels_store
 
 pytestmark = pytest.mark.anyio
 T = TypeVar("T")
@@ -104,6 +108,22 @@ def overlap(first: Call, second: Call) -> bool:
     return first.start < second.end and second.start < first.end
 
 
+def rounds(calls: list[Call]) -> list[list[str]]:
+    """The calls' paths round by round: a call that overlaps every call of the round under
+    way joins it, any other begins the next round."""
+    grouped: list[list[Call]] = []
+    for call in sorted(calls, key=lambda call: call.start):
+        if grouped and all(overlap(call, other) for other in grouped[-1]):
+            grouped[-1].append(call)
+        else:
+            grouped.append([call])
+    return [sorted(call.path.removeprefix(BC_STORE_PATH) for call in group) for group in grouped]
+
+
+BC_STORE_PATH = f"/stores/{bc_fx.STORE_HASH}"
+"""What every BigCommerce API path starts with: left out of `rounds`."""
+
+
 @dataclass
 class Served:
     emulator: Any
@@ -122,6 +142,47 @@ def ep_served() -> Iterator[Served]:
 @pytest.fixture(scope="module")
 def bc_served() -> Iterator[Served]:
     emulator = BigCommerceEmulator(BC_STORE)
+    timed = Timed(emulator.app, token_path="")
+    with serve(timed) as url:
+        yield Served(emulator, timed, url)
+
+
+def ep_shelf_store() -> ep_fx.Store:
+    """A customer with many shipping groups, and a catalog of parent products only."""
+    store = ep_many_parcels_store()
+    store.shelf = ep_fx.Shelf()
+    for n in range(PARENTS):
+        parent = ep_fx.uid(f"product:parent-{n}")
+        store.shelf.add_product(
+            parent, f"Parent {n}", f"P-{n}", 1000, kind="parent", variations=(("Size", ("M",)),)
+        )
+        store.shelf.add_product(
+            ep_fx.uid(f"product:parent-{n}-M"),
+            f"Parent {n}",
+            f"P-{n}-M",
+            1000,
+            kind="child",
+            stock=1,
+            choices=(("Size", "M"),),
+            parent=parent,
+        )
+    return store
+
+
+PARENTS = 6
+
+
+@pytest.fixture(scope="module")
+def ep_shelf_served() -> Iterator[Served]:
+    emulator = ElasticPathEmulator(ep_shelf_store())
+    timed = Timed(emulator.app, token_path=GRANT_PATH)
+    with serve(timed) as url:
+        yield Served(emulator, timed, url)
+
+
+@pytest.fixture(scope="module")
+def bc_shelf_served() -> Iterator[Served]:
+    emulator = BigCommerceEmulator(bc_many_parcels_store())
     timed = Timed(emulator.app, token_path="")
     with serve(timed) as url:
         yield Served(emulator, timed, url)
@@ -720,3 +781,73 @@ async def test_a_call_made_ahead_is_kept_once_used(
 
     assert await read(*ids) == answer
     assert timed.calls == []
+
+
+# Shipments and products: what does not depend on another call goes out with it
+
+
+async def test_elasticpath_products_read_every_parents_children_in_one_round(
+    ep_shelf_served: Served,
+) -> None:
+    async with adapter_on(ep_shelf_served, opened_elasticpath) as (adapter, timed):
+        await adapter.authenticate()  # the token is not what this test counts
+        timed.delay = DELAY_S
+        page = await adapter.list_products(ProductSearch(limit=PARENTS))
+
+    assert [len(product.variants) for product in page.products] == [1] * PARENTS
+    catalog, children, stock = rounds(timed.calls)
+    assert catalog == ["/catalog/products"]
+    assert len(children) == PARENTS
+    assert all(path.endswith("/relationships/children") for path in children)
+    assert stock == ["/inventories/multiple"]
+
+
+async def test_elasticpath_shipments_read_the_orders_shipping_groups_in_one_round(
+    ep_shelf_served: Served,
+) -> None:
+    async with adapter_on(ep_shelf_served, opened_elasticpath) as (adapter, timed):
+        await adapter.authenticate()
+        timed.delay = DELAY_S
+        page = await adapter.list_shipments(ShipmentListRequest(customer_id=EP_MANY, limit=10))
+
+    assert len(page.shipments) == 10
+    orders, groups = rounds(timed.calls)
+    assert orders == ["/v2/orders"]
+    assert len(groups) == 10
+    assert all(path.endswith("/shipping-groups") for path in groups)
+
+
+@pytest.mark.parametrize("limit", [10, 2])
+async def test_bigcommerce_shipments_read_every_orders_shipments_and_lines_in_one_round(
+    bc_shelf_served: Served, limit: int
+) -> None:
+    """Every order of this customer shipped a parcel: a page reads as many orders as it has
+    room for shipments (at most 10), all of them together."""
+    async with adapter_on(bc_shelf_served, opened_bigcommerce) as (adapter, timed):
+        timed.delay = DELAY_S
+        request = ShipmentListRequest(customer_id=BC_MANY, limit=limit)
+        page = await adapter.list_shipments(request)
+
+    assert len(page.shipments) == limit
+    orders, per_order = rounds(timed.calls)
+    assert orders == ["/v2/orders"]
+    assert Counter(path.rsplit("/", 1)[1] for path in per_order) == {
+        "products": limit,
+        "shipments": limit,
+    }
+
+
+async def test_bigcommerce_products_ask_for_the_store_currency_alongside_and_keep_it(
+    bigcommerce: tuple[BigCommerceAdapter, Timed],
+) -> None:
+    adapter, timed = bigcommerce
+    adapter.resources = cold_cache()
+    timed.delay = DELAY_S
+    first = await adapter.list_products(ProductSearch(limit=2))
+    assert first.products and first.resume is not None
+    assert rounds(timed.calls) == [["/v2/store", "/v3/catalog/products"]]
+    timed.reset()
+
+    await adapter.list_products(ProductSearch(limit=2, resume=first.resume))
+
+    assert rounds(timed.calls) == [["/v3/catalog/products"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import pytest
@@ -21,6 +22,8 @@ class Store:
         self.orders = [list(shipments) for shipments in orders]
         self.known = known
         self.calls: list[tuple[str, object]] = []
+        self.reading = 0
+        self.most_read_at_once = 0
 
     async def order(self, order_id: str) -> int:
         self.calls.append(("order", order_id))
@@ -33,6 +36,10 @@ class Store:
 
     async def shipments_of(self, number: int) -> list[Shipment]:
         self.calls.append(("shipments", number))
+        self.reading += 1
+        self.most_read_at_once = max(self.most_read_at_once, self.reading)
+        await asyncio.sleep(0.001)  # a platform call
+        self.reading -= 1
         return [
             Shipment(id=name, tracking_info=ShipmentTracking(tracking_number=f"T-{name}"))
             for name in self.orders[number]
@@ -81,6 +88,19 @@ async def test_a_page_reads_no_more_orders_than_it_may() -> None:
     store = Store(*ORDERS)
     assert await store.page(10) == (["a1", "a2", "a3"], {"order": 2, "skip": 0})
     assert store.calls == [("orders", (0, 2)), ("shipments", 0), ("shipments", 1)]
+
+
+async def test_the_orders_of_a_page_are_read_together() -> None:
+    store = Store(*ORDERS)
+    assert await store.page(10) == (["a1", "a2", "a3"], {"order": 2, "skip": 0})
+    assert store.most_read_at_once == 2
+
+
+async def test_no_more_orders_are_read_together_than_the_page_has_room_for() -> None:
+    """Room for one shipment: the first order is read alone, and fills the page."""
+    store = Store(*ORDERS)
+    assert await store.page(1) == (["a1"], {"order": 0, "skip": 1})
+    assert store.calls == [("orders", (0, 2)), ("shipments", 0)]
 
 
 async def test_an_order_bigger_than_a_page_resumes_inside_it() -> None:
