@@ -322,7 +322,7 @@ class BigCommerceAdapter(HTTPAdapter):
                 "/v3/catalog/products", endpoint=CATALOG_ENDPOINT, params=params
             )
             with readable(PLATFORM, CATALOG_ENDPOINT):
-                page = bc.parse(shelf.BCCatalogPage, raw or {"data": []})
+                page = bc.parse(shelf.BCCatalogPage, _or_empty(raw, {"data": []}))
             if not page.data:
                 return ProductPage(products=[])
             currency = await self._store_currency(store)
@@ -470,7 +470,7 @@ class BigCommerceAdapter(HTTPAdapter):
             tags=(customer_tag(customer_id),),
         )
         with readable(PLATFORM, "/v3/customers"):
-            found = bc.parse(bc.BCCustomerList, raw or {"data": []}).data
+            found = bc.parse(bc.BCCustomerList, _or_empty(raw, {"data": []})).data
         for candidate in found:
             if candidate.id == int(number):
                 return candidate
@@ -535,13 +535,13 @@ class BigCommerceAdapter(HTTPAdapter):
             tags=(customer_tag(customer),),
         )
         with readable(PLATFORM, "/v2/orders"):
-            orders = bc.parse_list(bc.BCOrder, raw or [])
+            orders = bc.parse_list(bc.BCOrder, _or_empty(raw, []))
         for order in orders:
             if order.customer_id != int(customer):
                 raise self.filter_ignored("/v2/orders")
         if since is not None:  # else nothing is kept
             # A listed order is the body `GET /v2/orders/{id}` answers: R3 of it costs no call.
-            for listed in raw or []:
+            for listed in _or_empty(raw, []):
                 order_id = str(listed["id"])
                 tags = order_tags(order_id, customer)
                 self.keep(_order_path(order_id), None, listed, tags, since=since)
@@ -601,7 +601,7 @@ class BigCommerceAdapter(HTTPAdapter):
                 tags=tags,
             )
             with readable(PLATFORM, endpoint):
-                return bc.parse_list(model, raw or [])
+                return bc.parse_list(model, _or_empty(raw, []))
 
         return await _every_page(read)
 
@@ -666,6 +666,12 @@ async def _every_page(read: Callable[[int], Awaitable[list[M]]]) -> list[M]:
         if len(batch) < PAGE_MAX:
             return found
         page += 1
+
+
+def _or_empty(raw: Any, empty: object) -> Any:
+    """`empty` for a 204 (`get_json` gives None): BigCommerce's empty list. Any body, even a
+    falsy one (`{}`, `false`, `0`), is validated as it came, and a wrong shape is a 502."""
+    return empty if raw is None else raw
 
 
 def _check_before_shipping(raw: bc.BCOrder) -> None:

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
-from adapters.base import OrderListRequest, OrderSort
+from adapters.base import OrderListRequest, OrderSort, ProductSearch, ShipmentListRequest
 from adapters.bigcommerce import PUBLIC_API, BigCommerceAdapter, BigCommerceSettings
 from adapters.deadline import deadline_after
 from adapters.errors import NotFound, UpstreamError, UpstreamUnavailable
@@ -412,6 +412,44 @@ async def test_unexpected_json_logs_the_field(
         "platform_body_unusable",
         "total_inc_tax",
     )
+
+
+SHIPPED = f"/v2/orders/{fx.ORDER_SHIPPED}"
+WRONG_SHAPES = [
+    ("get_customer", "/v3/customers", b"{}"),
+    ("list_orders", "/v2/orders", b"{}"),
+    ("most_recent_order", "/v2/orders", b"false"),
+    ("get_order", f"{SHIPPED}/products", b"{}"),
+    ("list_items", f"{SHIPPED}/products", b"false"),
+    ("list_shipments", f"{SHIPPED}/shipments", b"0"),
+    ("list_products", "/v3/catalog/products", b"{}"),
+]
+
+
+def read(adapter: BigCommerceAdapter, route: str) -> Any:
+    """`route` of Ana's, on her shipped order where it takes one."""
+    if route == "list_orders":
+        return adapter.list_orders(request(fx.ANA, 5))
+    if route == "list_shipments":
+        asked = ShipmentListRequest(customer_id=fx.ANA, limit=5, order_id=fx.ORDER_SHIPPED)
+        return adapter.list_shipments(asked)
+    if route == "list_products":
+        return adapter.list_products(ProductSearch(limit=5))
+    if route in ("get_order", "list_items"):
+        return getattr(adapter, route)(fx.ANA, fx.ORDER_SHIPPED)
+    return getattr(adapter, route)(fx.ANA)
+
+
+@pytest.mark.parametrize(("route", "path", "body"), WRONG_SHAPES)
+async def test_a_falsy_body_of_the_wrong_shape_is_an_upstream_error_not_an_empty_list(
+    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator, route: str, path: str, body: bytes
+) -> None:
+    """Only a 204 (no body) is an empty list; `{}`, `false` or `0` is a body that does not
+    fit, never "no orders", "no lines" or "no such customer"."""
+    emulator.fail_next(200, body, path=path)
+    with capture_logs() as logs, pytest.raises(UpstreamError):
+        await read(adapter, route)
+    assert events(logs)[-1]["event"] == "platform_body_unusable"
 
 
 async def test_a_failing_line_list_stops_the_calls_made_with_it(
