@@ -128,17 +128,25 @@ class DemoAdapter(Adapter):
         return page_in_memory(self._orders_of(request.customer_id), request)
 
     async def get_order(self, customer_id: str, order_id: str) -> Order:
+        return self._order_of(customer_id, order_id)
+
+    def _order_of(self, customer_id: str, order_id: str) -> Order:
+        """The customer's order; another customer's is answered exactly like a missing one."""
         for order in self._orders_of(customer_id):
             if order.id == order_id:
                 return order
         raise NotFound(f"order {order_id} not found for customer {customer_id}")
 
     async def list_shipments(self, request: ShipmentListRequest) -> ShipmentPage:
+        orders = (
+            self._orders_of(request.customer_id)
+            if request.order_id is None
+            else [self._order_of(request.customer_id, request.order_id)]
+        )
         ranked = sorted(
             (
                 (_newest_first(shipment, order), shipment)
-                for order in self._orders_of(request.customer_id)
-                if request.order_id in (None, order.id)
+                for order in orders
                 for shipment in demo_mapping.shipments(order)
             ),
             key=lambda pair: pair[0],

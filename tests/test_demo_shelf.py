@@ -98,8 +98,15 @@ def test_shipments_filters(client: TestClient) -> None:
         client.get(SHIPMENTS, params={"tracking_number": " rr123456785pt "}), "shipments_page"
     )
     assert printed_otherwise["_embedded"]["shipments"] == by_number["_embedded"]["shipments"]
-    johns = ok(client.get(SHIPMENTS, params={"order_id": "ord_us_001"}), "shipments_page")
-    assert johns["_embedded"]["shipments"] == []
+    unshipped = ok(client.get(SHIPMENTS, params={"order_id": "ord_1003"}), "shipments_page")
+    assert unshipped["_embedded"]["shipments"] == []
+
+
+@pytest.mark.parametrize("order_id", ["ord_us_001", "ord_nope"], ids=["johns", "unknown"])
+def test_shipments_of_an_order_not_the_customers_are_404(client: TestClient, order_id: str) -> None:
+    """Another customer's order is answered exactly like a missing one, as on every platform."""
+    body = refused(client.get(SHIPMENTS, params={"order_id": order_id}), 404, "not_found")
+    assert "cus_ana" in body["message"] and order_id in body["message"]
 
 
 def test_shipments_of_an_unknown_customer_are_404(client: TestClient) -> None:
