@@ -243,7 +243,7 @@ class ElasticPathAdapter(HTTPAdapter):
         after = offset + len(page.data)
         return OrderPage(
             orders=orders,
-            resume={"offset": after} if _has_more(page, after=after, limit=limit) else None,
+            resume={"offset": after} if _follows(page, after, limit, "orders") else None,
         )
 
     async def get_order(self, customer_id: str, order_id: str) -> Order:
@@ -295,6 +295,9 @@ class ElasticPathAdapter(HTTPAdapter):
 
         async def customer_orders(start: int, count: int) -> tuple[list[Listed], bool]:
             _check_offset(start, "orders")
+            # No order past the last one EP pages to: every cursor the page gives, which
+            # may point at any order it read or the one after, can then be followed.
+            count = min(count, MAX_OFFSET + 1 - start)
             page = await self._orders_page(
                 request.customer_id,
                 await self._customer_filter(request.customer_id),
@@ -303,7 +306,7 @@ class ElasticPathAdapter(HTTPAdapter):
                 newest_first=True,
             )
             listed = self._owned_orders(page, request.customer_id)
-            return listed, _has_more(page, after=start + len(page.data), limit=count)
+            return listed, _follows(page, start + len(page.data), count, "orders")
 
         return await shipments_page(
             request,
@@ -339,7 +342,7 @@ class ElasticPathAdapter(HTTPAdapter):
                     break
         products = await self._products(page)
         after = offset + len(page.data)
-        more = _has_more(page, after=after, limit=limit)
+        more = _follows(page, after, limit, "products")
         return ProductPage(
             products=products, resume={"field": field, "offset": after} if more else None
         )
@@ -829,6 +832,18 @@ def _check_offset(offset: int, records: str) -> None:
         raise UnservableRequest(
             f"Elastic Path cannot page past {MAX_OFFSET:,} {records}", field="cursor"
         )
+
+
+def _follows(page: ep.EPList[Any], after: int, limit: int, records: str) -> bool:
+    """Whether a next page, at offset `after`, can be promised: records follow, and EP
+    lets the bridge page to them. Past `MAX_OFFSET` it does not: the list ends there, cut
+    short, rather than with a cursor EP would refuse."""
+    if not _has_more(page, after=after, limit=limit):
+        return False
+    if after > MAX_OFFSET:
+        log.warning("platform_list_cut_short", platform=PLATFORM, records=records, offset=after)
+        return False
+    return True
 
 
 def _has_more(page: ep.EPList[Any], *, after: int, limit: int) -> bool:

@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
-from adapters.base import OrderListRequest, OrderPage, OrderSort
+from adapters.base import (
+    OrderListRequest,
+    OrderPage,
+    OrderSort,
+    ProductSearch,
+    Resume,
+    ShipmentListRequest,
+)
 from adapters.elasticpath import ElasticPathAdapter
 from adapters.errors import NotFound, UnservableRequest, UpstreamError, UpstreamUnavailable
 from adapters.resources import ResourceCache
@@ -813,9 +821,17 @@ async def test_unreachable_platform_is_unavailable() -> None:
 # EP's 10,000 offset cap, with a customer who has more orders than that
 
 
+HUGE_CATALOG = 10_050
+
+
 @pytest.fixture(scope="module")
 def huge() -> Iterator[tuple[ElasticPathEmulator, str]]:
-    emulator = ElasticPathEmulator(fx.huge_store())
+    """A customer with more orders, and a catalog with more products, than EP pages to."""
+    store = fx.huge_store()
+    store.shelf = fx.Shelf()
+    for n in range(HUGE_CATALOG):
+        store.shelf.add_product(fx.uid(f"product:huge:{n}"), f"Bar {n}", f"B-{n}", 100, image=False)
+    emulator = ElasticPathEmulator(store)
     with serve(emulator.app) as url:
         yield emulator, url
 
@@ -829,20 +845,58 @@ async def huge_adapter(huge: tuple[ElasticPathEmulator, str]) -> AsyncIterator[E
     await adapter.close()
 
 
-async def test_pages_up_to_the_offset_cap_then_a_clear_error(
+def cut_short(logs: Sequence[Mapping[str, Any]]) -> list[tuple[str, int]]:
+    return [
+        (entry["records"], entry["offset"])
+        for entry in logs
+        if entry["event"] == "platform_list_cut_short"
+    ]
+
+
+async def test_pages_up_to_the_offset_cap_then_the_list_ends_there(
     huge: tuple[ElasticPathEmulator, str], huge_adapter: ElasticPathAdapter
 ) -> None:
+    """A next page is promised only where EP lets the bridge page to: the one at 10,000
+    is the last, and says it was cut short, instead of a cursor that would be refused."""
     emulator = huge[0]
-    request = OrderListRequest(customer_id=fx.HUGE, limit=20, resume={"offset": 10_000})
-    page = await huge_adapter.list_orders(request)
-    assert len(page.orders) == 20
-    assert page.resume == {"offset": 10_020}
+    request = OrderListRequest(customer_id=fx.HUGE, limit=20, resume={"offset": 9_980})
+    with capture_logs() as logs:
+        pages = await all_orders(huge_adapter, fx.HUGE, 20, resume={"offset": 9_980})
+    assert [len(page.orders) for page in pages] == [20, 20]
+    assert [page.resume for page in pages] == [{"offset": 10_000}, None]
+    assert cut_short(logs) == [("orders", 10_020)]
+    assert [c.query["page[offset]"] for c in emulator.api_calls] == ["9980", "10000"]
     with pytest.raises(UnservableRequest) as caught:
-        await huge_adapter.list_orders(
-            OrderListRequest(customer_id=fx.HUGE, limit=20, resume=page.resume)
-        )
+        await huge_adapter.list_orders(replace(request, resume={"offset": 10_020}))
     assert caught.value.field == "cursor"
-    assert [c.query["page[offset]"] for c in emulator.api_calls] == ["10000"]
+
+
+async def test_shipment_pages_end_at_the_last_order_ep_pages_to(
+    huge: tuple[ElasticPathEmulator, str], huge_adapter: ElasticPathAdapter
+) -> None:
+    """A page reads no order past the cap, so every cursor it gives can be followed."""
+
+    async def resumed_at(order: int) -> Resume | None:
+        resume = {"order": order, "skip": 0}
+        request = ShipmentListRequest(customer_id=fx.HUGE, limit=5, resume=resume)
+        return (await huge_adapter.list_shipments(request)).resume
+
+    with capture_logs() as logs:
+        resumes = [await resumed_at(order) for order in (9_980, 9_990, 9_995, 10_000)]
+    assert resumes == [{"order": 9_990, "skip": 0}, {"order": 10_000, "skip": 0}, None, None]
+    assert cut_short(logs) == [("orders", 10_001), ("orders", 10_001)]
+    asked = [(c.query["page[offset]"], c.query["page[limit]"]) for c in huge[0].api_calls]
+    assert asked == [("9980", "10"), ("9990", "10"), ("9995", "6"), ("10000", "1")]
+
+
+async def test_product_pages_end_at_the_offset_cap(huge_adapter: ElasticPathAdapter) -> None:
+    with capture_logs() as logs:
+        near = ProductSearch(limit=20, resume={"field": None, "offset": 9_980})
+        at_cap = await huge_adapter.list_products(near)
+        last = await huge_adapter.list_products(replace(near, resume=at_cap.resume))
+    assert (len(at_cap.products), at_cap.resume) == (20, {"field": None, "offset": 10_000})
+    assert (len(last.products), last.resume) == (20, None)
+    assert cut_short(logs) == [("products", 10_020)]
 
 
 @pytest.mark.parametrize(
