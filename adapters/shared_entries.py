@@ -7,7 +7,10 @@ replica, without finding the entries. Generations are random tokens, never count
 that expires or is evicted comes back as a new token, so nothing old turns valid again.
 
 The checks are Lua scripts, atomic in Redis. Redis unreachable: every call answers as if
-nothing were kept (`None`, `False`), and the caller goes on as one process would.
+nothing were kept (`None`, `False`), and the caller goes on as one process would. So does
+a read while this replica forgot something Redis did not take (`SharedState.unheard`): an
+entry made before it may still be kept under generations Redis thinks current, until
+everything is made old (EVERYTHING's generation renewed).
 """
 
 from __future__ import annotations
@@ -128,7 +131,10 @@ class SharedEntries:
         self, entry: str, depends: Iterable[Dependency], *, lock: str = "", lock_ms: int = 0
     ) -> Seen | None:
         """What is kept under `entry`, taking its fill lock with the token `lock` when
-        nothing fresh is; None when Redis cannot say."""
+        nothing fresh is; None when Redis cannot say, or may hold what this replica
+        forgot."""
+        if self.state.unheard.any:
+            return None
         keys = [entry, self._lock_key(entry), *self._generations(depends)]
         args: list[Any] = [secrets.token_hex(8), GENERATION_LIFETIME_MS, lock, lock_ms]
 

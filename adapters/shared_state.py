@@ -9,7 +9,8 @@ it again; reconnecting needs nothing else.
 Keys live under one namespace per store (`store_namespace`), so several stores may share
 one Redis. Messages to every replica (`publish`, `subscribe`) go over Redis pub/sub; a
 subscriber that was cut off is told so (its handler gets `None`), because whatever was
-published meanwhile is lost to it.
+published meanwhile is lost to it. A change Redis did not take is counted (`Unheard`):
+until something covers it, what Redis holds may predate it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -65,6 +67,30 @@ def store_namespace(adapter_name: str, settings: BaseSettings | None) -> str:
     return f"erc-bridge:{adapter_name}:{digest[:16]}"
 
 
+@dataclass
+class Unheard:
+    """Changes this replica made that Redis did not take (a forget that timed out): until
+    one step that covers them all has reached Redis, what Redis holds may predate them.
+
+    Counted, not flagged: a step covers the changes missed before it began (`missed` then),
+    never one missed while it ran, and nothing else clears them."""
+
+    missed: int = 0
+    covered: int = 0
+
+    @property
+    def any(self) -> bool:
+        return self.covered < self.missed
+
+    def miss(self) -> None:
+        self.missed += 1
+
+    def cover(self, missed: int) -> None:
+        """The changes up to `missed` (what `missed` was when the covering step began)
+        are covered."""
+        self.covered = max(self.covered, missed)
+
+
 class SharedState:
     """A Redis client that says when Redis is unreachable instead of failing.
 
@@ -97,7 +123,8 @@ class SharedState:
         self.observe = observe
         self._quiet_until = 0.0
         self._channels: list[tuple[str, Handler]] = []
-        self._listeners: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.unheard = Unheard()
 
     def key(self, *parts: str) -> str:
         return ":".join((self.namespace, *parts))
@@ -153,13 +180,20 @@ class SharedState:
     async def open(self) -> None:
         await self.run(lambda client: client.ping(), otherwise=False)
         for channel, handler in self._channels:
-            self._listeners.append(asyncio.create_task(self._listen(channel, handler)))
+            self.until_closed(self._listen(channel, handler))
+
+    def until_closed(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """`work` running in the background, cancelled by `close` if still running."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def close(self) -> None:
-        for task in self._listeners:
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._listeners, return_exceptions=True)
-        self._listeners.clear()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.client.aclose()
 
     async def _listen(self, channel: str, handler: Handler) -> None:

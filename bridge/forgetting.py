@@ -10,8 +10,9 @@ pub/sub what to drop from its own memory. The replica that forgets drops its own
 last, once Redis has answered: a read there in the meantime may find the old body in
 Redis and keep it, and nobody else would tell this replica to drop it (it does not act
 on its own messages). A replica that was cut off from the channel
-drops everything it keeps; one that could not reach Redis to forget something makes
-everything in Redis old once it reaches it again.
+drops everything it keeps. One that could not reach Redis to forget something reads
+nothing from Redis until it has made everything there old and told every replica to
+drop everything, which it tries again until Redis takes it (`_settle`).
 """
 
 from __future__ import annotations
@@ -124,22 +125,19 @@ class CacheForgetting:
         bodies = self._bodies.shared
         if bodies is None:
             return
-        settling: set[asyncio.Task[None]] = set()
 
         def heard(message: bytes | None) -> None:
             if message is None:
                 # Subscribed (again): whatever was published meanwhile is lost to us.
                 self.forget_everything_here()
-                if bodies.unsettled:
-                    task = asyncio.get_running_loop().create_task(_settle(bodies))
-                    settling.add(task)
-                    task.add_done_callback(settling.discard)
                 return
             try:
                 told = orjson.loads(message)
                 if told.get("from") == bodies.origin:
                     return
-                if "order" in told:
+                if told.get("everything"):
+                    self.forget_everything_here()
+                elif "order" in told:
                     self.forget_order_here(str(told["order"]), _text(told.get("customer")))
                 else:
                     self.forget_customer_here(str(told["customer"]))
@@ -152,20 +150,30 @@ class CacheForgetting:
         shared = self._bodies.shared
         if shared is None:
             return
-        if shared.unsettled:
-            depends = [*depends, EVERYTHING]
-        forgotten = await shared.entries.forget(depends)
-        shared.unsettled = not forgotten
-        if not forgotten:
-            log.warning("redis_forget_missed", detail="Redis entries are refused once it answers")
+        state = shared.entries.state
+        if not await shared.entries.forget(depends):
+            # Counted before anything else runs: no read here may believe Redis from now on.
+            state.unheard.miss()
+            log.warning("redis_forget_missed", detail="Redis entries are refused until it answers")
+            if shared.settling is None or shared.settling.done():
+                shared.settling = state.until_closed(_settle(shared))
         published = orjson.dumps({**message, "from": shared.origin})
-        await shared.entries.state.publish(CHANNEL, published)
+        await state.publish(CHANNEL, published)
 
 
 async def _settle(bodies: SharedBodies) -> None:
-    """Make everything in Redis old: this replica forgot something Redis did not hear."""
-    if await bodies.entries.forget([EVERYTHING]):
-        bodies.unsettled = False
+    """Make everything in Redis old and tell every replica to drop everything it keeps,
+    tried again until Redis takes both: this replica forgot something Redis did not. Until
+    then this replica reads nothing from Redis (`SharedEntries.read`), and the others may
+    find there what was forgotten."""
+    state = bodies.entries.state
+    everything = orjson.dumps({"everything": True, "from": bodies.origin})
+    while state.unheard.any:
+        missed = state.unheard.missed
+        if await bodies.entries.forget([EVERYTHING]) and await state.publish(CHANNEL, everything):
+            state.unheard.cover(missed)
+        else:
+            await asyncio.sleep(state.retry_after_s)
 
 
 def _text(value: object) -> str | None:

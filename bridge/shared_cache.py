@@ -12,6 +12,7 @@ order and, for the routes that list orders, on every order (`depends`).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable, Hashable
 
@@ -30,8 +31,9 @@ class SharedBodies:
         self.deadline_s = deadline_s
         self.stats = FlightStats()
         self.stale_served = 0
-        self.unsettled = False
-        """Something was forgotten here that Redis did not hear (bridge/forgetting.py)."""
+        self.settling: asyncio.Task[None] | None = None
+        """Making everything in Redis old, after something was forgotten here that Redis
+        did not take (bridge/forgetting.py)."""
         self.origin = secrets.token_hex(8)
         """This process in what it publishes, so that it does not forget twice."""
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import redis
 
 from adapters.deadline import within
 from adapters.errors import UpstreamUnavailable
@@ -334,7 +335,7 @@ async def test_without_redis_both_tiers_answer_as_one_process(
         b"fetched"
     )
     await a.forgetting.forget_customer("ana")  # nothing to tell anyone: no error either
-    assert a.bodies.shared is not None and a.bodies.shared.unsettled
+    assert a.state.unheard.any
     assert not a.state.reachable
 
 
@@ -384,15 +385,42 @@ async def test_a_waiting_replica_gives_up_on_a_hung_one_within_its_deadline(
 
 
 @pytest.mark.anyio
-async def test_a_forget_redis_missed_makes_everything_in_redis_old_once_it_answers(
+async def test_a_replica_that_forgot_what_redis_missed_reads_nothing_from_redis(
     replica: Replicas,
 ) -> None:
     a, b = await replica(), await replica()
+    tags = (order_tag("o3"), customer_tag("bob"))
     await a.bodies.refresh(key(ORDER, "bob", "o3"), 30, Produced(b"bob's"), owner="bob")
-    assert b.bodies.shared is not None
-    b.bodies.shared.unsettled = True  # as after forgetting "ana" while Redis was unreachable
-    await b.forgetting.forget_customer("carl")
-    assert not b.bodies.shared.unsettled
-    made = Produced(b"bob's again")
+    await a.resources.fetch("/v2/orders/o3", Produced(b"o3"), tags)
+    b.state.unheard.miss()  # as after forgetting "ana" while Redis stalled
+    made = Produced(b"bob's made here")
     found = await b.bodies.refresh(key(ORDER, "bob", "o3"), 30, made, owner="bob")
-    assert found == (b"bob's again", CacheStatus.MISS)
+    assert found == (b"bob's made here", CacheStatus.MISS)
+    assert await b.resources.fetch("/v2/orders/o3", Produced(b"o3 here"), tags) == b"o3 here"
+
+
+@pytest.mark.anyio
+async def test_a_forget_redis_missed_makes_everything_old_everywhere_once_it_answers(
+    replica: Replicas, tmp_path: Path
+) -> None:
+    require_redis_server()
+    with RedisServer(tmp_path) as server:
+        a, b = await replica(server.url), await replica(server.url)
+        bobs = key(ORDER, "bob", "o3")
+        await a.bodies.refresh(bobs, 30, Produced(b"bob's"), owner="bob")
+        with redis.Redis.from_url(server.url) as admin:
+            admin.execute_command("CLIENT", "PAUSE", "500", "ALL")
+        await b.forgetting.forget_customer("ana")  # the pub/sub connections stay up
+        assert b.state.unheard.any
+        await told(lambda: not b.state.unheard.any, within_s=5)
+        await told(lambda: a.bodies.fresh(bobs) is None)  # told to drop everything
+        made = Produced(b"bob's again")
+        assert await a.bodies.refresh(bobs, 30, made, owner="bob") == (
+            b"bob's again",
+            CacheStatus.MISS,
+        )
+        unused = Produced(b"unused")
+        assert await b.bodies.refresh(bobs, 30, unused, owner="bob") == (
+            b"bob's again",
+            CacheStatus.HIT,
+        )

@@ -22,6 +22,7 @@ import redis
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from adapters.single_flight import LOCAL_TTL_S
 from tests.conftest import R
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import ElasticPathEmulator
@@ -311,3 +312,34 @@ def _shared_again(a: Replica, b: Replica, emulator: ElasticPathEmulator) -> bool
             return True
         time.sleep(0.2)
     return False
+
+
+def test_a_write_whose_forget_meets_a_redis_stall_shows_everywhere_once_redis_answers(
+    platform: tuple[ElasticPathEmulator, Held, str],
+    emulator: ElasticPathEmulator,
+    tmp_path: Path,
+) -> None:
+    require_redis_server()
+    with (
+        RedisServer(tmp_path) as own_redis,
+        replicas(tmp_path, env(platform[2], own_redis.url)) as (a, b),
+    ):
+        headers = host()
+        url = order_url(fx.ORDER_PROCESSING)
+        cached_on_both([a, b], url, headers)  # the body, and the order it is made of
+        with redis.Redis.from_url(own_redis.url) as admin:
+            # Longer than a Redis call may take, and the pub/sub connection stays up: no
+            # resubscription tells anyone that something was missed.
+            admin.execute_command("CLIENT", "PAUSE", "600", "ALL")
+        with a.client(timeout=10) as client:
+            assert client.post(f"{url}/cancel", json={}, headers=headers).status_code == 200
+        assert cancelled(get(a, url, host()))
+        time.sleep(LOCAL_TTL_S + 0.5)  # the stall is over, and B's own copies too
+        for replica_ in (a, b):
+            assert cancelled(get(replica_, url, headers))  # the body kept in Redis
+            assert cancelled(get(replica_, url, host()))  # one made of the order kept there
+        assert _shared_again(a, b, emulator)
+
+
+def cancelled(answer: httpx.Response) -> bool:
+    return answer.json().get("cancellation_status") is not None

@@ -11,7 +11,7 @@ import structlog
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
-from adapters.shared_state import SharedState, redacted_url, store_namespace
+from adapters.shared_state import SharedState, Unheard, redacted_url, store_namespace
 from tests.redis_server import RedisServer, redis_server, require_redis_server
 
 __all__ = ["redis_server"]
@@ -139,3 +139,16 @@ async def _until(condition: object, seconds: float = 2.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
+
+
+def test_a_change_redis_missed_is_covered_only_by_a_step_begun_after_it() -> None:
+    unheard = Unheard()
+    unheard.miss()
+    first = unheard.missed  # a step that covers it begins
+    unheard.miss()  # and another change is missed while it runs
+    unheard.cover(first)
+    assert unheard.any
+    unheard.cover(unheard.missed)
+    assert not unheard.any
+    unheard.cover(first)  # a step that began earlier ends late
+    assert not unheard.any
