@@ -19,7 +19,7 @@ from adapters.base import (
     ProductSearch,
     ShipmentListRequest,
 )
-from adapters.deadline import within
+from adapters.deadline import deadline_after, remaining, request_given, within
 from adapters.paging import sort_items
 from adapters.resources import customer_tag, order_tag
 from bridge import links
@@ -167,10 +167,16 @@ class ERCEndpoint(Endpoint):
             key, request = self.prepare(scope)
             body, status = self.bridge.cache.fresh(key), CacheStatus.HIT
             if body is None:
-                ttl = self.bridge.settings.cache_ttl_s
-                body, status = await self.bridge.cache.refresh(
-                    key, ttl, lambda: self.produce(request), owner=request.owner
-                )
+                settings = self.bridge.settings
+                # One deadline from here: waiting for another replica's body and making it
+                # here share it (`produce` gets what is left), rather than a new one each.
+                with request_given(settings.deadline_s), deadline_after(settings.deadline_s):
+                    body, status = await self.bridge.cache.refresh(
+                        key,
+                        settings.cache_ttl_s,
+                        lambda: self.produce(request),
+                        owner=request.owner,
+                    )
             body = request.as_requested(body)
         except ANSWERED as exc:
             error = error_of(exc)
@@ -212,12 +218,13 @@ class ERCEndpoint(Endpoint):
         return self.cache_key(scope, base, query), RouteRequest(scope, bridge, query, base)
 
     async def produce(self, request: RouteRequest) -> bytes:
-        """The rendered body, fetched within the request deadline. A request that fails
-        keeps none of the platform resources it read: one of them may be why (a body
-        naming another customer, a field the bridge cannot read), and the next request
-        must ask the platform again."""
+        """The rendered body, fetched within what is left of the request deadline. A
+        request that fails keeps none of the platform resources it read: one of them may
+        be why (a body naming another customer, a field the bridge cannot read), and the
+        next request must ask the platform again."""
+        left = remaining()
         try:
-            async with within(request.bridge.settings.deadline_s):
+            async with within(request.bridge.settings.deadline_s if left is None else left):
                 body = await self.route.handler(request)
         except Exception:
             _forget_resources_of(request)

@@ -216,6 +216,41 @@ def test_fifty_concurrent_misses_over_two_replicas_make_one_platform_call(
     assert sum(counter(r, "erc_bridge_shared_cache_hits_total", t) for r in pair for t in tiers)
 
 
+def test_a_replica_waiting_for_another_ones_fill_answers_within_the_deadline(
+    pair: list[Replica],
+    emulator: ElasticPathEmulator,
+    platform: tuple[ElasticPathEmulator, Held, str],
+) -> None:
+    for replica_ in pair:
+        get(replica_, order_url(fx.ORDER_COMPLETE), host())  # its token, before the hang
+    waits = body_waits(pair)
+    platform[1].hang = True
+    headers, url = host(), order_url(str(uuid.uuid4()))  # nothing of it is cached
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        filling = pool.submit(timed_get, pair[0], url, headers)
+        time.sleep(0.2)  # the first has the fill's lock: the second waits for it
+        waiting = pool.submit(timed_get, pair[1], url, headers)
+        answers = [filling.result(), waiting.result()]
+    platform[1].hang = False
+    assert body_waits(pair) > waits
+    # Waiting and then making the body share the request's deadline: a correctness bound,
+    # with room for a loaded machine.
+    for took, answer in answers:
+        assert (answer.status_code, answer.json()["code"]) == (504, "upstream_timeout")
+        assert took < DEADLINE_S + 1.0
+
+
+def body_waits(pair: list[Replica]) -> float:
+    """Bodies either replica waited for another to make."""
+    return sum(counter(r, "erc_bridge_single_flight_waits_total", 'tier="body"') for r in pair)
+
+
+def timed_get(replica: Replica, url: str, headers: dict[str, str]) -> tuple[float, httpx.Response]:
+    started = time.monotonic()
+    answer = get(replica, url, headers)
+    return time.monotonic() - started, answer
+
+
 def counter(replica: Replica, name: str, labels: str) -> float:
     with replica.client(timeout=10) as client:
         text = client.get("/metrics").text
