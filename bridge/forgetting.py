@@ -38,9 +38,13 @@ log = structlog.get_logger("erc_bridge.redis")
 CHANNEL = "forget"
 """The pub/sub channel (under the store's namespace) that carries what to forget."""
 
-_LISTING_CAPABILITIES = frozenset({Capability.ORDERS, Capability.MOST_RECENT_ORDER})
+# Shipments (R6) are listed per customer, and filtered by an order only in the query: the
+# key names no order, so a body of any customer may show the one an event names.
+_LISTING_CAPABILITIES = frozenset(
+    {Capability.ORDERS, Capability.MOST_RECENT_ORDER, Capability.SHIPMENTS}
+)
 ORDER_LISTINGS = frozenset(r.path for r in ERC_ROUTES if r.capability in _LISTING_CAPABILITIES)
-"""Routes whose bodies may show any order of their customer (R2, R5)."""
+"""Routes whose bodies may show any order of their customer (R2, R5, R6)."""
 
 
 def _route(key: Hashable) -> object:
@@ -87,7 +91,7 @@ class CacheForgetting:
     async def forget_order(self, order_id: str, customer_id: str | None) -> None:
         """With the customer known, everything of that customer; without (BigCommerce names
         only the order), the order's bodies and resources whoever asked, and every
-        customer's order lists and most recent order, which may show it."""
+        customer's order lists, most recent order and shipments, which may show it."""
         widest = customer_tag(customer_id) if customer_id is not None else ANY_ORDER
         message = {"order": order_id, "customer": customer_id}
         try:

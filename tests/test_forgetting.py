@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable, Hashable
 import pytest
 
 from adapters.resources import ResourceCache, customer_tag, order_tag
+from adapters.shared_resources import ANY_ORDER
 from bridge.cache import ResponseCache
-from bridge.forgetting import CacheForgetting
+from bridge.forgetting import CacheForgetting, body_dependencies
 from tests.conftest import ManualClock
 
 CUSTOMER = "/customers/{customer_id}"
@@ -18,6 +19,7 @@ ORDERS = "/customers/{customer_id}/orders"
 ORDER = "/customers/{customer_id}/orders/{order_id}"
 ITEMS = "/customers/{customer_id}/orders/{order_id}/items"
 MOST_RECENT = "/customers/{customer_id}/most-recent-order"
+SHIPMENTS = "/customers/{customer_id}/shipments"
 
 
 def key(route: str, customer: str, order: str = "") -> Hashable:
@@ -32,6 +34,7 @@ BODIES = {
     "ana r4 o1": key(ITEMS, "ana", "o1"),
     "ana r3 o2": key(ORDER, "ana", "o2"),
     "ana r5": key(MOST_RECENT, "ana"),
+    "ana r6": key(SHIPMENTS, "ana"),
     "bob r1": key(CUSTOMER, "bob"),
     "bob r2": key(ORDERS, "bob"),
     "bob r3 o1": key(ORDER, "bob", "o1"),
@@ -73,6 +76,13 @@ async def test_an_order_of_an_unknown_customer_drops_its_bodies_and_every_listin
     cache = await filled(clock)
     await CacheForgetting(cache, None).forget_order("o1", None)
     assert held(cache) == {"ana r1", "ana r3 o2", "bob r1", "bob r3 o3"}
+
+
+def test_in_redis_every_listing_of_orders_depends_on_any_order() -> None:
+    """R6's key names no order either: its body may show the order an event names."""
+    for route in (ORDERS, MOST_RECENT, SHIPMENTS):
+        assert ANY_ORDER in body_dependencies(key(route, "ana"), "ana")
+    assert ANY_ORDER not in body_dependencies(key(CUSTOMER, "ana"), "ana")
 
 
 @pytest.mark.anyio

@@ -225,6 +225,27 @@ def test_an_order_event_without_its_customer_drops_the_resources_that_may_show_i
     assert bc.resources.get(other) == b"{}"
 
 
+def test_an_order_event_drops_the_r6_bodies_that_may_show_it(
+    bc: Bridge, bc_served: tuple[BigCommerceEmulator, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R6's key names no order: the event, which names no customer, drops every R6."""
+    emulator, _ = bc_served
+    of_the_order = f"{ANA}/shipments?order_id={bc_fx.ORDER_SHIPPED}"
+    reads = [f"{ANA}/shipments", of_the_order, f"{LUKAS}/shipments"]
+    assert [bc.read(path) for path in reads] == ["MISS"] * len(reads)
+    parcels = emulator.store.shipments[bc_fx.ORDER_SHIPPED]
+    renumbered = [{**parcel, "tracking_number": "RENUMBERED-1"} for parcel in parcels]
+    monkeypatch.setitem(emulator.store.shipments, bc_fx.ORDER_SHIPPED, renumbered)
+    before = bc.calls()
+
+    assert bc.deliver(*bc_order_event(bc_fx.ORDER_SHIPPED)).status_code == 204
+
+    assert [bc.read(path) for path in reads] == ["MISS"] * len(reads)
+    shown = bc.client.get(of_the_order).json()["_embedded"]["shipments"]
+    assert {s["tracking_info"]["tracking_number"] for s in shown} == {"RENUMBERED-1"}
+    assert f"/v2/orders/{bc_fx.ORDER_SHIPPED}/shipments" in emulator.resources[before:]
+
+
 def test_a_bigcommerce_customer_event_drops_r1(bc: Bridge) -> None:
     assert bc.read(ANA) == "MISS"
     body = bc_delivery(scope="store/customer/updated", kind="customer", ident=int(bc_fx.ANA))
