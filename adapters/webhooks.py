@@ -21,6 +21,8 @@ import orjson
 TIMESTAMP_TOLERANCE_S = 300
 """How far a Standard Webhooks timestamp may be from now (the spec's five minutes)."""
 MAX_ID_LENGTH = 255
+MAX_TIMESTAMP_DIGITS = 12
+"""Unix seconds for the next 30,000 years; a longer header is no timestamp."""
 
 
 class WebhookRefused(Exception):
@@ -73,7 +75,7 @@ def check_standard_signature(
     signatures = headers.get("webhook-signature")
     if not delivery_id or not stamp or not signatures:
         raise unauthenticated("the delivery is not signed")
-    if len(delivery_id) > MAX_ID_LENGTH or not stamp.isdigit():
+    if len(delivery_id) > MAX_ID_LENGTH or not _is_timestamp(stamp):
         raise unauthenticated("the delivery's signature headers are malformed")
     if abs(now - int(stamp)) > TIMESTAMP_TOLERANCE_S:
         raise unauthenticated("the delivery's timestamp is too old or in the future")
@@ -90,6 +92,12 @@ def check_standard_signature(
         if hmac.compare_digest(given, expected):
             return delivery_id
     raise unauthenticated("the delivery's signature does not match")
+
+
+def _is_timestamp(stamp: str) -> bool:
+    """ASCII digits of a sane length: `str.isdigit()` alone also takes superscripts and
+    other scripts' digits, which `int()` refuses, and any length, which it may refuse too."""
+    return len(stamp) <= MAX_TIMESTAMP_DIGITS and stamp.isascii() and stamp.isdigit()
 
 
 def json_object(body: bytes) -> dict[str, Any]:

@@ -309,6 +309,35 @@ def test_a_replayed_bigcommerce_delivery_is_refused_and_changes_nothing(bc: Brid
     assert bc.calls() == before
 
 
+MALFORMED_STAMPS = {
+    "superscript-two": b"\xb2",  # a digit to str.isdigit() once decoded as latin-1
+    "past-a-float": b"1" + b"0" * 400,
+    "past-the-int-digit-limit": b"9" * 5000,
+    "thirteen-digits": b"1" * 13,
+}
+
+
+def test_a_malformed_timestamp_is_refused_unauthenticated_and_counted(
+    bc: Bridge, info_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bc.read(ANA_SHIPPED) == "MISS"
+    body = bc_delivery(ident=int(bc_fx.ORDER_SHIPPED))
+    statuses = {}
+    for case, stamp in MALFORMED_STAMPS.items():
+        headers = [(name.encode(), value.encode()) for name, value in bc_signed(body).items()]
+        headers = [(n, stamp if n == b"webhook-timestamp" else v) for n, v in headers]
+        answer = httpx.post(f"{bc.url}/webhooks/bigcommerce", content=body, headers=headers)
+        statuses[case] = (answer.status_code, answer.json()["code"])
+    logged = capsys.readouterr()
+
+    assert statuses == dict.fromkeys(MALFORMED_STAMPS, (401, "unauthorized"))
+    assert bc.read(ANA_SHIPPED) == "HIT"
+    refused = f'erc_bridge_webhooks_total{{outcome="refused_unauthenticated"}} {len(statuses)}.0'
+    assert refused in bc.metrics()
+    assert "unhandled_error" not in logged.out + logged.err
+    assert "99999" not in logged.out + logged.err  # no header is repeated in the log
+
+
 def test_a_refusal_is_an_erc_error_body(bc: Bridge) -> None:
     body, headers = bc_order_event(bc_fx.ORDER_SHIPPED, delivery_id="msg_json")
     assert bc.deliver(body, headers).status_code == 204
