@@ -270,6 +270,13 @@ class Adapter:
         A refusal of the credentials is UpstreamUnavailable with `credentials_rejected`.
         """
 
+    def check_webhook_headers(self, headers: Mapping[str, str], *, now: float) -> None:
+        """What a webhook delivery's headers alone decide, before its body is read, so that
+        no caller is read from who could never be heard: NotSupported, or WebhookRefused
+        when they cannot prove the sender. An adapter that reads webhooks overrides this
+        with `read_webhook`."""
+        raise NotSupported(f"{self.name} sends no webhooks the bridge reads")
+
     def read_webhook(self, headers: Mapping[str, str], body: bytes, *, now: float) -> WebhookEvent:
         """The event of a platform's webhook delivery that proves its sender, or
         WebhookRefused; never calls the platform. `now` is the wall clock (Unix seconds).

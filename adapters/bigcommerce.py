@@ -58,6 +58,7 @@ from adapters.shipment_paging import shipments_page
 from adapters.tasks import all_of, start_task
 from adapters.webhooks import (
     WebhookEvent,
+    check_standard_headers,
     check_standard_signature,
     identifier,
     json_object,
@@ -217,15 +218,21 @@ class BigCommerceAdapter(HTTPAdapter):
         """The smallest read of the resource the bridge needs most (204 for a new store)."""
         await self.get_json("/v2/orders", endpoint="/v2/orders", params={"limit": 1})
 
+    def check_webhook_headers(self, headers: Mapping[str, str], *, now: float) -> None:
+        self._webhook_key()
+        check_standard_headers(headers, now=now)
+
     def read_webhook(self, headers: Mapping[str, str], body: bytes, *, now: float) -> WebhookEvent:
         """A Standard Webhooks delivery signed with the app's client secret; its body is
         thin (`{scope, data: {type, id}}`) and never names the order's customer."""
+        delivery_id = check_standard_signature(headers, body, self._webhook_key(), now=now)
+        return _webhook_event(delivery_id, json_object(body))
+
+    def _webhook_key(self) -> bytes:
         secret = self.settings.webhook_secret
         if secret is None:
             raise NotSupported("BIGCOMMERCE_WEBHOOK_SECRET is not set")
-        key = secret.get_secret_value().encode()
-        delivery_id = check_standard_signature(headers, body, key, now=now)
-        return _webhook_event(delivery_id, json_object(body))
+        return secret.get_secret_value().encode()
 
     # Routes
 

@@ -180,13 +180,16 @@ class ElasticPathAdapter(HTTPAdapter):
         """A token, then the smallest read of the resource the bridge needs most."""
         await self.get_json("/v2/orders", endpoint="/v2/orders", params={"page[limit]": 1})
 
-    def read_webhook(self, headers: Mapping[str, str], body: bytes, *, now: float) -> WebhookEvent:
-        """An integration delivery: `{id, triggered_by, payload: {data}}`, trusted when
-        `X-MOLTIN-SECRET-KEY` echoes the integration's secret (EP signs nothing)."""
+    def check_webhook_headers(self, headers: Mapping[str, str], *, now: float) -> None:
         secret = self.settings.webhook_secret
         if secret is None:
             raise NotSupported("ELASTICPATH_WEBHOOK_SECRET is not set")
         check_shared_secret(headers.get("x-moltin-secret-key"), secret.get_secret_value())
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes, *, now: float) -> WebhookEvent:
+        """An integration delivery: `{id, triggered_by, payload: {data}}`, trusted when
+        `X-MOLTIN-SECRET-KEY` echoes the integration's secret (EP signs nothing)."""
+        self.check_webhook_headers(headers, now=now)
         return _integration_event(json_object(body))
 
     # Routes

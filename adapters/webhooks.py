@@ -66,10 +66,18 @@ def check_shared_secret(given: str | None, secret: str) -> None:
         raise unauthenticated("the delivery's secret is wrong")
 
 
-def check_standard_signature(
-    headers: Mapping[str, str], body: bytes, key: bytes, *, now: float
-) -> str:
-    """The Standard Webhooks id of a delivery whose signature and timestamp hold."""
+@dataclass(frozen=True, slots=True)
+class StandardHeaders:
+    """A Standard Webhooks delivery's signature headers, well formed and timely."""
+
+    delivery_id: str
+    stamp: str
+    signatures: str
+
+
+def check_standard_headers(headers: Mapping[str, str], *, now: float) -> StandardHeaders:
+    """What the headers alone show of a Standard Webhooks delivery: that it is signed,
+    when, and that this is not too long ago (or ahead)."""
     delivery_id = headers.get("webhook-id")
     stamp = headers.get("webhook-timestamp")
     signatures = headers.get("webhook-signature")
@@ -79,9 +87,17 @@ def check_standard_signature(
         raise unauthenticated("the delivery's signature headers are malformed")
     if abs(now - int(stamp)) > TIMESTAMP_TOLERANCE_S:
         raise unauthenticated("the delivery's timestamp is too old or in the future")
-    signed = b"%s.%s.%s" % (delivery_id.encode(), stamp.encode(), body)
+    return StandardHeaders(delivery_id, stamp, signatures)
+
+
+def check_standard_signature(
+    headers: Mapping[str, str], body: bytes, key: bytes, *, now: float
+) -> str:
+    """The Standard Webhooks id of a delivery whose signature and timestamp hold."""
+    checked = check_standard_headers(headers, now=now)
+    signed = b"%s.%s.%s" % (checked.delivery_id.encode(), checked.stamp.encode(), body)
     expected = hmac.new(key, signed, hashlib.sha256).digest()
-    for candidate in signatures.split():
+    for candidate in checked.signatures.split():
         version, _, encoded = candidate.partition(",")
         if version != "v1":
             continue
@@ -90,7 +106,7 @@ def check_standard_signature(
         except (binascii.Error, ValueError):
             continue
         if hmac.compare_digest(given, expected):
-            return delivery_id
+            return checked.delivery_id
     raise unauthenticated("the delivery's signature does not match")
 
 

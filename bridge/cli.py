@@ -114,7 +114,9 @@ def serve(host: str | None, port: int | None) -> int:
     settle_heap()
     fit_descriptor_limit(settings.max_connections)
     protocol = OneWriteHttpProtocol.limited(
-        header_timeout_s=settings.header_timeout_s, max_connections=settings.max_connections
+        header_timeout_s=settings.header_timeout_s,
+        body_timeout_s=settings.body_timeout_s,
+        max_connections=settings.max_connections,
     )
     uvicorn.run(
         app,

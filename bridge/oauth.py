@@ -251,10 +251,13 @@ def _form_too_large() -> OAuthError:
     return invalid_request(f"The request body exceeds {MAX_FORM_BYTES} bytes")
 
 
-async def _read_form(request: Request) -> dict[str, str]:
+def _require_form(request: Request) -> None:
     content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if content_type != FORM_CONTENT_TYPE:
         raise invalid_request(f"The request body must be {FORM_CONTENT_TYPE}")
+
+
+async def _read_form(request: Request) -> dict[str, str]:
     try:
         body = await read_body(request.scope, request.receive, MAX_FORM_BYTES, _form_too_large)
     except ClientGone:
@@ -310,9 +313,13 @@ class TokenEndpoint:
         return Route(TOKEN_PATH, self.token, methods=["POST"])
 
     async def token(self, request: Request) -> Response:
+        address = client_address(request.scope)
         try:
+            # What the headers decide comes first: a caller they refuse is not read from.
+            _require_form(request)
+            by_header = self._header_client(request.headers.get("authorization"), address)
             form = await _read_form(request)
-            client = self._authenticate(request, form, client_address(request.scope))
+            client = self._form_client(by_header, form, address)
             issued = self._grant(client, form)
         except OAuthError as exc:
             return exc.response()
@@ -321,29 +328,45 @@ class TokenEndpoint:
         )
         return _json(body, 200, _NO_STORE)
 
-    def _authenticate(self, request: Request, form: dict[str, str], address: str) -> OAuthClient:
-        authorization = request.headers.get("authorization")
-        in_form = "client_id" in form or "client_secret" in form
-        if authorization is not None and in_form:  # RFC 6749 §2.3
-            raise invalid_request("Use one client authentication method, not two")
+    def _header_client(self, authorization: str | None, address: str) -> OAuthClient | None:
+        """The client the Basic credentials authenticate, or None without them (the form
+        may carry them); refused at once when no client is configured, for then no form
+        can authenticate."""
         if authorization is not None:
-            client_id, secret = _basic_credentials(authorization)
-        elif "client_id" in form and "client_secret" in form:
-            client_id, secret = form["client_id"], form["client_secret"]
-        else:
-            raise invalid_client("Client authentication is required")
+            return self._authenticate(*_basic_credentials(authorization), address)
+        if not self._clients:
+            raise self._refused(address)
+        return None
+
+    def _form_client(
+        self, by_header: OAuthClient | None, form: dict[str, str], address: str
+    ) -> OAuthClient:
+        in_form = "client_id" in form or "client_secret" in form
+        if by_header is not None and in_form:  # RFC 6749 §2.3
+            raise invalid_request("Use one client authentication method, not two")
+        if by_header is not None:
+            return by_header
+        if "client_id" in form and "client_secret" in form:
+            return self._authenticate(form["client_id"], form["client_secret"], address)
+        raise invalid_client("Client authentication is required")
+
+    def _authenticate(self, client_id: str, secret: str, address: str) -> OAuthClient:
         client = self._clients.authenticate(client_id, secret)
         if client is not None:  # a valid secret is never refused by the lockout
             return client
+        raise self._refused(address)
+
+    def _refused(self, address: str) -> OAuthError:
+        """A failed authentication, counted towards the lockout of `address`."""
         retry_after = self._limiter.failed(address)
         if retry_after is not None:
-            raise OAuthError(
+            return OAuthError(
                 429,
                 "slow_down",
                 "Too many failed authentications from this address",
                 {"Retry-After": str(retry_after)},
             )
-        raise invalid_client("Unknown client or wrong secret")
+        return invalid_client("Unknown client or wrong secret")
 
     def _grant(self, client: OAuthClient, form: dict[str, str]) -> IssuedToken:
         grant_type = form.get("grant_type")

@@ -14,11 +14,11 @@ and every answer held to its end waits for the rendering of all the others.
 The protocol also guards what comes before a request reaches the app, where uvicorn
 itself bounds nothing: a request head is read only up to the input limits
 (`bridge/limits.py`), it must arrive whole within a header timeout counted from accept
-and from the first byte of each request, and past a cap on open connections a new one is
-answered 503 at once and closed, so that no caller can hold the memory or the file
-descriptors that the others need. A request the parser cannot read is answered 400 with
-an ERC body like every other refusal here (uvicorn's own answer is plain text), and the
-connection is closed.
+and from the first byte of each request, its body within a body timeout counted from the
+head's end, and past a cap on open connections a new one is answered 503 at once and
+closed, so that no caller can hold the memory or the file descriptors that the others
+need. A request the parser cannot read is answered 400 with an ERC body like every other
+refusal here (uvicorn's own answer is plain text), and the connection is closed.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from bridge.limits import (
 
 MAX_HOLD_S = 0.001
 HEADER_TIMEOUT_S = 10.0
+BODY_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 768
 RETRY_AFTER_S = 1
 DESCRIPTOR_HEADROOM = 256
@@ -187,22 +188,24 @@ def write_batch(loop: asyncio.AbstractEventLoop) -> WriteBatch:
 
 class OneWriteHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, writing each answer to the socket in one piece, and
-    guarding each connection until its request heads are read (see the module's text).
+    guarding each connection until its requests are read (see the module's text).
     `limited` gives the class with the service's own limits."""
 
     header_timeout_s = HEADER_TIMEOUT_S
+    body_timeout_s = BODY_TIMEOUT_S
     max_connections = MAX_CONNECTIONS
     turned_away: TurnedAway | None = None
 
     @classmethod
     def limited(
-        cls, *, header_timeout_s: float, max_connections: int
+        cls, *, header_timeout_s: float, body_timeout_s: float, max_connections: int
     ) -> type[OneWriteHttpProtocol]:
         return type(
             cls.__name__,
             (cls,),
             {
                 "header_timeout_s": header_timeout_s,
+                "body_timeout_s": body_timeout_s,
                 "max_connections": max_connections,
                 "turned_away": TurnedAway(max_connections),
             },
@@ -219,6 +222,8 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         self._head_since: float | None = None  # while a request head is awaited
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
+        self._body_since: float | None = None  # from a head's end until its body's
+        self._body_timer: asyncio.TimerHandle | None = None
         self._idle_since: float | None = None  # since the last answer, while none is due
         self._at_capacity = False
 
@@ -231,16 +236,20 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         self._await_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for timer in (self._head_timer, self.timeout_keep_alive_task):
+        for timer in (self._head_timer, self._body_timer, self.timeout_keep_alive_task):
             if timer is not None:
                 timer.cancel()
-        self._head_timer = self.timeout_keep_alive_task = None
+        self._head_timer = self._body_timer = self.timeout_keep_alive_task = None
         if not self._at_capacity:
             super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         self._unset_keepalive_if_required()
-        if self._head_since is None and (self.cycle is None or self.cycle.response_complete):
+        if (
+            self._head_since is None
+            and self._body_since is None  # else the rest of a body answered before its end
+            and (self.cycle is None or self.cycle.response_complete)
+        ):
             self._await_head()  # the first byte of the next request
         try:
             self.parser.feed_data(data)
@@ -254,6 +263,9 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
             cause = exc.__context__
             self._refuse(cause.error if isinstance(cause, _Refused) else malformed_request())
             return
+        if self._body_since is not None and self._body_timer is None:
+            # Only for a body that outlasts a read: most arrive with their head.
+            self._body_timer = self.loop.call_later(self.body_timeout_s, self._body_due)
         if self._head_since is not None:
             # Whole reads are counted: one that also ends the previous request counts
             # towards the next head too, which errs on the side of the limit.
@@ -283,7 +295,15 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._head_since = None
+        self._body_since = self.loop.time()
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._body_since = None
+        super().on_message_complete()
+        if self.cycle.response_complete and not self.transport.is_closing():
+            # Answered before its body ended: from now the connection is idle.
+            self._await_next_request()
 
     # The keep-alive timeout, with one timer per connection as for the head: uvicorn arms
     # a new timer after every answer and cancels it at the next request's first bytes.
@@ -300,6 +320,9 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
             return
+        self._await_next_request()
+
+    def _await_next_request(self) -> None:
         self._idle_since = self.loop.time()
         if self.timeout_keep_alive_task is None:
             self.timeout_keep_alive_task = self.loop.call_later(
@@ -336,9 +359,28 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         else:
             self.transport.close()  # nothing was asked: nothing to answer
 
+    def _body_due(self) -> None:
+        """The body timer, moved on like the head's. When the app answered before the
+        body ended, there is nothing left to say: the connection is only closed."""
+        self._body_timer = None
+        if self._body_since is None or self.transport.is_closing():
+            return
+        now = self.loop.time()
+        if self.flow.read_paused:
+            # Not the caller's delay: an answer ahead of it in the pipeline, or a body the
+            # app has yet to take in, holds the reading up.
+            self._body_since = now
+        left = self._body_since + self.body_timeout_s - now
+        if left > 0:
+            self._body_timer = self.loop.call_later(left, self._body_due)
+        elif self.cycle.response_complete:
+            self.transport.close()
+        else:
+            self._refuse(request_timeout(self.body_timeout_s, "body"))
+
     def _refuse(self, error: ERCError) -> None:
         """Answers a request that cannot be read to its end, and closes."""
-        self._head_since = None
+        self._head_since = self._body_since = None
         # What the parser holds of the head goes now, not when the connection is gone.
         self.parser = httptools.HttpRequestParser(self)
         self.url, self.headers = b"", []
@@ -475,12 +517,14 @@ def malformed_request() -> ERCError:
     )
 
 
-def request_timeout(seconds: float) -> ERCError:
+def request_timeout(seconds: float, part: str = "headers") -> ERCError:
+    """`part`: the headers (counted from the request's first byte) or the body (from the
+    headers' end)."""
     return ERCError(
         408,
         "request_timeout",
         "The request was not received in time",
-        description=f"A request's headers must arrive within {seconds:g} s",
+        description=f"A request's {part} must arrive within {seconds:g} s",
     )
 
 

@@ -178,6 +178,13 @@ class BridgeSettings(BaseSettings):
         description="seconds a request head may take to arrive, from accept and from its "
         "first byte; then 408 and close",
     )
+    body_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="seconds a request body may take to arrive, from the end of its head; "
+        "then 408 and close",
+    )
     max_connections: Count = Field(
         default=768,
         description="open connections at most; one more is answered 503 at once (the cap "

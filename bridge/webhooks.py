@@ -1,9 +1,10 @@
 """`POST /webhooks/{adapter}`: the platform says an order or a customer changed (SPEC §9).
 
 The endpoint never calls the platform and answers at once (platforms give up after 5 to
-10 s): it checks that the delivery proves its sender, has not been received before, and
-names something, then forgets what it names from the caches, so the next read asks the
-platform. A refused delivery changes nothing, not even the record of delivery ids.
+10 s): it checks that the delivery proves its sender (as far as the headers show it
+before the body is read), has not been received before, and names something, then
+forgets what it names from the caches, so the next read asks the platform. A refused
+delivery changes nothing, not even the record of delivery ids.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ class WebhookEndpoint:
             return not_found("No webhooks are received for this adapter").response()
         outcome = "refused_invalid"
         try:
+            # What the headers decide comes first: a caller they refuse is not read from.
+            self._adapter.check_webhook_headers(request.headers, now=self._wall_clock())
             body = await _bounded_body(request)
             event = self._adapter.read_webhook(request.headers, body, now=self._wall_clock())
             if event.kind is None or event.resource_id is None:

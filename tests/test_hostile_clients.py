@@ -5,6 +5,7 @@ turned away at once, while legitimate requests are still answered."""
 
 from __future__ import annotations
 
+import base64
 import json
 import resource
 import select
@@ -22,6 +23,7 @@ import httpx
 import pytest
 
 from bridge.limits import MAX_HEAD_BYTES
+from tests.conftest import BOTH_SCOPES, CLIENT_ID, CLIENT_SECRET, TOKEN_SECRET
 from tests.processes import RunningBridge, serving, status_kib
 
 API_KEY = "hostile-clients-key-5d0c1e9a7b3f42a8c6"
@@ -319,3 +321,75 @@ def test_connections_past_the_cap_are_turned_away_at_once(tmp_path: Path) -> Non
     assert past_the_cap.headers["retry-after"].isdigit()
     assert afterwards.status_code == 200
     assert "descriptor" not in output  # the cap fits the descriptor limit: no warning
+
+
+# 4. Bodies that never come.
+
+BODY_TIMEOUT_S = 3.0
+SLOW_BODIES = 6
+TOKEN_FORM = b"grant_type=client_credentials"
+
+
+def token_request(body_length: int, *headers: str) -> bytes:
+    """A token request's head, announcing a body of `body_length` bytes."""
+    lines = [
+        "POST /oauth/token HTTP/1.1",
+        "Host: bridge",
+        "Content-Type: application/x-www-form-urlencoded",
+        f"Content-Length: {body_length}",
+        *headers,
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def basic_authorization() -> str:
+    credentials = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    return f"Authorization: Basic {credentials}"
+
+
+def trickle_token_request(address: tuple[str, int], every_s: float, answer: list[bytes]) -> None:
+    """A token request whose body arrives a byte at a time, `every_s` apart."""
+    with socket.create_connection(address, timeout=IO_TIMEOUT_S) as sock:
+        sock.sendall(token_request(len(TOKEN_FORM), basic_authorization()))
+        for n in range(len(TOKEN_FORM)):
+            time.sleep(every_s)
+            sock.sendall(TOKEN_FORM[n : n + 1])
+        answer.append(sock.recv(65536))
+
+
+def test_bodies_that_never_come_are_cut_off_at_the_body_timeout_and_free_their_slots(
+    tmp_path: Path,
+) -> None:
+    # The token endpoint reads its body before it can tell who is asking.
+    with running_bridge(
+        tmp_path,
+        max_connections=str(SLOW_BODIES),
+        body_timeout_s=str(BODY_TIMEOUT_S),
+        oauth_clients=f"{CLIENT_ID}:{CLIENT_SECRET}:{BOTH_SCOPES}",
+        token_secret=TOKEN_SECRET,
+    ) as bridge:
+        steady: list[bytes] = []
+        with attack() as ongoing:
+            for _ in range(SLOW_BODIES - 1):
+                ongoing.connect(bridge.address, token_request(1000) + b"grant_type=")
+            # Steady, and whole well within the timeout: served.
+            every_s = BODY_TIMEOUT_S / 3 / len(TOKEN_FORM)
+            trickler = threading.Thread(
+                target=trickle_token_request, args=(bridge.address, every_s, steady)
+            )
+            trickler.start()
+            while bridge.get().status_code != 503:  # every slot is held
+                time.sleep(0.05)
+            ongoing.watch(BODY_TIMEOUT_S + CLOSE_SLACK_S)
+            still_open = len(ongoing.open)
+            trickler.join(timeout=IO_TIMEOUT_S)
+        afterwards = bridge.get()
+
+    assert still_open == 0, f"{still_open} connections outlived the body timeout"
+    assert all(when >= BODY_TIMEOUT_S * 0.9 for when, _ in ongoing.closed)
+    for _, answer in ongoing.closed:
+        assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+        assert error_code(answer) == "request_timeout"
+    assert steady and steady[0].startswith(b"HTTP/1.1 200 "), steady
+    assert b'"access_token"' in steady[0]
+    assert afterwards.status_code == 200

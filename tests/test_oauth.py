@@ -31,6 +31,7 @@ from tests.conftest import (
     settings,
 )
 from tests.servers import serve
+from tests.unsent_bodies import answer_before_the_body
 
 TOKEN_URL = "/oauth/token"
 ROUTES = {
@@ -318,6 +319,36 @@ def test_malformed_token_requests_are_invalid_request(
         },
     )
     oauth_error(response, 400, "invalid_request")
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+REFUSED_BY_HEADERS = {
+    "not-a-form": ({"Content-Type": "application/json"}, ALL_CLIENTS, b"HTTP/1.1 400 "),
+    "malformed-basic": ({**FORM, "Authorization": "Basic %%%"}, ALL_CLIENTS, b"HTTP/1.1 401 "),
+    "wrong-basic": ({**FORM, **basic(CLIENT_ID, "wrong")}, ALL_CLIENTS, b"HTTP/1.1 401 "),
+    "no-client-configured": (FORM, "", b"HTTP/1.1 401 "),
+}
+
+
+@pytest.mark.parametrize(
+    ("headers", "clients", "status_line"), REFUSED_BY_HEADERS.values(), ids=list(REFUSED_BY_HEADERS)
+)
+def test_a_token_request_its_headers_refuse_is_answered_before_its_body(
+    headers: dict[str, str], clients: str, status_line: bytes
+) -> None:
+    app = create_app(
+        settings(api_keys="k" * 32, oauth_clients=clients, token_secret=TOKEN_SECRET),
+        adapter=DemoAdapter(),
+    )
+    with serve(app) as base:
+        answer = answer_before_the_body(base, TOKEN_URL, headers)
+    assert answer.startswith(status_line), answer
+
+
+def test_wrong_basic_credentials_are_refused_whatever_the_form_says(oauth: TestClient) -> None:
+    form = {"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": "x"}
+    response = oauth.post(TOKEN_URL, data=form, headers=basic(CLIENT_ID, "wrong"))
+    oauth_error(response, 401, "invalid_client")
 
 
 def test_token_endpoint_only_takes_post(oauth: TestClient) -> None:

@@ -147,7 +147,13 @@ async def _tiny(request: Request) -> Response:
     return Response(b"x" * int(request.query_params.get("size", "5")), media_type="text/plain")
 
 
-TINY = Starlette(routes=[Route("/", _tiny, methods=["GET", "POST"])])
+async def _length(request: Request) -> Response:
+    return Response(str(len(await request.body())).encode(), media_type="text/plain")
+
+
+TINY = Starlette(
+    routes=[Route("/", _tiny, methods=["GET", "POST"]), Route("/length", _length, methods=["POST"])]
+)
 
 
 def test_uvicorn_with_the_protocol_writes_a_whole_answer_at_once() -> None:
@@ -251,6 +257,7 @@ def _protocol(
     config = uvicorn.Config(TINY, log_config=None, access_log=False, lifespan="off")
     cls = OneWriteHttpProtocol.limited(
         header_timeout_s=limits.get("header_timeout_s", 10.0),
+        body_timeout_s=limits.get("body_timeout_s", 10.0),
         max_connections=limits.get("max_connections", 100),
     )
     protocol = cls(config, state or ServerState(), {})
@@ -432,6 +439,85 @@ def test_a_head_not_whole_at_the_timeout_is_408_counted_from_its_first_byte() ->
     assert transport.closed
 
 
+STEADY_PIECES = (b"a", b"bc", b"def")
+
+
+def _post_slowly(
+    target: bytes, length: int, *, body_timeout_s: float, then_s: float
+) -> tuple[RecordingTransport, bool]:
+    """A POST to `target` announcing a body of `length` bytes, `STEADY_PIECES` sent one
+    every `SHORT_TIMEOUT_S`, then `then_s` of silence: the transport, and whether the
+    protocol had closed it by then."""
+
+    async def scenario() -> tuple[RecordingTransport, bool]:
+        protocol, transport = _protocol(body_timeout_s=body_timeout_s)
+        head = b"POST %s HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n\r\n"
+        protocol.data_received(head % (target, length))
+        for piece in STEADY_PIECES:  # each read moves the deadline on not at all
+            await asyncio.sleep(SHORT_TIMEOUT_S)
+            protocol.data_received(piece)
+        await asyncio.sleep(then_s)
+        closed = transport.closed
+        protocol.connection_lost(None)
+        return transport, closed
+
+    return asyncio.run(scenario())
+
+
+def test_a_body_not_whole_at_the_body_timeout_is_408_counted_from_the_heads_end() -> None:
+    transport, closed = _post_slowly(
+        b"/length", 9, body_timeout_s=SHORT_TIMEOUT_S * 4, then_s=SHORT_TIMEOUT_S * 4
+    )
+    assert closed
+    head, body = _answer(transport)
+    assert head.startswith(b"HTTP/1.1 408 ") and b"connection: close" in head
+    assert body["code"] == "request_timeout" and "body" in body["description"]
+
+
+def test_a_body_whole_within_the_body_timeout_is_read_by_the_app() -> None:
+    # Past the deadline once the body is whole: nothing more happens.
+    transport, closed = _post_slowly(
+        b"/length", 6, body_timeout_s=SHORT_TIMEOUT_S * 8, then_s=SHORT_TIMEOUT_S * 8
+    )
+    assert not closed
+    assert [w[:13] for w in transport.writes] == [b"HTTP/1.1 200 "]
+    assert transport.writes[0].endswith(b"\r\n\r\n6")
+
+
+def test_an_answer_before_the_body_is_not_followed_by_a_408_when_the_body_never_comes() -> None:
+    transport, closed = _post_slowly(
+        b"/?size=2", 1000, body_timeout_s=SHORT_TIMEOUT_S * 6, then_s=SHORT_TIMEOUT_S * 6
+    )
+    assert closed
+    assert [w[:13] for w in transport.writes] == [b"HTTP/1.1 200 "]
+
+
+def test_the_rest_of_a_body_answered_early_is_not_read_as_the_next_head() -> None:
+    """Body bytes after the answer would outgrow the head limit if they counted as one."""
+
+    async def scenario() -> tuple[RecordingTransport, bool]:
+        protocol, transport = _protocol(body_timeout_s=SHORT_TIMEOUT_S * 20)
+        length = 2 * MAX_HEAD_BYTES
+        protocol.data_received(
+            b"POST /?size=2 HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n\r\n" % length
+        )
+        await _next_turn()
+        for start in range(0, length, 1000):
+            protocol.data_received(b"b" * min(1000, length - start))
+        protocol.data_received(b"GET /?size=3 HTTP/1.1\r\nHost: test\r\n\r\n")
+        for _ in range(SETTLE_TURNS):
+            await _next_turn()
+            if len(transport.writes) == 2:
+                break
+        open_after = not transport.closed
+        protocol.connection_lost(None)
+        return transport, open_after
+
+    transport, open_after = asyncio.run(scenario())
+    assert [w[:13] for w in transport.writes] == [b"HTTP/1.1 200 "] * 2
+    assert transport.writes[1].endswith(b"\r\n\r\nxxx") and open_after
+
+
 def test_past_the_cap_a_connection_gets_503_at_once_and_is_not_counted() -> None:
     async def scenario() -> tuple[RecordingTransport, RecordingTransport, int]:
         state = ServerState()
@@ -461,6 +547,7 @@ def test_past_the_cap_a_connection_gets_503_at_once_and_is_not_counted() -> None
 def test_the_service_defaults_are_the_protocol_defaults() -> None:
     defaults = settings()
     assert defaults.header_timeout_s == OneWriteHttpProtocol.header_timeout_s
+    assert defaults.body_timeout_s == OneWriteHttpProtocol.body_timeout_s
     assert defaults.max_connections == OneWriteHttpProtocol.max_connections
 
 

@@ -24,6 +24,7 @@ from tests.platform_settings import bigcommerce_settings, elasticpath_settings
 from tests.served_bridge import Bridge, Gate, bridge_over
 from tests.servers import serve
 from tests.test_webhooks import BC_SECRET, EP_SECRET, bc_delivery, ep_delivery, signed
+from tests.unsent_bodies import answer_before_the_body
 
 MARIA_ORDER = f"{R}/customers/{ep_fx.MARIA}/orders/{ep_fx.ORDER_COMPLETE}"
 MARIA = f"{R}/customers/{ep_fx.MARIA}"
@@ -336,6 +337,27 @@ def test_a_malformed_timestamp_is_refused_unauthenticated_and_counted(
     assert refused in bc.metrics()
     assert "unhandled_error" not in logged.out + logged.err
     assert "99999" not in logged.out + logged.err  # no header is repeated in the log
+
+
+def test_a_delivery_its_headers_refuse_is_answered_before_its_body(bc: Bridge, ep: Bridge) -> None:
+    unsigned = {"content-type": "application/json"}
+    late = bc_signed(b"", stamp=time.time() - 301)
+    answers = [
+        answer_before_the_body(bc.url, "/webhooks/bigcommerce", unsigned),
+        answer_before_the_body(bc.url, "/webhooks/bigcommerce", late),
+        answer_before_the_body(ep.url, "/webhooks/elasticpath", ep_headers("X" + EP_SECRET[1:])),
+    ]
+    assert [answer[:13] for answer in answers] == [b"HTTP/1.1 401 "] * 3, answers
+
+
+def test_webhooks_not_received_are_404_before_the_body(
+    bc_served: tuple[BigCommerceEmulator, str],
+) -> None:
+    emulator, url = bc_served
+    without_secret = BigCommerceAdapter(bigcommerce_settings(url), http=FAST)
+    with bridge_over(without_secret, lambda: len(emulator.requests)) as bridge:
+        answer = answer_before_the_body(bridge.url, "/webhooks/bigcommerce", bc_signed(b""))
+    assert answer.startswith(b"HTTP/1.1 404 "), answer
 
 
 def test_a_refusal_is_an_erc_error_body(bc: Bridge) -> None:
