@@ -124,6 +124,7 @@ class SharedState:
         self._quiet_until = 0.0
         self._channels: list[tuple[str, Handler]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
         self.unheard = Unheard()
 
     def key(self, *parts: str) -> str:
@@ -183,13 +184,18 @@ class SharedState:
             self.until_closed(self._listen(channel, handler))
 
     def until_closed(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """`work` running in the background, cancelled by `close` if still running."""
+        """`work` running in the background, cancelled by `close` if still running; once
+        closed, cancelled at once (a write that ends during shutdown may still ask)."""
         task = asyncio.get_running_loop().create_task(work)
+        if self._closed:
+            task.cancel()
+            return task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
     async def close(self) -> None:
+        self._closed = True
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -152,3 +152,19 @@ def test_a_change_redis_missed_is_covered_only_by_a_step_begun_after_it() -> Non
     assert not unheard.any
     unheard.cover(first)  # a step that began earlier ends late
     assert not unheard.any
+
+
+@pytest.mark.anyio
+async def test_work_asked_for_after_close_does_not_run(redis_server: RedisServer) -> None:
+    shared = SharedState(redis_server.url, namespace="test-closed")
+    await shared.close()
+    started = asyncio.Event()
+
+    async def work() -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    task = shared.until_closed(work())
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 2)
+    assert task.cancelled()
+    assert not started.is_set()
