@@ -395,6 +395,8 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         intent (same correlation id) while attempts and time are left, then UpstreamTimeout.
 
         Any answer ends it: CPAPI stored it under the id, so repeating would only replay it.
+        Except a 5xx after an attempt without an answer: it may be a gateway's own, saying
+        nothing of the intent, so it counts as no answer either.
         """
         path = f"/v3/customers/{path_segment(customer_id)}/orders"
         correlation = Correlation()
@@ -405,8 +407,9 @@ class AdobeCPAPIAdapter(HTTPAdapter):
             if unanswered:  # a 401 refused this unread: the earlier attempt's intent goes on
                 correlation.repeat()
             while True:
+                failure: AdapterError | None = None
                 try:
-                    return await self._http.send(
+                    response = await self._http.send(
                         "POST",
                         path,
                         json=payload,
@@ -419,13 +422,15 @@ class AdobeCPAPIAdapter(HTTPAdapter):
                         if unanswered:  # an earlier attempt may have been applied
                             raise UpstreamTimeout(f"{PLATFORM} did not answer the return") from exc
                         raise
-                    unanswered += 1
-                    if unanswered >= RETURN_ATTEMPTS or not _time_for_another():
-                        raise UpstreamTimeout(f"{PLATFORM} did not answer the return") from exc
-                    log.info(
-                        "return_repeated", correlation_id=correlation.current, attempt=unanswered
-                    )
-                    correlation.repeat()
+                    failure = exc
+                else:
+                    if not (unanswered and response.status_code >= 500):
+                        return response
+                unanswered += 1
+                if unanswered >= RETURN_ATTEMPTS or not _time_for_another():
+                    raise UpstreamTimeout(f"{PLATFORM} did not answer the return") from failure
+                log.info("return_repeated", correlation_id=correlation.current, attempt=unanswered)
+                correlation.repeat()
 
         response = await self.token.authorized(send)
         self.raise_for_status(response, ORDERS_ENDPOINT, correlation_id=correlation.current)

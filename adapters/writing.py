@@ -1,9 +1,10 @@
 """Sending a write at most once (SPEC §7, "Never twice").
 
-EP and BigCommerce have no idempotency keys: a write that timed out may or may not have
-been applied, and sending it again could cancel twice or move a parcel twice. So a write
-is sent once, with part of the request's time, and a timeout is answered by re-reading the
-order with the time kept back.
+EP and BigCommerce have no idempotency keys: a write that timed out, or that a gateway
+answered with an error of its own, may or may not have been applied, and sending it again
+could cancel twice or move a parcel twice. So a write is sent once, with part of the
+request's time, and such an answer is judged by re-reading the order with the time kept
+back.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 
 from adapters.deadline import deadline_after, remaining
-from adapters.errors import AdapterError, UpstreamTimeout, WriteNotConfirmed
+from adapters.errors import AdapterError, UpstreamError, UpstreamTimeout, WriteNotConfirmed
 
 WRITE_SHARE = 2 / 3
 """The part of the time left that the write itself may take; the rest is for the re-read."""
@@ -57,8 +58,13 @@ async def write_once(
     *,
     platform: str,
 ) -> None:
-    """Await `send()` once; after a timeout, `shows_change()` decides: the change is there
-    (return) or it is not, or cannot be read (WriteNotConfirmed)."""
+    """Await `send()` once; when it ends without a clear answer, `shows_change()` decides.
+
+    After a timeout the change is there (return) or it is not, or cannot be read
+    (WriteNotConfirmed). After an error answer (UpstreamError: a 5xx, maybe a gateway's
+    own, or a body the bridge cannot use) the change is there (return) or the error
+    stands: a gateway may answer 502 for a platform that made the change.
+    """
     left = remaining()
     going_out()
     try:
@@ -68,11 +74,18 @@ async def write_once(
             with deadline_after(left * WRITE_SHARE):
                 await send()
     except UpstreamTimeout:
-        try:
-            confirmed = await shows_change()
-        except AdapterError:
-            confirmed = False
-        if not confirmed:
+        if not await _confirmed(shows_change):
             raise WriteNotConfirmed(
                 f"{platform} did not confirm the change in time; it may still be applied"
             ) from None
+    except UpstreamError:
+        if not await _confirmed(shows_change):
+            raise
+
+
+async def _confirmed(shows_change: Callable[[], Awaitable[bool]]) -> bool:
+    """Whether the order, read afresh, shows the change; not when it cannot be read."""
+    try:
+        return await shows_change()
+    except AdapterError:
+        return False

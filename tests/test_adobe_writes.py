@@ -5,13 +5,16 @@ calls were made, and its stored orders prove what the platform now holds."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.adobe_cpapi import AdobeCPAPIAdapter
 from adapters.base import Capability, WriteResult
@@ -47,6 +50,7 @@ from tests.emulators.adobe_fixtures import (
 )
 from tests.emulators.faults import BreaksFirstWrite
 from tests.platform_settings import adobe_settings
+from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
 
@@ -430,6 +434,115 @@ async def test_a_platform_error_on_the_return_is_not_retried(
     (sent,) = writes(emulator)
     assert sent.status == 500
     assert emulator.returns_of(order_id) == []
+
+
+@dataclass
+class Gateway:
+    """A gateway in front of CPAPI that answers some order POSTs with an error page of its
+    own: `errors` maps a POST's number (1 for the first) to the status it gets, and
+    `forwards` says whether CPAPI is given (and processes) those POSTs all the same."""
+
+    app: ASGIApp
+    errors: dict[int, int]
+    forwards: bool = False
+    posts: int = 0
+    """The order POSTs that reached the gateway."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] == TOKEN_PATH:
+            await self.app(scope, receive, send)
+            return
+        self.posts += 1
+        status = self.errors.get(self.posts)
+        if status is None:
+            await self.app(scope, receive, send)
+            return
+        if self.forwards:
+
+            async def unheard(message: Message) -> None:
+                pass
+
+            await self.app(scope, receive, unheard)
+        page = b"<html><body>Bad Gateway</body></html>"
+        headers = [(b"content-type", b"text/html"), (b"content-length", b"%d" % len(page))]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": page})
+
+
+@pytest.fixture
+async def behind_gateway(
+    emulator: CPAPIEmulator,
+) -> AsyncIterator[Callable[[Gateway], Awaitable[AdobeCPAPIAdapter]]]:
+    """Serves CPAPI behind a `Gateway` and gives an adapter calling it (closed after)."""
+    with contextlib.ExitStack() as stack:
+        adapters: list[AdobeCPAPIAdapter] = []
+
+        async def through(gateway: Gateway) -> AdobeCPAPIAdapter:
+            url = stack.enter_context(serve(gateway))
+            settings = adobe_settings(emulator, url)
+            adapter = AdobeCPAPIAdapter(settings, http=IMPATIENT, now=lambda: emulator.today)
+            adapters.append(adapter)
+            await adapter.open()
+            await adapter.authenticate()
+            return adapter
+
+        try:
+            yield through
+        finally:
+            for adapter in adapters:
+                await adapter.close()
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [{2: 502}, {2: 504}, {2: 502, 3: 504}],
+    ids=["502-then-replayed", "504-then-replayed", "errors-to-the-last-attempt"],
+)
+async def test_a_gateway_error_after_an_unanswered_return_is_no_answer_either(
+    behind_gateway: Callable[[Gateway], Awaitable[AdobeCPAPIAdapter]],
+    emulator: CPAPIEmulator,
+    errors: dict[int, int],
+) -> None:
+    """The first POST is processed but answered too late; the gateway answers the repeats
+    under its id with an error of its own, which says nothing about the first."""
+    gateway = Gateway(emulator.app, errors)
+    adapter = await behind_gateway(gateway)
+    emulator.hang_writes(HANG_S)
+
+    result = await cancel(adapter, RECENT_NEW)
+
+    assert result.outcome == "applied"
+    assert len(emulator.returns_of(RECENT_NEW)) == 1
+    assert gateway.posts == 3
+    sent = writes(emulator)  # what reached CPAPI: the gateway kept its errors to itself
+    assert len({write.correlation_id for write in sent}) == 1
+    if len(errors) == 1:  # the third attempt, under the same id, gets the stored answer
+        assert [write.replayed for write in sent] == [False, True]
+    else:  # no attempt left: the order, read afresh, shows the return
+        assert len(sent) == 1
+        assert emulator.cpapi_exchanges[-1].method == "GET"
+
+
+@pytest.mark.parametrize("forwards", [True, False], ids=["processed", "not-processed"])
+async def test_a_gateway_error_on_the_return_is_judged_by_reading_the_order(
+    behind_gateway: Callable[[Gateway], Awaitable[AdobeCPAPIAdapter]],
+    emulator: CPAPIEmulator,
+    forwards: bool,
+) -> None:
+    gateway = Gateway(emulator.app, {1: 502}, forwards=forwards)
+    adapter = await behind_gateway(gateway)
+
+    if forwards:
+        assert (await cancel(adapter, RECENT_NEW)).outcome == "applied"
+    else:
+        with pytest.raises(UpstreamError, match="internal error"):
+            await cancel(adapter, RECENT_NEW)
+
+    assert gateway.posts == 1  # sent once, never repeated
+    assert len(emulator.returns_of(RECENT_NEW)) == (1 if forwards else 0)
+    read = ("GET", f"/v3/customers/{RETURNS}/orders/{RECENT_NEW}")
+    posted = [("POST", f"/v3/customers/{RETURNS}/orders")] if forwards else []
+    assert [(e.method, e.path) for e in emulator.cpapi_exchanges] == [read, *posted, read]
 
 
 async def test_a_cancelled_write_leaves_one_return_and_the_next_attempt_sees_it(

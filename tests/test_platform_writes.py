@@ -194,8 +194,23 @@ async def test_a_server_error_on_the_write_is_an_upstream_error_without_a_retry(
     with pytest.raises(UpstreamError):
         await send(platform, adapter, write)
 
+    assert platform.emulator.write_faults.arrived == 1
     assert len(platform.writes()) == 1
     assert not await shows_change(platform, adapter, write)
+
+
+@pytest.mark.parametrize("write", WRITES)
+async def test_a_server_error_after_the_change_was_made_is_confirmed_by_a_fresh_read(
+    platform: Platform, adapter: HTTPAdapter, write: str
+) -> None:
+    """A gateway's 502 for a write the platform applied: the order, read afresh, shows it."""
+    platform.emulator.write_faults.add(WriteFault(applies="first", status=502))
+
+    result = await send(platform, adapter, write)
+
+    assert result.outcome == "applied"
+    assert len(platform.writes()) == 1
+    assert await shows_change(platform, adapter, write)
 
 
 @pytest.mark.parametrize("write", WRITES)
