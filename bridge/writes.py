@@ -10,7 +10,9 @@ ownership and the order's state and writes at most once. Every attempt leaves on
 `ERC_BRIDGE_DEADLINE_S` bounds the write, not what follows an applied change: forgetting
 the customer's cached answers everywhere, and W3's items page (read with at least
 `AFTER_WRITE_READ_S`), so that a change made late is still seen by every read and audited
-as made.
+as made. The answers are forgotten as well when the change was found already made, or
+when the write failed once it may have reached the platform: the cached ones may show
+the order as it was.
 """
 
 from __future__ import annotations
@@ -363,13 +365,18 @@ class WriteEndpoint:
                     result = await self._write(attempt, body)
             except ANSWERED as exc:
                 error = error_of(exc)
-                attempt.unsent = error.status >= 500 and (not sends.started or unsent(exc))
+                went_out = sends.started and not unsent(exc)
+                attempt.unsent = error.status >= 500 and not went_out
+                if went_out:  # the platform may have the change, or make it still
+                    await self._forget(attempt)
                 return _refused(attempt, error)
         attempt.outcome, attempt.reason = result.outcome, None
         attempt.ignored = result.ignored
         if result.outcome == "applied":
             attempt.changed = tuple(n for n in body.given() if n not in result.ignored)
-            await self._forget(attempt)
+        # Already done too: the platform shows a change (an earlier attempt's, someone
+        # else's) that the cached answers may not.
+        await self._forget(attempt)
         if not route.answers_items:
             return Answer(200, b"")
         left = deadline_s - (time.monotonic() - begun)
@@ -388,7 +395,8 @@ class WriteEndpoint:
 
     async def _forget(self, attempt: Attempt) -> None:
         """Drop the customer's cached answers and resources, here and on every replica.
-        Outside the deadline: the change is made, and no read may show what was before it.
+        Outside the deadline: the change may be made, and no read may show what was
+        before it.
         Each Redis call has its own bound (`ERC_BRIDGE_REDIS_TIMEOUT_S`)."""
         forgetting = CacheForgetting.of(self.bridge)
         await forgetting.forget_order(attempt.order_id, attempt.customer_id)

@@ -26,10 +26,11 @@ from adapters.errors import (
     UpstreamError,
     WriteNotConfirmed,
 )
+from bridge.app import create_app
 from mappings.models import Order
 from mappings.status import CancellationStatus
 from mappings.writes import CancelItems, CancelOrder
-from tests.conftest import IMPATIENT
+from tests.conftest import AUTH, IMPATIENT, R, settings
 from tests.emulators.adobe_cpapi import TOKEN_PATH, CPAPIEmulator, Exchange
 from tests.emulators.adobe_fixtures import (
     ACROBAT,
@@ -236,6 +237,27 @@ async def test_cancelling_twice_writes_once(
     assert (first.outcome, second.outcome) == ("applied", "already_done")
     assert len(writes(emulator)) == 1
     assert len(emulator.returns_of(RECENT_NEW)) == 1
+
+
+async def test_a_return_found_already_made_drops_the_cached_order(
+    adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator
+) -> None:
+    order_path = f"{R}/customers/{RETURNS}/orders/{RECENT_NEW}"
+    app = create_app(settings(writes=True), adapter=adapter)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bridge", headers=AUTH
+    ) as bridge:
+        before = await bridge.get(order_path)  # cached, with the order's resources
+        await cancel(adapter, RECENT_NEW)  # not through the bridge: its cache is unaware
+        done = await bridge.post(f"{order_path}/cancel")
+        after = await bridge.get(order_path)
+
+    assert "cancellation_status" not in before.json()
+    assert done.status_code == 200
+    assert len(writes(emulator)) == 1
+    assert after.json()["cancellation_status"] == "CANCELED"
+    (created,) = emulator.returns_of(RECENT_NEW)
+    assert after.json()["custom_fields"]["return_order_ids"] == [created["orderId"]]
 
 
 @pytest.mark.parametrize(

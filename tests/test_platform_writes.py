@@ -11,6 +11,7 @@ makes its emulator and adapter (`make_emulator()`, `make_adapter(url)`) and name
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -29,7 +30,7 @@ from tests.conftest import AUTH, settings
 from tests.emulators.write_faults import WriteFault, until
 from tests.servers import serve
 from tests.write_cases import WRITES
-from tests.write_support import path
+from tests.write_support import R, path
 
 pytestmark = pytest.mark.anyio
 
@@ -73,6 +74,29 @@ async def adapter(platform: Platform) -> AsyncIterator[HTTPAdapter]:
     await adapter.authenticate()  # a token now, so that no write waits for one
     yield adapter
     await adapter.close()
+
+
+@contextlib.asynccontextmanager
+async def bridge_of(
+    adapter: HTTPAdapter, key: str | None = None, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a bridge with writes on in front of `adapter`, sending `key` as the
+    `Idempotency-Key` when given."""
+    app = create_app(settings(writes=True, **overrides), adapter=adapter)
+    headers = AUTH if key is None else {**AUTH, "Idempotency-Key": key}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bridge", headers=headers
+    ) as bridge:
+        yield bridge
+
+
+async def send_through(bridge: httpx.AsyncClient, platform: Platform, write: str) -> httpx.Response:
+    """`write` of the order through the bridge's route (the address change with the body
+    `send` gives the adapter)."""
+    module = platform.module
+    route = path(module.CUSTOMER, module.ORDER, write)
+    body = None if write == "cancel_order" else module.NEW_ADDRESS.model_dump(exclude_none=True)
+    return await bridge.post(route, json=body)
 
 
 async def send(platform: Platform, adapter: HTTPAdapter, write: str) -> WriteResult:
@@ -138,19 +162,12 @@ async def test_timeout_without_the_change_in_place_is_not_confirmed_and_not_rese
 async def test_a_failure_before_the_write_was_sent_leaves_its_key_to_the_repeat(
     platform: Platform, adapter: HTTPAdapter, write: str
 ) -> None:
-    module = platform.module
-    route = path(module.CUSTOMER, module.ORDER, write)
-    body = None if write == "cancel_order" else module.NEW_ADDRESS.model_dump(exclude_none=True)
-    app = create_app(settings(writes=True), adapter=adapter)
-    headers = {**AUTH, "Idempotency-Key": f"unread-{write}"}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://bridge", headers=headers
-    ) as bridge:
+    async with bridge_of(adapter, f"unread-{write}") as bridge:
         # The platform answers 503 to everything: the order is not even read.
         platform.emulator.faults.add(503, {"errors": [{"title": "down"}]}, times=100)
-        first = await bridge.post(route, json=body)
+        first = await send_through(bridge, platform, write)
         platform.emulator.faults.clear()
-        repeat = await bridge.post(route, json=body)
+        repeat = await send_through(bridge, platform, write)
 
     assert (first.status_code, first.json()["code"]) == (503, "upstream_unavailable")
     assert repeat.status_code == 200
@@ -163,17 +180,10 @@ async def test_an_unconfirmed_write_repeated_under_its_key_is_replayed_not_sent_
     platform: Platform, adapter: HTTPAdapter, write: str
 ) -> None:
     platform.emulator.write_faults.add(WriteFault(hang=HANG_S, applies="last", status=504))
-    module = platform.module
-    route = path(module.CUSTOMER, module.ORDER, write)
-    body = None if write == "cancel_order" else module.NEW_ADDRESS.model_dump(exclude_none=True)
-    app = create_app(settings(writes=True, deadline_s=DEADLINE_S), adapter=adapter)
-    headers = {**AUTH, "Idempotency-Key": f"unconfirmed-{write}"}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://bridge", headers=headers
-    ) as bridge:
-        first = await bridge.post(route, json=body)
+    async with bridge_of(adapter, f"unconfirmed-{write}", deadline_s=DEADLINE_S) as bridge:
+        first = await send_through(bridge, platform, write)
         # The platform applies the first write only after this repeat.
-        repeat = await bridge.post(route, json=body)
+        repeat = await send_through(bridge, platform, write)
 
     assert (first.status_code, first.json()["message"]) == (504, "The change was not confirmed")
     assert (repeat.status_code, repeat.content) == (504, first.content)
@@ -211,6 +221,49 @@ async def test_a_server_error_after_the_change_was_made_is_confirmed_by_a_fresh_
     assert result.outcome == "applied"
     assert len(platform.writes()) == 1
     assert await shows_change(platform, adapter, write)
+
+
+async def read_through(bridge: httpx.AsyncClient, platform: Platform, write: str) -> bool:
+    """Whether the order, as the bridge's R3 shows it, has `write` made."""
+    module = platform.module
+    answer = await bridge.get(f"{R}/customers/{module.CUSTOMER}/orders/{module.ORDER}")
+    assert answer.status_code == 200
+    order = answer.json()
+    if write == "cancel_order":
+        return bool(order.get("cancellation_status") == "CANCELED")
+    return bool((order.get("shipping_address") or {}).get("address") == module.NEW_ADDRESS.address)
+
+
+@pytest.mark.parametrize("write", WRITES)
+async def test_a_change_found_already_made_drops_the_cached_order(
+    platform: Platform, adapter: HTTPAdapter, write: str
+) -> None:
+    """The platform has the change the bridge's cache has not seen (an earlier attempt
+    whose answer was lost, someone else): the write is already done, and reads show it."""
+    async with bridge_of(adapter) as bridge:
+        assert not await read_through(bridge, platform, write)  # now cached
+        await send(platform, adapter, write)  # not through the bridge: its cache is unaware
+        done = await send_through(bridge, platform, write)
+        shown = await read_through(bridge, platform, write)
+
+    assert done.status_code == 200
+    assert len(platform.writes()) == 1
+    assert shown
+
+
+@pytest.mark.parametrize("write", WRITES)
+async def test_a_write_that_may_still_be_applied_drops_the_cached_order(
+    platform: Platform, adapter: HTTPAdapter, write: str
+) -> None:
+    platform.emulator.write_faults.add(WriteFault(hang=HANG_S, applies="last", status=504))
+    async with bridge_of(adapter, deadline_s=DEADLINE_S) as bridge:
+        assert not await read_through(bridge, platform, write)  # now cached
+        unconfirmed = await send_through(bridge, platform, write)
+        await until(lambda: len(platform.writes()) == 1)  # the platform made it after all
+        shown = await read_through(bridge, platform, write)
+
+    assert unconfirmed.status_code == 504
+    assert shown
 
 
 @pytest.mark.parametrize("write", WRITES)
