@@ -50,7 +50,6 @@ from adapters.breaker import Ahead
 from adapters.deadline import remaining
 from adapters.errors import (
     AdapterError,
-    CircuitOpen,
     NotAllowed,
     NotFound,
     UnservableRequest,
@@ -432,7 +431,12 @@ class AdobeCPAPIAdapter(HTTPAdapter):
                 log.info("return_repeated", correlation_id=correlation.current, attempt=unanswered)
                 correlation.repeat()
 
-        response = await self.token.authorized(send)
+        try:
+            response = await self.token.authorized(send)
+        except AdapterError as exc:
+            if unanswered and not exc.may_have_arrived:  # no token to repeat an earlier attempt
+                raise UpstreamTimeout(f"{PLATFORM} did not answer the return") from exc
+            raise
         self.raise_for_status(response, ORDERS_ENDPOINT, correlation_id=correlation.current)
 
     # Orders
@@ -761,10 +765,11 @@ def _chosen_lines(found: CPAPIOrder, line_ids: list[str] | None) -> list[CPAPILi
 
 def _unanswered(exc: AdapterError) -> bool:
     """The attempt got no answer (a timeout or a lost connection), so CPAPI may have
-    processed it without saying so; a busy answer or an open circuit is an answer."""
-    if isinstance(exc, UpstreamTimeout):
-        return True
-    return not isinstance(exc, CircuitOpen) and isinstance(exc.__cause__, ConnectionError)
+    processed it without saying so; a busy answer is an answer, and a call never sent
+    (refused connection, open circuit, no time left) is as good as one."""
+    if not exc.may_have_arrived:
+        return False
+    return isinstance(exc, UpstreamTimeout) or isinstance(exc.__cause__, ConnectionError)
 
 
 def _time_for_another() -> bool:

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+E = TypeVar("E", bound="AdapterError")
+
 
 class AdapterError(Exception):
+    may_have_arrived = True
+    """Whether the platform call this error ended may have reached the platform. False
+    only when it was raised before any byte of the request was written (`not_sent`): a
+    write that cannot have arrived may be sent again."""
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
@@ -64,6 +73,8 @@ class UpstreamTimeout(AdapterError):
 class CircuitOpen(UpstreamUnavailable):
     """The platform kept failing; the bridge answers at once without calling it (503)."""
 
+    may_have_arrived = False
+
 
 class WriteNotConfirmed(UpstreamTimeout):
     """A write timed out and the re-read order does not show the change (504)."""
@@ -72,3 +83,12 @@ class WriteNotConfirmed(UpstreamTimeout):
 class OverBudget(UpstreamUnavailable):
     """The platform call budget has no turn for the call before its deadline: it was not
     sent (503 with `Retry-After`)."""
+
+    may_have_arrived = False
+
+
+def not_sent(error: E) -> E:
+    """`error`, marked as raised before its call was sent: a connection refused, a wait
+    for a turn or a connection that ran out, no time left, no token to send it with."""
+    error.may_have_arrived = False
+    return error

@@ -2,7 +2,9 @@
 
 One long-lived connection pool per platform, with the resilience every read shares: the
 request deadline, bounded retries with backoff, a cap on calls in flight and a circuit
-breaker. Transport failures are translated here, once, into `adapters.errors`.
+breaker. Transport failures are translated here, once, into `adapters.errors`, each
+saying whether its request may have reached the platform (`may_have_arrived`): not when
+the pool failed before writing it (`http1.NotSent`), nor when no time or turn was left.
 
 Requests travel over the bridge's own keep-alive HTTP/1.1 pool (`adapters/http1.py`):
 plain httpx's pool collapses with many requests in flight, and aiohttp's client costs
@@ -39,8 +41,17 @@ from adapters.errors import (
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
+    not_sent,
 )
-from adapters.http1 import IDLE_TIMEOUT, MAX_ANSWER_BYTES, HTTP1Pool, Origin, ProtocolError, Slots
+from adapters.http1 import (
+    IDLE_TIMEOUT,
+    MAX_ANSWER_BYTES,
+    HTTP1Pool,
+    NotSent,
+    Origin,
+    ProtocolError,
+    Slots,
+)
 from adapters.proxies import proxy_from_environment
 from adapters.responses import PlatformResponse as PlatformResponse  # adapters name it here too
 from mappings.errors import MappingError
@@ -249,9 +260,9 @@ class _HTTP1Wire:
             raw = await self._pool.exchange(
                 request, within_s=read_timeout, idempotent=outgoing.method in ("GET", "HEAD")
             )
-        except TimeoutError:
+        except (TimeoutError, NotSent):
             raise
-        except OSError as exc:  # refused, reset, unresolvable, TLS: all "unreachable"
+        except OSError as exc:  # reset, or anything else of the network: "unreachable"
             raise ConnectionError(str(exc) or type(exc).__name__) from exc
         body = raw.body
         if raw.transfer_coding:  # applied after any content coding, so undone first
@@ -348,7 +359,7 @@ class UpstreamClient:
         status for the adapter to translate, except 429/503 after the last attempt,
         which raise UpstreamUnavailable with the platform's Retry-After. `data` is sent
         as a form, `json` as a JSON body; a write that must not be repeated passes
-        `retry=False`.
+        `retry=False`. A raised error's `may_have_arrived` speaks of the last attempt.
         """
         endpoint = endpoint or path
         attempts = self.config.attempts if retry else 1
@@ -407,6 +418,9 @@ class UpstreamClient:
             except TimeoutError as exc:
                 call.failed()
                 self._record(method, endpoint, started, outcome="timeout")
+                if isinstance(exc, NotSent):
+                    waited = UpstreamTimeout(f"no connection to {self.platform} in time")
+                    raise not_sent(waited) from exc
                 raise UpstreamTimeout(f"{self.platform} did not answer in time") from exc
             except ProtocolError as exc:
                 call.failed()
@@ -417,7 +431,10 @@ class UpstreamClient:
             except ConnectionError as exc:
                 call.failed()
                 self._record(method, endpoint, started, outcome="unreachable")
-                raise UpstreamUnavailable(f"{self.platform} is unreachable") from exc
+                unreachable = UpstreamUnavailable(f"{self.platform} is unreachable")
+                if isinstance(exc, NotSent):
+                    raise not_sent(unreachable) from exc
+                raise unreachable from exc
             except asyncio.CancelledError:
                 if _deadline_passed():  # the request's deadline cut the call: a timeout
                     call.failed()
@@ -437,7 +454,7 @@ class UpstreamClient:
         when none are."""
         left = remaining()
         if left is not None and left <= 0:
-            raise UpstreamTimeout(f"no time left to call {self.platform}")
+            raise not_sent(UpstreamTimeout(f"no time left to call {self.platform}"))
         return left
 
     def _read_timeout(self) -> float:
@@ -454,7 +471,8 @@ class UpstreamClient:
             async with asyncio.timeout(left):
                 await self._in_flight.take()
         except TimeoutError:
-            raise UpstreamTimeout(f"{self.platform} calls are queued past the deadline") from None
+            queued = UpstreamTimeout(f"{self.platform} calls are queued past the deadline")
+            raise not_sent(queued) from None
 
     def _record(self, method: str, endpoint: str, started: float, *, outcome: str) -> None:
         seconds = time.perf_counter() - started

@@ -64,6 +64,19 @@ class _Stale(ConnectionError):
     saw the request, or dropped it unanswered."""
 
 
+class NotSent(Exception):
+    """Raised before any byte of the request was written: the platform cannot have it."""
+
+
+class NotConnected(NotSent, ConnectionError):
+    """No connection could be opened: refused, unreachable, or TLS or the proxy's tunnel
+    failed."""
+
+
+class NotSentInTime(NotSent, TimeoutError):
+    """The time ran out waiting for a free connection, or for a new one to open."""
+
+
 @dataclass(frozen=True, slots=True)
 class Origin:
     scheme: str
@@ -179,7 +192,8 @@ class HTTP1Pool:
     async def exchange(self, request: bytes, *, within_s: float, idempotent: bool) -> RawResponse:
         """Send `request` (a whole HTTP/1.1 message) and read the answer within `within_s`
         seconds. TimeoutError when it is late, ConnectionError when it cannot be had,
-        ProtocolError when what came back is unusable.
+        ProtocolError when what came back is unusable; NotSent (NotSentInTime,
+        NotConnected) when it failed before the request was written.
 
         A kept-alive connection the platform has closed meanwhile is dropped and, for an
         idempotent request, the next one tried."""
@@ -187,8 +201,11 @@ class HTTP1Pool:
         now = loop.time()
         deadline = now + within_s
         if not self._slots.take_now():
-            async with asyncio.timeout_at(min(deadline, now + self._pool_timeout)):
-                await self._slots.take()
+            try:
+                async with asyncio.timeout_at(min(deadline, now + self._pool_timeout)):
+                    await self._slots.take()
+            except TimeoutError as exc:
+                raise NotSentInTime("no connection was free in time") from exc
         try:
             self._drop_expired(now)
             while self._idle:
@@ -220,18 +237,26 @@ class HTTP1Pool:
             idle.popleft().close()
 
     async def _connect(self, loop: asyncio.AbstractEventLoop, deadline: float) -> _Connection:
+        try:
+            async with asyncio.timeout_at(min(deadline, loop.time() + self._connect_timeout)):
+                return await self._opening(loop)
+        except TimeoutError as exc:
+            raise NotSentInTime("no connection opened in time") from exc
+        except OSError as exc:  # refused, unreachable, unresolvable, TLS, the proxy's tunnel
+            raise NotConnected(str(exc) or type(exc).__name__) from exc
+
+    async def _opening(self, loop: asyncio.AbstractEventLoop) -> _Connection:
         origin, proxy = self.origin, self.proxy
-        async with asyncio.timeout_at(min(deadline, loop.time() + self._connect_timeout)):
-            if proxy is not None and self._ssl is not None:
-                return await self._tunnel(loop, proxy, self._ssl)
-            host, port = (origin.host, origin.port) if proxy is None else (proxy.host, proxy.port)
-            _, connection = await loop.create_connection(
-                lambda: _Connection(self),
-                host,
-                port,
-                ssl=self._ssl,
-                server_hostname=origin.host if self._ssl else None,
-            )
+        if proxy is not None and self._ssl is not None:
+            return await self._tunnel(loop, proxy, self._ssl)
+        host, port = (origin.host, origin.port) if proxy is None else (proxy.host, proxy.port)
+        _, connection = await loop.create_connection(
+            lambda: _Connection(self),
+            host,
+            port,
+            ssl=self._ssl,
+            server_hostname=origin.host if self._ssl else None,
+        )
         return connection
 
     async def _tunnel(

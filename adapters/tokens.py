@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from adapters.breaker import needed_context
+from adapters.errors import AdapterError, not_sent
 from adapters.tasks import SharedTasks
 
 TokenFetch = Callable[[], Awaitable[tuple[str, float]]]
@@ -77,9 +78,17 @@ class CachedToken:
         """`send(token)`'s answer. A 401 means the platform revoked the token before its
         time: one new token, one more send. The platform refused the first send unread,
         so even a write is safe to send again; a second 401 is the answer."""
-        token = await self.get()
+        token = await self._before_sending()
         answer = await send(token)
         if answer.status_code == 401:
             self.invalidate(token)
-            answer = await send(await self.get())
+            answer = await send(await self._before_sending())
         return answer
+
+    async def _before_sending(self) -> str:
+        """A token for the next send: when none can be had, that send was never made."""
+        try:
+            return await self.get()
+        except AdapterError as exc:
+            not_sent(exc)
+            raise

@@ -61,9 +61,11 @@ async def write_once(
     """Await `send()` once; when it ends without a clear answer, `shows_change()` decides.
 
     After a timeout the change is there (return) or it is not, or cannot be read
-    (WriteNotConfirmed). After an error answer (UpstreamError: a 5xx, maybe a gateway's
-    own, or a body the bridge cannot use) the change is there (return) or the error
-    stands: a gateway may answer 502 for a platform that made the change.
+    (WriteNotConfirmed); unless the write was never sent (a timeout waiting for its turn,
+    `may_have_arrived` False), which is raised as it is. After an error answer
+    (UpstreamError: a 5xx, maybe a gateway's own, or a body the bridge cannot use) the
+    change is there (return) or the error stands: a gateway may answer 502 for a platform
+    that made the change.
     """
     left = remaining()
     going_out()
@@ -73,7 +75,9 @@ async def write_once(
         else:
             with deadline_after(left * WRITE_SHARE):
                 await send()
-    except UpstreamTimeout:
+    except UpstreamTimeout as exc:
+        if not exc.may_have_arrived:  # never sent: there is nothing to confirm
+            raise
         if not await _confirmed(shows_change):
             raise WriteNotConfirmed(
                 f"{platform} did not confirm the change in time; it may still be applied"

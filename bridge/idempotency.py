@@ -9,9 +9,10 @@ answer again without reaching the platform. Which answers are kept:
   sent it again could cancel or move a parcel twice.
 - Not a server error (500 and above) given before the write went out: a read before it
   failed (the order's ownership, its state), or its own call was never sent (`unsent`:
-  the circuit was open, the call budget had no turn). Nothing was written, so a retry
-  with the same key tries again. The record is dropped, as it is when the write ends
-  without any answer.
+  the connection was refused, the circuit was open, the call budget, a call slot or a
+  connection had no turn for it in time, no time was left, no token could be had).
+  Nothing was written, so a retry with the same key tries again. The record is dropped,
+  as it is when the write ends without any answer.
 
 Records belong to the caller that made them: another caller's key is another record.
 The store here lives in one process; `IdempotencyStore` is what a shared store (Redis)
@@ -30,7 +31,7 @@ from typing import Protocol
 
 from cachetools import TTLCache
 
-from adapters.errors import CircuitOpen, OverBudget
+from adapters.errors import AdapterError
 
 TTL_S = 24 * 3600.0
 MAX_RECORDS = 10_000
@@ -57,10 +58,11 @@ def fingerprint(*parts: bytes | str) -> str:
 
 def unsent(error: BaseException) -> bool:
     """Whether `error` ended the write before it was sent, so that its answer is not kept
-    (see the module docstring). Both are raised before their call goes out; an adapter
-    sends its write once, without retries, and answers a failed re-read after it as not
-    confirmed, so neither can come once the write has gone."""
-    return isinstance(error, CircuitOpen | OverBudget)
+    (see the module docstring). The upstream client says so of its errors raised before
+    any byte of the call was written (`AdapterError.may_have_arrived`); an adapter sends
+    its write once, without retries, and answers a failed re-read after it as not
+    confirmed, so none can come once the write has gone."""
+    return isinstance(error, AdapterError) and not error.may_have_arrived
 
 
 @dataclass(frozen=True)

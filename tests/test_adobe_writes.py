@@ -50,6 +50,7 @@ from tests.emulators.adobe_fixtures import (
     UNLISTED,
 )
 from tests.emulators.faults import BreaksFirstWrite
+from tests.outage import Outage, before_writes
 from tests.platform_settings import adobe_settings
 from tests.servers import serve
 
@@ -583,6 +584,102 @@ async def test_a_cancelled_write_leaves_one_return_and_the_next_attempt_sees_it(
     assert again.outcome == "already_done"
     assert writes(emulator) == sent  # nothing sent by the second attempt
     assert len({write.correlation_id for write in sent}) == 1
+    assert len(emulator.returns_of(RECENT_NEW)) == 1
+
+
+# A return that cannot have arrived
+
+
+@contextlib.asynccontextmanager
+async def bridge_behind(
+    outage: Outage, emulator: CPAPIEmulator, key: str
+) -> AsyncIterator[tuple[AdobeCPAPIAdapter, httpx.AsyncClient]]:
+    """An adapter calling CPAPI through `outage`, and a client of a bridge in front of it
+    sending `key` as the `Idempotency-Key`."""
+    async with outage as relayed:
+        platform = adobe_settings(emulator, relayed)
+        adapter = AdobeCPAPIAdapter(platform, http=IMPATIENT, now=lambda: emulator.today)
+        await adapter.open()
+        try:
+            await adapter.authenticate()
+            async with bridge_of(adapter, key) as bridge:
+                yield adapter, bridge
+        finally:
+            await adapter.close()
+
+
+@contextlib.asynccontextmanager
+async def bridge_of(adapter: AdobeCPAPIAdapter, key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a bridge with writes on in front of `adapter`, sending `key` as the
+    `Idempotency-Key`."""
+    app = create_app(settings(writes=True), adapter=adapter)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://bridge",
+        headers={**AUTH, "Idempotency-Key": key},
+    ) as bridge:
+        yield bridge
+
+
+CANCEL_PATH = f"{R}/customers/{RETURNS}/orders/{RECENT_NEW}/cancel"
+
+
+async def test_a_return_refused_its_connection_leaves_its_key_to_the_repeat(
+    served: tuple[CPAPIEmulator, str], emulator: CPAPIEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outage = Outage(urlsplit(served[1]).port or 80)
+    async with bridge_behind(outage, emulator, "refused") as (adapter, bridge):
+        before_writes(adapter, monkeypatch, outage.down)
+        first = await bridge.post(CANCEL_PATH)
+        await outage.up()
+        repeat = await bridge.post(CANCEL_PATH)
+
+    assert (first.status_code, first.json()["code"]) == (503, "upstream_unavailable")
+    assert repeat.status_code == 200
+    assert "idempotent-replayed" not in repeat.headers
+    (write,) = writes(emulator)  # the repeat's: the first was never sent
+    assert write.status == 201
+    assert len(emulator.returns_of(RECENT_NEW)) == 1
+
+
+async def test_a_repeat_refused_after_an_unanswered_return_is_not_confirmed_and_kept(
+    served: tuple[CPAPIEmulator, str], emulator: CPAPIEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first POST is processed but its answer is late; the platform is gone before
+    the repeat under its id, and before the re-read: the return may have been made."""
+    emulator.hang_writes(HANG_S)
+    outage = Outage(urlsplit(served[1]).port or 80)
+    async with bridge_behind(outage, emulator, "unanswered") as (adapter, bridge):
+        before_writes(adapter, monkeypatch, outage.down, after=1)
+        first = await bridge.post(CANCEL_PATH)
+        await outage.up()
+        repeat = await bridge.post(CANCEL_PATH)
+
+    assert (first.status_code, first.json()["message"]) == (504, "The change was not confirmed")
+    assert (repeat.status_code, repeat.content) == (504, first.content)
+    assert repeat.headers["idempotent-replayed"] == "true"
+    assert len(writes(emulator)) == 1
+    assert len(emulator.returns_of(RECENT_NEW)) == 1
+
+
+async def test_a_return_without_a_token_for_it_leaves_its_key_to_the_repeat(
+    adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CPAPI refuses the POST's token unread (401), and IMS grants no new one."""
+
+    def token_revoked_and_ims_down() -> None:
+        emulator.expire_tokens()
+        emulator.fail_token(503, times=IMPATIENT.attempts)  # every attempt of one grant
+
+    before_writes(adapter, monkeypatch, token_revoked_and_ims_down)
+    async with bridge_of(adapter, "no-token") as bridge:
+        first = await bridge.post(CANCEL_PATH)
+        repeat = await bridge.post(CANCEL_PATH)
+
+    assert (first.status_code, first.json()["code"]) == (503, "upstream_unavailable")
+    assert repeat.status_code == 200
+    assert "idempotent-replayed" not in repeat.headers
+    assert [write.status for write in writes(emulator)] == [401, 201]
     assert len(emulator.returns_of(RECENT_NEW)) == 1
 
 

@@ -21,7 +21,15 @@ from starlette.routing import Route
 
 from adapters.decoding import STEP_BYTES, decoded
 from adapters.http import HTTPConfig, Outgoing, UpstreamClient, _HTTP1Wire
-from adapters.http1 import MAX_ANSWER_HEADERS, HTTP1Pool, Origin, ProtocolError, Slots
+from adapters.http1 import (
+    MAX_ANSWER_HEADERS,
+    HTTP1Pool,
+    NotConnected,
+    NotSentInTime,
+    Origin,
+    ProtocolError,
+    Slots,
+)
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
@@ -206,8 +214,9 @@ async def test_a_request_dropped_unanswered_is_sent_again_only_when_idempotent(
         if idempotent:
             assert (await second).body == b"ok"
         else:
-            with pytest.raises(ConnectionError, match="without answering"):
+            with pytest.raises(ConnectionError, match="without answering") as dropped:
                 await second
+            assert not isinstance(dropped.value, NotConnected)  # it was written: it may count
         await pool.close()
     sent = [request.split(b" ")[1] for request in server.requests]
     assert sent == ([b"/first", b"/second", b"/second"] if idempotent else [b"/first", b"/second"])
@@ -272,12 +281,31 @@ async def test_an_answer_cut_short_is_a_connection_error() -> None:
         await pool.close()
 
 
-async def test_nothing_listening_is_a_connection_error() -> None:
+async def test_nothing_listening_is_a_connection_error_before_sending() -> None:
     async with scripted(OK) as (_, origin):
         pass  # closed again: the port is free
     pool = pool_for(origin)
-    with pytest.raises(ConnectionError):
-        await pool.exchange(get(), within_s=2, idempotent=True)
+    with pytest.raises(NotConnected):
+        await pool.exchange(get(), within_s=2, idempotent=False)
+
+
+async def test_a_connection_not_opened_in_time_is_a_timeout_before_sending() -> None:
+    async with scripted(OK) as (server, origin):
+        pool = pool_for(origin, connect_timeout=0)
+        with pytest.raises(NotSentInTime):
+            await pool.exchange(get(), within_s=2, idempotent=False)
+        await pool.close()
+    assert server.requests == []
+
+
+async def test_a_new_connection_closed_unanswered_may_have_had_the_request() -> None:
+    async with scripted(DROP) as (server, origin):
+        pool = pool_for(origin)
+        with pytest.raises(ConnectionError, match="without answering") as dropped:
+            await pool.exchange(get(), within_s=2, idempotent=False)
+        await pool.close()
+    assert not isinstance(dropped.value, NotConnected)
+    assert len(server.requests) == 1
 
 
 async def test_connections_are_capped_and_a_long_wait_for_one_times_out() -> None:
@@ -293,7 +321,7 @@ async def test_connections_are_capped_and_a_long_wait_for_one_times_out() -> Non
         pool = pool_for(origin, max_connections=1, pool_timeout=0.1)
         first = asyncio.ensure_future(pool.exchange(get(), within_s=5, idempotent=True))
         await asyncio.sleep(0.05)
-        with pytest.raises(TimeoutError):
+        with pytest.raises(NotSentInTime):  # a timeout, before the request was written
             await pool.exchange(get(), within_s=5, idempotent=True)
         first.cancel()
         await pool.close()
@@ -607,8 +635,9 @@ async def test_https_is_spoken_and_certificates_are_checked(tls_files: tuple[Pat
             assert response.status == 200 and response.body.endswith(b'{"scheme":"https"}')
         await trusting.close()
         default = pool_for(origin)  # the system's roots do not know this certificate
-        with pytest.raises(ssl.SSLError):
+        with pytest.raises(NotConnected) as refused:  # nothing of the request was written
             await default.exchange(get(), within_s=5, idempotent=True)
+        assert isinstance(refused.value.__cause__, ssl.SSLError)
         await default.close()
 
 

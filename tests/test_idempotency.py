@@ -18,6 +18,7 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
     WriteNotConfirmed,
+    not_sent,
 )
 from bridge.idempotency import Answer, Claim, MemoryIdempotencyStore, fingerprint, unsent
 from tests.conftest import API_KEY, ManualClock
@@ -90,6 +91,8 @@ def test_fingerprints_keep_their_parts_apart() -> None:
 def test_only_errors_raised_before_sending_leave_the_key_free() -> None:
     assert unsent(CircuitOpen("paused", retry_after=5))
     assert unsent(OverBudget("no turn", retry_after=1))
+    assert unsent(not_sent(UpstreamUnavailable("refused")))
+    assert unsent(not_sent(UpstreamTimeout("no time left")))
     may_have_reached_the_platform = (
         WriteNotConfirmed("not confirmed"),
         UpstreamTimeout("late"),

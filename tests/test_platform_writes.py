@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -28,6 +29,7 @@ from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
 from tests import test_bigcommerce_writes, test_elasticpath_writes, write_cases
 from tests.conftest import AUTH, settings
 from tests.emulators.write_faults import WriteFault, until
+from tests.outage import Outage, before_writes
 from tests.servers import serve
 from tests.write_cases import WRITES
 from tests.write_support import R, path
@@ -172,6 +174,36 @@ async def test_a_failure_before_the_write_was_sent_leaves_its_key_to_the_repeat(
     assert (first.status_code, first.json()["code"]) == (503, "upstream_unavailable")
     assert repeat.status_code == 200
     assert "idempotent-replayed" not in repeat.headers
+    assert len(platform.writes()) == 1
+
+
+@pytest.mark.parametrize("write", WRITES)
+async def test_a_write_refused_its_connection_leaves_its_key_to_the_repeat(
+    platform: Platform, write: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The platform goes down between the order's read and the write: the write cannot
+    have arrived, so the key is free, and the repeat writes once the platform is back."""
+    outage = Outage(urlsplit(platform.url).port or 80)
+    async with outage as relayed:
+        adapter = platform.module.make_adapter(relayed)
+        await adapter.open()
+        try:
+            await adapter.authenticate()
+            before_writes(adapter, monkeypatch, outage.down)
+            async with bridge_of(adapter, f"refused-{write}") as bridge:
+                granted = len(outage.requests)
+                first = await send_through(bridge, platform, write)
+                relayed_before = outage.requests[granted:]
+                await outage.up()
+                repeat = await send_through(bridge, platform, write)
+        finally:
+            await adapter.close()
+
+    assert (first.status_code, first.json()["code"]) == (503, "upstream_unavailable")
+    assert all(line.startswith(b"GET ") for line in relayed_before)
+    assert repeat.status_code == 200
+    assert "idempotent-replayed" not in repeat.headers
+    assert platform.emulator.write_faults.arrived == 1
     assert len(platform.writes()) == 1
 
 

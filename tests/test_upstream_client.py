@@ -23,6 +23,7 @@ from adapters.deadline import deadline_after, remaining, within
 from adapters.errors import (
     CircuitOpen,
     NotFound,
+    OverBudget,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -220,6 +221,75 @@ async def test_refused_connection_is_unavailable(sleeps: Sleeps) -> None:
             await upstream.send("GET", "/x")
     finally:
         await upstream.close()
+
+
+# Whether a failed call may have reached the platform: one that cannot have is free to be
+# sent again, even a write (SPEC §7, "Never twice").
+
+
+async def test_a_refused_connection_was_never_sent() -> None:
+    upstream = UpstreamClient("http://127.0.0.1:9", platform="test", config=HTTPConfig(attempts=1))
+    try:
+        with pytest.raises(UpstreamUnavailable, match="unreachable") as caught:
+            await upstream.send("POST", "/v2/orders/1/cancel", retry=False)
+    finally:
+        await upstream.close()
+    assert not caught.value.may_have_arrived
+
+
+@pytest.mark.parametrize(
+    "config",
+    [HTTPConfig(max_in_flight=1), HTTPConfig(max_connections=1, pool_timeout=0.2)],
+    ids=["call-slot", "connection"],
+)
+async def test_a_call_that_waited_past_its_time_for_a_turn_was_never_sent(
+    base_url: str, platform: FaultPlatform, config: HTTPConfig
+) -> None:
+    upstream = UpstreamClient(base_url, platform="test", config=config)
+    platform.then(Step(hang=HANG_S))
+    holder = asyncio.create_task(upstream.send("GET", "/slow"))  # the only slot, or connection
+    await until_received(platform, 1)
+    try:
+        with deadline_after(0.4), pytest.raises(UpstreamTimeout) as caught:
+            await upstream.send("POST", "/v2/orders/1/cancel", retry=False)
+    finally:
+        holder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await holder
+        await upstream.close()
+    assert not caught.value.may_have_arrived
+    assert platform.calls == 1
+
+
+async def test_a_call_with_no_time_left_was_never_sent(
+    client: UpstreamClient, platform: FaultPlatform
+) -> None:
+    with deadline_after(0), pytest.raises(UpstreamTimeout, match="no time left") as caught:
+        await client.send("POST", "/v2/orders/1/cancel", retry=False)
+    assert not caught.value.may_have_arrived
+    assert platform.calls == 0
+
+
+async def test_a_call_unanswered_in_time_or_cut_off_may_have_arrived(
+    client: UpstreamClient, platform: FaultPlatform
+) -> None:
+    platform.then(Step(hang=HANG_S))
+    with deadline_after(0.3), pytest.raises(UpstreamTimeout) as late:
+        await client.send("POST", "/v2/orders/1/cancel", retry=False)
+    with resetting_server() as (url, _):
+        upstream = UpstreamClient(url, platform="test")
+        try:
+            with pytest.raises(UpstreamUnavailable) as reset:
+                await upstream.send("POST", "/v2/orders/1/cancel", retry=False)
+        finally:
+            await upstream.close()
+    assert late.value.may_have_arrived
+    assert reset.value.may_have_arrived
+
+
+def test_an_open_circuit_is_never_sent() -> None:
+    assert not CircuitOpen("paused", retry_after=1).may_have_arrived
+    assert not OverBudget("no turn", retry_after=1).may_have_arrived
 
 
 async def test_breaker_opens_after_failures_and_closes_after_recovery(
