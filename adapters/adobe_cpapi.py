@@ -63,7 +63,7 @@ from adapters.resources import Tag, customer_tag, order_tags
 from adapters.responses import PlatformResponse
 from adapters.settings_types import AbsoluteURL, NonBlank, Secret
 from adapters.tokens import CachedToken
-from adapters.writing import write_once
+from adapters.writing import confirmed, write_once
 from mappings import adobe_cpapi as mapping
 from mappings.adobe_catalog import CatalogError, OfferCatalog, parse_catalog
 from mappings.adobe_cpapi import CPAPILineItem, CPAPIOrder
@@ -134,6 +134,9 @@ RETURN_REFUSALS = {
     ),
 }
 """CPAPI's refusals of a RETURN order, as a sentence an agent can read out."""
+ALREADY_RETURNED = frozenset({"2118", "2120", "2127", "2133", "RETURN_QTY_EXCEEDS_REMAINING"})
+"""The refusals saying the licences, or some of them, were returned since the order was
+read: the order, read afresh, tells whether anything asked for is left."""
 
 
 class AdobeSettings(BaseSettings):
@@ -162,6 +165,10 @@ class AdobeSettings(BaseSettings):
 
 class _OffsetOutOfRange(UpstreamError):
     """CPAPI 1133: the history is shorter than the offset asked for."""
+
+
+class _AlreadyReturned(NotAllowed):
+    """CPAPI refused a return as already made, in whole or in part (`ALREADY_RETURNED`)."""
 
 
 async def load_catalog(path: Path | None) -> OfferCatalog:
@@ -353,10 +360,13 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         """What CPAPI allows, then nothing to do, then the RETURN order; `found` is the
         order as read for its customer (ownership checked).
 
-        A line already returned counts as done: an order whose lines are all returned is
-        `already_done` even past the window, since cancelling a cancelled order is no change.
+        A line already returned counts as done: an order CPAPI marks cancelled (`1008`), or
+        whose lines asked for are all returned, is `already_done` even past the window,
+        since cancelling a cancelled order is no change.
         """
         customer_id, order_id = found.customer_id, found.order_id
+        if _cancelled(found):
+            return WriteResult("already_done", ignored)
         if found.kind not in RETURNABLE_TYPES:
             raise NotAllowed("Adobe takes back only new and renewal orders, not this kind of order")
         lines = [(line, mapping.remaining(line)) for line in _chosen_lines(found, line_ids)]
@@ -366,15 +376,22 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         self._check_returnable(found)
         returned = [line.ext_line_item_number for line, _ in lines]
 
-        async def shows_change() -> bool:
+        async def nothing_left() -> bool:
             again = await self._fetch_order(customer_id, order_id)
             left = {line.ext_line_item_number: mapping.remaining(line) for line in again.line_items}
-            return all(left.get(number) == 0 for number in returned)
+            return _cancelled(again) or all(left.get(number) == 0 for number in returned)
 
         payload = mapping.return_order(found, lines)
-        await write_once(
-            partial(self._create_return, customer_id, payload), shows_change, platform=PLATFORM
-        )
+        try:
+            await write_once(
+                partial(self._create_return, customer_id, payload), nothing_left, platform=PLATFORM
+            )
+        except _AlreadyReturned:
+            # Returned since it was read (by a request at the same time, say): done when
+            # nothing is left of what was asked, else CPAPI's refusal stands.
+            if not await confirmed(nothing_left):
+                raise
+            return WriteResult("already_done", ignored)
         return WriteResult("applied", ignored)
 
     def _check_returnable(self, found: CPAPIOrder) -> None:
@@ -604,7 +621,8 @@ class AdobeCPAPIAdapter(HTTPAdapter):
         code = problem.code
         if code in RETURN_REFUSALS:
             log.info("return_refused", **fields)
-            return NotAllowed(RETURN_REFUSALS[code])
+            refused = _AlreadyReturned if code in ALREADY_RETURNED else NotAllowed
+            return refused(RETURN_REFUSALS[code])
         if code in NOT_FOUND_CODES:
             return NotFound(f"{PLATFORM} does not know this customer or order (code {code})")
         if code == OFFSET_OUT_OF_RANGE:
@@ -770,6 +788,10 @@ def _unanswered(exc: AdapterError) -> bool:
     if not exc.may_have_arrived:
         return False
     return isinstance(exc, UpstreamTimeout) or isinstance(exc.__cause__, ConnectionError)
+
+
+def _cancelled(found: CPAPIOrder) -> bool:
+    return found.status.strip() == mapping.CANCELLED
 
 
 def _time_for_another() -> bool:

@@ -78,16 +78,16 @@ async def write_once(
     except UpstreamTimeout as exc:
         if not exc.may_have_arrived:  # never sent: there is nothing to confirm
             raise
-        if not await _confirmed(shows_change):
+        if not await confirmed(shows_change):
             raise WriteNotConfirmed(
                 f"{platform} did not confirm the change in time; it may still be applied"
             ) from None
     except UpstreamError:
-        if not await _confirmed(shows_change):
+        if not await confirmed(shows_change):
             raise
 
 
-async def _confirmed(shows_change: Callable[[], Awaitable[bool]]) -> bool:
+async def confirmed(shows_change: Callable[[], Awaitable[bool]]) -> bool:
     """Whether the order, read afresh, shows the change; not when it cannot be read."""
     try:
         return await shows_change()

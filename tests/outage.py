@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -61,12 +62,13 @@ class Outage:
 def before_writes(
     adapter: HTTPAdapter,
     monkeypatch: pytest.MonkeyPatch,
-    happen: Callable[[], None],
+    happen: Callable[[], object],
     *,
     after: int = 0,
 ) -> None:
-    """`happen()` just as `adapter` is about to send a write (any call but a read), once
-    `after` writes went out untouched: the platform going down, say."""
+    """`happen()` (awaited if it gives an awaitable) just as `adapter` is about to send a
+    write (any call but a read), once `after` writes went out untouched: the platform
+    going down, say, or someone else changing the order."""
     upstream = adapter._http
     send: Callable[..., Awaitable[Any]] = upstream.send
     writes = 0
@@ -76,7 +78,9 @@ def before_writes(
         if method != "GET":
             writes += 1
             if writes == after + 1:
-                happen()
+                done = happen()
+                if inspect.isawaitable(done):
+                    await done
         return await send(method, path, **options)
 
     monkeypatch.setattr(upstream, "send", first_happen)

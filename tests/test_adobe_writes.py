@@ -261,6 +261,82 @@ async def test_a_return_found_already_made_drops_the_cached_order(
     assert after.json()["custom_fields"]["return_order_ids"] == [created["orderId"]]
 
 
+@pytest.mark.parametrize("order_id", [RECENT_NEW, PAST_WINDOW, RECENT_TRANSFER])
+async def test_cancelling_an_order_cpapi_marks_cancelled_is_already_done_without_a_write(
+    adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator, order_id: str
+) -> None:
+    emulator.fixtures.order(order_id)["status"] = "1008"  # though its lines show licences
+
+    cancelled = await cancel(adapter, order_id)
+    lines_cancelled = await cancel_items(adapter, order_id, "1")
+
+    assert cancelled == lines_cancelled == WriteResult("already_done")
+    assert writes(emulator) == []
+
+
+async def test_two_cancels_at_once_return_the_licences_once_and_both_succeed(
+    adapter: AdobeCPAPIAdapter, emulator: CPAPIEmulator
+) -> None:
+    results = await asyncio.gather(cancel(adapter, RECENT_NEW), cancel(adapter, RECENT_NEW))
+
+    assert sorted(result.outcome for result in results) == ["already_done", "applied"]
+    assert len(emulator.returns_of(RECENT_NEW)) == 1
+
+
+@pytest.mark.parametrize(
+    ("order_id", "ids", "meanwhile", "refusal"),
+    [
+        (RECENT_NEW, None, [(1, ACROBAT, 5), (2, PHOTOSHOP, 2)], "2118"),
+        (RECENT_LINES, ["1"], [(1, ACROBAT, 3)], "2133"),
+    ],
+    ids=["whole-order", "the-line-asked-for"],
+)
+async def test_licences_returned_meanwhile_make_the_return_already_done(
+    served: tuple[CPAPIEmulator, str],
+    adapter: AdobeCPAPIAdapter,
+    emulator: CPAPIEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    order_id: str,
+    ids: list[str] | None,
+    meanwhile: list[tuple[int, str, int]],
+    refusal: str,
+) -> None:
+    """Someone else returns the licences between the order's read and the POST: CPAPI
+    refuses ours, and the order, read afresh, has nothing left to return."""
+    lines = [{"extLineItemNumber": n, "offerId": o, "quantity": q} for n, o, q in meanwhile]
+    before_writes(adapter, monkeypatch, lambda: post_return(served, order_id, lines))
+
+    if ids is None:
+        result = await cancel(adapter, order_id)
+    else:
+        result = await cancel_items(adapter, order_id, *ids)
+
+    assert result == WriteResult("already_done")
+    theirs, ours = writes(emulator)
+    assert (theirs.status, ours.status, ours.code) == (201, 400, refusal)
+    assert len(emulator.returns_of(order_id)) == 1
+    assert emulator.cpapi_exchanges[-1].method == "GET"  # the order, read afresh
+
+
+async def test_licences_partly_returned_meanwhile_leave_the_refusal(
+    served: tuple[CPAPIEmulator, str],
+    adapter: AdobeCPAPIAdapter,
+    emulator: CPAPIEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One licence of five returned meanwhile: the return asked for is refused, and the
+    order still has licences to return, so the refusal stands."""
+    one = [{"extLineItemNumber": 1, "offerId": ACROBAT, "quantity": 1}]
+    before_writes(adapter, monkeypatch, lambda: post_return(served, RECENT_NEW, one))
+
+    with pytest.raises(NotAllowed, match="already returned"):
+        await cancel(adapter, RECENT_NEW)
+
+    theirs, ours = writes(emulator)
+    assert (theirs.status, ours.status, ours.code) == (201, 422, "RETURN_QTY_EXCEEDS_REMAINING")
+    assert len(emulator.returns_of(RECENT_NEW)) == 1
+
+
 @pytest.mark.parametrize(
     ("customer_id", "order_id"),
     [(RETURNS, OTHER_CUSTOMERS_ORDER), (LARKSPUR, RECENT_NEW), (RETURNS, "0000000000")],
