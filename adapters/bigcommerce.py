@@ -48,6 +48,7 @@ from adapters.errors import (
     NotSupported,
     UnservableRequest,
     UpstreamUnavailable,
+    not_sent,
 )
 from adapters.http import HTTPConfig, path_segment, readable, retry_after_seconds
 from adapters.paging import page_in_memory, resume_offset
@@ -646,9 +647,10 @@ class BigCommerceAdapter(HTTPAdapter):
         left = remaining()
         if left is not None and wait >= left - QUOTA_MARGIN_S:
             log.warning("platform_quota_exhausted", platform=PLATFORM, endpoint=endpoint)
-            raise UpstreamUnavailable(
+            used_up = UpstreamUnavailable(
                 "BigCommerce's request quota for this store is used up", retry_after=wait
             )
+            raise not_sent(used_up)
         log.info("platform_quota_wait", platform=PLATFORM, wait_ms=round(wait * 1000))
         await self._sleep(wait)
 

@@ -18,6 +18,7 @@ from adapters.base import WriteResult
 from adapters.bigcommerce import BigCommerceAdapter
 from adapters.deadline import within
 from adapters.errors import NotAllowed, UpstreamUnavailable
+from bridge.idempotency import unsent
 from mappings.writes import CancelOrder, NewShippingAddress, RefundMethod
 from tests import test_conformance_bigcommerce as conformance
 from tests.conftest import FAST
@@ -336,3 +337,32 @@ async def test_the_emulator_refuses_read_only_fields_as_bigcommerce_does(
     )
 
     assert response.status_code == 400
+
+
+async def test_a_write_the_used_up_quota_keeps_back_is_marked_as_never_sent(
+    served: tuple[BigCommerceEmulator, str], emulator: BigCommerceEmulator
+) -> None:
+    """The quota is waited for before the PUT: when it runs past the deadline, the PUT was
+    not sent, so its Idempotency-Key may be used again (`idempotency.unsent`)."""
+    await _cancel_with_a_new_adapter(served[1])  # counts the calls a cancel makes
+    reads_before_the_put = len(emulator.requests) - 1
+    emulator.reset()
+    emulator.store = fx.default_store()
+    emulator.limit_rate(quota=reads_before_the_put, window_ms=30_000)
+    with pytest.raises(UpstreamUnavailable) as caught:
+        await _cancel_with_a_new_adapter(served[1])
+    assert "quota" in caught.value.message
+    assert not caught.value.may_have_arrived
+    assert unsent(caught.value)
+    assert len(emulator.requests) == reads_before_the_put
+    assert writes(emulator) == []
+
+
+async def _cancel_with_a_new_adapter(url: str) -> None:
+    adapter = make_adapter(url)  # nothing kept from an earlier read
+    await adapter.open()
+    try:
+        async with within(8.0):
+            await adapter.cancel_order(CUSTOMER, ORDER, CancelOrder())
+    finally:
+        await adapter.close()
