@@ -22,10 +22,17 @@ from mappings.status import (
 
 
 def as_utc(moment: datetime) -> datetime:
-    """`moment` as an aware UTC datetime; a naive one is taken to be UTC already."""
+    """`moment` as an aware UTC datetime; a naive one is taken to be UTC already.
+
+    A moment whose UTC time falls outside years 1 to 9999 (`9999-12-31T23:59:59-01:00`)
+    raises ValueError, which a record reading a platform's date reports as that field.
+    """
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"date {moment.isoformat()} is out of range in UTC") from None
 
 
 Timestamp = Annotated[
