@@ -9,7 +9,8 @@ what would matter to the pod's memory:
   statuses and codes;
 - `Url`, 2,048 characters: links and image URLs (what browsers and CDNs reliably handle);
 - `Text`, 4,096 characters: free texts such as descriptions, reasons and option values;
-- amounts, 64 characters: decimal strings (`mappings.money.to_decimal`).
+- amounts, 64 characters: decimal strings (`mappings.money.to_decimal`), whose values
+  are bounded besides: below 10**15, at most 10 decimals (`mappings.money`).
 
 The checks are pydantic's own constraints, run while the payload is validated: they add
 no pass over the data.

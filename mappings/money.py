@@ -31,6 +31,17 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     **dict.fromkeys(_FOUR_DECIMALS.split(), 4),
 }
 
+# Bounds on a platform amount. The mappings add, subtract and multiply amounts in
+# Decimal's default context, which keeps 28 significant digits and rounds beyond: an amount
+# below 10**15 with at most 10 decimals spans 25 digits, which leaves room for the carries
+# of sums and for products by quantities. Larger or finer amounts are no real prices; and
+# the exponent notation would let a few characters ("1E+999999") stand for a number a
+# million digits long.
+AMOUNT_INTEGER_DIGITS = 15
+AMOUNT_DECIMALS = 10
+_AMOUNT_LIMIT = Decimal(10) ** AMOUNT_INTEGER_DIGITS
+_FINEST_DECIMAL = Decimal(1).scaleb(-AMOUNT_DECIMALS)
+
 # The JSON schema says "number": the renderer writes Decimal as an exact JSON number.
 MoneyValue = Annotated[Decimal, WithJsonSchema({"type": "number"})]
 
@@ -66,6 +77,23 @@ def to_decimal(raw: object, path: str = "") -> Decimal:
         raise MappingError(f"expected an amount, got {raw!r}", path) from None
     if not value.is_finite():
         raise MappingError(f"expected a finite amount, got {raw!r}", path)
+    return _bounded(value, path)
+
+
+def _bounded(value: Decimal, path: str) -> Decimal:
+    """`value` when it is within the amount bounds; MappingError when it is not. A zero
+    is plain 0, whatever exponent it was written with (`0E+999999`)."""
+    if not value:
+        return Decimal(0)
+    # `adjusted` reads the exponent without computing anything that could overflow.
+    if value.adjusted() >= AMOUNT_INTEGER_DIGITS:
+        raise MappingError(f"expected an amount below {_AMOUNT_LIMIT:,}, got {value:.3e}", path)
+    # Below the limit, the value to the finest decimal has at most 25 digits: it is exact,
+    # and equal to the value unless some of its decimals were rounded off.
+    if value.quantize(_FINEST_DECIMAL) != value:
+        raise MappingError(
+            f"expected an amount with at most {AMOUNT_DECIMALS} decimals, got {value:.3e}", path
+        )
     return value
 
 
@@ -83,7 +111,11 @@ class Money(BaseModel):
     def from_minor(cls, amount: object, currency: str, path: str = "") -> Money:
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise MappingError(f"expected integer minor units, got {type(amount).__name__}", path)
-        return _money(Decimal(amount).scaleb(-currency_exponent(currency)), currency)
+        exponent = currency_exponent(currency)
+        # No currency has more than 4 decimals: only the size of the amount is checked.
+        if abs(amount) >= 10 ** (AMOUNT_INTEGER_DIGITS + exponent):
+            raise MappingError(f"expected an amount below {_AMOUNT_LIMIT:,}", path)
+        return _money(Decimal(amount).scaleb(-exponent), currency)
 
     @classmethod
     def zero(cls, currency: str) -> Money:

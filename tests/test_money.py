@@ -74,6 +74,53 @@ def test_unreadable_amounts_raise_mapping_errors_with_the_path(raw: object) -> N
     assert caught.value.path == "data.amount"
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "1E+9999999",  # past Decimal's exponent range: rendering it would overflow
+        "1E+999999",  # nine characters for a number a million digits long
+        "1000000000000000",  # 10**15
+        "-1E+15",
+        "1234567890123456789012345.6789",  # more digits than the arithmetic keeps
+        "1E-9999999",
+        "0.00000000001",  # 11 decimals
+        10**15,
+    ],
+)
+def test_amounts_outside_the_bounds_raise_mapping_errors_with_the_path(raw: object) -> None:
+    with pytest.raises(MappingError) as caught:
+        to_decimal(raw, "data.amount")
+    assert caught.value.path == "data.amount"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("999999999999999.9999999999", Decimal("999999999999999.9999999999")),
+        ("-999999999999999", Decimal("-999999999999999")),
+        ("1E+14", Decimal(10**14)),
+        ("12.5000000000000000", Decimal("12.5")),  # trailing zeros are no decimals
+        ("0E+9999999", Decimal(0)),
+        ("-0.000000000000000000", Decimal(0)),
+    ],
+)
+def test_amounts_within_the_bounds_are_read_exactly(raw: str, expected: Decimal) -> None:
+    assert to_decimal(raw) == expected
+
+
+def test_sums_of_amounts_at_the_bounds_stay_exact() -> None:
+    largest, finest = Money.of("999999999999999", "USD"), Money.of("0.0000000001", "USD")
+    total = largest * 100 + finest
+    assert total.value - largest.value * 100 == finest.value
+
+
+def test_minor_units_at_or_above_the_bound_raise_mapping_errors_with_the_path() -> None:
+    assert Money.from_minor(10**17 - 1, "USD").value == Decimal("999999999999999.99")
+    with pytest.raises(MappingError) as caught:
+        Money.from_minor(10**17, "USD", path="unit_price.amount")
+    assert caught.value.path == "unit_price.amount"
+
+
 def test_unknown_currency_is_a_mapping_error() -> None:
     with pytest.raises(MappingError):
         Money.from_minor(100, "XYZ")

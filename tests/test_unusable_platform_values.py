@@ -97,3 +97,33 @@ def test_the_field_of_a_date_out_of_range_is_named() -> None:
         bc_map.parse(bc_map.BCCustomer, raw)
     assert raised.value.path == "date_created"
     assert "out of range" in raised.value.reason
+
+
+# Amounts too large or too precise for exact arithmetic (`mappings.money` bounds)
+
+
+@pytest.mark.parametrize(
+    ("field", "amount"),
+    [
+        ("total_inc_tax", "1E+9999999"),  # would overflow when rendered
+        ("total_inc_tax", "1E+999999"),  # would render a million digits
+        ("subtotal_ex_tax", "1234567890123456789012345.6789"),  # would be rounded in sums
+    ],
+)
+def test_a_bigcommerce_amount_out_of_bounds_is_a_502_in_the_list_and_the_detail(
+    bridge_to: Bridge, field: str, amount: str
+) -> None:
+    store = bc.default_store()
+    order = store.order(bc.ORDER_SHIPPED)
+    assert order is not None
+    order[field] = amount
+    with bridge_to(BigCommerceEmulator(store)) as bridge:
+        assert_upstream_error(bridge, f"/customers/{bc.ANA}/orders")
+        assert_upstream_error(bridge, f"/customers/{bc.ANA}/orders/{bc.ORDER_SHIPPED}")
+
+
+def test_an_elastic_path_amount_out_of_bounds_is_a_502(bridge_to: Bridge) -> None:
+    store = ep.default_store()
+    store.items[ep.ORDER_EUR][0]["unit_price"]["amount"] = 10**18  # EUR 10**16
+    with bridge_to(ElasticPathEmulator(store)) as bridge:
+        assert_upstream_error(bridge, f"/customers/{ep.HANS}/orders/{ep.ORDER_EUR}")
