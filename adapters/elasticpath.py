@@ -647,7 +647,10 @@ class ElasticPathAdapter(HTTPAdapter):
     def _listed_orders(self, page: ep.EPOrderList, customer_id: str) -> list[Order]:
         owned = self._owned_orders(page, customer_id)
         with readable(PLATFORM, "/v2/orders"):
-            return [ep.order(raw, items=items) for raw, items in owned]
+            return [
+                ep.order(raw, items=items, includes_tax=page.prices_include_tax(raw))
+                for raw, items in owned
+            ]
 
     def _owned_orders(
         self, page: ep.EPOrderList, customer_id: str

@@ -8,6 +8,7 @@ those records into ERC models.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, Field, StrictInt
@@ -171,7 +172,9 @@ class EPListMeta(Record):
 class EPIncluded(Record):
     items: list[EPItem] = Field(default_factory=list)
 
+    @cached_property
     def by_id(self) -> dict[str, EPItem]:
+        # Kept: a page looks up each order's lines in it, up to twice.
         return {item.id: item for item in self.items}
 
 
@@ -193,8 +196,15 @@ class EPOrderList(EPList[EPOrder]):
 
     def with_items(self) -> list[tuple[EPOrder, list[EPItem] | None]]:
         """Each order of the page with its lines as `included_items` finds them."""
-        included = self.included.by_id()
+        included = self.included.by_id
         return [(raw, included_items(raw, included)) for raw in self.data]
+
+    def prices_include_tax(self, raw: EPOrder) -> bool | None:
+        """What those of the order's lines that the page includes say of tax
+        (`prices_include_tax`): EP may include only some of an order's lines."""
+        included = self.included.by_id
+        ids = (ref.id for ref in raw.relationships.items.data)
+        return prices_include_tax([included[item_id] for item_id in ids if item_id in included])
 
 
 class EPDocument(Record, Generic[T]):
@@ -208,7 +218,7 @@ class EPOrderDocument(EPDocument[EPOrder]):
 
     def items(self) -> list[EPItem] | None:
         """The order's lines as `included_items` finds them."""
-        return included_items(self.data, self.included.by_id())
+        return included_items(self.data, self.included.by_id)
 
 
 class EPProblem(Record):
@@ -320,13 +330,25 @@ def order_documents(page: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]
     return documents
 
 
-def tax_inclusive(items: Sequence[EPItem] | None) -> bool:
-    """Whether the store's prices include tax: EP says so on each line's unit price."""
-    return any(item.unit_price.includes_tax for item in items or ())
+def prices_include_tax(lines: Sequence[EPItem]) -> bool | None:
+    """Whether the store's prices include tax. EP says so on the unit price of each line and
+    nowhere on the order: None when `lines` holds no product line (a promotion line says
+    False even where prices include tax)."""
+    if any(line.unit_price.includes_tax for line in lines):
+        return True
+    return None if all(map(is_promotion_line, lines)) else False
 
 
-def price_summary(prices: EPDisplayPrice, *, includes_tax: bool) -> PriceSummary:
-    """`final` = with_tax, `taxes` = tax, `discounts` = |discount|, `original` by the invariant."""
+def price_summary(prices: EPDisplayPrice, *, includes_tax: bool | None) -> PriceSummary | None:
+    """`final` = with_tax, `taxes` = tax, `discounts` = |discount|, `original` by the invariant.
+
+    The original total holds the taxes when prices include them: with taxes and no word on
+    that (`includes_tax` None), there is no summary rather than a wrong one.
+    """
+    if includes_tax is None:
+        if prices.tax is not None and prices.tax.amount != 0:
+            return None
+        includes_tax = False  # no taxes: the original total is the same either way
     final = prices.with_tax.money()
 
     def amount(raw: EPAmount | None) -> Money:
@@ -421,8 +443,12 @@ def order(
     *,
     items: Sequence[EPItem] | None,
     shipping_groups: Sequence[EPShippingGroup] = (),
+    includes_tax: bool | None = None,
 ) -> Order:
-    """An EP order as an ERC order; `items` None when the caller did not load them."""
+    """An EP order as an ERC order; `items` None when the caller did not load them all, and
+    then `includes_tax` what those it has say of tax (`EPOrderList.prices_include_tax`)."""
+    if items is not None:
+        includes_tax = prices_include_tax(items)
     owner = customer_id_of(raw)
     if owner is None:
         raise MappingError("the order has no customer", "relationships.customer.data.id")
@@ -445,9 +471,7 @@ def order(
                 if items is not None
                 else None
             ),
-            "price_summary": price_summary(
-                raw.meta.display_price, includes_tax=tax_inclusive(items)
-            ),
+            "price_summary": price_summary(raw.meta.display_price, includes_tax=includes_tax),
             "status": {"detailed": detailed},
             "cancellation_status": cancellation,
             "custom_fields": custom_fields(raw) or None,

@@ -260,7 +260,7 @@ def test_item_price_is_the_unit_price_before_discounts(
 def test_discounts_are_positive_whatever_sign_ep_uses() -> None:
     raw = raw_order(fx.ORDER_COMPLETE)
     raw["meta"]["display_price"]["discount"]["amount"] = 900
-    order = ep.order(ep.parse(ep.EPOrder, raw), items=None)
+    order = ep.order(ep.parse(ep.EPOrder, raw), items=None, includes_tax=False)
     assert summary(order)["discounts"] == Decimal("9.00")
 
 
@@ -300,7 +300,7 @@ def test_mixed_currencies_are_unreadable() -> None:
     raw = raw_order(fx.ORDER_COMPLETE)
     raw["meta"]["display_price"]["shipping"]["currency"] = "EUR"
     with pytest.raises(MappingError) as caught:
-        ep.order(ep.parse(ep.EPOrder, raw), items=None)
+        ep.order(ep.parse(ep.EPOrder, raw), items=None, includes_tax=False)
     assert caught.value.path == "meta.display_price"
 
 
@@ -539,12 +539,31 @@ def test_included_items_are_used_only_when_complete() -> None:
     assert ep.order(order, items=None).items is None
 
 
-def test_tax_inclusive_prices_are_read_from_the_lines() -> None:
+def test_tax_inclusive_prices_are_read_from_the_product_lines() -> None:
     eur = [ep.parse(ep.EPItem, i) for i in raw_items(fx.ORDER_EUR)]
     usd = [ep.parse(ep.EPItem, i) for i in raw_items(fx.ORDER_COMPLETE)]
-    assert ep.tax_inclusive(eur) is True
-    assert ep.tax_inclusive(usd) is False
-    assert ep.tax_inclusive(None) is False
+    promo = [ep.parse(ep.EPItem, i) for i in raw_items(fx.ORDER_PROMO)]
+    assert ep.prices_include_tax(eur) is True
+    assert ep.prices_include_tax(eur[1:]) is True  # one line is enough to tell
+    assert ep.prices_include_tax(usd) is False
+    assert ep.prices_include_tax([line for line in promo if ep.is_promotion_line(line)]) is None
+    assert ep.prices_include_tax([]) is None
+
+
+def test_without_word_on_tax_an_order_with_taxes_has_no_price_summary() -> None:
+    taxed = ep.parse(ep.EPOrder, raw_order(fx.ORDER_EUR))
+    assert taxed.meta.display_price.tax is not None and taxed.meta.display_price.tax.amount
+    assert ep.order(taxed, items=None).price_summary is None
+    assert (
+        ep.order(taxed, items=None, includes_tax=True).price_summary
+        == (
+            ep.order(taxed, items=[ep.parse(ep.EPItem, i) for i in raw_items(fx.ORDER_EUR)])
+        ).price_summary
+    )
+    untaxed = raw_order(fx.ORDER_EUR)
+    untaxed["meta"]["display_price"]["tax"]["amount"] = 0
+    summary = ep.order(ep.parse(ep.EPOrder, untaxed), items=None).price_summary
+    assert summary is not None and summary.taxes_amount.value == 0
 
 
 # Customers.

@@ -518,3 +518,49 @@ def test_malformed_setting_names_the_variable_never_the_secret(
         load_configuration()
     assert str(caught.value).startswith(variable)
     assert "secret-that-must-not-leak" not in str(caught.value)
+
+
+# Orders listed without all their lines (EP's `include=items` may leave some out): the price
+# summary of R2 is the one of R3, or absent when it cannot be known.
+
+
+def listed_with(order_id: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """A one-order list answer whose `included.items` holds only `lines` of the order."""
+    meta = {"page": {"limit": 20, "offset": 0, "current": 1, "total": 1}, "results": {"total": 1}}
+    return {"data": [STORE.order(order_id)], "included": {"items": lines}, "meta": meta}
+
+
+def listed_order(bridge: TestClient, customer_id: str) -> dict[str, Any]:
+    response = bridge.get(f"{R}/customers/{customer_id}/orders")
+    assert response.status_code == 200, response.text
+    body = decode(response)
+    check(body, "orders_page")
+    [order] = body["_embedded"]["orders"]
+    assert isinstance(order, dict)
+    return order
+
+
+def test_a_tax_inclusive_order_listed_with_some_of_its_lines_sums_its_price_as_its_detail(
+    bridge: TestClient, emulator: ElasticPathEmulator
+) -> None:
+    detail = decode(bridge.get(f"{R}/customers/{fx.HANS}/orders/{fx.ORDER_EUR}"))
+    emulator.reset()
+    some_lines = STORE.items[fx.ORDER_EUR][1:]
+    emulator.fail_next(200, listed_with(fx.ORDER_EUR, some_lines), path="/v2/orders", exact=True)
+    summary = listed_order(bridge, fx.HANS)["price_summary"]
+    assert summary == detail["price_summary"]
+    values = {name: Decimal(amount["value"]) for name, amount in summary.items()}
+    # Prices include tax: the taxes are not added again.
+    assert values["final_total_amount"] == (
+        values["original_total_amount"] - values["discounts_amount"] + values["shipping_amount"]
+    )
+    assert [c.path for c in emulator.api_calls] == ["/v2/orders"]
+
+
+def test_a_taxed_order_listed_with_none_of_its_lines_has_no_price_summary(
+    bridge: TestClient, emulator: ElasticPathEmulator
+) -> None:
+    emulator.fail_next(200, listed_with(fx.ORDER_EUR, []), path="/v2/orders", exact=True)
+    # Whether its prices hold the taxes is unknown: no summary rather than a wrong one.
+    assert "price_summary" not in listed_order(bridge, fx.HANS)
+    assert [c.path for c in emulator.api_calls] == ["/v2/orders"]
