@@ -7,6 +7,7 @@ them all into ERC addresses.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -31,12 +32,21 @@ def _clean(value: str | None) -> str | None:
     return text
 
 
+# "UK" is no ISO 3166-1 code but one the standard reserves for the United Kingdom at its
+# request, and which platforms and people write for GB.
+_RESERVED_ALPHA2 = {"UK": "GB"}
+
+
 @lru_cache(maxsize=512)
 def country_code(raw: str) -> str | None:
-    """ISO 3166-1 alpha-2 from an alpha-2, alpha-3 or English country name."""
+    """ISO 3166-1 alpha-2 from an alpha-2, alpha-3 or English country name; None when it is
+    none of those (two letters that are no ISO code, such as "XX")."""
     text = raw.strip()
     if len(text) == 2 and text.isalpha():
-        return text.upper()
+        code = text.upper()
+        if code in _RESERVED_ALPHA2:
+            return _RESERVED_ALPHA2[code]
+        return code if pycountry.countries.get(alpha_2=code) is not None else None
     found = pycountry.countries.get(alpha_3=text.upper()) if len(text) == 3 else None
     if found is None:
         try:
@@ -48,7 +58,8 @@ def country_code(raw: str) -> str | None:
 
 @lru_cache(maxsize=2048)
 def region_code(raw: str, country: str | None) -> str | None:
-    """ISO 3166-2 from a full code (`US-OR`), a bare subdivision (`OR`) or a name (`Oregon`).
+    """ISO 3166-2 from a full code (`US-OR`), a bare subdivision (`OR`) or a name (`Oregon`,
+    or "Sao Paulo" for `BR-SP`, "São Paulo": names are compared without accents and case).
 
     A short text is a bare subdivision only when the country has one so coded: "Zug" is the
     name of `CH-ZG`, not a code `CH-ZUG`. One that is neither stays a code of that country,
@@ -62,10 +73,7 @@ def region_code(raw: str, country: str | None) -> str | None:
     suffixed = f"{country}-{text}" if _SUBDIVISION_SUFFIX.match(text) else None
     if suffixed is not None and _subdivision(suffixed) is not None:
         return suffixed
-    for subdivision in _subdivisions_of(country):
-        if str(subdivision.name).upper() == text:
-            return str(subdivision.code)
-    return suffixed
+    return _codes_by_name(country).get(_folded(text), suffixed)
 
 
 def same_region(first: str | None, second: str | None) -> bool:
@@ -81,6 +89,24 @@ def same_region(first: str | None, second: str | None) -> bool:
         and one.country_code == other.country_code
         and str(one.name).upper() == str(other.name).upper()
     )
+
+
+def _folded(name: str) -> str:
+    """`name` as names are compared: without accents and case ("São Paulo", "Sao Paulo").
+    Capitals first, so that letters with no accent to drop match their capitals too
+    (Azerbaijan's "Baki" is written with a dotless i, whose capital is "I")."""
+    decomposed = unicodedata.normalize("NFKD", name.upper())
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
+
+
+@lru_cache(maxsize=256)
+def _codes_by_name(country: str) -> dict[str, str]:
+    """The country's subdivision codes by folded name; the first one a name is given to
+    wins. Built once per country."""
+    codes: dict[str, str] = {}
+    for subdivision in _subdivisions_of(country):
+        codes.setdefault(_folded(str(subdivision.name)), str(subdivision.code))
+    return codes
 
 
 def _subdivision(code: str) -> Any:

@@ -44,6 +44,12 @@ def test_lines_are_joined_and_codes_normalized() -> None:
         ("Goa", "IN", "IN-GA"),
         ("Var", "FR", "FR-83"),
         ("ZZ", "US", "US-ZZ"),
+        ("Sao Paulo", "BR", "BR-SP"),  # pycountry: "São Paulo"
+        ("são paulo", "BR", "BR-SP"),
+        ("Maharashtra", "IN", "IN-MH"),  # pycountry: "Mahārāshtra"
+        ("Zurich", "CH", "CH-ZH"),  # pycountry: "Zürich"
+        ("Nuevo Leon", "MX", "MX-NLE"),  # pycountry: "Nuevo León"
+        ("Texas", "UK", None),  # no region of GB
     ],
 )
 def test_region_codes_are_iso_3166_2(
@@ -52,6 +58,18 @@ def test_region_codes_are_iso_3166_2(
     address = AddressRecord(city="x", region=region, country=country).normalized()
     assert address is not None
     assert address.region_code == expected
+
+
+@pytest.mark.parametrize(
+    ("country", "expected"),
+    [("us", "US"), ("UK", "GB"), ("uk", "GB"), ("XX", None), ("EU", None)],
+)
+def test_two_letters_are_a_country_only_when_iso_3166_1_knows_them(
+    country: str, expected: str | None
+) -> None:
+    address = AddressRecord(city="x", country=country).normalized()
+    assert address is not None
+    assert address.country_code == expected
 
 
 def test_alpha3_and_names_become_alpha2() -> None:
