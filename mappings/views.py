@@ -82,9 +82,11 @@ def status_info(order: Order) -> tuple[list[StatusStep], int | None]:
     for index, step in enumerate(steps):
         if current is None or index > current:
             info.append(StatusStep(generic_type=step))
-        elif index == current:
+        elif index == current and step is order.status.generic:
             info.append(built(StatusStep, {**_latest_status(order), "generic_type": step}))
         else:
+            # A step reached earlier, or the one a two-step list stops at for a status it
+            # has no step for (ON_ITS_WAY stops at CONFIRMED): its own status, not the order's.
             reached = known.get(step)
             info.append(
                 StatusStep(

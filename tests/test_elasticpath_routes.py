@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -564,3 +565,25 @@ def test_a_taxed_order_listed_with_none_of_its_lines_has_no_price_summary(
     # Whether its prices hold the taxes is unknown: no summary rather than a wrong one.
     assert "price_summary" not in listed_order(bridge, fx.HANS)
     assert [c.path for c in emulator.api_calls] == ["/v2/orders"]
+
+
+def test_r5_steps_of_a_fulfilled_order_without_a_destination_carry_their_own_status(
+    bridge: TestClient, emulator: ElasticPathEmulator
+) -> None:
+    """Fulfilled (IN_TRANSIT, ON_ITS_WAY) with no shipping address: delivery type UNKNOWN,
+    whose two steps have no ON_ITS_WAY; the order stops on CONFIRMED, as CONFIRMED."""
+    order = copy.deepcopy(STORE.order(fx.ORDER_EUR))
+    assert order is not None
+    order.update(shipping="fulfilled", shipping_address=None)
+    answer = listed_with(fx.ORDER_EUR, STORE.items[fx.ORDER_EUR])
+    emulator.fail_next(200, {**answer, "data": [order]}, path="/v2/orders", exact=True)
+    response = bridge.get(f"{R}/customers/{fx.HANS}/most-recent-order")
+    assert response.status_code == 200, response.text
+    body = decode(response)
+    check(body, "most_recent_order")
+    assert body["delivery_type"] == "UNKNOWN"
+    assert body["status_info"] == [
+        {"generic_type": "CONFIRMED", "detailed_type": "CONFIRMED"},
+        {"generic_type": "DELIVERED"},
+    ]
+    assert body["status_info_current_index"] == 0

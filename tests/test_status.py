@@ -76,3 +76,23 @@ def test_status_info_marks_reached_steps_with_known_events() -> None:
     assert steps[1].status_date_time is None
     assert steps[2].detailed_type is DetailedStatus.ATTEMPTED_DELIVERY
     assert steps[3].detailed_type is None
+
+
+@pytest.mark.parametrize("delivery_type", [DeliveryType.UNKNOWN, DeliveryType.LOCAL_PICKUP])
+def test_a_two_step_list_stops_a_travelling_order_on_a_step_of_its_own_status(
+    delivery_type: DeliveryType,
+) -> None:
+    order = Order(
+        id="o",
+        order_number="1",
+        customer_id="c",
+        delivery_type=delivery_type,
+        status=StatusEvent(detailed=DetailedStatus.IN_TRANSIT, at="2026-01-03T00:00:00Z"),
+    )
+    steps, current = status_info(order)
+    assert current == 0
+    assert steps[0].generic_type is GenericStatus.CONFIRMED
+    # The step's detail belongs to the step (SPEC §2 table), and IN_TRANSIT's date is not its.
+    assert steps[0].detailed_type is DetailedStatus.CONFIRMED
+    assert steps[0].status_date_time is None
+    assert steps[1].detailed_type is None
