@@ -330,11 +330,28 @@ def _cart_line(raw: BCCartItem, currency: str) -> CartLine:
     )
 
 
+def cart_charges(raw: BCCart, lines: list[BCCartItem]) -> tuple[Decimal, Decimal | None]:
+    """The cart's discounts and, when they show, its taxes.
+
+    `cart_amount` is `base_amount` less the cart's discounts and coupons, plus the taxes
+    unless the prices include them. The discounts are the coupons' amounts and the lines'
+    other discounts (a line's `discount_amount` leaves its coupons out), or what the total
+    takes off the base when that is more; what the total adds beyond is the taxes.
+    """
+    listed = sum((coupon.discounted_amount for coupon in raw.coupons), ZERO) + sum(
+        (line.discount_amount for line in lines), ZERO
+    )
+    discounts = max(listed, raw.base_amount - raw.cart_amount)
+    added = raw.cart_amount - (raw.base_amount - discounts)
+    return discounts, added if added > 0 and not raw.tax_included else None
+
+
 def cart(document: BCCartDocument) -> Cart:
-    """The cart in its own currency; the discounts are what its total takes off the base."""
+    """The cart in its own currency, its discounts and taxes as `cart_charges` tells them."""
     raw = document.data
     currency = iso_currency(raw.currency.code)
     lines = [*raw.line_items.physical_items, *raw.line_items.digital_items]
+    discounts_amount, taxes_amount = cart_charges(raw, lines)
     discounts = [
         CartDiscount(
             discounted_amount=amount_text(coupon.discounted_amount, currency),
@@ -354,8 +371,9 @@ def cart(document: BCCartDocument) -> Cart:
         updated_time=raw.updated_time,
         cost=CartCost(
             base_amount=amount_text(raw.base_amount, currency),
-            discounts_amount=amount_text(max(raw.base_amount - raw.cart_amount, ZERO), currency),
+            discounts_amount=amount_text(discounts_amount, currency),
             final_amount=amount_text(raw.cart_amount, currency),
+            taxes_amount=amount_text(taxes_amount, currency) if taxes_amount is not None else None,
         ),
         cart_discounts=discounts or None,
         cart_lines=[_cart_line(line, currency) for line in lines] or None,

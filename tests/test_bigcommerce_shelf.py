@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -377,6 +378,43 @@ async def test_a_cart_by_id_with_its_discounts(adapter: BigCommerceAdapter) -> N
             },
         ],
         "custom_fields": {"tax_included": False},
+    }
+
+
+def cart_with(**changes: object) -> dict[str, object]:
+    """Ana's cart as BigCommerce would answer it with `changes`."""
+    return {"data": {**copy.deepcopy(fx.default_store().carts[fx.CART_ANA]), **changes}}
+
+
+async def test_a_taxed_cart_shows_its_discounts_and_its_taxes(
+    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator
+) -> None:
+    """`cart_amount` holds the taxes of a cart whose prices do not include them: the
+    discounts are its coupon and its lines' promotion, the rest of the total its taxes."""
+    emulator.fail_next(200, cart_with(cart_amount=488.32), path=f"/v3/carts/{fx.CART_ANA}")
+    found = await adapter.get_cart(cart_id=fx.CART_ANA)
+    assert found.cost.model_dump(exclude_none=True) == {
+        "base_amount": "467.00",
+        "discounts_amount": "15.90",  # the coupon's 10.00 and a line's promotion of 5.90
+        "final_amount": "488.32",
+        "taxes_amount": "37.22",
+    }
+    assert [(r.method, r.resource) for r in emulator.requests] == [
+        ("GET", f"/v3/carts/{fx.CART_ANA}")
+    ]
+
+
+async def test_a_cart_taking_off_more_than_its_listed_discounts_shows_what_it_takes(
+    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator
+) -> None:
+    """A discount the cart does not list (say, one of the whole cart only) is still taken
+    off: what the total takes off the base counts, and there are no taxes to show."""
+    emulator.fail_next(200, cart_with(cart_amount=441.10), path=f"/v3/carts/{fx.CART_ANA}")
+    found = await adapter.get_cart(cart_id=fx.CART_ANA)
+    assert found.cost.model_dump(exclude_none=True) == {
+        "base_amount": "467.00",
+        "discounts_amount": "25.90",
+        "final_amount": "441.10",
     }
 
 
