@@ -10,7 +10,8 @@ what would matter to the pod's memory:
 - `Url`, 2,048 characters: links and image URLs (what browsers and CDNs reliably handle);
 - `Text`, 4,096 characters: free texts such as descriptions, reasons and option values;
 - amounts, 64 characters: decimal strings (`mappings.money.to_decimal`), whose values
-  are bounded besides: below 10**15, at most 10 decimals (`mappings.money`).
+  are bounded besides: below 10**15, at most 10 decimals (`mappings.money`; a JSON
+  number's float noise past them is rounded off).
 
 The checks are pydantic's own constraints, run while the payload is validated: they add
 no pass over the data.

@@ -64,8 +64,12 @@ def iso_currency(currency: str) -> str:
 
 
 def to_decimal(raw: object, path: str = "") -> Decimal:
-    """Read a platform amount (string, int or JSON number) without passing through float."""
-    if isinstance(raw, float):
+    """Read a platform amount (string, int or JSON number) without passing through float.
+    A JSON number read as a float is taken at its shortest spelling, and decimals past the
+    finest an amount has are the float's noise (`0.1 + 0.2`), not the platform's: rounded
+    off, where a string with them is refused."""
+    noisy = isinstance(raw, float)
+    if noisy:
         raw = repr(raw)
     if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
         raise MappingError(f"expected an amount, got {type(raw).__name__}", path)
@@ -77,12 +81,13 @@ def to_decimal(raw: object, path: str = "") -> Decimal:
         raise MappingError(f"expected an amount, got {raw!r}", path) from None
     if not value.is_finite():
         raise MappingError(f"expected a finite amount, got {raw!r}", path)
-    return _bounded(value, path)
+    return _bounded(value, path, rounding_off=noisy)
 
 
-def _bounded(value: Decimal, path: str) -> Decimal:
-    """`value` when it is within the amount bounds; MappingError when it is not. A zero
-    is plain 0, whatever exponent it was written with (`0E+999999`)."""
+def _bounded(value: Decimal, path: str, *, rounding_off: bool = False) -> Decimal:
+    """`value` when it is within the amount bounds; MappingError when it is not, or, with
+    `rounding_off`, when only its decimals are not: then it is rounded to the finest. A
+    zero is plain 0, whatever exponent it was written with (`0E+999999`)."""
     if not value:
         return Decimal(0)
     # `adjusted` reads the exponent without computing anything that could overflow.
@@ -90,7 +95,10 @@ def _bounded(value: Decimal, path: str) -> Decimal:
         raise MappingError(f"expected an amount below {_AMOUNT_LIMIT:,}, got {value:.3e}", path)
     # Below the limit, the value to the finest decimal has at most 25 digits: it is exact,
     # and equal to the value unless some of its decimals were rounded off.
-    if value.quantize(_FINEST_DECIMAL) != value:
+    finest = value.quantize(_FINEST_DECIMAL)
+    if finest != value:
+        if rounding_off:
+            return finest
         raise MappingError(
             f"expected an amount with at most {AMOUNT_DECIMALS} decimals, got {value:.3e}", path
         )

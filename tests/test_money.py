@@ -108,6 +108,28 @@ def test_amounts_within_the_bounds_are_read_exactly(raw: str, expected: Decimal)
     assert to_decimal(raw) == expected
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (0.1 + 0.2, Decimal("0.3")),
+        (488.22 + 0.1, Decimal("488.32")),
+        (100 / 3, Decimal("33.3333333333")),
+    ],
+)
+def test_a_json_number_is_read_without_its_float_noise(raw: float, expected: Decimal) -> None:
+    """Platforms that compute amounts in floats send their noise too; the amount is kept to
+    its finest decimal, where the same digits as a string would be refused."""
+    assert to_decimal(raw) == expected
+    with pytest.raises(MappingError):
+        to_decimal(repr(raw))
+
+
+@pytest.mark.parametrize("raw", [1e15, -1e300, float("inf"), float("nan")])
+def test_a_json_number_outside_the_bounds_is_still_refused(raw: float) -> None:
+    with pytest.raises(MappingError):
+        to_decimal(raw, "data.amount")
+
+
 def test_sums_of_amounts_at_the_bounds_stay_exact() -> None:
     largest, finest = Money.of("999999999999999", "USD"), Money.of("0.0000000001", "USD")
     total = largest * 100 + finest
