@@ -275,6 +275,9 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        # Busy from here, even when this read also ended a body answered early, which
+        # marked the connection idle: only this request's answer makes it idle again.
+        self._unset_keepalive_if_required()
         if self._head_since is None:
             self._await_head()
 

@@ -661,6 +661,29 @@ def test_a_lost_connection_leaves_no_keep_alive_timer_behind() -> None:
     assert asyncio.run(scenario()) == (True, True)
 
 
+def test_a_request_read_with_the_rest_of_a_body_answered_early_is_not_cut_by_keep_alive() -> None:
+    """The body's end marks the connection idle; the next request, begun in that same
+    read, must clear the mark, or the keep-alive timer closes the connection under it."""
+    early_then_paced = Starlette(
+        routes=[Route("/", _tiny, methods=["POST"]), Route("/paced", _paced)]
+    )
+    with serve(
+        early_then_paced,
+        http=OneWriteHttpProtocol,
+        ws="none",
+        lifespan="off",
+        timeout_keep_alive=KEEP_ALIVE_S,
+    ) as base:
+        early, paced = _exchange(
+            base,
+            b"POST /?size=2 HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\n12345",
+            # The rest of that body and a request outlasting the keep-alive timeout, in one read.
+            b"67890GET /paced?wait=%g HTTP/1.1\r\nHost: test\r\n\r\n" % (KEEP_ALIVE_S * 3),
+        )
+    assert early.startswith(b"HTTP/1.1 200 ") and early.endswith(b"xx")
+    assert paced.startswith(b"HTTP/1.1 200 ") and paced.endswith(b"ok")
+
+
 # An ERC answer written at once (`answer_at_once`): the bytes uvicorn's `send` writes.
 
 DATE = (b"date", b"Sat, 05 Dec 2026 08:00:00 GMT")
