@@ -56,7 +56,7 @@ from adapters.resources import Tag, customer_tag, order_tags
 from adapters.responses import PlatformResponse, ResponseHeaders
 from adapters.settings_types import OptionalLongSecret, Secret, url_rule
 from adapters.shipment_paging import shipments_page
-from adapters.tasks import all_of, start_task
+from adapters.tasks import all_of, calls_together, start_task
 from adapters.webhooks import (
     WebhookEvent,
     check_standard_headers,
@@ -368,8 +368,11 @@ class BigCommerceAdapter(HTTPAdapter):
             return []
         path = _order_path(str(raw.id))
         missing = no_order(str(raw.id))
-        sent = start_task(self._every(f"{path}/shipments", shelf.BCShipmentRecord, missing=missing))
-        lines = start_task(self._every(f"{path}/products", bc.BCProduct, missing=missing))
+        with calls_together():
+            sent = start_task(
+                self._every(f"{path}/shipments", shelf.BCShipmentRecord, missing=missing)
+            )
+            lines = start_task(self._every(f"{path}/products", bc.BCProduct, missing=missing))
         await all_of(sent, lines)
         with readable(PLATFORM, "/v2/orders/{id}/shipments"):
             return shelf.shipments(raw, sent.result(), lines.result())
@@ -572,19 +575,20 @@ class BigCommerceAdapter(HTTPAdapter):
         async def nothing() -> list[Any]:
             return []
 
-        products = start_task(
-            self._every(f"{path}/products", bc.BCProduct, missing=missing, tags=tags)
-        )
-        addresses = start_task(
-            self._every(f"{path}/shipping_addresses", bc.BCAddress, missing=missing, tags=tags)
-            if with_addresses and raw.shipping_address_count > 0
-            else nothing()
-        )
-        shipments = start_task(
-            self._every(f"{path}/shipments", bc.BCShipment, missing=missing, tags=tags)
-            if raw.items_shipped > 0
-            else nothing()
-        )
+        with calls_together():
+            products = start_task(
+                self._every(f"{path}/products", bc.BCProduct, missing=missing, tags=tags)
+            )
+            addresses = start_task(
+                self._every(f"{path}/shipping_addresses", bc.BCAddress, missing=missing, tags=tags)
+                if with_addresses and raw.shipping_address_count > 0
+                else nothing()
+            )
+            shipments = start_task(
+                self._every(f"{path}/shipments", bc.BCShipment, missing=missing, tags=tags)
+                if raw.items_shipped > 0
+                else nothing()
+            )
         await all_of(products, addresses, shipments)
         with readable(PLATFORM, "/v2/orders/{id}"):
             return bc.order(

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from adapters.errors import CircuitOpen
-from adapters.tasks import start_task
+from adapters.tasks import Together, calls_together_now, start_task
 
 T = TypeVar("T")
 
@@ -34,7 +34,8 @@ class CircuitBreaker:
     Every call let through is a `Call` that ends however its attempt ends, so the breaker
     is never left waiting for a probe that is gone. A call made ahead of need (`Ahead`)
     goes through only while the breaker is closed, and its outcome counts only if the
-    request uses its answer.
+    request uses its answer. Calls made together (`adapters.tasks.together`) that the
+    request's deadline cuts count one failure between them.
     """
 
     def __init__(
@@ -122,9 +123,13 @@ class Call:
     Inside the block, `sending()` says the request is leaving for the platform, and
     `succeeded()` or `failed()` give the outcome; a block left without an outcome, by
     any exception or cancellation, abandons the call. The first of these ends it.
+
+    A call the request's deadline cut (`failed(cut=True)`) is one of the calls in flight
+    then. Of calls made together, the first cut to count is their failure and any other
+    is abandoned: a sequential read would have had only one of them in flight.
     """
 
-    __slots__ = ("_ahead", "_breaker", "_ended", "probe", "sent")
+    __slots__ = ("_ahead", "_breaker", "_cut", "_ended", "_together", "probe", "sent")
 
     def __init__(
         self, breaker: CircuitBreaker, *, probe: bool, ahead: Ahead[Any] | None = None
@@ -134,6 +139,8 @@ class Call:
         self.sent = False
         self._ended = False
         self._ahead = ahead
+        self._cut = False
+        self._together: Together | None = calls_together_now()
 
     def sending(self) -> None:
         self.sent = True
@@ -141,7 +148,9 @@ class Call:
     def succeeded(self) -> None:
         self._end(succeeded=True)
 
-    def failed(self) -> None:
+    def failed(self, *, cut: bool = False) -> None:
+        """The call failed; `cut`: the request's deadline ended it, not the platform."""
+        self._cut = cut
         self._end(succeeded=False)
 
     def _end(self, *, succeeded: bool) -> None:
@@ -156,6 +165,12 @@ class Call:
     def _count(self, *, succeeded: bool) -> None:
         if succeeded:
             self._breaker._succeeded(self)
+        elif self._cut and self._together is not None:
+            if self._together.cut_counted:
+                self._breaker._abandoned(self)  # the same cut, counted with another call
+            else:
+                self._together.cut_counted = True
+                self._breaker._failed(self)
         else:
             self._breaker._failed(self)
 

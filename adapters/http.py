@@ -416,7 +416,7 @@ class UpstreamClient:
             try:
                 response = await self._wire.exchange(outgoing, read_timeout)
             except TimeoutError as exc:
-                call.failed()
+                call.failed(cut=_deadline_passed())  # its timeout may be the deadline's
                 self._record(method, endpoint, started, outcome="timeout")
                 if isinstance(exc, NotSent):
                     waited = UpstreamTimeout(f"no connection to {self.platform} in time")
@@ -437,7 +437,7 @@ class UpstreamClient:
                 raise unreachable from exc
             except asyncio.CancelledError:
                 if _deadline_passed():  # the request's deadline cut the call: a timeout
-                    call.failed()
+                    call.failed(cut=True)
                     self._record(method, endpoint, started, outcome="timeout")
                 raise  # else the call is abandoned: the breaker judges what that means
             finally:

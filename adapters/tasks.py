@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator
-from contextvars import Context, copy_context
+from contextlib import contextmanager
+from contextvars import Context, ContextVar, copy_context
 from functools import partial
 from typing import Any, Generic, TypeVar
 
@@ -79,6 +80,7 @@ class SharedTasks(Generic[K, T]):
         if running is not None:
             return running
         own = on_its_own_deadline(copy_context() if context is None else context())
+        own.run(_together.set, None)  # shared work: none of the caller's calls made together
         task = start_task(work(), context=own)
         if not task.done():
             self._running[key] = task
@@ -111,10 +113,45 @@ class SharedTasks(Generic[K, T]):
             task.exception()  # seen: every caller may have gone away
 
 
+class Together:
+    """Calls made together for a request, with all those their tasks make in turn: in
+    flight at once, so the request's deadline cuts them at once. The circuit breaker counts
+    such a cut once (`adapters.breaker.Call`), as it would the one call a sequential read
+    has in flight when its deadline comes: one slow request is not N failing calls."""
+
+    __slots__ = ("cut_counted",)
+
+    def __init__(self) -> None:
+        self.cut_counted = False
+
+
+_together: ContextVar[Together | None] = ContextVar("erc_bridge_together", default=None)
+
+
+def calls_together_now() -> Together | None:
+    """The calls made together that the current task belongs to, if any."""
+    return _together.get()
+
+
+@contextmanager
+def calls_together() -> Iterator[None]:
+    """Tasks started inside the block are calls made together (`Together`); inside a task
+    that already is one, they join its calls."""
+    if _together.get() is not None:
+        yield
+        return
+    token = _together.set(Together())
+    try:
+        yield
+    finally:
+        _together.reset(token)
+
+
 async def all_of(*tasks: asyncio.Task[Any]) -> None:
-    """Wait for every one of `tasks`, calls that went out together. When one fails (or the
-    wait is cancelled), the others are cancelled and awaited before the error is raised:
-    none runs on, unobserved, after its request has moved on."""
+    """Wait for every one of `tasks`, calls that went out together, started inside
+    `calls_together()`. When one fails (or the wait is cancelled), the others are cancelled
+    and awaited before the error is raised: none runs on, unobserved, after its request has
+    moved on."""
     try:
         await asyncio.gather(*tasks)
     except BaseException:
@@ -126,8 +163,10 @@ async def all_of(*tasks: asyncio.Task[Any]) -> None:
 
 async def together(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
     """The results of `calls`, which do not depend on each other, in the order given: all
-    started at once (`all_of`). How many platform calls are in flight at a time is bounded
-    by the platform's upstream client, which queues the rest until a slot is free."""
-    tasks = [start_task(call) for call in calls]
+    started at once, as calls made together (`all_of`). How many platform calls are in
+    flight at a time is bounded by the platform's upstream client, which queues the rest
+    until a slot is free."""
+    with calls_together():
+        tasks = [start_task(call) for call in calls]
     await all_of(*tasks)
     return [task.result() for task in tasks]

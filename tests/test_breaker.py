@@ -10,7 +10,7 @@ import pytest
 
 from adapters.breaker import Ahead, BreakerState, Call, CircuitBreaker
 from adapters.errors import CircuitOpen
-from adapters.tasks import EAGER
+from adapters.tasks import EAGER, calls_together
 from bridge.config import StartupError, load_settings
 from tests.conftest import ManualClock
 
@@ -323,6 +323,64 @@ async def test_a_call_made_ahead_is_never_a_probe_nor_let_through_while_open(
     ahead.settle()
     if half_open:
         assert breaker.call().probe  # still there for the call the request waits for
+
+
+# Calls made together (`adapters.tasks.together`): the request's deadline cuts them at once
+
+
+def cut(breaker: CircuitBreaker) -> None:
+    """A call the request's deadline cut."""
+    with breaker.call() as call:
+        call.sending()
+        call.failed(cut=True)
+
+
+def test_calls_made_together_count_one_cut_and_every_other_failure(
+    breaker: CircuitBreaker,
+) -> None:
+    with calls_together():
+        cut(breaker)
+        cut(breaker)
+        fail(breaker, breaker.threshold - 2)  # answered, failing: each counts
+        assert breaker.state is BreakerState.CLOSED  # the cuts counted one
+        fail(breaker)
+    assert state_of(breaker) is BreakerState.OPEN
+
+
+@pytest.mark.anyio
+async def test_cuts_of_calls_made_ahead_count_once_with_those_made_together(
+    breaker: CircuitBreaker,
+) -> None:
+    async def work() -> None:
+        cut(breaker)
+
+    with calls_together():
+        aheads = [Ahead(work), Ahead(work), Ahead(work)]
+    await asyncio.sleep(0)  # their calls were cut
+    for ahead in aheads:
+        await ahead.result()
+        ahead.settle()
+    assert breaker.state is BreakerState.CLOSED
+    fail(breaker, breaker.threshold - 2)
+    assert state_of(breaker) is BreakerState.CLOSED  # one counted, not three
+    fail(breaker)
+    assert state_of(breaker) is BreakerState.OPEN
+
+
+def test_a_probe_cut_after_the_cut_of_a_call_made_together_still_ends(
+    breaker: CircuitBreaker, clock: ManualClock
+) -> None:
+    other = CircuitBreaker("other", clock=clock)
+    open_breaker(breaker)
+    with calls_together():
+        cut(other)
+        with probe(breaker, clock) as call:
+            call.sending()
+            call.failed(cut=True)
+    assert breaker.state is BreakerState.OPEN
+    assert breaker.open_period == 2 * OPEN_S
+    clock.advance(breaker.open_period)
+    assert breaker.call().probe  # not left waiting for the one that ended
 
 
 @pytest.mark.parametrize(("open_s", "open_max_s"), [(0, 60), (-1, 60), (10, 5)])

@@ -1,15 +1,20 @@
 """Calls that do not depend on each other, made together (`adapters.tasks.together`): all
-in flight at once, results in the order asked, and nothing left running when one fails."""
+in flight at once, results in the order asked, and nothing left running when one fails;
+the circuit breaker counts them as it would have counted the same calls made in sequence."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
+from adapters.breaker import BreakerState
 from adapters.deadline import within
-from adapters.errors import UpstreamError
-from adapters.tasks import together
+from adapters.errors import CircuitOpen, UpstreamError
+from adapters.http import HTTPConfig, UpstreamClient
+from adapters.tasks import all_of, calls_together, start_task, together
 
 pytestmark = pytest.mark.anyio
 
@@ -75,3 +80,88 @@ async def test_a_deadline_cuts_every_call_and_leaves_none_running() -> None:
 
 async def test_no_calls_is_no_results() -> None:
     assert await together([]) == []
+
+
+# The circuit breaker, over HTTP on 127.0.0.1
+
+SERVER_ERROR = b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n"
+THRESHOLD = 2
+"""Breaker threshold of the clients below: one failure is not enough, two are."""
+
+
+@asynccontextmanager
+async def platform(answer: bytes | None) -> AsyncIterator[UpstreamClient]:
+    """A client (one attempt per call, the breaker opening at `THRESHOLD` failures) of a
+    platform that sends `answer` to every request, or never answers (None)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                if answer is None:
+                    await reader.read()  # until the client hangs up
+                    break
+                writer.write(answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client hung up
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = HTTPConfig(attempts=1, breaker_threshold=THRESHOLD)
+    client = UpstreamClient(f"http://127.0.0.1:{port}", platform="test", config=config)
+    try:
+        yield client
+    finally:
+        await client.close()
+        server.close()
+        await server.wait_closed()
+
+
+def breaker_state(client: UpstreamClient) -> BreakerState:
+    """The breaker's state read afresh: a call in between may have changed it."""
+    return client.breaker.state
+
+
+async def test_calls_made_together_that_the_deadline_cuts_count_one_failure() -> None:
+    """Five calls to a silent platform, cut by the request's deadline: one failure, as
+    when they were made one after another; a second such request opens the breaker."""
+    async with platform(answer=None) as client:
+        for _ in range(2):
+            assert breaker_state(client) is BreakerState.CLOSED
+            with pytest.raises(TimeoutError):
+                async with within(0.2):
+                    await together(client.send("GET", f"/children/{n}") for n in range(5))
+
+        assert breaker_state(client) is BreakerState.OPEN
+        with pytest.raises(CircuitOpen):
+            await client.send("GET", "/children/0")
+
+
+async def test_calls_made_together_within_calls_made_together_count_one_cut() -> None:
+    """Three orders read together, each with two calls of its own started together
+    (`calls_together`, `all_of`): the deadline cutting all six counts one failure."""
+
+    async def order(client: UpstreamClient, number: int) -> None:
+        with calls_together():
+            lines = start_task(client.send("GET", f"/orders/{number}/lines"))
+            shipments = start_task(client.send("GET", f"/orders/{number}/shipments"))
+        await all_of(lines, shipments)
+
+    async with platform(answer=None) as client:
+        with pytest.raises(TimeoutError):
+            async with within(0.2):
+                await together(order(client, number) for number in range(3))
+
+        assert breaker_state(client) is BreakerState.CLOSED
+
+
+async def test_calls_made_together_that_the_platform_fails_each_count() -> None:
+    """A platform that answers 500 to every call is failing, however the calls go out:
+    those made together count one failure each, and open the breaker at once."""
+    async with platform(answer=SERVER_ERROR) as client:
+        answers = await together(client.send("GET", f"/children/{n}") for n in range(3))
+
+        assert [answer.status_code for answer in answers] == [500] * 3
+        assert breaker_state(client) is BreakerState.OPEN

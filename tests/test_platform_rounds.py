@@ -26,6 +26,7 @@ from adapters.adobe_cpapi import AdobeCPAPIAdapter
 from adapters.base import HTTPAdapter, OrderListRequest, ProductSearch, ShipmentListRequest
 from adapters.bigcommerce import BigCommerceAdapter
 from adapters.breaker import BreakerState
+from adapters.deadline import within
 from adapters.elasticpath import ElasticPathAdapter
 from adapters.errors import NotFound, UpstreamError
 from adapters.resources import ResourceCache, customer_tag
@@ -464,6 +465,39 @@ async def test_bigcommerce_order_detail_is_two_rounds(
     assert len(together) == 3  # products, shipping addresses, shipments
     assert all(overlap(a, b) for a in together for b in together if a is not b)
     assert elapsed < 3 * DELAY_S
+
+
+async def test_bigcommerce_order_detail_cut_by_the_deadline_counts_one_breaker_failure(
+    bc_served: Served,
+) -> None:
+    """The deadline cuts the order's lines, destinations and shipments, asked for
+    together: the breaker counts one failure, as when they were asked for one after
+    another (threshold 2: the order failing next opens it)."""
+    timed = reset(bc_served).timed
+    http = replace(FAST, attempts=1, breaker_threshold=2)
+    adapter = BigCommerceAdapter(bigcommerce_settings(bc_served.url), http=http)
+    await adapter.open()
+    order_path = f"/v2/orders/{bc_fx.ORDER_SHIPPED}"
+    owner = bc_owner(bc_fx.ORDER_SHIPPED)
+    held_s = 3 * DELAY_S
+    timed.slower = {
+        f"{BC_STORE_PATH}{order_path}/{part}": held_s
+        for part in ("products", "shipping_addresses", "shipments")
+    }
+    try:
+        with pytest.raises(TimeoutError):
+            async with within(DELAY_S):
+                await adapter.get_order(owner, bc_fx.ORDER_SHIPPED)
+
+        assert breaker_state(adapter) is BreakerState.CLOSED
+        bc_served.emulator.fail_next(500, path=order_path)
+        with pytest.raises(UpstreamError):
+            await adapter.get_order(owner, bc_fx.ORDER_SHIPPED)
+        assert breaker_state(adapter) is BreakerState.OPEN
+    finally:
+        await adapter.close()
+        await asyncio.sleep(held_s)  # the held calls end before the next test resets
+        # the emulator
 
 
 async def test_bigcommerce_listed_orders_spare_their_detail_call(
