@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any, Generic, TypeVar
 
 from adapters.deadline import on_its_own_deadline
+from adapters.errors import CircuitOpen
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -151,9 +152,14 @@ async def all_of(*tasks: asyncio.Task[Any]) -> None:
     """Wait for every one of `tasks`, calls that went out together, started inside
     `calls_together()`. When one fails (or the wait is cancelled), the others are cancelled
     and awaited before the error is raised: none runs on, unobserved, after its request has
-    moved on."""
+    moved on. One refused by an open circuit is the exception: the others may hold the
+    breaker's probe, which cancelled would count as failed and keep the circuit open, so
+    they end by themselves (within the request's deadline) before it is raised."""
     try:
         await asyncio.gather(*tasks)
+    except CircuitOpen:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     except BaseException:
         for task in tasks:
             task.cancel()

@@ -165,3 +165,41 @@ async def test_calls_made_together_that_the_platform_fails_each_count() -> None:
 
         assert [answer.status_code for answer in answers] == [500] * 3
         assert breaker_state(client) is BreakerState.OPEN
+
+
+async def test_calls_made_together_let_the_probe_among_them_answer() -> None:
+    """The breaker lets one call through after its pause, the probe; the others made with
+    it are refused at once. The probe still answers, and its success closes the breaker:
+    cancelled with the refused ones, it would count as a failure and double the pause."""
+    answers = [SERVER_ERROR] * THRESHOLD + [b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"]
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                answer = answers.pop(0) if len(answers) > 1 else answers[0]
+                await asyncio.sleep(0.05)  # the probe is in flight while the others are refused
+                writer.write(answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = HTTPConfig(attempts=1, breaker_threshold=THRESHOLD, breaker_open_s=0.1)
+    client = UpstreamClient(f"http://127.0.0.1:{port}", platform="test", config=config)
+    try:
+        for _ in range(THRESHOLD):
+            await client.send("GET", "/failing")
+        assert breaker_state(client) is BreakerState.OPEN
+        await asyncio.sleep(0.15)  # past the pause: the next call is the probe
+
+        with pytest.raises(CircuitOpen):
+            await together(client.send("GET", f"/children/{n}") for n in range(3))
+
+        assert breaker_state(client) is BreakerState.CLOSED
+    finally:
+        await client.close()
+        server.close()
+        await server.wait_closed()
