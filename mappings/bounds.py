@@ -11,7 +11,7 @@ what would matter to the pod's memory:
 - `Text`, 4,096 characters: free texts such as descriptions, reasons and option values;
 - amounts, 64 characters: decimal strings (`mappings.money.to_decimal`), whose values
   are bounded besides: below 10**15, at most 10 decimals (`mappings.money`; a JSON
-  number's float noise past them is rounded off).
+  number is read at a float's 15 significant digits, its noise past them dropped).
 
 The checks are pydantic's own constraints, run while the payload is validated: they add
 no pass over the data.

@@ -65,12 +65,12 @@ def iso_currency(currency: str) -> str:
 
 def to_decimal(raw: object, path: str = "") -> Decimal:
     """Read a platform amount (string, int or JSON number) without passing through float.
-    A JSON number read as a float is taken at its shortest spelling, and decimals past the
-    finest an amount has are the float's noise (`0.1 + 0.2`), not the platform's: rounded
-    off, where a string with them is refused."""
+    A JSON number read as a float is taken at the 15 significant digits a float holds:
+    digits past them are its noise (`0.1 + 0.2`), not the platform's. Decimals past the
+    finest an amount has are rounded off there, where a string with them is refused."""
     noisy = isinstance(raw, float)
     if noisy:
-        raw = repr(raw)
+        raw = format(raw, ".15g")
     if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
         raise MappingError(f"expected an amount, got {type(raw).__name__}", path)
     if isinstance(raw, str) and len(raw) > AMOUNT_MAX:

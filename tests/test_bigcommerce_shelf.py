@@ -259,21 +259,21 @@ async def test_a_product_with_options_variants_images_and_stock(
             {
                 "id": "1130",
                 "sku": "TOP-MRN-CH-S",
-                "price": {"value": "69.0", "currency": "USD"},
+                "price": {"value": "69", "currency": "USD"},
                 "options": {"Color": "Charcoal", "Size": "S"},
                 "available_quantity": 7,
             },
             {
                 "id": fx.BASE_LAYER_SOLD_OUT,
                 "sku": "TOP-MRN-CH-M",
-                "price": {"value": "69.0", "currency": "USD"},
+                "price": {"value": "69", "currency": "USD"},
                 "options": {"Color": "Charcoal", "Size": "M"},
                 "available_quantity": 0,
             },
             {
                 "id": "1132",
                 "sku": "TOP-MRN-FO-S",
-                "price": {"value": "59.0", "currency": "USD"},
+                "price": {"value": "59", "currency": "USD"},
                 "images_ids": ["1131"],
                 "options": {"Color": "Forest", "Size": "S"},
                 "available_quantity": 2,
@@ -281,7 +281,7 @@ async def test_a_product_with_options_variants_images_and_stock(
             {
                 "id": "1133",
                 "sku": "TOP-MRN-FO-M",
-                "price": {"value": "59.0", "currency": "USD"},
+                "price": {"value": "59", "currency": "USD"},
                 "images_ids": ["1131"],
                 "options": {"Color": "Forest", "Size": "M"},
                 "available_quantity": 9,
