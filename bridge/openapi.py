@@ -92,7 +92,8 @@ ERRORS = {
     "400": "A parameter (each one listed in `fields`) or the cursor is invalid",
     "401": "Missing or invalid credentials",
     "403": "The credentials do not grant the route's scope",
-    "404": "No such customer, order or cart (an order of another customer included)",
+    "404": "No such customer, order or cart (an order of another customer included), or "
+    "`brand` names another brand than this store's",
     "414": f"The path exceeds {MAX_PATH_BYTES} or the query string {MAX_QUERY_BYTES} bytes",
     "429": "Too many failed authentications from this address",
     "431": "The request headers are too large",
@@ -107,7 +108,8 @@ WRITE_ERRORS = {
     **ERRORS,
     "400": "The body (each bad field listed in `fields`), a path id or the Idempotency-Key "
     "is invalid, or an id is not a product line of the order",
-    "404": "No such customer or order (an order of another customer included); nothing was written",
+    "404": "No such customer or order (an order of another customer included), or `brand` "
+    "names another brand than this store's; nothing was written",
     "409": "A request with this Idempotency-Key is still being answered (`conflict`)",
     "413": f"The body is larger than {MAX_BODY_BYTES} bytes (`payload_too_large`)",
     "415": "The body is not `application/json` (`unsupported_media_type`)",
@@ -174,6 +176,8 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
         "schema": _ID_SCHEMA,
     },
 }
+BRAND_PARAMETER = {"name": "brand", "in": "query", "required": False, **QUERY_PARAMETERS["brand"]}
+"""What every route accepts (SPEC §1), the routes without other query parameters too."""
 ROUTE_QUERY_PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
     ("/products", "search"): {
         "description": "Words to look for in the catalog (what each platform matches: "
@@ -360,7 +364,7 @@ def _slot_operation(
         path,
         path.rsplit("/", 1)[-1].replace("-", "_"),
         SLOT_SUMMARIES[path],
-        _path_parameters(path),
+        [*_path_parameters(path), BRAND_PARAMETER],
         _scoped(security, oauth_scope),
         errors,
         description="No platform the bridge serves has delivery slots: "
@@ -392,7 +396,7 @@ def _write_operation(
         route.path,
         route.action,
         route.summary,
-        [*_path_parameters(route.path), IDEMPOTENCY_PARAMETER],
+        [*_path_parameters(route.path), BRAND_PARAMETER, IDEMPOTENCY_PARAMETER],
         _scoped(security, ORDERS_WRITE),
         {"200": success, **errors},
         request_body={

@@ -205,15 +205,14 @@ class ERCEndpoint(Endpoint):
                 "not_supported",
                 f"The {bridge.adapter.name} adapter cannot serve this route",
             )
-        query_string: bytes = scope["query_string"]
         query = parse_query(
-            QueryParams(query_string) if query_string else _NO_PARAMS,
+            query_params(scope),
             path=scope["path_params"],
             accepts=route.accepts,
             sort_fields=route.sort_fields,
             exactly_one=route.exactly_one,
         )
-        _check_brand(query.brand, bridge.settings.brand)
+        check_brand(query.brand, bridge.settings.brand)
         base = links.base_url(scope, headers.get("host"), bridge.settings.public_url)
         return self.cache_key(scope, base, query), RouteRequest(scope, bridge, query, base)
 
@@ -277,6 +276,7 @@ class UnservedEndpoint(Endpoint):
                     headers={"Allow": self.method},
                 )
             authorize(self.bridge, scope, self.oauth_scope)
+            check_brand(parse_query(query_params(scope)).brand, self.bridge.settings.brand)
             raise ERCError(
                 501,
                 "not_supported",
@@ -295,7 +295,15 @@ _X_CACHE = {status: (b"x-cache", status.value.encode()) for status in CacheStatu
 _JSON = (b"content-type", b"application/json")
 
 
-def _check_brand(requested: str | None, configured: str | None) -> None:
+def query_params(scope: Scope) -> QueryParams:
+    """The request's query parameters, parsed only when there are some."""
+    query_string: bytes = scope["query_string"]
+    return QueryParams(query_string) if query_string else _NO_PARAMS
+
+
+def check_brand(requested: str | None, configured: str | None) -> None:
+    """SPEC §1: every route, read or write, is 404 to a request naming a brand this
+    store is not; any spelling of its own brand, or none, is served."""
     if requested and configured and requested.casefold() != configured.casefold():
         raise not_found(f"Brand {requested!r} is not served here")
 

@@ -2,8 +2,9 @@
 
 A write is checked in a fixed order, and nothing reaches the adapter until the request is
 known to be well formed: credentials and scope, writes turned on and served by the
-adapter, path ids, `Idempotency-Key`, content type, size and body. Then the adapter checks
-ownership and the order's state and writes at most once. Every attempt leaves one
+adapter, path ids and `brand` (another brand is 404, as on the reads), `Idempotency-Key`,
+content type, size and body. Then the adapter checks ownership and the order's state and
+writes at most once. Every attempt leaves one
 `order_write` audit line (names of fields, never their values) and one count in
 `erc_bridge_writes_total`.
 
@@ -26,7 +27,6 @@ from typing import Any
 import orjson
 import structlog
 from pydantic import ValidationError
-from starlette.datastructures import QueryParams
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -43,7 +43,7 @@ from bridge.idempotency import Answer, Claim, IdempotencyStore, fingerprint, uns
 from bridge.metrics import Metrics
 from bridge.params import Query, parse_query
 from bridge.request import RESPONSE_STARTED_KEY, request_headers
-from bridge.routes import PREFIXES, RouteRequest, list_items
+from bridge.routes import PREFIXES, RouteRequest, check_brand, list_items, query_params
 from bridge.service import Bridge
 from mappings.bodies import ErrorField
 from mappings.wire import render
@@ -338,7 +338,11 @@ class WriteEndpoint:
             raise ERCError(
                 501, "not_supported", f"The {bridge.adapter.name} adapter cannot serve this route"
             )
-        parse_query(QueryParams(), path=scope["path_params"])
+        # Before the key is looked up: a repeat naming another brand is refused, not
+        # replayed. The brand is no part of the key's fingerprint, since every request
+        # that passes here names this store's brand or none.
+        query = parse_query(query_params(scope), path=scope["path_params"])
+        check_brand(query.brand, bridge.settings.brand)
         return principal
 
     @staticmethod

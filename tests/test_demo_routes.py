@@ -198,6 +198,23 @@ def test_brand_is_carried_and_another_brand_is_not_found(make_client: Any) -> No
     assert decode(other)["code"] == "not_found"
 
 
+@pytest.mark.parametrize(
+    ("method", "route"),
+    [
+        ("POST", "/customers/cus_ana/shipments/schedule"),
+        ("GET", "/customers/shipments/available-slots"),
+    ],
+)
+def test_a_slot_route_naming_another_brand_is_not_found(
+    make_client: Any, method: str, route: str
+) -> None:
+    client = make_client(brand="Demo Outfitters")
+    elsewhere = client.request(method, f"{R}{route}?brand=Other")
+    here = client.request(method, f"{R}{route}?brand=Demo%20Outfitters")
+    assert (elsewhere.status_code, decode(elsewhere)["code"]) == (404, "not_found")
+    assert (here.status_code, decode(here)["code"]) == (501, "not_supported")
+
+
 def test_no_brand_configured_means_no_brand_field(client: TestClient) -> None:
     body = decode(client.get(f"{R}/customers/cus_ana?brand=Anything"))
     assert "brand" not in body

@@ -91,6 +91,9 @@ def test_slot_operations_are_documented_as_not_supported(
     document: dict[str, Any], prefix: str, method: str, path: str, oauth_scope: str
 ) -> None:
     operation = document["paths"][prefix + path][method.lower()]
+    parameters = {(p["name"], p["in"]) for p in operation["parameters"]}
+    path_ids = {(name, "path") for name in re.findall(r"{(\w+)}", path)}
+    assert parameters == path_ids | {("brand", "query")}
     assert {"OAuth2": [oauth_scope]} in operation["security"]
     assert "200" not in operation["responses"]
     for status in ("401", "403", "501"):
@@ -138,6 +141,7 @@ def test_write_operations_carry_bodies_keys_scopes_and_every_answer(
     assert parameters == {
         ("customer_id", "path"),
         ("order_id", "path"),
+        ("brand", "query"),
         ("Idempotency-Key", "header"),
     }
     assert {"OAuth2": [ORDERS_WRITE]} in operation["security"]

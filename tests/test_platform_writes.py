@@ -92,13 +92,15 @@ async def bridge_of(
         yield bridge
 
 
-async def send_through(bridge: httpx.AsyncClient, platform: Platform, write: str) -> httpx.Response:
-    """`write` of the order through the bridge's route (the address change with the body
-    `send` gives the adapter)."""
+async def send_through(
+    bridge: httpx.AsyncClient, platform: Platform, write: str, query: str = ""
+) -> httpx.Response:
+    """`write` of the order through the bridge's route, with `query` after its path (the
+    address change with the body `send` gives the adapter)."""
     module = platform.module
     route = path(module.CUSTOMER, module.ORDER, write)
     body = None if write == "cancel_order" else module.NEW_ADDRESS.model_dump(exclude_none=True)
-    return await bridge.post(route, json=body)
+    return await bridge.post(route + query, json=body)
 
 
 async def send(platform: Platform, adapter: HTTPAdapter, write: str) -> WriteResult:
@@ -342,3 +344,38 @@ async def test_cancelling_items_is_not_supported(platform: Platform, adapter: HT
         )
 
     assert platform.writes() == []
+
+
+@pytest.mark.parametrize("write", WRITES)
+async def test_a_write_naming_another_brand_is_not_found_and_not_sent(
+    platform: Platform, adapter: HTTPAdapter, write: str
+) -> None:
+    """SPEC §1: a request naming a brand this store is not is 404, writes too."""
+    async with bridge_of(adapter, brand="Acme") as bridge:
+        before = len(platform.emulator.requests)
+        elsewhere = await send_through(bridge, platform, write, query="?brand=Other")
+        requests_for_refusal = len(platform.emulator.requests) - before
+        here = await send_through(bridge, platform, write, query="?brand=acme")
+
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (404, "not_found")
+    assert requests_for_refusal == 0
+    assert here.status_code == 200
+    assert len(platform.writes()) == 1
+
+
+@pytest.mark.parametrize("write", WRITES)
+async def test_a_repeat_naming_another_brand_is_not_found_rather_than_replayed(
+    platform: Platform, adapter: HTTPAdapter, write: str
+) -> None:
+    """The brand is checked before the key: a repeat for another brand learns nothing of
+    the first answer. Spelling the served brand or none is the same request."""
+    async with bridge_of(adapter, f"brand-{write}", brand="Acme") as bridge:
+        first = await send_through(bridge, platform, write, query="?brand=Acme")
+        elsewhere = await send_through(bridge, platform, write, query="?brand=Other")
+        repeat = await send_through(bridge, platform, write)
+
+    assert first.status_code == 200
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (404, "not_found")
+    assert "idempotent-replayed" not in elsewhere.headers
+    assert (repeat.status_code, repeat.headers["idempotent-replayed"]) == (200, "true")
+    assert len(platform.writes()) == 1

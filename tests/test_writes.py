@@ -295,6 +295,31 @@ def test_another_customers_order_is_404_and_untouched(
     assert "cancellation_status" not in _order(writes, CUSTOMER, ORDER)
 
 
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [
+        ("cancel_order", None),
+        ("change_shipping_address", NEW_ADDRESS),
+        ("cancel_items", {"ids": [LINES[0]]}),
+    ],
+)
+def test_a_write_naming_another_brand_is_404_and_never_reaches_the_store(
+    make_client: Callable[..., TestClient], recording: RecordingWrites, action: str, body: Any
+) -> None:
+    """SPEC §1, as reads do: another brand is 404, the served one in any case is written."""
+    client = make_client(recording, writes=True, brand="Demo Outfitters")
+    method = "PUT" if action == "cancel_items" else "POST"
+    route = path(LINE_CUSTOMER, LINE_ORDER, action)
+
+    elsewhere = client.request(method, f"{route}?brand=Other", json=body)
+    assert recording.calls == []
+    here = client.request(method, f"{route}?brand=demo%20outfitters", json=body)
+
+    _error(elsewhere, 404, "not_found")
+    assert here.status_code == 200, here.text
+    assert [name for name, _ in recording.writes] == [action]
+
+
 # Off, not served, without the scope
 
 
