@@ -114,3 +114,19 @@ def from_adapter_error(exc: upstream.AdapterError) -> ERCError:
     if isinstance(exc, upstream.UpstreamTimeout):
         return ERCError(504, "upstream_timeout", exc.message)
     return ERCError(502, "upstream_error", exc.message)
+
+
+def _adapter_error_statuses() -> frozenset[int]:
+    """Each adapter error class's status: a subclass defined elsewhere is answered as the
+    class of this table it derives from."""
+    kinds = [
+        kind
+        for kind in vars(upstream).values()
+        if isinstance(kind, type) and issubclass(kind, upstream.AdapterError)
+    ]
+    return frozenset(from_adapter_error(kind("")).status for kind in kinds)
+
+
+ANSWERED_STATUSES = _adapter_error_statuses() | {error_of(TimeoutError()).status}
+"""Every status `error_of` gives an adapter error or a timeout (an `ERCError` carries its
+own)."""

@@ -28,7 +28,7 @@ from bridge.routes import ERC_ROUTES, PREFIXES, SLOT_ROUTES, ERCRoute
 from bridge.settings import BridgeSettings
 from bridge.webhooks import MAX_BODY_BYTES as WEBHOOK_MAX_BODY_BYTES
 from bridge.webhooks import PATH as WEBHOOK_PATH
-from bridge.writes import MAX_BODY_BYTES, WRITE_ROUTES, WriteRoute
+from bridge.writes import KEPT_STATUSES, MAX_BODY_BYTES, WRITE_ROUTES, WriteRoute
 from mappings.bodies import (
     CartBody,
     CustomerBody,
@@ -382,8 +382,8 @@ def _write_operation(
         "Idempotent-Replayed": _header("`true` when this is the first answer to the same request")
     }
     errors = _error_responses(refs["ErrorBody"], WRITE_ERRORS)
-    for status in ("400", "404", "409", "413", "415", "422"):
-        errors[status]["headers"] = {**errors[status]["headers"], **replayed}
+    for status in sorted(KEPT_STATUSES - {200}):
+        errors[str(status)]["headers"] = {**errors[str(status)]["headers"], **replayed}
     success: dict[str, Any] = {
         "description": "The change is made, or was already in place",
         "headers": {**request_id, **replayed},

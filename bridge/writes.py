@@ -36,7 +36,7 @@ from adapters.writing import watching_sends
 from bridge import links
 from bridge.auth import ORDERS_WRITE, Principal, client_address
 from bridge.bodies import ClientGone, header, read_body
-from bridge.errors import ANSWERED, ERCError, error_of, invalid_request
+from bridge.errors import ANSWERED, ANSWERED_STATUSES, ERCError, error_of, invalid_request
 from bridge.forgetting import CacheForgetting
 from bridge.idempotency import HEADER as IDEMPOTENCY_HEADER
 from bridge.idempotency import Answer, Claim, IdempotencyStore, fingerprint, unsent, valid_key
@@ -52,6 +52,11 @@ from mappings.writes import CancelItems, CancelOrder, FieldProblem, NewShippingA
 MAX_BODY_BYTES = 16 * 1024
 JSON_TYPE = "application/json"
 REPLAYED_HEADER = (b"idempotent-replayed", b"true")
+KEPT_STATUSES = frozenset({200, invalid_request([]).status, *ANSWERED_STATUSES})
+"""Every status `WriteEndpoint._perform` answers with, and so what an `Idempotency-Key`
+keeps and replays (`_settle`): the change made, the body or its ids refused, an error of
+the adapter or the deadline (a server error only once the write went out). The refusals
+before the key is claimed (409, 413, 415 among them) are never kept."""
 AFTER_WRITE_READ_S = 1.0
 """The least time W3's items page may take once the change is made, past the deadline if
 need be: the page is the change's answer."""

@@ -171,6 +171,21 @@ def test_write_operations_carry_bodies_keys_scopes_and_every_answer(
     assert ("content" in success) is route.answers_items
 
 
+@pytest.mark.parametrize("route", WRITE_ROUTES, ids=lambda r: r.action)
+def test_the_replay_header_is_listed_on_every_answer_a_key_keeps_and_no_other(
+    document: dict[str, Any], route: Any
+) -> None:
+    """A key keeps what the write answered once it began, a server error once the write
+    went out included; refusals before the key is claimed are never replays."""
+    operation = document["paths"][PREFIXES[0] + route.path][route.method.lower()]
+    replayable = {
+        status
+        for status, response in operation["responses"].items()
+        if "Idempotent-Replayed" in response["headers"]
+    }
+    assert replayable == {"200", "400", "404", "422", "501", "502", "503", "504"}
+
+
 def test_write_bodies_say_their_constraints(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
     address = schemas["NewShippingAddress"]
