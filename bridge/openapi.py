@@ -124,6 +124,10 @@ WRITE_ERRORS = {
     "(`upstream_timeout`): the change may or may not have been made",
 }
 
+FRONT_DOOR_ERRORS = ("414", "431", "500")
+"""Answered by the front door before or around the route (`bridge/middleware.py`), with
+none of the route's own headers: they hold no one's data."""
+
 IDEMPOTENCY_PARAMETER = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -241,10 +245,18 @@ def _header(description: str, schema_type: str = "string") -> dict[str, Any]:
     return {"description": description, "schema": {"type": schema_type}}
 
 
+def _answer_headers(status: str = "200") -> dict[str, Any]:
+    """The headers of an answer of an ERC route with `status`."""
+    headers = {"X-Request-Id": _header("The request id, as logged")}
+    if status not in FRONT_DOOR_ERRORS:
+        headers["Cache-Control"] = _header("`private, no-store`: the answer is the caller's alone")
+    return headers
+
+
 def _error_responses(error_ref: dict[str, Any], errors: dict[str, str] = ERRORS) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, description in errors.items():
-        headers = {"X-Request-Id": _header("The request id, as logged")}
+        headers = _answer_headers(status)
         if status == "401":
             headers["WWW-Authenticate"] = _header("The accepted authentication schemes")
         if status in ("429", "503"):
@@ -337,7 +349,7 @@ def _read_operation(
     model, summary = BODIES[route.path]
     success = {
         "description": summary,
-        "headers": {"X-Request-Id": _header("The request id, as logged")},
+        "headers": _answer_headers(),
         "content": _json_content(refs[model.__name__]),
     }
     return _FamilyOperation(
@@ -377,7 +389,6 @@ def _write_operation(
     refs: dict[str, dict[str, Any]],
     security: list[dict[str, list[str]]],
 ) -> _FamilyOperation:
-    request_id = {"X-Request-Id": _header("The request id, as logged")}
     replayed = {
         "Idempotent-Replayed": _header("`true` when this is the first answer to the same request")
     }
@@ -386,7 +397,7 @@ def _write_operation(
         errors[str(status)]["headers"] = {**errors[str(status)]["headers"], **replayed}
     success: dict[str, Any] = {
         "description": "The change is made, or was already in place",
-        "headers": {**request_id, **replayed},
+        "headers": {**_answer_headers(), **replayed},
     }
     if route.answers_items:
         success["description"] += ": the order's items after it (R4, first page)"

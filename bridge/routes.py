@@ -181,16 +181,22 @@ class ERCEndpoint(Endpoint):
         except ANSWERED as exc:
             error = error_of(exc)
         else:
-            # Safe to write as they are (`answer_at_once`): a length, two constants, and the
-            # front door's request id, its own or a caller's that passed `_SAFE_REQUEST_ID`.
-            headers = [(b"content-length", b"%d" % len(body)), _JSON, _X_CACHE[status], *extra]
+            # Safe to write as they are (`answer_at_once`): a length, three constants, and
+            # the front door's request id, its own or a caller's that passed `_SAFE_REQUEST_ID`.
+            headers = [
+                (b"content-length", b"%d" % len(body)),
+                _JSON,
+                _X_CACHE[status],
+                PRIVATE,
+                *extra,
+            ]
             scope[RESPONSE_STARTED_KEY] = 200
             if not answer_at_once(send, 200, headers, body):
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
             return 200
         response = error.response()
-        response.raw_headers += [_X_CACHE[CacheStatus.MISS], *extra]
+        response.raw_headers += [_X_CACHE[CacheStatus.MISS], PRIVATE, *extra]
         await response(scope, receive, send)
         return error.status
 
@@ -285,7 +291,7 @@ class UnservedEndpoint(Endpoint):
         except ANSWERED as exc:
             error = error_of(exc)
         response = error.response()
-        response.raw_headers += list(extra)
+        response.raw_headers += [PRIVATE, *extra]
         await response(scope, receive, send)
         return error.status
 
@@ -293,6 +299,9 @@ class UnservedEndpoint(Endpoint):
 _NO_PARAMS = QueryParams()
 _X_CACHE = {status: (b"x-cache", status.value.encode()) for status in CacheStatus}
 _JSON = (b"content-type", b"application/json")
+PRIVATE = (b"cache-control", b"private, no-store")
+"""On every answer of an ERC route, errors too: a shared cache keeps answers to X-API-Key
+and Basic callers unless told not to (RFC 9111 §3.5 spares only `Authorization`)."""
 
 
 def query_params(scope: Scope) -> QueryParams:

@@ -43,7 +43,7 @@ from bridge.idempotency import Answer, Claim, IdempotencyStore, fingerprint, uns
 from bridge.metrics import Metrics
 from bridge.params import Query, parse_query
 from bridge.request import RESPONSE_STARTED_KEY, request_headers
-from bridge.routes import PREFIXES, RouteRequest, check_brand, list_items, query_params
+from bridge.routes import PREFIXES, PRIVATE, RouteRequest, check_brand, list_items, query_params
 from bridge.service import Bridge
 from mappings.bodies import ErrorField
 from mappings.wire import render
@@ -262,7 +262,11 @@ class WriteEndpoint:
             {
                 "type": "http.response.start",
                 "status": answer.status,
-                "headers": [(b"content-length", b"%d" % len(answer.body)), *answer.headers],
+                "headers": [
+                    (b"content-length", b"%d" % len(answer.body)),
+                    *answer.headers,
+                    PRIVATE,
+                ],
             }
         )
         await send({"type": "http.response.body", "body": answer.body})

@@ -186,6 +186,21 @@ def test_the_replay_header_is_listed_on_every_answer_a_key_keeps_and_no_other(
     assert replayable == {"200", "400", "404", "422", "501", "502", "503", "504"}
 
 
+def test_every_erc_answer_says_it_is_private(document: dict[str, Any]) -> None:
+    answers = [
+        (path, status, response)
+        for path, item in document["paths"].items()
+        if path.startswith(PREFIXES)
+        for operation in item.values()
+        for status, response in operation["responses"].items()
+    ]
+    assert len(answers) > 26
+    for path, status, response in answers:
+        # The input limits and a bug are answered before (or around) the route.
+        routes_own = status not in ("414", "431", "500")
+        assert ("Cache-Control" in response["headers"]) is routes_own, (path, status)
+
+
 def test_write_bodies_say_their_constraints(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
     address = schemas["NewShippingAddress"]
