@@ -14,6 +14,7 @@ from bridge.environment import (
     known_variables,
     placeholders,
     read_environment,
+    service_link_in_a_setting,
     set_under,
     unknown_variables,
 )
@@ -81,6 +82,7 @@ def load_configuration(**overrides: object) -> Configuration:
     environment and `.env`, or StartupError with the one line to print."""
     environment = read_environment(BridgeSettings)
     bridge_variables = known_variables(BridgeSettings)
+    _refuse(service_link_in_a_setting(environment, bridge_variables))
     _refuse(unknown_variables(environment, env_prefix(BridgeSettings), bridge_variables))
     _refuse(placeholders(environment, bridge_variables))
     settings = load_settings(**overrides)

@@ -163,6 +163,13 @@ def test_probes_resources_and_a_non_root_user() -> None:
     assert pod["terminationGracePeriodSeconds"] > deadline + 2
 
 
+def test_the_pod_gets_no_service_links() -> None:
+    # The kubelet would set ERC_BRIDGE_STORE_A_SERVICE_HOST and the like for the Service,
+    # under the bridge's own prefix.
+    pod = manifests()["Deployment"]["spec"]["template"]["spec"]
+    assert pod["enableServiceLinks"] is False
+
+
 def test_service_and_autoscaler_point_at_the_deployment() -> None:
     objects = manifests()
     deployment = objects["Deployment"]

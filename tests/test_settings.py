@@ -252,6 +252,95 @@ def test_a_plugins_prefix_counts_and_a_broken_plugin_does_not_stop_the_demo(
     assert "set ERC_BRIDGE_ADAPTER to acme," in message
 
 
+# Kubernetes service links.
+
+
+def kubelet_service_links(service: str, address: str, ports: dict[str, int]) -> dict[str, str]:
+    """The variables the kubelet sets in every pod of the namespace for a Service with this
+    cluster IP and these named TCP ports (the first port is also the unnamed default)."""
+    name = service.upper().replace("-", "_")
+    first = next(iter(ports.values()))
+    links = {f"{name}_SERVICE_HOST": address, f"{name}_SERVICE_PORT": str(first)}
+    host = f"[{address}]" if ":" in address else address
+    links[f"{name}_PORT"] = f"tcp://{host}:{first}"
+    for port_name, port in ports.items():
+        links[f"{name}_SERVICE_PORT_{port_name.upper().replace('-', '_')}"] = str(port)
+        links[f"{name}_PORT_{port}_TCP"] = f"tcp://{host}:{port}"
+        links[f"{name}_PORT_{port}_TCP_PROTO"] = "tcp"
+        links[f"{name}_PORT_{port}_TCP_PORT"] = str(port)
+        links[f"{name}_PORT_{port}_TCP_ADDR"] = address
+    return links
+
+
+@pytest.mark.parametrize(
+    ("service", "address", "ports"),
+    [
+        ("erc-bridge-store-a", "10.96.0.11", {"http": 80}),
+        ("erc-bridge-store-b", "fd00:10:96::b", {"http": 80, "metrics-port": 9090}),
+        ("elasticpath-sandbox", "10.96.0.12", {"https": 443}),
+    ],
+)
+def test_the_service_links_of_the_namespace_do_not_stop_startup(
+    environment: pytest.MonkeyPatch, service: str, address: str, ports: dict[str, int]
+) -> None:
+    for name, value in {**ELASTICPATH, **kubelet_service_links(service, address, ports)}.items():
+        environment.setenv(name, value)
+    assert load_configuration().adapter.name == "elasticpath"
+
+
+def test_the_demo_store_starts_beside_another_adapters_service(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    for name, value in kubelet_service_links(
+        "bigcommerce-mock", "10.96.0.13", {"http": 80}
+    ).items():
+        environment.setenv(name, value)
+    assert load_configuration().adapter.name == "demo"
+
+
+@pytest.mark.parametrize(
+    ("variables", "refused"),
+    [
+        # No Service's host beside them: typos, not links.
+        ({"ERC_BRIDGE_SERVICE_PORT": "8080"}, "ERC_BRIDGE_SERVICE_PORT"),
+        ({"ERC_BRIDGE_REDIS_PORT": "6379"}, "ERC_BRIDGE_REDIS_PORT"),
+        ({"ERC_BRIDGE_HOST_PORT": "tcp://10.96.0.11:80"}, "ERC_BRIDGE_HOST_PORT"),
+        # A Service's host is there, but the value is not what the kubelet would write.
+        (
+            {
+                **kubelet_service_links("erc-bridge-store-a", "10.96.0.11", {"http": 80}),
+                "ERC_BRIDGE_STORE_A_PORT_80_TCP_ADDR": "10.96.0.99",
+            },
+            "ERC_BRIDGE_STORE_A_PORT_80_TCP_ADDR",
+        ),
+        (
+            {
+                **kubelet_service_links("erc-bridge-store-a", "10.96.0.11", {"http": 80}),
+                "ERC_BRIDGE_STORE_A_PORT": "8080",
+            },
+            "ERC_BRIDGE_STORE_A_PORT",
+        ),
+        ({"ERC_BRIDGE_CACHE_SERVICE_HOST": "redis.internal"}, "ERC_BRIDGE_CACHE_SERVICE_HOST"),
+    ],
+)
+def test_a_typo_shaped_like_a_service_link_is_still_refused(
+    environment: pytest.MonkeyPatch, variables: dict[str, str], refused: str
+) -> None:
+    message = refusal(environment, {**ELASTICPATH, **variables})
+    assert message.startswith(f"{refused} is not a known variable")
+
+
+def test_a_service_named_like_the_bridge_is_said_to_be_a_service_link(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    links = kubelet_service_links("erc-bridge", "10.96.0.1", {"http": 80})
+    assert links["ERC_BRIDGE_PORT"] == "tcp://10.96.0.1:80"
+    message = refusal(environment, {**ELASTICPATH, **links})
+    assert message.startswith("ERC_BRIDGE_PORT holds tcp://10.96.0.1:80, which looks like a")
+    assert "Kubernetes service link" in message
+    assert "enableServiceLinks: false" in message
+
+
 # Placeholders of the example Secret.
 
 
