@@ -3,7 +3,8 @@
 Read from `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (lowercase forms win, as in urllib,
 httpx and aiohttp), once per connection pool. An `http` platform is called through the
 proxy with absolute-form requests; an `https` one through a `CONNECT` tunnel, with TLS
-to the platform itself inside it. Only `http://` proxies are supported.
+to the platform itself inside it. Only `http://` proxies are supported; another, or a
+proxy URL that cannot be read, stops startup (`check_proxy_environment`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,22 @@ def proxy_from_environment(scheme: str, host: str, port: int) -> Proxy | None:
     url = proxies.get(scheme)
     if not url or bypassed(host, port, proxies.get("no", "")):
         return None
-    return parse_proxy_url(url, variable=f"{scheme.upper()}_PROXY")
+    return parse_proxy_url(url, variable=_variable(scheme))
+
+
+def check_proxy_environment() -> None:
+    """Read every proxy the environment names for platform calls as a connection pool
+    will, so that one that cannot be used is found at startup rather than at the first
+    call: ValueError names the variable."""
+    proxies = getproxies_environment()
+    for scheme in ("http", "https"):
+        url = proxies.get(scheme)
+        if url:
+            parse_proxy_url(url, variable=_variable(scheme))
+
+
+def _variable(scheme: str) -> str:
+    return f"{scheme.upper()}_PROXY"
 
 
 def bypassed(host: str, port: int, no_proxy: str) -> bool:

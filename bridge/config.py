@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from adapters.base import Adapter
+from adapters.proxies import check_proxy_environment
 from adapters.registry import AdapterLoadError, UnknownAdapter, adapter_class, adapter_sources
 from bridge.environment import (
     env_prefix,
@@ -93,12 +94,23 @@ def load_configuration(**overrides: object) -> Configuration:
         adapter_variables = known_variables(cls.settings_class)
         _refuse(unknown_variables(environment, env_prefix(cls.settings_class), adapter_variables))
         _refuse(placeholders(environment, adapter_variables))
+        _refuse(_unusable_proxy())  # the demo store calls no platform
     return Configuration(settings=settings, adapter=build_adapter(settings))
 
 
 def _refuse(problem: str) -> None:
     if problem:
         raise StartupError(problem)
+
+
+def _unusable_proxy() -> str:
+    """The line naming a proxy variable the platform calls could not go through; empty
+    when there is none."""
+    try:
+        check_proxy_environment()
+    except ValueError as exc:
+        return str(exc)
+    return ""
 
 
 def _other_adapters_variables(environment: Mapping[str, str]) -> str:

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from adapters.errors import UpstreamUnavailable
 from adapters.http import HTTPConfig, UpstreamClient
 from adapters.proxies import Proxy, bypassed, parse_proxy_url, proxy_from_environment
+from tests.processes import clean_environment, free_port
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
@@ -226,3 +227,81 @@ def test_proxy_urls_are_read_without_echoing_them() -> None:
     with pytest.raises(ValueError, match="HTTPS_PROXY") as refused:
         parse_proxy_url(f"socks5://{USER}:{PASSWORD}@egress.example", variable="HTTPS_PROXY")
     assert PASSWORD not in str(refused.value)
+
+
+# A proxy variable the bridge cannot use stops startup, as any malformed setting does.
+
+ELASTICPATH_STORE = {
+    "ERC_BRIDGE_ADAPTER": "elasticpath",
+    "ERC_BRIDGE_API_KEYS": "proxy-test-key-0123456789abcdef0123",
+    "ELASTICPATH_BASE_URL": "https://useast.api.elasticpath.com",
+    "ELASTICPATH_CLIENT_ID": "client-id",
+    "ELASTICPATH_CLIENT_SECRET": "platform-secret-0123456789abcdef",
+}
+UNUSABLE_PROXIES = [
+    ("HTTPS_PROXY", f"http://{USER}:{PASSWORD}@egress.example:notaport", "port is not a number"),
+    ("HTTPS_PROXY", f"socks5://{USER}:{PASSWORD}@127.0.0.1:1080", "only http:// proxies"),
+    ("HTTP_PROXY", "ftp://egress.example", "only http:// proxies"),
+    ("https_proxy", "http://:3128", "names no host"),
+]
+
+
+def run_cli(tmp_path: Path, *args: str, proxy: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = clean_environment(**ELASTICPATH_STORE)
+    for name in PROXY_VARIABLES:
+        env.pop(name, None)
+        env.pop(name.lower(), None)
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli", *args],
+        cwd=tmp_path,
+        env={**env, **proxy},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(("variable", "url", "problem"), UNUSABLE_PROXIES)
+def test_serve_refuses_an_unusable_proxy_in_one_line(
+    tmp_path: Path, variable: str, url: str, problem: str
+) -> None:
+    port = str(free_port())
+    result = run_cli(tmp_path, "serve", "--port", port, proxy={variable: url})
+
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    failure = json.loads(line)
+    assert failure["event"] == "startup_failed"
+    assert failure["error"].startswith(f"{variable.upper()}: ")
+    assert problem in failure["error"]
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("variable", "url", "problem"), UNUSABLE_PROXIES[:1])
+def test_check_fails_on_the_configuration_naming_the_proxy_variable(
+    tmp_path: Path, variable: str, url: str, problem: str
+) -> None:
+    result = run_cli(tmp_path, "check", proxy={variable: url})
+
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    [configuration] = [line for line in result.stdout.splitlines() if line[6:19] == "configuration"]
+    assert configuration.startswith("FAIL")
+    assert f"{variable}: " in configuration
+    assert problem in configuration
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_the_demo_store_makes_no_platform_call_and_ignores_the_proxy(tmp_path: Path) -> None:
+    env = clean_environment()
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge.cli", "check"],
+        cwd=tmp_path,
+        env={**env, "HTTPS_PROXY": "socks5://127.0.0.1:1080", "https_proxy": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
