@@ -46,6 +46,10 @@ def _uvicorn_forwarded_allow_ips() -> str:
 Count = Annotated[int, Field(ge=1)]
 UpToAnHour = Annotated[float, Field(gt=0, le=3600)]
 """Seconds: more than none, an hour at most."""
+UpToADay = Annotated[float, Field(ge=0, le=86_400)]
+"""Seconds: none to a day (Redis keeps entries for whole milliseconds, so never endless)."""
+MAX_PLATFORM_RATE = 10_000
+"""Calls per second: far above any platform's limit, and still a gap Redis's clock can tell."""
 
 
 def _weight_bound(default: int, kept: str, weighed: str) -> Any:
@@ -134,11 +138,10 @@ class BridgeSettings(BaseSettings):
     breaker_open_max_s: UpToAnHour = Field(
         default=60.0, description="longest pause of a failing platform's calls"
     )
-    cache_ttl_s: float = Field(
+    cache_ttl_s: UpToADay = Field(
         default=30.0,
-        ge=0,
         description="lifetime in seconds of cached responses and of the "
-        "platform resources they are built from; `0` turns both caches off",
+        "platform resources they are built from (a day at most); `0` turns both caches off",
     )
     cache_max_entries: Count = Field(default=10_000, description="bound on cached responses")
     cache_max_bytes: Count = _weight_bound(DEFAULT_MAX_BYTES, "cached responses", "bodies, keys")
@@ -155,11 +158,10 @@ class BridgeSettings(BaseSettings):
         description="serve the write routes (cancel an order, change its shipping address, "
         "cancel items); off, they answer 501",
     )
-    stale_s: float = Field(
+    stale_s: UpToADay = Field(
         default=600.0,
-        ge=0,
         description="how long past its lifetime a cached response may be served while the "
-        "platform fails",
+        "platform fails (a day at most)",
     )
     platform_idle_s: UpToAnHour = Field(
         default=15.0,
@@ -233,7 +235,9 @@ class BridgeSettings(BaseSettings):
     platform_rate: float | None = Field(
         default=None,
         gt=0,
-        description="platform calls per second for all replicas together (with "
+        le=MAX_PLATFORM_RATE,
+        description=f"platform calls per second (at most {MAX_PLATFORM_RATE}) for all "
+        "replicas together (with "
         "`ERC_BRIDGE_REDIS_URL`; else for this process); a call that cannot start within "
         "its deadline is answered 503 with `Retry-After`. Unset: no budget",
         json_schema_extra={SHOWN_DEFAULT: "none"},

@@ -11,10 +11,16 @@ from pathlib import Path
 import pytest
 import yaml
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.testclient import TestClient
 
+from adapters.demo import DemoAdapter
+from bridge.app import create_app
 from bridge.config import StartupError, load_configuration, load_settings
 from bridge.environment import known_variables, unknown_variables
 from bridge.settings import MIN_SECRET_BYTES, BridgeSettings
+from tests.redis_server import RedisServer, redis_server
+
+__all__ = ["redis_server"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SECRET = ROOT / "deploy" / "kubernetes" / "secret.example.yaml"
@@ -117,6 +123,35 @@ def test_an_oauth_client_may_hold_the_write_scope() -> None:
         "erc-ecommerce-connections-orders:read+erc-ecommerce-connections-orders:write"
     )
     assert load_settings(_env_file=None, oauth_clients=client).oauth_clients
+
+
+# Durations and rates are finite and bounded: Redis takes them as whole milliseconds.
+
+
+@pytest.mark.parametrize("field", ["cache_ttl_s", "stale_s", "platform_rate"])
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e300", "86401"])
+def test_an_endless_lifetime_or_rate_is_refused(field: str, value: str) -> None:
+    with pytest.raises(StartupError) as stopped:
+        load_settings(_env_file=None, **{field: value})
+    assert str(stopped.value).startswith(f"ERC_BRIDGE_{field.upper()} is invalid")
+
+
+def test_a_day_is_the_longest_lifetime() -> None:
+    settings = load_settings(_env_file=None, cache_ttl_s="86400", stale_s="86400")
+    assert (settings.cache_ttl_s, settings.stale_s) == (86_400, 86_400)
+    assert load_settings(_env_file=None, platform_rate="10000").platform_rate == 10_000
+
+
+def test_a_day_long_lifetime_serves_with_redis(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("ERC_BRIDGE_CACHE_TTL_S", "ERC_BRIDGE_STALE_S"):
+        monkeypatch.setenv(name, "86400")
+    bridge = create_app(load_settings(_env_file=None, redis_url=redis_server.url), DemoAdapter())
+    with TestClient(bridge) as client:
+        for _ in range(2):  # filled, then read back
+            assert client.get("/erc/ecommerce/connections/customers/cus_ana").status_code == 200
+        assert client.get("/readyz").json()["redis"] == "reachable"
 
 
 # Unknown variables.
