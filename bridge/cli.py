@@ -83,7 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("name", help="the adapter's name, e.g. acme (a Python module name)")
     new.add_argument("--dir", default=".", type=Path, help="the project root (default .)")
     commands.add_parser(
-        "check", help="check the configuration, the platform credentials and one platform call"
+        "check",
+        help="check the configuration, the platform credentials, one platform call and the "
+        "shared Redis",
     )
     get = commands.add_parser("get", help="print the ERC body the bridge serves for a path")
     get.add_argument("path", help="an ERC path with its query, e.g. /erc/ecommerce/customers/c1")

@@ -21,11 +21,17 @@ from typing import Literal, TextIO
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import SecretStr
+from redis.asyncio import Redis
+from redis.exceptions import AuthenticationError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
 
 from adapters.base import Adapter, Capability
 from adapters.deadline import within
 from adapters.errors import AdapterError, UpstreamError, UpstreamTimeout
+from adapters.shared_state import redacted_url
 from bridge.app import create_app, secrets_to_redact
 from bridge.config import StartupError, load_configuration
 from bridge.logs import configure_logging, emit_startup_failure, log_format
@@ -63,6 +69,9 @@ def route_lines(capabilities: Iterable[Capability]) -> list[str]:
 
 
 STEPS = ("configuration", "inbound credentials", "platform token", "platform call")
+REDIS_STEP = "shared state (Redis)"
+"""The step after them when `ERC_BRIDGE_REDIS_URL` is set."""
+REDIS_VARIABLE = "ERC_BRIDGE_REDIS_URL"
 
 WHERE = {
     "elasticpath": {"authenticate": "ELASTICPATH_BASE_URL", "probe": "ELASTICPATH_BASE_URL"},
@@ -134,7 +143,36 @@ async def _check() -> list[Outcome]:
                 outcomes.append(await _platform_step(STEPS[3], adapter, "probe", settings))
         finally:
             await adapter.close()
+        if settings.redis_url is not None:
+            outcomes.append(await _redis_step(settings.redis_url, settings.deadline_s))
     return outcomes
+
+
+async def _redis_step(url: SecretStr, seconds: float) -> Outcome:
+    """One PING to the Redis the replicas share. Serving goes on without a Redis that
+    fails, so only here is a wrong URL or password said plainly."""
+    where = redacted_url(url.get_secret_value())
+    client = Redis.from_url(
+        url.get_secret_value(), socket_timeout=seconds, socket_connect_timeout=seconds
+    )
+    try:
+        async with asyncio.timeout(seconds):
+            await client.ping()
+    except AuthenticationError:
+        detail = f"{where}: authentication refused (check the password in {REDIS_VARIABLE})"
+        return Outcome(REDIS_STEP, "FAIL", detail)
+    except (TimeoutError, RedisTimeoutError):
+        detail = f"{where}: timeout: no answer within {seconds:g} s (check {REDIS_VARIABLE})"
+        return Outcome(REDIS_STEP, "FAIL", detail)
+    except (RedisConnectionError, OSError) as exc:
+        cause = network_cause(exc) or type(exc).__name__
+        return Outcome(REDIS_STEP, "FAIL", f"{where} unreachable: {cause} (check {REDIS_VARIABLE})")
+    except RedisError as exc:
+        detail = f"{where} refused PING: {type(exc).__name__} (check {REDIS_VARIABLE})"
+        return Outcome(REDIS_STEP, "FAIL", detail)
+    finally:
+        await client.aclose()
+    return Outcome(REDIS_STEP, "PASS", f"{where} answered")
 
 
 def _inbound(settings: BridgeSettings) -> str:

@@ -27,6 +27,7 @@ from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
 from tests.platform_settings import elasticpath_settings
 from tests.processes import clean_environment, free_port
+from tests.redis_server import RedisServer, require_redis_server
 from tests.servers import serve
 
 CLI_KEY = "cli-key-0b6e1f-3a7c-4d92-b815-e06f"
@@ -224,6 +225,68 @@ def test_check_fails_on_the_configuration_naming_the_variable(tmp_path: Path) ->
     assert "ELASTICPATH_BASE_URL" in lines["configuration"]
     assert all(lines[step].startswith("SKIP") for step in list(lines)[1:])
     assert CLIENT_SECRET not in output(result)
+
+
+# check: the Redis the replicas share
+
+REDIS_PASSWORD = "redis-password-5d0c7a1e9b3f46e2"
+WRONG_REDIS_PASSWORD = "not-the-redis-password-81f04c2d"
+
+
+@pytest.fixture(scope="module")
+def guarded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    require_redis_server()
+    directory = tmp_path_factory.mktemp("guarded-redis")
+    with RedisServer(directory, password=REDIS_PASSWORD) as server:
+        yield server
+
+
+def redis_line(result: subprocess.CompletedProcess[bytes]) -> str:
+    lines = result.stdout.decode().splitlines()
+    [line] = [line for line in lines if line[6:].startswith("shared state (Redis)")]
+    return line
+
+
+def test_check_pings_the_shared_redis(
+    tmp_path: Path, served: tuple[ElasticPathEmulator, str], guarded_redis: RedisServer
+) -> None:
+    env = store_env(served[1], ERC_BRIDGE_REDIS_URL=guarded_redis.url)
+    result = run_cli(tmp_path, "check", env=env)
+
+    assert result.returncode == 0, output(result)
+    assert redis_line(result).startswith("PASS")
+    assert f"127.0.0.1:{guarded_redis.port}" in redis_line(result)
+    assert result.stdout.decode().splitlines()[-1] == "check passed"
+    assert REDIS_PASSWORD not in output(result)
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ("wrong password", "authentication refused (check the password in ERC_BRIDGE_REDIS_URL)"),
+        ("nothing listens", "unreachable: connection refused"),
+    ],
+)
+def test_check_fails_naming_the_redis_url(
+    tmp_path: Path,
+    served: tuple[ElasticPathEmulator, str],
+    guarded_redis: RedisServer,
+    fault: str,
+    said: str,
+) -> None:
+    if fault == "wrong password":
+        url = guarded_redis.url.replace(REDIS_PASSWORD, WRONG_REDIS_PASSWORD)
+    else:
+        url = f"redis://:{WRONG_REDIS_PASSWORD}@127.0.0.1:{free_port()}/0"
+    result = run_cli(tmp_path, "check", env=store_env(served[1], ERC_BRIDGE_REDIS_URL=url))
+
+    assert result.returncode == 1
+    line = redis_line(result)
+    assert line.startswith("FAIL")
+    assert said in line
+    assert "ERC_BRIDGE_REDIS_URL" in line
+    assert result.stdout.decode().splitlines()[-1] == "check failed: shared state (Redis)"
+    assert WRONG_REDIS_PASSWORD not in output(result)
 
 
 # get
