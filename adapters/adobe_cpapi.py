@@ -641,7 +641,8 @@ class AdobeCPAPIAdapter(HTTPAdapter):
             return UpstreamError(f"{platform} is rate limiting the bridge")
         if status >= 500 or code == SERVER_ERROR:
             return UpstreamError(f"{platform} had an internal error (status {status})")
-        return UpstreamError(f"{platform} answered status {status} (code {code})")
+        said = f" (code {code})" if code is not None else ""
+        return UpstreamError(f"{platform} answered status {status}{said}")
 
     # HTTP
 

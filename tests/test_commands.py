@@ -23,6 +23,7 @@ from bridge.commands import route_lines
 from tests.conftest import R, settings
 from tests.emulators import bigcommerce_fixtures as bc
 from tests.emulators import elasticpath_fixtures as fx
+from tests.emulators.adobe_cpapi import CPAPIEmulator
 from tests.emulators.bigcommerce import BigCommerceEmulator
 from tests.emulators.elasticpath import CLIENT_ID, CLIENT_SECRET, ElasticPathEmulator
 from tests.platform_settings import elasticpath_settings
@@ -225,6 +226,79 @@ def test_check_fails_on_the_configuration_naming_the_variable(tmp_path: Path) ->
     assert "ELASTICPATH_BASE_URL" in lines["configuration"]
     assert all(lines[step].startswith("SKIP") for step in list(lines)[1:])
     assert CLIENT_SECRET not in output(result)
+
+
+# check: Adobe IMS and the Commerce Partner API
+
+
+def adobe_env(emulator: CPAPIEmulator, url: str, **overrides: str) -> dict[str, str]:
+    """An Adobe store's environment pointing at `emulator`, served at `url`."""
+    settings = {**emulator.adapter_settings(url), **overrides}
+    return {
+        "ERC_BRIDGE_ADAPTER": "adobe_cpapi",
+        "ERC_BRIDGE_API_KEYS": CLI_KEY,
+        **{f"ADOBE_{name.upper()}": str(value) for name, value in settings.items()},
+    }
+
+
+def test_check_passes_against_adobe_with_its_authenticated_ping(tmp_path: Path) -> None:
+    emulator = CPAPIEmulator()
+    with serve(emulator.app) as url:
+        result = run_cli(tmp_path, "check", env=adobe_env(emulator, url))
+
+    assert result.returncode == 0, output(result)
+    lines = report(result)
+    assert all(line.startswith("PASS") for line in lines.values()), lines
+    [ping] = [e for e in emulator.exchanges if e.path == "/partnerservice/ping"]
+    assert (ping.method, ping.status) == ("GET", 200)
+    assert ping.headers["authorization"].startswith("Bearer ")
+    assert ping.headers["x-api-key"] == emulator.client_id
+
+
+def test_check_fails_naming_the_adobe_credentials_ims_rejects(tmp_path: Path) -> None:
+    emulator = CPAPIEmulator()
+    with serve(emulator.app) as url:
+        env = adobe_env(emulator, url, client_secret=WRONG_SECRET)
+        result = run_cli(tmp_path, "check", env=env)
+
+    assert result.returncode == 1
+    lines = report(result)
+    assert lines["platform token"].startswith("FAIL")
+    assert "rejected the bridge's credentials" in lines["platform token"]
+    assert "ADOBE_CLIENT_SECRET" in lines["platform token"]
+    assert lines["platform call"].startswith("SKIP")
+    assert not [e for e in emulator.exchanges if e.path == "/partnerservice/ping"]
+    assert WRONG_SECRET not in output(result)
+
+
+def test_check_fails_when_the_ping_refuses_the_api_key(tmp_path: Path) -> None:
+    emulator = CPAPIEmulator()
+    emulator.fail_next(403, "4115", path="/partnerservice/ping")
+    with serve(emulator.app) as url:
+        result = run_cli(tmp_path, "check", env=adobe_env(emulator, url))
+
+    assert result.returncode == 1
+    lines = report(result)
+    assert lines["platform token"].startswith("PASS")
+    assert lines["platform call"].startswith("FAIL")
+    assert "rejected the bridge's credentials" in lines["platform call"]
+
+
+def test_a_platform_answer_without_a_code_is_said_without_one(tmp_path: Path) -> None:
+    async def nothing_here(request: object) -> JSONResponse:
+        return JSONResponse({"message": "Not Found"}, status_code=404)
+
+    emulator = CPAPIEmulator()
+    elsewhere = Starlette(routes=[Route("/{path:path}", nothing_here)])
+    with serve(emulator.app) as ims_url, serve(elsewhere) as cpapi_url:
+        env = adobe_env(emulator, ims_url, cpapi_base_url=cpapi_url)
+        result = run_cli(tmp_path, "check", env=env)
+
+    assert result.returncode == 1
+    line = report(result)["platform call"]
+    assert line.startswith("FAIL")
+    assert "answered status 404" in line
+    assert "None" not in line
 
 
 # check: the Redis the replicas share

@@ -4,7 +4,8 @@ Strict where the real API is (platforms.md §3): IMS bearer tokens that expire, 
 JSON `Accept`/`Content-Type`, a required `X-Correlation-Id` (400 code 4119), duplicate
 request ids (4120), stored answers replayed for a repeated correlation id, history that
 hides orders older than a year unless `start-date` says otherwise, `limit` clamped to the
-page maximum and an offset past the end refused with code 1133.
+page maximum and an offset past the end refused with code 1133. `GET /partnerservice/ping`
+answers `pong` to a call bearing all of them, as the health check the adapter probes with.
 
 `POST /v3/customers/{id}/orders` creates RETURN orders with the platform's rules
 (platform-writes.md §2.2): NEW and RENEWAL orders only, at most 14 days old and complete,
@@ -130,6 +131,7 @@ class _Answer:
     status: int
     body: bytes
     code: str | None = None
+    media_type: str = "application/json"
 
 
 @dataclass
@@ -439,6 +441,8 @@ class CPAPIEmulator(Emulator[Exchange]):
         if method != "GET":
             return _Answer(405, orjson.dumps({"message": "Method Not Allowed"}))
         match segments:
+            case ["partnerservice", "ping"]:  # its headers were checked like any call's
+                return _Answer(200, b"pong", media_type="text/plain")
             case ["v3", "customers", customer_id]:
                 return self._customer(customer_id)
             case ["v3", "customers", customer_id, "orders"]:
@@ -651,7 +655,7 @@ class CPAPIEmulator(Emulator[Exchange]):
     def _send(exchange: Exchange, answer: _Answer) -> Response:
         exchange.status = answer.status
         exchange.code = answer.code
-        return Response(answer.body, status_code=answer.status, media_type="application/json")
+        return Response(answer.body, status_code=answer.status, media_type=answer.media_type)
 
 
 def _next_fault(faults: deque[_Fault], path: str, *, fresh: bool) -> _Fault | None:
