@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import math
 import os
 import signal
 import socket
@@ -25,9 +26,16 @@ from bridge.heap import settle_heap
 from bridge.logs import configure_logging, emit_startup_failure, emit_warning, log_format
 from bridge.scaffold import ScaffoldError, next_steps, scaffold
 from bridge.server import OneWriteHttpProtocol, fit_descriptor_limit
+from bridge.settings import BridgeSettings
+from bridge.writes import AFTER_WRITE_READ_S
 
 ACCESS_LOG_FLUSH_S = 0.2
 """How long a served request's access line may wait to be written with others."""
+FORGETTING_REDIS_CALLS = 2
+"""What an applied write waits on in Redis past its deadline (bridge/forgetting.py): the
+entries forgotten, then the word to the other replicas."""
+SHUTDOWN_MARGIN_S = 1.0
+"""Past the longest request, for its answer and its audit line to be written."""
 
 
 DESCRIPTION = """\
@@ -131,9 +139,18 @@ def serve(host: str | None, port: int | None) -> int:
         forwarded_allow_ips=list(settings.forwarded_allow_ips),
         http=protocol,
         ws="none",
-        timeout_graceful_shutdown=max(1, int(settings.deadline_s) + 2),
+        timeout_graceful_shutdown=graceful_shutdown_s(settings),
     )
     return 0
+
+
+def graceful_shutdown_s(settings: BridgeSettings) -> int:
+    """How long the requests in flight get to finish after SIGTERM, in whole seconds
+    (rounded up, never down): the longest a request may take is a write's, its whole
+    deadline, then forgetting the customer's cached answers in Redis and W3's items page."""
+    forgetting_s = FORGETTING_REDIS_CALLS * settings.redis_timeout_s
+    longest_s = settings.deadline_s + forgetting_s + AFTER_WRITE_READ_S
+    return math.ceil(longest_s + SHUTDOWN_MARGIN_S)
 
 
 def _cannot_listen(host: str, port: int) -> str | None:

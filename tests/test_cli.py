@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -16,9 +17,13 @@ from pathlib import Path
 
 import pytest
 import structlog
+import uvicorn
 
+from bridge import cli
 from bridge.logs import access_log, configure_logging, log_format
 from bridge.redaction import register_secrets
+from bridge.writes import AFTER_WRITE_READ_S
+from tests.conftest import settings
 from tests.processes import clean_environment, free_port
 
 SECRET = "console-secret-8d1f3b5a7c9e0d2f4b6a8c0e"
@@ -196,3 +201,36 @@ def test_adapters_names_each_route_by_its_spec_id(tmp_path: Path) -> None:
     )
     adobe = lines.index(next(line for line in lines if line.startswith("adobe_cpapi ")))
     assert lines[adobe + 2] == "  writes:   W1 cancel_order, W3 cancel_items"
+
+
+# Shutdown
+
+
+def test_serve_gives_a_write_in_flight_all_it_may_take_to_finish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A write may take the whole deadline, then forget the customer in Redis (two calls,
+    # each bounded by the Redis timeout) and read W3's items page for at least
+    # AFTER_WRITE_READ_S: 8.9 + 2 * 0.25 + 1 s, and a margin, rounded up.
+    ran: dict[str, object] = {}
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("ERC_BRIDGE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ERC_BRIDGE_DEADLINE_S", "8.9")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: ran.update(options))
+    monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
+
+    assert cli.serve("127.0.0.1", free_port()) == 0
+    assert ran["timeout_graceful_shutdown"] == 12
+    assert ran["timeout_graceful_shutdown"] == cli.graceful_shutdown_s(settings(deadline_s=8.9))
+
+
+@pytest.mark.parametrize("deadline_s", [0.1, 1.0, 8.0, 8.9, 299.5])
+def test_the_shutdown_grace_covers_the_longest_write(deadline_s: float) -> None:
+    configured = settings(deadline_s=deadline_s, redis_timeout_s=0.25)
+    longest_write = deadline_s + 2 * 0.25 + AFTER_WRITE_READ_S
+    grace = cli.graceful_shutdown_s(configured)
+    assert isinstance(grace, int)
+    assert longest_write < grace <= longest_write + 2

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings
 
 from adapters.adobe_cpapi import AdobeSettings
 from adapters.elasticpath import ElasticPathSettings
+from bridge.cli import graceful_shutdown_s
 from bridge.settings import BridgeSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,6 +123,14 @@ def test_compose_publishes_on_this_host_only() -> None:
             assert str(port).startswith("127.0.0.1:"), port
 
 
+def test_compose_waits_for_the_bridges_grace_before_killing_it() -> None:
+    grace_s = graceful_shutdown_s(BridgeSettings(_env_file=None))
+    bridges = [s for s in compose()["services"].values() if "erc-bridge" in s["image"]]
+    assert bridges
+    for service in bridges:
+        assert int(service["stop_grace_period"].removesuffix("s")) > grace_s
+
+
 @pytest.mark.parametrize("variables", [compose_variables, kubernetes_variables])
 def test_every_variable_is_one_the_settings_read(variables: Any) -> None:
     referenced = variables()
@@ -158,9 +167,10 @@ def test_probes_resources_and_a_non_root_user() -> None:
         assert {"cpu", "memory"} <= set(bridge["resources"][kind])
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert str(pod["securityContext"]["runAsUser"]) == dockerfile_user()
-    # Requests in flight get the whole request deadline, and uvicorn 2 s more, to finish.
-    deadline = BridgeSettings.model_fields["deadline_s"].default
-    assert pod["terminationGracePeriodSeconds"] > deadline + 2
+    # The preStop pause, then the requests in flight get the bridge's grace to finish.
+    pause_s = int(bridge["lifecycle"]["preStop"]["exec"]["command"][-1])
+    grace_s = graceful_shutdown_s(BridgeSettings(_env_file=None))
+    assert pod["terminationGracePeriodSeconds"] > pause_s + grace_s
 
 
 def test_the_pod_gets_no_service_links() -> None:
