@@ -212,7 +212,7 @@ async def _platform_step(
 def _not_run(adapter: Adapter) -> str:
     if type(adapter).probe is Adapter.probe:
         return f"the {adapter.name} adapter has no platform to call"
-    return f"{adapter.name} takes no token: its credentials go with every call"
+    return f"{adapter.name} takes no token; its credentials go with every call"
 
 
 def _variable(adapter: Adapter, method: str) -> str:
