@@ -5,7 +5,7 @@ the circuit breaker counts them as it would have counted the same calls made in 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -90,9 +90,12 @@ THRESHOLD = 2
 
 
 @asynccontextmanager
-async def platform(answer: bytes | None) -> AsyncIterator[UpstreamClient]:
-    """A client (one attempt per call, the breaker opening at `THRESHOLD` failures) of a
-    platform that sends `answer` to every request, or never answers (None)."""
+async def platform(
+    answer: bytes | Callable[[], bytes] | None, *, delay_s: float = 0, open_s: float = 5.0
+) -> AsyncIterator[UpstreamClient]:
+    """A client (one attempt per call, the breaker opening at `THRESHOLD` failures for
+    `open_s`) of a platform that sends `answer` (or what it gives for each request) after
+    `delay_s`, or never answers (None)."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -100,7 +103,8 @@ async def platform(answer: bytes | None) -> AsyncIterator[UpstreamClient]:
                 if answer is None:
                     await reader.read()  # until the client hangs up
                     break
-                writer.write(answer)
+                await asyncio.sleep(delay_s)
+                writer.write(answer() if callable(answer) else answer)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the client hung up
@@ -109,7 +113,7 @@ async def platform(answer: bytes | None) -> AsyncIterator[UpstreamClient]:
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    config = HTTPConfig(attempts=1, breaker_threshold=THRESHOLD)
+    config = HTTPConfig(attempts=1, breaker_threshold=THRESHOLD, breaker_open_s=open_s)
     client = UpstreamClient(f"http://127.0.0.1:{port}", platform="test", config=config)
     try:
         yield client
@@ -173,23 +177,11 @@ async def test_calls_made_together_let_the_probe_among_them_answer() -> None:
     cancelled with the refused ones, it would count as a failure and double the pause."""
     answers = [SERVER_ERROR] * THRESHOLD + [b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"]
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while await reader.readuntil(b"\r\n\r\n"):
-                answer = answers.pop(0) if len(answers) > 1 else answers[0]
-                await asyncio.sleep(0.05)  # the probe is in flight while the others are refused
-                writer.write(answer)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    def next_answer() -> bytes:
+        return answers.pop(0) if len(answers) > 1 else answers[0]
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    config = HTTPConfig(attempts=1, breaker_threshold=THRESHOLD, breaker_open_s=0.1)
-    client = UpstreamClient(f"http://127.0.0.1:{port}", platform="test", config=config)
-    try:
+    # The answers come late, so that the probe is in flight while the others are refused.
+    async with platform(next_answer, delay_s=0.05, open_s=0.1) as client:
         for _ in range(THRESHOLD):
             await client.send("GET", "/failing")
         assert breaker_state(client) is BreakerState.OPEN
@@ -199,7 +191,3 @@ async def test_calls_made_together_let_the_probe_among_them_answer() -> None:
             await together(client.send("GET", f"/children/{n}") for n in range(3))
 
         assert breaker_state(client) is BreakerState.CLOSED
-    finally:
-        await client.close()
-        server.close()
-        await server.wait_closed()
