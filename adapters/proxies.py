@@ -4,15 +4,19 @@ Read from `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (lowercase forms win, as in
 httpx and aiohttp), once per connection pool. An `http` platform is called through the
 proxy with absolute-form requests; an `https` one through a `CONNECT` tunnel, with TLS
 to the platform itself inside it. Only `http://` proxies are supported; another, or a
-proxy URL that cannot be read, stops startup (`check_proxy_environment`).
+proxy URL that cannot be read, stops startup when a platform call would go through it
+(`check_proxies_for`).
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 from urllib.request import getproxies_environment
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +38,16 @@ def proxy_from_environment(scheme: str, host: str, port: int) -> Proxy | None:
     return parse_proxy_url(url, variable=_variable(scheme))
 
 
-def check_proxy_environment() -> None:
-    """Read every proxy the environment names for platform calls as a connection pool
-    will, so that one that cannot be used is found at startup rather than at the first
-    call: ValueError names the variable."""
-    proxies = getproxies_environment()
-    for scheme in ("http", "https"):
-        url = proxies.get(scheme)
-        if url:
-            parse_proxy_url(url, variable=_variable(scheme))
+def check_proxies_for(urls: Iterable[str]) -> None:
+    """Read the proxy each of `urls` would be called through, as its connection pool will
+    (by its scheme, unless `NO_PROXY` exempts its host), so that one that cannot be used is
+    found at startup rather than at the first call: ValueError names the variable. A
+    proxy no platform call would go through is not read."""
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme in DEFAULT_PORTS and parts.hostname:
+            port = parts.port or DEFAULT_PORTS[parts.scheme]
+            proxy_from_environment(parts.scheme, parts.hostname, port)
 
 
 def _variable(scheme: str) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from adapters.base import Adapter
-from adapters.proxies import check_proxy_environment
+from adapters.proxies import check_proxies_for
 from adapters.registry import AdapterLoadError, UnknownAdapter, adapter_class, adapter_sources
 from bridge.environment import (
     env_prefix,
@@ -94,8 +94,10 @@ def load_configuration(**overrides: object) -> Configuration:
         adapter_variables = known_variables(cls.settings_class)
         _refuse(unknown_variables(environment, env_prefix(cls.settings_class), adapter_variables))
         _refuse(placeholders(environment, adapter_variables))
-        _refuse(_unusable_proxy())  # the demo store calls no platform
-    return Configuration(settings=settings, adapter=build_adapter(settings))
+    adapter = build_adapter(settings)
+    if cls.name != DEMO:  # the demo store calls no platform
+        _refuse(_unusable_proxy(adapter.settings))
+    return Configuration(settings=settings, adapter=adapter)
 
 
 def _refuse(problem: str) -> None:
@@ -103,11 +105,12 @@ def _refuse(problem: str) -> None:
         raise StartupError(problem)
 
 
-def _unusable_proxy() -> str:
-    """The line naming a proxy variable the platform calls could not go through; empty
-    when there is none."""
+def _unusable_proxy(platform_settings: BaseModel | None) -> str:
+    """The line naming a proxy variable a platform call would go through but could not;
+    empty when there is none. The platform's URLs are its settings' absolute URLs."""
+    values = [] if platform_settings is None else platform_settings.model_dump().values()
     try:
-        check_proxy_environment()
+        check_proxies_for(value for value in values if isinstance(value, str))
     except ValueError as exc:
         return str(exc)
     return ""

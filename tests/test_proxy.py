@@ -24,6 +24,7 @@ from starlette.routing import Route
 from adapters.errors import UpstreamUnavailable
 from adapters.http import HTTPConfig, UpstreamClient
 from adapters.proxies import Proxy, bypassed, parse_proxy_url, proxy_from_environment
+from bridge.config import load_configuration
 from tests.processes import clean_environment, free_port
 from tests.servers import serve
 
@@ -241,7 +242,7 @@ ELASTICPATH_STORE = {
 UNUSABLE_PROXIES = [
     ("HTTPS_PROXY", f"http://{USER}:{PASSWORD}@egress.example:notaport", "port is not a number"),
     ("HTTPS_PROXY", f"socks5://{USER}:{PASSWORD}@127.0.0.1:1080", "only http:// proxies"),
-    ("HTTP_PROXY", "ftp://egress.example", "only http:// proxies"),
+    ("HTTPS_PROXY", "ftp://egress.example", "only http:// proxies"),
     ("https_proxy", "http://:3128", "names no host"),
 ]
 
@@ -291,6 +292,29 @@ def test_check_fails_on_the_configuration_naming_the_proxy_variable(
     assert f"{variable}: " in configuration
     assert problem in configuration
     assert PASSWORD not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        {"HTTP_PROXY": "socks5://127.0.0.1:1080"},  # the platform is https: never used
+        {"HTTPS_PROXY": "socks5://127.0.0.1:1080", "NO_PROXY": "*"},
+        {"HTTPS_PROXY": "http://egress.example:notaport", "NO_PROXY": ".elasticpath.com"},
+    ],
+)
+def test_a_proxy_no_platform_call_goes_through_does_not_stop_startup(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, proxy: dict[str, str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in {**ELASTICPATH_STORE, **proxy}.items():
+        monkeypatch.setenv(name, value)
+
+    configuration = load_configuration()
+
+    assert configuration.adapter.name == "elasticpath"
 
 
 def test_the_demo_store_makes_no_platform_call_and_ignores_the_proxy(tmp_path: Path) -> None:
