@@ -368,12 +368,12 @@ class BigCommerceAdapter(HTTPAdapter):
             return []
         path = _order_path(str(raw.id))
         missing = no_order(str(raw.id))
-        with calls_together():
+        with calls_together() as group:
             sent = start_task(
                 self._every(f"{path}/shipments", shelf.BCShipmentRecord, missing=missing)
             )
             lines = start_task(self._every(f"{path}/products", bc.BCProduct, missing=missing))
-        await all_of(sent, lines)
+        await all_of(sent, lines, group=group)
         with readable(PLATFORM, "/v2/orders/{id}/shipments"):
             return shelf.shipments(raw, sent.result(), lines.result())
 
@@ -575,7 +575,7 @@ class BigCommerceAdapter(HTTPAdapter):
         async def nothing() -> list[Any]:
             return []
 
-        with calls_together():
+        with calls_together() as group:
             products = start_task(
                 self._every(f"{path}/products", bc.BCProduct, missing=missing, tags=tags)
             )
@@ -589,7 +589,7 @@ class BigCommerceAdapter(HTTPAdapter):
                 if raw.items_shipped > 0
                 else nothing()
             )
-        await all_of(products, addresses, shipments)
+        await all_of(products, addresses, shipments, group=group)
         with readable(PLATFORM, "/v2/orders/{id}"):
             return bc.order(
                 raw,

@@ -141,6 +141,8 @@ class Call:
         self._ahead = ahead
         self._cut = False
         self._together: Together | None = calls_together_now()
+        if probe and self._together is not None:
+            self._together.probes += 1
 
     def sending(self) -> None:
         self.sent = True
@@ -157,6 +159,8 @@ class Call:
         if self._ended:
             return
         self._ended = True
+        if self.probe and self._together is not None:
+            self._together.probes -= 1
         if self._ahead is None:
             self._count(succeeded=succeeded)
         else:

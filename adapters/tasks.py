@@ -120,10 +120,12 @@ class Together:
     such a cut once (`adapters.breaker.Call`), as it would the one call a sequential read
     has in flight when its deadline comes: one slow request is not N failing calls."""
 
-    __slots__ = ("cut_counted",)
+    __slots__ = ("cut_counted", "probes")
 
     def __init__(self) -> None:
         self.cut_counted = False
+        self.probes = 0
+        """How many of the calls are a breaker's probe, in flight (`adapters.breaker`)."""
 
 
 _together: ContextVar[Together | None] = ContextVar("erc_bridge_together", default=None)
@@ -135,36 +137,45 @@ def calls_together_now() -> Together | None:
 
 
 @contextmanager
-def calls_together() -> Iterator[None]:
-    """Tasks started inside the block are calls made together (`Together`); inside a task
-    that already is one, they join its calls."""
-    if _together.get() is not None:
-        yield
+def calls_together() -> Iterator[Together]:
+    """Tasks started inside the block are calls made together (the `Together` given, for
+    `all_of`); inside a task that already is one, they join its calls."""
+    joined = _together.get()
+    if joined is not None:
+        yield joined
         return
-    token = _together.set(Together())
+    group = Together()
+    token = _together.set(group)
     try:
-        yield
+        yield group
     finally:
         _together.reset(token)
 
 
-async def all_of(*tasks: asyncio.Task[Any]) -> None:
+async def all_of(*tasks: asyncio.Task[Any], group: Together) -> None:
     """Wait for every one of `tasks`, calls that went out together, started inside
-    `calls_together()`. When one fails (or the wait is cancelled), the others are cancelled
-    and awaited before the error is raised: none runs on, unobserved, after its request has
-    moved on. One refused by an open circuit is the exception: the others may hold the
-    breaker's probe, which cancelled would count as failed and keep the circuit open, so
-    they end by themselves (within the request's deadline) before it is raised."""
+    `calls_together()` (which gave `group`). When one fails (or the wait is cancelled), the
+    others are cancelled and awaited before the error is raised: none runs on, unobserved,
+    after its request has moved on. One refused by an open circuit while another holds the
+    breaker's probe is the exception: cancelled, the probe would count as failed and keep
+    the circuit open, so the others end by themselves (within the request's deadline)."""
     try:
         await asyncio.gather(*tasks)
     except CircuitOpen:
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if group.probes:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        else:
+            await _cancelled(tasks)
         raise
     except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancelled(tasks)
         raise
+
+
+async def _cancelled(tasks: tuple[asyncio.Task[Any], ...]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def together(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
@@ -172,7 +183,7 @@ async def together(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
     started at once, as calls made together (`all_of`). How many platform calls are in
     flight at a time is bounded by the platform's upstream client, which queues the rest
     until a slot is free."""
-    with calls_together():
+    with calls_together() as group:
         tasks = [start_task(call) for call in calls]
-    await all_of(*tasks)
+    await all_of(*tasks, group=group)
     return [task.result() for task in tasks]

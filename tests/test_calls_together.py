@@ -91,20 +91,24 @@ THRESHOLD = 2
 
 @asynccontextmanager
 async def platform(
-    answer: bytes | Callable[[], bytes] | None, *, delay_s: float = 0, open_s: float = 5.0
+    answer: bytes | Callable[[bytes], bytes | None] | None,
+    *,
+    delay_s: float = 0,
+    open_s: float = 5.0,
 ) -> AsyncIterator[UpstreamClient]:
     """A client (one attempt per call, the breaker opening at `THRESHOLD` failures for
-    `open_s`) of a platform that sends `answer` (or what it gives for each request) after
-    `delay_s`, or never answers (None)."""
+    `open_s`) of a platform that sends `answer` (or what it gives for each request head)
+    after `delay_s`, or never answers (None)."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while await reader.readuntil(b"\r\n\r\n"):
-                if answer is None:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                given = answer(head) if callable(answer) else answer
+                if given is None:
                     await reader.read()  # until the client hangs up
                     break
                 await asyncio.sleep(delay_s)
-                writer.write(answer() if callable(answer) else answer)
+                writer.write(given)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the client hung up
@@ -148,10 +152,10 @@ async def test_calls_made_together_within_calls_made_together_count_one_cut() ->
     (`calls_together`, `all_of`): the deadline cutting all six counts one failure."""
 
     async def order(client: UpstreamClient, number: int) -> None:
-        with calls_together():
+        with calls_together() as group:
             lines = start_task(client.send("GET", f"/orders/{number}/lines"))
             shipments = start_task(client.send("GET", f"/orders/{number}/shipments"))
-        await all_of(lines, shipments)
+        await all_of(lines, shipments, group=group)
 
     async with platform(answer=None) as client:
         with pytest.raises(TimeoutError):
@@ -177,7 +181,7 @@ async def test_calls_made_together_let_the_probe_among_them_answer() -> None:
     cancelled with the refused ones, it would count as a failure and double the pause."""
     answers = [SERVER_ERROR] * THRESHOLD + [b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"]
 
-    def next_answer() -> bytes:
+    def next_answer(head: bytes) -> bytes:
         return answers.pop(0) if len(answers) > 1 else answers[0]
 
     # The answers come late, so that the probe is in flight while the others are refused.
@@ -191,3 +195,32 @@ async def test_calls_made_together_let_the_probe_among_them_answer() -> None:
             await together(client.send("GET", f"/children/{n}") for n in range(3))
 
         assert breaker_state(client) is BreakerState.CLOSED
+
+
+async def test_a_call_refused_by_the_open_circuit_stops_the_others_when_none_is_a_probe() -> None:
+    """The circuit opens (other requests failed) while a call of the group hangs; the next
+    call of the group is refused. No probe is among them, so the request answers at once
+    (CircuitOpen, 503) rather than waiting for the hanging call until its deadline."""
+
+    def hang_or_fail(head: bytes) -> bytes | None:
+        return None if head.startswith(b"GET /hang ") else SERVER_ERROR
+
+    async with platform(hang_or_fail, open_s=30) as client:
+        opened = asyncio.Event()
+
+        async def after_the_circuit_opened() -> object:
+            await opened.wait()
+            return await client.send("GET", "/children/1")
+
+        async def request() -> list[object]:
+            async with within(5.0):
+                return await together([client.send("GET", "/hang"), after_the_circuit_opened()])
+
+        asked = asyncio.ensure_future(request())
+        for _ in range(THRESHOLD):  # other requests, failing
+            await client.send("GET", "/failing")
+        assert breaker_state(client) is BreakerState.OPEN
+        opened.set()
+
+        with pytest.raises(CircuitOpen):
+            await asked
