@@ -165,6 +165,10 @@ def _redis_url(value: SecretStr) -> SecretStr:
     parts = urlsplit(value.get_secret_value().strip())
     if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
         raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    try:
+        parts.port  # noqa: B018 - read for its check of the port
+    except ValueError:
+        raise ValueError("must name a port from 0 to 65535, if any") from None
     return SecretStr(value.get_secret_value().strip())
 
 

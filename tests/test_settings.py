@@ -125,6 +125,17 @@ def test_an_oauth_client_may_hold_the_write_scope() -> None:
     assert load_settings(_env_file=None, oauth_clients=client).oauth_clients
 
 
+@pytest.mark.parametrize(
+    "url", ["redis://:pw-9f2c@127.0.0.1:99999/0", "redis://cache:port/0", "rediss://cache:-1"]
+)
+def test_a_redis_url_with_an_unusable_port_stops_startup_without_its_password(url: str) -> None:
+    with pytest.raises(StartupError) as stopped:
+        load_settings(_env_file=None, redis_url=url)
+    message = str(stopped.value)
+    assert message.startswith("ERC_BRIDGE_REDIS_URL is invalid: must name a port")
+    assert "pw-9f2c" not in message
+
+
 # Durations and rates are finite and bounded: Redis takes them as whole milliseconds.
 
 
