@@ -3,37 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from contextvars import Context, ContextVar
 from types import TracebackType
+
+from adapters.scoped import set_within
 
 _deadline: ContextVar[float | None] = ContextVar("erc_bridge_deadline", default=None)
 _request_s: ContextVar[float | None] = ContextVar("erc_bridge_request_s", default=None)
 """The seconds the request as a whole was given: those of its outermost `within`."""
 
 
-@contextlib.contextmanager
-def deadline_after(seconds: float) -> Iterator[None]:
+def deadline_after(seconds: float) -> AbstractContextManager[float | None]:
     """Everything awaited inside the block shares one deadline, `seconds` from now."""
-    token = _deadline.set(time.monotonic() + seconds)
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
+    return set_within(_deadline, time.monotonic() + seconds)
 
 
-@contextlib.contextmanager
-def request_given(seconds: float) -> Iterator[None]:
+def request_given(seconds: float) -> AbstractContextManager[float | None]:
     """A request given `seconds` in all, whatever deadlines its steps then run on one after
     the other: work a step starts that other requests share runs that long
     (`on_its_own_deadline`), not as long as the step that happened to start it."""
-    token = _request_s.set(seconds)
-    try:
-        yield
-    finally:
-        _request_s.reset(token)
+    return set_within(_request_s, seconds)
 
 
 class within:

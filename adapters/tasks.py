@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from adapters.deadline import on_its_own_deadline
 from adapters.errors import CircuitOpen
+from adapters.scoped import set_within
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -145,11 +146,8 @@ def calls_together() -> Iterator[Together]:
         yield joined
         return
     group = Together()
-    token = _together.set(group)
-    try:
+    with set_within(_together, group):
         yield group
-    finally:
-        _together.reset(token)
 
 
 async def all_of(*tasks: asyncio.Task[Any], group: Together) -> None:

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 
 from adapters.deadline import deadline_after, remaining
 from adapters.errors import AdapterError, UpstreamError, UpstreamTimeout, WriteNotConfirmed
+from adapters.scoped import set_within
 
 WRITE_SHARE = 2 / 3
 """The part of the time left that the write itself may take; the rest is for the re-read."""
@@ -37,11 +38,8 @@ def watching_sends() -> Iterator[Sends]:
     """Notes whether the block sends a write: until it does, a failure cannot have changed
     anything on the platform, and the request may be tried again as new."""
     sends = Sends()
-    token = _watched.set(sends)
-    try:
+    with set_within(_watched, sends):
         yield sends
-    finally:
-        _watched.reset(token)
 
 
 def going_out() -> None:
