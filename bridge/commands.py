@@ -72,6 +72,7 @@ STEPS = ("configuration", "inbound credentials", "platform token", "platform cal
 REDIS_STEP = "shared state (Redis)"
 """The step after them when `ERC_BRIDGE_REDIS_URL` is set."""
 REDIS_VARIABLE = "ERC_BRIDGE_REDIS_URL"
+REDIS_TIMEOUT_VARIABLE = "ERC_BRIDGE_REDIS_TIMEOUT_S"
 
 WHERE = {
     "elasticpath": {"authenticate": "ELASTICPATH_BASE_URL", "probe": "ELASTICPATH_BASE_URL"},
@@ -144,13 +145,14 @@ async def _check() -> list[Outcome]:
         finally:
             await adapter.close()
         if settings.redis_url is not None:
-            outcomes.append(await _redis_step(settings.redis_url, settings.deadline_s))
+            outcomes.append(await _redis_step(settings.redis_url, settings.redis_timeout_s))
     return outcomes
 
 
 async def _redis_step(url: SecretStr, seconds: float) -> Outcome:
-    """One PING to the Redis the replicas share. Serving goes on without a Redis that
-    fails, so only here is a wrong URL or password said plainly."""
+    """One PING to the Redis the replicas share, given the time each Redis call gets when
+    serving (`seconds`). Serving goes on without a Redis that fails, so only here is a
+    wrong URL or password said plainly."""
     where = redacted_url(url.get_secret_value())
     client = Redis.from_url(
         url.get_secret_value(), socket_timeout=seconds, socket_connect_timeout=seconds
@@ -162,7 +164,10 @@ async def _redis_step(url: SecretStr, seconds: float) -> Outcome:
         detail = f"{where}: authentication refused (check the password in {REDIS_VARIABLE})"
         return Outcome(REDIS_STEP, "FAIL", detail)
     except (TimeoutError, RedisTimeoutError):
-        detail = f"{where}: timeout: no answer within {seconds:g} s (check {REDIS_VARIABLE})"
+        detail = (
+            f"{where}: timeout: no answer within {seconds:g} s "
+            f"(check {REDIS_VARIABLE} and {REDIS_TIMEOUT_VARIABLE})"
+        )
         return Outcome(REDIS_STEP, "FAIL", detail)
     except (RedisConnectionError, OSError) as exc:
         cause = network_cause(exc) or type(exc).__name__

@@ -4,6 +4,7 @@ emulator over loopback."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -363,6 +364,28 @@ def test_check_fails_naming_the_redis_url(
     assert "ERC_BRIDGE_REDIS_URL" in line
     assert result.stdout.decode().splitlines()[-1] == "check failed: shared state (Redis)"
     assert WRONG_REDIS_PASSWORD not in output(result)
+
+
+def test_check_gives_redis_the_time_serving_gives_it(
+    tmp_path: Path, served: tuple[ElasticPathEmulator, str]
+) -> None:
+    """A Redis that takes connections and never answers fails the step after
+    `ERC_BRIDGE_REDIS_TIMEOUT_S`, as every Redis call does when serving; not after the
+    request deadline, which would pass a Redis too slow to serve with."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        env = store_env(
+            served[1],
+            ERC_BRIDGE_REDIS_URL=f"redis://127.0.0.1:{port}/0",
+            ERC_BRIDGE_REDIS_TIMEOUT_S="0.5",
+        )
+        result = run_cli(tmp_path, "check", env=env)
+
+    assert result.returncode == 1
+    line = redis_line(result)
+    assert line.startswith("FAIL")
+    assert "no answer within 0.5 s" in line
+    assert "ERC_BRIDGE_REDIS_TIMEOUT_S" in line
 
 
 # get
