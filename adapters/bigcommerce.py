@@ -324,7 +324,11 @@ class BigCommerceAdapter(HTTPAdapter):
         }
         if request.search:
             params["keyword"] = request.search
-        store = Ahead(lambda: self.read_ahead(STORE_ENDPOINT, endpoint=STORE_ENDPOINT, params={}))
+        store = (
+            None
+            if self.holds(STORE_ENDPOINT, {})
+            else Ahead(lambda: self.read_ahead(STORE_ENDPOINT, endpoint=STORE_ENDPOINT, params={}))
+        )
         try:
             raw = await self.get_json(
                 "/v3/catalog/products", endpoint=CATALOG_ENDPOINT, params=params
@@ -335,7 +339,8 @@ class BigCommerceAdapter(HTTPAdapter):
                 return ProductPage(products=[])
             currency = await self._store_currency(store)
         finally:
-            store.settle()
+            if store is not None:
+                store.settle()
         with readable(PLATFORM, CATALOG_ENDPOINT):
             products = [shelf.product(found, currency=currency) for found in page.data]
         return ProductPage(
@@ -377,10 +382,13 @@ class BigCommerceAdapter(HTTPAdapter):
         with readable(PLATFORM, "/v2/orders/{id}/shipments"):
             return shelf.shipments(raw, sent.result(), lines.result())
 
-    async def _store_currency(self, ahead: Ahead[AheadRead]) -> str:
-        """The store's default currency, as `ahead` read it, kept among the resources for
-        the cache lifetime: a store all but never changes it, and R7 needs it every page."""
-        read = await self.used_ahead(ahead, STORE_ENDPOINT, {}, STORE_TAGS)
+    async def _store_currency(self, ahead: Ahead[AheadRead] | None) -> str:
+        """The store's default currency, as `ahead` read it (None: it is kept, so nothing
+        was asked for alongside), kept among the resources for the cache lifetime: a store
+        all but never changes it, and R7 needs it every page."""
+        read = (
+            None if ahead is None else await self.used_ahead(ahead, STORE_ENDPOINT, {}, STORE_TAGS)
+        )
         raw = (
             read.raw
             if read is not None
