@@ -648,7 +648,12 @@ class ElasticPathAdapter(HTTPAdapter):
         owned = self._owned_orders(page, customer_id)
         with readable(PLATFORM, "/v2/orders"):
             return [
-                ep.order(raw, items=items, includes_tax=page.prices_include_tax(raw))
+                # With all its lines, the order says of tax from them itself.
+                ep.order(
+                    raw,
+                    items=items,
+                    includes_tax=None if items is not None else page.prices_include_tax(raw),
+                )
                 for raw, items in owned
             ]
 
