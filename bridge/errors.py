@@ -48,9 +48,19 @@ class ERCError(Exception):
 def error_response(
     status: int, body: ErrorBody, headers: Mapping[str, str] | None = None
 ) -> Response:
-    return Response(
+    """An error body no cache may keep, unless `headers` say otherwise: it may name a
+    customer, an order or the caller's own input."""
+    response = Response(
         render(body), status_code=status, headers=headers, media_type="application/json"
     )
+    if "cache-control" not in response.headers:
+        response.raw_headers.append(PRIVATE)
+    return response
+
+
+PRIVATE = (b"cache-control", b"private, no-store")
+"""On every answer of an ERC route, errors too: a shared cache keeps answers to X-API-Key
+and Basic callers unless told not to (RFC 9111 §3.5 spares only `Authorization`)."""
 
 
 def invalid_request(fields: list[ErrorField]) -> ERCError:

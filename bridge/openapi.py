@@ -124,10 +124,6 @@ WRITE_ERRORS = {
     "(`upstream_timeout`): the change may or may not have been made",
 }
 
-FRONT_DOOR_ERRORS = ("414", "431", "500")
-"""Answered by the front door before or around the route (`bridge/middleware.py`), with
-none of the route's own headers: they hold no one's data."""
-
 IDEMPOTENCY_PARAMETER = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -245,18 +241,18 @@ def _header(description: str, schema_type: str = "string") -> dict[str, Any]:
     return {"description": description, "schema": {"type": schema_type}}
 
 
-def _answer_headers(status: str = "200") -> dict[str, Any]:
-    """The headers of an answer of an ERC route with `status`."""
-    headers = {"X-Request-Id": _header("The request id, as logged")}
-    if status not in FRONT_DOOR_ERRORS:
-        headers["Cache-Control"] = _header("`private, no-store`: the answer is the caller's alone")
-    return headers
+def _answer_headers() -> dict[str, Any]:
+    """The headers of every answer of an ERC route, the front door's refusals too."""
+    return {
+        "X-Request-Id": _header("The request id, as logged"),
+        "Cache-Control": _header("`private, no-store`: the answer is the caller's alone"),
+    }
 
 
 def _error_responses(error_ref: dict[str, Any], errors: dict[str, str] = ERRORS) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, description in errors.items():
-        headers = _answer_headers(status)
+        headers = _answer_headers()
         if status == "401":
             headers["WWW-Authenticate"] = _header("The accepted authentication schemes")
         if status in ("429", "503"):

@@ -26,7 +26,7 @@ from bridge import links
 from bridge.auth import CUSTOMERS_READ, ORDERS_READ, ORDERS_WRITE, client_address
 from bridge.cache import CacheStatus
 from bridge.cursors import CursorError
-from bridge.errors import ANSWERED, ERCError, error_of, invalid_cursor, not_found
+from bridge.errors import ANSWERED, PRIVATE, ERCError, error_of, invalid_cursor, not_found
 from bridge.params import (
     CART_LOOKUP,
     ITEM_LIST,
@@ -196,7 +196,7 @@ class ERCEndpoint(Endpoint):
                 await send({"type": "http.response.body", "body": body})
             return 200
         response = error.response()
-        response.raw_headers += [_X_CACHE[CacheStatus.MISS], PRIVATE, *extra]
+        response.raw_headers += [_X_CACHE[CacheStatus.MISS], *extra]
         await response(scope, receive, send)
         return error.status
 
@@ -291,7 +291,7 @@ class UnservedEndpoint(Endpoint):
         except ANSWERED as exc:
             error = error_of(exc)
         response = error.response()
-        response.raw_headers += [PRIVATE, *extra]
+        response.raw_headers += extra
         await response(scope, receive, send)
         return error.status
 
@@ -299,9 +299,6 @@ class UnservedEndpoint(Endpoint):
 _NO_PARAMS = QueryParams()
 _X_CACHE = {status: (b"x-cache", status.value.encode()) for status in CacheStatus}
 _JSON = (b"content-type", b"application/json")
-PRIVATE = (b"cache-control", b"private, no-store")
-"""On every answer of an ERC route, errors too: a shared cache keeps answers to X-API-Key
-and Basic callers unless told not to (RFC 9111 §3.5 spares only `Authorization`)."""
 
 
 def query_params(scope: Scope) -> QueryParams:

@@ -36,14 +36,14 @@ from adapters.writing import watching_sends
 from bridge import links
 from bridge.auth import ORDERS_WRITE, Principal, client_address
 from bridge.bodies import ClientGone, header, read_body
-from bridge.errors import ANSWERED, ANSWERED_STATUSES, ERCError, error_of, invalid_request
+from bridge.errors import ANSWERED, ANSWERED_STATUSES, PRIVATE, ERCError, error_of, invalid_request
 from bridge.forgetting import CacheForgetting
 from bridge.idempotency import HEADER as IDEMPOTENCY_HEADER
 from bridge.idempotency import Answer, Claim, IdempotencyStore, fingerprint, unsent, valid_key
 from bridge.metrics import Metrics
 from bridge.params import Query, parse_query
 from bridge.request import RESPONSE_STARTED_KEY, request_headers
-from bridge.routes import PREFIXES, PRIVATE, RouteRequest, check_brand, list_items, query_params
+from bridge.routes import PREFIXES, RouteRequest, check_brand, list_items, query_params
 from bridge.service import Bridge
 from mappings.bodies import ErrorField
 from mappings.wire import render
@@ -484,9 +484,12 @@ def _refused(attempt: Attempt, error: ERCError) -> Answer:
     return _error_answer(error)
 
 
+_SET_AT_SENDING = (b"content-length", PRIVATE[0])
+
+
 def _error_answer(error: ERCError) -> Answer:
     response = error.response()
-    headers = tuple(h for h in response.raw_headers if h[0] != b"content-length")
+    headers = tuple(h for h in response.raw_headers if h[0] not in _SET_AT_SENDING)
     return Answer(error.status, bytes(response.body), headers)
 
 

@@ -8,6 +8,7 @@ that the answers written at once (`answer_at_once`) are checked as sent.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from bridge.app import create_app
+from bridge.errors import ERCError
 from bridge.routes import ERC_ROUTES, PREFIXES, SLOT_ROUTES
 from bridge.server import OneWriteHttpProtocol
 from bridge.writes import WRITE_ROUTES
@@ -101,3 +103,50 @@ def test_every_write_answer_is_private_its_replay_and_refusals_too(
     assert replayed.headers["idempotent-replayed"] == "true"
     assert_private(elsewhere, 404)
     assert_private(not_json, 415)
+
+
+FRONT_DOOR_REFUSALS = {
+    "uri_too_long": ("GET", f"/customers/cus_ana?q={'x' * 9000}", {}, None, 414),
+    "headers_too_large": ("GET", "/customers/cus_ana", {"X-Padding": "p" * 9000}, None, 431),
+    "bad_host": ("GET", "/customers/cus_ana", {"Host": "bad host"}, None, 400),
+    "body_on_get": ("GET", "/customers/cus_ana", {}, b"{}", 400),
+    "unknown_path": ("GET", "/customers/cus_ana/wishlist", {}, None, 404),
+    "wrong_method": ("DELETE", "/customers/cus_ana", {}, None, 405),
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "route", "headers", "body", "status"),
+    FRONT_DOOR_REFUSALS.values(),
+    ids=FRONT_DOOR_REFUSALS.keys(),
+)
+def test_a_front_door_refusal_is_private(
+    bridge: httpx.Client,
+    method: str,
+    route: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    status: int,
+) -> None:
+    response = bridge.request(method, PREFIXES[0] + route, headers=headers, content=body)
+    assert_private(response, status)
+
+
+def test_a_request_the_server_cannot_parse_is_answered_private(bridge: httpx.Client) -> None:
+    host, port = str(bridge.base_url.host), bridge.base_url.port
+    assert port is not None
+    with socket.create_connection((host, port), timeout=5) as connection:
+        connection.sendall(b"BREW /customers/cus_ana HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head = answer.split(b"\r\n\r\n", 1)[0].lower().split(b"\r\n")
+    assert head[0].startswith(b"http/1.1 400")
+    assert [line for line in head if line.startswith(b"cache-control:")] == [
+        b"cache-control: private, no-store"
+    ]
+
+
+def test_an_error_that_chooses_its_own_caching_keeps_it() -> None:
+    error = ERCError(400, "invalid_grant", "No", headers={"cache-control": "no-store"})
+    assert error.response().headers.getlist("cache-control") == ["no-store"]
