@@ -16,20 +16,10 @@ import pycountry
 
 from mappings.bounds import Short
 from mappings.models import Address
-from mappings.records import Record, built
+from mappings.records import Record, built, shown
 
 _SUBDIVISION_CODE = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 _SUBDIVISION_SUFFIX = re.compile(r"^[A-Z0-9]{1,3}$")
-
-
-def _clean(value: str | None) -> str | None:
-    """Text worth showing to an agent: not empty and not anonymized (`*`)."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text or "*" in text:
-        return None
-    return text
 
 
 # "UK" is no ISO 3166-1 code but one the standard reserves for the United Kingdom at its
@@ -140,28 +130,28 @@ class AddressRecord(Record):
 
     def normalized(self) -> Address | None:
         """The ERC address; None when nothing usable is left (all empty or anonymized)."""
-        first_line, second_line = _clean(self.line1), _clean(self.line2)
+        first_line, second_line = shown(self.line1), shown(self.line2)
         street = (
             f"{first_line}, {second_line}"
             if first_line and second_line
             else first_line or second_line
         )
-        country_text = _clean(self.country)
+        country_text = shown(self.country)
         alpha2 = country_code(country_text) if country_text else None
-        region_text = _clean(self.region)
+        region_text = shown(self.region)
         fields: dict[str, object] = {
-            "first_name": _clean(self.first_name),
-            "last_name": _clean(self.last_name),
-            "phone_number": _clean(self.phone_number),
+            "first_name": shown(self.first_name),
+            "last_name": shown(self.last_name),
+            "phone_number": shown(self.phone_number),
             "address": street,
-            "zip_code": _clean(self.zip_code),
-            "city": _clean(self.city),
+            "zip_code": shown(self.zip_code),
+            "city": shown(self.city),
             "region_code": region_code(region_text, alpha2) if region_text else None,
             "country_code": alpha2,
         }
         if not any(fields.values()):
             return None
-        fields["id"] = _clean(self.id)
+        fields["id"] = shown(self.id)
         fields["default"] = self.default
         return built(Address, fields)
 

@@ -19,7 +19,7 @@ from mappings.builders import items_total
 from mappings.errors import MappingError
 from mappings.models import Address, Customer, Order, OrderItem, StatusEvent, Timestamp
 from mappings.money import Money, PriceSummary
-from mappings.records import LenientRecord, parse, present
+from mappings.records import LenientRecord, parse, present, shown
 from mappings.records import text as _text
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
 
@@ -130,7 +130,7 @@ def customer(raw: CPAPICustomer) -> Customer:
     contact = profile.contacts[0] if profile.contacts else CPAPIContact()
     shipping = _company_address(profile.address or CPAPIAddress(), contact)
     custom = {
-        "company_name": _text(profile.company_name),
+        "company_name": shown(profile.company_name),
         "market_segment": _text(profile.market_segment),
         "external_reference_id": _text(raw.external_reference_id),
         "cpapi_status": _text(raw.status),
@@ -138,8 +138,8 @@ def customer(raw: CPAPICustomer) -> Customer:
     }
     return Customer(
         id=raw.customer_id,
-        first_name=_text(contact.first_name),
-        last_name=_text(contact.last_name),
+        first_name=shown(contact.first_name),
+        last_name=shown(contact.last_name),
         customer_since=raw.creation_date,
         shipping_addresses=[shipping] if shipping else None,
         custom_fields=present(custom),

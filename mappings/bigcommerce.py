@@ -33,7 +33,7 @@ from mappings.models import (
     as_utc,
 )
 from mappings.money import Money, PriceSummary, iso_currency, to_decimal
-from mappings.records import LenientRecord, built, present
+from mappings.records import LenientRecord, built, present, shown
 from mappings.records import parse as parse
 from mappings.records import parse_list as parse_list
 from mappings.records import text as _text
@@ -253,11 +253,11 @@ def address(raw: BCAddress | None) -> Address | None:
 
 
 def customer(raw: BCCustomer) -> Customer:
-    custom = {"email": _text(raw.email), "company": _text(raw.company)}
+    custom = {"email": shown(raw.email), "company": shown(raw.company)}
     return Customer(
         id=str(raw.id),
-        first_name=_text(raw.first_name),
-        last_name=_text(raw.last_name),
+        first_name=shown(raw.first_name),
+        last_name=shown(raw.last_name),
         customer_since=raw.date_created,
         shipping_addresses=addresses_of(raw.addresses),
         custom_fields=present(custom),

@@ -20,7 +20,7 @@ from mappings.errors import MappingError
 from mappings.grants import TokenGrant, parse_grant
 from mappings.models import Customer, Delivery, Order, OrderItem, Timestamp
 from mappings.money import Money, PriceSummary, iso_currency
-from mappings.records import Record, built
+from mappings.records import Record, built, shown
 from mappings.records import parse as parse
 from mappings.records import text as _text
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
@@ -254,8 +254,8 @@ def problem(raw: object) -> EPProblem:
 
 def split_name(name: str | None) -> tuple[str | None, str | None]:
     """EP keeps one `name`: the first name is the text before the first space."""
-    text = _text(name)
-    if text is None or "*" in text:
+    text = shown(name)
+    if text is None:
         return None, None
     first, _, rest = text.partition(" ")
     return first, rest.strip() or None
@@ -263,14 +263,14 @@ def split_name(name: str | None) -> tuple[str | None, str | None]:
 
 def customer(raw: EPCustomer, addresses: Sequence[EPAddress]) -> Customer:
     first_name, last_name = split_name(raw.name)
-    email = _text(raw.email)
+    email = shown(raw.email)
     return Customer(
         id=raw.id,
         first_name=first_name,
         last_name=last_name,
         customer_since=raw.meta.timestamps.created_at,
         shipping_addresses=addresses_of(addresses),
-        custom_fields={"email": email} if email and "*" not in email else None,
+        custom_fields={"email": email} if email else None,
     )
 
 

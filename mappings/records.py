@@ -96,6 +96,12 @@ def text(value: object) -> str | None:
     return value.strip() or None
 
 
+def shown(value: object) -> str | None:
+    """`text`, unless anonymized: platforms mask erased personal data with `*` (SPEC §5)."""
+    usable = text(value)
+    return None if usable is None or "*" in usable else usable
+
+
 def present(values: Mapping[str, Any]) -> dict[str, Any] | None:
     """`values` without the absent (None) ones; None when nothing is left."""
     return {key: value for key, value in values.items() if value is not None} or None

@@ -342,6 +342,23 @@ def test_a_customer_without_contacts_has_no_name_and_anonymized_values_are_dropp
     assert address.first_name is None
 
 
+def test_anonymized_names_are_dropped_from_the_customer_as_from_its_address() -> None:
+    raw = customer(
+        "1005832001",
+        "*****",
+        company_address(country="DE", region="DE-BY"),
+        [{"firstName": "*****", "lastName": "*****"}],
+        datetime(2024, 2, 29, tzinfo=UTC),
+    )
+
+    result = mapping.customer(mapping.parse_customer(raw))
+
+    assert result.first_name is None and result.last_name is None
+    assert "company_name" not in (result.custom_fields or {})
+    [address] = result.shipping_addresses or []
+    assert address.first_name is None and address.last_name is None
+
+
 def test_a_customer_without_a_usable_address_has_no_shipping_addresses() -> None:
     raw = customer("c1", "Nowhere Ltd", {}, [{"firstName": "Ada"}], datetime(2024, 1, 1))
     raw["companyProfile"]["address"] = {"country": "", "city": "*****"}

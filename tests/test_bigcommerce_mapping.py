@@ -287,6 +287,16 @@ def test_customer_without_addresses_or_names() -> None:
     assert customer.model_dump(exclude_none=True) == {"id": "7"}
 
 
+def test_anonymized_names_email_and_company_are_dropped() -> None:
+    customer = bc.customer(
+        bc.parse(
+            bc.BCCustomer,
+            {"id": 7, "first_name": "*****", "last_name": "R*", "email": "*", "company": "**"},
+        )
+    )
+    assert customer.model_dump(exclude_none=True) == {"id": "7"}
+
+
 # Items and deliveries
 
 
