@@ -17,8 +17,12 @@ _DIGITS = re.compile(r"(\d+)")
 
 
 def natural_key(text: str) -> tuple[Any, ...]:
-    """`#A9` before `#A10`: digit runs compare as numbers."""
-    return tuple(int(part) if part.isdigit() else part.casefold() for part in _DIGITS.split(text))
+    """`#A9` before `#A10`: digit runs compare as numbers. The split puts them at the odd
+    places; `isdigit` would also take a superscript or circled digit, which `int` refuses."""
+    return tuple(
+        int(part) if place % 2 else part.casefold()
+        for place, part in enumerate(_DIGITS.split(text))
+    )
 
 
 def matches_search(order: Order, search: str | None) -> bool:

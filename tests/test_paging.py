@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from starlette.testclient import TestClient
 
+from adapters.demo import DemoAdapter
 from adapters.paging import natural_key
 from tests.conftest import R, RecordingDemoAdapter, decode
 
@@ -98,6 +99,40 @@ def test_item_walks_return_every_item_once_in_order(
         expected = [i["id"] for i in sorted(raw, key=item_key(field), reverse=direction == "desc")]
     assert [i["id"] for i in items] == expected
     assert pages == -(-len(raw) // limit)
+
+
+@pytest.mark.parametrize(
+    ("lower", "higher"),
+    [("#A9", "#A10"), ("a2", "A10"), ("SKU-1²", "SKU-2"), ("1", "①"), ("x٣", "x10")],
+)
+def test_natural_order_counts_only_decimal_digits_as_numbers(lower: str, higher: str) -> None:
+    assert natural_key(lower) < natural_key(higher)
+
+
+class OddlyNumberedDemo(DemoAdapter):
+    """Order numbers and SKUs as a platform may send them, with a superscript digit."""
+
+    async def open(self) -> None:
+        await super().open()
+        orders = self._orders["cus_john"]
+        first = orders[0]
+        items = list(first.items or [])
+        items[0] = items[0].model_copy(update={"sku": "SKU-2²"})
+        orders[0] = first.model_copy(update={"order_number": "#US1²", "items": items})
+
+
+def test_sorting_by_a_number_with_a_superscript_digit_is_served(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(OddlyNumberedDemo())
+    by_number = client.get(f"{R}/customers/cus_john/orders?order_by=order_number:asc")
+    by_sku = client.get(
+        f"{R}/customers/cus_john/orders/{JOHN_ORDERS[0]['id']}/items?order_by=sku:asc"
+    )
+    assert by_number.status_code == 200, by_number.text
+    assert "#US1²" in [order["order_number"] for order in decode(by_number)["_embedded"]["orders"]]
+    assert by_sku.status_code == 200, by_sku.text
+    assert "SKU-2²" in [item["sku"] for item in decode(by_sku)["_embedded"]["items"]]
 
 
 def test_limit_above_100_is_clamped(client: TestClient) -> None:
