@@ -80,6 +80,8 @@ PUBLIC_API = "https://api.bigcommerce.com"
 PAGE_MAX = 250
 """BigCommerce's largest V2 page."""
 QUOTA_MARGIN_S = 0.05
+MAX_QUOTA_WAIT_S = 60.0
+"""The longest wait a quota reset is taken to mean (its windows last 30 s)."""
 SHIPMENT_ORDERS_PER_PAGE = 10
 """How many of the customer's orders one page of shipments reads: one or two `/v2/orders`
 calls, then shipments and product lines (two calls) of each of them that shipped."""
@@ -170,7 +172,7 @@ class RateWindow:
         reset_ms = _header_int(headers, "x-rate-limit-time-reset-ms")
         if left is None or reset_ms is None:
             return
-        self._blocked_until = self._clock() + reset_ms / 1000 if left <= 0 else 0.0
+        self._blocked_until = self._clock() + _quota_wait(reset_ms) if left <= 0 else 0.0
 
     def wait(self) -> float:
         """Seconds until the quota allows another call; 0 when it does now."""
@@ -671,9 +673,9 @@ def _quota_reset(response: PlatformResponse | None) -> float | None:
     """After a 429, BigCommerce says when its quota window resets; else honour Retry-After."""
     if response is None:
         return None
-    reset_ms = response.headers.get("x-rate-limit-time-reset-ms")
-    if response.status_code == 429 and reset_ms and reset_ms.isdigit():
-        return int(reset_ms) / 1000
+    reset_ms = _header_int(response.headers, "x-rate-limit-time-reset-ms")
+    if response.status_code == 429 and reset_ms is not None:
+        return _quota_wait(reset_ms)
     return retry_after_seconds(response.headers.get("retry-after"))
 
 
@@ -759,8 +761,18 @@ def _order_path(order_id: str) -> str:
 
 
 def _header_int(headers: ResponseHeaders, name: str) -> int | None:
+    """A count in ASCII digits; `isdigit` alone also takes a superscript, which `int`
+    refuses, and a number of thousands of digits is no count."""
     value = headers.get(name, "").strip()
-    return int(value) if value.isdigit() else None
+    if len(value) > 18 or not (value.isascii() and value.isdigit()):
+        return None
+    return int(value)
+
+
+def _quota_wait(reset_ms: int) -> float:
+    """Seconds until the quota resets, at most `MAX_QUOTA_WAIT_S`: its windows last 30 s, so
+    a longer reset is a garbled header, which must not stop every call for longer."""
+    return min(reset_ms / 1000, MAX_QUOTA_WAIT_S)
 
 
 def _webhook_event(delivery_id: str, delivery: dict[str, Any]) -> WebhookEvent:

@@ -157,15 +157,17 @@ _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")
 """The characters `quote` leaves as they are."""
 
 
+MAX_RETRY_AFTER_DIGITS = 9
+"""A `Retry-After` of more digits (over 30 years) is garbled, not a wait."""
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """`Retry-After` as seconds from now: either delta-seconds or an HTTP date."""
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
+    if value.isascii() and value.isdigit():  # delay-seconds is digits only: no "nan", no "1e9"
+        return float(value) if len(value) <= MAX_RETRY_AFTER_DIGITS else None
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):

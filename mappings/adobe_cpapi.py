@@ -290,5 +290,6 @@ def return_order(
 
 
 def _line_number(text: str) -> int | str:
-    """CPAPI line numbers are integers; the model keeps them as text."""
-    return int(text) if text.isdigit() else text
+    """CPAPI line numbers are integers; the model keeps them as text. Only ASCII digits
+    are sent back as a number: `isdigit` also takes a superscript, which `int` refuses."""
+    return int(text) if text.isascii() and text.isdigit() else text

@@ -437,3 +437,16 @@ def test_numeric_ids_are_read_as_text() -> None:
     parsed = mapping.parse_order({**raw, "orderId": 5120008217, "customerId": 1005831871})
 
     assert (parsed.order_id, parsed.customer_id) == ("5120008217", "1005831871")
+
+
+@pytest.mark.parametrize(("number", "sent"), [(3, 3), ("3²", "3²"), ("٣", "٣")])
+def test_a_return_sends_line_numbers_as_cpapi_numbers_only_when_they_are_ascii_digits(
+    number: int | str, sent: int | str
+) -> None:
+    raw = order("5120009001", "1005832000", "NEW", "1000", datetime(2026, 11, 2, tzinfo=UTC), [])
+    raw["lineItems"] = [{**line(1, STOCK, 2, order_id="5120009001"), "extLineItemNumber": number}]
+    original = mapping.parse_order(raw)
+
+    body = mapping.return_order(original, [(original.line_items[0], 1)])
+
+    assert body["lineItems"][0]["extLineItemNumber"] == sent

@@ -618,3 +618,30 @@ async def test_rejected_token_is_marked_as_rejected_credentials(
     with pytest.raises(UpstreamUnavailable) as caught:
         await adapter.get_customer(fx.ANA)
     assert caught.value.credentials_rejected
+
+
+@pytest.mark.parametrize("reset_ms", ["²", "9" * 5000, "1e9", "-5", ""])
+async def test_a_429_whose_quota_reset_is_no_number_says_no_wait(
+    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator, clock: Clock, reset_ms: str
+) -> None:
+    busy = {"X-Rate-Limit-Time-Reset-Ms": reset_ms, "X-Rate-Limit-Requests-Left": "0"}
+    emulator.fail_next(429, headers=busy, times=5)
+    with deadline_after(8.0), pytest.raises(UpstreamUnavailable) as caught:
+        await adapter.get_customer(fx.ANA)
+    assert caught.value.retry_after is None
+    emulator.reset()
+    with deadline_after(8.0):
+        assert (await adapter.get_customer(fx.ANA)).id == fx.ANA
+
+
+async def test_a_quota_reset_past_any_window_is_waited_for_a_minute_at_most(
+    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator, clock: Clock
+) -> None:
+    busy = {"X-Rate-Limit-Time-Reset-Ms": "9" * 15, "X-Rate-Limit-Requests-Left": "0"}
+    emulator.fail_next(429, headers=busy)
+    with deadline_after(8.0), pytest.raises(UpstreamUnavailable) as caught:
+        await adapter.get_customer(fx.ANA)
+    assert caught.value.retry_after == 60.0
+    clock.advance(60.0)
+    with deadline_after(8.0):
+        assert (await adapter.get_customer(fx.ANA)).id == fx.ANA

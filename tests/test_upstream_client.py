@@ -40,6 +40,7 @@ from adapters.http import (
 from adapters.http1 import ProtocolError
 from adapters.responses import PlatformResponse
 from adapters.writing import write_once
+from bridge.errors import error_of
 from tests.conftest import ManualClock
 from tests.emulators.faults import FaultPlatform, Step, resetting_server
 from tests.servers import serve
@@ -169,6 +170,22 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert retry_after_seconds(format_datetime(now - timedelta(seconds=90), usegmt=True), now) == 0
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400", "1_000", "-5", "²", "9" * 5000])
+def test_retry_after_that_is_no_delay_in_seconds_is_none(value: str) -> None:
+    assert retry_after_seconds(value) is None
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
+async def test_a_garbled_retry_after_is_unavailable_without_a_wait(
+    client: UpstreamClient, platform: FaultPlatform, value: str
+) -> None:
+    platform.then(*[Step(status=503, headers={"Retry-After": value})] * 3)
+    with pytest.raises(UpstreamUnavailable) as caught:
+        await client.send("GET", "/x")
+    assert caught.value.retry_after is None
+    assert error_of(caught.value).response().status_code == 503
 
 
 async def test_fresh_headers_are_prepared_for_every_attempt(
