@@ -62,6 +62,9 @@ class ReadinessBody(BaseModel):
     `credentials_rejected`."""
     breaker: BreakerState
     """The worst state of the platform's circuit breakers."""
+    redis: Literal["reachable", "unreachable"] | None = None
+    """Whether the Redis the replicas share answers; only with `ERC_BRIDGE_REDIS_URL`. It
+    does not decide readiness."""
 
 
 BODIES: dict[str, tuple[type[BaseModel], str]] = {
@@ -94,13 +97,15 @@ ERRORS = {
     "403": "The credentials do not grant the route's scope",
     "404": "No such customer, order or cart (an order of another customer included), or "
     "`brand` names another brand than this store's",
+    "408": "The request's headers, or its body, did not arrive in time (`request_timeout`)",
     "414": f"The path exceeds {MAX_PATH_BYTES} or the query string {MAX_QUERY_BYTES} bytes",
     "429": "Too many failed authentications from this address",
     "431": "The request headers are too large",
     "500": "A bug, logged with the request id",
     "501": "The platform adapter cannot serve this route",
     "502": "The platform answered with an error or an unusable body",
-    "503": "The platform is unavailable",
+    "503": "The platform is unavailable (`upstream_unavailable`), or the bridge holds as many "
+    "connections as it takes (`unavailable`)",
     "504": "The platform did not answer in time",
 }
 
@@ -119,7 +124,8 @@ WRITE_ERRORS = {
     "501": "Writes are off (`ERC_BRIDGE_WRITES`), or the platform adapter cannot serve this route",
     "503": "The platform is unavailable (`upstream_unavailable`; a connection lost after the "
     "write was sent may still have changed the order), or the Idempotency-Key could not be "
-    "checked across replicas in time (`unavailable`, nothing written)",
+    "checked across replicas in time, or the bridge holds as many connections as it takes "
+    "(`unavailable`, nothing written)",
     "504": "The platform did not answer in time, or did not confirm the change "
     "(`upstream_timeout`): the change may or may not have been made",
 }
@@ -441,6 +447,13 @@ def _token_path(refs: dict[str, dict[str, Any]]) -> dict[str, Any]:
                     **error,
                 },
                 "401": {"description": "invalid_client", **error},
+                **{
+                    status: {
+                        "description": ERRORS[status],
+                        "content": _json_content(refs["ErrorBody"]),
+                    }
+                    for status in ("408", "414", "431")
+                },
                 "429": {
                     "description": "Too many failed authentications from this address",
                     **error,
@@ -497,6 +510,13 @@ def _metrics_path(refs: dict[str, Any]) -> dict[str, Any]:
                     "headers": {"WWW-Authenticate": _header("The accepted scheme")},
                     "content": _json_content(refs["ErrorBody"]),
                 },
+                "429": {
+                    "description": ERRORS["429"],
+                    "headers": {
+                        "Retry-After": {**_header("Seconds to wait", "integer"), "required": True}
+                    },
+                    "content": _json_content(refs["ErrorBody"]),
+                },
             },
         }
     }
@@ -539,6 +559,7 @@ def _webhook_path(refs: dict[str, Any]) -> dict[str, Any]:
                 "401": refused("Not acted on: the delivery does not prove its sender"),
                 "404": refused("This bridge receives no webhooks for that adapter"),
                 # The front door's bounds hold on every path, this one's too.
+                "408": refused(ERRORS["408"]),
                 "414": refused(ERRORS["414"]),
                 "431": refused(ERRORS["431"]),
             },

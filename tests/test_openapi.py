@@ -27,8 +27,10 @@ from starlette.testclient import TestClient
 from adapters.demo import DemoAdapter
 from bridge.app import create_app
 from bridge.auth import CUSTOMERS_READ, ORDERS_READ, ORDERS_WRITE
+from bridge.oauth import TOKEN_PATH
 from bridge.openapi import BODIES
 from bridge.routes import ERC_ROUTES, PREFIXES, SLOT_ROUTES
+from bridge.webhooks import PATH as WEBHOOK_PATH
 from bridge.writes import WRITE_ROUTES
 from tests.conftest import AUTH, CLIENT_ID, CLIENT_SECRET, OAUTH_CLIENT, TOKEN_SECRET, decode
 from tests.conftest import settings as bridge_settings
@@ -197,6 +199,27 @@ def test_every_erc_answer_says_it_is_private(document: dict[str, Any]) -> None:
     assert len(answers) > 26
     for path, status, response in answers:
         assert "Cache-Control" in response["headers"], (path, status)
+
+
+def test_the_front_doors_refusals_are_documented_wherever_it_guards(
+    document: dict[str, Any],
+) -> None:
+    guarded = [
+        (path, operation)
+        for path, item in document["paths"].items()
+        if path.startswith(PREFIXES) or path in (TOKEN_PATH, WEBHOOK_PATH)
+        for operation in item.values()
+    ]
+    assert len(guarded) > 26
+    for path, operation in guarded:
+        assert {"408", "414", "431"} <= set(operation["responses"]), path
+
+
+def test_metrics_say_they_may_be_refused_for_failed_authentications(
+    document: dict[str, Any],
+) -> None:
+    too_many = document["paths"]["/metrics"]["get"]["responses"]["429"]
+    assert too_many["headers"]["Retry-After"]["required"] is True
 
 
 def test_write_bodies_say_their_constraints(document: dict[str, Any]) -> None:

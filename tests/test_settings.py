@@ -17,6 +17,7 @@ from adapters.demo import DemoAdapter
 from bridge.app import create_app
 from bridge.config import StartupError, load_configuration, load_settings
 from bridge.environment import known_variables, unknown_variables
+from bridge.openapi import ReadinessBody
 from bridge.settings import MIN_SECRET_BYTES, BridgeSettings
 from tests.redis_server import RedisServer, redis_server
 
@@ -162,7 +163,9 @@ def test_a_day_long_lifetime_serves_with_redis(
     with TestClient(bridge) as client:
         for _ in range(2):  # filled, then read back
             assert client.get("/erc/ecommerce/connections/customers/cus_ana").status_code == 200
-        assert client.get("/readyz").json()["redis"] == "reachable"
+        readiness = client.get("/readyz").json()
+    assert readiness["redis"] == "reachable"
+    ReadinessBody.model_validate(readiness)  # as the OpenAPI document says it
 
 
 # Unknown variables.
