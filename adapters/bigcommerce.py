@@ -32,6 +32,7 @@ from adapters.base import (
     OrderPage,
     ProductPage,
     ProductSearch,
+    Resume,
     ShipmentListRequest,
     ShipmentPage,
     WriteResult,
@@ -311,44 +312,42 @@ class BigCommerceAdapter(HTTPAdapter):
 
     async def list_products(self, request: ProductSearch) -> ProductPage:
         """Visible catalog products; `search` is BigCommerce's `keyword` (name, SKU,
-        description, brand). One round a page: the catalog call and, alongside it, the
-        store's currency unless it is kept (`_store_currency`)."""
-        resume = request.resume or {}
-        asked = min(max(request.limit, 1), PAGE_MAX)
-        page_number, limit = resume.get("page", 1), resume.get("limit", asked)
-        if not isinstance(page_number, int) or not isinstance(limit, int) or page_number < 1:
-            page_number, limit = 1, asked
-        params: dict[str, str | int] = {
-            "include": "variants,images,options",
-            "is_visible": "true",
-            "page": page_number,
-            "limit": limit,
-        }
+        description, brand). The cursor holds where the next page starts, so each request's
+        own `limit` is honoured (`_slice`). One round a page while the limit stays the same:
+        the catalog call and, alongside it, the store's currency unless it is kept
+        (`_store_currency`)."""
+        limit = min(max(request.limit, 1), PAGE_MAX)
+        offset = _catalog_offset(request.resume)
+        params: dict[str, str | int] = {"include": "variants,images,options", "is_visible": "true"}
         if request.search:
             params["keyword"] = request.search
+
+        async def catalog_page(page: int, size: int) -> tuple[list[shelf.BCCatalogProduct], bool]:
+            raw = await self.get_json(
+                "/v3/catalog/products",
+                endpoint=CATALOG_ENDPOINT,
+                params={**params, "page": page, "limit": size},
+            )
+            with readable(PLATFORM, CATALOG_ENDPOINT):
+                found = bc.parse(shelf.BCCatalogPage, _or_empty(raw, {"data": []}))
+            return found.data, found.has_more
+
         store = (
             None
             if self.holds(STORE_ENDPOINT, {})
             else Ahead(lambda: self.read_ahead(STORE_ENDPOINT, endpoint=STORE_ENDPOINT, params={}))
         )
         try:
-            raw = await self.get_json(
-                "/v3/catalog/products", endpoint=CATALOG_ENDPOINT, params=params
-            )
-            with readable(PLATFORM, CATALOG_ENDPOINT):
-                page = bc.parse(shelf.BCCatalogPage, _or_empty(raw, {"data": []}))
-            if not page.data:
+            found, more = await _slice(catalog_page, start=offset, count=limit)
+            if not found:
                 return ProductPage(products=[])
             currency = await self._store_currency(store)
         finally:
             if store is not None:
                 store.settle()
         with readable(PLATFORM, CATALOG_ENDPOINT):
-            products = [shelf.product(found, currency=currency) for found in page.data]
-        return ProductPage(
-            products=products,
-            resume={"page": page_number + 1, "limit": limit} if page.has_more else None,
-        )
+            products = [shelf.product(product, currency=currency) for product in found]
+        return ProductPage(products=products, resume={"offset": offset + limit} if more else None)
 
     async def get_cart(self, *, cart_id: str | None = None, customer_id: str | None = None) -> Cart:
         """By id only: BigCommerce's API has no lookup of a customer's cart."""
@@ -527,18 +526,14 @@ class BigCommerceAdapter(HTTPAdapter):
     async def _orders_slice(
         self, customer: str, sort: str, *, start: int, count: int
     ) -> list[bc.BCOrder]:
-        """Orders `start` to `start + count` of the customer's list, in pages of `count`."""
-        first = start // count
-        skip = start - first * count
-        found: list[bc.BCOrder] = []
-        page = first + 1
-        while len(found) < skip + count:
-            batch = await self._orders_page(customer, sort, page=page, limit=count)
-            found.extend(batch)
-            if len(batch) < count:
-                break
-            page += 1
-        return found[skip : skip + count]
+        """Orders `start` to `start + count` of the customer's list."""
+
+        async def orders_page(page: int, size: int) -> tuple[list[bc.BCOrder], bool]:
+            batch = await self._orders_page(customer, sort, page=page, limit=size)
+            # A V2 list does not say whether another page follows; a short one is the last.
+            return batch, len(batch) == size
+
+        return (await _slice(orders_page, start=start, count=count))[0]
 
     async def _every_order(self, customer: str) -> list[bc.BCOrder]:
         return await _every_page(
@@ -677,6 +672,35 @@ def _quota_reset(response: PlatformResponse | None) -> float | None:
     if response.status_code == 429 and reset_ms is not None:
         return _quota_wait(reset_ms)
     return retry_after_seconds(response.headers.get("retry-after"))
+
+
+async def _slice(
+    read: Callable[[int, int], Awaitable[tuple[list[M], bool]]], *, start: int, count: int
+) -> tuple[list[M], bool]:
+    """Records `start` to `start + count` of a list BigCommerce pages, and whether more follow
+    a full window. `read(page, size)` gives one of BigCommerce's pages and whether another
+    may follow it. Pages of `count` records are read: the one the window starts in, and the
+    next when the window runs on into it (only when `start` is not a multiple of `count`)."""
+    first_page, skip = divmod(start, count)
+    found: list[M] = []
+    more = True
+    for page in (first_page + 1, first_page + 2):
+        if not more or len(found) >= skip + count:
+            break
+        batch, more = await read(page, count)
+        found.extend(batch)
+    window = found[skip : skip + count]
+    return window, len(window) == count and (more or len(found) > skip + count)
+
+
+def _catalog_offset(resume: Resume | None) -> int:
+    """Where a page of products starts. A cursor holding BigCommerce's page and page size
+    instead, as R7 cursors once did (valid for the cursor lifetime), starts after the pages
+    before that page."""
+    page, size = (resume or {}).get("page"), (resume or {}).get("limit")
+    if isinstance(page, int) and isinstance(size, int) and page >= 1 and size >= 1:
+        return (page - 1) * size
+    return resume_offset(resume)
 
 
 async def _every_page(read: Callable[[int], Awaitable[list[M]]]) -> list[M]:

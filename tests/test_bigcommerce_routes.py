@@ -247,3 +247,19 @@ def test_a_used_up_quota_is_503_with_retry_after(
     assert response.json()["code"] == "upstream_unavailable"
     assert 29 <= int(response.headers["retry-after"]) <= 30
     assert len(emulator.requests) == 1  # the quota was respected: no call made
+
+
+def test_r7_each_page_has_the_limit_its_request_asks(bridge: TestClient) -> None:
+    """The cursor says where the next page starts, not how long it is."""
+    visible = [str(p["id"]) for p in STORE.catalog if p["is_visible"]]
+    shown: list[list[str]] = []
+    cursor: dict[str, str] = {}
+    for limit in (6, 2, 100):
+        response = bridge.get(f"{R}/products", params={"limit": limit, **cursor})
+        assert response.status_code == 200, response.text
+        body = decode(response)
+        shown.append([p["id"] for p in body["_embedded"]["products"]])
+        link = body["_links"].get("next")
+        cursor = {"cursor": parse_qs(urlsplit(link["href"]).query)["cursor"][0]} if link else {}
+    assert shown == [visible[:6], visible[6:8], visible[8:]]
+    assert cursor == {}

@@ -236,6 +236,75 @@ async def test_a_keyword_search_is_paged_too(adapter: BigCommerceAdapter) -> Non
     assert [len(page.products) for page in pages] == [6, 6, 6, 2]
 
 
+def visible_ids(emulator: BigCommerceEmulator) -> list[str]:
+    return [str(p["id"]) for p in emulator.store.catalog if p["is_visible"]]
+
+
+def catalog_pages_read(emulator: BigCommerceEmulator, since: int = 0) -> list[tuple[int, int]]:
+    """The (page, limit) of every catalog call from the `since`-th call on."""
+    return [
+        (int(r.param("page") or 0), int(r.param("limit") or 0))
+        for r in emulator.requests[since:]
+        if r.resource == "/v3/catalog/products"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "pages_read", "more"),
+    [
+        # Products 6 and 7 are BigCommerce's page 4 of 2.
+        pytest.param(6, 2, [(4, 2)], True, id="smaller"),
+        # Products 2 to 6 start inside BigCommerce's page 1 of 5 and end in its page 2.
+        pytest.param(2, 5, [(1, 5), (2, 5)], True, id="larger"),
+        # Products 21 to 23 lie inside page 4 of 6, which says no page follows it.
+        pytest.param(21, 6, [(4, 6)], False, id="last"),
+    ],
+)
+async def test_a_changed_limit_after_a_cursor_reads_only_the_pages_holding_the_next(
+    adapter: BigCommerceAdapter,
+    emulator: BigCommerceEmulator,
+    first: int,
+    then: int,
+    pages_read: list[tuple[int, int]],
+    more: bool,
+) -> None:
+    first_page = await adapter.list_products(ProductSearch(limit=first))
+    before = len(emulator.requests)
+    page = await adapter.list_products(ProductSearch(limit=then, resume=first_page.resume))
+    assert [p.id for p in page.products] == visible_ids(emulator)[first : first + then]
+    assert (page.resume is not None) is more
+    assert catalog_pages_read(emulator, before) == pages_read
+
+
+async def test_pages_of_changing_limits_walk_the_catalog_without_a_gap_or_a_repeat(
+    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator
+) -> None:
+    visible = visible_ids(emulator)
+    limits = [5, 3, 7, 2, 7]  # the last page, products 17 to 23, ends the catalog
+    assert sum(limits) == len(visible)
+    pages = [await adapter.list_products(ProductSearch(limit=limits[0]))]
+    for limit in limits[1:]:
+        assert pages[-1].resume is not None
+        pages.append(
+            await adapter.list_products(ProductSearch(limit=limit, resume=pages[-1].resume))
+        )
+    assert [p.id for page in pages for p in page.products] == visible
+    assert [len(page.products) for page in pages] == limits
+    assert pages[-1].resume is None
+
+
+async def test_a_cursor_naming_bigcommerces_page_and_limit_still_resumes_there(
+    adapter: BigCommerceAdapter, emulator: BigCommerceEmulator
+) -> None:
+    """What cursors said before they said the offset: page 3 of 4 starts at product 8."""
+    older = {"page": 3, "limit": 4}
+    same = await adapter.list_products(ProductSearch(limit=4, resume=older))
+    smaller = await adapter.list_products(ProductSearch(limit=3, resume=older))
+    assert [p.id for p in same.products] == visible_ids(emulator)[8:12]
+    assert [p.id for p in smaller.products] == visible_ids(emulator)[8:11]
+    assert same.resume == {"offset": 12}
+
+
 async def test_a_product_with_options_variants_images_and_stock(
     adapter: BigCommerceAdapter, emulator: BigCommerceEmulator
 ) -> None:
