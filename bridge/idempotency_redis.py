@@ -12,6 +12,14 @@ A running record expires after `running_ttl_s` (the write's deadline and a margi
 replica that died mid-write holds the key no longer than that. An answer is kept for
 `TTL_S` (24 h).
 
+An answer Redis does not take at once (slow, unreachable) is not given up: it is stored
+again in the background, waiting longer each time, until Redis takes it, the answer's
+24 h are over or the bridge closes; meanwhile other replicas answer 409 (running). A
+running record that expired meanwhile (or was evicted, or lost with Redis) is made
+again with the answer, unless another request has claimed the key since: a claim is
+never overwritten. At most `MAX_RETRYING` answers wait so; past that, an answer is kept
+only in this process and its record in Redis expires as a dead replica's would.
+
 A claim Redis does not answer in time, or whose connection is lost once it was sent, may
 still have been taken there: the request is refused (503, to be repeated) rather than
 written, and its record is released if Redis lets it, else it expires as a dead replica's
@@ -27,11 +35,11 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import orjson
 import structlog
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 from redis.exceptions import AuthenticationError, BusyLoadingError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -45,6 +53,14 @@ Argument = bytes | str | int
 RUNNING_MARGIN_S = 30.0
 """Past the write's deadline, how long a running record may wait for its answer: the
 write settles its record after the deadline cut it (a re-read, the audit line)."""
+MAX_RETRYING = 1_000
+"""Answers Redis did not take that are stored again in the background at once: bounds
+what an outage holds in memory."""
+RETRY_FIRST_S = 0.05
+"""The least first wait before an answer is stored again. The wait is Redis's quiet
+period after a failure (no command goes to Redis before it ends), doubling each time up
+to `RETRY_MAX_S`."""
+RETRY_MAX_S = 10.0
 
 # KEYS[1] the record; ARGV fingerprint, token, running expiry (ms). Nothing when the
 # record was created for this request, else its fingerprint, status, body and headers.
@@ -57,13 +73,19 @@ end
 return redis.call('HMGET', KEYS[1], 'fingerprint', 'status', 'body', 'headers')
 """
 
-# KEYS[1] the record; ARGV token, status, body, headers (JSON), expiry (ms).
+# KEYS[1] the record; ARGV token, fingerprint, status, body, headers (JSON), expiry (ms).
+# 1 when the answer is kept, 0 when another request holds the key. A record that is gone
+# (its running expiry passed while Redis did not take the answer, or it was evicted) is
+# made again: the key is still this write's, no other has claimed it since.
 _FINISH = """
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
+local token = redis.call('HGET', KEYS[1], 'token')
+if not token then
+  redis.call('HSET', KEYS[1], 'fingerprint', ARGV[2], 'token', ARGV[1])
+elseif token ~= ARGV[1] then
   return 0
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'body', ARGV[3], 'headers', ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('HSET', KEYS[1], 'status', ARGV[3], 'body', ARGV[4], 'headers', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return 1
 """
 
@@ -98,6 +120,33 @@ def _not_run(error: RedisError) -> bool:
     return isinstance(error, RedisConnectionError) and "connecting to" in str(error)
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """A claim this process holds in Redis: its token proves it its own."""
+
+    token: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class _Finished:
+    """An answer to keep in Redis under `claimed`, until `kept_until` (the store's clock)."""
+
+    record: str
+    claimed: _Claimed
+    answer: Answer
+    kept_until: float
+
+
+def _not_kept(reason: str) -> None:
+    log.error(
+        "idempotency_answer_not_kept",
+        reason=reason,
+        detail="a write's answer is kept in this process only: a repeat on another "
+        "replica may write again once the claim in Redis expires",
+    )
+
+
 def _lookup_of(found: list[bytes | None], fingerprint: str) -> Lookup:
     """What a record another request claimed means for this one."""
     stored_fingerprint, status, body, headers = found
@@ -119,16 +168,21 @@ class RedisIdempotencyStore:
         running_ttl_s: float,
         ttl_s: float = TTL_S,
         clock: Callable[[], float] = time.monotonic,
+        max_retrying: int = MAX_RETRYING,
     ) -> None:
         self.shared = shared
         self.memory = MemoryIdempotencyStore(ttl_s=ttl_s, clock=clock)
         self._running_ms = round(running_ttl_s * 1000)
-        self._kept_ms = round(ttl_s * 1000)
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._max_retrying = max_retrying
+        self.retrying: set[asyncio.Task[None]] = set()
+        """Answers being stored again in the background (see the module docstring)."""
         self._claim = shared.client.register_script(_CLAIM)
         self._finish = shared.client.register_script(_FINISH)
         self._release = shared.client.register_script(_RELEASE)
-        self._tokens: dict[tuple[str, str], str] = {}
-        """This process's claims in Redis, by caller and key: what proves them its own."""
+        self._claims: dict[tuple[str, str], _Claimed] = {}
+        """This process's claims in Redis, by caller and key."""
 
     def _key(self, owner: str, key: str) -> str:
         digest = hashlib.sha256(b"%d:%s%s" % (len(owner), owner.encode(), key.encode()))
@@ -162,7 +216,7 @@ class RedisIdempotencyStore:
             return local
         [found] = answer
         if found is None:
-            self._tokens[(owner, key)] = token
+            self._claims[(owner, key)] = _Claimed(token, fingerprint)
             return local
         await self.memory.release(owner, key)
         return _lookup_of(found, fingerprint)
@@ -185,25 +239,72 @@ class RedisIdempotencyStore:
 
     async def finish(self, owner: str, key: str, answer: Answer) -> None:
         await self.memory.finish(owner, key, answer)
-        headers = _headers_json(answer.headers)
-        await self._settle(
-            self._finish, owner, key, answer.status, answer.body, headers, self._kept_ms
+        claimed = self._claims.pop((owner, key), None)
+        if claimed is None:
+            return
+        finished = _Finished(
+            self._key(owner, key), claimed, answer, kept_until=self._clock() + self._ttl_s
         )
+        if not await self._keep(finished):
+            self._keep_trying(finished)
 
     async def release(self, owner: str, key: str) -> None:
         await self.memory.release(owner, key)
-        await self._settle(self._release, owner, key)
-
-    async def _settle(
-        self, script: AsyncScript, owner: str, key: str, *arguments: Argument
-    ) -> None:
-        """Run `script` on this request's record in Redis, if it claimed one there."""
-        token = self._tokens.pop((owner, key), None)
-        if token is None:
+        claimed = self._claims.pop((owner, key), None)
+        if claimed is None:
             return
         record = self._key(owner, key)
 
-        async def settle(client: Redis) -> None:
-            await script(keys=[record], args=[token, *arguments])
+        async def release(client: Redis) -> None:
+            await self._release(keys=[record], args=[claimed.token])
 
-        await self.shared.run(settle, otherwise=None)
+        # Not retried: a running record left behind costs 409s until it expires, no write.
+        await self.shared.run(release, otherwise=None)
+
+    async def _keep(self, finished: _Finished) -> bool:
+        """Store `finished`'s answer in Redis: whether Redis answered (it took the answer,
+        or another request holds the key)."""
+        answer = finished.answer
+        arguments: list[Argument] = [
+            finished.claimed.token,
+            finished.claimed.fingerprint,
+            answer.status,
+            answer.body,
+            _headers_json(answer.headers),
+            max(1, round((finished.kept_until - self._clock()) * 1000)),
+        ]
+
+        async def keep(client: Redis) -> bool:
+            await self._finish(keys=[finished.record], args=arguments)
+            return True
+
+        return await self.shared.run(keep, otherwise=False)
+
+    def _keep_trying(self, finished: _Finished) -> None:
+        """Store `finished`'s answer in the background (see the module docstring)."""
+        if len(self.retrying) >= self._max_retrying:
+            _not_kept("too many answers wait for Redis")
+            return
+        log.warning(
+            "idempotency_answer_deferred",
+            detail="Redis did not take a write's answer: stored again in the background",
+        )
+        task = self.shared.until_closed(self._keep_until_taken(finished))
+        self.retrying.add(task)
+        task.add_done_callback(self._stopped_trying)
+
+    async def _keep_until_taken(self, finished: _Finished) -> None:
+        wait_s = max(self.shared.retry_after_s, RETRY_FIRST_S)
+        while self._clock() + wait_s < finished.kept_until:
+            await asyncio.sleep(wait_s)
+            if await self._keep(finished):
+                log.info("idempotency_answer_kept", detail="Redis took a deferred answer")
+                return
+            wait_s = min(wait_s * 2, RETRY_MAX_S)
+        _not_kept("Redis did not take it for a day")
+
+    def _stopped_trying(self, task: asyncio.Task[None]) -> None:
+        self.retrying.discard(task)
+        # Said here, not in the task: a task cancelled before it began never runs.
+        if task.cancelled():
+            _not_kept("closed before Redis took it")
