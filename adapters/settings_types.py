@@ -8,14 +8,20 @@ those declarations (`python -m bridge.settings_doc --write`). A rule breaks with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from pydantic import AfterValidator, BeforeValidator, SecretStr
 from pydantic_settings import NoDecode
+from redis.asyncio import ConnectionPool
+from redis.exceptions import RedisError
 
 T = TypeVar("T")
+
+_OPTION_NAME = re.compile(r"[a-z_]+")
+"""What every query option redis-py takes looks like."""
 
 MIN_SECRET_BYTES = 32
 """RFC 7518 §3.2: an HS256 key is at least as long as the hash output. Every other secret
@@ -161,15 +167,46 @@ OptionalBaseURL = Annotated[
 """A BaseURL; blank is the same as unset."""
 
 
+def _redis_refusal(url: str) -> Exception | None:
+    """What redis-py raises building a connection from `url`, which it does only at the
+    first command; built here without connecting. None when it builds one."""
+    try:
+        ConnectionPool.from_url(url).make_connection()  # type: ignore[no-untyped-call]
+    except (TypeError, ValueError, RedisError) as exc:
+        return exc
+    return None
+
+
+def _unusable_option(url: str) -> str:
+    """Why redis-py cannot use the URL, naming the query option it cannot use (each is
+    tried alone). Only a name that reads as one is said: the rest of the URL, a password
+    with a stray `?` too, may be a secret."""
+    parts = urlsplit(url)
+    for option in filter(None, parts.query.split("&")):
+        name = unquote_plus(option.partition("=")[0])
+        refusal = _redis_refusal(urlunsplit(parts._replace(query=option)))
+        if refusal is None or not _OPTION_NAME.fullmatch(name):
+            continue
+        if isinstance(refusal, TypeError):  # the connection is handed every unparsed option
+            tls = name.startswith("ssl_") and parts.scheme != "rediss"
+            hint = " (TLS needs a rediss:// URL)" if tls else ""
+            return f"query option {name!r} is not one redis-py takes{hint}"
+        return f"query option {name!r} has a value redis-py cannot use"
+    return "is not a URL redis-py can use"
+
+
 def _redis_url(value: SecretStr) -> SecretStr:
-    parts = urlsplit(value.get_secret_value().strip())
+    url = value.get_secret_value().strip()
+    parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
         raise ValueError("must be a redis://, rediss:// or unix:// URL")
     try:
         parts.port  # noqa: B018 - read for its check of the port
     except ValueError:
         raise ValueError("must name a port from 0 to 65535, if any") from None
-    return SecretStr(value.get_secret_value().strip())
+    if _redis_refusal(url) is not None:
+        raise ValueError(_unusable_option(url))
+    return SecretStr(url)
 
 
 OptionalRedisURL = Annotated[

@@ -82,6 +82,44 @@ def test_a_port_in_use_is_one_line_naming_the_setting(tmp_path: Path) -> None:
     assert "ERC_BRIDGE_PORT or --port" in failure["error"]
 
 
+REDIS_PASSWORD = "redis-pw-5c1e9a"
+UNUSABLE_REDIS_URL = f"redis://:{REDIS_PASSWORD}@127.0.0.1:1/0?ssl_ca_certs=/etc/ssl/ca.pem"
+"""A URL that reads as one and that redis-py still cannot use: TLS options on redis://."""
+
+
+def startup_failure(result: subprocess.CompletedProcess[str]) -> str:
+    """The error of the one JSON line a refused `serve` writes, checked to be all it wrote."""
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    failure = json.loads(line)
+    assert failure["event"] == "startup_failed"
+    return str(failure["error"])
+
+
+def test_serve_refuses_a_redis_url_redis_cannot_use_in_one_line(tmp_path: Path) -> None:
+    env = {"ERC_BRIDGE_REDIS_URL": UNUSABLE_REDIS_URL, "ERC_BRIDGE_PORT": str(free_port())}
+    result = run_cli(tmp_path, "serve", env=env)
+
+    error = startup_failure(result)
+    assert error.startswith("ERC_BRIDGE_REDIS_URL is invalid: query option 'ssl_ca_certs'")
+    assert REDIS_PASSWORD not in result.stderr
+
+
+def test_check_fails_its_configuration_step_on_a_redis_url_redis_cannot_use(
+    tmp_path: Path,
+) -> None:
+    result = run_cli(tmp_path, "check", env={"ERC_BRIDGE_REDIS_URL": UNUSABLE_REDIS_URL})
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    first, *_, last = result.stdout.splitlines()
+    assert first.startswith("FAIL  configuration")
+    assert "ERC_BRIDGE_REDIS_URL is invalid: query option 'ssl_ca_certs'" in first
+    assert last == "check failed: configuration"
+    assert REDIS_PASSWORD not in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize(
     "args", [["adapters"], ["--help"], ["get", "/erc/ecommerce/customers/cus_ana"]]
 )

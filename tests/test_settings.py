@@ -137,6 +137,52 @@ def test_a_redis_url_with_an_unusable_port_stops_startup_without_its_password(ur
     assert "pw-9f2c" not in message
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            "redis://:pw-9f2c@cache:6379/0?ssl_ca_certs=/etc/ssl/ca.pem",
+            "query option 'ssl_ca_certs' is not one redis-py takes (TLS needs a rediss:// URL)",
+        ),
+        ("redis://:pw-9f2c@cache/0?x=1", "query option 'x' is not one redis-py takes"),
+        (
+            "redis://:pw-9f2c@cache/0?socket_timeout=abc",
+            "query option 'socket_timeout' has a value redis-py cannot use",
+        ),
+        (
+            "rediss://:pw-9f2c@cache/0?ssl_cert_reqs=pw-9f2c",
+            "query option 'ssl_cert_reqs' has a value redis-py cannot use",
+        ),
+        ("redis://:?pw-9f2c=x@cache/0", "is not a URL redis-py can use"),
+        (
+            "unix://:pw-9f2c@/run/redis.sock?db=zero",
+            "query option 'db' has a value redis-py cannot use",
+        ),
+    ],
+)
+def test_a_redis_url_with_options_redis_cannot_use_stops_startup_without_its_password(
+    url: str, said: str
+) -> None:
+    with pytest.raises(StartupError) as stopped:
+        load_settings(_env_file=None, redis_url=url)
+    message = str(stopped.value)
+    assert message == f"ERC_BRIDGE_REDIS_URL is invalid: {said}"
+    assert "pw-9f2c" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "rediss://:pw-9f2c@cache:6380/0?ssl_ca_certs=/etc/ssl/ca.pem",
+        "redis://cache/0?socket_keepalive=true&health_check_interval=5",
+        "unix:///run/redis.sock?db=2",
+    ],
+)
+def test_a_redis_url_with_options_redis_takes_is_kept_as_given(url: str) -> None:
+    redis_url = load_settings(_env_file=None, redis_url=url).redis_url
+    assert redis_url is not None and redis_url.get_secret_value() == url
+
+
 # Durations and rates are finite and bounded: Redis takes them as whole milliseconds.
 
 
