@@ -249,6 +249,17 @@ class BridgeSettings(BaseSettings):
         """`ERC_BRIDGE_PLATFORM_RATE=` (as compose passes an unset variable): no budget."""
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("host")
+    @classmethod
+    def _listen_address(cls, value: str) -> str:
+        # Blank, uvicorn would listen on every interface: never what an empty variable
+        # (compose passes an unset one so) or `--host=` meant.
+        if not value.strip():
+            raise ValueError(
+                "must not be empty, nor --host: name the address to listen on (0.0.0.0 for all)"
+            )
+        return value.strip()
+
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:

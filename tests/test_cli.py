@@ -121,6 +121,20 @@ def test_check_fails_its_configuration_step_on_a_redis_url_redis_cannot_use(
 
 
 @pytest.mark.parametrize(
+    ("args", "env"),
+    [(["--host="], {}), ([], {"ERC_BRIDGE_HOST": ""}), ([], {"ERC_BRIDGE_HOST": " "})],
+)
+def test_serve_refuses_a_blank_listen_address_before_listening(
+    tmp_path: Path, args: list[str], env: dict[str, str]
+) -> None:
+    """A blank address would listen on every interface (0.0.0.0 and ::)."""
+    result = run_cli(tmp_path, "serve", *args, "--port", str(free_port()), env=env)
+
+    error = startup_failure(result)
+    assert error.startswith("ERC_BRIDGE_HOST is invalid: must not be empty, nor --host")
+
+
+@pytest.mark.parametrize(
     "args", [["adapters"], ["--help"], ["get", "/erc/ecommerce/customers/cus_ana"]]
 )
 def test_a_reader_that_goes_away_is_no_traceback(tmp_path: Path, args: list[str]) -> None:

@@ -28,6 +28,7 @@ EXAMPLE_SECRET = ROOT / "deploy" / "kubernetes" / "secret.example.yaml"
 SCOPE = "erc-ecommerce-connections-orders:read"
 SHORT = "hidden-short-value"  # 18 bytes
 LONG = "hidden-long-value-0123456789abcdef"  # 34 bytes
+BLANK_HOST = "must not be empty, nor --host: name the address to listen on (0.0.0.0 for all)"
 
 ELASTICPATH = {
     "ERC_BRIDGE_ADAPTER": "elasticpath",
@@ -181,6 +182,17 @@ def test_a_redis_url_with_options_redis_cannot_use_stops_startup_without_its_pas
 def test_a_redis_url_with_options_redis_takes_is_kept_as_given(url: str) -> None:
     redis_url = load_settings(_env_file=None, redis_url=url).redis_url
     assert redis_url is not None and redis_url.get_secret_value() == url
+
+
+@pytest.mark.parametrize("host", ["", "  "])
+def test_a_blank_listen_address_is_refused_not_taken_for_every_interface(host: str) -> None:
+    with pytest.raises(StartupError) as stopped:
+        load_settings(_env_file=None, host=host)
+    assert str(stopped.value) == f"ERC_BRIDGE_HOST is invalid: {BLANK_HOST}"
+
+
+def test_a_listen_address_is_trimmed() -> None:
+    assert load_settings(_env_file=None, host=" 127.0.0.1 ").host == "127.0.0.1"
 
 
 # Durations and rates are finite and bounded: Redis takes them as whole milliseconds.
