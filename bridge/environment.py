@@ -118,8 +118,9 @@ def service_link_in_a_setting(environment: Mapping[str, str], known: list[str]) 
 
 
 def unknown_variables(environment: Mapping[str, str], prefix: str, known: list[str]) -> str:
-    """One line naming each variable under `prefix` that no setting reads, with the known
-    variable it is closest to; empty when there is none. Service links are passed over."""
+    """One line naming each variable under `prefix` that no setting reads, a sentence
+    each, with the known variable it is closest to; empty when there is none. Service
+    links are passed over."""
     suffixes = [variable.removeprefix(prefix) for variable in known]
     links = service_links(environment)
     problems = []
@@ -130,7 +131,14 @@ def unknown_variables(environment: Mapping[str, str], prefix: str, known: list[s
         close = difflib.get_close_matches(name.removeprefix(prefix), suffixes, n=1)
         hint = f"; did you mean {prefix}{close[0]}?" if close else ""
         problems.append(f"{name} is not a known variable{hint}")
-    return " ".join(problems)
+    return _sentences(problems)
+
+
+def _sentences(said: list[str]) -> str:
+    """One line of sentences: each but the last ends with a full stop unless it asks a
+    question (a startup line ends without one)."""
+    ended = [part if part.endswith("?") else f"{part}." for part in said[:-1]]
+    return " ".join([*ended, *said[-1:]])
 
 
 def placeholders(environment: Mapping[str, str], names: Iterable[str]) -> str:

@@ -254,10 +254,25 @@ def test_a_name_like_no_known_one_gets_no_guess(environment: pytest.MonkeyPatch)
     assert message == "ERC_BRIDGE_ZZZZZZZZ is not a known variable"
 
 
-def test_every_unknown_variable_is_named(environment: pytest.MonkeyPatch) -> None:
-    message = refusal(environment, {"ERC_BRIDGE_PROT": "8080", "ERC_BRIDGE_HOTS": "0.0.0.0"})
-    assert "ERC_BRIDGE_HOTS is not a known variable; did you mean ERC_BRIDGE_HOST?" in message
-    assert "ERC_BRIDGE_PROT is not a known variable; did you mean ERC_BRIDGE_PORT?" in message
+def test_every_unknown_variable_is_named_in_a_sentence_of_its_own(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    message = refusal(
+        environment,
+        {"ERC_BRIDGE_PROT": "8080", "ERC_BRIDGE_ZZZZZZZZ": "1", "ERC_BRIDGE_HOTS": "0.0.0.0"},
+    )
+    assert message == (
+        "ERC_BRIDGE_HOTS is not a known variable; did you mean ERC_BRIDGE_HOST? "
+        "ERC_BRIDGE_PROT is not a known variable; did you mean ERC_BRIDGE_PORT? "
+        "ERC_BRIDGE_ZZZZZZZZ is not a known variable"
+    )
+
+
+def test_unknown_variables_without_a_guess_are_separate_sentences() -> None:
+    found = {"ERC_BRIDGE_YYYYYYYY": "1", "ERC_BRIDGE_ZZZZZZZZ": "1"}
+    assert unknown_variables(found, "ERC_BRIDGE_", known_variables(BridgeSettings)) == (
+        "ERC_BRIDGE_YYYYYYYY is not a known variable. ERC_BRIDGE_ZZZZZZZZ is not a known variable"
+    )
 
 
 def test_the_known_variables_are_the_settings_fields() -> None:
