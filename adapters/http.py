@@ -80,9 +80,16 @@ class UpstreamObserver(Protocol):
     Called on the hot path: implementations must be quick and must not raise.
     """
 
+    def platform_call_sent(self, platform: str, endpoint: str) -> None:
+        """A request was written to the platform: whatever becomes of it, the platform may
+        have it. Said at once, while the ERC request it serves still runs: a call given up
+        in flight (`abandoned`) may end only after that request is over."""
+
     def platform_call(self, platform: str, endpoint: str, outcome: str, seconds: float) -> None:
-        """One HTTP exchange ended; `outcome` is the status code, `timeout`, `unreachable`
-        or `invalid_answer` (not HTTP, too large, or a body that does not decode)."""
+        """One HTTP exchange ended; `outcome` is the status code, `timeout`, `unreachable`,
+        `invalid_answer` (not HTTP, too large, or a body that does not decode) or
+        `abandoned` (sent, then cancelled: its answer no longer wanted). A call cancelled
+        before it was sent is no call."""
 
     def platform_retry(self, platform: str, endpoint: str) -> None:
         """A failed attempt is about to be tried again."""
@@ -96,6 +103,9 @@ class UpstreamObserver(Protocol):
 
 class NoObserver:
     """The default observer: nobody is watching."""
+
+    def platform_call_sent(self, platform: str, endpoint: str) -> None:
+        pass
 
     def platform_call(self, platform: str, endpoint: str, outcome: str, seconds: float) -> None:
         pass
@@ -256,11 +266,17 @@ class _HTTP1Wire:
                 defaults["Proxy-Authorization"] = proxy.authorization
         self._defaults = {name.lower(): (name, value) for name, value in defaults.items()}
 
-    async def exchange(self, outgoing: Outgoing, read_timeout: float) -> PlatformResponse:
+    async def exchange(
+        self,
+        outgoing: Outgoing,
+        read_timeout: float,
+        written: Callable[[], None] | None = None,
+    ) -> PlatformResponse:
         request = self._request(outgoing)
+        idempotent = outgoing.method in ("GET", "HEAD")
         try:
             raw = await self._pool.exchange(
-                request, within_s=read_timeout, idempotent=outgoing.method in ("GET", "HEAD")
+                request, within_s=read_timeout, idempotent=idempotent, written=written
             )
         except (TimeoutError, NotSent):
             raise
@@ -300,6 +316,25 @@ class _HTTP1Wire:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+class _Sent:
+    """What `HTTP1Pool.exchange` calls as a call's request is written: from then on it is a
+    platform call, told to the observer once, even if a stale connection makes it go out
+    again."""
+
+    __slots__ = ("_endpoint", "_observer", "_platform", "written")
+
+    def __init__(self, observer: UpstreamObserver, platform: str, endpoint: str) -> None:
+        self._observer = observer
+        self._platform = platform
+        self._endpoint = endpoint
+        self.written = False
+
+    def __call__(self) -> None:
+        if not self.written:
+            self.written = True
+            self._observer.platform_call_sent(self._platform, self._endpoint)
 
 
 class UpstreamClient:
@@ -415,8 +450,9 @@ class UpstreamClient:
                 raise
             call.sending()
             started = time.perf_counter()
+            sent = _Sent(self._observer, self.platform, endpoint)
             try:
-                response = await self._wire.exchange(outgoing, read_timeout)
+                response = await self._wire.exchange(outgoing, read_timeout, sent)
             except TimeoutError as exc:
                 call.failed(cut=_deadline_passed())  # its timeout may be the deadline's
                 self._record(method, endpoint, started, outcome="timeout")
@@ -438,10 +474,13 @@ class UpstreamClient:
                     raise not_sent(unreachable) from exc
                 raise unreachable from exc
             except asyncio.CancelledError:
+                # Recorded without a wait, so that the cancellation goes on at once.
                 if _deadline_passed():  # the request's deadline cut the call: a timeout
                     call.failed(cut=True)
                     self._record(method, endpoint, started, outcome="timeout")
-                raise  # else the call is abandoned: the breaker judges what that means
+                elif sent.written:  # a call the platform may have had, its answer unwanted
+                    self._record(method, endpoint, started, outcome="abandoned")
+                raise  # the breaker judges what an abandoned call means
             finally:
                 self._in_flight.release()
             if response.status_code >= 500:

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import ssl
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -189,11 +190,20 @@ class HTTP1Pool:
         (absolute form) and carry the proxy's credentials."""
         return self.proxy is not None and self._ssl is None
 
-    async def exchange(self, request: bytes, *, within_s: float, idempotent: bool) -> RawResponse:
+    async def exchange(
+        self,
+        request: bytes,
+        *,
+        within_s: float,
+        idempotent: bool,
+        written: Callable[[], None] | None = None,
+    ) -> RawResponse:
         """Send `request` (a whole HTTP/1.1 message) and read the answer within `within_s`
         seconds. TimeoutError when it is late, ConnectionError when it cannot be had,
         ProtocolError when what came back is unusable; NotSent (NotSentInTime,
-        NotConnected) when it failed before the request was written.
+        NotConnected) when it failed before the request was written. `written` is called
+        each time the request is written: from then on the platform may have it, even if
+        the exchange is cancelled.
 
         A kept-alive connection the platform has closed meanwhile is dropped and, for an
         idempotent request, the next one tried."""
@@ -213,13 +223,13 @@ class HTTP1Pool:
                 if connection.lost:
                     continue
                 try:
-                    return await connection.exchange(request, loop, deadline)
+                    return await connection.exchange(request, loop, deadline, written)
                 except _Stale as exc:
                     if not idempotent:
                         raise ConnectionError(_UNANSWERED) from exc
             connection = await self._connect(loop, deadline)
             try:
-                return await connection.exchange(request, loop, deadline)
+                return await connection.exchange(request, loop, deadline, written)
             except _Stale as exc:
                 raise ConnectionError(_UNANSWERED) from exc
         finally:
@@ -342,7 +352,11 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
 
     async def exchange(
-        self, request: bytes, loop: asyncio.AbstractEventLoop, deadline: float
+        self,
+        request: bytes,
+        loop: asyncio.AbstractEventLoop,
+        deadline: float,
+        written: Callable[[], None] | None,
     ) -> RawResponse:
         assert self._transport is not None
         answer: asyncio.Future[RawResponse] = loop.create_future()
@@ -351,6 +365,8 @@ class _Connection(asyncio.Protocol):
         timer = loop.call_at(deadline, self._time_out)
         self._transport.write(request)
         try:
+            if written is not None:
+                written()
             response = await answer
         except BaseException:
             self.close()  # late, cancelled or broken: what is still on the wire is unknown

@@ -53,9 +53,12 @@ WEBHOOK_OUTCOMES = ("received", "refused_unauthenticated", "refused_invalid", "r
 
 
 COUNTING: ContextVar[list[int] | None] = ContextVar("platform_calls", default=None)
-"""The platform calls made for the request being served, in a one-item list (the cheapest
+"""The platform calls sent for the request being served, in a one-item list (the cheapest
 thing to make for every request). Tasks started for the request (shared fills and
-fetches, a write that runs on) carry it too: a call counts for the request that started it."""
+fetches, a write that runs on) carry it too: a call counts for the request that started it.
+A call counts as it is sent, not as it ends: one the request gave up in flight (a read
+made ahead of need, dropped) ends only once its task runs again, perhaps after the request
+is over."""
 
 
 # `*_created` series double what Prometheus stores and say nothing a restart does not.
@@ -130,7 +133,7 @@ class _CallsPerRequest(_Durations):
     def __init__(self, requests: _Counts, prefix: str) -> None:
         super().__init__(
             "erc_bridge_platform_calls_per_request",
-            "Platform calls made while serving one ERC request, by route template",
+            "Platform calls sent while serving one ERC request, by route template",
             ["route"],
             bounds=CALLS_PER_REQUEST_BOUNDS,
         )
@@ -281,7 +284,7 @@ class Metrics:
         self._platform_calls = _Counts(
             "erc_bridge_platform_calls",
             "HTTP calls to the platform, by endpoint and outcome"
-            " (status, timeout, unreachable, invalid_answer)",
+            " (status, timeout, unreachable, invalid_answer, abandoned)",
             ["platform", "endpoint", "outcome"],
         )
         self._platform_seconds = _Durations(
@@ -361,10 +364,12 @@ class Metrics:
 
     # UpstreamObserver
 
-    def platform_call(self, platform: str, endpoint: str, outcome: str, seconds: float) -> None:
+    def platform_call_sent(self, platform: str, endpoint: str) -> None:
         counting = COUNTING.get()
         if counting is not None:
             counting[0] += 1
+
+    def platform_call(self, platform: str, endpoint: str, outcome: str, seconds: float) -> None:
         self._platform_calls.inc((platform, endpoint, outcome))
         self._platform_seconds.observe((platform, endpoint), seconds)
 

@@ -703,6 +703,9 @@ def test_query_strings_are_encoded_as_urlencode_would(params: Any) -> None:
 class Calls(list[tuple[str, str]]):
     """An observer noting each platform call's endpoint and outcome."""
 
+    def platform_call_sent(self, platform: str, endpoint: str) -> None:
+        pass
+
     def platform_call(self, platform: str, endpoint: str, outcome: str, seconds: float) -> None:
         self.append((endpoint, outcome))
 
