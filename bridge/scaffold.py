@@ -404,7 +404,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from adapters import $name
+from adapters import $name as adapter
 from adapters.base import Adapter
 from tests.conformance import ALL_FAULTS, AdapterConformance, Manifest, Platform
 from tests.conftest import FAST
@@ -432,10 +432,10 @@ class Test${Camel}Conformance(AdapterConformance):
             yield Platform(url=url, faults=emulator, emulator=emulator)
 
     def build_adapter(self, platform: Platform) -> Adapter:
-        settings = $name.${Camel}Settings(
+        settings = adapter.${Camel}Settings(
             _env_file=None,
             base_url=platform.url,
             api_token=emulated.API_TOKEN,
         )
-        return $name.${Camel}Adapter(settings, http=FAST)
+        return adapter.${Camel}Adapter(settings, http=FAST)
 '''
