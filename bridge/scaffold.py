@@ -14,6 +14,8 @@ from pathlib import Path
 from string import Template
 
 from adapters.registry import adapter_sources
+from bridge.environment import env_prefix
+from bridge.settings import BridgeSettings
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,23}")
 
@@ -52,6 +54,15 @@ def check_name(name: str) -> None:
         )
     if name in adapter_sources():
         raise ScaffoldError(f"an adapter named {name!r} already exists")
+    # Start-up refuses every variable under the bridge's prefix that no bridge setting
+    # reads, and every one under the adapter's prefix that no adapter setting reads: when
+    # one prefix holds the other, one side's variables are always refused.
+    prefix, bridge_prefix = Names(name).prefix, env_prefix(BridgeSettings)
+    if prefix.startswith(bridge_prefix) or bridge_prefix.startswith(prefix):
+        raise ScaffoldError(
+            f"{name!r} is not a usable adapter name: its variables would start with {prefix}, "
+            f"which cannot be told from the bridge's own {bridge_prefix}* variables"
+        )
 
 
 def files(name: str) -> dict[Path, str]:

@@ -76,6 +76,15 @@ def test_usable_names(name: str) -> None:
     check_name(name)
 
 
+@pytest.mark.parametrize("name", ["erc_bridge_shop", "erc_bridge", "erc"])
+def test_names_whose_variables_the_bridge_takes_for_its_own_are_refused(name: str) -> None:
+    # ERC_BRIDGE_SHOP_BASE_URL would be refused at start-up as a typo of a bridge variable;
+    # under ERC_ every bridge variable would be taken for an unknown one of the adapter.
+    with pytest.raises(ScaffoldError, match="ERC_BRIDGE_") as refused:
+        check_name(name)
+    assert "\n" not in str(refused.value)
+
+
 def test_the_name_is_never_a_python_name_in_the_generated_code() -> None:
     """So that no name of the templates' own can be shadowed by the adapter's name (or
     shadow it): the name only appears in module paths and strings."""
@@ -131,6 +140,16 @@ def test_a_bad_name_is_refused_by_the_command(
 ) -> None:
     assert main(["new-adapter", "Acme-Shop", "--dir", str(project)]) == 2
     assert "not a usable adapter name" in capsys.readouterr().err
+
+
+def test_a_name_under_the_bridges_prefix_is_refused_by_the_command(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["new-adapter", "erc_bridge_shop", "--dir", str(project)]) == 2
+    refusal = capsys.readouterr().err
+    assert refusal.startswith("erc-bridge new-adapter: 'erc_bridge_shop' ")
+    assert refusal.count("\n") == 1
+    assert not list(project.glob("*/erc_bridge_shop.py"))
 
 
 def test_new_adapter_on_a_fresh_copy(project: Path) -> None:
