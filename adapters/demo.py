@@ -33,29 +33,19 @@ from adapters.paging import EARLIEST, page_in_memory, page_of
 from adapters.write_rules import as_read, asks_for_refund, shows_address
 from mappings import demo as demo_mapping
 from mappings.carts import Cart
-from mappings.models import Customer, Delivery, Order, OrderItem, StatusEvent
+from mappings.demo import NOT_YET_SHIPPED, cancelled_line, is_cancelled_line, left_the_shop
+from mappings.models import Customer, Order, OrderItem, StatusEvent
 from mappings.shelf import tracked_as
 from mappings.shipments import Shipment
 from mappings.status import CancellationStatus, DeliveryType, DetailedStatus
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
 
-NOT_YET_SHIPPED = frozenset(
-    {DetailedStatus.UNKNOWN, DetailedStatus.CONFIRMED, DetailedStatus.READY_FOR_PICKUP}
-)
-"""A delivery in one of these is still in the shop; any other has left it."""
 CANCEL_OPTIONS_IGNORED = ("restock", "notify_customer", "staff_note", "custom_fields")
 """The demo store keeps no stock, sends no mail and has no notes or custom order data."""
-CANCELLED_LINE = {"status": CancellationStatus.CANCELED.value}
-"""How a cancelled product line shows in reads: the order's cancellation value, on the line."""
-
-
-def _left_the_shop(delivery: Delivery) -> bool:
-    status = delivery.latest_status_info.type if delivery.latest_status_info else None
-    return status is not None and status not in NOT_YET_SHIPPED
 
 
 def _shipped_lines(order: Order) -> list[OrderItem]:
-    return [item for item in order.items or [] if any(map(_left_the_shop, item.deliveries or []))]
+    return [item for item in order.items or [] if any(map(left_the_shop, item.deliveries or []))]
 
 
 def _why_not_changeable(order: Order) -> str | None:
@@ -74,22 +64,20 @@ def _newest_first(shipment: Shipment, order: Order) -> tuple[datetime, str]:
     return (shipment.shipping_date or order.purchase_datetime or EARLIEST, shipment.id)
 
 
-def _as_cancelled(order: Order) -> dict[str, object]:
+def _as_cancelled(order: Order, items: list[OrderItem]) -> dict[str, object]:
     """What cancelling changes in how the order reads, as the store's cancelled orders read
-    (`ord_1003`, `ord_us_008`): its status is UNKNOWN (SPEC's tables map a cancelled order
-    so), with no time since the store keeps none; the status it had becomes history."""
+    (`ord_1003`, `ord_us_008`): every line cancelled, so nothing is left to deliver; its
+    status is UNKNOWN (SPEC's tables map a cancelled order so), with no time since the store
+    keeps none; the status it had becomes history."""
     reached = order.status.detailed is not DetailedStatus.UNKNOWN
     return {
+        "items": [line if is_cancelled_line(line) else cancelled_line(line) for line in items],
         "cancellation_status": CancellationStatus.CANCELED,
         "status": StatusEvent(detailed=DetailedStatus.UNKNOWN),
         "status_history": [*order.status_history, order.status]
         if reached
         else order.status_history,
     }
-
-
-def _is_cancelled_line(item: OrderItem) -> bool:
-    return bool(item.custom_fields and item.custom_fields.get("status") == CANCELLED_LINE["status"])
 
 
 class DemoAdapter(Adapter):
@@ -201,7 +189,9 @@ class DemoAdapter(Adapter):
         custom = dict(order.custom_fields or {})
         if body.cancel_reason:
             custom["cancel_reason"] = body.cancel_reason
-        self._replace(order, **_as_cancelled(order), custom_fields=custom or None)
+        self._replace(
+            order, **_as_cancelled(order, order.items or []), custom_fields=custom or None
+        )
         return WriteResult("applied", ignored=self._ignored(body))
 
     @staticmethod
@@ -231,26 +221,19 @@ class DemoAdapter(Adapter):
         wanted = [lines[line_id] for line_id in body.ids if line_id in lines]
         if len(wanted) != len(body.ids):
             raise NotFound(f"order {order_id} has no such product line")
-        if all(map(_is_cancelled_line, wanted)):
+        # A cancelled order's lines are all cancelled: asking again is already done.
+        if all(map(is_cancelled_line, wanted)):
             return WriteResult("already_done")
-        if order.cancellation_status is CancellationStatus.CANCELED:
-            raise NotAllowed("the order is cancelled")
         shipped = {item.id for item in _shipped_lines(order)}
         for index, line_id in enumerate(body.ids):
             if line_id in shipped:
                 raise NotAllowed(f"the product line {line_id} has shipped", field=f"ids[{index}]")
         cancelled = {item.id for item in wanted}
         items = [
-            item.model_copy(
-                update={
-                    "custom_fields": {**(item.custom_fields or {}), **CANCELLED_LINE},
-                    "deliverable_quantity": None,
-                }
-            )
-            if item.id in cancelled
-            else item
-            for item in order.items or []
+            cancelled_line(item) if item.id in cancelled else item for item in order.items or []
         ]
-        every_line = all(map(_is_cancelled_line, items))
-        self._replace(order, items=items, **(_as_cancelled(order) if every_line else {}))
+        if all(map(is_cancelled_line, items)):
+            self._replace(order, **_as_cancelled(order, items))
+        else:
+            self._replace(order, items=items)
         return WriteResult("applied")

@@ -47,6 +47,12 @@ FULFILMENT_TYPES: dict[str, DeliveryType] = {
     "pickup": DeliveryType.LOCAL_PICKUP,
     "digital": DeliveryType.UNKNOWN,
 }
+NOT_YET_SHIPPED = frozenset(
+    {DetailedStatus.UNKNOWN, DetailedStatus.CONFIRMED, DetailedStatus.READY_FOR_PICKUP}
+)
+"""A delivery in one of these is still in the shop; any other has left it."""
+CANCELLED_LINE = {"status": CancellationStatus.CANCELED.value}
+"""How a cancelled product line shows in reads: the order's cancellation value, on the line."""
 
 
 class DemoAddress(AddressRecord):
@@ -252,6 +258,30 @@ def _item(raw: DemoItem, currency: str, shipments: dict[str, DemoShipment]) -> O
     )
 
 
+def left_the_shop(delivery: Delivery) -> bool:
+    status = delivery.latest_status_info.type if delivery.latest_status_info else None
+    return status is not None and status not in NOT_YET_SHIPPED
+
+
+def is_cancelled_line(item: OrderItem) -> bool:
+    return bool(item.custom_fields and item.custom_fields.get("status") == CANCELLED_LINE["status"])
+
+
+def cancelled_line(item: OrderItem) -> OrderItem:
+    """The line once cancelled: marked so, with nothing left to deliver, and without the
+    parcels that had not left the shop. Those will not go out, and ERC's delivery statuses
+    have no cancelled one: listed, any status would still say they are coming. A parcel
+    that has left the shop stays, as what happened."""
+    gone = [delivery for delivery in item.deliveries or [] if left_the_shop(delivery)]
+    return item.model_copy(
+        update={
+            "custom_fields": {**(item.custom_fields or {}), **CANCELLED_LINE},
+            "deliverable_quantity": None,
+            "deliveries": gone or None,
+        }
+    )
+
+
 def _current_status(raw: DemoOrder) -> StatusEvent:
     if raw.status is not None or not raw.shipments:
         return StatusEvent(detailed=_detailed(raw.status or "UNKNOWN"), at=raw.status_at)
@@ -266,6 +296,8 @@ def order(raw: DemoOrder) -> Order:
     if unknown:
         raise MappingError(f"items name unknown shipments {sorted(unknown)}", f"orders.{raw.id}")
     items = [_item(item, raw.currency, shipments) for item in raw.items]
+    if raw.cancelled:
+        items = [cancelled_line(item) for item in items]
     summary = PriceSummary.from_original(
         original=items_total(items) or Money.zero(raw.currency),
         discounts=Money.of(raw.discount, raw.currency),
