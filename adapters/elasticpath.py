@@ -476,10 +476,10 @@ class ElasticPathAdapter(HTTPAdapter):
     async def cancel_order(self, customer_id: str, order_id: str, body: CancelOrder) -> WriteResult:
         raw = await self._owned_order(customer_id, order_id)
         refuse_refund(body, platform=self.title)
+        if ep.is_cancelled(raw):  # shipped too, it reads as cancelled (SPEC §5)
+            return WriteResult("already_done")
         if ep.is_fulfilled(raw):
             raise NotAllowed("the order has shipped")
-        if ep.is_cancelled(raw):
-            return WriteResult("already_done")
         await self._update_order(raw.id, {"status": "cancelled"}, shows_change=ep.is_cancelled)
         return WriteResult("applied", ignored=_ignored_cancel_options(body))
 

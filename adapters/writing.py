@@ -14,7 +14,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 
 from adapters.deadline import deadline_after, remaining
-from adapters.errors import AdapterError, UpstreamError, UpstreamTimeout, WriteNotConfirmed
+from adapters.errors import (
+    AdapterError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    WriteNotConfirmed,
+)
 from adapters.scoped import set_within
 
 WRITE_SHARE = 2 / 3
@@ -61,9 +67,10 @@ async def write_once(
     After a timeout the change is there (return) or it is not, or cannot be read
     (WriteNotConfirmed); unless the write was never sent (a timeout waiting for its turn,
     `may_have_arrived` False), which is raised as it is. After an error answer
-    (UpstreamError: a 5xx, maybe a gateway's own, or a body the bridge cannot use) the
-    change is there (return) or the error stands: a gateway may answer 502 for a platform
-    that made the change.
+    (UpstreamError: a 5xx, maybe a gateway's own, or a body the bridge cannot use), or
+    the platform unavailable once the write may have reached it (a gateway's 503, the
+    connection lost after the write went out), the change is there (return) or the error
+    stands: a gateway may answer 502 or 503 for a platform that made the change.
     """
     left = remaining()
     going_out()
@@ -80,8 +87,8 @@ async def write_once(
             raise WriteNotConfirmed(
                 f"{platform} did not confirm the change in time; it may still be applied"
             ) from None
-    except UpstreamError:
-        if not await confirmed(shows_change):
+    except (UpstreamError, UpstreamUnavailable) as exc:
+        if not exc.may_have_arrived or not await confirmed(shows_change):
             raise
 
 

@@ -61,6 +61,8 @@ TEXT_WITH_SPACES = NewShippingAddress(
 MANIFEST = conformance.TestBigCommerceConformance.manifest
 SOMEONE_ELSES = (fx.ORDER_EUR, fx.ORDER_GUEST)
 SERVER_ERROR = v2_error(500, "Internal server error.")
+WRITE_MARKER = b"PUT /stores/"
+"""What the head of a write to the platform holds."""
 
 
 def make_emulator() -> BigCommerceEmulator:

@@ -18,6 +18,7 @@ from adapters.base import WriteResult
 from adapters.deadline import within
 from adapters.elasticpath import ElasticPathAdapter
 from adapters.errors import NotAllowed, UpstreamError
+from mappings.status import CancellationStatus
 from mappings.writes import CancelOrder, NewShippingAddress, RefundMethod
 from tests import test_conformance_elasticpath as conformance
 from tests.conftest import FAST
@@ -56,6 +57,8 @@ ZUG = NewShippingAddress(
 MANIFEST = conformance.TestElasticPathConformance.manifest
 SOMEONE_ELSES = (fx.ORDER_EUR, fx.ORDER_GUEST)
 SERVER_ERROR = orjson.dumps(error_body(500, "Internal Error"))
+WRITE_MARKER = b"PUT /v2/orders/"
+"""What the head of a write to the platform holds."""
 
 
 def make_emulator() -> ElasticPathEmulator:
@@ -163,6 +166,21 @@ async def test_a_cancelled_order_is_already_done_without_a_write(
 
     assert result == WriteResult("already_done")
     assert writes(emulator) == []
+
+
+async def test_a_cancelled_order_marked_fulfilled_is_already_done_as_the_reads_show_it(
+    adapter: ElasticPathAdapter, emulator: ElasticPathEmulator
+) -> None:
+    order = emulator.store.order(fx.ORDER_CANCELLED)
+    assert order is not None
+    order["shipping"] = "fulfilled"
+
+    result = await adapter.cancel_order(fx.MARIA, fx.ORDER_CANCELLED, CancelOrder())
+
+    assert result == WriteResult("already_done")
+    assert writes(emulator) == []
+    read = await adapter.get_order(fx.MARIA, fx.ORDER_CANCELLED)
+    assert read.cancellation_status == CancellationStatus.CANCELED
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from bridge.app import create_app
 from mappings.writes import CancelItems, CancelOrder, NewShippingAddress
 from tests import test_bigcommerce_writes, test_elasticpath_writes, write_cases
 from tests.conftest import AUTH, settings
+from tests.emulators.faults import BreaksFirstWrite
 from tests.emulators.write_faults import WriteFault, until
 from tests.outage import Outage, before_writes
 from tests.servers import serve
@@ -243,18 +244,45 @@ async def test_a_server_error_on_the_write_is_an_upstream_error_without_a_retry(
     assert not await shows_change(platform, adapter, write)
 
 
+@pytest.mark.parametrize("status", [502, 503])
 @pytest.mark.parametrize("write", WRITES)
 async def test_a_server_error_after_the_change_was_made_is_confirmed_by_a_fresh_read(
-    platform: Platform, adapter: HTTPAdapter, write: str
+    platform: Platform, adapter: HTTPAdapter, write: str, status: int
 ) -> None:
-    """A gateway's 502 for a write the platform applied: the order, read afresh, shows it."""
-    platform.emulator.write_faults.add(WriteFault(applies="first", status=502))
+    """A gateway's 502 or 503 for a write the platform applied: the order, read afresh,
+    shows it."""
+    platform.emulator.write_faults.add(WriteFault(applies="first", status=status))
 
     result = await send(platform, adapter, write)
 
     assert result.outcome == "applied"
     assert len(platform.writes()) == 1
     assert await shows_change(platform, adapter, write)
+
+
+@pytest.mark.parametrize("write", WRITES)
+async def test_a_connection_lost_after_the_change_was_made_is_confirmed_by_a_fresh_read(
+    platform: Platform, write: str
+) -> None:
+    """The platform made the change and answered; the connection broke before the answer
+    came back. Through the bridge under a key: 200, and the repeat replays it."""
+    relay = BreaksFirstWrite(
+        urlsplit(platform.url).port or 80, platform.module.WRITE_MARKER, delivered=True
+    )
+    async with relay as relayed:
+        adapter = platform.module.make_adapter(relayed)
+        await adapter.open()
+        try:
+            async with bridge_of(adapter, f"lost-{write}") as bridge:
+                first = await send_through(bridge, platform, write)
+                repeat = await send_through(bridge, platform, write)
+        finally:
+            await adapter.close()
+
+    assert relay.broken
+    assert first.status_code == 200, first.text
+    assert (repeat.status_code, repeat.headers["idempotent-replayed"]) == (200, "true")
+    assert len(platform.writes()) == 1
 
 
 async def read_through(bridge: httpx.AsyncClient, platform: Platform, write: str) -> bool:
