@@ -371,6 +371,6 @@ def test_a_refusal_is_an_erc_error_body(bc: Bridge) -> None:
 def test_the_webhook_route_is_documented_without_erc_credentials(ep: Bridge) -> None:
     operation = ep.client.get("/openapi.json").json()["paths"]["/webhooks/{adapter}"]["post"]
     assert operation["security"] == []
-    # 414 and 431: the front door's bounds on the path and headers, as on every route.
-    assert set(operation["responses"]) == {"204", "400", "401", "404", "414", "431"}
+    # 408, 414 and 431: the front door's bounds on time, path and headers, as on every route.
+    assert set(operation["responses"]) == {"204", "400", "401", "404", "408", "414", "431"}
     assert "application/json" in operation["requestBody"]["content"]
