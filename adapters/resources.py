@@ -8,8 +8,10 @@ weighs is exact and no caller can change what another one reads.
 Ownership is never cached: an adapter checks the customer on the resource every time it
 uses one, cached or not. A resource is tagged with what it belongs to (`order`, `customer`)
 so that a write or a webhook forgets everything about one order or one customer; a fetch
-that was under way while something was forgotten is answered to its callers, but neither
-kept nor shared with later ones.
+of something that was forgotten while it was under way is answered to its callers, but
+neither kept nor shared with later ones. Forgetting one customer or order leaves every
+other fetch alone: a failed request forgets what it read, and must not cost the requests
+of other customers their shared fetches.
 
 With Redis (`shared`), a local miss reads the replicas' shared copy before the platform
 (adapters/shared_resources.py), and what is kept here from it lives a short while only.
@@ -31,6 +33,11 @@ Tag = tuple[str, str]
 
 ENTRY_OVERHEAD_BYTES = 400
 """The bookkeeping of one entry besides its body and key: the entry, the index slots."""
+
+FORGETS_REMEMBERED = 1024
+"""How many of the most recently forgotten tags are remembered one by one (`Forgotten`).
+Tags are ids from requests, so they are not kept without bound: a put begun before the
+oldest forget given up is refused, whatever its tags (a refetch, never a stale keep)."""
 
 
 ORDER = "order"
@@ -59,6 +66,39 @@ class Kept:
     weight: int
 
 
+class Forgotten:
+    """When each recently forgotten tag was last forgotten, counted in forgets (`now`), so
+    that what was fetched from `since = now` on is kept only when none of its tags was
+    forgotten after. Only the `remembered` most recent tags are told apart; those before
+    `floor` could be anything."""
+
+    def __init__(self, remembered: int) -> None:
+        self.now = 0
+        self.floor = 0
+        self._remembered = remembered
+        self._when: OrderedDict[Tag, int] = OrderedDict()  # oldest forget first
+
+    def tag(self, tag: Tag) -> None:
+        self.now += 1
+        self._when[tag] = self.now
+        self._when.move_to_end(tag)
+        if len(self._when) > self._remembered:
+            _, self.floor = self._when.popitem(last=False)
+
+    def everything(self) -> None:
+        self.now += 1
+        self.floor = self.now
+        self._when.clear()
+
+    def after(self, since: int, tags: Iterable[Tag]) -> bool:
+        """Whether any of `tags` may have been forgotten after `since`."""
+        return since < self.floor or any(self._when.get(tag, 0) > since for tag in tags)
+
+
+Fetching = tuple[Hashable, frozenset[Tag]]
+"""A fetch under way: its key and tags (a forget drops it from sharing by its tags)."""
+
+
 @dataclass
 class ResourceStats:
     hits: int = 0
@@ -68,7 +108,8 @@ class ResourceStats:
 
 class ResourceCache:
     """At most `max_entries` resources and `max_bytes` bytes, each for `ttl_s` seconds;
-    the least recently used go first. Concurrent fetches of one key share one call."""
+    the least recently used go first. Concurrent fetches of one key (with the same tags)
+    share one call."""
 
     def __init__(
         self,
@@ -77,6 +118,7 @@ class ResourceCache:
         max_entries: int = 10_000,
         max_bytes: int = 32 * 1024 * 1024,
         clock: Callable[[], float] = time.monotonic,
+        forgets_remembered: int = FORGETS_REMEMBERED,
     ) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
@@ -86,8 +128,8 @@ class ResourceCache:
         self._entries: OrderedDict[Hashable, Kept] = OrderedDict()
         self._by_tag: dict[Tag, set[Hashable]] = {}
         self._bytes = 0
-        self._generation = 0
-        self._fetching: SharedTasks[Hashable, bytes] = SharedTasks()
+        self._forgotten = Forgotten(forgets_remembered)
+        self._fetching: SharedTasks[Fetching, bytes] = SharedTasks()
         self.shared: SharedResources | None = None
 
     def __len__(self) -> int:
@@ -111,23 +153,23 @@ class ResourceCache:
         if kept is not None:
             return kept
         self.stats.misses += 1
-        generation = self._generation
-        return await self._fetching.run(key, lambda: self._load(key, load, tuple(tags), generation))
+        tags = frozenset(tags)
+        since = self.generation
+        return await self._fetching.run((key, tags), lambda: self._load(key, load, tags, since))
 
     async def _load(
         self,
         key: Hashable,
         load: Callable[[], Awaitable[bytes]],
-        tags: tuple[Tag, ...],
-        generation: int,
+        tags: frozenset[Tag],
+        since: int,
     ) -> bytes:
         ttl_s = None
         if self.shared is None:
             body = await load()
         else:
             body, ttl_s = await self.shared.fetch(key, tags, load, self.ttl_s)
-        if generation == self._generation:  # nothing was forgotten while it was fetched
-            self.put(key, body, tags, ttl_s=ttl_s)
+        self.put(key, body, tags, since=since, ttl_s=ttl_s)
         return body
 
     def __contains__(self, key: object) -> bool:
@@ -150,7 +192,7 @@ class ResourceCache:
     def generation(self) -> int:
         """Changes whenever something is forgotten: read it before fetching what `put` will
         keep, and pass it as `since`."""
-        return self._generation
+        return self._forgotten.now
 
     def put(
         self,
@@ -162,9 +204,10 @@ class ResourceCache:
         ttl_s: float | None = None,
     ) -> None:
         """Keep `body` (a resource fetched as part of another answer, or by `fetch`) for
-        `ttl_s` (default: the cache's); not when something was forgotten after `since`
-        (it may be older than that)."""
-        if not self.enabled or (since is not None and since != self._generation):
+        `ttl_s` (default: the cache's); not when one of its tags was forgotten after
+        `since` (it may be older than that)."""
+        tags = frozenset(tags)
+        if not self.enabled or (since is not None and self._forgotten.after(since, tags)):
             return
         weight = sys.getsizeof(body) + sys.getsizeof(key) + ENTRY_OVERHEAD_BYTES
         if weight > self.max_bytes:
@@ -173,7 +216,7 @@ class ResourceCache:
             self._drop(key)
         if ttl_s is None:
             ttl_s = self.ttl_s if self.shared is None else self.shared.local_ttl(self.ttl_s)
-        kept = Kept(body, frozenset(tags), self._clock() + ttl_s, weight)
+        kept = Kept(body, tags, self._clock() + ttl_s, weight)
         self._entries[key] = kept
         self._bytes += weight
         for tag in kept.tags:
@@ -185,14 +228,17 @@ class ResourceCache:
 
     def forget(self, tag: Tag) -> int:
         """Drop every resource tagged `tag`, here and (without waiting) in Redis; fetches
-        under way are not kept. How many were dropped here."""
+        of it under way are not kept. How many were dropped here."""
         if self.shared is not None:
             self.shared.forget_soon((tag,))
         return self.forget_here(tag)
 
     def forget_here(self, tag: Tag) -> int:
         """`forget` in this process only."""
-        self._outdate_fetches()
+        self._forgotten.tag(tag)
+        for fetching in self._fetching:
+            if tag in fetching[1]:  # it may bring what was just forgotten
+                self._fetching.drop(fetching)
         keys = self._by_tag.pop(tag, set())
         for key in keys:
             self._drop(key)
@@ -202,22 +248,22 @@ class ResourceCache:
         """Drop every resource with no tag of `kind`; fetches under way are not kept. How
         many were dropped. With `"order"`: customers and the lists of their orders, which
         may show an order whose customer is not known."""
-        self._outdate_fetches()
+        self._outdate_every_fetch()
         keys = [key for key, kept in self._entries.items() if all(t[0] != kind for t in kept.tags)]
         for key in keys:
             self._drop(key)
         return len(keys)
 
     def forget_all(self) -> None:
-        self._outdate_fetches()
+        self._outdate_every_fetch()
         self._entries.clear()
         self._by_tag.clear()
         self._bytes = 0
 
-    def _outdate_fetches(self) -> None:
-        """What fetches under way bring may predate what was just forgotten: they are
-        not kept, and later callers fetch anew."""
-        self._generation += 1
+    def _outdate_every_fetch(self) -> None:
+        """What any fetch under way brings may predate what was just forgotten: none is
+        kept, and later callers fetch anew."""
+        self._forgotten.everything()
         self._fetching.clear()
 
     def _drop(self, key: Hashable) -> None:

@@ -173,3 +173,60 @@ def test_a_resource_put_from_an_answer_fetched_before_a_forget_is_not_kept() -> 
     assert resources.get("/orders/1") is None
     resources.put("/orders/1", b"{}", [order_tag("1")], since=resources.generation)
     assert resources.get("/orders/1") == b"{}"
+
+
+@pytest.mark.anyio
+async def test_forgetting_other_customers_leaves_a_fetch_under_way_shared_and_kept() -> None:
+    """A failed request forgets its own customer's resources; another customer's fetch
+    goes on as one load, shared by every caller, and is kept."""
+    resources, load = cache(), Loader()
+    load.gate.clear()
+    callers = []
+    for other in range(5):
+        key, tags = "/customers/ana", [customer_tag("ana")]
+        callers.append(asyncio.create_task(resources.fetch(key, load, tags)))
+        await asyncio.sleep(0)
+        resources.forget(customer_tag(f"missing-{other}"))
+        resources.forget(order_tag(f"missing-{other}"))
+    load.gate.set()
+    assert await asyncio.gather(*callers) == [load.body] * 5
+    assert load.calls == 1
+    assert resources.get("/customers/ana") == load.body
+
+
+def test_a_resource_put_from_an_answer_is_kept_when_only_something_else_was_forgotten() -> None:
+    resources = cache()
+    since = resources.generation  # a list of ana's orders is fetched from here on
+    resources.forget(customer_tag("bo"))  # a request for another customer failed
+    resources.forget(order_tag("2"))
+    resources.put("/orders/1", b"{}", [order_tag("1"), customer_tag("ana")], since=since)
+    assert resources.get("/orders/1") == b"{}"
+
+
+def test_forgetting_everything_or_what_an_order_lacks_refuses_every_put_from_before() -> None:
+    resources = cache()
+    since = resources.generation
+    resources.forget_untagged("order")
+    resources.put("/orders/1", b"{}", [order_tag("1")], since=since)
+    assert resources.get("/orders/1") is None
+    since = resources.generation
+    resources.forget_all()
+    resources.put("/orders/1", b"{}", [order_tag("1")], since=since)
+    assert resources.get("/orders/1") is None
+
+
+def test_past_the_forgets_it_remembers_a_put_from_before_them_is_refused() -> None:
+    """Tags forgotten come from requests (ids): only the most recent are remembered one
+    by one, and a put older than the ones given up is refused, never kept stale."""
+    resources = ResourceCache(ttl_s=30.0, clock=ManualClock(0.0), forgets_remembered=2)
+    since = resources.generation
+    resources.forget(customer_tag("bo"))
+    resources.forget(customer_tag("cy"))
+    resources.put("/customers/ana", b"{}", [customer_tag("ana")], since=since)
+    assert resources.get("/customers/ana") == b"{}"
+    resources.forget(customer_tag("di"))  # "bo" is no longer told apart from "ana"
+    resources.put("/customers/ana/addresses", b"[]", [customer_tag("ana")], since=since)
+    assert resources.get("/customers/ana/addresses") is None
+    since = resources.generation
+    resources.put("/customers/ana/addresses", b"[]", [customer_tag("ana")], since=since)
+    assert resources.get("/customers/ana/addresses") == b"[]"
