@@ -4,6 +4,11 @@ A resource is the platform's bytes, and its ownership is checked by the adapter 
 it is used, so sharing it between replicas is as safe as keeping it in one. It depends on
 its tags, and one with no order tag on every order (`ANY_ORDER`: a customer, a list of
 orders), as `ResourceCache.forget_untagged` has it.
+
+A failed request's forget goes to Redis without its request waiting (`forget_soon`).
+Until it has landed, Redis still holds what was forgotten, so a fetch of those tags
+meanwhile asks the platform rather than Redis: the next request must not get back the
+very resource that may be why the last one failed.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ class SharedResources:
         self.patience_s = patience_s
         self.stats = FlightStats()
         self._forgetting: set[asyncio.Task[bool]] = set()
+        self._unlanded: dict[Dependency, int] = {}
+        """Tags whose forget is on its way to Redis, with how many such forgets: an entry
+        lives no longer than its task, which Redis's timeout bounds."""
 
     async def fetch(
         self,
@@ -44,6 +52,10 @@ class SharedResources:
         ttl_s: float,
     ) -> tuple[bytes, float]:
         """The resource, and how long this process may keep it."""
+        tags = tuple(tags)
+        if any(tag in self._unlanded for tag in tags):
+            # Redis may still hold what was just forgotten here: neither read nor filled.
+            return await load(), self.local_ttl(ttl_s)
         filled = await fill_once(
             self.entries,
             self.entries.entry_key(key),
@@ -59,8 +71,25 @@ class SharedResources:
         reachable (the replicas share it), else as long as alone."""
         return min(ttl_s, LOCAL_TTL_S) if self.entries.state.reachable else ttl_s
 
+    async def landed(self) -> None:
+        """Once every forget on its way to Redis has landed (or failed)."""
+        await asyncio.gather(*self._forgetting)
+
     def forget_soon(self, tags: Iterable[Dependency]) -> None:
-        """Forget `tags` in Redis without waiting (a failed request's resources)."""
-        task = asyncio.get_running_loop().create_task(self.entries.forget(tags))
+        """Forget `tags` in Redis without waiting (a failed request's resources); until
+        that has landed (or failed), fetches of them do not read Redis."""
+        tags = frozenset(tags)
+        for tag in tags:
+            self._unlanded[tag] = self._unlanded.get(tag, 0) + 1
+        task = asyncio.get_running_loop().create_task(self._forget(tags))
         self._forgetting.add(task)
         task.add_done_callback(self._forgetting.discard)
+
+    async def _forget(self, tags: frozenset[Dependency]) -> bool:
+        try:
+            return await self.entries.forget(tags)
+        finally:  # here rather than in a done callback: the task is done only once it ran
+            for tag in tags:
+                left = self._unlanded.pop(tag) - 1
+                if left:
+                    self._unlanded[tag] = left

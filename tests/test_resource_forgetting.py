@@ -1,10 +1,11 @@
 """Forgetting platform resources forgets what it names and nothing else, and the next
 fetch of what it named asks the platform: over loopback with the Elastic Path emulator,
-each platform call proven by its log."""
+each platform call proven by its log (and a real Redis for the replicas' copy)."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -14,14 +15,17 @@ import pytest
 
 from adapters.elasticpath import ElasticPathAdapter
 from adapters.resources import ResourceCache, customer_tag
+from adapters.shared_resources import SharedResources
+from adapters.shared_state import SharedState
 from tests.conftest import FAST, R
 from tests.emulators import elasticpath_fixtures as fx
 from tests.emulators.elasticpath import ElasticPathEmulator
 from tests.platform_settings import elasticpath_settings
+from tests.redis_server import RedisServer, redis_server
 from tests.served_bridge import Bridge, Gate, bridge_over
 from tests.test_webhooks_freshness import ep_served
 
-__all__ = ["ep_served"]
+__all__ = ["ep_served", "redis_server"]
 
 MARIA_PATH = f"/v2/customers/{fx.MARIA}"
 NOBODY = "no-such-customer"
@@ -103,3 +107,36 @@ def test_orders_listed_while_another_customers_request_fails_are_kept(
         assert listing.result(5) == "MISS"
     assert bridge.read(f"{R}/customers/{fx.MARIA}/orders/{fx.ORDER_COMPLETE}") == "MISS"
     assert calls_to(emulator, f"/v2/orders/{fx.ORDER_COMPLETE}") == 0
+
+
+@asynccontextmanager
+async def shared_state(server: RedisServer) -> AsyncIterator[SharedState]:
+    state = SharedState(server.url, namespace=f"test-{uuid.uuid4().hex}")
+    try:
+        yield state
+    finally:
+        await state.close()
+
+
+@pytest.mark.anyio
+async def test_after_a_forget_the_next_fetch_asks_the_platform_not_redis(
+    platform: Platform, redis_server: RedisServer
+) -> None:
+    emulator, _, url = platform
+    async with shared_state(redis_server) as state:
+        resources = ResourceCache(ttl_s=30)
+        resources.shared = shared = SharedResources(state, patience_s=1.0)
+        async with adapter_over(url, resources) as adapter:
+            await customer(adapter, fx.MARIA)  # kept here and in Redis
+            resources.forget(customer_tag(fx.MARIA))  # the request that used it failed
+            await customer(adapter, fx.MARIA)  # before the forget reached Redis
+            assert calls_to(emulator, MARIA_PATH) == 2
+
+            # Once the forget has landed, Redis is read again: what one fetch keeps
+            # there, the next one (its local copy gone) finds.
+            await shared.landed()
+            resources.forget_here(customer_tag(fx.MARIA))
+            await customer(adapter, fx.MARIA)
+            resources.forget_here(customer_tag(fx.MARIA))
+            await customer(adapter, fx.MARIA)
+    assert calls_to(emulator, MARIA_PATH) == 3
