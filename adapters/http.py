@@ -32,6 +32,7 @@ import orjson
 import structlog
 
 from adapters.breaker import CircuitBreaker
+from adapters.budget import UNLIMITED
 from adapters.deadline import remaining
 from adapters.decoding import content_encoding, decoded
 from adapters.errors import (
@@ -439,14 +440,20 @@ class UpstreamClient:
         method = outgoing.method
         with self.breaker.call() as call:  # CircuitOpen while calls are paused
             left = self._time_left()
+            turn = UNLIMITED
             if self._budget is not None:  # the fleet's calls per second (SPEC §9)
-                await self._budget.take(left)
+                turn = await self._budget.take(left)
+            try:
                 left = self._time_left()  # the turn may have come well into the deadline
-            await self._take_slot(left)
+                await self._take_slot(left)
+            except BaseException:
+                turn.give_back()  # never sent: the next call may have its turn
+                raise
             try:
                 read_timeout = self._read_timeout()
             except UpstreamTimeout:
                 self._in_flight.release()
+                turn.give_back()
                 raise
             call.sending()
             started = time.perf_counter()
@@ -483,6 +490,8 @@ class UpstreamClient:
                 raise  # the breaker judges what an abandoned call means
             finally:
                 self._in_flight.release()
+                if not sent.written:  # failed or cancelled before the platform could have it
+                    turn.give_back()
             if response.status_code >= 500:
                 call.failed()
             else:

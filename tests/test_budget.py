@@ -35,12 +35,17 @@ def test_a_local_bucket_spaces_calls_and_refuses_a_turn_past_the_limit(
     clock: ManualClock,
 ) -> None:
     bucket = LocalBucket(4.0, clock=clock)
-    assert bucket.reserve(-1) == 0.0
-    assert bucket.reserve(-1) == pytest.approx(0.25)
-    assert bucket.reserve(0.3) is None  # due in 0.5 s: refused, and nothing taken
-    assert bucket.reserve(0.5) == pytest.approx(0.5)
+
+    def wait(max_wait_s: float) -> float | None:
+        reserved = bucket.reserve(max_wait_s)
+        return None if reserved is None else reserved.wait
+
+    assert wait(-1) == 0.0
+    assert wait(-1) == pytest.approx(0.25)
+    assert wait(0.3) is None  # due in 0.5 s: refused, and nothing taken
+    assert wait(0.5) == pytest.approx(0.5)
     clock.advance(10)
-    assert bucket.reserve(0.0) == 0.0  # an idle bucket holds one call, not ten seconds' worth
+    assert wait(0.0) == 0.0  # an idle bucket holds one call, not ten seconds' worth
     assert bucket.reserve(0.0) is None
     assert bucket.wait_for_turn() == pytest.approx(0.25)
 
