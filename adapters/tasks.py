@@ -11,20 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import Context, ContextVar, copy_context
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from adapters.deadline import on_its_own_deadline
-from adapters.errors import CircuitOpen
+from adapters.deadline import on_its_own_deadline, remaining, within
+from adapters.errors import CircuitOpen, UpstreamTimeout
 from adapters.scoped import set_within
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 EAGER = sys.version_info >= (3, 12)
+
+WELL_PAST_SHARE = 0.1
+"""How much later than a shared run's deadline, as a share of the time the run was given, a
+caller's own must come for the caller to outlast the run: such a caller is not answered a
+timeout because the run ran out of time (`SharedTasks.run`)."""
+OUT_OF_TIME = (TimeoutError, UpstreamTimeout)
 
 if sys.version_info >= (3, 12):
 
@@ -57,10 +64,15 @@ class SharedTasks(Generic[K, T]):
     nobody awaits any more runs on, and its error is retrieved here so that it is not
     reported as never seen. A task done on return (it needed no wait) is handed back but
     not kept: no later caller could share it.
+
+    A caller that joined a task late may have time to spare when the task's deadline cuts
+    it: `run` then starts another, which every such caller shares (`WELL_PAST_SHARE`).
     """
 
     def __init__(self) -> None:
         self._running: dict[K, asyncio.Task[T]] = {}
+        self._well_past: dict[asyncio.Task[T], float] = {}
+        """When a caller's deadline comes late enough to outlast each running task."""
 
     def __len__(self) -> int:
         return len(self._running)
@@ -83,9 +95,12 @@ class SharedTasks(Generic[K, T]):
             return running
         own = on_its_own_deadline(copy_context() if context is None else context())
         own.run(_together.set, None)  # shared work: none of the caller's calls made together
+        given = own.run(remaining)
         task = start_task(work(), context=own)
         if not task.done():
             self._running[key] = task
+            if given is not None:
+                self._well_past[task] = time.monotonic() + given * (1 + WELL_PAST_SHARE)
             task.add_done_callback(partial(self._settled, key))
         return task
 
@@ -96,8 +111,20 @@ class SharedTasks(Generic[K, T]):
         *,
         context: Callable[[], Context] | None = None,
     ) -> T:
-        """`work()`'s result, or that of the task already running for `key`."""
-        return await asyncio.shield(self.task(key, work, context=context))
+        """`work()`'s result, or that of the task already running for `key`. When that
+        task runs out of time while the caller's own deadline is well past the task's, the
+        caller is not bound by the task's end: it waits, within its own deadline, for
+        another task, one for every caller in that case."""
+        task = self.task(key, work, context=context)
+        well_past = self._well_past.get(task)
+        try:
+            return await asyncio.shield(task)
+        except OUT_OF_TIME:
+            left = _left_past(well_past)
+            if left is None:
+                raise
+        async with within(left):
+            return await asyncio.shield(self.task(key, work, context=context))
 
     def drop(self, key: K) -> asyncio.Task[T] | None:
         """Stop sharing the task running for `key`: it runs on for whoever awaits it, and
@@ -111,8 +138,17 @@ class SharedTasks(Generic[K, T]):
     def _settled(self, key: K, task: asyncio.Task[T]) -> None:
         if self._running.get(key) is task:
             del self._running[key]
+        self._well_past.pop(task, None)
         if not task.cancelled():
             task.exception()  # seen: every caller may have gone away
+
+
+def _left_past(moment: float | None) -> float | None:
+    """The seconds left to the current request if its deadline comes after `moment`."""
+    left = remaining()
+    if moment is None or left is None or time.monotonic() + left < moment:
+        return None
+    return left
 
 
 class Together:

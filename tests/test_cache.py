@@ -195,6 +195,29 @@ async def test_concurrent_identical_misses_share_one_platform_call() -> None:
     assert {r.headers["x-cache"] for r in responses} <= {"MISS", "HIT"}
 
 
+@pytest.mark.anyio
+async def test_requests_joining_a_fill_late_get_a_fresh_one_when_its_time_runs_out() -> None:
+    """SPEC §2: 504 means the platform did not answer within the request's own deadline.
+    A fill ends with the deadline of the request that started it; requests that joined it
+    with time to spare share one new fill when it runs out, and wait for it within their
+    own deadline."""
+    adapter = FlakyDemo()
+    adapter.delay = 30.0  # the platform stopped answering: this call never comes back
+    app = create_app(settings(deadline_s=LATE_DEADLINE_S), adapter=adapter)
+    with serve(app) as base:
+        async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as http:
+            first = asyncio.create_task(http.get(ORDER))
+            await asyncio.sleep(LATE_DEADLINE_S / 2)
+            late = [asyncio.create_task(http.get(ORDER)) for _ in range(2)]
+            adapter.delay = 0.01  # the platform is back, answering as over a network
+            responses = await asyncio.gather(first, *late)
+    assert [r.status_code for r in responses] == [504, 200, 200]
+    assert adapter.calls == 2  # the call that hung, and one fresh fill for both late requests
+
+
+LATE_DEADLINE_S = 1.0
+
+
 # What the key is made of: the route, its ids and the known parameters, canonical.
 
 ORDERS = f"{R}/customers/cus_john/orders"

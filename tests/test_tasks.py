@@ -241,3 +241,63 @@ async def test_a_run_started_by_a_later_step_of_a_request_lasts_as_long_as_the_r
         async with within(1.0):  # the page read after it
             given = await shared.run("k", left)
     assert given is not None and given > 30.0
+
+
+GIVEN_S = 0.4
+"""What each request is given in all, for runs that hang until their deadline."""
+
+
+class Platform:
+    """Work that runs within its deadline and counts its runs: one that starts while the
+    platform is `down` hangs until then, like a call that never comes back."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.down = True
+
+    async def __call__(self) -> str:
+        self.runs += 1
+        hangs = self.down
+        left = remaining()
+        assert left is not None
+        async with within(left):
+            await asyncio.sleep(60.0 if hangs else 0.0)
+        return f"run {self.runs}"
+
+
+async def a_request(shared: SharedTasks[str, str], platform: Platform) -> str:
+    async with within(GIVEN_S):
+        return await shared.run("k", platform)
+
+
+async def test_late_callers_with_time_to_spare_share_another_run_when_theirs_runs_out() -> None:
+    """A run ends with the deadline it started on: callers that joined it late, with time
+    to spare, are not answered a timeout for it, but neither does each make its own call."""
+    shared: SharedTasks[str, str] = SharedTasks()
+    platform = Platform()
+    first = asyncio.create_task(a_request(shared, platform))
+    await asyncio.sleep(GIVEN_S / 2)
+    late = [asyncio.create_task(a_request(shared, platform)) for _ in range(2)]
+    await asyncio.sleep(0)
+    platform.down = False
+    with pytest.raises(TimeoutError):  # its own deadline: nothing more to wait for
+        await first
+    assert await asyncio.gather(*late) == ["run 2", "run 2"]
+    assert platform.runs == 2
+
+
+async def test_a_caller_waits_for_the_other_run_only_within_its_own_deadline() -> None:
+    shared: SharedTasks[str, str] = SharedTasks()
+    platform = Platform()
+    first = asyncio.create_task(a_request(shared, platform))
+    await asyncio.sleep(GIVEN_S / 2)
+    late = asyncio.create_task(a_request(shared, platform))
+    with pytest.raises(TimeoutError):
+        await first
+    with pytest.raises(TimeoutError):  # the platform is still down
+        await late
+    assert platform.runs == 2
+    other = shared.drop("k")  # left to whoever else would have come
+    assert other is not None and not other.done()
+    with pytest.raises(TimeoutError):
+        await other
