@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 from contextvars import Context, ContextVar, copy_context
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from adapters.errors import CircuitOpen
-from adapters.tasks import Together, calls_together_now, start_task
+from adapters.tasks import Together, calls_together_now, of_one_request, start_task
 
 T = TypeVar("T")
 
@@ -132,7 +132,7 @@ class Call:
     __slots__ = ("_ahead", "_breaker", "_cut", "_ended", "_together", "probe", "sent")
 
     def __init__(
-        self, breaker: CircuitBreaker, *, probe: bool, ahead: Ahead[Any] | None = None
+        self, breaker: CircuitBreaker, *, probe: bool, ahead: HeldOutcomes | None = None
     ) -> None:
         self._breaker = breaker
         self.probe = probe
@@ -192,7 +192,62 @@ class Call:
             self._breaker._abandoned(self)
 
 
-_ahead: ContextVar[Ahead[Any] | None] = ContextVar("erc_bridge_call_ahead", default=None)
+class HeldOutcomes:
+    """The outcomes of calls made ahead of need, held until the answer is needed (`use`)
+    and counted from then on; forgotten (`forget`) when it is not. Also what other calls
+    made ahead of need waited on: their outcomes count once these are used."""
+
+    __slots__ = ("_held", "_used", "_waited_on")
+
+    def __init__(self) -> None:
+        self._held: list[tuple[Call, bool]] | None = []
+        self._used = False
+        self._waited_on: list[HeldOutcomes] = []
+
+    def use(self) -> None:
+        held, self._held, self._used = self._held, None, True
+        for call, succeeded in held or ():
+            call._count(succeeded=succeeded)
+        waited_on, self._waited_on = self._waited_on, []
+        for outcomes in waited_on:
+            outcomes.use()
+
+    def forget(self) -> None:
+        self._held = None
+        self._waited_on = []
+
+    def _outcome(self, call: Call, succeeded: bool) -> None:
+        if self._used:
+            call._count(succeeded=succeeded)
+        elif self._held is not None:
+            self._held.append((call, succeeded))
+
+    def _waits_on(self, outcomes: HeldOutcomes) -> None:
+        if self._used:
+            outcomes.use()
+        elif self._held is not None:  # else forgotten: nothing it waited on was needed
+            self._waited_on.append(outcomes)
+
+
+def _held_for_shared_work(_starters: HeldOutcomes) -> HeldOutcomes:
+    """Work that requests share, started ahead of need, holds its calls' outcomes for all
+    of them: they count once any one of them needs the answer."""
+    return HeldOutcomes()
+
+
+def _joined_shared_work(outcomes: HeldOutcomes) -> None:
+    waiting = _ahead.get()
+    if waiting is None:
+        outcomes.use()  # a caller that needs the answer
+    else:
+        waiting._waits_on(outcomes)
+
+
+_ahead: ContextVar[HeldOutcomes | None] = of_one_request(
+    ContextVar("erc_bridge_call_ahead", default=None),
+    carried=_held_for_shared_work,
+    joined=_joined_shared_work,
+)
 
 
 def needed_context() -> Context:
@@ -203,7 +258,7 @@ def needed_context() -> Context:
     return context
 
 
-class Ahead(Generic[T]):
+class Ahead(HeldOutcomes, Generic[T]):
     """Platform calls made ahead of need, alongside the ones they may turn out to follow
     (Elastic Path's shipping groups beside the order): one round instead of two.
 
@@ -214,13 +269,16 @@ class Ahead(Generic[T]):
     failures of the calls it waited for, however many went out together, exactly as its
     sequential read would have; CircuitOpen from `result()` means the breaker was not
     closed and the call is still to be made.
+
+    Work that `work()` shares with other requests (`adapters.tasks.SharedTasks`, a
+    resource's fetch) holds the outcomes of its calls for all of them: they count once any
+    request needs the answer, this one or another, and are forgotten only if none does.
     """
 
-    __slots__ = ("_held", "_task", "_used")
+    __slots__ = ("_task",)
 
     def __init__(self, work: Callable[[], Awaitable[T]]) -> None:
-        self._held: list[tuple[Call, bool]] | None = []
-        self._used = False
+        super().__init__()
         self._task = start_task(self._run(work))
 
     async def _run(self, work: Callable[[], Awaitable[T]]) -> T:
@@ -229,21 +287,13 @@ class Ahead(Generic[T]):
 
     async def result(self) -> T:
         """The answer, now needed: what its calls did counts from here on."""
-        held, self._held, self._used = self._held, None, True
-        for call, succeeded in held or ():
-            call._count(succeeded=succeeded)
+        self.use()
         return await self._task
 
     def settle(self) -> None:
         """The request is over: work it did not use is stopped and its outcomes forgotten."""
-        self._held = None
+        self.forget()
         if not self._task.done():
             self._task.cancel()
         elif not self._task.cancelled():
             self._task.exception()  # seen: a failure nobody used is no error
-
-    def _outcome(self, call: Call, succeeded: bool) -> None:
-        if self._used:
-            call._count(succeeded=succeeded)
-        elif self._held is not None:
-            self._held.append((call, succeeded))

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import Context, ContextVar, copy_context
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
 
@@ -59,11 +60,12 @@ class SharedTasks(Generic[K, T]):
 
     The task runs on a deadline of its own (`on_its_own_deadline`), never on that of the
     caller that happens to start it, and keeps the rest of that caller's context (its
-    request id, for one). Callers await the task through `asyncio.shield`, each only as
-    long as its own deadline allows, so one that goes away leaves it to the others; a task
-    nobody awaits any more runs on, and its error is retrieved here so that it is not
-    reported as never seen. A task done on return (it needed no wait) is handed back but
-    not kept: no later caller could share it.
+    request id, for one), but not what it says of that caller's own calls
+    (`of_one_request`): the task's calls are made for every caller. Callers await the task
+    through `asyncio.shield`, each only as long as its own deadline allows, so one that
+    goes away leaves it to the others; a task nobody awaits any more runs on, and its error
+    is retrieved here so that it is not reported as never seen. A task done on return (it
+    needed no wait) is handed back but not kept: no later caller could share it.
 
     A caller that joined a task late may have time to spare when the task's deadline cuts
     it: `run` then starts another, which every such caller shares (`WELL_PAST_SHARE`).
@@ -71,8 +73,7 @@ class SharedTasks(Generic[K, T]):
 
     def __init__(self) -> None:
         self._running: dict[K, asyncio.Task[T]] = {}
-        self._well_past: dict[asyncio.Task[T], float] = {}
-        """When a caller's deadline comes late enough to outlast each running task."""
+        self._terms: dict[asyncio.Task[T], _Terms] = {}
 
     def __len__(self) -> int:
         return len(self._running)
@@ -94,13 +95,14 @@ class SharedTasks(Generic[K, T]):
         if running is not None:
             return running
         own = on_its_own_deadline(copy_context() if context is None else context())
-        own.run(_together.set, None)  # shared work: none of the caller's calls made together
+        joins = own.run(_as_shared_work)
         given = own.run(remaining)
         task = start_task(work(), context=own)
         if not task.done():
             self._running[key] = task
-            if given is not None:
-                self._well_past[task] = time.monotonic() + given * (1 + WELL_PAST_SHARE)
+            well_past = None if given is None else time.monotonic() + given * (1 + WELL_PAST_SHARE)
+            if well_past is not None or joins:
+                self._terms[task] = _Terms(well_past, joins)
             task.add_done_callback(partial(self._settled, key))
         return task
 
@@ -111,20 +113,32 @@ class SharedTasks(Generic[K, T]):
         *,
         context: Callable[[], Context] | None = None,
     ) -> T:
-        """`work()`'s result, or that of the task already running for `key`. When that
-        task runs out of time while the caller's own deadline is well past the task's, the
-        caller is not bound by the task's end: it waits, within its own deadline, for
-        another task, one for every caller in that case."""
-        task = self.task(key, work, context=context)
-        well_past = self._well_past.get(task)
+        """`work()`'s result, or that of the task already running for `key`, which the
+        caller joins (`of_one_request`). When that task runs out of time while the caller's
+        own deadline is well past the task's, the caller is not bound by the task's end: it
+        waits, within its own deadline, for another task, one for every caller in that case."""
+        task, terms = self._joined(key, work, context)
         try:
             return await asyncio.shield(task)
         except OUT_OF_TIME:
-            left = _left_past(well_past)
+            left = _left_past(terms.well_past)
             if left is None:
                 raise
         async with within(left):
-            return await asyncio.shield(self.task(key, work, context=context))
+            task, _ = self._joined(key, work, context)
+            return await asyncio.shield(task)
+
+    def _joined(
+        self,
+        key: K,
+        work: Callable[[], Coroutine[Any, Any, T]],
+        context: Callable[[], Context] | None,
+    ) -> tuple[asyncio.Task[T], _Terms]:
+        task = self.task(key, work, context=context)
+        terms = self._terms.get(task, _NO_TERMS)
+        for join in terms.joins:
+            join()
+        return task, terms
 
     def drop(self, key: K) -> asyncio.Task[T] | None:
         """Stop sharing the task running for `key`: it runs on for whoever awaits it, and
@@ -138,9 +152,60 @@ class SharedTasks(Generic[K, T]):
     def _settled(self, key: K, task: asyncio.Task[T]) -> None:
         if self._running.get(key) is task:
             del self._running[key]
-        self._well_past.pop(task, None)
+        self._terms.pop(task, None)
         if not task.cancelled():
             task.exception()  # seen: every caller may have gone away
+
+
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """What a caller of a running shared task goes by."""
+
+    well_past: float | None
+    """When a caller's deadline comes late enough for the caller to outlast the task."""
+    joins: tuple[Callable[[], None], ...]
+    """What each caller does, in its own context, to join the task (`of_one_request`)."""
+
+
+_NO_TERMS = _Terms(None, ())
+
+
+@dataclass(frozen=True, slots=True)
+class _OfOneRequest:
+    variable: ContextVar[Any]
+    carried: Callable[[Any], Any] | None
+    joined: Callable[[Any], None] | None
+
+
+_of_one_request: list[_OfOneRequest] = []
+
+
+def of_one_request(
+    variable: ContextVar[T | None],
+    *,
+    carried: Callable[[T], T] | None = None,
+    joined: Callable[[T], None] | None = None,
+) -> ContextVar[T | None]:
+    """`variable`, which says something of the current request's own platform calls (made
+    together, made ahead of need). Work that requests share (`SharedTasks`) makes its calls
+    for every one of them: there it is None, or what `carried` makes of the value of the
+    request that starts the work, and every caller of the work calls `joined` with that,
+    in its own context."""
+    _of_one_request.append(_OfOneRequest(variable, carried, joined))
+    return variable
+
+
+def _as_shared_work() -> tuple[Callable[[], None], ...]:
+    """Run in a shared task's context: its values of the `of_one_request` variables, set
+    from the starter's; what a caller does to join the task."""
+    joins: list[Callable[[], None]] = []
+    for entry in _of_one_request:
+        starters = entry.variable.get()
+        value = None if starters is None or entry.carried is None else entry.carried(starters)
+        entry.variable.set(value)
+        if value is not None and entry.joined is not None:
+            joins.append(partial(entry.joined, value))
+    return tuple(joins)
 
 
 def _left_past(moment: float | None) -> float | None:
@@ -165,7 +230,9 @@ class Together:
         """How many of the calls are a breaker's probe, in flight (`adapters.breaker`)."""
 
 
-_together: ContextVar[Together | None] = ContextVar("erc_bridge_together", default=None)
+_together: ContextVar[Together | None] = of_one_request(
+    ContextVar("erc_bridge_together", default=None)
+)
 
 
 def calls_together_now() -> Together | None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from adapters.breaker import Ahead, BreakerState, Call, CircuitBreaker
 from adapters.errors import CircuitOpen
-from adapters.tasks import EAGER, calls_together
+from adapters.tasks import EAGER, SharedTasks, calls_together
 from bridge.config import StartupError, load_settings
 from tests.conftest import ManualClock
 
@@ -323,6 +323,59 @@ async def test_a_call_made_ahead_is_never_a_probe_nor_let_through_while_open(
     ahead.settle()
     if half_open:
         assert breaker.call().probe  # still there for the call the request waits for
+
+
+# Calls made ahead of need in work other requests share (a platform resource's fetch)
+
+
+class SharedRead:
+    """A read that requests share, failing `times` once `answer` is set."""
+
+    def __init__(self, breaker: CircuitBreaker, times: int) -> None:
+        self.shared: SharedTasks[str, None] = SharedTasks()
+        self.answer = asyncio.Event()
+        self.breaker, self.times = breaker, times
+
+    async def _read(self) -> None:
+        await self.answer.wait()
+        fail(self.breaker, self.times)
+
+    def __call__(self) -> Awaitable[None]:
+        return self.shared.run("groups", self._read)
+
+
+async def answered(read: SharedRead, *callers: Awaitable[None]) -> None:
+    """Let `read` answer, once every caller waits on it."""
+    await asyncio.sleep(0)
+    read.answer.set()
+    for caller in callers:
+        await caller
+
+
+@pytest.mark.anyio
+async def test_a_shared_read_begun_ahead_of_need_that_nobody_needs_counts_nothing(
+    breaker: CircuitBreaker,
+) -> None:
+    read = SharedRead(breaker, breaker.threshold)
+    ahead = Ahead(read)
+    await asyncio.sleep(0)
+    ahead.settle()
+    await answered(read)
+    assert breaker.state is BreakerState.CLOSED
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("needed_by", ["a request", "a request's own call ahead"])
+async def test_a_shared_read_begun_ahead_of_need_counts_once_another_request_needs_it(
+    breaker: CircuitBreaker, needed_by: str
+) -> None:
+    read = SharedRead(breaker, breaker.threshold)
+    begun = Ahead(read)
+    await asyncio.sleep(0)
+    needing = read() if needed_by == "a request" else Ahead(read).result()
+    begun.settle()  # the request that began it did not need it
+    await answered(read, asyncio.ensure_future(needing))
+    assert breaker.state is BreakerState.OPEN
 
 
 # Calls made together (`adapters.tasks.together`): the request's deadline cuts them at once

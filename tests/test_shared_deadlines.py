@@ -1,7 +1,9 @@
 """Work that several requests wait on (the token grant, a platform resource's fetch) runs on
 a deadline of its own: the request that happens to start it with little time left stops
 waiting, and the others get their answer from that one call, nothing counted against the
-platform. Against the Elastic Path emulator over loopback, its answers held back at will."""
+platform. Nor is it made ahead of need for the request that starts it: its calls count for
+every request that waits on them. Against the Elastic Path emulator over loopback, its
+answers held back at will."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from adapters.breaker import BreakerState, CircuitBreaker
 from adapters.deadline import within
 from adapters.elasticpath import ElasticPathAdapter
+from adapters.errors import CircuitOpen, NotFound
 from adapters.http import NoObserver
 from adapters.resources import ResourceCache, customer_tag
 from tests.conftest import FAST, ManualClock
@@ -40,6 +43,7 @@ STRICT = replace(FAST, breaker_threshold=1)
 """One failure counted against the platform opens its breaker."""
 
 CUSTOMER_PATH = f"/v2/customers/{fx.MARIA}"
+GROUPS_PATH = f"/v2/orders/{fx.ORDER_COMPLETE}/shipping-groups"
 
 
 class HeldBack:
@@ -174,3 +178,33 @@ async def test_a_request_with_time_to_spare_gets_the_resource_another_began_to_f
     assert emulator.sequence == [(GRANT_PATH, 200), (CUSTOMER_PATH, 200)]
     assert breakers.states == [BreakerState.CLOSED]
     assert len(adapter.resources) == 1  # and kept for the next
+
+
+async def test_a_shared_read_begun_ahead_of_need_counts_for_the_request_that_needed_it(
+    adapter: ElasticPathAdapter,
+    emulator: ElasticPathEmulator,
+    held: HeldBack,
+    breakers: Breakers,
+) -> None:
+    """An order's shipping groups are asked for ahead of need, and count towards the
+    breaker only if the request uses them. Another request that needs the same groups
+    shares their fetch; it fails on those calls, and they count, however the request that
+    began the fetch ends."""
+    adapter.resources = ResourceCache(ttl_s=30)
+    await adapter.most_recent_order(fx.MARIA)  # the store is now known to use shipping groups
+    emulator.fail_next(500, path=GROUPS_PATH)
+    held.hold(GROUPS_PATH)
+    not_theirs = asyncio.create_task(
+        with_time_to_spare(lambda: adapter.get_order(fx.NOAH, fx.ORDER_COMPLETE))
+    )
+    owners = asyncio.create_task(
+        with_time_to_spare(lambda: adapter.get_order(fx.MARIA, fx.ORDER_COMPLETE))
+    )
+    with pytest.raises(NotFound):
+        await not_theirs  # someone else's order: the groups it asked for go unused
+    held.release()
+    with pytest.raises(CircuitOpen):  # the failure counted: its retry is not let through
+        await owners
+    groups_calls = [status for path, status in emulator.sequence if path == GROUPS_PATH]
+    assert groups_calls == [500]  # one call, for both requests
+    assert breakers.states == [BreakerState.OPEN]

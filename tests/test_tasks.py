@@ -10,11 +10,14 @@ import gc
 import pytest
 
 from adapters.deadline import remaining, request_given, within
-from adapters.tasks import EAGER, SharedTasks, start_task
+from adapters.tasks import EAGER, SharedTasks, of_one_request, start_task
 
 pytestmark = pytest.mark.anyio
 
 seen: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="caller's")
+own_calls: contextvars.ContextVar[str | None] = of_one_request(
+    contextvars.ContextVar("own_calls", default=None)
+)
 
 
 async def test_a_task_runs_up_to_its_first_wait_before_what_was_queued_where_it_can() -> None:
@@ -225,6 +228,22 @@ async def test_a_run_keeps_its_starters_context_but_runs_on_a_deadline_of_its_ow
     starters, left = await other
     assert starters == "starter's"
     assert left is not None and left > 30.0
+
+
+@pytest.mark.parametrize("given", [False, True], ids=["copied", "given"])
+async def test_a_run_keeps_nothing_its_starter_says_of_its_own_calls(given: bool) -> None:
+    """Calls made ahead of need, or together, are the starter's alone; the run's calls
+    are every caller's."""
+    shared: SharedTasks[str, str | None] = SharedTasks()
+    own_calls.set("starter's")
+
+    async def read() -> str | None:
+        await asyncio.sleep(0)
+        return own_calls.get()
+
+    context = contextvars.copy_context if given else None
+    assert await shared.run("k", read, context=context) is None
+    assert own_calls.get() == "starter's"
 
 
 async def test_a_run_started_by_a_later_step_of_a_request_lasts_as_long_as_the_request() -> None:
