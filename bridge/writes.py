@@ -137,7 +137,9 @@ class Attempt:
     was: `idempotency.unsent`): its key is freed."""
 
     def refused(self, error: ERCError) -> None:
-        self.outcome = "failed" if error.status >= 500 else "refused"
+        # A route that is off or not served (501) is refused, not a failure of the bridge.
+        failed = error.status >= 500 and error.code != "not_supported"
+        self.outcome = "failed" if failed else "refused"
         self.reason = error.code
         self.extra = {"message": error.message}
 
@@ -292,8 +294,7 @@ class WriteEndpoint:
 
     async def answer(self, scope: Scope, receive: Receive, attempt: Attempt) -> Answer:
         try:
-            principal = self._authorize(scope)
-            attempt.caller = principal.caller
+            principal = self._authorize(scope, attempt)
             key = self._idempotency_key(scope)
             _check_content_type(scope, required=self.route.body_required)
             raw = await read_body(scope, receive, MAX_BODY_BYTES, payload_too_large)
@@ -336,10 +337,12 @@ class WriteEndpoint:
                     await self.store.release(*claim)
             self._record(attempt)
 
-    def _authorize(self, scope: Scope) -> Principal:
+    def _authorize(self, scope: Scope, attempt: Attempt) -> Principal:
+        """The caller, once known, is in the audit line of every refusal that follows."""
         bridge = self.bridge
         headers = request_headers(scope)
         principal = bridge.auth.authenticate(headers, client=client_address(scope))
+        attempt.caller = principal.caller
         bridge.auth.require(principal, ORDERS_WRITE)
         if not bridge.settings.writes:
             raise _writes_off()

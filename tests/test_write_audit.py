@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from adapters.base import Capability
 from adapters.errors import UpstreamError
 from tests.conftest import API_KEY, json_lines
 from tests.write_support import (
@@ -145,3 +146,46 @@ async def test_a_write_whose_caller_went_away_is_still_audited(
             await asyncio.sleep(0.01)
     assert [line["outcome"] for line in lines] == ["applied"]
     assert len(adapter.writes) == 1
+
+
+class WithoutCancelItems(RecordingWrites):
+    capabilities = RecordingWrites.capabilities - {Capability.CANCEL_ITEMS}
+
+
+API_KEY_CALLER = hashlib.sha256(API_KEY.encode()).hexdigest()[:8]
+REFUSED_AFTER_AUTHENTICATION = [
+    # writes off, the adapter not serving the route, another brand
+    ({}, "cancel_order", "", 501, "not_supported"),
+    ({"writes": True}, "cancel_items", "", 501, "not_supported"),
+    (
+        {"writes": True, "brand": "Demo Outfitters"},
+        "cancel_order",
+        "?brand=Other",
+        404,
+        "not_found",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "action", "query", "status", "code"), REFUSED_AFTER_AUTHENTICATION
+)
+def test_a_write_refused_after_authentication_is_audited_as_refused_with_its_caller(
+    make_client: Callable[..., TestClient],
+    info_logging: None,
+    capsys: pytest.CaptureFixture[str],
+    overrides: dict[str, Any],
+    action: str,
+    query: str,
+    status: int,
+    code: str,
+) -> None:
+    client = make_client(WithoutCancelItems(), **overrides)
+    route = path(LINE_CUSTOMER, LINE_ORDER, action) + query
+    body = {"ids": [LINES[0]]} if action == "cancel_items" else None
+    response = client.request("PUT" if action == "cancel_items" else "POST", route, json=body)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    (line,) = _audit(capsys.readouterr().out)
+    assert (line["caller"], line["outcome"], line["reason"]) == (API_KEY_CALLER, "refused", code)
+    metric = f'erc_bridge_writes_total{{action="{action}",outcome="refused"}} 1.0'
+    assert metric in client.get("/metrics").text
