@@ -115,7 +115,9 @@ WRITE_ERRORS = {
     "is invalid, or an id is not a product line of the order",
     "404": "No such customer or order (an order of another customer included), or `brand` "
     "names another brand than this store's; nothing was written",
-    "409": "A request with this Idempotency-Key is still being answered (`conflict`)",
+    "409": "A request with this Idempotency-Key is still being answered, or another change "
+    "to this order was still being made after half the deadline (`conflict`); nothing "
+    "was written",
     "413": f"The body is larger than {MAX_BODY_BYTES} bytes (`payload_too_large`)",
     "415": "The body is not `application/json` (`unsupported_media_type`)",
     "422": "The order's state does not allow the change (`not_allowed`, a sentence an agent "
@@ -123,9 +125,9 @@ WRITE_ERRORS = {
     "for another request (`idempotency_key_reused`); nothing was written",
     "501": "Writes are off (`ERC_BRIDGE_WRITES`), or the platform adapter cannot serve this route",
     "503": "The platform is unavailable (`upstream_unavailable`; a connection lost after the "
-    "write was sent may still have changed the order), or the Idempotency-Key could not be "
-    "checked across replicas in time, or the bridge holds as many connections as it takes "
-    "(`unavailable`, nothing written)",
+    "write was sent may still have changed the order), or the Idempotency-Key or the "
+    "order's turn could not be checked across replicas in time, or the bridge holds as "
+    "many connections as it takes (`unavailable`, nothing written)",
     "504": "The platform did not answer in time, or did not confirm the change "
     "(`upstream_timeout`): the change may or may not have been made",
 }

@@ -3,8 +3,9 @@
 A write is checked in a fixed order, and nothing reaches the adapter until the request is
 known to be well formed: credentials and scope, writes turned on and served by the
 adapter, path ids and `brand` (another brand is 404, as on the reads), `Idempotency-Key`,
-content type, size and body. Then the adapter checks ownership and the order's state and
-writes at most once. Every attempt leaves one
+content type, size and body. Then the write waits for its order's turn (one write at a
+time per order, on every replica: `bridge/order_locks.py`), and the adapter checks
+ownership and the order's state and writes at most once. Every attempt leaves one
 `order_write` audit line (names of fields, never their values) and one count in
 `erc_bridge_writes_total`.
 
@@ -41,6 +42,7 @@ from bridge.forgetting import CacheForgetting
 from bridge.idempotency import HEADER as IDEMPOTENCY_HEADER
 from bridge.idempotency import Answer, Claim, IdempotencyStore, fingerprint, unsent, valid_key
 from bridge.metrics import Metrics
+from bridge.order_locks import HOLD_MARGIN_S, NoTurn, OrderLocks
 from bridge.params import Query, parse_query
 from bridge.request import RESPONSE_STARTED_KEY, request_headers
 from bridge.routes import PREFIXES, RouteRequest, check_brand, list_items, query_params
@@ -56,7 +58,11 @@ KEPT_STATUSES = frozenset({200, invalid_request([]).status, *ANSWERED_STATUSES})
 """Every status `WriteEndpoint._perform` answers with, and so what an `Idempotency-Key`
 keeps and replays (`_settle`): the change made, the body or its ids refused, an error of
 the adapter or the deadline (a server error only once the write went out). The refusals
-before the key is claimed (409, 413, 415 among them) are never kept."""
+before the key is claimed (409, 413, 415 among them) are never kept, nor those of a write
+whose order's turn never came (409, 503: `order_locks.NoTurn`)."""
+TURN_PATIENCE = 0.5
+"""The part of the deadline a write may wait for its order's turn: the rest is for the
+write itself."""
 AFTER_WRITE_READ_S = 1.0
 """The least time W3's items page may take once the change is made, past the deadline if
 need be: the page is the change's answer."""
@@ -133,8 +139,9 @@ class Attempt:
     extra: dict[str, str] = field(default_factory=dict)
     recorded: bool = False
     unsent: bool = False
-    """A server error came before the write went out (none was sent, or its call never
-    was: `idempotency.unsent`): its key is freed."""
+    """Nothing went out and the answer is not one to keep: a server error came before the
+    write went out (none was sent, or its call never was: `idempotency.unsent`), or the
+    order's turn never came. Its key is freed."""
 
     def refused(self, error: ERCError) -> None:
         # A route that is off or not served (501) is refused, not a failure of the bridge.
@@ -242,12 +249,18 @@ class WriteEndpoint:
     """One write route served by one bridge, as a pure ASGI app."""
 
     def __init__(
-        self, route: WriteRoute, bridge: Bridge, metrics: Metrics, store: IdempotencyStore
+        self,
+        route: WriteRoute,
+        bridge: Bridge,
+        metrics: Metrics,
+        store: IdempotencyStore,
+        turns: OrderLocks,
     ) -> None:
         self.route = route
         self.bridge = bridge
         self.metrics = metrics
         self.store = store
+        self.turns = turns
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         params = scope["path_params"]
@@ -378,7 +391,14 @@ class WriteEndpoint:
             try:
                 body = parse_body(route.body, raw, required=route.body_required)
                 async with within(deadline_s):
-                    result = await self._write(attempt, body)
+                    # From the order's read to the change confirmed: another write on
+                    # the order reads it only once this one has left it.
+                    patience_s = deadline_s * TURN_PATIENCE
+                    async with self.turns.turn(attempt.order_id, patience_s=patience_s):
+                        result = await self._write(attempt, body)
+            except NoTurn as refusal:
+                attempt.unsent = True  # nothing written: a repeat with the key tries again
+                return _refused(attempt, refusal.error)
             except ANSWERED as exc:
                 error = error_of(exc)
                 went_out = sends.started and not unsent(exc)
@@ -497,10 +517,13 @@ def _error_answer(error: ERCError) -> Answer:
 
 
 def write_routes(bridge: Bridge, metrics: Metrics, store: IdempotencyStore) -> list[Route]:
+    # One turn per order for every write route under either prefix.
+    hold_s = bridge.settings.deadline_s + HOLD_MARGIN_S
+    turns = OrderLocks(bridge.shared, hold_s=hold_s)
     return [
         Route(
             prefix + route.path,
-            WriteEndpoint(route, bridge, metrics, store),
+            WriteEndpoint(route, bridge, metrics, store, turns),
             methods=[route.method],
         )
         for prefix in PREFIXES

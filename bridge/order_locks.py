@@ -1,0 +1,227 @@
+"""One write at a time on an order (SPEC §7: never twice, a change in place is 200, the
+state rules).
+
+A write reads the order's state, sends its change and confirms it; two writes on one
+order whose steps interleave both pass the state checks, and both write (the same
+cancel twice, or an address changed on an order being cancelled). So a write takes its
+order's turn before the first read and gives it up once its change is confirmed or
+refused: the next one then reads the order as the first left it (already done, or
+cancelled).
+
+In the process the turn is an `asyncio.Lock` per order, kept only while a write holds it
+or waits for it. With Redis (`ERC_BRIDGE_REDIS_URL`) it is also a key every replica of
+the store sees, `SET NX PX` with a random token, and deleted by a script only while it
+still holds that token; it expires `hold_s` after it was taken (the write's deadline and
+a margin), so a replica that died holding it frees it by itself.
+
+A write waits for its turn rather than being refused at once: the first is usually done
+in well under a second, and the agent then hears what the order's state says (the change
+is already made, or why it cannot be) instead of a conflict to repeat. It waits at most
+`patience_s` (half its deadline, the other half is for the write itself), then is
+refused 409 `conflict` with nothing written.
+
+When Redis does not say in time whether the turn was taken (slow, or the connection
+lost once the command was sent), it may have been: the write is refused 503
+`unavailable` with nothing written, as an `Idempotency-Key` claim is
+(bridge/idempotency_redis.py). A turn is deleted in the background, tried again every
+`retry_after_s` until Redis answers or the turn has expired anyway. A Redis known to be
+out of reach (it refused the connection, or failed a moment ago) leaves the turn to this
+process's lock, as it leaves idempotency keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from adapters.shared_state import FAILURES, SharedState
+from adapters.single_flight import FIRST_PAUSE_S, LONGEST_PAUSE_S
+from bridge.errors import ERCError
+from bridge.idempotency_redis import _not_run
+
+log = structlog.get_logger("erc_bridge.writes")
+
+HOLD_MARGIN_S = 5.0
+"""Past the write's deadline, how long its turn in Redis lasts: the write gives it up
+when its deadline cuts it short, with one Redis call bounded by `ERC_BRIDGE_REDIS_TIMEOUT_S`."""
+
+# KEYS[1] the turn; ARGV the token that took it.
+_GIVE_UP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class NoTurn(Exception):
+    """The write did not get its order's turn; nothing was sent. `error` is its answer."""
+
+    def __init__(self, error: ERCError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _busy() -> NoTurn:
+    return NoTurn(
+        ERCError(
+            409,
+            "conflict",
+            "Another change to this order is still being made, and nothing was written",
+            description="Repeat the request once the other change has been answered",
+        )
+    )
+
+
+def _unconfirmed() -> NoTurn:
+    return NoTurn(
+        ERCError(
+            503,
+            "unavailable",
+            "The order could not be reserved for this change in time, and nothing was written",
+            description="Repeat the request",
+            headers={"Retry-After": "1"},
+        )
+    )
+
+
+@dataclass
+class _Local:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+    """Writes holding the lock or waiting for it: at none, the entry goes."""
+
+
+class OrderLocks:
+    """The turns of one store's orders, in this process and, with `shared`, in Redis."""
+
+    def __init__(self, shared: SharedState | None, *, hold_s: float) -> None:
+        self.shared = shared
+        self._hold_s = hold_s
+        self._hold_ms = round(hold_s * 1000)
+        self._local: dict[str, _Local] = {}
+        self._give_up_script = (
+            shared.client.register_script(_GIVE_UP) if shared is not None else None
+        )
+
+    def __len__(self) -> int:
+        """Orders some write holds or waits for in this process."""
+        return len(self._local)
+
+    @asynccontextmanager
+    async def turn(self, order_id: str, *, patience_s: float) -> AsyncIterator[None]:
+        """The order's turn for the block, waited for at most `patience_s` (else NoTurn)."""
+        give_up_at = time.monotonic() + patience_s
+        async with self._local_turn(order_id, patience_s):
+            token = await self._shared_turn(order_id, give_up_at)
+            try:
+                yield
+            finally:
+                if token is not None:
+                    # Awaited for one Redis timeout at most: the next write on the order
+                    # then finds the turn free, and this answer is not held up longer.
+                    assert self.shared is not None
+                    giving_up = self._give_up(order_id, token)
+                    await asyncio.wait({giving_up}, timeout=self.shared.timeout_s)
+
+    @asynccontextmanager
+    async def _local_turn(self, order_id: str, patience_s: float) -> AsyncIterator[None]:
+        local = self._local.setdefault(order_id, _Local())
+        local.users += 1
+        try:
+            try:
+                # A waiter cancelled here never holds the lock: `acquire` sees to it.
+                async with asyncio.timeout(patience_s):
+                    await local.lock.acquire()
+            except TimeoutError:
+                raise _busy() from None
+            try:
+                yield
+            finally:
+                local.lock.release()
+        finally:
+            local.users -= 1
+            if local.users == 0:
+                del self._local[order_id]
+
+    def _key(self, order_id: str) -> str:
+        assert self.shared is not None
+        return self.shared.key("order-turn", hashlib.sha256(order_id.encode()).hexdigest())
+
+    async def _shared_turn(self, order_id: str, give_up_at: float) -> str | None:
+        """The token of the turn taken in Redis; None without Redis or when it is out of
+        reach (the process's lock alone then)."""
+        shared = self.shared
+        if shared is None:
+            return None
+        key, token = self._key(order_id), secrets.token_hex(16)
+        hold_ms = self._hold_ms
+        unanswered = False
+
+        async def take(client: Redis) -> tuple[bool]:
+            nonlocal unanswered
+            unanswered = True  # until Redis says otherwise, the command may have run
+            try:
+                taken = await client.set(key, token, nx=True, px=hold_ms)
+            except RedisError as error:
+                unanswered = not _not_run(error)
+                raise
+            unanswered = False
+            return (bool(taken),)
+
+        pause = FIRST_PAUSE_S
+        try:
+            while True:
+                answer = await shared.run(take, otherwise=None)
+                if answer is None and unanswered:
+                    log.warning("order_turn_unconfirmed", detail="Redis did not confirm the turn")
+                    self._give_up(order_id, token)
+                    raise _unconfirmed()
+                if answer is None:
+                    log.warning("order_turn_local", detail="Redis unreachable: the turn is local")
+                    return None
+                if answer[0]:
+                    return token
+                if time.monotonic() + pause > give_up_at:
+                    raise _busy()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, LONGEST_PAUSE_S)
+        except asyncio.CancelledError:
+            self._give_up(order_id, token)  # the SET under way may have taken it
+            raise
+
+    def _give_up(self, order_id: str, token: str) -> asyncio.Task[None]:
+        """Delete the turn in the background, tried again while Redis does not answer:
+        a Redis slow for one command is often slow for the next, and a turn left behind
+        holds the order on every replica until it expires. A write cancelled meanwhile
+        still gives its turn up."""
+        assert self.shared is not None
+        return self.shared.until_closed(self._give_up_until_deleted(order_id, token))
+
+    async def _give_up_until_deleted(self, order_id: str, token: str) -> None:
+        assert self.shared is not None
+        expired_at = time.monotonic() + self._hold_s
+        wait_s = self.shared.retry_after_s
+        while not await self._deleted(order_id, token):
+            if time.monotonic() + wait_s >= expired_at:
+                return
+            await asyncio.sleep(wait_s)
+
+    async def _deleted(self, order_id: str, token: str) -> bool:
+        """Delete the turn if `token` still holds it: whether Redis answered. Straight to
+        Redis, even in its quiet period after a failure: else the order stays reserved
+        on every replica until the turn expires."""
+        assert self.shared is not None and self._give_up_script is not None
+        try:
+            async with asyncio.timeout(self.shared.timeout_s):
+                await self._give_up_script(keys=[self._key(order_id)], args=[token])
+        except FAILURES:
+            return False
+        return True

@@ -1,0 +1,229 @@
+"""An order's turn for writes (bridge/order_locks.py): one holder at a time in the process
+and, against a real redis-server, across replicas (two `OrderLocks` on one namespace)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from adapters.shared_state import SharedState
+from bridge.order_locks import NoTurn, OrderLocks
+from tests.late_replies import LateReplies
+from tests.redis_server import RedisServer, redis_server
+
+__all__ = ["redis_server"]
+
+pytestmark = pytest.mark.anyio
+
+HOLD_S = 5.0
+SHORT_S = 0.2
+"""The patience of a write that is to be refused: another holds the turn throughout."""
+AMPLE_S = 5.0
+GIVEN_UP_S = 2.0
+"""Patience that a turn given up in the background meets, and one left to expire
+(`HOLD_S`) does not."""
+
+
+async def _holding(locks: OrderLocks, order_id: str, until: asyncio.Event) -> None:
+    async with locks.turn(order_id, patience_s=AMPLE_S):
+        await until.wait()
+
+
+async def _held(locks: OrderLocks, order_id: str) -> tuple[asyncio.Task[None], asyncio.Event]:
+    """A task holding the order's turn until the event is set."""
+    done = asyncio.Event()
+    task = asyncio.create_task(_holding(locks, order_id, done))
+    for _ in range(200):
+        await asyncio.sleep(0.005)
+        if not _free_now(locks, order_id):
+            break
+    return task, done
+
+
+def _free_now(locks: OrderLocks, order_id: str) -> bool:
+    entry = locks._local.get(order_id)
+    return entry is None or not entry.lock.locked()
+
+
+async def _refused(locks: OrderLocks, order_id: str) -> NoTurn:
+    with pytest.raises(NoTurn) as refused:
+        async with locks.turn(order_id, patience_s=SHORT_S):
+            pytest.fail("had the turn another holds")
+    return refused.value
+
+
+async def test_one_write_holds_an_order_and_the_next_waits_its_turn() -> None:
+    locks = OrderLocks(None, hold_s=HOLD_S)
+    holder, done = await _held(locks, "o-1")
+    order: list[str] = []
+
+    async def next_write() -> None:
+        async with locks.turn("o-1", patience_s=AMPLE_S):
+            order.append("next")
+
+    waiting = asyncio.create_task(next_write())
+    async with locks.turn("o-2", patience_s=SHORT_S):  # another order is not held up
+        order.append("other order")
+    await asyncio.sleep(0.05)
+    order.append("first done")
+    done.set()
+    await asyncio.gather(holder, waiting)
+
+    assert order == ["other order", "first done", "next"]
+    assert len(locks) == 0  # nothing kept for orders no write holds
+
+
+async def test_a_turn_not_had_within_patience_is_409_conflict() -> None:
+    locks = OrderLocks(None, hold_s=HOLD_S)
+    holder, done = await _held(locks, "o-1")
+    refusal = await _refused(locks, "o-1")
+    done.set()
+    await holder
+
+    assert (refusal.error.status, refusal.error.code) == (409, "conflict")
+    assert len(locks) == 0
+
+
+async def test_a_waiter_cancelled_never_holds_the_turn() -> None:
+    locks = OrderLocks(None, hold_s=HOLD_S)
+    holder, done = await _held(locks, "o-1")
+    waiter = asyncio.create_task(_holding(locks, "o-1", asyncio.Event()))
+    await asyncio.sleep(0.05)
+    waiter.cancel()
+    done.set()
+    await holder
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+
+    async with locks.turn("o-1", patience_s=SHORT_S):
+        pass
+    assert len(locks) == 0
+
+
+async def test_a_turn_is_given_up_when_its_write_fails() -> None:
+    locks = OrderLocks(None, hold_s=HOLD_S)
+    with pytest.raises(RuntimeError):
+        async with locks.turn("o-1", patience_s=SHORT_S):
+            raise RuntimeError("the write failed")
+    async with locks.turn("o-1", patience_s=SHORT_S):
+        pass
+    assert len(locks) == 0
+
+
+@asynccontextmanager
+async def _replicas(
+    first_url: str, second_url: str, *, first_timeout_s: float = 0.25, first_hold_s: float = HOLD_S
+) -> AsyncIterator[tuple[OrderLocks, OrderLocks]]:
+    """Two replicas' turns on a namespace of their own; the first reaches Redis at
+    `first_url` with its own timeout and hold (a relay, a replica that dies)."""
+    namespace = f"test-order-turns-{uuid.uuid4().hex}"
+    first = SharedState(first_url, namespace=namespace, timeout_s=first_timeout_s)
+    second = SharedState(second_url, namespace=namespace)
+    try:
+        yield OrderLocks(first, hold_s=first_hold_s), OrderLocks(second, hold_s=HOLD_S)
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def _keys(locks: OrderLocks) -> list[bytes]:
+    assert locks.shared is not None
+    return [key async for key in locks.shared.client.scan_iter(f"{locks.shared.namespace}:*")]
+
+
+async def test_an_order_held_on_one_replica_waits_on_the_other(redis_server: RedisServer) -> None:
+    async with _replicas(redis_server.url, redis_server.url) as (a, b):
+        holder, done = await _held(a, "o-1")
+        refusal = await _refused(b, "o-1")
+        async with b.turn("o-2", patience_s=SHORT_S):  # another order is free
+            pass
+        done.set()
+        await holder
+        async with b.turn("o-1", patience_s=SHORT_S):
+            held_by_b = await _keys(b)
+        left = await _keys(a)
+
+    assert refusal.error.status == 409
+    assert len(held_by_b) == 1
+    assert left == []  # each turn deleted once given up
+
+
+async def test_a_dead_replicas_turn_expires_and_its_late_give_up_spares_the_next(
+    redis_server: RedisServer,
+) -> None:
+    async with _replicas(redis_server.url, redis_server.url, first_hold_s=0.3) as (dead, live):
+        hung, _ = await _held(dead, "o-1")  # never gives its turn up: as a replica that died
+        async with live.turn("o-1", patience_s=AMPLE_S):  # had once the dead one's expired
+            hung.cancel()  # its give-up now finds another token: the live turn is kept
+            await asyncio.gather(hung, return_exceptions=True)
+            await asyncio.sleep(0.05)
+            assert len(await _keys(live)) == 1
+
+
+@asynccontextmanager
+async def _late_replies(
+    redis: RedisServer, timeout_s: float
+) -> AsyncIterator[tuple[LateReplies, OrderLocks, OrderLocks]]:
+    """Two replicas' turns: the first reaches Redis through a relay whose replies come
+    0.2 s late (with `timeout_s` for a command), the second directly. The first has two
+    connections made and left idle, as a busy replica has them: a late reply is then the
+    command's, not a handshake's, and a give-up after it goes out at once on the other."""
+
+    async def held_a_moment(locks: OrderLocks, order_id: str) -> None:
+        async with locks.turn(order_id, patience_s=SHORT_S):
+            await asyncio.sleep(0.05)
+
+    with LateReplies(redis) as relay:
+        async with _replicas(relay.url, redis.url, first_timeout_s=timeout_s) as (relayed, direct):
+            await asyncio.gather(held_a_moment(relayed, "warm-1"), held_a_moment(relayed, "warm-2"))
+            relay.delay_s = 0.2
+            yield relay, relayed, direct
+
+
+async def test_a_turn_redis_answers_too_late_for_is_refused_and_given_up(
+    redis_server: RedisServer,
+) -> None:
+    # Redis takes the turn; its answer comes after the timeout.
+    async with _late_replies(redis_server, timeout_s=0.1) as (relay, late, direct):
+        refusal = await _refused(late, "o-1")
+        await asyncio.sleep(0.3)  # the give-up at once is answered late too
+        relay.delay_s = 0.0
+        async with direct.turn("o-1", patience_s=GIVEN_UP_S):  # given up a second later
+            pass
+
+    assert (refusal.error.status, refusal.error.code) == (503, "unavailable")
+    assert len(late) == 0
+
+
+async def test_a_write_cancelled_while_redis_takes_its_turn_gives_it_up(
+    redis_server: RedisServer,
+) -> None:
+    async with _late_replies(redis_server, timeout_s=2.0) as (_, slow, direct):
+        taking = asyncio.create_task(_holding(slow, "o-1", asyncio.Event()))
+        await asyncio.sleep(0.1)  # the SET has reached Redis, its answer has not come
+        taking.cancel()
+        await asyncio.gather(taking, return_exceptions=True)
+        async with direct.turn("o-1", patience_s=GIVEN_UP_S):  # given up meanwhile
+            pass
+
+    assert len(slow) == 0
+
+
+async def test_without_redis_the_turn_is_the_processs() -> None:
+    refusing = SharedState("redis://127.0.0.1:1/0", namespace="test-refused", timeout_s=1.0)
+    locks = OrderLocks(refusing, hold_s=HOLD_S)
+    try:
+        holder, done = await _held(locks, "o-1")
+        refusal = await _refused(locks, "o-1")  # still one write at a time here
+        done.set()
+        await holder
+        async with locks.turn("o-1", patience_s=SHORT_S):
+            pass
+    finally:
+        await refusing.close()
+
+    assert refusal.error.status == 409

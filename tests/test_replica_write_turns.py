@@ -1,0 +1,90 @@
+"""One write at a time on an order across replicas (SPEC §7, §9): two replicas of one
+store, each with its own adapter in front of one emulator over loopback, sharing a real
+redis-server. The request log counts the writes of both."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import ExitStack
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from bridge.app import create_app
+from tests.conftest import AUTH, settings
+from tests.emulators.write_faults import WriteFault, until
+from tests.late_replies import LateReplies
+from tests.redis_server import RedisServer, redis_server
+from tests.test_platform_writes import Platform, platform, send_through, served
+from tests.test_replica_writes import redis_url, replicas
+from tests.write_support import CANCEL, RecordingWrites
+
+__all__ = ["platform", "redis_server", "redis_url", "served"]
+
+pytestmark = pytest.mark.anyio
+
+DEADLINE_S = 3.0
+HELD_S = 0.3
+
+
+async def _on_two_replicas(
+    platform: Platform, redis_url: str, first: str, second: str
+) -> tuple[httpx.Response, httpx.Response]:
+    """`first` sent to one replica and held inside the platform (its change made after the
+    hold), `second` sent meanwhile to the other: both answers."""
+    adapters = [platform.module.make_adapter(platform.url) for _ in "ab"]
+    faults = platform.emulator.write_faults
+    async with replicas(redis_url, adapters, deadline_s=DEADLINE_S) as (a, b):
+        faults.add(WriteFault(hang=HELD_S, applies="last"))
+        held = asyncio.create_task(send_through(a, platform, first))
+        await until(lambda: faults.arrived == 1)
+        meanwhile = await send_through(b, platform, second)
+        return await held, meanwhile
+
+
+async def test_the_same_write_on_two_replicas_at_once_is_done_once(
+    platform: Platform, redis_url: str
+) -> None:
+    first, second = await _on_two_replicas(platform, redis_url, "cancel_order", "cancel_order")
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert len(platform.writes()) == 1
+
+
+async def test_an_address_change_on_one_replica_while_the_other_cancels_is_refused(
+    platform: Platform, redis_url: str
+) -> None:
+    cancel, move = await _on_two_replicas(
+        platform, redis_url, "cancel_order", "change_shipping_address"
+    )
+
+    assert cancel.status_code == 200
+    assert (move.status_code, move.json()["message"]) == (422, "the order is cancelled")
+    assert len(platform.writes()) == 1
+
+
+def test_a_write_whose_turn_redis_answers_too_late_is_refused_unwritten(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    """Without an `Idempotency-Key`: the turn may have been taken in Redis, so the write
+    is not made; the turn is given up at once, and another replica writes."""
+    store = RecordingWrites()
+    with LateReplies(redis_server) as relay, ExitStack() as running:
+
+        def replica(url: str, **overrides: Any) -> TestClient:
+            app = create_app(settings(writes=True, redis_url=url, **overrides), adapter=store)
+            return running.enter_context(TestClient(app, headers=AUTH))
+
+        late, direct = replica(relay.url, redis_timeout_s=0.1), replica(redis_server.url)
+        relay.delay_s = 0.3
+        refused = late.post(CANCEL)
+        relay.delay_s = 0.0
+        assert store.writes == []
+        written = direct.post(CANCEL)
+
+    assert (refused.status_code, refused.json()["code"]) == (503, "unavailable")
+    assert refused.headers["retry-after"] == "1"
+    assert written.status_code == 200
+    assert [name for name, _ in store.writes] == ["cancel_order"]
