@@ -28,7 +28,8 @@ import structlog
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, BusyLoadingError, RedisError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 T = TypeVar("T")
 Operation = Callable[[Redis], Awaitable[T]]
@@ -40,6 +41,16 @@ log = structlog.get_logger("erc_bridge.redis")
 FAILURES = (RedisError, OSError, TimeoutError)
 DEFAULT_TIMEOUT_S = 0.25
 DEFAULT_RETRY_AFTER_S = 1.0
+
+
+def never_ran(error: RedisError) -> bool:
+    """Whether Redis cannot have run a command that failed with `error`: it answered with
+    an error, or no connection could be made to send it on. A connection lost once the
+    command was sent leaves it unknown, as a late answer does."""
+    if isinstance(error, ResponseError | BusyLoadingError | AuthenticationError):
+        return True
+    # redis-py words a failure to connect so, and no other (its reads say "reading from").
+    return isinstance(error, RedisConnectionError) and "connecting to" in str(error)
 
 
 def redacted_url(url: str) -> str:

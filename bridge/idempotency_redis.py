@@ -40,10 +40,9 @@ from dataclasses import dataclass
 import orjson
 import structlog
 from redis.asyncio import Redis
-from redis.exceptions import AuthenticationError, BusyLoadingError, RedisError, ResponseError
-from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
-from adapters.shared_state import FAILURES, SharedState
+from adapters.shared_state import FAILURES, SharedState, never_ran
 from bridge.idempotency import TTL_S, Answer, Claim, Lookup, MemoryIdempotencyStore
 
 log = structlog.get_logger("erc_bridge.idempotency")
@@ -108,16 +107,6 @@ def _headers_of(stored: bytes) -> tuple[tuple[bytes, bytes], ...]:
     return tuple(
         (name.encode("latin-1"), value.encode("latin-1")) for name, value in orjson.loads(stored)
     )
-
-
-def _not_run(error: RedisError) -> bool:
-    """Whether Redis cannot have run a command that failed with `error`: it answered with
-    an error, or no connection could be made to send it on. A connection lost once the
-    command was sent leaves it unknown, as a late answer does."""
-    if isinstance(error, ResponseError | BusyLoadingError | AuthenticationError):
-        return True
-    # redis-py words a failure to connect so, and no other (its reads say "reading from").
-    return isinstance(error, RedisConnectionError) and "connecting to" in str(error)
 
 
 @dataclass(frozen=True)
@@ -203,7 +192,7 @@ class RedisIdempotencyStore:
             try:
                 found = await script(keys=[record], args=[fingerprint, token, self._running_ms])
             except RedisError as error:
-                unanswered = not _not_run(error)
+                unanswered = not never_ran(error)
                 raise
             unanswered = False
             return (found,)

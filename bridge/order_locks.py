@@ -43,10 +43,9 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from adapters.shared_state import FAILURES, SharedState
+from adapters.shared_state import FAILURES, SharedState, never_ran
 from adapters.single_flight import FIRST_PAUSE_S, LONGEST_PAUSE_S
 from bridge.errors import ERCError
-from bridge.idempotency_redis import _not_run
 
 log = structlog.get_logger("erc_bridge.writes")
 
@@ -171,7 +170,7 @@ class OrderLocks:
             try:
                 taken = await client.set(key, token, nx=True, px=hold_ms)
             except RedisError as error:
-                unanswered = not _not_run(error)
+                unanswered = not never_ran(error)
                 raise
             unanswered = False
             return (bool(taken),)
