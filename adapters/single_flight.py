@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from adapters.deadline import remaining
 from adapters.shared_entries import Dependency, Seen, SharedEntries
+from adapters.tasks import of_one_request
 
 FIRST_PAUSE_S = 0.005
 LONGEST_PAUSE_S = 0.05
@@ -33,7 +34,11 @@ LOCAL_TTL_S = 2.0
 """The longest a process keeps for itself what it shares: the bound of a stale read should
 an invalidation not reach it (SPEC §9; docs/redis.md)."""
 
-_waited_out: ContextVar[bool] = ContextVar("erc_bridge_waited_out", default=False)
+_waited_out: ContextVar[bool | None] = of_one_request(
+    ContextVar("erc_bridge_waited_out", default=None)
+)
+"""True once the current request has spent its patience waiting for another replica's
+fill: its next fills do not wait again. Not carried into work requests share."""
 
 
 @dataclass

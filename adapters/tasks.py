@@ -33,6 +33,9 @@ WELL_PAST_SHARE = 0.1
 caller's own must come for the caller to outlast the run: such a caller is not answered a
 timeout because the run ran out of time (`SharedTasks.run`)."""
 OUT_OF_TIME = (TimeoutError, UpstreamTimeout)
+TIMER_SLACK_S = 0.005
+"""How much before a deadline its timer may be seen to fire (the loop runs what is due
+within its clock's resolution)."""
 
 if sys.version_info >= (3, 12):
 
@@ -100,9 +103,10 @@ class SharedTasks(Generic[K, T]):
         task = start_task(work(), context=own)
         if not task.done():
             self._running[key] = task
+            ends = None if given is None else time.monotonic() + given
             well_past = None if given is None else time.monotonic() + given * (1 + WELL_PAST_SHARE)
-            if well_past is not None or joins:
-                self._terms[task] = _Terms(well_past, joins)
+            if ends is not None or joins:
+                self._terms[task] = _Terms(ends, well_past, joins)
             task.add_done_callback(partial(self._settled, key))
         return task
 
@@ -121,7 +125,7 @@ class SharedTasks(Generic[K, T]):
         try:
             return await asyncio.shield(task)
         except OUT_OF_TIME:
-            left = _left_past(terms.well_past)
+            left = _left_past(terms)
             if left is None:
                 raise
         async with within(left):
@@ -139,6 +143,10 @@ class SharedTasks(Generic[K, T]):
         for join in terms.joins:
             join()
         return task, terms
+
+    def running(self, key: K) -> asyncio.Task[T] | None:
+        """The task shared for `key`, if one is (it may have just ended)."""
+        return self._running.get(key)
 
     def drop(self, key: K) -> asyncio.Task[T] | None:
         """Stop sharing the task running for `key`: it runs on for whoever awaits it, and
@@ -161,13 +169,15 @@ class SharedTasks(Generic[K, T]):
 class _Terms:
     """What a caller of a running shared task goes by."""
 
+    ends: float | None
+    """When the task's own deadline comes."""
     well_past: float | None
     """When a caller's deadline comes late enough for the caller to outlast the task."""
     joins: tuple[Callable[[], None], ...]
     """What each caller does, in its own context, to join the task (`of_one_request`)."""
 
 
-_NO_TERMS = _Terms(None, ())
+_NO_TERMS = _Terms(None, None, ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,10 +218,15 @@ def _as_shared_work() -> tuple[Callable[[], None], ...]:
     return tuple(joins)
 
 
-def _left_past(moment: float | None) -> float | None:
-    """The seconds left to the current request if its deadline comes after `moment`."""
+def _left_past(terms: _Terms) -> float | None:
+    """The seconds left to the current request when the task it joined was cut by the
+    task's own deadline (a platform's read or connect timeout before it is an answer for
+    every caller) and the request's deadline comes well after the task's."""
     left = remaining()
-    if moment is None or left is None or time.monotonic() + left < moment:
+    now = time.monotonic()
+    if terms.ends is None or terms.well_past is None or left is None:
+        return None
+    if now < terms.ends - TIMER_SLACK_S or now + left < terms.well_past:
         return None
     return left
 

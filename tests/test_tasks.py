@@ -9,7 +9,9 @@ import gc
 
 import pytest
 
+from adapters import single_flight
 from adapters.deadline import remaining, request_given, within
+from adapters.errors import UpstreamTimeout
 from adapters.tasks import EAGER, SharedTasks, of_one_request, start_task
 
 pytestmark = pytest.mark.anyio
@@ -320,3 +322,40 @@ async def test_a_caller_waits_for_the_other_run_only_within_its_own_deadline() -
     assert other is not None and not other.done()
     with pytest.raises(TimeoutError):
         await other
+
+
+async def test_a_run_timed_out_before_its_deadline_is_every_callers_answer() -> None:
+    """The platform's own read or connect timeout, well before the run's deadline, is what
+    the platform answered: callers that joined late get it too, with no second call."""
+    runs = 0
+
+    async def read_timing_out() -> str:
+        nonlocal runs
+        runs += 1
+        await asyncio.sleep(GIVEN_S / 2)
+        raise UpstreamTimeout("the platform did not answer in time")
+
+    async def request() -> str:
+        async with within(GIVEN_S):
+            return await shared.run("k", read_timing_out)
+
+    shared: SharedTasks[str, str] = SharedTasks()
+    first = asyncio.create_task(request())
+    await asyncio.sleep(GIVEN_S / 4)
+    late = asyncio.create_task(request())
+    for caller in (first, late):
+        with pytest.raises(UpstreamTimeout):
+            await caller
+    assert runs == 1
+
+
+async def test_a_request_that_waited_out_a_fill_does_not_make_shared_work_impatient() -> None:
+    """A request that spent its patience waiting for another replica's fill fills its own
+    next entries at once; work other requests share keeps its patience."""
+    shared: SharedTasks[str, bool | None] = SharedTasks()
+
+    async def patience_spent() -> bool | None:
+        return single_flight._waited_out.get()
+
+    single_flight._waited_out.set(True)
+    assert await shared.run("k", patience_spent) is None
