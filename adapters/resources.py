@@ -95,10 +95,6 @@ class Forgotten:
         return since < self.floor or any(self._when.get(tag, 0) > since for tag in tags)
 
 
-Fetching = tuple[Hashable, frozenset[Tag]]
-"""A fetch under way: its key and tags (a forget drops it from sharing by its tags)."""
-
-
 @dataclass
 class ResourceStats:
     hits: int = 0
@@ -108,8 +104,8 @@ class ResourceStats:
 
 class ResourceCache:
     """At most `max_entries` resources and `max_bytes` bytes, each for `ttl_s` seconds;
-    the least recently used go first. Concurrent fetches of one key (with the same tags)
-    share one call."""
+    the least recently used go first. Concurrent fetches of one key share one call, which
+    carries the tags of all its callers."""
 
     def __init__(
         self,
@@ -129,7 +125,10 @@ class ResourceCache:
         self._by_tag: dict[Tag, set[Hashable]] = {}
         self._bytes = 0
         self._forgotten = Forgotten(forgets_remembered)
-        self._fetching: SharedTasks[Fetching, bytes] = SharedTasks()
+        self._fetching: SharedTasks[Hashable, bytes] = SharedTasks()
+        self._fetch_tags: dict[Hashable, set[Tag]] = {}
+        """The tags of each fetch under way, its callers' together: a forget of any drops
+        it from sharing."""
         self.shared: SharedResources | None = None
 
     def __len__(self) -> int:
@@ -153,24 +152,37 @@ class ResourceCache:
         if kept is not None:
             return kept
         self.stats.misses += 1
-        tags = frozenset(tags)
+        fetch_tags = self._fetch_tags.setdefault(key, set())
+        fetch_tags.update(tags)
         since = self.generation
-        return await self._fetching.run((key, tags), lambda: self._load(key, load, tags, since))
+        try:
+            return await self._fetching.run(key, lambda: self._load(key, load, fetch_tags, since))
+        finally:
+            running = self._fetching.running(key)
+            if running is None or running.done():  # joined as it ended: nobody else will
+                self._end_fetch(key, fetch_tags)
 
     async def _load(
         self,
         key: Hashable,
         load: Callable[[], Awaitable[bytes]],
-        tags: frozenset[Tag],
+        tags: set[Tag],
         since: int,
     ) -> bytes:
-        ttl_s = None
-        if self.shared is None:
-            body = await load()
-        else:
-            body, ttl_s = await self.shared.fetch(key, tags, load, self.ttl_s)
-        self.put(key, body, tags, since=since, ttl_s=ttl_s)
-        return body
+        try:
+            ttl_s = None
+            if self.shared is None:
+                body = await load()
+            else:
+                body, ttl_s = await self.shared.fetch(key, frozenset(tags), load, self.ttl_s)
+            self.put(key, body, tags, since=since, ttl_s=ttl_s)
+            return body
+        finally:
+            self._end_fetch(key, tags)
+
+    def _end_fetch(self, key: Hashable, tags: set[Tag]) -> None:
+        if self._fetch_tags.get(key) is tags:
+            del self._fetch_tags[key]
 
     def __contains__(self, key: object) -> bool:
         """Whether `key` is kept and fresh; a look that counts as neither hit nor miss."""
@@ -236,9 +248,10 @@ class ResourceCache:
     def forget_here(self, tag: Tag) -> int:
         """`forget` in this process only."""
         self._forgotten.tag(tag)
-        for fetching in self._fetching:
-            if tag in fetching[1]:  # it may bring what was just forgotten
-                self._fetching.drop(fetching)
+        for key in self._fetching:
+            if tag in self._fetch_tags.get(key, ()):  # it may bring what was just forgotten
+                self._fetching.drop(key)
+                del self._fetch_tags[key]
         keys = self._by_tag.pop(tag, set())
         for key in keys:
             self._drop(key)
@@ -265,6 +278,7 @@ class ResourceCache:
         kept, and later callers fetch anew."""
         self._forgotten.everything()
         self._fetching.clear()
+        self._fetch_tags.clear()
 
     def _drop(self, key: Hashable) -> None:
         kept = self._entries.pop(key, None)

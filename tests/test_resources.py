@@ -131,6 +131,27 @@ async def test_a_fetch_from_before_a_forget_is_not_shared_with_later_callers() -
 
 
 @pytest.mark.anyio
+async def test_callers_naming_other_tags_share_one_fetch_that_a_forget_of_any_drops() -> None:
+    """Another customer's request for the same order shares the owner's fetch; forgetting
+    the tag only the later caller named still keeps the fetch from being shared on."""
+    resources = cache()
+    before, after = Loader(b'{"status": "open"}'), Loader(b'{"status": "cancelled"}')
+    before.gate.clear()
+    owners = asyncio.create_task(resources.fetch("/orders/1", before, [customer_tag("ana")]))
+    await asyncio.sleep(0)
+    others = asyncio.create_task(resources.fetch("/orders/1", before, [customer_tag("bo")]))
+    await asyncio.sleep(0)
+    assert before.calls == 1
+    resources.forget(customer_tag("bo"))
+    later = await resources.fetch("/orders/1", after, [customer_tag("ana")])
+    before.gate.set()
+    assert list(await asyncio.gather(owners, others)) == [before.body] * 2
+    assert (before.calls, after.calls, later) == (1, 1, after.body)
+    assert resources.get("/orders/1") == after.body
+    assert len(resources._fetch_tags) == 0  # nothing left of the fetches once they ended
+
+
+@pytest.mark.anyio
 async def test_entries_and_bytes_are_bounded_least_recently_used_first() -> None:
     resources = cache(max_entries=2)
     for key in ("a", "b"):
