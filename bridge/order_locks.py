@@ -20,13 +20,16 @@ is already made, or why it cannot be) instead of a conflict to repeat. It waits 
 `patience_s` (half its deadline, the other half is for the write itself), then is
 refused 409 `conflict` with nothing written.
 
+Every `SET` goes to Redis, even in the quiet period after another command of the
+replica failed: a slow read says nothing of whether another replica holds the turn.
 When Redis does not say in time whether the turn was taken (slow, or the connection
 lost once the command was sent), it may have been: the write is refused 503
 `unavailable` with nothing written, as an `Idempotency-Key` claim is
 (bridge/idempotency_redis.py). A turn is deleted in the background, tried again every
-`retry_after_s` until Redis answers or the turn has expired anyway. A Redis known to be
-out of reach (it refused the connection, or failed a moment ago) leaves the turn to this
-process's lock, as it leaves idempotency keys.
+`retry_after_s` until Redis answers or the turn has expired anyway. Only a Redis that
+refused the connection leaves the turn to this process's lock, and only to a write that
+has not seen the turn held: that one is refused 503 instead, as the write holding the
+turn may be under way.
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from adapters.shared_state import FAILURES, SharedState, never_ran
@@ -155,39 +157,39 @@ class OrderLocks:
         return self.shared.key("order-turn", hashlib.sha256(order_id.encode()).hexdigest())
 
     async def _shared_turn(self, order_id: str, give_up_at: float) -> str | None:
-        """The token of the turn taken in Redis; None without Redis or when it is out of
-        reach (the process's lock alone then)."""
+        """The token of the turn taken in Redis; None without Redis or when Redis refused
+        the connection (the process's lock alone then)."""
         shared = self.shared
         if shared is None:
             return None
-        key, token = self._key(order_id), secrets.token_hex(16)
-        hold_ms = self._hold_ms
-        unanswered = False
-
-        async def take(client: Redis) -> tuple[bool]:
-            nonlocal unanswered
-            unanswered = True  # until Redis says otherwise, the command may have run
-            try:
-                taken = await client.set(key, token, nx=True, px=hold_ms)
-            except RedisError as error:
-                unanswered = not never_ran(error)
-                raise
-            unanswered = False
-            return (bool(taken),)
-
+        token = secrets.token_hex(16)
+        held_elsewhere = False
         pause = FIRST_PAUSE_S
         try:
             while True:
-                answer = await shared.run(take, otherwise=None)
-                if answer is None and unanswered:
-                    log.warning("order_turn_unconfirmed", detail="Redis did not confirm the turn")
-                    self._give_up(order_id, token)
-                    raise _unconfirmed()
-                if answer is None:
+                try:
+                    taken = await self._taken(order_id, token)
+                except FAILURES as error:
+                    shared.failed(error)
+                    refused = isinstance(error, RedisError) and never_ran(error)
+                    if not refused:  # the SET may have run, its answer late or lost
+                        log.warning(
+                            "order_turn_unconfirmed", detail="Redis did not confirm the turn"
+                        )
+                        self._give_up(order_id, token)
+                        raise _unconfirmed() from None
+                    if held_elsewhere:  # its holder writes still: never alongside it
+                        log.warning(
+                            "order_turn_unconfirmed",
+                            detail="Redis went out of reach while another write held the turn",
+                        )
+                        raise _unconfirmed() from None
                     log.warning("order_turn_local", detail="Redis unreachable: the turn is local")
                     return None
-                if answer[0]:
+                shared.answered()
+                if taken:
                     return token
+                held_elsewhere = True
                 if time.monotonic() + pause > give_up_at:
                     raise _busy()
                 await asyncio.sleep(pause)
@@ -195,6 +197,18 @@ class OrderLocks:
         except asyncio.CancelledError:
             self._give_up(order_id, token)  # the SET under way may have taken it
             raise
+
+    async def _taken(self, order_id: str, token: str) -> bool:
+        """Take the turn under `token` if it is free: whether it was. Straight to Redis,
+        even in its quiet period after another command failed (a slow read, say): that
+        failure says nothing of who holds the turn, and a turn taken locally meanwhile
+        writes alongside another replica's."""
+        assert self.shared is not None
+        async with asyncio.timeout(self.shared.timeout_s):
+            taken = await self.shared.client.set(
+                self._key(order_id), token, nx=True, px=self._hold_ms
+            )
+        return bool(taken)
 
     def _give_up(self, order_id: str, token: str) -> asyncio.Task[None]:
         """Delete the turn in the background, tried again while Redis does not answer:

@@ -7,13 +7,14 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 
 from adapters.shared_state import SharedState
 from bridge.order_locks import NoTurn, OrderLocks
 from tests.late_replies import LateReplies
-from tests.redis_server import RedisServer, redis_server
+from tests.redis_server import RedisServer, redis_server, require_redis_server
 
 __all__ = ["redis_server"]
 
@@ -227,3 +228,51 @@ async def test_without_redis_the_turn_is_the_processs() -> None:
         await refusing.close()
 
     assert refusal.error.status == 409
+
+
+async def _timed_out(shared: SharedState) -> None:
+    """One Redis command of the replica's that outlasts its timeout (a slow read, say):
+    the replica's quiet period after a failure begins."""
+    await shared.run(lambda client: client.blpop(["nothing-comes"], timeout=1), otherwise=None)
+    assert not shared.reachable
+
+
+async def test_a_turn_held_on_another_replica_is_waited_for_after_an_unrelated_timeout(
+    redis_server: RedisServer,
+) -> None:
+    async with _replicas(redis_server.url, redis_server.url) as (a, b):
+        holder, done = await _held(a, "o-1")
+        assert b.shared is not None
+        await _timed_out(b.shared)
+        refusal = await _refused(b, "o-1")  # asked Redis all the same: a holds it
+        done.set()
+        await holder
+
+    assert (refusal.error.status, refusal.error.code) == (409, "conflict")
+
+
+async def _taken_and_left(locks: OrderLocks, order_id: str) -> None:
+    async with locks.turn(order_id, patience_s=AMPLE_S):
+        pass
+
+
+async def test_a_write_that_saw_the_turn_held_is_refused_when_redis_goes_away(
+    tmp_path: Path,
+) -> None:
+    """Redis refusing connections leaves a turn to the process, but not to a write that
+    saw another replica's turn: that write may be under way."""
+    require_redis_server()
+    with RedisServer(tmp_path) as server:
+        async with _replicas(server.url, server.url) as (a, b):
+            holder, done = await _held(a, "o-1")
+            waiting = asyncio.create_task(_taken_and_left(b, "o-1"))
+            await asyncio.sleep(0.1)  # b has polled: the turn is a's
+            server.stop()
+            assert b.shared is not None  # its next SET connects afresh, and is refused
+            await b.shared.client.connection_pool.disconnect()
+            with pytest.raises(NoTurn) as refused:
+                await waiting
+            done.set()
+            await holder
+
+    assert (refused.value.error.status, refused.value.error.code) == (503, "unavailable")

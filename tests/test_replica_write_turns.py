@@ -5,13 +5,16 @@ redis-server. The request log counts the writes of both."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import ExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from starlette.testclient import TestClient
+from structlog.testing import capture_logs
 
+from adapters.shared_state import SharedState
 from bridge.app import create_app
 from tests.conftest import AUTH, settings
 from tests.emulators.write_faults import WriteFault, until
@@ -27,6 +30,9 @@ pytestmark = pytest.mark.anyio
 
 DEADLINE_S = 3.0
 HELD_S = 0.3
+HELD_LONG_S = 1.0
+"""Long enough for the other replica to poll, time a Redis command out and poll again;
+still within its patience (half of `DEADLINE_S`)."""
 
 
 async def _on_two_replicas(
@@ -88,3 +94,50 @@ def test_a_write_whose_turn_redis_answers_too_late_is_refused_unwritten(
     assert refused.headers["retry-after"] == "1"
     assert written.status_code == 200
     assert [name for name, _ in store.writes] == ["cancel_order"]
+
+
+@asynccontextmanager
+async def _replicas_sharing(
+    redis_url: str, platform: Platform
+) -> AsyncIterator[list[tuple[httpx.AsyncClient, SharedState]]]:
+    """Two replicas in front of `platform`, each with its client and its Redis state."""
+    async with AsyncExitStack() as stack:
+        replicas = []
+        for _ in "ab":
+            adapter = platform.module.make_adapter(platform.url)
+            app = create_app(
+                settings(writes=True, redis_url=redis_url, deadline_s=DEADLINE_S), adapter=adapter
+            )
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://bridge", headers=AUTH
+            )
+            shared = app.state.bridge.shared
+            assert shared is not None
+            replicas.append((await stack.enter_async_context(client), shared))
+        yield replicas
+
+
+async def test_a_replica_whose_unrelated_redis_command_timed_out_still_waits_its_turn(
+    platform: Platform, redis_url: str
+) -> None:
+    """Replica B waits for A's turn; one of B's Redis commands then outlasts the timeout
+    (a slow read), and B is in its quiet period: it still asks Redis for the turn."""
+    faults = platform.emulator.write_faults
+    with capture_logs() as logs:
+        async with _replicas_sharing(redis_url, platform) as [(a, _), (b, b_shared)]:
+            faults.add(WriteFault(hang=HELD_LONG_S, applies="last"))
+            held = asyncio.create_task(send_through(a, platform, "cancel_order"))
+            await until(lambda: faults.arrived == 1)
+            moving = asyncio.create_task(send_through(b, platform, "change_shipping_address"))
+            await asyncio.sleep(0.1)  # B has polled Redis: the turn is A's
+            await b_shared.run(
+                lambda client: client.blpop(["nothing-comes"], timeout=1), otherwise=None
+            )
+            assert not b_shared.reachable
+            cancel, move = await held, await moving
+
+    assert cancel.status_code == 200
+    assert (move.status_code, len(platform.writes())) == (422, 1)  # the cancel's write only
+    assert move.json()["message"] == "the order is cancelled"
+    assert "order_turn_local" not in [line["event"] for line in logs]
