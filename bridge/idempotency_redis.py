@@ -22,10 +22,15 @@ only in this process and its record in Redis expires as a dead replica's would.
 
 A claim Redis does not answer in time, or whose connection is lost once it was sent, may
 still have been taken there: the request is refused (503, to be repeated) rather than
-written, and its record is released if Redis lets it, else it expires as a dead replica's
-would. Written anyway, its answer could not be kept in Redis, and a repeat on another
+written. Written anyway, its answer could not be kept in Redis, and a repeat on another
 replica would write a second time. Only a Redis known to be out of reach (it refused the
 connection, or failed a moment ago) leaves the key to this process.
+
+The record of a request that wrote nothing (refused so, or whose order's turn never
+came) is released at once, even in Redis's quiet period after a failure, so that the
+repeat it is told to make finds the key free; while Redis does not answer, it is
+released in the background, tried again every `retry_after_s` until Redis answers or
+the record has expired anyway.
 """
 
 from __future__ import annotations
@@ -217,13 +222,7 @@ class RedisIdempotencyStore:
             "idempotency_unconfirmed",
             detail="Redis did not confirm the claim: the write is refused, to repeat",
         )
-        # Now, although Redis failed a moment ago: else the key stays running in Redis,
-        # and refused everywhere, until the record expires.
-        try:
-            async with asyncio.timeout(self.shared.timeout_s):
-                await self._release(keys=[record], args=[token])
-        except FAILURES:
-            pass
+        await self._free(record, token)
         return Lookup(Claim.UNCONFIRMED)
 
     async def finish(self, owner: str, key: str, answer: Answer) -> None:
@@ -242,13 +241,33 @@ class RedisIdempotencyStore:
         claimed = self._claims.pop((owner, key), None)
         if claimed is None:
             return
-        record = self._key(owner, key)
+        await self._free(self._key(owner, key), claimed.token)
 
-        async def release(client: Redis) -> None:
-            await self._release(keys=[record], args=[claimed.token])
+    async def _free(self, record: str, token: str) -> None:
+        """Delete the running record `token` holds, for a request that wrote nothing: a
+        repeat then writes. At once, although Redis may have failed a moment ago (often
+        for this very request, whose order's turn it answered late): else the key is
+        refused everywhere (409) until the record expires. Tried again in the
+        background while Redis does not answer."""
+        if not await self._released(record, token):
+            self.shared.until_closed(self._release_until_answered(record, token))
 
-        # Not retried: a running record left behind costs 409s until it expires, no write.
-        await self.shared.run(release, otherwise=None)
+    async def _released(self, record: str, token: str) -> bool:
+        """Whether Redis answered the release, bounded by its timeout."""
+        try:
+            async with asyncio.timeout(self.shared.timeout_s):
+                await self._release(keys=[record], args=[token])
+        except FAILURES:
+            return False
+        return True
+
+    async def _release_until_answered(self, record: str, token: str) -> None:
+        expired_at = self._clock() + self._running_ms / 1000
+        wait_s = self.shared.retry_after_s
+        while self._clock() + wait_s < expired_at:
+            await asyncio.sleep(wait_s)
+            if await self._released(record, token):
+                return
 
     async def _keep(self, finished: _Finished) -> bool:
         """Store `finished`'s answer in Redis: whether Redis answered (it took the answer,

@@ -80,6 +80,19 @@ async def test_a_released_key_is_free_everywhere(pair: list[RedisIdempotencyStor
     assert (await b.claim("me", "k-5xx", FIRST)).claim is Claim.NEW
 
 
+async def test_a_key_is_released_in_redis_right_after_another_command_failed(
+    pair: list[RedisIdempotencyStore],
+) -> None:
+    """The failure (the request's order turn answered late, say) begins Redis's quiet
+    period; the release goes to Redis all the same, else the key is refused everywhere
+    until its record expires, though the request wrote nothing."""
+    a, b = pair
+    assert (await a.claim("me", "k-quiet", FIRST)).claim is Claim.NEW
+    a.shared.failed(TimeoutError())
+    await a.release("me", "k-quiet")
+    assert (await b.claim("me", "k-quiet", FIRST)).claim is Claim.NEW
+
+
 async def test_a_dead_replicas_claim_expires_and_its_late_answer_is_not_kept(
     pair: list[RedisIdempotencyStore],
 ) -> None:

@@ -5,17 +5,20 @@ redis-server. The request log counts the writes of both."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+import uuid
+from contextlib import AsyncExitStack, ExitStack
 from typing import Any
 
 import httpx
 import pytest
+import redis
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
 from adapters.shared_state import SharedState
 from bridge.app import create_app
+from bridge.idempotency import Lookup
+from bridge.idempotency_redis import RedisIdempotencyStore
 from tests.conftest import AUTH, settings
 from tests.emulators.write_faults import WriteFault, until
 from tests.late_replies import LateReplies
@@ -96,26 +99,23 @@ def test_a_write_whose_turn_redis_answers_too_late_is_refused_unwritten(
     assert [name for name, _ in store.writes] == ["cancel_order"]
 
 
-@asynccontextmanager
-async def _replicas_sharing(
-    redis_url: str, platform: Platform
-) -> AsyncIterator[list[tuple[httpx.AsyncClient, SharedState]]]:
-    """Two replicas in front of `platform`, each with its client and its Redis state."""
-    async with AsyncExitStack() as stack:
-        replicas = []
-        for _ in "ab":
-            adapter = platform.module.make_adapter(platform.url)
-            app = create_app(
-                settings(writes=True, redis_url=redis_url, deadline_s=DEADLINE_S), adapter=adapter
-            )
-            await stack.enter_async_context(app.router.lifespan_context(app))
-            client = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://bridge", headers=AUTH
-            )
-            shared = app.state.bridge.shared
-            assert shared is not None
-            replicas.append((await stack.enter_async_context(client), shared))
-        yield replicas
+async def _replica(
+    stack: AsyncExitStack, platform: Platform, redis_url: str, **overrides: Any
+) -> tuple[httpx.AsyncClient, SharedState]:
+    """A replica in front of `platform`, started as `serve` starts it: its client (with
+    `headers` besides the credentials) and its Redis state."""
+    headers = {**AUTH, **overrides.pop("headers", {})}
+    app = create_app(
+        settings(writes=True, redis_url=redis_url, deadline_s=DEADLINE_S, **overrides),
+        adapter=platform.module.make_adapter(platform.url),
+    )
+    await stack.enter_async_context(app.router.lifespan_context(app))
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bridge", headers=headers
+    )
+    shared = app.state.bridge.shared
+    assert shared is not None
+    return await stack.enter_async_context(client), shared
 
 
 async def test_a_replica_whose_unrelated_redis_command_timed_out_still_waits_its_turn(
@@ -125,7 +125,9 @@ async def test_a_replica_whose_unrelated_redis_command_timed_out_still_waits_its
     (a slow read), and B is in its quiet period: it still asks Redis for the turn."""
     faults = platform.emulator.write_faults
     with capture_logs() as logs:
-        async with _replicas_sharing(redis_url, platform) as [(a, _), (b, b_shared)]:
+        async with AsyncExitStack() as stack:
+            a, _ = await _replica(stack, platform, redis_url)
+            b, b_shared = await _replica(stack, platform, redis_url)
             faults.add(WriteFault(hang=HELD_LONG_S, applies="last"))
             held = asyncio.create_task(send_through(a, platform, "cancel_order"))
             await until(lambda: faults.arrived == 1)
@@ -141,3 +143,42 @@ async def test_a_replica_whose_unrelated_redis_command_timed_out_still_waits_its
     assert (move.status_code, len(platform.writes())) == (422, 1)  # the cancel's write only
     assert move.json()["message"] == "the order is cancelled"
     assert "order_turn_local" not in [line["event"] for line in logs]
+
+
+def _running_keys(redis_url: str) -> list[bytes]:
+    """The `Idempotency-Key` records in Redis (emptied for each test by `redis_url`)."""
+    with redis.Redis.from_url(redis_url) as client:
+        return list(client.scan_iter("*:idempotency:*"))
+
+
+async def test_a_key_whose_order_turn_redis_answered_too_late_is_free_for_the_repeat(
+    platform: Platform, redis_server: RedisServer, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis takes the key's claim in time, then answers the order's turn too late: the
+    write is refused 503 to be repeated, nothing written, and the repeat the 503 asks
+    for is written, though the late turn began Redis's quiet period."""
+    claim = RedisIdempotencyStore.claim
+    with LateReplies(redis_server) as relay:
+
+        async def then_redis_slows(store: RedisIdempotencyStore, *args: str) -> Lookup:
+            lookup = await claim(store, *args)
+            relay.delay_s = 0.3  # from the order's turn on, past the 0.1 s timeout
+            return lookup
+
+        monkeypatch.setattr(RedisIdempotencyStore, "claim", then_redis_slows)
+        async with AsyncExitStack() as stack:
+            key = {"Idempotency-Key": f"late-turn-{uuid.uuid4()}"}
+            bridge, _ = await _replica(stack, platform, relay.url, redis_timeout_s=0.1, headers=key)
+            refused = await send_through(bridge, platform, "cancel_order")
+            monkeypatch.setattr(RedisIdempotencyStore, "claim", claim)
+            relay.delay_s = 0.0
+            written_before_repeat = len(platform.writes())
+            await until(lambda: not _running_keys(redis_url))  # released, not expired
+            repeat = await send_through(bridge, platform, "cancel_order")
+
+    assert (refused.status_code, refused.json()["code"]) == (503, "unavailable")
+    assert refused.headers["retry-after"] == "1"
+    assert written_before_repeat == 0
+    assert repeat.status_code == 200
+    assert "idempotent-replayed" not in repeat.headers
+    assert len(platform.writes()) == 1
