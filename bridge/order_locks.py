@@ -128,6 +128,8 @@ class OrderLocks:
                 if token is not None:
                     # Awaited for one Redis timeout at most: the next write on the order
                     # then finds the turn free, and this answer is not held up longer.
+                    # Outside the write's deadline (bridge/writes.py): a deadline passing
+                    # meanwhile would make a write confirmed in time a timeout.
                     assert self.shared is not None
                     giving_up = self._give_up(order_id, token)
                     await asyncio.wait({giving_up}, timeout=self.shared.timeout_s)

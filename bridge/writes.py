@@ -9,7 +9,8 @@ ownership and the order's state and writes at most once. Every attempt leaves on
 `order_write` audit line (names of fields, never their values) and one count in
 `erc_bridge_writes_total`.
 
-`ERC_BRIDGE_DEADLINE_S` bounds the write, not what follows an applied change: forgetting
+`ERC_BRIDGE_DEADLINE_S` bounds the write (the wait for its order's turn counts against
+it), not giving the turn up nor what follows an applied change: forgetting
 the customer's cached answers everywhere, and W3's items page (read with at least
 `AFTER_WRITE_READ_S`), so that a change made late is still seen by every read and audited
 as made. The answers are forgotten as well when the change was found already made, or
@@ -390,12 +391,17 @@ class WriteEndpoint:
         with watching_sends() as sends:
             try:
                 body = parse_body(route.body, raw, required=route.body_required)
-                async with within(deadline_s):
-                    # From the order's read to the change confirmed: another write on
-                    # the order reads it only once this one has left it.
-                    patience_s = deadline_s * TURN_PATIENCE
-                    async with self.turns.turn(attempt.order_id, patience_s=patience_s):
-                        result = await self._write(attempt, body)
+                # From the order's read to the change confirmed: another write on the
+                # order reads it only once this one has left it. The turn is had within
+                # the deadline's time (in half of it), but outside its block, so that
+                # giving it up (a Redis round trip) cannot turn a change made into a
+                # timeout; the write has what is left of the deadline.
+                patience_s = deadline_s * TURN_PATIENCE
+                async with (
+                    self.turns.turn(attempt.order_id, patience_s=patience_s),
+                    within(deadline_s - (time.monotonic() - begun)),
+                ):
+                    result = await self._write(attempt, body)
             except NoTurn as refusal:
                 attempt.unsent = True  # nothing written: a repeat with the key tries again
                 return _refused(attempt, refusal.error)

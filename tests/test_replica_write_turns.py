@@ -36,6 +36,10 @@ HELD_S = 0.3
 HELD_LONG_S = 1.0
 """Long enough for the other replica to poll, time a Redis command out and poll again;
 still within its patience (half of `DEADLINE_S`)."""
+SHORT_DEADLINE_S = 0.5
+GIVE_UP_LATE_S = 0.6
+"""How late Redis answers a turn's deletion: past the deadline of a write confirmed well
+within it, and within the Redis timeout (`2 * GIVE_UP_LATE_S`)."""
 
 
 async def _on_two_replicas(
@@ -106,7 +110,7 @@ async def _replica(
     `headers` besides the credentials) and its Redis state."""
     headers = {**AUTH, **overrides.pop("headers", {})}
     app = create_app(
-        settings(writes=True, redis_url=redis_url, deadline_s=DEADLINE_S, **overrides),
+        settings(**{"writes": True, "redis_url": redis_url, "deadline_s": DEADLINE_S, **overrides}),
         adapter=platform.module.make_adapter(platform.url),
     )
     await stack.enter_async_context(app.router.lifespan_context(app))
@@ -182,3 +186,35 @@ async def test_a_key_whose_order_turn_redis_answered_too_late_is_free_for_the_re
     assert repeat.status_code == 200
     assert "idempotent-replayed" not in repeat.headers
     assert len(platform.writes()) == 1
+
+
+async def test_a_write_confirmed_in_time_is_answered_so_however_late_its_turn_is_given_up(
+    platform: Platform, redis_server: RedisServer, redis_url: str
+) -> None:
+    """The platform confirms the change well within the deadline; Redis then answers the
+    deletion of the order's turn only past it. Giving the turn up does not make the
+    write a timeout: it is answered and audited as made."""
+    faults = platform.emulator.write_faults
+    with LateReplies(redis_server) as relay, capture_logs() as logs:
+        async with AsyncExitStack() as stack:
+            bridge, _ = await _replica(
+                stack,
+                platform,
+                relay.url,
+                deadline_s=SHORT_DEADLINE_S,
+                redis_timeout_s=2 * GIVE_UP_LATE_S,
+                headers={"Idempotency-Key": f"given-up-late-{uuid.uuid4()}"},
+            )
+            faults.add(WriteFault(hang=0.1, applies="last"))
+            writing = asyncio.create_task(send_through(bridge, platform, "cancel_order"))
+            await until(lambda: faults.arrived == 1)
+            relay.delay_s = GIVE_UP_LATE_S  # from the change on: its turn's deletion too
+            cancel = await writing
+            relay.delay_s = 0.0
+            repeat = await send_through(bridge, platform, "cancel_order")
+
+    assert cancel.status_code == 200
+    assert len(platform.writes()) == 1
+    audited = [line["outcome"] for line in logs if line["event"] == "order_write"]
+    assert audited == ["applied", "replayed"]
+    assert (repeat.status_code, repeat.headers["idempotent-replayed"]) == (200, "true")
