@@ -141,6 +141,14 @@ def _not_kept(reason: str) -> None:
     )
 
 
+def _superseded() -> None:
+    log.warning(
+        "idempotency_answer_superseded",
+        detail="a write's answer is not kept in Redis: its claim expired and another "
+        "request has claimed the key since, whose answer a repeat gets",
+    )
+
+
 def _lookup_of(found: list[bytes | None], fingerprint: str) -> Lookup:
     """What a record another request claimed means for this one."""
     stored_fingerprint, status, body, headers = found
@@ -233,8 +241,11 @@ class RedisIdempotencyStore:
         finished = _Finished(
             self._key(owner, key), claimed, answer, kept_until=self._clock() + self._ttl_s
         )
-        if not await self._keep(finished):
+        kept = await self._keep(finished)
+        if kept is None:
             self._keep_trying(finished)
+        elif not kept:
+            _superseded()
 
     async def release(self, owner: str, key: str) -> None:
         await self.memory.release(owner, key)
@@ -269,9 +280,10 @@ class RedisIdempotencyStore:
             if await self._released(record, token):
                 return
 
-    async def _keep(self, finished: _Finished) -> bool:
-        """Store `finished`'s answer in Redis: whether Redis answered (it took the answer,
-        or another request holds the key)."""
+    async def _keep(self, finished: _Finished) -> bool | None:
+        """Store `finished`'s answer in Redis: True when Redis took it, False when another
+        request holds the key (its claim is never overwritten), None when Redis did not
+        answer."""
         answer = finished.answer
         arguments: list[Argument] = [
             finished.claimed.token,
@@ -283,10 +295,9 @@ class RedisIdempotencyStore:
         ]
 
         async def keep(client: Redis) -> bool:
-            await self._finish(keys=[finished.record], args=arguments)
-            return True
+            return bool(await self._finish(keys=[finished.record], args=arguments))
 
-        return await self.shared.run(keep, otherwise=False)
+        return await self.shared.run(keep, otherwise=None)
 
     def _keep_trying(self, finished: _Finished) -> None:
         """Store `finished`'s answer in the background (see the module docstring)."""
@@ -305,8 +316,12 @@ class RedisIdempotencyStore:
         wait_s = max(self.shared.retry_after_s, RETRY_FIRST_S)
         while self._clock() + wait_s < finished.kept_until:
             await asyncio.sleep(wait_s)
-            if await self._keep(finished):
+            kept = await self._keep(finished)
+            if kept:
                 log.info("idempotency_answer_kept", detail="Redis took a deferred answer")
+                return
+            if kept is False:
+                _superseded()
                 return
             wait_s = min(wait_s * 2, RETRY_MAX_S)
         _not_kept("Redis did not take it for a day")

@@ -115,7 +115,10 @@ async def test_a_deferred_answer_never_overwrites_another_claim(own_redis: Redis
         await finish_while_paused(admin, a, 0.3)
         await asyncio.sleep(RUNNING_TTL_S)
         assert (await b.claim("me", "k", FIRST)).claim is Claim.NEW  # A's claim expired
-        await tried_again(a)  # A finds B's claim and gives up
+        with structlog.testing.capture_logs() as logs:
+            await tried_again(a)  # A finds B's claim and gives up
+        said = [line["event"] for line in logs if line["event"].startswith("idempotency_")]
+        assert said == ["idempotency_answer_superseded"]
         fresh = RedisIdempotencyStore(b.shared, running_ttl_s=RUNNING_TTL_S)
         assert (await fresh.claim("me", "k", FIRST)).claim is Claim.RUNNING
         await b.finish("me", "k", Answer(422, b"b's"))
