@@ -221,9 +221,8 @@ class BridgeSettings(BaseSettings):
         default=None,
         description="Redis shared by the replicas of one store (`redis://`, `rediss://` for "
         "TLS, `unix://`; a password in the URL is never logged): cached answers and platform "
-        "resources, single flight, idempotency keys, one write at a time per order and the platform "
-        "call budget; unset, "
-        "each process keeps its own",
+        "resources, single flight, idempotency keys, one write at a time per order and the "
+        "platform call budget; unset, each process keeps its own",
         json_schema_extra={SHOWN_DEFAULT: "none"},
     )
     redis_timeout_s: float = Field(
