@@ -23,13 +23,15 @@ refused 409 `conflict` with nothing written.
 Every `SET` goes to Redis, even in the quiet period after another command of the
 replica failed: a slow read says nothing of whether another replica holds the turn.
 When Redis does not say in time whether the turn was taken (slow, or the connection
-lost once the command was sent), it may have been: the write is refused 503
-`unavailable` with nothing written, as an `Idempotency-Key` claim is
-(bridge/idempotency_redis.py). A turn is deleted in the background, tried again every
-`retry_after_s` until Redis answers or the turn has expired anyway. Only a Redis that
-refused the connection leaves the turn to this process's lock, and only to a write that
-has not seen the turn held: that one is refused 503 instead, as the write holding the
-turn may be under way.
+lost once the command was sent), it may have been: the write asks again under the same
+token, which finds the turn its own if the lost try took it, until its patience runs
+out; then it is refused 503 `unavailable` with nothing written, as an `Idempotency-Key`
+claim Redis does not confirm is (bridge/idempotency_redis.py). So a stall shorter than
+the patience delays a write, and a longer one refuses it. A turn is deleted in the
+background, tried again every `retry_after_s` until Redis answers or the turn has
+expired anyway. Only a Redis that refused the connection leaves the turn to this
+process's lock, and only to a write that has not seen the turn held: that one is refused
+503 instead, as the write holding the turn may be under way.
 """
 
 from __future__ import annotations
@@ -54,6 +56,14 @@ log = structlog.get_logger("erc_bridge.writes")
 HOLD_MARGIN_S = 5.0
 """Past the write's deadline, how long its turn in Redis lasts: the write gives it up
 when its deadline cuts it short, with one Redis call bounded by `ERC_BRIDGE_REDIS_TIMEOUT_S`."""
+
+# KEYS[1] the turn; ARGV the token asking for it, its life (ms). 1 when the token holds
+# the turn now: taken, or taken by an earlier try of the same write whose answer was lost.
+_TAKE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0
+"""
 
 # KEYS[1] the turn; ARGV the token that took it.
 _GIVE_UP = """
@@ -108,6 +118,7 @@ class OrderLocks:
         self._hold_s = hold_s
         self._hold_ms = round(hold_s * 1000)
         self._local: dict[str, _Local] = {}
+        self._take_script = shared.client.register_script(_TAKE) if shared is not None else None
         self._give_up_script = (
             shared.client.register_script(_GIVE_UP) if shared is not None else None
         )
@@ -165,7 +176,7 @@ class OrderLocks:
         if shared is None:
             return None
         token = secrets.token_hex(16)
-        held_elsewhere = False
+        held_elsewhere = unconfirmed = False
         pause = FIRST_PAUSE_S
         try:
             while True:
@@ -174,25 +185,28 @@ class OrderLocks:
                 except FAILURES as error:
                     shared.failed(error)
                     refused = isinstance(error, RedisError) and never_ran(error)
-                    if not refused:  # the SET may have run, its answer late or lost
+                    if refused and not held_elsewhere:
+                        log.warning(
+                            "order_turn_local", detail="Redis unreachable: the turn is local"
+                        )
+                        return None
+                    # Its holder may write still, or a try whose answer was late or lost
+                    # may have taken the turn: asked again under the same token (`_TAKE`),
+                    # within the write's patience, before the write is refused.
+                    unconfirmed = True
+                    taken = False
+                else:
+                    shared.answered()
+                    if taken:
+                        return token
+                    held_elsewhere, unconfirmed = True, False
+                if time.monotonic() + pause > give_up_at:
+                    if unconfirmed:
                         log.warning(
                             "order_turn_unconfirmed", detail="Redis did not confirm the turn"
                         )
                         self._give_up(order_id, token)
-                        raise _unconfirmed() from None
-                    if held_elsewhere:  # its holder writes still: never alongside it
-                        log.warning(
-                            "order_turn_unconfirmed",
-                            detail="Redis went out of reach while another write held the turn",
-                        )
-                        raise _unconfirmed() from None
-                    log.warning("order_turn_local", detail="Redis unreachable: the turn is local")
-                    return None
-                shared.answered()
-                if taken:
-                    return token
-                held_elsewhere = True
-                if time.monotonic() + pause > give_up_at:
+                        raise _unconfirmed()
                     raise _busy()
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, LONGEST_PAUSE_S)
@@ -205,11 +219,9 @@ class OrderLocks:
         even in its quiet period after another command failed (a slow read, say): that
         failure says nothing of who holds the turn, and a turn taken locally meanwhile
         writes alongside another replica's."""
-        assert self.shared is not None
+        assert self.shared is not None and self._take_script is not None
         async with asyncio.timeout(self.shared.timeout_s):
-            taken = await self.shared.client.set(
-                self._key(order_id), token, nx=True, px=self._hold_ms
-            )
+            taken = await self._take_script(keys=[self._key(order_id)], args=[token, self._hold_ms])
         return bool(taken)
 
     def _give_up(self, order_id: str, token: str) -> asyncio.Task[None]:

@@ -200,6 +200,30 @@ async def test_a_turn_redis_answers_too_late_for_is_refused_and_given_up(
     assert len(late) == 0
 
 
+async def test_a_turn_whose_answer_was_late_is_had_by_asking_again_within_patience(
+    redis_server: RedisServer,
+) -> None:
+    """A stall shorter than the write's patience delays it: the try whose answer was late
+    took the turn in Redis, and asking again under the same token finds it its own."""
+    async with _late_replies(redis_server, timeout_s=0.1) as (relay, late, direct):
+
+        async def redis_answers_again() -> None:
+            await asyncio.sleep(0.3)
+            relay.delay_s = 0.0
+
+        recovering = asyncio.create_task(redis_answers_again())
+        async with late.turn("o-1", patience_s=GIVEN_UP_S):
+            held = await _keys(direct)
+            refusal = await _refused(direct, "o-1")
+        await recovering
+        await asyncio.sleep(0.05)
+        left = await _keys(direct)
+
+    assert len(held) == 1  # one turn, taken once
+    assert refusal.error.status == 409
+    assert left == []
+
+
 async def test_a_write_cancelled_while_redis_takes_its_turn_gives_it_up(
     redis_server: RedisServer,
 ) -> None:
