@@ -19,6 +19,7 @@ With Redis (`shared`), a local miss reads the replicas' shared copy before the p
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections import OrderedDict
@@ -126,7 +127,7 @@ class ResourceCache:
         self._bytes = 0
         self._forgotten = Forgotten(forgets_remembered)
         self._fetching: SharedTasks[Hashable, bytes] = SharedTasks()
-        self._fetch_tags: dict[Hashable, set[Tag]] = {}
+        self._fetch_tags: dict[asyncio.Task[bytes], set[Tag]] = {}
         """The tags of each fetch under way, its callers' together: a forget of any drops
         it from sharing."""
         self.shared: SharedResources | None = None
@@ -152,37 +153,40 @@ class ResourceCache:
         if kept is not None:
             return kept
         self.stats.misses += 1
-        fetch_tags = self._fetch_tags.setdefault(key, set())
-        fetch_tags.update(tags)
+        tags = frozenset(tags)
         since = self.generation
-        try:
-            return await self._fetching.run(key, lambda: self._load(key, load, fetch_tags, since))
-        finally:
-            running = self._fetching.running(key)
-            if running is None or running.done():  # joined as it ended: nobody else will
-                self._end_fetch(key, fetch_tags)
+        return await self._fetching.run(
+            key,
+            lambda: self._load(key, load, tags, since),
+            joined=lambda fetch: self._tag(fetch, tags),
+        )
+
+    def _tag(self, fetch: asyncio.Task[bytes], tags: frozenset[Tag]) -> None:
+        """`fetch` now answers a caller naming `tags` too."""
+        if fetch.done():
+            return
+        known = self._fetch_tags.get(fetch)
+        if known is None:
+            known = self._fetch_tags[fetch] = set()
+            fetch.add_done_callback(self._fetch_tags.pop)
+        known.update(tags)
 
     async def _load(
         self,
         key: Hashable,
         load: Callable[[], Awaitable[bytes]],
-        tags: set[Tag],
+        tags: frozenset[Tag],
         since: int,
     ) -> bytes:
-        try:
-            ttl_s = None
-            if self.shared is None:
-                body = await load()
-            else:
-                body, ttl_s = await self.shared.fetch(key, frozenset(tags), load, self.ttl_s)
-            self.put(key, body, tags, since=since, ttl_s=ttl_s)
-            return body
-        finally:
-            self._end_fetch(key, tags)
-
-    def _end_fetch(self, key: Hashable, tags: set[Tag]) -> None:
-        if self._fetch_tags.get(key) is tags:
-            del self._fetch_tags[key]
+        ttl_s = None
+        if self.shared is None:
+            body = await load()
+        else:
+            body, ttl_s = await self.shared.fetch(key, tags, load, self.ttl_s)
+        fetch = asyncio.current_task()
+        joined = self._fetch_tags.get(fetch, ()) if fetch is not None else ()
+        self.put(key, body, tags.union(joined), since=since, ttl_s=ttl_s)
+        return body
 
     def __contains__(self, key: object) -> bool:
         """Whether `key` is kept and fresh; a look that counts as neither hit nor miss."""
@@ -249,9 +253,9 @@ class ResourceCache:
         """`forget` in this process only."""
         self._forgotten.tag(tag)
         for key in self._fetching:
-            if tag in self._fetch_tags.get(key, ()):  # it may bring what was just forgotten
-                self._fetching.drop(key)
-                del self._fetch_tags[key]
+            fetch = self._fetching.running(key)
+            if fetch is not None and tag in self._fetch_tags.get(fetch, ()):
+                self._fetching.drop(key)  # it may bring what was just forgotten
         keys = self._by_tag.pop(tag, set())
         for key in keys:
             self._drop(key)
@@ -278,7 +282,6 @@ class ResourceCache:
         kept, and later callers fetch anew."""
         self._forgotten.everything()
         self._fetching.clear()
-        self._fetch_tags.clear()
 
     def _drop(self, key: Hashable) -> None:
         kept = self._entries.pop(key, None)

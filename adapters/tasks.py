@@ -116,12 +116,14 @@ class SharedTasks(Generic[K, T]):
         work: Callable[[], Coroutine[Any, Any, T]],
         *,
         context: Callable[[], Context] | None = None,
+        joined: Callable[[asyncio.Task[T]], None] | None = None,
     ) -> T:
         """`work()`'s result, or that of the task already running for `key`, which the
-        caller joins (`of_one_request`). When that task runs out of time while the caller's
-        own deadline is well past the task's, the caller is not bound by the task's end: it
-        waits, within its own deadline, for another task, one for every caller in that case."""
-        task, terms = self._joined(key, work, context)
+        caller joins (`of_one_request`; `joined(task)` for every task it awaits). When that
+        task runs out of time while the caller's own deadline is well past the task's, the
+        caller is not bound by the task's end: it waits, within its own deadline, for
+        another task, one for every caller in that case."""
+        task, terms = self._joined(key, work, context, joined)
         try:
             return await asyncio.shield(task)
         except OUT_OF_TIME:
@@ -129,7 +131,7 @@ class SharedTasks(Generic[K, T]):
             if left is None:
                 raise
         async with within(left):
-            task, _ = self._joined(key, work, context)
+            task, _ = self._joined(key, work, context, joined)
             return await asyncio.shield(task)
 
     def _joined(
@@ -137,11 +139,14 @@ class SharedTasks(Generic[K, T]):
         key: K,
         work: Callable[[], Coroutine[Any, Any, T]],
         context: Callable[[], Context] | None,
+        joined: Callable[[asyncio.Task[T]], None] | None,
     ) -> tuple[asyncio.Task[T], _Terms]:
         task = self.task(key, work, context=context)
         terms = self._terms.get(task, _NO_TERMS)
         for join in terms.joins:
             join()
+        if joined is not None:
+            joined(task)
         return task, terms
 
     def running(self, key: K) -> asyncio.Task[T] | None:

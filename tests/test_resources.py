@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from adapters.deadline import remaining, request_given, within
 from adapters.resources import ResourceCache, customer_tag, order_tag
 from tests.conftest import ManualClock
 
@@ -251,3 +252,43 @@ def test_past_the_forgets_it_remembers_a_put_from_before_them_is_refused() -> No
     since = resources.generation
     resources.put("/customers/ana/addresses", b"[]", [customer_tag("ana")], since=since)
     assert resources.get("/customers/ana/addresses") == b"[]"
+
+
+@pytest.mark.anyio
+async def test_a_forget_drops_a_late_callers_fresh_fetch_from_sharing() -> None:
+    """The first fetch hangs until its deadline; a caller that joined it late starts a
+    fresh one (SharedTasks.run). A forget meanwhile must keep a later reader off it."""
+    resources = cache()
+    version = 1
+    loads: list[int] = []
+
+    async def load() -> bytes:
+        loads.append(version)
+        if len(loads) == 1:  # the platform hangs: the fetch's own deadline cuts it
+            await asyncio.sleep(remaining() or 0.0)
+            raise TimeoutError
+        seen = version
+        await asyncio.sleep(0.3)
+        return b"v%d" % seen
+
+    async def request(seconds: float) -> bytes | None:
+        with request_given(seconds):
+            try:
+                async with within(seconds):
+                    return await resources.fetch("/orders/1", load, [order_tag("1")])
+            except TimeoutError:
+                return None
+
+    first = asyncio.create_task(request(0.5))
+    await asyncio.sleep(0.2)
+    late = asyncio.create_task(request(0.5))  # outlasts the first fetch: a fresh one
+    await asyncio.sleep(0.35)
+    assert len(loads) == 2
+    version = 2  # a write changed the order, and forgot it
+    resources.forget(order_tag("1"))
+    after = await request(1.0)
+    await asyncio.gather(first, late)
+    await asyncio.sleep(0.35)  # the fresh fetch ends too
+
+    assert after == b"v2"
+    assert len(resources._fetch_tags) == 0
