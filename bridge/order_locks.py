@@ -45,7 +45,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import structlog
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from adapters.shared_state import FAILURES, SharedState, never_ran
 from adapters.single_flight import FIRST_PAUSE_S, LONGEST_PAUSE_S
@@ -101,6 +101,13 @@ def _unconfirmed() -> NoTurn:
             headers={"Retry-After": "1"},
         )
     )
+
+
+def _out_of_reach(error: BaseException) -> bool:
+    """Whether no connection to Redis could be had. A Redis answering an error (out of
+    memory, a failed save, a replica read-only after a failover) is up, and may hold
+    another write's turn: that is no reason to go on alone."""
+    return isinstance(error, RedisConnectionError) and never_ran(error)
 
 
 @dataclass
@@ -184,8 +191,7 @@ class OrderLocks:
                     taken = await self._taken(order_id, token)
                 except FAILURES as error:
                     shared.failed(error)
-                    refused = isinstance(error, RedisError) and never_ran(error)
-                    if refused and not held_elsewhere:
+                    if _out_of_reach(error) and not held_elsewhere:
                         log.warning(
                             "order_turn_local", detail="Redis unreachable: the turn is local"
                         )

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+import redis
 
 from adapters.shared_state import SharedState
 from bridge.order_locks import NoTurn, OrderLocks
@@ -300,3 +301,26 @@ async def test_a_write_that_saw_the_turn_held_is_refused_when_redis_goes_away(
             await holder
 
     assert (refused.value.error.status, refused.value.error.code) == (503, "unavailable")
+
+
+async def test_a_redis_answering_errors_is_no_reason_to_take_the_turn_alone(
+    redis_server: RedisServer,
+) -> None:
+    """Out of memory under `noeviction` (or a failed save, or read-only after a failover),
+    Redis still holds the other replica's turn: the write is refused, not let through."""
+    async with _replicas(redis_server.url, redis_server.url) as (a, b):
+        holder, done = await _held(b, "o-1")
+        admin = redis.Redis.from_url(redis_server.url)
+        policy = str(admin.config_get("maxmemory-policy")["maxmemory-policy"])
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", 1)
+        try:
+            refusal = await _refused(a, "o-1")
+        finally:
+            admin.config_set("maxmemory", 0)
+            admin.config_set("maxmemory-policy", policy)
+            admin.close()
+            done.set()
+            await holder
+
+    assert (refusal.error.status, refusal.error.code) == (503, "unavailable")
