@@ -160,6 +160,31 @@ class SharedState:
         self.answered()
         return result
 
+    async def sent_now(self, operation: Operation[object]) -> bool:
+        """Whether Redis answered `operation`, sent at once even in the quiet period after
+        a failure (bounded by the timeout): for freeing what a request held, which must
+        not wait out a failure that is often that request's own."""
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                await operation(self.client)
+        except FAILURES:
+            return False
+        return True
+
+    async def until_answered(
+        self, operation: Operation[object], *, within_s: float, tried: bool = False
+    ) -> None:
+        """`sent_now(operation)` (unless it was `tried` already), then again every
+        `retry_after_s` while Redis does not answer, for `within_s` at most: past that,
+        what it frees has expired anyway."""
+        gives_up_at = self._clock() + within_s
+        if not tried and await self.sent_now(operation):
+            return
+        while self._clock() + self.retry_after_s < gives_up_at:
+            await asyncio.sleep(self.retry_after_s)
+            if await self.sent_now(operation):
+                return
+
     def failed(self, error: BaseException) -> None:
         self._quiet_until = self._clock() + self.retry_after_s
         if self.reachable:

@@ -47,7 +47,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from adapters.shared_state import FAILURES, SharedState, never_ran
+from adapters.shared_state import SharedState, never_ran
 from bridge.idempotency import TTL_S, Answer, Claim, Lookup, MemoryIdempotencyStore
 
 log = structlog.get_logger("erc_bridge.idempotency")
@@ -260,25 +260,15 @@ class RedisIdempotencyStore:
         for this very request, whose order's turn it answered late): else the key is
         refused everywhere (409) until the record expires. Tried again in the
         background while Redis does not answer."""
-        if not await self._released(record, token):
-            self.shared.until_closed(self._release_until_answered(record, token))
 
-    async def _released(self, record: str, token: str) -> bool:
-        """Whether Redis answered the release, bounded by its timeout."""
-        try:
-            async with asyncio.timeout(self.shared.timeout_s):
-                await self._release(keys=[record], args=[token])
-        except FAILURES:
-            return False
-        return True
+        async def release(client: Redis) -> None:
+            await self._release(keys=[record], args=[token])
 
-    async def _release_until_answered(self, record: str, token: str) -> None:
-        expired_at = self._clock() + self._running_ms / 1000
-        wait_s = self.shared.retry_after_s
-        while self._clock() + wait_s < expired_at:
-            await asyncio.sleep(wait_s)
-            if await self._released(record, token):
-                return
+        if not await self.shared.sent_now(release):
+            lasting_s = self._running_ms / 1000
+            self.shared.until_closed(
+                self.shared.until_answered(release, within_s=lasting_s, tried=True)
+            )
 
     async def _keep(self, finished: _Finished) -> bool | None:
         """Store `finished`'s answer in Redis: True when Redis took it, False when another

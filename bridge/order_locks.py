@@ -45,6 +45,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import structlog
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from adapters.shared_state import FAILURES, SharedState, never_ran
@@ -231,30 +232,15 @@ class OrderLocks:
         return bool(taken)
 
     def _give_up(self, order_id: str, token: str) -> asyncio.Task[None]:
-        """Delete the turn in the background, tried again while Redis does not answer:
-        a Redis slow for one command is often slow for the next, and a turn left behind
-        holds the order on every replica until it expires. A write cancelled meanwhile
-        still gives its turn up."""
-        assert self.shared is not None
-        return self.shared.until_closed(self._give_up_until_deleted(order_id, token))
-
-    async def _give_up_until_deleted(self, order_id: str, token: str) -> None:
-        assert self.shared is not None
-        expired_at = time.monotonic() + self._hold_s
-        wait_s = self.shared.retry_after_s
-        while not await self._deleted(order_id, token):
-            if time.monotonic() + wait_s >= expired_at:
-                return
-            await asyncio.sleep(wait_s)
-
-    async def _deleted(self, order_id: str, token: str) -> bool:
-        """Delete the turn if `token` still holds it: whether Redis answered. Straight to
-        Redis, even in its quiet period after a failure: else the order stays reserved
-        on every replica until the turn expires."""
+        """Delete the turn if `token` still holds it, in the background: at once, even in
+        Redis's quiet period after a failure (else the order stays reserved on every
+        replica until the turn expires), and tried again while Redis does not answer (a
+        Redis slow for one command is often slow for the next). A write cancelled
+        meanwhile still gives its turn up."""
         assert self.shared is not None and self._give_up_script is not None
-        try:
-            async with asyncio.timeout(self.shared.timeout_s):
-                await self._give_up_script(keys=[self._key(order_id)], args=[token])
-        except FAILURES:
-            return False
-        return True
+        script, keys = self._give_up_script, [self._key(order_id)]
+
+        async def give_up(client: Redis) -> None:
+            await script(keys=keys, args=[token])
+
+        return self.shared.until_closed(self.shared.until_answered(give_up, within_s=self._hold_s))
