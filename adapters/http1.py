@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from adapters.proxies import Proxy
+from adapters.proxies import DEFAULT_PORTS, Proxy
 
 Headers = list[tuple[bytes, bytes]]
 _UNANSWERED = "the platform closed the connection without answering"
@@ -91,12 +91,12 @@ class Origin:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) base URL: {base_url!r}")
-        default_port = 443 if parts.scheme == "https" else 80
-        return cls(parts.scheme, parts.hostname, parts.port or default_port, parts.path)
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
+        return cls(parts.scheme, parts.hostname, port, parts.path)
 
     @property
     def host_header(self) -> str:
-        default = self.port == (443 if self.scheme == "https" else 80)
+        default = self.port == DEFAULT_PORTS[self.scheme]
         return self._bracketed_host if default else self.authority
 
     @property

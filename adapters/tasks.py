@@ -103,10 +103,11 @@ class SharedTasks(Generic[K, T]):
         task = start_task(work(), context=own)
         if not task.done():
             self._running[key] = task
-            ends = None if given is None else time.monotonic() + given
-            well_past = None if given is None else time.monotonic() + given * (1 + WELL_PAST_SHARE)
-            if ends is not None or joins:
-                self._terms[task] = _Terms(ends, well_past, joins)
+            if given is not None:
+                ends = time.monotonic() + given
+                self._terms[task] = _Terms(ends, ends + given * WELL_PAST_SHARE, joins)
+            elif joins:
+                self._terms[task] = _Terms(None, None, joins)
             task.add_done_callback(partial(self._settled, key))
         return task
 
