@@ -147,9 +147,10 @@ def serve(host: str | None, port: int | None) -> int:
 def graceful_shutdown_s(settings: BridgeSettings) -> int:
     """How long the requests in flight get to finish after SIGTERM, in whole seconds
     (rounded up, never down): the longest a request may take is a write's: claiming its
-    Idempotency-Key in Redis, its whole deadline, then forgetting the customer's cached
-    answers in Redis and W3's items page, and keeping the answer under the key."""
-    redis_calls = FORGETTING_REDIS_CALLS + 2  # the key's claim and its answer
+    Idempotency-Key in Redis, its whole deadline, then giving its order's turn up in Redis,
+    forgetting the customer's cached answers in Redis and W3's items page, and keeping the
+    answer under the key."""
+    redis_calls = FORGETTING_REDIS_CALLS + 3  # the key's claim and answer, the turn given up
     longest_s = settings.deadline_s + redis_calls * settings.redis_timeout_s + AFTER_WRITE_READ_S
     return math.ceil(longest_s + SHUTDOWN_MARGIN_S)
 
